@@ -1,0 +1,465 @@
+/*
+ * The vigie command. Subcommands are built only on the public API (<vigie/vigie.h>):
+ *
+ *   vigie analyze [options] INPUT   run the analysers over an input, events as JSON Lines
+ *   vigie options [GROUP] [--markdown]   every option from the tables
+ *   vigie version
+ *
+ * Exit status: 0 success; 1 the input could not be read completely or analysis failed (events
+ * written before stay written); 2 bad command line, scene file or option value; 130 stopped by
+ * a signal (events written before stay written, open events are ended).
+ */
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <vigie/vigie.h>
+
+#define EXIT_INPUT 1
+#define EXIT_USAGE 2
+#define EXIT_SIGNAL 130
+
+typedef struct cli_log {
+    int progress_shown; /* a progress line is on screen and must be cleared first */
+    int errors;
+} cli_log_t;
+
+static cli_log_t cli_log;
+static vg_pipeline_t *volatile running; /* read by the signal handler only */
+static atomic_int got_signal;
+
+static void log_sink(void *opaque, int level, const char *component, const char *msg)
+{
+    cli_log_t *l = opaque;
+    (void)component;
+    if (l->progress_shown) {
+        fputs("\r\033[K", stderr);
+        l->progress_shown = 0;
+    }
+    if (level == VG_LOG_ERROR) l->errors++;
+    if (level <= VG_LOG_WARNING)
+        fprintf(stderr, "vigie: %s: %s\n", vg_log_level_name(level), msg);
+    else
+        fprintf(stderr, "vigie: %s\n", msg);
+}
+
+static void on_signal(int sig)
+{
+    vg_pipeline_t *p = running;
+    atomic_store(&got_signal, sig);
+    if (p) vg_pipeline_stop(p);
+}
+
+static void fmt_hms(char *buf, size_t len, double s)
+{
+    if (s < 0 || s > 1e7) s = 0;
+    int h = (int)(s / 3600), m = (int)(s / 60) % 60, sec = (int)s % 60;
+    if (h)
+        snprintf(buf, len, "%d:%02d:%02d", h, m, sec);
+    else
+        snprintf(buf, len, "%d:%02d", m, sec);
+}
+
+typedef struct progress_ctx {
+    int enabled, tty;
+    const char *input;
+    double last_t;
+} progress_ctx_t;
+
+static void on_progress(void *opaque, const vg_progress_t *p)
+{
+    progress_ctx_t *pc = opaque;
+    char pos[32], eta[32] = "";
+    pc->last_t = p->t;
+    if (!pc->enabled || p->final) return;
+    fmt_hms(pos, sizeof(pos), p->t);
+    if (p->duration > 0 && p->elapsed > 0 && p->t > 0) {
+        double left = (p->duration - p->t) * p->elapsed / p->t;
+        char e[24];
+        fmt_hms(e, sizeof(e), left);
+        snprintf(eta, sizeof(eta), " ETA %s", e);
+    }
+    if (p->duration > 0)
+        fprintf(stderr, "%s%s: %5.1f%% %s frame %lld %.0f fps%s, %lld events%s",
+                pc->tty ? "\r\033[K" : "", pc->input, 100.0 * p->t / p->duration, pos,
+                (long long)p->frames, p->fps, eta, (long long)p->events, pc->tty ? "" : "\n");
+    else
+        fprintf(stderr, "%s%s: %s frame %lld %.0f fps, %lld events%s", pc->tty ? "\r\033[K" : "",
+                pc->input, pos, (long long)p->frames, p->fps, (long long)p->events,
+                pc->tty ? "" : "\n");
+    if (pc->tty) cli_log.progress_shown = 1;
+    fflush(stderr);
+}
+
+/* ---- vigie options ---- */
+
+static void print_option(const char *group, const vg_option_t *o, int markdown)
+{
+    char def[128], range[256];
+    vg_opt_format_default(o, def, sizeof(def));
+    vg_opt_format_range(o, range, sizeof(range));
+    if (markdown) {
+        printf("| `%s.%s` | %s | `%s` | %s%s%s | %s | %s |\n", group, o->name,
+               vg_opt_type_name(o->type), def, range, o->unit ? " " : "", o->unit ? o->unit : "",
+               o->flags & VG_OPT_LIVE ? "yes" : "no", o->help);
+    } else {
+        printf("  %s.%s\n      %s\n      type %s, default %s, range %s%s%s, %s\n", group,
+               o->name, o->help, vg_opt_type_name(o->type), def[0] ? def : "\"\"", range,
+               o->unit ? " " : "", o->unit ? o->unit : "",
+               o->flags & VG_OPT_LIVE ? "can change live" : "needs a restart");
+    }
+}
+
+static int cmd_options(int argc, char **argv)
+{
+    const vg_option_group_t *const *groups = vg_option_groups();
+    int markdown = 0, found = 0;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--markdown"))
+            markdown = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: vigie options [GROUP] [--markdown]\n"
+                   "Prints every option: name, help, type, default, range, whether it can "
+                   "change live.\nThe same names work with --set and in scene files.\n");
+            return 0;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "vigie options: unknown flag %s (see vigie options --help)\n",
+                    argv[i]);
+            return EXIT_USAGE;
+        } else
+            only = argv[i];
+    }
+    if (markdown)
+        printf("| option | type | default | range | live | help |\n|---|---|---|---|---|---|\n");
+    for (int g = 0; groups[g]; g++) {
+        if (only && strcmp(only, groups[g]->name)) continue;
+        found = 1;
+        if (!markdown) printf("%s: %s\n", groups[g]->name, groups[g]->help);
+        for (const vg_option_t *o = groups[g]->options; o && o->name; o++)
+            print_option(groups[g]->name, o, markdown);
+    }
+    if (only && !found) {
+        fprintf(stderr, "vigie options: no option group '%s'; groups are:", only);
+        for (int g = 0; groups[g]; g++) fprintf(stderr, " %s", groups[g]->name);
+        fprintf(stderr, "\n");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* ---- vigie analyze ---- */
+
+static void analyze_usage(FILE *f)
+{
+    const vg_stage_class_t *const *cls = vg_stage_classes();
+    fprintf(f,
+            "usage: vigie analyze [options] INPUT\n"
+            "\n"
+            "Runs the analysers over INPUT and writes events as JSON Lines (docs/events.md).\n"
+            "INPUT: a video file, an image pattern (dir/in%%06d.jpg), rtsp:// or http(s):// URL,\n"
+            "or a V4L2 device (/dev/video0).\n"
+            "\n"
+            "  -o, --output FILE     write events to FILE (default: standard output)\n"
+            "  -s, --scene FILE      scene description (docs/scene.md)\n"
+            "  -S, --set KEY=VALUE   set any option below (repeatable; wins over the scene)\n"
+            "      --from SEC        start at this time (same as --set input.from=SEC)\n"
+            "      --to SEC          stop after this time (same as --set input.to=SEC)\n"
+            "  -a, --analysers LIST  comma-separated analysers to run, or 'all' or 'none'\n"
+            "                        (default all; available:");
+    if (!cls[0]) fprintf(f, " none yet");
+    for (int i = 0; cls[i]; i++) fprintf(f, " %s", cls[i]->name);
+    fprintf(f, ")\n"
+               "      --camera NAME     camera name in events (default: the scene's, else the "
+               "input's file name)\n"
+               "  -p, --progress        show progress on stderr (default when stderr is a "
+               "terminal)\n"
+               "      --no-progress     never show progress\n"
+               "  -q, --quiet           only errors on stderr\n"
+               "  -v, --verbose         more detail on stderr\n"
+               "  -h, --help            this help\n"
+               "\nOptions (vigie options prints them with more detail):\n");
+    const vg_option_group_t *const *groups = vg_option_groups();
+    for (int g = 0; groups[g]; g++)
+        for (const vg_option_t *o = groups[g]->options; o && o->name; o++) {
+            char def[96], range[160], name[96];
+            vg_opt_format_default(o, def, sizeof(def));
+            vg_opt_format_range(o, range, sizeof(range));
+            snprintf(name, sizeof(name), "%s.%s", groups[g]->name, o->name);
+            fprintf(f, "  %-28s %s [%s; default %s%s%s]\n", name, o->help, range,
+                    def[0] ? def : "\"\"", o->unit ? " " : "", o->unit ? o->unit : "");
+        }
+    fprintf(f, "\nExit status: 0 done; 1 input unreadable, damaged or lost; 2 bad command "
+               "line, scene or option; 130 interrupted.\n");
+}
+
+static int select_stages(const char *list, const vg_stage_class_t **out, int *n)
+{
+    const vg_stage_class_t *const *cls = vg_stage_classes();
+    char buf[1024], *save = NULL;
+    *n = 0;
+    if (!list || !strcmp(list, "all")) {
+        for (int i = 0; cls[i]; i++) out[(*n)++] = cls[i];
+        return 0;
+    }
+    if (!strcmp(list, "none")) return 0;
+    snprintf(buf, sizeof(buf), "%s", list);
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const vg_stage_class_t *c = vg_stage_class_find(tok);
+        if (!c) {
+            fprintf(stderr, "vigie: error: --analysers: no analyser called '%s'; available:",
+                    tok);
+            if (!cls[0]) fprintf(stderr, " none yet");
+            for (int i = 0; cls[i]; i++) fprintf(stderr, " %s", cls[i]->name);
+            fprintf(stderr, "\n");
+            return -1;
+        }
+        if (*n < 64) out[(*n)++] = c;
+    }
+    return 0;
+}
+
+static int exit_code_for(int err)
+{
+    if (err == VG_ESTOPPED) return EXIT_SIGNAL;
+    if (err == VG_ESYNTAX || err == VG_EOPTION || err == VG_ERANGE) return EXIT_USAGE;
+    return EXIT_INPUT;
+}
+
+static int cmd_analyze(int argc, char **argv)
+{
+    enum { OPT_FROM = 256, OPT_TO, OPT_CAMERA, OPT_NOPROGRESS };
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},    {"scene", required_argument, NULL, 's'},
+        {"set", required_argument, NULL, 'S'},       {"from", required_argument, NULL, OPT_FROM},
+        {"to", required_argument, NULL, OPT_TO},     {"analysers", required_argument, NULL, 'a'},
+        {"camera", required_argument, NULL, OPT_CAMERA},
+        {"progress", no_argument, NULL, 'p'},        {"no-progress", no_argument, NULL, OPT_NOPROGRESS},
+        {"quiet", no_argument, NULL, 'q'},           {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+    };
+    const char *output = NULL, *scene_path = NULL, *analysers = NULL, *camera = NULL;
+    int progress = -1, c, ret, code = 0;
+    vg_settings_t *cli = NULL, *all = NULL;
+    vg_scene_t *scene = NULL;
+    vg_pipeline_t *pipe = NULL;
+    vg_source_t *src = NULL;
+    vg_source_params_t sp;
+    FILE *out = stdout;
+    char err[1024] = "";
+    const vg_stage_class_t *stages[64];
+    int nb_stages = 0;
+
+    memset(&sp, 0, sizeof(sp));
+    if (vg_settings_new(&cli) < 0 || vg_settings_new(&all) < 0) {
+        fprintf(stderr, "vigie: error: out of memory\n");
+        code = EXIT_INPUT;
+        goto end;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:s:S:a:pqvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 's': scene_path = optarg; break;
+        case 'S':
+            if (vg_settings_add_arg(cli, optarg, err, sizeof(err)) < 0) {
+                fprintf(stderr, "vigie: error: %s\n", err);
+                code = EXIT_USAGE;
+                goto end;
+            }
+            break;
+        case OPT_FROM: vg_settings_add(cli, "input.from", optarg, "--from"); break;
+        case OPT_TO: vg_settings_add(cli, "input.to", optarg, "--to"); break;
+        case 'a': analysers = optarg; break;
+        case OPT_CAMERA: camera = optarg; break;
+        case 'p': progress = 1; break;
+        case OPT_NOPROGRESS: progress = 0; break;
+        case 'q': vg_log_set_level(VG_LOG_ERROR); break;
+        case 'v': vg_log_set_level(VG_LOG_VERBOSE); break;
+        case 'h': analyze_usage(stdout); goto end;
+        default:
+            fprintf(stderr, "vigie analyze: see 'vigie analyze --help'\n");
+            code = EXIT_USAGE;
+            goto end;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, optind >= argc ? "vigie analyze: no INPUT given\n"
+                                       : "vigie analyze: give one INPUT only\n");
+        fprintf(stderr, "usage: vigie analyze [options] INPUT (see vigie analyze --help)\n");
+        code = EXIT_USAGE;
+        goto end;
+    }
+    const char *input = argv[optind];
+
+    /* Scene first, then the command line, so --set wins. */
+    if (scene_path) {
+        ret = vg_scene_load(&scene, scene_path, err, sizeof(err));
+        if (ret < 0) {
+            fprintf(stderr, "vigie: error: %s\n", err);
+            code = ret == VG_ENOMEM ? EXIT_INPUT : EXIT_USAGE;
+            goto end;
+        }
+        vg_settings_merge(all, scene->settings);
+    } else if ((ret = vg_scene_new_empty(&scene)) < 0) {
+        code = EXIT_INPUT;
+        goto end;
+    }
+    if (vg_settings_merge(all, cli) < 0 ||
+        vg_settings_validate(all, vg_option_groups(), err, sizeof(err)) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err[0] ? err : "out of memory");
+        code = EXIT_USAGE;
+        goto end;
+    }
+    for (int z = 0; z < scene->nb_zones; z++)
+        if (vg_settings_validate(scene->zones[z].settings, vg_option_groups(), err,
+                                 sizeof(err)) < 0) {
+            fprintf(stderr, "vigie: error: %s\n", err);
+            code = EXIT_USAGE;
+            goto end;
+        }
+    if (select_stages(analysers, stages, &nb_stages) < 0) {
+        code = EXIT_USAGE;
+        goto end;
+    }
+    if (!camera) camera = scene->camera[0] ? scene->camera : NULL;
+    char base[256];
+    if (!camera) {
+        char tmp[4096];
+        snprintf(tmp, sizeof(tmp), "%s", input);
+        snprintf(base, sizeof(base), "%s", basename(tmp));
+        camera = base;
+    }
+    if (vg_pipeline_new(&pipe, scene, camera, all, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err[0] ? err : "out of memory");
+        code = EXIT_USAGE;
+        goto end;
+    }
+    for (int i = 0; i < nb_stages; i++)
+        if (vg_pipeline_add_stage(pipe, stages[i], all, err, sizeof(err)) < 0) {
+            fprintf(stderr, "vigie: error: %s\n", err[0] ? err : "out of memory");
+            code = EXIT_USAGE;
+            goto end;
+        }
+    if (vg_opt_defaults(&sp, vg_source_option_group.options) < 0 ||
+        vg_settings_apply(all, &vg_source_option_group, &sp, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err[0] ? err : "out of memory");
+        code = EXIT_USAGE;
+        goto end;
+    }
+    if (vg_pipeline_needs_color(pipe)) sp.color = 1;
+
+    if (output) {
+        out = fopen(output, "w");
+        if (!out) {
+            fprintf(stderr, "vigie: error: %s: cannot write the events file: %s\n", output,
+                    strerror(errno));
+            out = stdout;
+            code = EXIT_USAGE;
+            goto end;
+        }
+    }
+
+    running = pipe;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    ret = vg_source_open(&src, input, &sp, NULL);
+    if (ret < 0) {
+        code = exit_code_for(ret);
+        goto end;
+    }
+    vg_source_info_t info;
+    vg_source_get_info(src, &info);
+    if (scene->width && (scene->width != info.in_w || scene->height != info.in_h)) {
+        fprintf(stderr,
+                "vigie: error: %s: the scene was drawn for %dx%d pictures but %s is %dx%d; "
+                "redraw the scene or fix its size\n",
+                scene_path, scene->width, scene->height, vg_source_url(src), info.in_w,
+                info.in_h);
+        code = EXIT_USAGE;
+        goto end;
+    }
+    vg_log("input", VG_LOG_VERBOSE, "%s: %s/%s %dx%d, %.3f fps, %.2f s; analysing at %dx%d",
+           vg_source_url(src), info.format, info.codec, info.in_w, info.in_h, info.fps,
+           info.duration, info.w, info.h);
+
+    progress_ctx_t pc = {progress, isatty(2), vg_source_url(src), 0};
+    if (progress < 0) pc.enabled = pc.tty && vg_log_get_level() >= VG_LOG_INFO;
+    vg_event_writer_t writer;
+    vg_event_writer_init(&writer, out);
+    vg_event_sink_t sink = {vg_event_writer_write, &writer};
+    double t0 = vg_clock_now(NULL);
+    ret = vg_pipeline_run(pipe, src, &sink, on_progress, &pc);
+    double wall = vg_clock_now(NULL) - t0;
+    if (cli_log.progress_shown) {
+        fputs("\r\033[K", stderr);
+        cli_log.progress_shown = 0;
+    }
+    vg_source_stats_t st;
+    vg_source_get_stats(src, &st);
+    if (ret == VG_EIO && !cli_log.errors)
+        fprintf(stderr, "vigie: error: %s: cannot write events: %s\n",
+                output ? output : "standard output", strerror(errno));
+    if (vg_log_get_level() >= VG_LOG_INFO || ret < 0)
+        fprintf(stderr,
+                "vigie: %s: %lld frames analysed (last at %.2f s) in %.2f s, %.0f fps; %lld "
+                "events%s%s\n",
+                vg_source_url(src), (long long)st.frames, pc.last_t, wall,
+                wall > 0 ? st.frames / wall : 0, (long long)writer.count,
+                ret == VG_ESTOPPED ? " (stopped)" : ret < 0 ? " (incomplete)" : "",
+                st.reconnects ? "; reconnected" : "");
+    if (ret < 0) code = exit_code_for(ret);
+end:
+    running = NULL;
+    vg_pipeline_free(&pipe);
+    vg_source_free(&src);
+    vg_scene_free(&scene);
+    vg_settings_free(&cli);
+    vg_settings_free(&all);
+    vg_opt_free(&sp, vg_source_option_group.options);
+    if (out && out != stdout && fclose(out) != 0 && !code) {
+        fprintf(stderr, "vigie: error: %s: %s\n", output, strerror(errno));
+        code = EXIT_INPUT;
+    }
+    return code;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "vigie %s — auditable video analytics for the safety of public places\n\n"
+               "usage: vigie COMMAND [options]\n\n"
+               "  analyze INPUT    run the analysers over a video, stream, image sequence or "
+               "device; events as JSON Lines\n"
+               "  options [GROUP]  list every option (name, type, default, range, help)\n"
+               "  version          print the version\n\n"
+               "'vigie COMMAND --help' tells more.\n",
+            VG_VERSION_STRING);
+}
+
+int main(int argc, char **argv)
+{
+    vg_log_set_sink(log_sink, &cli_log);
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "analyze") || !strcmp(argv[1], "analyse"))
+        return cmd_analyze(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "options")) return cmd_options(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("vigie %s\n", VG_VERSION_STRING);
+        return 0;
+    }
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "vigie: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

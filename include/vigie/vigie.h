@@ -1,0 +1,18 @@
+/* vigie — the whole public API. */
+#ifndef VIGIE_VIGIE_H
+#define VIGIE_VIGIE_H
+
+#include <vigie/version.h>
+#include <vigie/error.h>
+#include <vigie/log.h>
+#include <vigie/mem.h>
+#include <vigie/clock.h>
+#include <vigie/opt.h>
+#include <vigie/frame.h>
+#include <vigie/queue.h>
+#include <vigie/source.h>
+#include <vigie/scene.h>
+#include <vigie/event.h>
+#include <vigie/stage.h>
+
+#endif

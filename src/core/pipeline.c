@@ -1,0 +1,404 @@
+/*
+ * The per-camera frame pipeline.
+ *
+ * An ingest thread reads the source and pushes frames into a small bounded queue; the analysis
+ * thread (the caller of vg_pipeline_run) pops them, blacks out the scene's privacy masks — before
+ * any stage sees a pixel — and runs the stages in order, each a named function of the camera
+ * loop. Files use a blocking queue (every frame is analysed); live inputs drop the oldest frame
+ * when analysis falls behind and count it (pipeline.drop). The source's terminal status (end,
+ * error, stop) travels to the analysis thread after the last frame, so the run's result is the
+ * source's first error, a stage's or the sink's.
+ *
+ * Stopping: vg_pipeline_stop() sets an atomic flag and interrupts the source; both threads see
+ * it and wind down; stages are flushed so open events get their end record.
+ *
+ * Privacy masks are filled by scanline polygon rasterisation in analysis pixels (scene
+ * coordinates are input pixels, scaled by the frame's analysis/input ratio), on the grey and the
+ * colour images.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <vigie/error.h>
+#include <vigie/log.h>
+#include <vigie/mem.h>
+#include <vigie/stage.h>
+
+#define COMP "pipeline"
+
+static const char *const drop_names[] = {"auto", "never", "oldest", NULL};
+
+#define OFF(x) offsetof(vg_pipeline_params_t, x)
+static const vg_option_t pipeline_options[] = {
+    {.name = "queue", .type = VG_OPT_INT, .offset = OFF(queue), .def.i = 8, .min = 1,
+     .max = 1024, .help = "frames buffered between ingest and analysis"},
+    {.name = "drop", .type = VG_OPT_ENUM, .offset = OFF(drop), .def.i = VG_DROP_AUTO,
+     .choices = drop_names,
+     .help = "when analysis falls behind: auto (drop the oldest frame for live inputs, never "
+             "for files), never, oldest"},
+    {.name = "threads", .type = VG_OPT_INT, .offset = OFF(threads), .def.i = 0, .min = 0,
+     .max = 256, .help = "slice-job threads for analysis stages (0: one per core)"},
+    {.name = NULL},
+};
+#undef OFF
+
+const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline",
+                                                    pipeline_options};
+
+/* Built-in stages register here as they are written. */
+static const vg_stage_class_t *const stage_classes[] = {NULL};
+
+const vg_stage_class_t *const *vg_stage_classes(void)
+{
+    return stage_classes;
+}
+
+const vg_stage_class_t *vg_stage_class_find(const char *name)
+{
+    for (int i = 0; stage_classes[i]; i++)
+        if (!strcmp(stage_classes[i]->name, name)) return stage_classes[i];
+    return NULL;
+}
+
+#define NB_CLASSES (sizeof(stage_classes) / sizeof(*stage_classes))
+static const vg_option_group_t *option_groups[2 + NB_CLASSES];
+static vg_option_group_t stage_groups[NB_CLASSES];
+static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
+
+static void build_groups(void)
+{
+    int n = 0;
+    option_groups[n++] = &vg_source_option_group;
+    option_groups[n++] = &vg_pipeline_option_group;
+    for (int i = 0; stage_classes[i]; i++) {
+        stage_groups[i] = (vg_option_group_t){stage_classes[i]->name, stage_classes[i]->help,
+                                              stage_classes[i]->options};
+        option_groups[n++] = &stage_groups[i];
+    }
+    option_groups[n] = NULL;
+}
+
+const vg_option_group_t *const *vg_option_groups(void)
+{
+    pthread_once(&groups_once, build_groups);
+    return option_groups;
+}
+
+struct vg_pipeline {
+    vg_pipeline_params_t p;
+    const vg_scene_t *scene;
+    vg_scene_t *own_scene;
+    char *camera;
+    vg_stage_t *stages;
+    int nb_stages;
+    vg_pool_t *pool;
+    atomic_int stop;
+    vg_source_t *_Atomic src;
+    int64_t next_event_id;
+    int64_t events;
+    const vg_event_sink_t *sink;
+};
+
+int vg_pipeline_new(vg_pipeline_t **out, const vg_scene_t *scene, const char *camera,
+                    const vg_settings_t *settings, char *err, size_t errlen)
+{
+    vg_pipeline_t *p = vg_calloc(1, sizeof(*p));
+    int ret;
+    if (!p) return VG_ENOMEM;
+    atomic_init(&p->stop, 0);
+    p->next_event_id = 1;
+    if ((ret = vg_opt_defaults(&p->p, pipeline_options)) < 0) goto fail;
+    if ((ret = vg_settings_apply(settings, &vg_pipeline_option_group, &p->p, err, errlen)) < 0)
+        goto fail;
+    if (!scene) {
+        if ((ret = vg_scene_new_empty(&p->own_scene)) < 0) goto fail;
+        scene = p->own_scene;
+    }
+    p->scene = scene;
+    p->camera = vg_strdup(camera ? camera : "");
+    if (!p->camera) {
+        ret = VG_ENOMEM;
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    vg_pipeline_free(&p);
+    return ret;
+}
+
+int vg_pipeline_add_stage(vg_pipeline_t *p, const vg_stage_class_t *cls,
+                          const vg_settings_t *settings, char *err, size_t errlen)
+{
+    vg_stage_t *stages, *st;
+    vg_option_group_t g = {cls->name, cls->help, cls->options};
+    int ret;
+    stages = vg_realloc(p->stages, (size_t)(p->nb_stages + 1) * sizeof(*stages));
+    if (!stages) return VG_ENOMEM;
+    p->stages = stages;
+    st = &stages[p->nb_stages];
+    memset(st, 0, sizeof(*st));
+    st->cls = cls;
+    st->params = vg_calloc(1, cls->params_size ? cls->params_size : 1);
+    st->priv = vg_calloc(1, cls->priv_size ? cls->priv_size : 1);
+    if (!st->params || !st->priv) {
+        ret = VG_ENOMEM;
+        goto fail;
+    }
+    if (cls->options) {
+        if ((ret = vg_opt_defaults(st->params, cls->options)) < 0) goto fail;
+        if ((ret = vg_settings_apply(settings, &g, st->params, err, errlen)) < 0) goto fail;
+    }
+    p->nb_stages++;
+    return 0;
+fail:
+    if (cls->options) vg_opt_free(st->params, cls->options);
+    vg_free(st->params);
+    vg_free(st->priv);
+    return ret;
+}
+
+int vg_pipeline_needs_color(const vg_pipeline_t *p)
+{
+    for (int i = 0; i < p->nb_stages; i++)
+        if (p->stages[i].cls->flags & VG_STAGE_NEEDS_COLOR) return 1;
+    return 0;
+}
+
+void vg_pipeline_stop(vg_pipeline_t *p)
+{
+    vg_source_t *s;
+    atomic_store(&p->stop, 1);
+    s = atomic_load(&p->src);
+    if (s) vg_source_interrupt(s);
+}
+
+void vg_pipeline_free(vg_pipeline_t **pp)
+{
+    vg_pipeline_t *p = *pp;
+    if (!p) return;
+    for (int i = 0; i < p->nb_stages; i++) {
+        vg_stage_t *st = &p->stages[i];
+        if (st->cls->close) st->cls->close(st);
+        if (st->cls->options) vg_opt_free(st->params, st->cls->options);
+        vg_free(st->params);
+        vg_free(st->priv);
+    }
+    vg_free(p->stages);
+    vg_pool_free(&p->pool);
+    vg_scene_free(&p->own_scene);
+    vg_opt_free(&p->p, pipeline_options);
+    vg_free(p->camera);
+    vg_free(p);
+    *pp = NULL;
+}
+
+int64_t vg_stage_new_event_id(vg_analysis_t *a)
+{
+    return a->pipeline->next_event_id++;
+}
+
+int vg_stage_emit(vg_analysis_t *a, vg_event_t *ev)
+{
+    vg_pipeline_t *p = a->pipeline;
+    if (!ev->event_id) ev->event_id = vg_stage_new_event_id(a);
+    vg_event_set_camera(ev, p->camera);
+    p->events++;
+    return p->sink && p->sink->write ? p->sink->write(p->sink->opaque, ev) : 0;
+}
+
+/* ---- privacy masks ---- */
+
+static void fill_polygon(vg_image_t *img, const vg_polygon_t *poly, double sx, double sy)
+{
+    double xs[1024];
+    int bpp = vg_pix_fmt_bpp(img->fmt);
+    for (int y = 0; y < img->h; y++) {
+        double cy = y + 0.5;
+        int n = 0;
+        for (int i = 0, j = poly->n - 1; i < poly->n && n < 1024; j = i++) {
+            double ay = poly->pts[i].y * sy, by = poly->pts[j].y * sy;
+            double ax = poly->pts[i].x * sx, bx = poly->pts[j].x * sx;
+            if ((ay > cy) != (by > cy)) xs[n++] = ax + (cy - ay) * (bx - ax) / (by - ay);
+        }
+        for (int i = 1; i < n; i++) /* insertion sort: n is tiny */
+            for (int k = i; k > 0 && xs[k] < xs[k - 1]; k--) {
+                double t = xs[k];
+                xs[k] = xs[k - 1];
+                xs[k - 1] = t;
+            }
+        for (int i = 0; i + 1 < n; i += 2) {
+            int x0 = (int)ceil(xs[i] - 0.5), x1 = (int)floor(xs[i + 1] - 0.5);
+            if (x0 < 0) x0 = 0;
+            if (x1 > img->w - 1) x1 = img->w - 1;
+            if (x1 >= x0) memset(vg_image_row(img, y) + (size_t)x0 * bpp, 0, (size_t)(x1 - x0 + 1) * bpp);
+        }
+    }
+}
+
+static void apply_privacy(const vg_scene_t *scene, vg_frame_t *f)
+{
+    double sx = (double)f->image.w / f->in_w, sy = (double)f->image.h / f->in_h;
+    for (int i = 0; i < scene->nb_privacy; i++) {
+        fill_polygon(&f->image, &scene->privacy[i], sx, sy);
+        if (f->color.data) fill_polygon(&f->color, &scene->privacy[i], sx, sy);
+    }
+}
+
+/* ---- threads ---- */
+
+typedef struct ingest {
+    vg_pipeline_t *p;
+    vg_source_t *src;
+    vg_queue_t *q;
+    int status; /* the source's terminal status, read after join or after the queue closes */
+} ingest_t;
+
+static void free_frame_item(void *item)
+{
+    vg_frame_t *f = item;
+    vg_frame_unref(&f);
+}
+
+static void *ingest_main(void *opaque)
+{
+    ingest_t *in = opaque;
+    int ret;
+    for (;;) {
+        vg_frame_t *f = NULL;
+        if (atomic_load(&in->p->stop)) {
+            ret = VG_ESTOPPED;
+            break;
+        }
+        ret = vg_source_read(in->src, &f);
+        if (ret < 0) break;
+        if (vg_queue_push(in->q, f) < 0) {
+            vg_frame_unref(&f);
+            ret = VG_ESTOPPED;
+            break;
+        }
+    }
+    in->status = ret;
+    vg_queue_close(in->q);
+    return NULL;
+}
+
+static int run_stages(vg_pipeline_t *p, vg_analysis_t *a, int phase)
+{
+    for (int i = 0; i < p->nb_stages; i++) {
+        vg_stage_t *st = &p->stages[i];
+        int ret = 0;
+        if (phase == 0 && st->cls->init) ret = st->cls->init(st, a);
+        if (phase == 1) ret = st->cls->process(st, a);
+        if (phase == 2 && st->cls->flush) ret = st->cls->flush(st, a);
+        if (ret < 0) {
+            if (a->frame)
+                vg_log(COMP, VG_LOG_ERROR, "camera '%s': analyser '%s' failed at frame %lld: %s",
+                       p->camera, st->cls->name, (long long)a->frame->index, vg_strerror(ret));
+            else
+                vg_log(COMP, VG_LOG_ERROR, "camera '%s': analyser '%s' failed: %s", p->camera,
+                       st->cls->name, vg_strerror(ret));
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *sink,
+                    vg_progress_fn progress, void *popaque)
+{
+    vg_source_info_t info;
+    ingest_t in = {p, src, NULL, 0};
+    vg_analysis_t a;
+    pthread_t th;
+    int ret, status = 0, mode, stage_failed = 0;
+    double start = vg_clock_now(NULL), last_report = start;
+    vg_progress_t pr;
+
+    memset(&a, 0, sizeof(a));
+    memset(&pr, 0, sizeof(pr));
+    vg_source_get_info(src, &info);
+    mode = p->p.drop == VG_DROP_OLDEST ||
+                   (p->p.drop == VG_DROP_AUTO &&
+                    (info.kind == VG_SOURCE_NETWORK || info.kind == VG_SOURCE_DEVICE))
+               ? VG_QUEUE_DROP_OLDEST
+               : VG_QUEUE_BLOCK;
+    if (!p->pool && p->nb_stages) {
+        int n = p->p.threads;
+        if (!n) {
+            long c = sysconf(_SC_NPROCESSORS_ONLN);
+            n = c < 1 ? 1 : c > 64 ? 64 : (int)c;
+        }
+        if ((ret = vg_pool_new(&p->pool, n)) < 0) return ret;
+    }
+    if ((ret = vg_queue_new(&in.q, (size_t)p->p.queue, mode, free_frame_item)) < 0) return ret;
+    p->sink = sink;
+    a.scene = p->scene;
+    a.camera = p->camera;
+    a.pool = p->pool;
+    a.pipeline = p;
+    if ((ret = run_stages(p, &a, 0)) < 0) {
+        vg_queue_free(&in.q);
+        return ret;
+    }
+    atomic_store(&p->src, src);
+    if (atomic_load(&p->stop)) vg_source_interrupt(src);
+    if (pthread_create(&th, NULL, ingest_main, &in) != 0) {
+        atomic_store(&p->src, NULL);
+        vg_queue_free(&in.q);
+        return VG_ENOMEM;
+    }
+    pr.duration = info.duration;
+    for (;;) {
+        void *item;
+        ret = vg_queue_pop(in.q, &item, -1);
+        if (ret == VG_ECLOSED) break;
+        vg_frame_t *f = item;
+        apply_privacy(p->scene, f);
+        memset(a.slot, 0, sizeof(a.slot));
+        a.frame = f;
+        ret = run_stages(p, &a, 1);
+        pr.frames++;
+        pr.t = f->t;
+        vg_frame_unref(&f);
+        a.frame = NULL;
+        if (ret < 0) {
+            status = ret;
+            stage_failed = 1;
+            vg_pipeline_stop(p);
+            break;
+        }
+        double now = vg_clock_now(NULL);
+        if (progress && now - last_report >= 0.5) {
+            pr.elapsed = now - start;
+            pr.fps = pr.elapsed > 0 ? pr.frames / pr.elapsed : 0;
+            pr.dropped = (int64_t)vg_queue_dropped(in.q);
+            pr.events = p->events;
+            progress(popaque, &pr);
+            last_report = now;
+        }
+    }
+    vg_queue_close(in.q); /* unblocks the ingest thread if analysis stopped first */
+    pthread_join(th, NULL);
+    atomic_store(&p->src, NULL);
+    if (!status && in.status != VG_EOF) status = in.status;
+    /* End open events whatever happened, unless a stage itself failed. */
+    a.frame = NULL;
+    if (!stage_failed) {
+        int fr = run_stages(p, &a, 2);
+        if (!status) status = fr;
+    }
+    pr.elapsed = vg_clock_now(NULL) - start;
+    pr.fps = pr.elapsed > 0 ? pr.frames / pr.elapsed : 0;
+    pr.dropped = (int64_t)vg_queue_dropped(in.q);
+    pr.events = p->events;
+    pr.final = 1;
+    if (progress) progress(popaque, &pr);
+    vg_queue_free(&in.q);
+    return status;
+}

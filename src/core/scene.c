@@ -1,0 +1,690 @@
+/*
+ * Scene description reader (YAML through libfyaml).
+ *
+ * The file is parsed into a document first (libfyaml reports syntax errors with line and column,
+ * collected rather than printed), then walked by hand against the schema in docs/scene.md. The
+ * walk is strict: every mapping key must be known, every value of the right type and range, and
+ * the first problem stops it with "FILE:LINE: KEY: what is wrong, what is accepted". Lines come
+ * from the scalar tokens' marks (a mapping's line is its first key's).
+ *
+ * Invariants of a loaded scene: zone, line and fixture names are unique and non-empty; polygons
+ * have at least 3 points; directions are unit vectors; calibration has none or >= 4 points.
+ */
+#include <libfyaml.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vigie/error.h>
+#include <vigie/event.h>
+#include <vigie/mem.h>
+#include <vigie/scene.h>
+
+typedef struct ctx {
+    const char *file;
+    char *err;
+    size_t errlen;
+    int failed;
+    vg_scene_t *scene;
+} ctx_t;
+
+static const char *const zone_kinds[VG_ZONE_NB] = {"forbidden", "pedestrian_only", "watch"};
+static const char *const crossings[VG_CROSS_NB] = {"none", "left_to_right", "right_to_left",
+                                                   "both"};
+
+const char *vg_zone_kind_name(vg_zone_kind_t k)
+{
+    return (unsigned)k < VG_ZONE_NB ? zone_kinds[k] : "unknown";
+}
+
+const char *vg_crossing_name(vg_crossing_t c)
+{
+    return (unsigned)c < VG_CROSS_NB ? crossings[c] : "unknown";
+}
+
+static int node_line(struct fy_node *n)
+{
+    struct fy_token *t;
+    const struct fy_mark *m;
+    void *it = NULL;
+    if (!n) return 0;
+    switch (fy_node_get_type(n)) {
+    case FYNT_SCALAR:
+        t = fy_node_get_scalar_token(n);
+        m = t ? fy_token_start_mark(t) : NULL;
+        return m ? m->line + 1 : 0;
+    case FYNT_MAPPING: {
+        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+        return p ? node_line(fy_node_pair_key(p)) : 0;
+    }
+    case FYNT_SEQUENCE: return node_line(fy_node_sequence_iterate(n, &it));
+    }
+    return 0;
+}
+
+static int fail(ctx_t *c, struct fy_node *n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(ctx_t *c, struct fy_node *n, const char *key, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    if (c->failed) return VG_ESYNTAX;
+    c->failed = 1;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (c->err && c->errlen) {
+        int line = node_line(n);
+        if (line)
+            snprintf(c->err, c->errlen, "%s:%d: %s: %s", c->file, line, key, msg);
+        else
+            snprintf(c->err, c->errlen, "%s: %s: %s", c->file, key, msg);
+    }
+    return VG_ESYNTAX;
+}
+
+static const char *scalar(ctx_t *c, struct fy_node *n, const char *key)
+{
+    const char *s;
+    if (!n || !fy_node_is_scalar(n)) {
+        fail(c, n, key, "expected a single value");
+        return NULL;
+    }
+    s = fy_node_get_scalar0(n);
+    if (!s) fail(c, n, key, "out of memory reading the value");
+    return s;
+}
+
+static int get_number(ctx_t *c, struct fy_node *n, const char *key, double min, double max,
+                      double *out)
+{
+    const char *s = scalar(c, n, key);
+    char *end;
+    double v;
+    if (!s) return VG_ESYNTAX;
+    errno = 0;
+    v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v)) return fail(c, n, key, "'%s' is not a number", s);
+    if (v < min || v > max)
+        return fail(c, n, key, "%s is out of range: use a value from %g to %g", s, min, max);
+    *out = v;
+    return 0;
+}
+
+static int get_string(ctx_t *c, struct fy_node *n, const char *key, char **out)
+{
+    const char *s = scalar(c, n, key);
+    if (!s) return VG_ESYNTAX;
+    if (!*s) return fail(c, n, key, "must not be empty");
+    if (strlen(s) >= VG_EVENT_NAME_MAX)
+        return fail(c, n, key, "is longer than %d characters", VG_EVENT_NAME_MAX - 1);
+    vg_free(*out);
+    *out = vg_strdup(s);
+    return *out ? 0 : VG_ENOMEM;
+}
+
+static int get_choice(ctx_t *c, struct fy_node *n, const char *key, const char *const *names,
+                      int nb, int *out)
+{
+    char list[256] = "";
+    size_t len = 0;
+    const char *s = scalar(c, n, key);
+    if (!s) return VG_ESYNTAX;
+    for (int i = 0; i < nb; i++) {
+        if (!strcmp(s, names[i])) return *out = i, 0;
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", names[i]);
+    }
+    return fail(c, n, key, "'%s' is not one of %s", s, list);
+}
+
+static int get_point(ctx_t *c, struct fy_node *n, const char *key, int coords, vg_point_t *p)
+{
+    struct fy_node *x, *y;
+    double maxx = 1e6, maxy = 1e6;
+    if (!n || !fy_node_is_sequence(n) || fy_node_sequence_item_count(n) != 2)
+        return fail(c, n, key, "expected a point [x, y]");
+    x = fy_node_sequence_get_by_index(n, 0);
+    y = fy_node_sequence_get_by_index(n, 1);
+    if (coords && c->scene->width) {
+        maxx = c->scene->width;
+        maxy = c->scene->height;
+    }
+    if (coords) {
+        if (get_number(c, x, key, 0, maxx, &p->x) < 0) return VG_ESYNTAX;
+        return get_number(c, y, key, 0, maxy, &p->y);
+    }
+    if (get_number(c, x, key, -1e6, 1e6, &p->x) < 0) return VG_ESYNTAX;
+    return get_number(c, y, key, -1e6, 1e6, &p->y);
+}
+
+static int get_polygon(ctx_t *c, struct fy_node *n, const char *key, vg_polygon_t *poly)
+{
+    int count;
+    void *it = NULL;
+    struct fy_node *item;
+    if (!n || !fy_node_is_sequence(n))
+        return fail(c, n, key, "expected a polygon: a list of points [[x, y], ...]");
+    count = fy_node_sequence_item_count(n);
+    if (count < 3) return fail(c, n, key, "a polygon needs at least 3 points, it has %d", count);
+    if (count > 1000) return fail(c, n, key, "a polygon may have at most 1000 points");
+    poly->pts = vg_calloc((size_t)count, sizeof(vg_point_t));
+    if (!poly->pts) return VG_ENOMEM;
+    poly->n = count;
+    for (int i = 0; (item = fy_node_sequence_iterate(n, &it)); i++)
+        if (get_point(c, item, key, 1, &poly->pts[i]) < 0) return VG_ESYNTAX;
+    return 0;
+}
+
+/* Iterate a mapping, checking each key against @allowed. */
+typedef int (*member_fn)(ctx_t *c, const char *key, struct fy_node *val, void *obj,
+                         const char *path);
+
+static int walk_mapping(ctx_t *c, struct fy_node *n, const char *path,
+                        const char *const *allowed, member_fn fn, void *obj)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+    if (!n || !fy_node_is_mapping(n)) return fail(c, n, path, "expected a mapping of keys");
+    while ((p = fy_node_mapping_iterate(n, &it))) {
+        struct fy_node *k = fy_node_pair_key(p);
+        const char *key = scalar(c, k, path);
+        int known = 0;
+        char list[512] = "";
+        size_t len = 0;
+        if (!key) return VG_ESYNTAX;
+        for (int i = 0; allowed[i]; i++) {
+            if (!strcmp(key, allowed[i])) known = 1;
+            len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
+                                    allowed[i]);
+        }
+        if (!known)
+            return fail(c, k, key, "unknown key in %s (known keys: %s)", path, list);
+        int ret = fn(c, key, fy_node_pair_value(p), obj, path);
+        if (ret < 0) return ret;
+    }
+    return 0;
+}
+
+/* A mapping of option names to scalar values, added to @set as "<prefix>name". */
+static int get_settings(ctx_t *c, struct fy_node *n, const char *path, const char *prefix,
+                        vg_settings_t *set)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+    if (!n || !fy_node_is_mapping(n))
+        return fail(c, n, path, "expected a mapping of option names to values");
+    while ((p = fy_node_mapping_iterate(n, &it))) {
+        char full[256], origin[600];
+        const char *k = scalar(c, fy_node_pair_key(p), path);
+        const char *v;
+        if (!k) return VG_ESYNTAX;
+        v = scalar(c, fy_node_pair_value(p), k);
+        if (!v) return VG_ESYNTAX;
+        snprintf(full, sizeof(full), "%s%s", prefix, k);
+        snprintf(origin, sizeof(origin), "%s:%d", c->file, node_line(fy_node_pair_key(p)));
+        if (vg_settings_add(set, full, v, origin) < 0) return VG_ENOMEM;
+    }
+    return 0;
+}
+
+static int zone_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+{
+    vg_zone_t *z = obj;
+    int k;
+    (void)path;
+    if (!strcmp(key, "name")) return get_string(c, v, "zones.name", &z->name);
+    if (!strcmp(key, "kind")) {
+        if (get_choice(c, v, "zones.kind", zone_kinds, VG_ZONE_NB, &k) < 0) return VG_ESYNTAX;
+        z->kind = (vg_zone_kind_t)k;
+        return 0;
+    }
+    if (!strcmp(key, "polygon")) return get_polygon(c, v, "zones.polygon", &z->polygon);
+    if (!strcmp(key, "direction")) {
+        vg_point_t d;
+        double norm;
+        if (get_point(c, v, "zones.direction", 0, &d) < 0) return VG_ESYNTAX;
+        norm = hypot(d.x, d.y);
+        if (norm < 1e-9)
+            return fail(c, v, "zones.direction", "the direction [dx, dy] must not be [0, 0]");
+        z->has_direction = 1;
+        z->direction[0] = d.x / norm;
+        z->direction[1] = d.y / norm;
+        return 0;
+    }
+    if (!strcmp(key, "tolerance"))
+        return get_number(c, v, "zones.tolerance", 0, 180, &z->tolerance_deg);
+    if (!strcmp(key, "settings")) return get_settings(c, v, "zones.settings", "", z->settings);
+    return VG_EBUG;
+}
+
+static int line_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+{
+    vg_line_t *l = obj;
+    int k;
+    (void)path;
+    if (!strcmp(key, "name")) return get_string(c, v, "lines.name", &l->name);
+    if (!strcmp(key, "points")) {
+        if (!v || !fy_node_is_sequence(v) || fy_node_sequence_item_count(v) != 2)
+            return fail(c, v, "lines.points", "expected two points [[x1, y1], [x2, y2]]");
+        if (get_point(c, fy_node_sequence_get_by_index(v, 0), "lines.points", 1, &l->a) < 0 ||
+            get_point(c, fy_node_sequence_get_by_index(v, 1), "lines.points", 1, &l->b) < 0)
+            return VG_ESYNTAX;
+        if (hypot(l->b.x - l->a.x, l->b.y - l->a.y) < 1)
+            return fail(c, v, "lines.points", "the two points of a line must differ");
+        return 0;
+    }
+    if (!strcmp(key, "forbidden")) {
+        if (get_choice(c, v, "lines.forbidden", crossings, VG_CROSS_NB, &k) < 0) return VG_ESYNTAX;
+        l->forbidden = (vg_crossing_t)k;
+        return 0;
+    }
+    return VG_EBUG;
+}
+
+static int fixture_member(ctx_t *c, const char *key, struct fy_node *v, void *obj,
+                          const char *path)
+{
+    vg_fixture_t *f = obj;
+    (void)path;
+    if (!strcmp(key, "name")) return get_string(c, v, "fixtures.name", &f->name);
+    if (!strcmp(key, "polygon")) return get_polygon(c, v, "fixtures.polygon", &f->polygon);
+    return VG_EBUG;
+}
+
+static int calib_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+{
+    vg_calib_point_t *p = obj;
+    (void)path;
+    if (!strcmp(key, "image")) return get_point(c, v, "calibration.points.image", 1, &p->image);
+    if (!strcmp(key, "ground")) return get_point(c, v, "calibration.points.ground", 0, &p->ground);
+    return VG_EBUG;
+}
+
+static int has_key(struct fy_node *map, const char *key)
+{
+    return fy_node_mapping_lookup_by_string(map, key, FY_NT) != NULL;
+}
+
+static int check_unique(ctx_t *c, struct fy_node *n, const char *what, char **names, int count)
+{
+    for (int i = 1; i < count; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(names[i], names[j]))
+                return fail(c, n, what, "two entries are called '%s': names must be unique",
+                            names[i]);
+    return 0;
+}
+
+static int parse_zones(ctx_t *c, struct fy_node *n)
+{
+    static const char *const keys[] = {"name",      "kind",     "polygon", "direction",
+                                       "tolerance", "settings", NULL};
+    vg_scene_t *s = c->scene;
+    void *it = NULL;
+    struct fy_node *item;
+    int count;
+    char *names[256];
+    if (!fy_node_is_sequence(n)) return fail(c, n, "zones", "expected a list of zones");
+    count = fy_node_sequence_item_count(n);
+    if (count > 256) return fail(c, n, "zones", "at most 256 zones per camera");
+    s->zones = vg_calloc((size_t)count ? (size_t)count : 1, sizeof(vg_zone_t));
+    if (!s->zones) return VG_ENOMEM;
+    while ((item = fy_node_sequence_iterate(n, &it))) {
+        vg_zone_t *z = &s->zones[s->nb_zones++];
+        z->kind = VG_ZONE_WATCH;
+        z->tolerance_deg = 45;
+        z->line = node_line(item);
+        if (vg_settings_new(&z->settings) < 0) return VG_ENOMEM;
+        if (walk_mapping(c, item, "zones", keys, zone_member, z) < 0) return VG_ESYNTAX;
+        if (!z->name) return fail(c, item, "zones", "each zone needs a name");
+        if (!z->polygon.n) return fail(c, item, z->name, "zone needs a polygon");
+        names[s->nb_zones - 1] = z->name;
+    }
+    return check_unique(c, n, "zones", names, s->nb_zones);
+}
+
+static int parse_lines(ctx_t *c, struct fy_node *n)
+{
+    static const char *const keys[] = {"name", "points", "forbidden", NULL};
+    vg_scene_t *s = c->scene;
+    void *it = NULL;
+    struct fy_node *item;
+    int count;
+    char *names[256];
+    if (!fy_node_is_sequence(n)) return fail(c, n, "lines", "expected a list of lines");
+    count = fy_node_sequence_item_count(n);
+    if (count > 256) return fail(c, n, "lines", "at most 256 lines per camera");
+    s->lines = vg_calloc((size_t)count ? (size_t)count : 1, sizeof(vg_line_t));
+    if (!s->lines) return VG_ENOMEM;
+    while ((item = fy_node_sequence_iterate(n, &it))) {
+        vg_line_t *l = &s->lines[s->nb_lines++];
+        l->line = node_line(item);
+        if (walk_mapping(c, item, "lines", keys, line_member, l) < 0) return VG_ESYNTAX;
+        if (!l->name) return fail(c, item, "lines", "each line needs a name");
+        if (!has_key(item, "points")) return fail(c, item, l->name, "line needs points");
+        names[s->nb_lines - 1] = l->name;
+    }
+    return check_unique(c, n, "lines", names, s->nb_lines);
+}
+
+static int parse_polygon_list(ctx_t *c, struct fy_node *n, const char *key, vg_polygon_t **out,
+                              int *nb)
+{
+    void *it = NULL;
+    struct fy_node *item;
+    int count;
+    if (!fy_node_is_sequence(n))
+        return fail(c, n, key, "expected a list of polygons [[[x, y], ...], ...]");
+    count = fy_node_sequence_item_count(n);
+    *out = vg_calloc((size_t)count ? (size_t)count : 1, sizeof(vg_polygon_t));
+    if (!*out) return VG_ENOMEM;
+    while ((item = fy_node_sequence_iterate(n, &it)))
+        if (get_polygon(c, item, key, &(*out)[(*nb)++]) < 0) return VG_ESYNTAX;
+    return 0;
+}
+
+static int masks_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+{
+    vg_scene_t *s = obj;
+    (void)path;
+    if (!strcmp(key, "privacy"))
+        return parse_polygon_list(c, v, "masks.privacy", &s->privacy, &s->nb_privacy);
+    return parse_polygon_list(c, v, "masks.ignore", &s->ignore, &s->nb_ignore);
+}
+
+static int parse_fixtures(ctx_t *c, struct fy_node *n)
+{
+    static const char *const keys[] = {"name", "polygon", NULL};
+    vg_scene_t *s = c->scene;
+    void *it = NULL;
+    struct fy_node *item;
+    int count;
+    char *names[1024];
+    if (!fy_node_is_sequence(n)) return fail(c, n, "fixtures", "expected a list of fixtures");
+    count = fy_node_sequence_item_count(n);
+    if (count > 1024) return fail(c, n, "fixtures", "at most 1024 fixtures per camera");
+    s->fixtures = vg_calloc((size_t)count ? (size_t)count : 1, sizeof(vg_fixture_t));
+    if (!s->fixtures) return VG_ENOMEM;
+    while ((item = fy_node_sequence_iterate(n, &it))) {
+        vg_fixture_t *f = &s->fixtures[s->nb_fixtures++];
+        if (walk_mapping(c, item, "fixtures", keys, fixture_member, f) < 0) return VG_ESYNTAX;
+        if (!f->name) return fail(c, item, "fixtures", "each fixture needs a name");
+        if (!f->polygon.n) return fail(c, item, f->name, "fixture needs a polygon");
+        names[s->nb_fixtures - 1] = f->name;
+    }
+    return check_unique(c, n, "fixtures", names, s->nb_fixtures);
+}
+
+static int calibration_member(ctx_t *c, const char *key, struct fy_node *v, void *obj,
+                              const char *path)
+{
+    static const char *const keys[] = {"image", "ground", NULL};
+    vg_scene_t *s = obj;
+    void *it = NULL;
+    struct fy_node *item;
+    int count;
+    (void)key;
+    (void)path;
+    if (!fy_node_is_sequence(v))
+        return fail(c, v, "calibration.points",
+                    "expected a list of {image: [x, y], ground: [X, Y]}");
+    count = fy_node_sequence_item_count(v);
+    if (count < 4)
+        return fail(c, v, "calibration.points",
+                    "a ground-plane calibration needs at least 4 points, it has %d", count);
+    s->calib = vg_calloc((size_t)count, sizeof(vg_calib_point_t));
+    if (!s->calib) return VG_ENOMEM;
+    while ((item = fy_node_sequence_iterate(v, &it))) {
+        vg_calib_point_t *p = &s->calib[s->nb_calib++];
+        if (walk_mapping(c, item, "calibration.points", keys, calib_member, p) < 0)
+            return VG_ESYNTAX;
+        if (!has_key(item, "image") || !has_key(item, "ground"))
+            return fail(c, item, "calibration.points", "each point needs image and ground");
+    }
+    return 0;
+}
+
+static int events_member(ctx_t *c, const char *key, struct fy_node *v, void *obj,
+                         const char *path)
+{
+    char prefix[96];
+    (void)obj;
+    (void)path;
+    snprintf(prefix, sizeof(prefix), "%s.", key);
+    return get_settings(c, v, key, prefix, c->scene->settings);
+}
+
+static int top_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+{
+    static const char *const mask_keys[] = {"privacy", "ignore", NULL};
+    static const char *const calib_keys[] = {"points", NULL};
+    static const char *event_keys[VG_EVENT_NB + 1];
+    vg_scene_t *s = obj;
+    (void)path;
+    if (!strcmp(key, "version")) {
+        double ver;
+        if (get_number(c, v, "version", 1, 1, &ver) < 0) return VG_ESYNTAX;
+        return 0;
+    }
+    if (!strcmp(key, "camera")) return get_string(c, v, "camera", &s->camera);
+    if (!strcmp(key, "size")) {
+        vg_point_t p;
+        if (get_point(c, v, "size", 0, &p) < 0) return VG_ESYNTAX;
+        if (p.x < 1 || p.y < 1 || p.x > 32768 || p.y > 32768 || p.x != floor(p.x) ||
+            p.y != floor(p.y))
+            return fail(c, v, "size", "expected the input size [width, height] in pixels");
+        s->width = (int)p.x;
+        s->height = (int)p.y;
+        return 0;
+    }
+    if (!strcmp(key, "zones")) return parse_zones(c, v);
+    if (!strcmp(key, "lines")) return parse_lines(c, v);
+    if (!strcmp(key, "masks")) return walk_mapping(c, v, "masks", mask_keys, masks_member, s);
+    if (!strcmp(key, "fixtures")) return parse_fixtures(c, v);
+    if (!strcmp(key, "calibration"))
+        return walk_mapping(c, v, "calibration", calib_keys, calibration_member, s);
+    if (!strcmp(key, "settings")) return get_settings(c, v, "settings", "", s->settings);
+    if (!strcmp(key, "events")) {
+        for (int i = 0; i < VG_EVENT_NB; i++) event_keys[i] = vg_event_type_name(i);
+        event_keys[VG_EVENT_NB] = NULL;
+        return walk_mapping(c, v, "events", event_keys, events_member, s);
+    }
+    return VG_EBUG;
+}
+
+static void free_polygon(vg_polygon_t *p)
+{
+    vg_freep(&p->pts);
+    p->n = 0;
+}
+
+void vg_scene_free(vg_scene_t **ps)
+{
+    vg_scene_t *s = *ps;
+    if (!s) return;
+    for (int i = 0; i < s->nb_zones; i++) {
+        vg_free(s->zones[i].name);
+        free_polygon(&s->zones[i].polygon);
+        vg_settings_free(&s->zones[i].settings);
+    }
+    for (int i = 0; i < s->nb_lines; i++) vg_free(s->lines[i].name);
+    for (int i = 0; i < s->nb_privacy; i++) free_polygon(&s->privacy[i]);
+    for (int i = 0; i < s->nb_ignore; i++) free_polygon(&s->ignore[i]);
+    for (int i = 0; i < s->nb_fixtures; i++) {
+        vg_free(s->fixtures[i].name);
+        free_polygon(&s->fixtures[i].polygon);
+    }
+    vg_free(s->zones);
+    vg_free(s->lines);
+    vg_free(s->privacy);
+    vg_free(s->ignore);
+    vg_free(s->fixtures);
+    vg_free(s->calib);
+    vg_settings_free(&s->settings);
+    vg_free(s->path);
+    vg_free(s->camera);
+    vg_free(s);
+    *ps = NULL;
+}
+
+int vg_scene_new_empty(vg_scene_t **out)
+{
+    vg_scene_t *s = vg_calloc(1, sizeof(*s));
+    if (!s) return VG_ENOMEM;
+    s->path = vg_strdup("");
+    s->camera = vg_strdup("");
+    if (!s->path || !s->camera || vg_settings_new(&s->settings) < 0) {
+        vg_scene_free(&s);
+        return VG_ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+static void collect_diag(struct fy_diag *diag, const char *file, char *err, size_t errlen)
+{
+    void *it = NULL;
+    struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
+    if (e)
+        snprintf(err, errlen, "%s:%d:%d: not valid YAML: %s", file, e->line + 1, e->column + 1,
+                 e->msg);
+    else
+        snprintf(err, errlen, "%s: not valid YAML", file);
+}
+
+static int parse_doc(vg_scene_t **out, struct fy_document *doc, struct fy_diag *diag,
+                     const char *name, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"version",  "camera",   "size",     "zones",
+                                       "lines",    "masks",    "fixtures", "calibration",
+                                       "settings", "events",   NULL};
+    ctx_t c = {name, err, errlen, 0, NULL};
+    struct fy_node *root;
+    int ret;
+
+    if (!doc) {
+        collect_diag(diag, name, err, errlen);
+        return VG_ESYNTAX;
+    }
+    ret = vg_scene_new_empty(&c.scene);
+    if (ret < 0) return ret;
+    vg_free(c.scene->path);
+    c.scene->path = vg_strdup(name);
+    if (!c.scene->path) {
+        vg_scene_free(&c.scene);
+        return VG_ENOMEM;
+    }
+    root = fy_document_root(doc);
+    if (!root) {
+        *out = c.scene; /* an empty file is an empty scene */
+        return 0;
+    }
+    /* The declared size bounds every coordinate, wherever it stands in the file. */
+    if (fy_node_is_mapping(root)) {
+        struct fy_node *size = fy_node_mapping_lookup_by_string(root, "size", FY_NT);
+        if (size) top_member(&c, "size", size, c.scene, "scene");
+    }
+    ret = c.failed ? VG_ESYNTAX : walk_mapping(&c, root, "scene", keys, top_member, c.scene);
+    if (ret == VG_ENOMEM && err) snprintf(err, errlen, "%s: out of memory", name);
+    if (ret < 0 || c.failed) {
+        vg_scene_free(&c.scene);
+        return ret < 0 ? ret : VG_ESYNTAX;
+    }
+    *out = c.scene;
+    return 0;
+}
+
+static struct fy_diag *make_diag(void)
+{
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = NULL;
+    dcfg.colorize = false;
+    return fy_diag_create(&dcfg);
+}
+
+int vg_scene_parse(vg_scene_t **out, const char *yaml, size_t len, const char *name, char *err,
+                   size_t errlen)
+{
+    struct fy_diag *diag = make_diag();
+    struct fy_parse_cfg cfg = {NULL, FYPCF_QUIET | FYPCF_COLLECT_DIAG, NULL, diag};
+    struct fy_document *doc;
+    int ret;
+    if (!diag) return VG_ENOMEM;
+    doc = fy_document_build_from_string(&cfg, yaml, len);
+    ret = parse_doc(out, doc, diag, name, err, errlen);
+    fy_document_destroy(doc);
+    fy_diag_destroy(diag);
+    return ret;
+}
+
+int vg_scene_load(vg_scene_t **out, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int ret;
+    if (!f) {
+        ret = errno == EACCES ? VG_EACCES : VG_ENOENT;
+        snprintf(err, errlen, "%s: cannot read the scene file: %s", path, strerror(errno));
+        return ret;
+    }
+    for (;;) {
+        if (cap - n < 4096) {
+            char *nb;
+            if (cap > (16u << 20)) {
+                fclose(f);
+                vg_free(buf);
+                snprintf(err, errlen, "%s: a scene file may not exceed 16 MiB", path);
+                return VG_ESYNTAX;
+            }
+            cap = cap ? cap * 2 : 8192;
+            nb = vg_realloc(buf, cap);
+            if (!nb) {
+                fclose(f);
+                vg_free(buf);
+                return VG_ENOMEM;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (!r) break;
+    }
+    if (ferror(f)) {
+        fclose(f);
+        vg_free(buf);
+        snprintf(err, errlen, "%s: read error", path);
+        return VG_EIO;
+    }
+    fclose(f);
+    if (memchr(buf, 0, n)) {
+        vg_free(buf);
+        snprintf(err, errlen, "%s: this is not a text file: a scene description is YAML text",
+                 path);
+        return VG_ESYNTAX;
+    }
+    ret = vg_scene_parse(out, buf, n, path, err, errlen);
+    vg_free(buf);
+    return ret;
+}
+
+int vg_polygon_contains(const vg_polygon_t *poly, double x, double y)
+{
+    int inside = 0;
+    for (int i = 0, j = poly->n - 1; i < poly->n; j = i++) {
+        const vg_point_t *a = &poly->pts[i], *b = &poly->pts[j];
+        /* on the edge: collinear and within the segment's bounding box */
+        double cross = (b->x - a->x) * (y - a->y) - (b->y - a->y) * (x - a->x);
+        if (fabs(cross) < 1e-9 && x >= fmin(a->x, b->x) && x <= fmax(a->x, b->x) &&
+            y >= fmin(a->y, b->y) && y <= fmax(a->y, b->y))
+            return 1;
+        if ((a->y > y) != (b->y > y) && x < (b->x - a->x) * (y - a->y) / (b->y - a->y) + a->x)
+            inside = !inside;
+    }
+    return inside;
+}

@@ -1,0 +1,812 @@
+/*
+ * Video sources on FFmpeg 5.1.
+ *
+ * What: one object per input that yields refcounted frames at the analysis size (GRAY8, plus
+ * BGR24 on request) with presentation time and index, from files, network streams, image
+ * sequences and V4L2 devices.
+ *
+ * Method:
+ * - Demux with libavformat, decode with libavcodec (frame threads for files, slice threads for
+ *   live inputs where frame threading would add latency), scale with libswscale straight into
+ *   the frame's buffers (one pass to grey; the BGR pass only when asked).
+ * - Every blocking FFmpeg call runs under a deadline checked by the AVIOInterruptCB: opening gets
+ *   input.open_timeout, each read of a live input gets input.timeout. A read that hits the
+ *   deadline is a stall; a live input that stalls, ends or errors is closed and opened again with
+ *   exponential backoff (input.reconnect_delay doubling up to input.reconnect_delay_max), up to
+ *   input.reconnect attempts. vg_source_interrupt() trips the same callback.
+ * - Time: t = (pts - first pts) * time_base from best_effort_timestamp. A missing timestamp is
+ *   extrapolated by one nominal frame duration; a timestamp that does not advance is pushed one
+ *   frame duration past the previous one (t is strictly increasing); after a reconnection or a
+ *   loop the clock carries on from where it was (plus the wall time of the outage for live
+ *   inputs) and the frame is marked as a discontinuity. Variable frame rate is kept as is.
+ * - Files end with two checks: a file whose last frame falls well short of the duration its
+ *   header declares is truncated (VG_ETRUNCATED); a file where more than input.max_corrupt of
+ *   the packets failed to decode is damaged (VG_ECORRUPT). The frames before were delivered.
+ *
+ * Invariants: index counts every decoded frame from 0, including frames skipped before
+ * input.from; t never decreases; a source is used by one thread (vg_source_interrupt excepted).
+ */
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vigie/error.h>
+#include <vigie/log.h>
+#include <vigie/mem.h>
+#include <vigie/source.h>
+
+#define COMP "input"
+
+static const char *const scaler_names[] = {"fast_bilinear", "bilinear", "bicubic", "area", NULL};
+
+#define OFF(x) offsetof(vg_source_params_t, x)
+#define O(n, t, f) .name = n, .type = t, .offset = OFF(f)
+static const vg_option_t source_options[] = {
+    {O("width", VG_OPT_INT, width), .def.i = 640, .min = 0, .max = 8192, .unit = "px",
+     .help = "analysis width; wider inputs are scaled down keeping the aspect ratio (0 keeps "
+             "the input width)"},
+    {O("height", VG_OPT_INT, height), .def.i = 0, .min = 0, .max = 8192, .unit = "px",
+     .help = "analysis height (0 keeps the aspect ratio)"},
+    {O("upscale", VG_OPT_BOOL, upscale), .def.i = 0, .max = 1,
+     .help = "allow scaling smaller inputs up to width/height"},
+    {O("color", VG_OPT_BOOL, color), .def.i = 0, .max = 1,
+     .help = "also deliver colour frames (set by analysers that need them)"},
+    {O("scaler", VG_OPT_ENUM, scaler), .def.i = VG_SCALER_BILINEAR, .choices = scaler_names,
+     .help = "scaling method"},
+    {O("threads", VG_OPT_INT, threads), .def.i = 0, .min = 0, .max = 64,
+     .help = "decoder threads (0: one per core, at most 16)"},
+    {O("from", VG_OPT_DOUBLE, from), .def.d = 0, .min = 0, .max = 1e9, .unit = "s",
+     .help = "skip the input before this time"},
+    {O("to", VG_OPT_DOUBLE, to), .def.d = 0, .min = 0, .max = 1e9, .unit = "s",
+     .help = "stop after this time (0: at the end)"},
+    {O("timeout", VG_OPT_DOUBLE, timeout), .def.d = 5, .min = 0.1, .max = 3600, .unit = "s",
+     .flags = VG_OPT_LIVE, .help = "a live input that delivers nothing for this long is stalled"},
+    {O("open_timeout", VG_OPT_DOUBLE, open_timeout), .def.d = 10, .min = 0.1, .max = 3600,
+     .unit = "s", .flags = VG_OPT_LIVE, .help = "longest time to open an input"},
+    {O("reconnect", VG_OPT_INT, reconnect), .def.i = 5, .min = -1, .max = 1000000,
+     .flags = VG_OPT_LIVE,
+     .help = "live inputs: reconnection attempts after a failure (-1: forever)"},
+    {O("reconnect_delay", VG_OPT_DOUBLE, reconnect_delay), .def.d = 0.5, .min = 0, .max = 600,
+     .unit = "s", .flags = VG_OPT_LIVE,
+     .help = "first wait before reconnecting; doubles after each failure"},
+    {O("reconnect_delay_max", VG_OPT_DOUBLE, reconnect_delay_max), .def.d = 30, .min = 0,
+     .max = 3600, .unit = "s", .flags = VG_OPT_LIVE,
+     .help = "longest wait between reconnection attempts"},
+    {O("rtsp_tcp", VG_OPT_BOOL, rtsp_tcp), .def.i = 1, .max = 1,
+     .help = "RTSP over TCP (interleaved) rather than UDP"},
+    {O("format", VG_OPT_STRING, format), .def.s = "", .max = 64,
+     .help = "force an FFmpeg input format by name (empty: detect)"},
+    {O("loop", VG_OPT_BOOL, loop), .def.i = 0, .max = 1,
+     .help = "files: start again at the end (for demonstrations)"},
+    {O("max_corrupt", VG_OPT_DOUBLE, max_corrupt), .def.d = 0.02, .min = 0, .max = 1,
+     .help = "fraction of undecodable packets above which a file is reported damaged"},
+    {.name = NULL},
+};
+#undef O
+#undef OFF
+
+const vg_option_group_t vg_source_option_group = {"input", "video input and ingest",
+                                                  source_options};
+
+struct vg_source {
+    char *url;
+    char shown[512]; /* url without credentials, for messages */
+    vg_source_params_t p;
+    const vg_clock_t *clock;
+    int kind;
+
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVPacket *pkt;
+    AVFrame *av;
+    int stream;
+    int draining;
+    struct SwsContext *sws_gray, *sws_color;
+    int out_w, out_h, geometry_warned;
+
+    atomic_int interrupted;
+    double deadline; /* clock time after which FFmpeg calls are interrupted; 0: none */
+
+    /* timing */
+    int64_t index;
+    int64_t first_pts;
+    int have_first_pts;
+    double t_offset, last_t, frame_dur, outage_start;
+    int have_t, pending_discontinuity;
+
+    vg_source_stats_t st;
+    int64_t packets, corrupt_frames;
+    vg_source_info_t info;
+    char codec_name[64], format_name[64];
+};
+
+static pthread_once_t register_once = PTHREAD_ONCE_INIT;
+static void register_devices(void)
+{
+    avdevice_register_all();
+    av_log_set_level(AV_LOG_QUIET);
+}
+
+int vg_source_kind_of(const char *url)
+{
+    if (!strncmp(url, "v4l2:", 5) || !strncmp(url, "/dev/video", 10)) return VG_SOURCE_DEVICE;
+    if (strstr(url, "://")) {
+        if (!strncmp(url, "file://", 7)) return VG_SOURCE_FILE;
+        return VG_SOURCE_NETWORK;
+    }
+    if (strchr(url, '%')) return VG_SOURCE_SEQUENCE;
+    return VG_SOURCE_FILE;
+}
+
+static int is_live(const vg_source_t *s)
+{
+    return s->kind == VG_SOURCE_NETWORK || s->kind == VG_SOURCE_DEVICE;
+}
+
+/* Hide "user:password@" in URLs shown in messages. */
+static void redact(char *dst, size_t len, const char *url)
+{
+    const char *scheme = strstr(url, "://"), *at, *slash;
+    if (!scheme) {
+        snprintf(dst, len, "%s", url);
+        return;
+    }
+    at = strchr(scheme + 3, '@');
+    slash = strchr(scheme + 3, '/');
+    if (at && (!slash || at < slash))
+        snprintf(dst, len, "%.*s***@%s", (int)(scheme + 3 - url), url, at + 1);
+    else
+        snprintf(dst, len, "%s", url);
+}
+
+static int interrupt_cb(void *opaque)
+{
+    vg_source_t *s = opaque;
+    if (atomic_load(&s->interrupted)) return 1;
+    return s->deadline > 0 && vg_clock_now(s->clock) > s->deadline;
+}
+
+static void set_deadline(vg_source_t *s, double seconds)
+{
+    s->deadline = seconds > 0 ? vg_clock_now(s->clock) + seconds : 0;
+}
+
+static int deadline_passed(const vg_source_t *s)
+{
+    return s->deadline > 0 && vg_clock_now(s->clock) > s->deadline;
+}
+
+static void close_input(vg_source_t *s)
+{
+    avcodec_free_context(&s->dec);
+    avformat_close_input(&s->fmt);
+    s->draining = 0;
+}
+
+static const char *av_err(int err, char *buf, size_t len)
+{
+    av_strerror(err, buf, len);
+    return buf;
+}
+
+/* Maps a failure to open the input to vigie's code and a message with what to do. */
+static int open_error(vg_source_t *s, int err, int log_level)
+{
+    char e[128];
+    av_err(err, e, sizeof(e));
+    if (atomic_load(&s->interrupted)) return VG_ESTOPPED;
+    if (is_live(s)) {
+        const char *why = deadline_passed(s) ? "no answer before input.open_timeout" : e;
+        vg_log(COMP, log_level,
+               "%s: cannot open the stream: %s. Check that the camera or server is up, the "
+               "address and credentials are right and this machine can reach it",
+               s->shown, why);
+        return VG_EUNREACHABLE;
+    }
+    if (err == AVERROR(ENOENT)) {
+        vg_log(COMP, log_level, "%s: no such file. Check the path", s->shown);
+        return VG_ENOENT;
+    }
+    if (err == AVERROR(EACCES)) {
+        vg_log(COMP, log_level, "%s: permission denied. Check the file's permissions",
+               s->shown);
+        return VG_EACCES;
+    }
+    if (err == AVERROR_PROTOCOL_NOT_FOUND) {
+        vg_log(COMP, log_level,
+               "%s: unknown protocol. Use a file path, an image pattern (dir/in%%06d.jpg), "
+               "rtsp://, http(s):// or /dev/videoN",
+               s->shown);
+        return VG_EFORMAT;
+    }
+    vg_log(COMP, log_level,
+           "%s: not a video FFmpeg can read (%s): the file is damaged, truncated or not a "
+           "video. Check it with 'ffprobe %s'",
+           s->shown, e, s->shown);
+    return VG_EFORMAT;
+}
+
+/* Image sequences: FFmpeg's image2 looks for the first index in 0..4. */
+static int check_sequence(vg_source_t *s)
+{
+    char path[4096];
+    for (int i = 0; i < 5; i++) {
+        if (snprintf(path, sizeof(path), s->url, i) >= (int)sizeof(path)) break;
+        if (access(path, F_OK) == 0) return 0;
+    }
+    vg_log(COMP, VG_LOG_ERROR,
+           "%s: the image-sequence pattern matches no file (looked for indices 0 to 4). Check the "
+           "directory and the pattern, e.g. input/in%%06d.jpg",
+           s->shown);
+    return VG_ENOVIDEO;
+}
+
+static void compute_output_size(vg_source_t *s, int in_w, int in_h)
+{
+    int w = in_w, h = in_h;
+    if (s->p.width > 0 && (s->p.upscale || s->p.width < in_w)) w = s->p.width;
+    if (s->p.height > 0) {
+        if (s->p.upscale || s->p.height < in_h) h = s->p.height;
+        if (s->p.width <= 0) w = (int)lround((double)in_w * h / in_h);
+    } else {
+        h = (int)lround((double)in_h * w / in_w);
+    }
+    s->out_w = w < 1 ? 1 : w;
+    s->out_h = h < 1 ? 1 : h;
+}
+
+static int open_once(vg_source_t *s, int log_level)
+{
+    const AVInputFormat *ifmt = NULL;
+    AVDictionary *opts = NULL;
+    const AVCodec *codec = NULL;
+    const char *url = s->url;
+    AVStream *st;
+    char e[128];
+    int ret;
+
+    if (s->kind == VG_SOURCE_DEVICE) {
+        ifmt = av_find_input_format("video4linux2");
+        if (!strncmp(url, "v4l2:", 5)) url += 5;
+        if (!ifmt) {
+            vg_log(COMP, VG_LOG_ERROR, "%s: this FFmpeg has no V4L2 support", s->shown);
+            return VG_ENOSYS;
+        }
+    }
+    if (s->p.format && s->p.format[0]) {
+        ifmt = av_find_input_format(s->p.format);
+        if (!ifmt) {
+            vg_log(COMP, VG_LOG_ERROR,
+                   "%s: input.format '%s' is not an FFmpeg input format (see 'ffmpeg -formats')",
+                   s->shown, s->p.format);
+            return VG_EINVAL;
+        }
+    }
+    if (s->kind == VG_SOURCE_NETWORK) {
+        char us[32];
+        snprintf(us, sizeof(us), "%lld", (long long)(s->p.timeout * 1e6));
+        if (!strncmp(url, "rtsp", 4)) {
+            av_dict_set(&opts, "rtsp_transport", s->p.rtsp_tcp ? "tcp" : "udp", 0);
+            av_dict_set(&opts, "timeout", us, 0);
+        } else if (!strncmp(url, "http", 4)) {
+            av_dict_set(&opts, "timeout", us, 0);
+        }
+        av_dict_set(&opts, "rw_timeout", us, 0);
+    }
+
+    s->fmt = avformat_alloc_context();
+    if (!s->fmt) return VG_ENOMEM;
+    s->fmt->interrupt_callback.callback = interrupt_cb;
+    s->fmt->interrupt_callback.opaque = s;
+    set_deadline(s, s->p.open_timeout);
+    ret = avformat_open_input(&s->fmt, url, ifmt, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        s->deadline = 0;
+        return open_error(s, ret, log_level);
+    }
+    ret = avformat_find_stream_info(s->fmt, NULL);
+    if (ret < 0) {
+        s->deadline = 0;
+        ret = open_error(s, ret, log_level);
+        close_input(s);
+        return ret;
+    }
+    s->deadline = 0;
+    ret = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (ret == AVERROR_DECODER_NOT_FOUND) {
+        int idx = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+        const char *name =
+            idx >= 0 ? avcodec_get_name(s->fmt->streams[idx]->codecpar->codec_id) : "?";
+        vg_log(COMP, VG_LOG_ERROR,
+               "%s: no decoder for its video codec '%s' in this FFmpeg. Convert it, e.g. "
+               "'ffmpeg -i %s -c:v libx264 out.mp4'",
+               s->shown, name, s->shown);
+        close_input(s);
+        return VG_ENOCODEC;
+    }
+    if (ret < 0) {
+        vg_log(COMP, VG_LOG_ERROR, "%s: holds no video stream. Check that it is a video",
+               s->shown);
+        close_input(s);
+        return VG_ENOVIDEO;
+    }
+    s->stream = ret;
+    st = s->fmt->streams[ret];
+    for (unsigned i = 0; i < s->fmt->nb_streams; i++)
+        if ((int)i != s->stream) s->fmt->streams[i]->discard = AVDISCARD_ALL;
+
+    s->dec = avcodec_alloc_context3(codec);
+    if (!s->dec) {
+        close_input(s);
+        return VG_ENOMEM;
+    }
+    if ((ret = avcodec_parameters_to_context(s->dec, st->codecpar)) < 0) goto fail_dec;
+    s->dec->thread_count = s->p.threads > 0 ? s->p.threads : 0;
+    if (!s->p.threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        s->dec->thread_count = n < 1 ? 1 : n > 16 ? 16 : (int)n;
+    }
+    s->dec->thread_type = is_live(s) ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
+    s->dec->pkt_timebase = st->time_base;
+    if ((ret = avcodec_open2(s->dec, codec, NULL)) < 0) goto fail_dec;
+    if (s->dec->width < 1 || s->dec->height < 1) {
+        vg_log(COMP, VG_LOG_ERROR,
+               "%s: the video stream declares no picture size: the file is damaged", s->shown);
+        close_input(s);
+        return VG_EFORMAT;
+    }
+
+    /* Facts and the nominal frame duration. */
+    AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
+    double fps = fr.num && fr.den ? av_q2d(fr) : 0;
+    if (fps > 0 && fps < 1000) s->frame_dur = 1.0 / fps;
+    if (!s->frame_dur) s->frame_dur = 0.04;
+    if (!s->out_w) compute_output_size(s, s->dec->width, s->dec->height);
+    snprintf(s->codec_name, sizeof(s->codec_name), "%s", codec->name);
+    snprintf(s->format_name, sizeof(s->format_name), "%s", s->fmt->iformat->name);
+    s->info.kind = s->kind;
+    s->info.in_w = s->dec->width;
+    s->info.in_h = s->dec->height;
+    s->info.w = s->out_w;
+    s->info.h = s->out_h;
+    s->info.fps = fps;
+    s->info.codec = s->codec_name;
+    s->info.format = s->format_name;
+    s->info.duration = 0;
+    s->info.nb_frames = is_live(s) ? 0 : st->nb_frames;
+    if (!is_live(s) && s->kind != VG_SOURCE_SEQUENCE) {
+        if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+            s->info.duration = st->duration * av_q2d(st->time_base);
+        else if (s->fmt->duration > 0 &&
+                 s->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE)
+            s->info.duration = s->fmt->duration / (double)AV_TIME_BASE;
+        /* Containers that count frames in their header (AVI) say more than a duration
+         * FFmpeg may have re-estimated from what it could read. */
+        if (st->nb_frames > 0 && fps > 0)
+            s->info.duration = fmax(s->info.duration, st->nb_frames / fps);
+    } else if (s->kind == VG_SOURCE_SEQUENCE && st->nb_frames > 0 && fps > 0) {
+        s->info.duration = st->nb_frames / fps;
+    }
+    s->have_first_pts = 0;
+    return 0;
+
+fail_dec:
+    vg_log(COMP, VG_LOG_ERROR, "%s: cannot open the %s decoder: %s", s->shown, codec->name,
+           av_err(ret, e, sizeof(e)));
+    close_input(s);
+    return ret == AVERROR(ENOMEM) ? VG_ENOMEM : VG_EFORMAT;
+}
+
+/* Sleeps up to @seconds in small steps so vg_source_interrupt stays prompt. */
+static int wait_interruptible(vg_source_t *s, double seconds)
+{
+    double end = vg_clock_now(s->clock) + seconds;
+    for (;;) {
+        double left = end - vg_clock_now(s->clock);
+        if (atomic_load(&s->interrupted)) return VG_ESTOPPED;
+        if (left <= 0) return 0;
+        vg_clock_sleep(s->clock, left < 0.05 ? left : 0.05);
+    }
+}
+
+/*
+ * Live inputs: close, wait with backoff, open again, as many times as input.reconnect allows.
+ * @cause is the error that brought us here (VG_ESTALLED, VG_EUNREACHABLE, VG_EOF).
+ */
+static int reconnect(vg_source_t *s, int cause, const char *why)
+{
+    double delay = s->p.reconnect_delay;
+    int attempts = s->p.reconnect;
+    char total[32];
+    int ret = cause;
+
+    if (attempts < 0)
+        snprintf(total, sizeof(total), "unlimited");
+    else
+        snprintf(total, sizeof(total), "%d", attempts);
+    close_input(s);
+    if (s->have_t && !s->outage_start) s->outage_start = vg_clock_now(s->clock);
+    for (int i = 1; attempts < 0 || i <= attempts; i++) {
+        vg_log(COMP, VG_LOG_WARNING, "%s: %s; reconnecting in %.1f s (attempt %d of %s)",
+               s->shown, why, delay, i, total);
+        if (wait_interruptible(s, delay) < 0) return VG_ESTOPPED;
+        ret = open_once(s, VG_LOG_VERBOSE);
+        if (ret == 0) {
+            s->st.reconnects++;
+            s->pending_discontinuity = 1;
+            vg_log(COMP, VG_LOG_WARNING, "%s: reconnected after %d attempt%s", s->shown, i,
+                   i > 1 ? "s" : "");
+            return 0;
+        }
+        if (ret == VG_ESTOPPED || ret == VG_ENOMEM) return ret;
+        delay = fmin(delay * 2, s->p.reconnect_delay_max);
+        if (delay <= 0) delay = 0.1;
+    }
+    vg_log(COMP, VG_LOG_ERROR,
+           "%s: %s, and %s reconnection attempt%s failed. Check that the camera or server is up "
+           "and reachable; raise input.reconnect to keep trying longer",
+           s->shown, why, total, attempts == 1 ? "" : "s");
+    return cause == VG_ESTALLED ? VG_ESTALLED : VG_EUNREACHABLE;
+}
+
+int vg_source_open(vg_source_t **out, const char *url, const vg_source_params_t *params,
+                   const vg_clock_t *clock)
+{
+    vg_source_t *s;
+    int ret;
+    struct stat sb;
+
+    pthread_once(&register_once, register_devices);
+    s = vg_calloc(1, sizeof(*s));
+    if (!s) return VG_ENOMEM;
+    s->url = vg_strdup(url);
+    if (!s->url) goto nomem;
+    if (params)
+        ret = vg_opt_copy(&s->p, params, source_options);
+    else
+        ret = vg_opt_defaults(&s->p, source_options);
+    if (ret < 0) goto nomem;
+    s->clock = clock ? clock : vg_clock_monotonic();
+    s->kind = vg_source_kind_of(url);
+    redact(s->shown, sizeof(s->shown), url);
+    atomic_init(&s->interrupted, 0);
+    s->pkt = av_packet_alloc();
+    s->av = av_frame_alloc();
+    if (!s->pkt || !s->av) goto nomem;
+
+    if (!*url) {
+        vg_log(COMP, VG_LOG_ERROR, "no input given: name a video file, an image pattern, a URL "
+                                   "or a device");
+        ret = VG_EINVAL;
+        goto fail;
+    }
+    if (s->kind == VG_SOURCE_FILE && !strstr(url, "://")) {
+        if (stat(url, &sb) != 0) {
+            ret = open_error(s, AVERROR(errno), VG_LOG_ERROR);
+            goto fail;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            vg_log(COMP, VG_LOG_ERROR,
+                   "%s: is a directory. For an image sequence give a pattern such as "
+                   "%s/in%%06d.jpg",
+                   s->shown, s->shown);
+            ret = VG_EINVAL;
+            goto fail;
+        }
+        if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
+            vg_log(COMP, VG_LOG_ERROR, "%s: the file is empty (0 bytes)", s->shown);
+            ret = VG_EFORMAT;
+            goto fail;
+        }
+    }
+    if (s->kind == VG_SOURCE_SEQUENCE && (ret = check_sequence(s)) < 0) goto fail;
+
+    ret = open_once(s, is_live(s) ? VG_LOG_WARNING : VG_LOG_ERROR);
+    if (ret == VG_EUNREACHABLE && s->p.reconnect != 0)
+        ret = reconnect(s, VG_EUNREACHABLE, "cannot open the stream");
+    if (ret < 0) goto fail;
+    *out = s;
+    return 0;
+nomem:
+    ret = VG_ENOMEM;
+fail:
+    vg_source_free(&s);
+    return ret;
+}
+
+void vg_source_free(vg_source_t **ps)
+{
+    vg_source_t *s = *ps;
+    if (!s) return;
+    close_input(s);
+    av_packet_free(&s->pkt);
+    av_frame_free(&s->av);
+    sws_freeContext(s->sws_gray);
+    sws_freeContext(s->sws_color);
+    vg_opt_free(&s->p, source_options);
+    vg_free(s->url);
+    vg_free(s);
+    *ps = NULL;
+}
+
+void vg_source_interrupt(vg_source_t *s)
+{
+    atomic_store(&s->interrupted, 1);
+}
+
+void vg_source_get_info(const vg_source_t *s, vg_source_info_t *info)
+{
+    *info = s->info;
+}
+
+void vg_source_get_stats(const vg_source_t *s, vg_source_stats_t *st)
+{
+    *st = s->st;
+}
+
+const char *vg_source_url(const vg_source_t *s)
+{
+    return s->shown;
+}
+
+static const int sws_flags[] = {SWS_FAST_BILINEAR, SWS_BILINEAR, SWS_BICUBIC, SWS_AREA};
+
+/* Scales the decoded picture into a new vg_frame_t. */
+static int convert(vg_source_t *s, vg_frame_t **out)
+{
+    AVFrame *av = s->av;
+    vg_frame_t *f;
+    int ret, flags = sws_flags[s->p.scaler];
+    enum AVPixelFormat src = av->format;
+
+    if ((av->width != s->info.in_w || av->height != s->info.in_h) && !s->geometry_warned) {
+        vg_log(COMP, VG_LOG_WARNING, "%s: picture size changed from %dx%d to %dx%d at frame %lld",
+               s->shown, s->info.in_w, s->info.in_h, av->width, av->height,
+               (long long)s->index);
+        s->geometry_warned = 1;
+    }
+    ret = vg_frame_new(&f, s->out_w, s->out_h, s->p.color);
+    if (ret < 0) return ret;
+    f->in_w = av->width;
+    f->in_h = av->height;
+
+    /* Same size and a planar 8-bit luma source: the grey image is the Y plane. */
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(src);
+    int luma8 = d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) &&
+                (d->flags & AV_PIX_FMT_FLAG_PLANAR || d->nb_components == 1) &&
+                d->comp[0].depth == 8 && d->comp[0].plane == 0 && d->comp[0].step == 1;
+    int full_range = src == AV_PIX_FMT_YUVJ420P || src == AV_PIX_FMT_YUVJ422P ||
+                     src == AV_PIX_FMT_YUVJ444P || src == AV_PIX_FMT_GRAY8 ||
+                     av->color_range == AVCOL_RANGE_JPEG;
+    if (luma8 && full_range && av->width == s->out_w && av->height == s->out_h) {
+        for (int y = 0; y < s->out_h; y++)
+            memcpy(vg_image_row(&f->image, y), av->data[0] + (ptrdiff_t)y * av->linesize[0],
+                   (size_t)s->out_w);
+    } else {
+        s->sws_gray = sws_getCachedContext(s->sws_gray, av->width, av->height, src, s->out_w,
+                                           s->out_h, AV_PIX_FMT_GRAY8, flags, NULL, NULL, NULL);
+        if (!s->sws_gray) goto fail_sws;
+        uint8_t *dst[4] = {f->image.data};
+        int dst_stride[4] = {(int)f->image.stride};
+        sws_scale(s->sws_gray, (const uint8_t *const *)av->data, av->linesize, 0, av->height,
+                  dst, dst_stride);
+    }
+    if (s->p.color) {
+        s->sws_color = sws_getCachedContext(s->sws_color, av->width, av->height, src, s->out_w,
+                                            s->out_h, AV_PIX_FMT_BGR24, flags, NULL, NULL, NULL);
+        if (!s->sws_color) goto fail_sws;
+        uint8_t *dst[4] = {f->color.data};
+        int dst_stride[4] = {(int)f->color.stride};
+        sws_scale(s->sws_color, (const uint8_t *const *)av->data, av->linesize, 0, av->height,
+                  dst, dst_stride);
+    }
+    *out = f;
+    return 0;
+fail_sws:
+    vg_log(COMP, VG_LOG_ERROR, "%s: cannot convert pixel format %s", s->shown,
+           av_get_pix_fmt_name(src));
+    vg_frame_unref(&f);
+    return VG_EFORMAT;
+}
+
+/* Presentation time of the decoded picture in seconds from the input's start. */
+static double frame_time(vg_source_t *s)
+{
+    AVStream *st = s->fmt->streams[s->stream];
+    int64_t pts = s->av->best_effort_timestamp;
+    double t;
+
+    if (pts == AV_NOPTS_VALUE) pts = s->av->pts;
+    if (pts == AV_NOPTS_VALUE) {
+        t = s->have_t ? s->last_t + s->frame_dur : 0;
+    } else {
+        if (!s->have_first_pts) {
+            s->first_pts = st->start_time != AV_NOPTS_VALUE && st->start_time <= pts && !s->have_t
+                               ? st->start_time
+                               : pts;
+            s->have_first_pts = 1;
+            if (s->have_t) {
+                /* After a reconnection or a loop: carry on from the last time. */
+                double gap = s->frame_dur;
+                if (s->outage_start > 0 && is_live(s))
+                    gap = fmax(gap, vg_clock_now(s->clock) - s->outage_start);
+                s->t_offset = s->last_t + gap;
+            }
+        }
+        t = s->t_offset + (double)(pts - s->first_pts) * av_q2d(st->time_base);
+    }
+    if (s->have_t && t <= s->last_t) t = s->last_t + s->frame_dur;
+    s->outage_start = 0;
+    return t;
+}
+
+static int check_end_of_file(vg_source_t *s)
+{
+    double end = s->have_t ? s->last_t + s->frame_dur : 0;
+    double dur = s->info.duration;
+
+    if (s->packets > 0 && s->st.frames == 0 && s->st.decode_errors > 0) {
+        vg_log(COMP, VG_LOG_ERROR,
+               "%s: no frame could be decoded (%lld decoding errors): the video data is damaged",
+               s->shown, (long long)s->st.decode_errors);
+        return VG_ECORRUPT;
+    }
+    if (dur > 0 && s->p.to <= 0 && s->p.from < dur && end < dur - fmax(1.0, 3 * s->frame_dur)) {
+        vg_log(COMP, VG_LOG_ERROR,
+               "%s: truncated: the video ends at %.2f s but its header declares %.2f s. The %lld "
+               "frames before were analysed; re-copy the file",
+               s->shown, end, dur, (long long)s->st.frames);
+        return VG_ETRUNCATED;
+    }
+    if (s->packets >= 10 && s->st.decode_errors + s->corrupt_frames >
+                                s->p.max_corrupt * (double)s->packets) {
+        vg_log(COMP, VG_LOG_ERROR,
+               "%s: damaged: %lld of %lld packets failed to decode (input.max_corrupt is %g). "
+               "The %lld frames before were analysed; re-copy or repair the file",
+               s->shown, (long long)(s->st.decode_errors + s->corrupt_frames),
+               (long long)s->packets, s->p.max_corrupt, (long long)s->st.frames);
+        return VG_ECORRUPT;
+    }
+    return VG_EOF;
+}
+
+static int restart_file(vg_source_t *s)
+{
+    int ret = av_seek_frame(s->fmt, s->stream, INT64_MIN, AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_ANY);
+    if (ret < 0) ret = avformat_seek_file(s->fmt, -1, INT64_MIN, 0, 0, 0);
+    if (ret < 0) {
+        /* Not seekable: reopen. */
+        close_input(s);
+        return open_once(s, VG_LOG_ERROR);
+    }
+    avcodec_flush_buffers(s->dec);
+    s->draining = 0;
+    s->have_first_pts = 0;
+    s->pending_discontinuity = 1;
+    return 0;
+}
+
+int vg_source_read(vg_source_t *s, vg_frame_t **out)
+{
+    char e[128];
+    int ret;
+
+    for (;;) {
+        if (atomic_load(&s->interrupted)) return VG_ESTOPPED;
+        if (!s->fmt) {
+            ret = reconnect(s, VG_EUNREACHABLE, "the stream is closed");
+            if (ret < 0) return ret;
+        }
+        ret = avcodec_receive_frame(s->dec, s->av);
+        if (ret == 0) {
+            double t = frame_time(s);
+            int64_t index = s->index++;
+            if (s->av->decode_error_flags || (s->av->flags & AV_FRAME_FLAG_CORRUPT))
+                s->corrupt_frames++;
+            s->last_t = t;
+            s->have_t = 1;
+            if (t + 1e-9 < s->p.from) {
+                av_frame_unref(s->av);
+                continue;
+            }
+            if (s->p.to > 0 && t > s->p.to + 1e-9) {
+                av_frame_unref(s->av);
+                return VG_EOF;
+            }
+            vg_frame_t *f;
+            ret = convert(s, &f);
+            av_frame_unref(s->av);
+            if (ret < 0) return ret;
+            f->index = index;
+            f->t = t;
+            f->discontinuity = s->pending_discontinuity;
+            s->pending_discontinuity = 0;
+            s->st.frames++;
+            *out = f;
+            return 0;
+        }
+        if (ret == AVERROR_EOF) {
+            if (is_live(s)) {
+                ret = reconnect(s, VG_EUNREACHABLE, "the stream ended");
+                if (ret < 0) return ret;
+                continue;
+            }
+            ret = check_end_of_file(s);
+            if (ret == VG_EOF && s->p.loop && s->st.frames > 0) {
+                if ((ret = restart_file(s)) < 0) return ret;
+                continue;
+            }
+            return ret;
+        }
+        if (ret != AVERROR(EAGAIN)) {
+            s->st.decode_errors++;
+            vg_log(COMP, VG_LOG_VERBOSE, "%s: decoding error near frame %lld: %s", s->shown,
+                   (long long)s->index, av_err(ret, e, sizeof(e)));
+            if (ret == AVERROR(ENOMEM)) return VG_ENOMEM;
+            if (s->draining) {
+                ret = check_end_of_file(s);
+                return ret == VG_EOF ? VG_ECORRUPT : ret;
+            }
+            continue;
+        }
+        if (s->draining) continue;
+
+        /* The decoder wants data. */
+        set_deadline(s, is_live(s) ? s->p.timeout : 0);
+        ret = av_read_frame(s->fmt, s->pkt);
+        int stalled = deadline_passed(s);
+        s->deadline = 0;
+        if (ret < 0) {
+            if (atomic_load(&s->interrupted)) return VG_ESTOPPED;
+            if (is_live(s)) {
+                char why[192];
+                if (stalled) {
+                    s->st.stalls++;
+                    snprintf(why, sizeof(why), "no data for %.1f s (input.timeout): stalled",
+                             s->p.timeout);
+                } else if (ret == AVERROR_EOF) {
+                    snprintf(why, sizeof(why), "the stream ended");
+                } else {
+                    snprintf(why, sizeof(why), "the stream failed (%s)",
+                             av_err(ret, e, sizeof(e)));
+                }
+                ret = reconnect(s, stalled ? VG_ESTALLED : VG_EUNREACHABLE, why);
+                if (ret < 0) return ret;
+                continue;
+            }
+            if (ret != AVERROR_EOF) {
+                vg_log(COMP, VG_LOG_VERBOSE, "%s: read error after frame %lld: %s", s->shown,
+                       (long long)s->index, av_err(ret, e, sizeof(e)));
+                if (ret == AVERROR(EIO) || ret == AVERROR_INVALIDDATA) s->st.decode_errors++;
+            }
+            /* End of file (or an unreadable tail): drain the decoder. */
+            avcodec_send_packet(s->dec, NULL);
+            s->draining = 1;
+            continue;
+        }
+        if (s->pkt->stream_index != s->stream) {
+            av_packet_unref(s->pkt);
+            continue;
+        }
+        s->packets++;
+        if (s->pkt->flags & AV_PKT_FLAG_CORRUPT) s->corrupt_frames++;
+        ret = avcodec_send_packet(s->dec, s->pkt);
+        av_packet_unref(s->pkt);
+        if (ret < 0 && ret != AVERROR(EAGAIN)) {
+            if (ret == AVERROR(ENOMEM)) return VG_ENOMEM;
+            s->st.decode_errors++;
+            vg_log(COMP, VG_LOG_VERBOSE, "%s: undecodable packet near frame %lld: %s", s->shown,
+                   (long long)s->index, av_err(ret, e, sizeof(e)));
+        }
+    }
+}
