@@ -544,13 +544,41 @@ int vg_scene_new_empty(vg_scene_t **out)
     return 0;
 }
 
+/* libfyaml's diagnostics arrive as text through this callback; keep the first error. */
+typedef struct diag_text {
+    char msg[512];
+    int have;
+} diag_text_t;
+
+static void diag_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    diag_text_t *d = user;
+    (void)diag;
+    if (d->have || !len) return;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' ')) len--;
+    snprintf(d->msg, sizeof(d->msg), "%.*s", (int)len, buf);
+    d->have = 1;
+}
+
 static void collect_diag(struct fy_diag *diag, const char *file, char *err, size_t errlen)
 {
     void *it = NULL;
     struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
+    diag_text_t *d = fy_diag_get_cfg(diag)->user;
     if (e)
         snprintf(err, errlen, "%s:%d:%d: not valid YAML: %s", file, e->line + 1, e->column + 1,
                  e->msg);
+    else if (d && d->have) {
+        /* "<memory-@...>:LINE:COL: error: TEXT" -> "FILE:LINE:COL: not valid YAML: TEXT" */
+        const char *m = d->msg, *text;
+        if (*m == '<' && strstr(m, ">:")) m = strstr(m, ">:") + 2;
+        text = strstr(m, ": error: ");
+        if (text)
+            snprintf(err, errlen, "%s:%.*s: not valid YAML: %s", file, (int)(text - m), m,
+                     text + 9);
+        else
+            snprintf(err, errlen, "%s: not valid YAML: %s", file, m);
+    }
     else
         snprintf(err, errlen, "%s: not valid YAML", file);
 }
@@ -577,7 +605,7 @@ static int parse_doc(vg_scene_t **out, struct fy_document *doc, struct fy_diag *
         vg_scene_free(&c.scene);
         return VG_ENOMEM;
     }
-    root = fy_document_root(doc);
+    root = doc ? fy_document_root(doc) : NULL;
     if (!root) {
         *out = c.scene; /* an empty file is an empty scene */
         return 0;
@@ -597,21 +625,54 @@ static int parse_doc(vg_scene_t **out, struct fy_document *doc, struct fy_diag *
     return 0;
 }
 
-static struct fy_diag *make_diag(void)
+static struct fy_diag *make_diag(diag_text_t *text)
 {
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
-    dcfg.output_fn = NULL;
+    dcfg.output_fn = diag_output;
+    dcfg.user = text;
     dcfg.colorize = false;
+    dcfg.show_source = false;
+    dcfg.show_position = true;
+    dcfg.show_type = false;
+    dcfg.show_module = false;
+    dcfg.level = FYET_ERROR;
     return fy_diag_create(&dcfg);
+}
+
+/* Only blank lines and comments: libfyaml builds no document for that, yet it is a valid,
+ * empty scene. */
+static int is_blank_yaml(const char *s, size_t len)
+{
+    int comment = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\n') comment = 0;
+        else if (s[i] == '#') comment = 1;
+        else if (!comment && s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0;
+    }
+    return 1;
 }
 
 int vg_scene_parse(vg_scene_t **out, const char *yaml, size_t len, const char *name, char *err,
                    size_t errlen)
 {
-    struct fy_diag *diag = make_diag();
-    struct fy_parse_cfg cfg = {NULL, FYPCF_QUIET | FYPCF_COLLECT_DIAG, NULL, diag};
+    if (is_blank_yaml(yaml, len)) {
+        int r = vg_scene_new_empty(out);
+        if (r == 0) {
+            vg_free((*out)->path);
+            (*out)->path = vg_strdup(name);
+            if (!(*out)->path) {
+                vg_scene_free(out);
+                r = VG_ENOMEM;
+            }
+        }
+        return r;
+    }
+
+    diag_text_t text = {"", 0};
+    struct fy_diag *diag = make_diag(&text);
+    struct fy_parse_cfg cfg = {NULL, FYPCF_QUIET, NULL, diag};
     struct fy_document *doc;
     int ret;
     if (!diag) return VG_ENOMEM;

@@ -1,0 +1,111 @@
+/* Helpers for tests (see testutil.h). */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <vigie/log.h>
+
+static pthread_mutex_t cap_lock = PTHREAD_MUTEX_INITIALIZER;
+static char cap[65536];
+static size_t cap_len;
+
+static void sink(void *opaque, int level, const char *component, const char *msg)
+{
+    (void)opaque;
+    pthread_mutex_lock(&cap_lock);
+    int n = snprintf(cap + cap_len, sizeof(cap) - cap_len, "%s: %s: %s\n",
+                     component ? component : "-", vg_log_level_name(level), msg);
+    if (n > 0) cap_len = cap_len + (size_t)n < sizeof(cap) ? cap_len + (size_t)n : sizeof(cap) - 1;
+    pthread_mutex_unlock(&cap_lock);
+    if (getenv("VG_TEST_VERBOSE")) fprintf(stderr, "[log] %s\n", msg);
+}
+
+void tu_log_capture(void)
+{
+    pthread_mutex_lock(&cap_lock);
+    cap_len = 0;
+    cap[0] = 0;
+    pthread_mutex_unlock(&cap_lock);
+    vg_log_set_sink(sink, NULL);
+    vg_log_set_level(VG_LOG_VERBOSE);
+}
+
+const char *tu_log_text(void)
+{
+    return cap;
+}
+
+void tu_log_release(void)
+{
+    vg_log_set_sink(NULL, NULL);
+    vg_log_set_level(VG_LOG_INFO);
+}
+
+const char *tu_shared(void)
+{
+    static char path[4096];
+    struct stat st;
+    const char *s = getenv("VG_SHARED");
+    if (!s) return NULL;
+    snprintf(path, sizeof(path), "%s/data", s);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+    return s;
+}
+
+const char *tu_vigie(void)
+{
+    const char *b = getenv("VIGIE_BIN");
+    return b ? b : "vigie";
+}
+
+int tu_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, len, f);
+    return fclose(f) == 0 && w == len ? 0 : -1;
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (!buf) return NULL;
+    buf[n] = 0;
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+int tu_count_lines(const char *path)
+{
+    size_t len;
+    char *b = tu_read_file(path, &len);
+    int n = 0;
+    if (!b) return -1;
+    for (size_t i = 0; i < len; i++) n += b[i] == '\n';
+    free(b);
+    return n;
+}
+
+int tu_run(const char *cmd)
+{
+    int st = system(cmd);
+    if (st == -1) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

@@ -1,0 +1,27 @@
+/* Small helpers shared by the tests: log capture, file helpers, running commands. */
+#ifndef VG_TEST_UTIL_H
+#define VG_TEST_UTIL_H
+
+#include <stddef.h>
+
+/** Route vg_log into a buffer; tu_log_text() returns everything logged since tu_log_capture(). */
+void tu_log_capture(void);
+const char *tu_log_text(void);
+void tu_log_release(void);
+
+/** The directory of the shared data (../shared), or NULL when absent. */
+const char *tu_shared(void);
+/** The vigie binary under test ($VIGIE_BIN). */
+const char *tu_vigie(void);
+
+/** Write @len bytes to @path. 0 or -1. */
+int tu_write_file(const char *path, const void *data, size_t len);
+/** Read @path into a new NUL-terminated buffer (free() it); NULL on failure. */
+char *tu_read_file(const char *path, size_t *len);
+/** Count lines in @path (-1 if it cannot be read). */
+int tu_count_lines(const char *path);
+
+/** Run a shell command; its stderr+stdout go to @out_path if given. Returns the exit status. */
+int tu_run(const char *cmd);
+
+#endif

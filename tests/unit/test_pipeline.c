@@ -1,0 +1,323 @@
+/* The frame pipeline: stages see every frame in order with privacy masks already applied,
+ * events reach the sink with ids and camera, open events are ended at the end of the input,
+ * after a source error and on stop; a failing stage stops the run with its error and loses
+ * nothing already reported. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <vigie/vigie.h>
+
+#include "synth.h"
+#include "testutil.h"
+
+/* ---- a probe stage, written against the public stage API ---- */
+typedef struct probe_params {
+    int start_at, end_at, fail_at;
+} probe_params_t;
+
+typedef struct probe_priv {
+    int64_t open_id;
+    int64_t frames, last_index;
+    int order_ok, privacy_ok, flushed;
+    double last_t;
+} probe_priv_t;
+
+#define OFF(x) offsetof(probe_params_t, x)
+static const vg_option_t probe_options[] = {
+    {.name = "start_at", .type = VG_OPT_INT, .offset = OFF(start_at), .def.i = -1, .min = -1,
+     .max = 1e9, .help = "frame at which an event starts"},
+    {.name = "end_at", .type = VG_OPT_INT, .offset = OFF(end_at), .def.i = -1, .min = -1,
+     .max = 1e9, .help = "frame at which it ends"},
+    {.name = "fail_at", .type = VG_OPT_INT, .offset = OFF(fail_at), .def.i = -1, .min = -1,
+     .max = 1e9, .help = "frame at which the stage fails"},
+    {.name = NULL},
+};
+
+static int probe_init(vg_stage_t *st, vg_analysis_t *a)
+{
+    probe_priv_t *p = st->priv;
+    (void)a;
+    p->order_ok = p->privacy_ok = 1;
+    p->last_index = -1;
+    return 0;
+}
+
+static int emit(vg_analysis_t *a, probe_priv_t *p, vg_event_phase_t phase, int64_t frame, double t)
+{
+    vg_event_t ev;
+    vg_event_init(&ev, VG_EVENT_ABANDONED_OBJECT, phase);
+    ev.event_id = phase == VG_PHASE_START ? 0 : p->open_id;
+    ev.frame = frame;
+    ev.t = t;
+    ev.score = 0.5;
+    vg_event_set_box(&ev, 10, 20, 30, 40);
+    int ret = vg_stage_emit(a, &ev);
+    if (phase == VG_PHASE_START) p->open_id = ev.event_id;
+    if (phase == VG_PHASE_END) p->open_id = 0;
+    return ret;
+}
+
+static int probe_process(vg_stage_t *st, vg_analysis_t *a)
+{
+    probe_params_t *pp = st->params;
+    probe_priv_t *p = st->priv;
+    vg_frame_t *f = a->frame;
+    if (f->index <= p->last_index) p->order_ok = 0;
+    p->last_index = f->index;
+    p->last_t = f->t;
+    p->frames++;
+    /* privacy mask [0,40)x[0,30) in input pixels, analysed at half size */
+    for (int y = 0; y < 15; y++)
+        for (int x = 0; x < 20; x++)
+            if (vg_image_row(&f->image, y)[x] != 0) p->privacy_ok = 0;
+    if (vg_image_row(&f->image, 40)[60] == 0) p->privacy_ok = 0; /* and only there */
+    if (f->index == pp->fail_at) return VG_EIO;
+    if (f->index == pp->start_at) return emit(a, p, VG_PHASE_START, f->index, f->t);
+    if (f->index == pp->end_at && p->open_id) return emit(a, p, VG_PHASE_END, f->index, f->t);
+    return 0;
+}
+
+static int probe_flush(vg_stage_t *st, vg_analysis_t *a)
+{
+    probe_priv_t *p = st->priv;
+    p->flushed = 1;
+    if (p->open_id) return emit(a, p, VG_PHASE_END, p->last_index, p->last_t);
+    return 0;
+}
+
+static const vg_stage_class_t probe_class = {
+    .name = "probe",
+    .help = "test stage",
+    .options = probe_options,
+    .params_size = sizeof(probe_params_t),
+    .priv_size = sizeof(probe_priv_t),
+    .init = probe_init,
+    .process = probe_process,
+    .flush = probe_flush,
+};
+
+/* ---- an in-memory sink ---- */
+typedef struct mem_sink {
+    int n;
+    vg_event_t ev[16];
+} mem_sink_t;
+
+static int mem_write(void *opaque, const vg_event_t *ev)
+{
+    mem_sink_t *m = opaque;
+    if (m->n < 16) m->ev[m->n++] = *ev;
+    return 0;
+}
+
+static char dir[512], clip[600];
+
+static int setup(void **state)
+{
+    synth_scene_t s;
+    (void)state;
+    if (synth_tmpdir(dir, sizeof(dir)) < 0) return -1;
+    synth_init(&s, 160, 120, 25, 50, 3);
+    synth_add_walker(&s, 0, 10, 100, 2, 150, 90);
+    snprintf(clip, sizeof(clip), "%s/clip.mkv", dir);
+    return synth_write(&s, clip, "-c:v ffv1");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    synth_rmdir(dir);
+    return 0;
+}
+
+static const char privacy_scene[] = "camera: test-cam\n"
+                                    "masks:\n"
+                                    "  privacy:\n"
+                                    "    - [[0, 0], [40, 0], [40, 30], [0, 30]]\n";
+
+typedef struct run {
+    vg_scene_t *scene;
+    vg_pipeline_t *pipe;
+    vg_source_t *src;
+    vg_settings_t *set;
+    mem_sink_t sink;
+    int ret;
+} run_t;
+
+static void run_open(run_t *r, const char *input, const char *const *sets, int loop)
+{
+    char err[512];
+    vg_source_params_t sp;
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(vg_scene_parse(&r->scene, privacy_scene, sizeof(privacy_scene) - 1, "t.yaml",
+                                    err, sizeof(err)),
+                     0);
+    assert_int_equal(vg_settings_new(&r->set), 0);
+    for (int i = 0; sets && sets[i]; i++)
+        assert_int_equal(vg_settings_add_arg(r->set, sets[i], err, sizeof(err)), 0);
+    assert_int_equal(vg_pipeline_new(&r->pipe, r->scene, r->scene->camera, r->set, err, sizeof(err)),
+                     0);
+    assert_int_equal(vg_pipeline_add_stage(r->pipe, &probe_class, r->set, err, sizeof(err)), 0);
+    memset(&sp, 0, sizeof(sp));
+    vg_opt_defaults(&sp, vg_source_option_group.options);
+    sp.width = 80;
+    sp.loop = loop;
+    assert_int_equal(vg_source_open(&r->src, input, &sp, NULL), 0);
+    vg_opt_free(&sp, vg_source_option_group.options);
+}
+
+static void run_go(run_t *r)
+{
+    vg_event_sink_t sink = {mem_write, &r->sink};
+    r->ret = vg_pipeline_run(r->pipe, r->src, &sink, NULL, NULL);
+}
+
+static void run_close(run_t *r)
+{
+    vg_pipeline_free(&r->pipe);
+    vg_source_free(&r->src);
+    vg_scene_free(&r->scene);
+    vg_settings_free(&r->set);
+}
+
+static void test_events_and_flush(void **state)
+{
+    static const char *const sets[] = {"probe.start_at=10", "pipeline.queue=2", NULL};
+    run_t r;
+    (void)state;
+    run_open(&r, clip, sets, 0);
+    run_go(&r);
+    assert_int_equal(r.ret, 0);
+    assert_int_equal(r.sink.n, 2);
+    assert_int_equal(r.sink.ev[0].phase, VG_PHASE_START);
+    assert_int_equal(r.sink.ev[0].frame, 10);
+    assert_true(r.sink.ev[0].t > 0.399 && r.sink.ev[0].t < 0.401);
+    assert_string_equal(r.sink.ev[0].camera, "test-cam");
+    assert_true(r.sink.ev[0].event_id > 0);
+    assert_int_equal(r.sink.ev[1].phase, VG_PHASE_END); /* ended by flush at the last frame */
+    assert_int_equal(r.sink.ev[1].event_id, r.sink.ev[0].event_id);
+    assert_int_equal(r.sink.ev[1].frame, 49);
+    run_close(&r);
+}
+
+/* Privacy and order are checked inside the probe; a violation makes it fail the run. */
+static int strict_process(vg_stage_t *st, vg_analysis_t *a)
+{
+    probe_priv_t *p = st->priv;
+    int ret = probe_process(st, a);
+    if (!p->privacy_ok) fail_msg("frame %lld: privacy mask not applied", (long long)a->frame->index);
+    if (!p->order_ok) fail_msg("frames out of order at %lld", (long long)a->frame->index);
+    return ret;
+}
+
+static void test_privacy_and_order(void **state)
+{
+    vg_stage_class_t strict = probe_class;
+    char err[256];
+    run_t r;
+    (void)state;
+    strict.name = "strict";
+    strict.process = strict_process;
+    run_open(&r, clip, NULL, 0);
+    assert_int_equal(vg_pipeline_add_stage(r.pipe, &strict, NULL, err, sizeof(err)), 0);
+    run_go(&r);
+    assert_int_equal(r.ret, 0);
+    run_close(&r);
+}
+
+static void test_stage_error(void **state)
+{
+    static const char *const sets[] = {"probe.start_at=5", "probe.fail_at=20", NULL};
+    run_t r;
+    (void)state;
+    tu_log_capture();
+    run_open(&r, clip, sets, 0);
+    run_go(&r);
+    assert_int_equal(r.ret, VG_EIO);
+    assert_int_equal(r.sink.n, 1); /* the start reported before the failure stays reported */
+    assert_non_null(strstr(tu_log_text(), "analyser 'probe' failed at frame 20"));
+    tu_log_release();
+    run_close(&r);
+}
+
+static void test_source_error_keeps_events(void **state)
+{
+    static const char *const sets[] = {"probe.start_at=3", NULL};
+    char cut[700];
+    size_t len;
+    char *data = tu_read_file(clip, &len);
+    run_t r;
+    (void)state;
+    snprintf(cut, sizeof(cut), "%s/cut.mkv", dir);
+    tu_write_file(cut, data, len / 2);
+    free(data);
+    tu_log_capture();
+    run_open(&r, cut, sets, 0);
+    run_go(&r);
+    assert_int_equal(r.ret, VG_ETRUNCATED);
+    assert_int_equal(r.sink.n, 2); /* start, and its end from the flush */
+    assert_int_equal(r.sink.ev[1].phase, VG_PHASE_END);
+    tu_log_release();
+    run_close(&r);
+}
+
+static void *stopper(void *opaque)
+{
+    usleep(300000);
+    vg_pipeline_stop(opaque);
+    return NULL;
+}
+
+static void test_stop(void **state)
+{
+    static const char *const sets[] = {"probe.start_at=2", NULL};
+    pthread_t th;
+    run_t r;
+    (void)state;
+    run_open(&r, clip, sets, 1); /* looping: never ends by itself */
+    pthread_create(&th, NULL, stopper, r.pipe);
+    run_go(&r);
+    pthread_join(th, NULL);
+    assert_int_equal(r.ret, VG_ESTOPPED);
+    assert_int_equal(r.sink.n, 2);
+    assert_int_equal(r.sink.ev[1].phase, VG_PHASE_END);
+    run_close(&r);
+}
+
+static void test_bad_stage_option(void **state)
+{
+    vg_pipeline_t *p;
+    vg_settings_t *s;
+    char err[512];
+    (void)state;
+    assert_int_equal(vg_settings_new(&s), 0);
+    vg_settings_add(s, "probe.start_at", "-7", "x.yaml:9");
+    assert_int_equal(vg_pipeline_new(&p, NULL, "c", s, err, sizeof(err)), 0);
+    assert_int_equal(vg_pipeline_add_stage(p, &probe_class, s, err, sizeof(err)), VG_ERANGE);
+    assert_non_null(strstr(err, "x.yaml:9: probe.start_at"));
+    vg_pipeline_free(&p);
+    vg_settings_add(s, "pipeline.queue", "0", "--set");
+    assert_int_equal(vg_pipeline_new(&p, NULL, "c", s, err, sizeof(err)), VG_ERANGE);
+    assert_null(p);
+    vg_settings_free(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_events_and_flush),
+        cmocka_unit_test(test_privacy_and_order),
+        cmocka_unit_test(test_stage_error),
+        cmocka_unit_test(test_source_error_keeps_events),
+        cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_bad_stage_option),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
