@@ -125,6 +125,7 @@ struct vg_source {
 
     vg_source_stats_t st;
     int64_t packets, corrupt_frames;
+    double dur_tolerance;
     vg_source_info_t info;
     char codec_name[64], format_name[64];
 };
@@ -205,7 +206,11 @@ static int open_error(vg_source_t *s, int err, int log_level)
     av_err(err, e, sizeof(e));
     if (atomic_load(&s->interrupted)) return VG_ESTOPPED;
     if (is_live(s)) {
-        const char *why = deadline_passed(s) ? "no answer before input.open_timeout" : e;
+        /* AVERROR_EXIT without a stop request is our deadline firing */
+        if (err == AVERROR_EXIT || err == AVERROR(ETIMEDOUT))
+            snprintf(e, sizeof(e), "no answer within %.1f s (input.open_timeout)",
+                     s->p.open_timeout);
+        const char *why = e;
         vg_log(COMP, log_level,
                "%s: cannot open the stream: %s. Check that the camera or server is up, the "
                "address and credentials are right and this machine can reach it",
@@ -262,6 +267,17 @@ static void compute_output_size(vg_source_t *s, int in_w, int in_h)
     }
     s->out_w = w < 1 ? 1 : w;
     s->out_h = h < 1 ? 1 : h;
+}
+
+/* Matroska muxers store each stream's length as a "DURATION" tag (HH:MM:SS.fraction). */
+static double stream_duration_tag(const AVStream *st)
+{
+    const AVDictionaryEntry *e = av_dict_get(st->metadata, "DURATION", NULL, 0);
+    int h, m;
+    double sec;
+    if (!e || sscanf(e->value, "%d:%d:%lf", &h, &m, &sec) != 3) return 0;
+    if (h < 0 || m < 0 || sec < 0) return 0;
+    return h * 3600.0 + m * 60.0 + sec;
 }
 
 static int open_once(vg_source_t *s, int log_level)
@@ -384,16 +400,28 @@ static int open_once(vg_source_t *s, int log_level)
     s->info.format = s->format_name;
     s->info.duration = 0;
     s->info.nb_frames = is_live(s) ? 0 : st->nb_frames;
+    /* How far short of the declared length a file may end before it counts as truncated:
+     * a few frames when the video stream itself declares its length, more when only the
+     * container's duration is known (it may include a longer audio track). */
+    s->dur_tolerance = 0;
     if (!is_live(s) && s->kind != VG_SOURCE_SEQUENCE) {
-        if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+        if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
             s->info.duration = st->duration * av_q2d(st->time_base);
-        else if (s->fmt->duration > 0 &&
-                 s->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE)
+            s->dur_tolerance = 3 * s->frame_dur + 0.01 * s->info.duration;
+        } else if (stream_duration_tag(st) > 0) {
+            s->info.duration = stream_duration_tag(st);
+            s->dur_tolerance = 3 * s->frame_dur + 0.01 * s->info.duration;
+        } else if (s->fmt->duration > 0 &&
+                   s->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE) {
             s->info.duration = s->fmt->duration / (double)AV_TIME_BASE;
+            s->dur_tolerance = 1.0 + 0.02 * s->info.duration;
+        }
         /* Containers that count frames in their header (AVI) say more than a duration
          * FFmpeg may have re-estimated from what it could read. */
-        if (st->nb_frames > 0 && fps > 0)
-            s->info.duration = fmax(s->info.duration, st->nb_frames / fps);
+        if (st->nb_frames > 0 && fps > 0 && st->nb_frames / fps > s->info.duration) {
+            s->info.duration = st->nb_frames / fps;
+            s->dur_tolerance = 3 * s->frame_dur + 0.01 * s->info.duration;
+        }
     } else if (s->kind == VG_SOURCE_SEQUENCE && st->nb_frames > 0 && fps > 0) {
         s->info.duration = st->nb_frames / fps;
     }
@@ -661,7 +689,7 @@ static int check_end_of_file(vg_source_t *s)
                s->shown, (long long)s->st.decode_errors);
         return VG_ECORRUPT;
     }
-    if (dur > 0 && s->p.to <= 0 && s->p.from < dur && end < dur - fmax(1.0, 3 * s->frame_dur)) {
+    if (dur > 0 && s->p.to <= 0 && s->p.from < dur && end < dur - s->dur_tolerance) {
         vg_log(COMP, VG_LOG_ERROR,
                "%s: truncated: the video ends at %.2f s but its header declares %.2f s. The %lld "
                "frames before were analysed; re-copy the file",

@@ -1,0 +1,211 @@
+/* The vigie command, run as a user would: real inputs decoded completely with the frame count
+ * reported, and each bad input a clear message with the right exit status. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vigie/vigie.h>
+
+#include "synth.h"
+#include "testutil.h"
+
+#define VTEST "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+static char dir[512], clip[600], errf[600], outf[600];
+
+static int setup(void **state)
+{
+    synth_scene_t s;
+    (void)state;
+    if (synth_tmpdir(dir, sizeof(dir)) < 0) return -1;
+    synth_init(&s, 160, 120, 25, 50, 9);
+    synth_add_walker(&s, 0, 10, 100, 2, 150, 90);
+    snprintf(clip, sizeof(clip), "%s/clip.avi", dir);
+    snprintf(errf, sizeof(errf), "%s/stderr.txt", dir);
+    snprintf(outf, sizeof(outf), "%s/events.jsonl", dir);
+    return synth_write(&s, clip, "-c:v mpeg4 -q:v 3");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    synth_rmdir(dir);
+    return 0;
+}
+
+/* Runs "vigie ARGS" with stderr to errf and stdout to outf; returns the exit status and the
+ * stderr text in *err (static). */
+static int vigie(const char *args, const char **err)
+{
+    static char *text;
+    char cmd[16384];
+    snprintf(cmd, sizeof(cmd), "'%s' %s >'%s' 2>'%s' </dev/null", tu_vigie(), args, outf, errf);
+    int ret = tu_run(cmd);
+    free(text);
+    text = tu_read_file(errf, NULL);
+    *err = text ? text : "";
+    return ret;
+}
+
+static void expect(const char *args, int code, const char *msg)
+{
+    const char *err;
+    int ret = vigie(args, &err);
+    if (ret != code || !strstr(err, msg))
+        fail_msg("vigie %s: exit %d (expected %d), stderr: %s (expected '%s')", args, ret, code,
+                 err, msg);
+}
+
+static void test_generated_clip(void **state)
+{
+    char args[4096];
+    (void)state;
+    snprintf(args, sizeof(args), "analyze '%s'", clip);
+    expect(args, 0, "50 frames analysed");
+    assert_int_equal(tu_count_lines(outf), 0); /* no analysers, no events */
+    snprintf(args, sizeof(args), "analyze --from 1 --to 1.5 -o '%s/ev.jsonl' '%s'", dir, clip);
+    expect(args, 0, "13 frames analysed");
+    char p[700];
+    snprintf(p, sizeof(p), "%s/ev.jsonl", dir);
+    assert_int_equal(tu_count_lines(p), 0);
+    snprintf(args, sizeof(args), "analyze --progress '%s'", clip);
+    expect(args, 0, "50 frames analysed");
+}
+
+static void test_vtest_complete(void **state)
+{
+    struct stat st;
+    (void)state;
+    if (stat(VTEST, &st) != 0) {
+        fprintf(stderr, "%s missing (opencv-doc; scripts/setup installs it): skipping\n", VTEST);
+        skip();
+    }
+    expect("analyze " VTEST, 0, "795 frames analysed");
+}
+
+static void test_cdnet_sequence_complete(void **state)
+{
+    char args[4096];
+    (void)state;
+    if (!tu_shared()) {
+        fprintf(stderr, "../shared absent: skipping the CDnet sequence\n");
+        skip();
+    }
+    snprintf(args, sizeof(args), "analyze '%s/data/cdnet-highway/input/in%%06d.jpg'",
+             tu_shared());
+    expect(args, 0, "1700 frames analysed");
+}
+
+static void test_bad_inputs(void **state)
+{
+    char args[4096], path[700];
+    (void)state;
+    snprintf(args, sizeof(args), "analyze '%s/missing.mp4'", dir);
+    expect(args, 1, "missing.mp4: no such file");
+    snprintf(path, sizeof(path), "%s/half.avi", dir);
+    size_t len;
+    char *data = tu_read_file(clip, &len);
+    tu_write_file(path, data, len / 2);
+    free(data);
+    snprintf(args, sizeof(args), "analyze '%s'", path);
+    expect(args, 1, "half.avi: truncated");
+    snprintf(args, sizeof(args), "analyze '%s/nope/in%%06d.jpg'", dir);
+    expect(args, 1, "matches no file");
+    expect("analyze --set input.reconnect=0 --set input.open_timeout=2 http://127.0.0.1:1/cam", 1,
+           "http://127.0.0.1:1/cam: cannot open the stream");
+    expect("analyze", 2, "no INPUT given");
+    expect("analyze a b", 2, "give one INPUT only");
+    expect("frobnicate", 2, "unknown command 'frobnicate'");
+}
+
+static void test_bad_configuration(void **state)
+{
+    char args[4096], scene[700];
+    (void)state;
+    snprintf(args, sizeof(args), "analyze --set input.width=abc '%s'", clip);
+    expect(args, 2, "--set: input.width: 'abc' is not a whole number");
+    snprintf(args, sizeof(args), "analyze --set nosuch.option=1 '%s'", clip);
+    expect(args, 2, "'nosuch.option' is not an option");
+    snprintf(args, sizeof(args), "analyze --set input.width '%s'", clip);
+    expect(args, 2, "expected KEY=VALUE");
+    snprintf(args, sizeof(args), "analyze --analysers nosuch '%s'", clip);
+    expect(args, 2, "no analyser called 'nosuch'");
+    snprintf(scene, sizeof(scene), "%s/scene.yaml", dir);
+    const char *bad = "camera: c\nzones:\n  - name: z\n    kind: forbiden\n"
+                      "    polygon: [[0,0],[10,0],[10,10]]\n";
+    tu_write_file(scene, bad, strlen(bad));
+    snprintf(args, sizeof(args), "analyze --scene '%s' '%s'", scene, clip);
+    expect(args, 2, "scene.yaml:4: zones.kind: 'forbiden' is not one of");
+    const char *bad_setting = "settings:\n  input.width: 5000000\n";
+    tu_write_file(scene, bad_setting, strlen(bad_setting));
+    expect(args, 2, "scene.yaml:2: input.width:");
+    const char *wrong_size = "size: [320, 240]\n";
+    tu_write_file(scene, wrong_size, strlen(wrong_size));
+    expect(args, 2, "the scene was drawn for 320x240 pictures but");
+    snprintf(args, sizeof(args), "analyze --scene '%s/none.yaml' '%s'", dir, clip);
+    expect(args, 2, "none.yaml: cannot read the scene file");
+    /* an events file that cannot be created */
+    snprintf(args, sizeof(args), "analyze -o /nonexistent/dir/ev.jsonl '%s'", clip);
+    expect(args, 2, "cannot write the events file");
+}
+
+static void test_options_listing(void **state)
+{
+    const char *err;
+    (void)state;
+    assert_int_equal(vigie("options", &err), 0);
+    char *list = tu_read_file(outf, NULL);
+    assert_int_equal(vigie("analyze --help", &err), 0);
+    char *help = tu_read_file(outf, NULL);
+    const vg_option_group_t *const *g = vg_option_groups();
+    for (int i = 0; g[i]; i++)
+        for (const vg_option_t *o = g[i]->options; o && o->name; o++) {
+            char name[128];
+            snprintf(name, sizeof(name), "%s.%s", g[i]->name, o->name);
+            if (!strstr(list, name)) fail_msg("vigie options does not list %s", name);
+            if (!strstr(help, name)) fail_msg("vigie analyze --help does not list %s", name);
+        }
+    free(list);
+    free(help);
+    assert_int_equal(vigie("options input", &err), 0);
+    assert_int_equal(vigie("options nosuchgroup", &err), 2);
+    assert_int_equal(vigie("options --markdown", &err), 0);
+}
+
+static void test_interrupt(void **state)
+{
+    char cmd[2048];
+    (void)state;
+    /* a looping input never ends: SIGINT stops it cleanly with status 130 */
+    snprintf(cmd, sizeof(cmd),
+             "'%s' analyze --set input.loop=yes '%s' >/dev/null 2>'%s' & pid=$!; sleep 1; "
+             "kill -INT $pid; wait $pid",
+             tu_vigie(), clip, errf);
+    assert_int_equal(tu_run(cmd), 130);
+    char *err = tu_read_file(errf, NULL);
+    assert_non_null(strstr(err, "(stopped)"));
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generated_clip),
+        cmocka_unit_test(test_vtest_complete),
+        cmocka_unit_test(test_cdnet_sequence_complete),
+        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_bad_configuration),
+        cmocka_unit_test(test_options_listing),
+        cmocka_unit_test(test_interrupt),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
