@@ -608,26 +608,29 @@ static int convert(vg_source_t *s, vg_frame_t **out)
     f->in_w = av->width;
     f->in_h = av->height;
 
-    /* Same size and a planar 8-bit luma source: the grey image is the Y plane. */
+    /* Planar 8-bit YUV (and grey): the analysis image is the luma plane, scaled as is, with no
+     * range conversion and no chroma work; a plain copy when the size is unchanged. Other
+     * formats (RGB, packed YUV from webcams, high bit depth) go through libswscale to grey. */
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(src);
     int luma8 = d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) &&
                 (d->flags & AV_PIX_FMT_FLAG_PLANAR || d->nb_components == 1) &&
-                d->comp[0].depth == 8 && d->comp[0].plane == 0 && d->comp[0].step == 1;
-    int full_range = src == AV_PIX_FMT_YUVJ420P || src == AV_PIX_FMT_YUVJ422P ||
-                     src == AV_PIX_FMT_YUVJ444P || src == AV_PIX_FMT_GRAY8 ||
-                     av->color_range == AVCOL_RANGE_JPEG;
-    if (luma8 && full_range && av->width == s->out_w && av->height == s->out_h) {
+                d->comp[0].depth == 8 && d->comp[0].plane == 0 && d->comp[0].step == 1 &&
+                d->comp[0].shift == 0;
+    if (luma8 && av->width == s->out_w && av->height == s->out_h) {
         for (int y = 0; y < s->out_h; y++)
             memcpy(vg_image_row(&f->image, y), av->data[0] + (ptrdiff_t)y * av->linesize[0],
                    (size_t)s->out_w);
     } else {
-        s->sws_gray = sws_getCachedContext(s->sws_gray, av->width, av->height, src, s->out_w,
+        enum AVPixelFormat gsrc = luma8 ? AV_PIX_FMT_GRAY8 : src;
+        s->sws_gray = sws_getCachedContext(s->sws_gray, av->width, av->height, gsrc, s->out_w,
                                            s->out_h, AV_PIX_FMT_GRAY8, flags, NULL, NULL, NULL);
         if (!s->sws_gray) goto fail_sws;
         uint8_t *dst[4] = {f->image.data};
         int dst_stride[4] = {(int)f->image.stride};
-        sws_scale(s->sws_gray, (const uint8_t *const *)av->data, av->linesize, 0, av->height,
-                  dst, dst_stride);
+        const uint8_t *const src_planes[4] = {av->data[0]};
+        int src_stride[4] = {av->linesize[0]};
+        sws_scale(s->sws_gray, luma8 ? src_planes : (const uint8_t *const *)av->data,
+                  luma8 ? src_stride : av->linesize, 0, av->height, dst, dst_stride);
     }
     if (s->p.color) {
         s->sws_color = sws_getCachedContext(s->sws_color, av->width, av->height, src, s->out_w,
