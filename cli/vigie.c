@@ -20,8 +20,8 @@
 
 #include <vigie/vigie.h>
 
-#define EXIT_INPUT 1
-#define EXIT_USAGE 2
+#define EXIT_INPUT  1
+#define EXIT_USAGE  2
 #define EXIT_SIGNAL 130
 
 typedef struct cli_log {
@@ -108,9 +108,9 @@ static void print_option(const char *group, const vg_option_t *o, int markdown)
                vg_opt_type_name(o->type), def, range, o->unit ? " " : "", o->unit ? o->unit : "",
                o->flags & VG_OPT_LIVE ? "yes" : "no", o->help);
     } else {
-        printf("  %s.%s\n      %s\n      type %s, default %s, range %s%s%s, %s\n", group,
-               o->name, o->help, vg_opt_type_name(o->type), def[0] ? def : "\"\"", range,
-               o->unit ? " " : "", o->unit ? o->unit : "",
+        printf("  %s.%s\n      %s\n      type %s, default %s, range %s%s%s, %s\n", group, o->name,
+               o->help, vg_opt_type_name(o->type), def[0] ? def : "\"\"", range, o->unit ? " " : "",
+               o->unit ? o->unit : "",
                o->flags & VG_OPT_LIVE ? "can change live" : "needs a restart");
     }
 }
@@ -129,8 +129,7 @@ static int cmd_options(int argc, char **argv)
                    "change live.\nThe same names work with --set and in scene files.\n");
             return 0;
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "vigie options: unknown flag %s (see vigie options --help)\n",
-                    argv[i]);
+            fprintf(stderr, "vigie options: unknown flag %s (see vigie options --help)\n", argv[i]);
             return EXIT_USAGE;
         } else
             only = argv[i];
@@ -212,8 +211,7 @@ static int select_stages(const char *list, const vg_stage_class_t **out, int *n)
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         const vg_stage_class_t *c = vg_stage_class_find(tok);
         if (!c) {
-            fprintf(stderr, "vigie: error: --analysers: no analyser called '%s'; available:",
-                    tok);
+            fprintf(stderr, "vigie: error: --analysers: no analyser called '%s'; available:", tok);
             if (!cls[0]) fprintf(stderr, " none yet");
             for (int i = 0; cls[i]; i++) fprintf(stderr, " %s", cls[i]->name);
             fprintf(stderr, "\n");
@@ -235,13 +233,19 @@ static int cmd_analyze(int argc, char **argv)
 {
     enum { OPT_FROM = 256, OPT_TO, OPT_CAMERA, OPT_NOPROGRESS };
     static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},    {"scene", required_argument, NULL, 's'},
-        {"set", required_argument, NULL, 'S'},       {"from", required_argument, NULL, OPT_FROM},
-        {"to", required_argument, NULL, OPT_TO},     {"analysers", required_argument, NULL, 'a'},
+        {"output", required_argument, NULL, 'o'},
+        {"scene", required_argument, NULL, 's'},
+        {"set", required_argument, NULL, 'S'},
+        {"from", required_argument, NULL, OPT_FROM},
+        {"to", required_argument, NULL, OPT_TO},
+        {"analysers", required_argument, NULL, 'a'},
         {"camera", required_argument, NULL, OPT_CAMERA},
-        {"progress", no_argument, NULL, 'p'},        {"no-progress", no_argument, NULL, OPT_NOPROGRESS},
-        {"quiet", no_argument, NULL, 'q'},           {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"progress", no_argument, NULL, 'p'},
+        {"no-progress", no_argument, NULL, OPT_NOPROGRESS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *output = NULL, *scene_path = NULL, *analysers = NULL, *camera = NULL;
     int progress = -1, c, ret, code = 0;
@@ -264,8 +268,12 @@ static int cmd_analyze(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:s:S:a:pqvh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o': output = optarg; break;
-        case 's': scene_path = optarg; break;
+        case 'o':
+            output = optarg;
+            break;
+        case 's':
+            scene_path = optarg;
+            break;
         case 'S':
             if (vg_settings_add_arg(cli, optarg, err, sizeof(err)) < 0) {
                 fprintf(stderr, "vigie: error: %s\n", err);
@@ -273,15 +281,33 @@ static int cmd_analyze(int argc, char **argv)
                 goto end;
             }
             break;
-        case OPT_FROM: vg_settings_add(cli, "input.from", optarg, "--from"); break;
-        case OPT_TO: vg_settings_add(cli, "input.to", optarg, "--to"); break;
-        case 'a': analysers = optarg; break;
-        case OPT_CAMERA: camera = optarg; break;
-        case 'p': progress = 1; break;
-        case OPT_NOPROGRESS: progress = 0; break;
-        case 'q': vg_log_set_level(VG_LOG_ERROR); break;
-        case 'v': vg_log_set_level(VG_LOG_VERBOSE); break;
-        case 'h': analyze_usage(stdout); goto end;
+        case OPT_FROM:
+            vg_settings_add(cli, "input.from", optarg, "--from");
+            break;
+        case OPT_TO:
+            vg_settings_add(cli, "input.to", optarg, "--to");
+            break;
+        case 'a':
+            analysers = optarg;
+            break;
+        case OPT_CAMERA:
+            camera = optarg;
+            break;
+        case 'p':
+            progress = 1;
+            break;
+        case OPT_NOPROGRESS:
+            progress = 0;
+            break;
+        case 'q':
+            vg_log_set_level(VG_LOG_ERROR);
+            break;
+        case 'v':
+            vg_log_set_level(VG_LOG_VERBOSE);
+            break;
+        case 'h':
+            analyze_usage(stdout);
+            goto end;
         default:
             fprintf(stderr, "vigie analyze: see 'vigie analyze --help'\n");
             code = EXIT_USAGE;
@@ -317,8 +343,8 @@ static int cmd_analyze(int argc, char **argv)
         goto end;
     }
     for (int z = 0; z < scene->nb_zones; z++)
-        if (vg_settings_validate(scene->zones[z].settings, vg_option_groups(), err,
-                                 sizeof(err)) < 0) {
+        if (vg_settings_validate(scene->zones[z].settings, vg_option_groups(), err, sizeof(err)) <
+            0) {
             fprintf(stderr, "vigie: error: %s\n", err);
             code = EXIT_USAGE;
             goto end;
@@ -379,8 +405,7 @@ static int cmd_analyze(int argc, char **argv)
         fprintf(stderr,
                 "vigie: error: %s: the scene was drawn for %dx%d pictures but %s is %dx%d; "
                 "redraw the scene or fix its size\n",
-                scene_path, scene->width, scene->height, vg_source_url(src), info.in_w,
-                info.in_h);
+                scene_path, scene->width, scene->height, vg_source_url(src), info.in_w, info.in_h);
         code = EXIT_USAGE;
         goto end;
     }
@@ -411,7 +436,9 @@ static int cmd_analyze(int argc, char **argv)
                 "events%s%s\n",
                 vg_source_url(src), (long long)st.frames, pc.last_t, wall,
                 wall > 0 ? st.frames / wall : 0, (long long)writer.count,
-                ret == VG_ESTOPPED ? " (stopped)" : ret < 0 ? " (incomplete)" : "",
+                ret == VG_ESTOPPED ? " (stopped)"
+                : ret < 0          ? " (incomplete)"
+                                   : "",
                 st.reconnects ? "; reconnected" : "");
     if (ret < 0) code = exit_code_for(ret);
 end:
@@ -431,13 +458,14 @@ end:
 
 static void usage(FILE *f)
 {
-    fprintf(f, "vigie %s — auditable video analytics for the safety of public places\n\n"
-               "usage: vigie COMMAND [options]\n\n"
-               "  analyze INPUT    run the analysers over a video, stream, image sequence or "
-               "device; events as JSON Lines\n"
-               "  options [GROUP]  list every option (name, type, default, range, help)\n"
-               "  version          print the version\n\n"
-               "'vigie COMMAND --help' tells more.\n",
+    fprintf(f,
+            "vigie %s — auditable video analytics for the safety of public places\n\n"
+            "usage: vigie COMMAND [options]\n\n"
+            "  analyze INPUT    run the analysers over a video, stream, image sequence or "
+            "device; events as JSON Lines\n"
+            "  options [GROUP]  list every option (name, type, default, range, help)\n"
+            "  version          print the version\n\n"
+            "'vigie COMMAND --help' tells more.\n",
             VG_VERSION_STRING);
 }
 

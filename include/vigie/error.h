@@ -15,15 +15,15 @@
 extern "C" {
 #endif
 
-#define VG_ENOMEM  (-ENOMEM)
-#define VG_EINVAL  (-EINVAL)
-#define VG_ENOENT  (-ENOENT)
-#define VG_EIO     (-EIO)
-#define VG_EAGAIN  (-EAGAIN)
-#define VG_ERANGE  (-ERANGE)
-#define VG_ENOSYS  (-ENOSYS)
-#define VG_EACCES  (-EACCES)
-#define VG_EBUSY   (-EBUSY)
+#define VG_ENOMEM    (-ENOMEM)
+#define VG_EINVAL    (-EINVAL)
+#define VG_ENOENT    (-ENOENT)
+#define VG_EIO       (-EIO)
+#define VG_EAGAIN    (-EAGAIN)
+#define VG_ERANGE    (-ERANGE)
+#define VG_ENOSYS    (-ENOSYS)
+#define VG_EACCES    (-EACCES)
+#define VG_EBUSY     (-EBUSY)
 #define VG_ETIMEDOUT (-ETIMEDOUT)
 
 #define VG_EBASE (-10000)

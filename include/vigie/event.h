@@ -36,19 +36,19 @@ typedef enum vg_event_phase {
     VG_PHASE_NB
 } vg_event_phase_t;
 
-#define VG_EVENT_NAME_MAX 64
+#define VG_EVENT_NAME_MAX    64
 #define VG_EVENT_DETAILS_MAX 2048
 
 typedef struct vg_event {
     vg_event_type_t type;
     vg_event_phase_t phase;
-    int64_t event_id;        /**< unique in the run; start, updates and end share it */
-    double t;                /**< seconds from the input's start (presentation time) */
-    int64_t frame;           /**< 0-based frame index */
+    int64_t event_id; /**< unique in the run; start, updates and end share it */
+    double t;         /**< seconds from the input's start (presentation time) */
+    int64_t frame;    /**< 0-based frame index */
     int has_box;
-    double box[4];           /**< x, y, w, h in input pixels (when has_box) */
-    char zone[VG_EVENT_NAME_MAX];   /**< "" when no zone is involved */
-    double score;            /**< 0..1 */
+    double box[4];                /**< x, y, w, h in input pixels (when has_box) */
+    char zone[VG_EVENT_NAME_MAX]; /**< "" when no zone is involved */
+    double score;                 /**< 0..1 */
     char camera[VG_EVENT_NAME_MAX];
     /** Members of the "details" object, already JSON ("k":v,...), built with vg_event_detail_*. */
     char details[VG_EVENT_DETAILS_MAX];
@@ -81,7 +81,8 @@ const char *vg_event_type_name(vg_event_type_t type);
 int vg_event_type_from_name(const char *name);
 const char *vg_event_phase_name(vg_event_phase_t phase);
 
-/** Where events go. write() returns 0 or a negative error; it is called from the analysis thread. */
+/** Where events go. write() returns 0 or a negative error; it is called from the analysis thread.
+ */
 typedef struct vg_event_sink {
     int (*write)(void *opaque, const vg_event_t *ev);
     void *opaque;

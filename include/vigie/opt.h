@@ -52,7 +52,8 @@ typedef struct vg_option {
     unsigned flags;
 } vg_option_t;
 
-/** A module's table of options under one group name. Tables end with an entry whose name is NULL. */
+/** A module's table of options under one group name. Tables end with an entry whose name is NULL.
+ */
 typedef struct vg_option_group {
     const char *name;
     const char *help;
@@ -77,8 +78,8 @@ const vg_option_t *vg_opt_find(const vg_option_t *table, const char *name);
 int vg_opt_parse(void *obj, const vg_option_t *o, const char *value, char *err, size_t errlen);
 
 /** vg_opt_find + vg_opt_parse; VG_EOPTION (with a message) when @name is not in @table. */
-int vg_opt_set(void *obj, const vg_option_t *table, const char *name, const char *value,
-               char *err, size_t errlen);
+int vg_opt_set(void *obj, const vg_option_t *table, const char *name, const char *value, char *err,
+               size_t errlen);
 
 /** Write @o's current value in @obj as text (the form vg_opt_parse reads). Returns its length. */
 int vg_opt_format(const void *obj, const vg_option_t *o, char *buf, size_t len);
@@ -116,16 +117,16 @@ const char *vg_settings_lookup(const vg_settings_t *s, const char *key);
  * that group, a bad value or a value out of range stops it: returns the error and writes
  * "ORIGIN: KEY: what is wrong" into @err.
  */
-int vg_settings_apply(const vg_settings_t *s, const vg_option_group_t *group, void *obj,
-                      char *err, size_t errlen);
+int vg_settings_apply(const vg_settings_t *s, const vg_option_group_t *group, void *obj, char *err,
+                      size_t errlen);
 
 /**
  * Check that every key in @s names an option of one of @groups (NULL-terminated array of
  * pointers) and that its value parses and is in range. Returns VG_EOPTION/VG_EINVAL/VG_ERANGE
  * with a message naming the origin and the key, listing the groups when the group is unknown.
  */
-int vg_settings_validate(const vg_settings_t *s, const vg_option_group_t *const *groups,
-                         char *err, size_t errlen);
+int vg_settings_validate(const vg_settings_t *s, const vg_option_group_t *const *groups, char *err,
+                         size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -22,8 +22,8 @@ extern "C" {
 typedef struct vg_queue vg_queue_t;
 
 enum vg_queue_mode {
-    VG_QUEUE_BLOCK = 0,     /**< push waits for room (files: every frame matters) */
-    VG_QUEUE_DROP_OLDEST,   /**< push drops the oldest item (live: stay current) */
+    VG_QUEUE_BLOCK = 0,   /**< push waits for room (files: every frame matters) */
+    VG_QUEUE_DROP_OLDEST, /**< push drops the oldest item (live: stay current) */
 };
 
 /**

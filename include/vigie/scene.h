@@ -48,8 +48,8 @@ typedef struct vg_zone {
 } vg_zone_t;
 
 typedef enum vg_crossing {
-    VG_CROSS_NONE = 0,       /**< counted, never forbidden */
-    VG_CROSS_LEFT_TO_RIGHT,  /**< relative to the line drawn from its first to its second point */
+    VG_CROSS_NONE = 0,      /**< counted, never forbidden */
+    VG_CROSS_LEFT_TO_RIGHT, /**< relative to the line drawn from its first to its second point */
     VG_CROSS_RIGHT_TO_LEFT,
     VG_CROSS_BOTH,
     VG_CROSS_NB
@@ -73,9 +73,9 @@ typedef struct vg_calib_point {
 } vg_calib_point_t;
 
 typedef struct vg_scene {
-    char *path;          /**< file it was read from ("" when built in memory) */
-    char *camera;        /**< camera name ("" if not given) */
-    int width, height;   /**< input size the coordinates refer to (0: not declared) */
+    char *path;        /**< file it was read from ("" when built in memory) */
+    char *camera;      /**< camera name ("" if not given) */
+    int width, height; /**< input size the coordinates refer to (0: not declared) */
     int nb_zones;
     vg_zone_t *zones;
     int nb_lines;
@@ -83,7 +83,7 @@ typedef struct vg_scene {
     int nb_privacy;
     vg_polygon_t *privacy; /**< blacked out at ingest, before any analysis or storage */
     int nb_ignore;
-    vg_polygon_t *ignore;  /**< analysed pixels that rules disregard */
+    vg_polygon_t *ignore; /**< analysed pixels that rules disregard */
     int nb_fixtures;
     vg_fixture_t *fixtures;
     int nb_calib;

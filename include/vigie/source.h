@@ -23,22 +23,22 @@ enum vg_source_kind { VG_SOURCE_FILE, VG_SOURCE_NETWORK, VG_SOURCE_SEQUENCE, VG_
 
 /** Options of the "input" group. */
 typedef struct vg_source_params {
-    int width;           /**< analysis width; wider inputs are scaled down (0: input width) */
-    int height;          /**< analysis height (0: keep the aspect ratio) */
-    int upscale;         /**< allow scaling up to width/height */
-    int color;           /**< also deliver a BGR24 image */
-    int scaler;          /**< enum vg_scaler */
-    int threads;         /**< decoder threads (0: one per core, at most 16) */
-    double from, to;     /**< seconds: skip frames before @from, stop after @to (to <= 0: end) */
-    double timeout;      /**< seconds without data before a live input counts as stalled */
-    double open_timeout; /**< seconds allowed to open an input */
-    int reconnect;       /**< live inputs: reconnection attempts after a failure (-1: forever) */
-    double reconnect_delay;     /**< first wait before reconnecting, doubled each failure */
+    int width;              /**< analysis width; wider inputs are scaled down (0: input width) */
+    int height;             /**< analysis height (0: keep the aspect ratio) */
+    int upscale;            /**< allow scaling up to width/height */
+    int color;              /**< also deliver a BGR24 image */
+    int scaler;             /**< enum vg_scaler */
+    int threads;            /**< decoder threads (0: one per core, at most 16) */
+    double from, to;        /**< seconds: skip frames before @from, stop after @to (to <= 0: end) */
+    double timeout;         /**< seconds without data before a live input counts as stalled */
+    double open_timeout;    /**< seconds allowed to open an input */
+    int reconnect;          /**< live inputs: reconnection attempts after a failure (-1: forever) */
+    double reconnect_delay; /**< first wait before reconnecting, doubled each failure */
     double reconnect_delay_max; /**< longest wait between attempts */
-    int rtsp_tcp;        /**< RTSP over TCP (interleaved) rather than UDP */
-    char *format;        /**< force an FFmpeg demuxer by name ("" = probe) */
-    int loop;            /**< files: start again at the end (demos) */
-    double max_corrupt;  /**< fraction of undecodable packets beyond which a file is corrupt */
+    int rtsp_tcp;               /**< RTSP over TCP (interleaved) rather than UDP */
+    char *format;               /**< force an FFmpeg demuxer by name ("" = probe) */
+    int loop;                   /**< files: start again at the end (demos) */
+    double max_corrupt; /**< fraction of undecodable packets beyond which a file is corrupt */
 } vg_source_params_t;
 
 extern const vg_option_group_t vg_source_option_group;
@@ -47,14 +47,14 @@ typedef struct vg_source vg_source_t;
 
 /** Basic facts about an opened source. */
 typedef struct vg_source_info {
-    int kind;            /**< enum vg_source_kind */
-    int in_w, in_h;      /**< input picture size */
-    int w, h;            /**< analysis size */
-    double fps;          /**< nominal frame rate (0 if unknown) */
-    double duration;     /**< seconds, from the container (0 if unknown or live) */
-    int64_t nb_frames;   /**< frames the container declares (0 if unknown) */
-    const char *codec;   /**< decoder name */
-    const char *format;  /**< demuxer name */
+    int kind;           /**< enum vg_source_kind */
+    int in_w, in_h;     /**< input picture size */
+    int w, h;           /**< analysis size */
+    double fps;         /**< nominal frame rate (0 if unknown) */
+    double duration;    /**< seconds, from the container (0 if unknown or live) */
+    int64_t nb_frames;  /**< frames the container declares (0 if unknown) */
+    const char *codec;  /**< decoder name */
+    const char *format; /**< demuxer name */
 } vg_source_info_t;
 
 /**
@@ -75,7 +75,8 @@ int vg_source_open(vg_source_t **out, const char *url, const vg_source_params_t 
  */
 int vg_source_read(vg_source_t *s, vg_frame_t **out);
 
-/** Ask a blocked vg_source_open/vg_source_read to return VG_ESTOPPED soon. Any thread, async-signal-safe. */
+/** Ask a blocked vg_source_open/vg_source_read to return VG_ESTOPPED soon. Any thread,
+ * async-signal-safe. */
 void vg_source_interrupt(vg_source_t *s);
 
 void vg_source_get_info(const vg_source_t *s, vg_source_info_t *info);

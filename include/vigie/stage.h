@@ -28,7 +28,8 @@ extern "C" {
 typedef struct vg_stage vg_stage_t;
 typedef struct vg_pipeline vg_pipeline_t;
 
-/** Slots through which stages pass per-frame results to later stages. Extended, never renumbered. */
+/** Slots through which stages pass per-frame results to later stages. Extended, never renumbered.
+ */
 enum vg_slot {
     VG_SLOT_FOREGROUND = 0, /**< motion core: foreground mask */
     VG_SLOT_OBJECTS,        /**< motion core: foreground objects */
@@ -40,21 +41,21 @@ enum vg_slot {
 
 /** What a stage sees for one frame. */
 typedef struct vg_analysis {
-    vg_frame_t *frame;          /**< borrowed; the privacy masks are already applied */
-    const vg_scene_t *scene;    /**< borrowed, never NULL (empty when none was given) */
+    vg_frame_t *frame;       /**< borrowed; the privacy masks are already applied */
+    const vg_scene_t *scene; /**< borrowed, never NULL (empty when none was given) */
     const char *camera;
-    vg_pool_t *pool;            /**< slice-job pool of the analysis thread (may be NULL) */
-    void *slot[VG_SLOT_NB];     /**< results of earlier stages for this frame, owned by them */
+    vg_pool_t *pool;        /**< slice-job pool of the analysis thread (may be NULL) */
+    void *slot[VG_SLOT_NB]; /**< results of earlier stages for this frame, owned by them */
     vg_pipeline_t *pipeline;
 } vg_analysis_t;
 
 typedef struct vg_stage_class {
-    const char *name;             /**< also the option group name */
+    const char *name; /**< also the option group name */
     const char *help;
-    const vg_option_t *options;   /**< may be NULL */
-    size_t params_size;           /**< size of the params struct the options live in */
-    size_t priv_size;             /**< zeroed private state allocated for each instance */
-    unsigned flags;               /**< VG_STAGE_NEEDS_COLOR */
+    const vg_option_t *options; /**< may be NULL */
+    size_t params_size;         /**< size of the params struct the options live in */
+    size_t priv_size;           /**< zeroed private state allocated for each instance */
+    unsigned flags;             /**< VG_STAGE_NEEDS_COLOR */
     /** Called once before the first frame; @a->frame is NULL. */
     int (*init)(vg_stage_t *st, vg_analysis_t *a);
     /** Called for each frame in order. Return 0 or a negative error (stops the pipeline). */
@@ -88,9 +89,9 @@ const vg_stage_class_t *vg_stage_class_find(const char *name);
 
 /** Options of the "pipeline" group. */
 typedef struct vg_pipeline_params {
-    int queue;     /**< frames between ingest and analysis */
-    int drop;      /**< enum vg_drop: when analysis falls behind */
-    int threads;   /**< slice-job threads for analysis stages (0: one per core) */
+    int queue;   /**< frames between ingest and analysis */
+    int drop;    /**< enum vg_drop: when analysis falls behind */
+    int threads; /**< slice-job threads for analysis stages (0: one per core) */
 } vg_pipeline_params_t;
 
 enum vg_drop { VG_DROP_AUTO = 0, VG_DROP_NEVER, VG_DROP_OLDEST };
@@ -99,14 +100,14 @@ extern const vg_option_group_t vg_pipeline_option_group;
 
 /** Progress, reported about twice a second and once at the end. */
 typedef struct vg_progress {
-    int64_t frames;    /**< frames analysed */
-    double t;          /**< scene time of the last frame */
-    double duration;   /**< input duration (0 if unknown) */
-    double fps;        /**< frames per second of wall time so far */
-    double elapsed;    /**< wall seconds */
-    int64_t dropped;   /**< frames dropped by the queue */
+    int64_t frames;  /**< frames analysed */
+    double t;        /**< scene time of the last frame */
+    double duration; /**< input duration (0 if unknown) */
+    double fps;      /**< frames per second of wall time so far */
+    double elapsed;  /**< wall seconds */
+    int64_t dropped; /**< frames dropped by the queue */
     int64_t events;
-    int final;         /**< 1 for the last report */
+    int final; /**< 1 for the last report */
 } vg_progress_t;
 typedef void (*vg_progress_fn)(void *opaque, const vg_progress_t *p);
 

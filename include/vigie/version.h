@@ -1,7 +1,7 @@
 #ifndef VIGIE_VERSION_H
 #define VIGIE_VERSION_H
-#define VG_VERSION_MAJOR 0
-#define VG_VERSION_MINOR 1
-#define VG_VERSION_MICRO 0
+#define VG_VERSION_MAJOR  0
+#define VG_VERSION_MINOR  1
+#define VG_VERSION_MICRO  0
 #define VG_VERSION_STRING "0.1.0"
 #endif

@@ -20,9 +20,12 @@ typedef struct frame_priv {
 int vg_pix_fmt_bpp(vg_pix_fmt_t fmt)
 {
     switch (fmt) {
-    case VG_PIX_GRAY8: return 1;
-    case VG_PIX_BGR24: return 3;
-    default: return 0;
+    case VG_PIX_GRAY8:
+        return 1;
+    case VG_PIX_BGR24:
+        return 3;
+    default:
+        return 0;
     }
 }
 

@@ -35,11 +35,16 @@ static void fmt_err(char *err, size_t len, const char *fmt, ...)
 const char *vg_opt_type_name(vg_opt_type_t type)
 {
     switch (type) {
-    case VG_OPT_BOOL: return "bool";
-    case VG_OPT_INT: return "int";
-    case VG_OPT_DOUBLE: return "float";
-    case VG_OPT_STRING: return "string";
-    case VG_OPT_ENUM: return "enum";
+    case VG_OPT_BOOL:
+        return "bool";
+    case VG_OPT_INT:
+        return "int";
+    case VG_OPT_DOUBLE:
+        return "float";
+    case VG_OPT_STRING:
+        return "string";
+    case VG_OPT_ENUM:
+        return "enum";
     }
     return "?";
 }
@@ -51,7 +56,7 @@ const vg_option_t *vg_opt_find(const vg_option_t *table, const char *name)
     return NULL;
 }
 
-#define FIELD(obj, o, T) ((T *)((char *)(obj) + (o)->offset))
+#define FIELD(obj, o, T)  ((T *)((char *)(obj) + (o)->offset))
 #define CFIELD(obj, o, T) ((const T *)((const char *)(obj) + (o)->offset))
 
 int vg_opt_defaults(void *obj, const vg_option_t *table)
@@ -60,8 +65,12 @@ int vg_opt_defaults(void *obj, const vg_option_t *table)
         switch (o->type) {
         case VG_OPT_BOOL:
         case VG_OPT_INT:
-        case VG_OPT_ENUM: *FIELD(obj, o, int) = (int)o->def.i; break;
-        case VG_OPT_DOUBLE: *FIELD(obj, o, double) = o->def.d; break;
+        case VG_OPT_ENUM:
+            *FIELD(obj, o, int) = (int)o->def.i;
+            break;
+        case VG_OPT_DOUBLE:
+            *FIELD(obj, o, double) = o->def.d;
+            break;
         case VG_OPT_STRING: {
             char *s = vg_strdup(o->def.s ? o->def.s : "");
             if (!s) return VG_ENOMEM;
@@ -86,8 +95,12 @@ int vg_opt_copy(void *dst, const void *src, const vg_option_t *table)
         switch (o->type) {
         case VG_OPT_BOOL:
         case VG_OPT_INT:
-        case VG_OPT_ENUM: *FIELD(dst, o, int) = *CFIELD(src, o, int); break;
-        case VG_OPT_DOUBLE: *FIELD(dst, o, double) = *CFIELD(src, o, double); break;
+        case VG_OPT_ENUM:
+            *FIELD(dst, o, int) = *CFIELD(src, o, int);
+            break;
+        case VG_OPT_DOUBLE:
+            *FIELD(dst, o, double) = *CFIELD(src, o, double);
+            break;
         case VG_OPT_STRING: {
             const char *s = *CFIELD(src, o, char *);
             char *d = vg_strdup(s ? s : "");
@@ -147,15 +160,14 @@ int vg_opt_parse(void *obj, const vg_option_t *o, const char *value, char *err, 
             v = strtod(value, &end);
         }
         if (!*value || *end || errno == ERANGE || !isfinite(v)) {
-            fmt_err(err, errlen, "'%s' is not %s", value,
-                    integer ? "a whole number" : "a number");
+            fmt_err(err, errlen, "'%s' is not %s", value, integer ? "a whole number" : "a number");
             return VG_EINVAL;
         }
         if (v < o->min || v > o->max) {
             fmt_num(lo, sizeof(lo), o->min, integer);
             fmt_num(hi, sizeof(hi), o->max, integer);
-            fmt_err(err, errlen, "%s is out of range: use a value from %s to %s%s%s", value, lo,
-                    hi, o->unit ? " " : "", o->unit ? o->unit : "");
+            fmt_err(err, errlen, "%s is out of range: use a value from %s to %s%s%s", value, lo, hi,
+                    o->unit ? " " : "", o->unit ? o->unit : "");
             return VG_ERANGE;
         }
         if (integer)
@@ -188,8 +200,8 @@ int vg_opt_parse(void *obj, const vg_option_t *o, const char *value, char *err, 
     return VG_EBUG;
 }
 
-int vg_opt_set(void *obj, const vg_option_t *table, const char *name, const char *value,
-               char *err, size_t errlen)
+int vg_opt_set(void *obj, const vg_option_t *table, const char *name, const char *value, char *err,
+               size_t errlen)
 {
     const vg_option_t *o = vg_opt_find(table, name);
     if (!o) {
@@ -204,10 +216,14 @@ static int format_value(const vg_option_t *o, int iv, double dv, const char *sv,
 {
     if (o->flags & VG_OPT_SECRET) return snprintf(buf, len, "(secret)");
     switch (o->type) {
-    case VG_OPT_BOOL: return snprintf(buf, len, "%s", iv ? "yes" : "no");
-    case VG_OPT_INT: return snprintf(buf, len, "%d", iv);
-    case VG_OPT_DOUBLE: return snprintf(buf, len, "%g", dv);
-    case VG_OPT_STRING: return snprintf(buf, len, "%s", sv ? sv : "");
+    case VG_OPT_BOOL:
+        return snprintf(buf, len, "%s", iv ? "yes" : "no");
+    case VG_OPT_INT:
+        return snprintf(buf, len, "%d", iv);
+    case VG_OPT_DOUBLE:
+        return snprintf(buf, len, "%g", dv);
+    case VG_OPT_STRING:
+        return snprintf(buf, len, "%s", sv ? sv : "");
     case VG_OPT_ENUM: {
         int n = 0;
         while (o->choices && o->choices[n]) n++;
@@ -241,13 +257,15 @@ int vg_opt_format_range(const vg_option_t *o, char *buf, size_t len)
     char lo[32], hi[32];
     size_t n = 0;
     switch (o->type) {
-    case VG_OPT_BOOL: return snprintf(buf, len, "yes|no");
+    case VG_OPT_BOOL:
+        return snprintf(buf, len, "yes|no");
     case VG_OPT_INT:
     case VG_OPT_DOUBLE:
         fmt_num(lo, sizeof(lo), o->min, o->type == VG_OPT_INT);
         fmt_num(hi, sizeof(hi), o->max, o->type == VG_OPT_INT);
         return snprintf(buf, len, "%s .. %s", lo, hi);
-    case VG_OPT_STRING: return snprintf(buf, len, "text");
+    case VG_OPT_STRING:
+        return snprintf(buf, len, "text");
     case VG_OPT_ENUM:
         if (len) buf[0] = 0;
         for (int i = 0; o->choices && o->choices[i]; i++) {
@@ -366,8 +384,8 @@ static const char *in_group(const char *key, const char *group)
     return NULL;
 }
 
-int vg_settings_apply(const vg_settings_t *s, const vg_option_group_t *group, void *obj,
-                      char *err, size_t errlen)
+int vg_settings_apply(const vg_settings_t *s, const vg_option_group_t *group, void *obj, char *err,
+                      size_t errlen)
 {
     char msg[384];
     for (size_t i = 0; s && i < s->n; i++) {
@@ -388,8 +406,8 @@ int vg_settings_apply(const vg_settings_t *s, const vg_option_group_t *group, vo
     return 0;
 }
 
-int vg_settings_validate(const vg_settings_t *s, const vg_option_group_t *const *groups,
-                         char *err, size_t errlen)
+int vg_settings_validate(const vg_settings_t *s, const vg_option_group_t *const *groups, char *err,
+                         size_t errlen)
 {
     char scratch[512] __attribute__((aligned(16)));
     for (size_t i = 0; s && i < s->n; i++) {

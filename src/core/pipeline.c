@@ -35,20 +35,32 @@ static const char *const drop_names[] = {"auto", "never", "oldest", NULL};
 
 #define OFF(x) offsetof(vg_pipeline_params_t, x)
 static const vg_option_t pipeline_options[] = {
-    {.name = "queue", .type = VG_OPT_INT, .offset = OFF(queue), .def.i = 8, .min = 1,
-     .max = 1024, .help = "frames buffered between ingest and analysis"},
-    {.name = "drop", .type = VG_OPT_ENUM, .offset = OFF(drop), .def.i = VG_DROP_AUTO,
+    {.name = "queue",
+     .type = VG_OPT_INT,
+     .offset = OFF(queue),
+     .def.i = 8,
+     .min = 1,
+     .max = 1024,
+     .help = "frames buffered between ingest and analysis"},
+    {.name = "drop",
+     .type = VG_OPT_ENUM,
+     .offset = OFF(drop),
+     .def.i = VG_DROP_AUTO,
      .choices = drop_names,
      .help = "when analysis falls behind: auto (drop the oldest frame for live inputs, never "
              "for files), never, oldest"},
-    {.name = "threads", .type = VG_OPT_INT, .offset = OFF(threads), .def.i = 0, .min = 0,
-     .max = 256, .help = "slice-job threads for analysis stages (0: one per core)"},
+    {.name = "threads",
+     .type = VG_OPT_INT,
+     .offset = OFF(threads),
+     .def.i = 0,
+     .min = 0,
+     .max = 256,
+     .help = "slice-job threads for analysis stages (0: one per core)"},
     {.name = NULL},
 };
 #undef OFF
 
-const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline",
-                                                    pipeline_options};
+const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline", pipeline_options};
 
 /* Built-in stages register here as they are written. */
 static const vg_stage_class_t *const stage_classes[] = {NULL};
@@ -236,7 +248,8 @@ static void fill_polygon(vg_image_t *img, const vg_polygon_t *poly, double sx, d
             int x0 = (int)ceil(xs[i] - 0.5), x1 = (int)floor(xs[i + 1] - 0.5);
             if (x0 < 0) x0 = 0;
             if (x1 > img->w - 1) x1 = img->w - 1;
-            if (x1 >= x0) memset(vg_image_row(img, y) + (size_t)x0 * bpp, 0, (size_t)(x1 - x0 + 1) * bpp);
+            if (x1 >= x0)
+                memset(vg_image_row(img, y) + (size_t)x0 * bpp, 0, (size_t)(x1 - x0 + 1) * bpp);
         }
     }
 }

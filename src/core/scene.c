@@ -60,7 +60,8 @@ static int node_line(struct fy_node *n)
         struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
         return p ? node_line(fy_node_pair_key(p)) : 0;
     }
-    case FYNT_SEQUENCE: return node_line(fy_node_sequence_iterate(n, &it));
+    case FYNT_SEQUENCE:
+        return node_line(fy_node_sequence_iterate(n, &it));
     }
     return 0;
 }
@@ -182,8 +183,8 @@ static int get_polygon(ctx_t *c, struct fy_node *n, const char *key, vg_polygon_
 typedef int (*member_fn)(ctx_t *c, const char *key, struct fy_node *val, void *obj,
                          const char *path);
 
-static int walk_mapping(ctx_t *c, struct fy_node *n, const char *path,
-                        const char *const *allowed, member_fn fn, void *obj)
+static int walk_mapping(ctx_t *c, struct fy_node *n, const char *path, const char *const *allowed,
+                        member_fn fn, void *obj)
 {
     void *it = NULL;
     struct fy_node_pair *p;
@@ -197,11 +198,10 @@ static int walk_mapping(ctx_t *c, struct fy_node *n, const char *path,
         if (!key) return VG_ESYNTAX;
         for (int i = 0; allowed[i]; i++) {
             if (!strcmp(key, allowed[i])) known = 1;
-            len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
-                                    allowed[i]);
+            len +=
+                (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", allowed[i]);
         }
-        if (!known)
-            return fail(c, k, key, "unknown key in %s (known keys: %s)", path, list);
+        if (!known) return fail(c, k, key, "unknown key in %s (known keys: %s)", path, list);
         int ret = fn(c, key, fy_node_pair_value(p), obj, path);
         if (ret < 0) return ret;
     }
@@ -284,8 +284,7 @@ static int line_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, 
     return VG_EBUG;
 }
 
-static int fixture_member(ctx_t *c, const char *key, struct fy_node *v, void *obj,
-                          const char *path)
+static int fixture_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
 {
     vg_fixture_t *f = obj;
     (void)path;
@@ -447,8 +446,7 @@ static int calibration_member(ctx_t *c, const char *key, struct fy_node *v, void
     return 0;
 }
 
-static int events_member(ctx_t *c, const char *key, struct fy_node *v, void *obj,
-                         const char *path)
+static int events_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
 {
     char prefix[96];
     (void)obj;
@@ -578,17 +576,16 @@ static void collect_diag(struct fy_diag *diag, const char *file, char *err, size
                      text + 9);
         else
             snprintf(err, errlen, "%s: not valid YAML: %s", file, m);
-    }
-    else
+    } else
         snprintf(err, errlen, "%s: not valid YAML", file);
 }
 
 static int parse_doc(vg_scene_t **out, struct fy_document *doc, struct fy_diag *diag,
                      const char *name, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"version",  "camera",   "size",     "zones",
-                                       "lines",    "masks",    "fixtures", "calibration",
-                                       "settings", "events",   NULL};
+    static const char *const keys[] = {"version",  "camera", "size",     "zones",
+                                       "lines",    "masks",  "fixtures", "calibration",
+                                       "settings", "events", NULL};
     ctx_t c = {name, err, errlen, 0, NULL};
     struct fy_node *root;
     int ret;
@@ -647,9 +644,12 @@ static int is_blank_yaml(const char *s, size_t len)
 {
     int comment = 0;
     for (size_t i = 0; i < len; i++) {
-        if (s[i] == '\n') comment = 0;
-        else if (s[i] == '#') comment = 1;
-        else if (!comment && s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0;
+        if (s[i] == '\n')
+            comment = 0;
+        else if (s[i] == '#')
+            comment = 1;
+        else if (!comment && s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
     }
     return 1;
 }

@@ -14,8 +14,8 @@
 #include <vigie/event.h>
 
 static const char *const type_names[VG_EVENT_NB] = {
-    "abandoned_object", "weapon", "wrong_way", "intrusion",
-    "fall",             "crowd_movement", "density", "fire",
+    "abandoned_object", "weapon",  "wrong_way", "intrusion", "fall",
+    "crowd_movement",   "density", "fire",
 };
 static const char *const phase_names[VG_PHASE_NB] = {"start", "update", "end"};
 

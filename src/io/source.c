@@ -48,7 +48,7 @@
 
 static const char *const scaler_names[] = {"fast_bilinear", "bilinear", "bicubic", "area", NULL};
 
-#define OFF(x) offsetof(vg_source_params_t, x)
+#define OFF(x)     offsetof(vg_source_params_t, x)
 #define O(n, t, f) .name = n, .type = t, .offset = OFF(f)
 static const vg_option_t source_options[] = {
     {O("width", VG_OPT_INT, width), .def.i = 640, .min = 0, .max = 8192, .unit = "px",
@@ -222,8 +222,7 @@ static int open_error(vg_source_t *s, int err, int log_level)
         return VG_ENOENT;
     }
     if (err == AVERROR(EACCES)) {
-        vg_log(COMP, log_level, "%s: permission denied. Check the file's permissions",
-               s->shown);
+        vg_log(COMP, log_level, "%s: permission denied. Check the file's permissions", s->shown);
         return VG_EACCES;
     }
     if (err == AVERROR_PROTOCOL_NOT_FOUND) {
@@ -351,8 +350,7 @@ static int open_once(vg_source_t *s, int log_level)
         return VG_ENOCODEC;
     }
     if (ret < 0) {
-        vg_log(COMP, VG_LOG_ERROR, "%s: holds no video stream. Check that it is a video",
-               s->shown);
+        vg_log(COMP, VG_LOG_ERROR, "%s: holds no video stream. Check that it is a video", s->shown);
         close_input(s);
         return VG_ENOVIDEO;
     }
@@ -465,8 +463,8 @@ static int reconnect(vg_source_t *s, int cause, const char *why)
     close_input(s);
     if (s->have_t && !s->outage_start) s->outage_start = vg_clock_now(s->clock);
     for (int i = 1; attempts < 0 || i <= attempts; i++) {
-        vg_log(COMP, VG_LOG_WARNING, "%s: %s; reconnecting in %.1f s (attempt %d of %s)",
-               s->shown, why, delay, i, total);
+        vg_log(COMP, VG_LOG_WARNING, "%s: %s; reconnecting in %.1f s (attempt %d of %s)", s->shown,
+               why, delay, i, total);
         if (wait_interruptible(s, delay) < 0) return VG_ESTOPPED;
         ret = open_once(s, VG_LOG_VERBOSE);
         if (ret == 0) {
@@ -513,8 +511,9 @@ int vg_source_open(vg_source_t **out, const char *url, const vg_source_params_t 
     if (!s->pkt || !s->av) goto nomem;
 
     if (!*url) {
-        vg_log(COMP, VG_LOG_ERROR, "no input given: name a video file, an image pattern, a URL "
-                                   "or a device");
+        vg_log(COMP, VG_LOG_ERROR,
+               "no input given: name a video file, an image pattern, a URL "
+               "or a device");
         ret = VG_EINVAL;
         goto fail;
     }
@@ -599,8 +598,7 @@ static int convert(vg_source_t *s, vg_frame_t **out)
 
     if ((av->width != s->info.in_w || av->height != s->info.in_h) && !s->geometry_warned) {
         vg_log(COMP, VG_LOG_WARNING, "%s: picture size changed from %dx%d to %dx%d at frame %lld",
-               s->shown, s->info.in_w, s->info.in_h, av->width, av->height,
-               (long long)s->index);
+               s->shown, s->info.in_w, s->info.in_h, av->width, av->height, (long long)s->index);
         s->geometry_warned = 1;
     }
     ret = vg_frame_new(&f, s->out_w, s->out_h, s->p.color);
@@ -638,8 +636,8 @@ static int convert(vg_source_t *s, vg_frame_t **out)
         if (!s->sws_color) goto fail_sws;
         uint8_t *dst[4] = {f->color.data};
         int dst_stride[4] = {(int)f->color.stride};
-        sws_scale(s->sws_color, (const uint8_t *const *)av->data, av->linesize, 0, av->height,
-                  dst, dst_stride);
+        sws_scale(s->sws_color, (const uint8_t *const *)av->data, av->linesize, 0, av->height, dst,
+                  dst_stride);
     }
     *out = f;
     return 0;
@@ -699,8 +697,8 @@ static int check_end_of_file(vg_source_t *s)
                s->shown, end, dur, (long long)s->st.frames);
         return VG_ETRUNCATED;
     }
-    if (s->packets >= 10 && s->st.decode_errors + s->corrupt_frames >
-                                s->p.max_corrupt * (double)s->packets) {
+    if (s->packets >= 10 &&
+        s->st.decode_errors + s->corrupt_frames > s->p.max_corrupt * (double)s->packets) {
         vg_log(COMP, VG_LOG_ERROR,
                "%s: damaged: %lld of %lld packets failed to decode (input.max_corrupt is %g). "
                "The %lld frames before were analysed; re-copy or repair the file",
@@ -808,8 +806,7 @@ int vg_source_read(vg_source_t *s, vg_frame_t **out)
                 } else if (ret == AVERROR_EOF) {
                     snprintf(why, sizeof(why), "the stream ended");
                 } else {
-                    snprintf(why, sizeof(why), "the stream failed (%s)",
-                             av_err(ret, e, sizeof(e)));
+                    snprintf(why, sizeof(why), "the stream failed (%s)", av_err(ret, e, sizeof(e)));
                 }
                 ret = reconnect(s, stalled ? VG_ESTALLED : VG_EUNREACHABLE, why);
                 if (ret < 0) return ret;

@@ -100,8 +100,7 @@ static void test_cdnet_sequence_complete(void **state)
         fprintf(stderr, "../shared absent: skipping the CDnet sequence\n");
         skip();
     }
-    snprintf(args, sizeof(args), "analyze '%s/data/cdnet-highway/input/in%%06d.jpg'",
-             tu_shared());
+    snprintf(args, sizeof(args), "analyze '%s/data/cdnet-highway/input/in%%06d.jpg'", tu_shared());
     expect(args, 0, "1700 frames analysed");
 }
 

@@ -85,8 +85,8 @@ static pid_t http_server(int port)
 {
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/live.mkv", port);
-    char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "quiet", "-re", "-i", clip, "-c", "copy",
-                    "-f", "matroska", "-listen", "1", url, NULL};
+    char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "quiet",   "-re", "-i", clip, "-c",
+                    "copy",   "-f",       "matroska",  "-listen", "1",   url,  NULL};
     return spawn(argv);
 }
 
@@ -149,7 +149,7 @@ static void test_http_dies_and_comes_back(void **state)
         prev_index = f->index;
         vg_frame_unref(&f);
     }
-    reap(server); /* dies mid-stream */
+    reap(server);               /* dies mid-stream */
     server = http_server(port); /* and comes back */
     double t0 = vg_clock_now(NULL);
     while (after < 25) {
@@ -249,15 +249,23 @@ static void test_rtsp(void **state)
     }
     snprintf(cp, sizeof(cp), "%d", cport);
     snprintf(spp, sizeof(spp), "%d", sport);
-    char *srv[] = {"rtsp-server-perl", "-c", cp, "-s", spp, "--client_listen_address",
-                   "127.0.0.1", "--source_listen_address", "127.0.0.1", NULL};
+    char *srv[] = {"rtsp-server-perl",
+                   "-c",
+                   cp,
+                   "-s",
+                   spp,
+                   "--client_listen_address",
+                   "127.0.0.1",
+                   "--source_listen_address",
+                   "127.0.0.1",
+                   NULL};
     pid_t server = spawn(srv);
     assert_int_equal(wait_listen(sport, 10), 0);
     assert_int_equal(wait_listen(cport, 10), 0);
     /* rtsp-server-perl relays RTP over UDP only (no TCP interleaving) */
     snprintf(pub, sizeof(pub), "rtsp://127.0.0.1:%d/cam1", sport);
-    char *pa[] = {"ffmpeg", "-nostdin", "-loglevel", "quiet", "-re", "-i", clip, "-c", "copy",
-                  "-f", "rtsp", "-rtsp_transport", "udp", pub, NULL};
+    char *pa[] = {"ffmpeg", "-nostdin", "-loglevel", "quiet",           "-re", "-i", clip, "-c",
+                  "copy",   "-f",       "rtsp",      "-rtsp_transport", "udp", pub,  NULL};
     pid_t publisher = spawn(pa);
     snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/cam1", cport);
     p.rtsp_tcp = 0;

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define SYNTH_MAX_OBJECTS 32
-#define SYNTH_MAX_KEYS 8
+#define SYNTH_MAX_KEYS    8
 
 typedef enum { SYNTH_PERSON, SYNTH_BAG } synth_kind_t;
 
@@ -31,8 +31,8 @@ typedef struct synth_object {
     double t_in, t_out; /* visible during [t_in, t_out) */
     int nkeys;
     synth_key_t keys[SYNTH_MAX_KEYS];
-    int owner;          /* bags: index of the carrying person, -1 if none */
-    double t_drop;      /* bags: put down at this time (follows the owner before) */
+    int owner;     /* bags: index of the carrying person, -1 if none */
+    double t_drop; /* bags: put down at this time (follows the owner before) */
 } synth_object_t;
 
 typedef struct synth_scene {
@@ -57,7 +57,8 @@ typedef struct synth_truth {
 
 /** A 320x240, 25 fps scene with background only. */
 void synth_init(synth_scene_t *s, int w, int h, double fps, int nframes, uint32_t seed);
-/** Add a person walking from (x0, y0) at t0 to (x1, y1) at t1 (visible t0..t1). Returns its index. */
+/** Add a person walking from (x0, y0) at t0 to (x1, y1) at t1 (visible t0..t1). Returns its index.
+ */
 int synth_add_walker(synth_scene_t *s, double t0, double x0, double y0, double t1, double x1,
                      double y1);
 /** Add a bag carried by @owner and put down at @t_drop. Returns its index. */

@@ -67,7 +67,8 @@ static void test_settings_oom(void **state)
         vg_mem_set_hooks(&failing);
         ret = vg_settings_new(&s);
         if (ret == 0) {
-            for (int i = 0; i < 10 && ret == 0; i++) ret = vg_settings_add(s, "input.width", "320", "t");
+            for (int i = 0; i < 10 && ret == 0; i++)
+                ret = vg_settings_add(s, "input.width", "320", "t");
         }
         vg_mem_set_hooks(NULL);
         if (ret < 0) assert_int_equal(ret, VG_ENOMEM);

@@ -59,8 +59,8 @@ static void test_no_box_no_zone_and_escaping(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    const char *names[] = {"abandoned_object", "weapon", "wrong_way", "intrusion",
-                           "fall", "crowd_movement", "density", "fire"};
+    const char *names[] = {"abandoned_object", "weapon",  "wrong_way", "intrusion", "fall",
+                           "crowd_movement",   "density", "fire"};
     for (int i = 0; i < VG_EVENT_NB; i++) {
         assert_string_equal(vg_event_type_name(i), names[i]);
         assert_int_equal(vg_event_type_from_name(names[i]), i);
@@ -119,10 +119,8 @@ static void test_writer_flushes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_line),
-        cmocka_unit_test(test_no_box_no_zone_and_escaping),
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_details_overflow),
+        cmocka_unit_test(test_golden_line),    cmocka_unit_test(test_no_box_no_zone_and_escaping),
+        cmocka_unit_test(test_names),          cmocka_unit_test(test_details_overflow),
         cmocka_unit_test(test_writer_flushes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

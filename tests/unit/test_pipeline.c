@@ -32,12 +32,27 @@ typedef struct probe_priv {
 
 #define OFF(x) offsetof(probe_params_t, x)
 static const vg_option_t probe_options[] = {
-    {.name = "start_at", .type = VG_OPT_INT, .offset = OFF(start_at), .def.i = -1, .min = -1,
-     .max = 1e9, .help = "frame at which an event starts"},
-    {.name = "end_at", .type = VG_OPT_INT, .offset = OFF(end_at), .def.i = -1, .min = -1,
-     .max = 1e9, .help = "frame at which it ends"},
-    {.name = "fail_at", .type = VG_OPT_INT, .offset = OFF(fail_at), .def.i = -1, .min = -1,
-     .max = 1e9, .help = "frame at which the stage fails"},
+    {.name = "start_at",
+     .type = VG_OPT_INT,
+     .offset = OFF(start_at),
+     .def.i = -1,
+     .min = -1,
+     .max = 1e9,
+     .help = "frame at which an event starts"},
+    {.name = "end_at",
+     .type = VG_OPT_INT,
+     .offset = OFF(end_at),
+     .def.i = -1,
+     .min = -1,
+     .max = 1e9,
+     .help = "frame at which it ends"},
+    {.name = "fail_at",
+     .type = VG_OPT_INT,
+     .offset = OFF(fail_at),
+     .def.i = -1,
+     .min = -1,
+     .max = 1e9,
+     .help = "frame at which the stage fails"},
     {.name = NULL},
 };
 
@@ -162,8 +177,8 @@ static void run_open(run_t *r, const char *input, const char *const *sets, int l
     assert_int_equal(vg_settings_new(&r->set), 0);
     for (int i = 0; sets && sets[i]; i++)
         assert_int_equal(vg_settings_add_arg(r->set, sets[i], err, sizeof(err)), 0);
-    assert_int_equal(vg_pipeline_new(&r->pipe, r->scene, r->scene->camera, r->set, err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        vg_pipeline_new(&r->pipe, r->scene, r->scene->camera, r->set, err, sizeof(err)), 0);
     assert_int_equal(vg_pipeline_add_stage(r->pipe, &probe_class, r->set, err, sizeof(err)), 0);
     memset(&sp, 0, sizeof(sp));
     vg_opt_defaults(&sp, vg_source_option_group.options);
@@ -212,7 +227,8 @@ static int strict_process(vg_stage_t *st, vg_analysis_t *a)
 {
     probe_priv_t *p = st->priv;
     int ret = probe_process(st, a);
-    if (!p->privacy_ok) fail_msg("frame %lld: privacy mask not applied", (long long)a->frame->index);
+    if (!p->privacy_ok)
+        fail_msg("frame %lld: privacy mask not applied", (long long)a->frame->index);
     if (!p->order_ok) fail_msg("frames out of order at %lld", (long long)a->frame->index);
     return ret;
 }

@@ -10,44 +10,43 @@
 
 #include <vigie/vigie.h>
 
-static const char full_scene[] =
-    "version: 1\n"
-    "camera: quai-2\n"
-    "size: [768, 576]\n"
-    "zones:\n"
-    "  - name: tracks\n"
-    "    kind: forbidden\n"
-    "    polygon: [[0, 400], [768, 400], [768, 576], [0, 576]]\n"
-    "    settings:\n"
-    "      intrusion.min_dwell: 1.5\n"
-    "  - name: walkway\n"
-    "    kind: pedestrian_only\n"
-    "    polygon: [[10, 10], [300, 10], [300, 300]]\n"
-    "    direction: [0, -2]\n"
-    "    tolerance: 30\n"
-    "lines:\n"
-    "  - name: gate\n"
-    "    points: [[100, 100], [200, 100]]\n"
-    "    forbidden: left_to_right\n"
-    "masks:\n"
-    "  privacy:\n"
-    "    - [[0, 0], [50, 0], [50, 50], [0, 50]]\n"
-    "  ignore:\n"
-    "    - [[700, 0], [768, 0], [768, 60]]\n"
-    "fixtures:\n"
-    "  - name: bench\n"
-    "    polygon: [[300, 300], [360, 300], [360, 330], [300, 330]]\n"
-    "calibration:\n"
-    "  points:\n"
-    "    - {image: [100, 500], ground: [0, 0]}\n"
-    "    - {image: [700, 500], ground: [10, 0]}\n"
-    "    - {image: [600, 300], ground: [10, 20]}\n"
-    "    - {image: [200, 300], ground: [0, 20]}\n"
-    "settings:\n"
-    "  input.width: 320\n"
-    "events:\n"
-    "  abandoned_object:\n"
-    "    unattended_time: 30\n";
+static const char full_scene[] = "version: 1\n"
+                                 "camera: quai-2\n"
+                                 "size: [768, 576]\n"
+                                 "zones:\n"
+                                 "  - name: tracks\n"
+                                 "    kind: forbidden\n"
+                                 "    polygon: [[0, 400], [768, 400], [768, 576], [0, 576]]\n"
+                                 "    settings:\n"
+                                 "      intrusion.min_dwell: 1.5\n"
+                                 "  - name: walkway\n"
+                                 "    kind: pedestrian_only\n"
+                                 "    polygon: [[10, 10], [300, 10], [300, 300]]\n"
+                                 "    direction: [0, -2]\n"
+                                 "    tolerance: 30\n"
+                                 "lines:\n"
+                                 "  - name: gate\n"
+                                 "    points: [[100, 100], [200, 100]]\n"
+                                 "    forbidden: left_to_right\n"
+                                 "masks:\n"
+                                 "  privacy:\n"
+                                 "    - [[0, 0], [50, 0], [50, 50], [0, 50]]\n"
+                                 "  ignore:\n"
+                                 "    - [[700, 0], [768, 0], [768, 60]]\n"
+                                 "fixtures:\n"
+                                 "  - name: bench\n"
+                                 "    polygon: [[300, 300], [360, 300], [360, 330], [300, 330]]\n"
+                                 "calibration:\n"
+                                 "  points:\n"
+                                 "    - {image: [100, 500], ground: [0, 0]}\n"
+                                 "    - {image: [700, 500], ground: [10, 0]}\n"
+                                 "    - {image: [600, 300], ground: [10, 20]}\n"
+                                 "    - {image: [200, 300], ground: [0, 20]}\n"
+                                 "settings:\n"
+                                 "  input.width: 320\n"
+                                 "events:\n"
+                                 "  abandoned_object:\n"
+                                 "    unattended_time: 30\n";
 
 static void test_full_scene(void **state)
 {
@@ -76,8 +75,7 @@ static void test_full_scene(void **state)
     assert_int_equal(s->nb_calib, 4);
     assert_true(s->calib[2].ground.y == 20);
     assert_string_equal(vg_settings_lookup(s->settings, "input.width"), "320");
-    assert_string_equal(vg_settings_lookup(s->settings, "abandoned_object.unattended_time"),
-                        "30");
+    assert_string_equal(vg_settings_lookup(s->settings, "abandoned_object.unattended_time"), "30");
     /* the origin of a setting is its file and line */
     const char *origin = NULL;
     for (size_t i = 0; i < vg_settings_count(s->settings); i++) {
@@ -114,7 +112,8 @@ static void test_errors_name_line_and_key(void **state)
          "two entries are called 'z'"},
         {"zones:\n  - name: z\n    polygon: [[0,0],[1,0],[1,1]]\n    direction: [0, 0]\n",
          "s.yaml:4: zones.direction: the direction [dx, dy] must not be [0, 0]"},
-        {"lines:\n  - name: l\n    points: [[0,0],[0,0]]\n", "the two points of a line must differ"},
+        {"lines:\n  - name: l\n    points: [[0,0],[0,0]]\n",
+         "the two points of a line must differ"},
         {"lines:\n  - name: l\n    points: [[0,0],[5,0]]\n    forbidden: up\n",
          "s.yaml:4: lines.forbidden: 'up' is not one of none, left_to_right"},
         {"calibration:\n  points:\n    - {image: [0,0], ground: [0,0]}\n",
@@ -132,11 +131,10 @@ static void test_errors_name_line_and_key(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         vg_scene_t *s = NULL;
         char err[512] = "";
-        int ret = vg_scene_parse(&s, cases[i].yaml, strlen(cases[i].yaml), "s.yaml", err,
-                                 sizeof(err));
+        int ret =
+            vg_scene_parse(&s, cases[i].yaml, strlen(cases[i].yaml), "s.yaml", err, sizeof(err));
         if (ret != VG_ESYNTAX || !strstr(err, cases[i].expect))
-            fail_msg("case %zu: ret %d, message '%s', expected '%s'", i, ret, err,
-                     cases[i].expect);
+            fail_msg("case %zu: ret %d, message '%s', expected '%s'", i, ret, err, cases[i].expect);
         assert_null(s);
     }
 }

@@ -290,8 +290,8 @@ static void test_bad_files(void **state)
     expect_open_error(path, VG_ENOVIDEO, "matches no file");
     /* audio only */
     snprintf(path, sizeof(path), "%s/tone.wav", dir);
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -loglevel error -y -f lavfi -i sine=d=1 '%s'", path);
+    snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -loglevel error -y -f lavfi -i sine=d=1 '%s'",
+             path);
     assert_int_equal(tu_run(cmd), 0);
     expect_open_error(path, VG_ENOVIDEO, "no video stream");
     /* a codec this FFmpeg cannot decode: the AVI's fourcc rewritten to an unknown one */
