@@ -115,7 +115,7 @@ int synth_position(const synth_scene_t *s, int i, double t, double *x, double *y
 static double background(const synth_scene_t *s, int x, int y)
 {
     double v = 120 + 25 * sin(x * 0.07 + 0.3 * sin(y * 0.05)) + 18 * cos(y * 0.11 - x * 0.02);
-    v += ((hash3(s->seed, (uint32_t)x, (uint32_t)y) & 0xff) - 128) * 0.12;
+    v += ((int)(hash3(s->seed, (uint32_t)x, (uint32_t)y) & 0xff) - 128) * 0.12;
     return v;
 }
 
