@@ -20,6 +20,8 @@
 
 #include <vigie/vigie.h>
 
+#include "cli.h"
+
 #define EXIT_INPUT  1
 #define EXIT_USAGE  2
 #define EXIT_SIGNAL 130
@@ -479,6 +481,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "analyze") || !strcmp(argv[1], "analyse"))
         return cmd_analyze(argc - 1, argv + 1);
     if (!strcmp(argv[1], "options")) return cmd_options(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("vigie %s\n", VG_VERSION_STRING);
         return 0;

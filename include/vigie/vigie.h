@@ -14,5 +14,7 @@
 #include <vigie/scene.h>
 #include <vigie/event.h>
 #include <vigie/stage.h>
+#include <vigie/vision.h>
+#include <vigie/track.h>
 
 #endif

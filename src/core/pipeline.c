@@ -29,6 +29,9 @@
 #include <vigie/mem.h>
 #include <vigie/stage.h>
 
+#include "raster.h"
+#include "stages.h"
+
 #define COMP "pipeline"
 
 static const char *const drop_names[] = {"auto", "never", "oldest", NULL};
@@ -62,8 +65,9 @@ static const vg_option_t pipeline_options[] = {
 
 const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline", pipeline_options};
 
-/* Built-in stages register here as they are written. */
-static const vg_stage_class_t *const stage_classes[] = {NULL};
+/* Built-in stages, in the order they run. */
+static const vg_stage_class_t *const stage_classes[] = {&vg__motion_stage, &vg__tracker_stage,
+                                                        NULL};
 
 const vg_stage_class_t *const *vg_stage_classes(void)
 {
@@ -226,40 +230,12 @@ int vg_stage_emit(vg_analysis_t *a, vg_event_t *ev)
 
 /* ---- privacy masks ---- */
 
-static void fill_polygon(vg_image_t *img, const vg_polygon_t *poly, double sx, double sy)
-{
-    double xs[1024];
-    int bpp = vg_pix_fmt_bpp(img->fmt);
-    for (int y = 0; y < img->h; y++) {
-        double cy = y + 0.5;
-        int n = 0;
-        for (int i = 0, j = poly->n - 1; i < poly->n && n < 1024; j = i++) {
-            double ay = poly->pts[i].y * sy, by = poly->pts[j].y * sy;
-            double ax = poly->pts[i].x * sx, bx = poly->pts[j].x * sx;
-            if ((ay > cy) != (by > cy)) xs[n++] = ax + (cy - ay) * (bx - ax) / (by - ay);
-        }
-        for (int i = 1; i < n; i++) /* insertion sort: n is tiny */
-            for (int k = i; k > 0 && xs[k] < xs[k - 1]; k--) {
-                double t = xs[k];
-                xs[k] = xs[k - 1];
-                xs[k - 1] = t;
-            }
-        for (int i = 0; i + 1 < n; i += 2) {
-            int x0 = (int)ceil(xs[i] - 0.5), x1 = (int)floor(xs[i + 1] - 0.5);
-            if (x0 < 0) x0 = 0;
-            if (x1 > img->w - 1) x1 = img->w - 1;
-            if (x1 >= x0)
-                memset(vg_image_row(img, y) + (size_t)x0 * bpp, 0, (size_t)(x1 - x0 + 1) * bpp);
-        }
-    }
-}
-
 static void apply_privacy(const vg_scene_t *scene, vg_frame_t *f)
 {
     double sx = (double)f->image.w / f->in_w, sy = (double)f->image.h / f->in_h;
     for (int i = 0; i < scene->nb_privacy; i++) {
-        fill_polygon(&f->image, &scene->privacy[i], sx, sy);
-        if (f->color.data) fill_polygon(&f->color, &scene->privacy[i], sx, sy);
+        vg__fill_polygon(&f->image, &scene->privacy[i], sx, sy, 0);
+        if (f->color.data) vg__fill_polygon(&f->color, &scene->privacy[i], sx, sy, 0);
     }
 }
 

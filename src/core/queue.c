@@ -8,8 +8,11 @@
  *
  * The pool keeps threads-1 workers parked on a condition variable. vg_pool_run publishes a job
  * (fn, arg, njobs) with a generation number; workers and the caller take job indices from an
- * atomic counter until none are left, and the caller waits until every index has completed. The
- * job split is by index only, so results do not depend on how many threads took part.
+ * atomic counter until none are left, and the caller waits until every index has completed and
+ * no worker is inside run_jobs. A worker that wakes late reads the job and the count under the
+ * lock and enters run_jobs counted as active; the next vg_pool_run waits for it to leave before
+ * resetting the counter, so a late worker never runs an old job on new indices. The job split
+ * is by index only, so results do not depend on how many threads took part.
  */
 #include <math.h>
 #include <pthread.h>
@@ -273,6 +276,10 @@ void vg_pool_run(vg_pool_t *p, vg_job_fn fn, void *arg, int njobs)
         return;
     }
     pthread_mutex_lock(&p->lock);
+    /* A worker that woke late for the previous generation may still hold its job (with an
+     * exhausted counter); the counter is reset only once it is out, or it would run the old
+     * function on the new indices. */
+    while (p->active) pthread_cond_wait(&p->done, &p->lock);
     p->fn = fn;
     p->arg = arg;
     p->njobs = njobs;

@@ -614,7 +614,22 @@ static int convert(vg_source_t *s, vg_frame_t **out)
                 (d->flags & AV_PIX_FMT_FLAG_PLANAR || d->nb_components == 1) &&
                 d->comp[0].depth == 8 && d->comp[0].plane == 0 && d->comp[0].step == 1 &&
                 d->comp[0].shift == 0;
-    if (luma8 && av->width == s->out_w && av->height == s->out_h) {
+    if (src == AV_PIX_FMT_PAL8 && av->width == s->out_w && av->height == s->out_h) {
+        /* Palette images (ground-truth masks, ROI bitmaps): exact values, the palette entry's
+         * full-range luma (a grey palette maps to its own level). */
+        const uint32_t *pal = (const uint32_t *)av->data[1];
+        uint8_t lut[256];
+        for (int i = 0; i < 256; i++) {
+            uint32_t c = pal[i];
+            int r = (c >> 16) & 255, g = (c >> 8) & 255, b = c & 255;
+            lut[i] = (uint8_t)((299 * r + 587 * g + 114 * b + 500) / 1000);
+        }
+        for (int y = 0; y < s->out_h; y++) {
+            const uint8_t *in = av->data[0] + (ptrdiff_t)y * av->linesize[0];
+            uint8_t *o = vg_image_row(&f->image, y);
+            for (int x = 0; x < s->out_w; x++) o[x] = lut[in[x]];
+        }
+    } else if (luma8 && av->width == s->out_w && av->height == s->out_h) {
         for (int y = 0; y < s->out_h; y++)
             memcpy(vg_image_row(&f->image, y), av->data[0] + (ptrdiff_t)y * av->linesize[0],
                    (size_t)s->out_w);

@@ -95,6 +95,11 @@ static void path_at(const synth_object_t *o, double t, double *x, double *y)
     *y = o->keys[o->nkeys - 1].y;
 }
 
+void synth_add_occluder(synth_scene_t *s, double x, double y, double w, double h, uint8_t luma)
+{
+    s->occluder[s->noccluders++] = (synth_rect_t){x, y, w, h, luma};
+}
+
 int synth_position(const synth_scene_t *s, int i, double t, double *x, double *y)
 {
     const synth_object_t *o = &s->obj[i];
@@ -165,6 +170,14 @@ void synth_render(const synth_scene_t *s, int k, uint8_t *gray, ptrdiff_t stride
                 if (in) {
                     v = o->luma + 6 * sin(x * 0.5 + y * 0.3);
                     fg = 1;
+                }
+            }
+            for (int i = 0; i < s->noccluders; i++) {
+                const synth_rect_t *r = &s->occluder[i];
+                if (x + 0.5 >= r->x && x + 0.5 < r->x + r->w && y + 0.5 >= r->y &&
+                    y + 0.5 < r->y + r->h) {
+                    v = r->luma + 10 * sin(y * 0.4);
+                    fg = 0;
                 }
             }
             v = v * gain + s->noise * gauss(s->seed, (uint32_t)k, (uint32_t)(y * s->w + x));

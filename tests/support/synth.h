@@ -35,6 +35,11 @@ typedef struct synth_object {
     double t_drop; /* bags: put down at this time (follows the owner before) */
 } synth_object_t;
 
+typedef struct synth_rect {
+    double x, y, w, h;
+    uint8_t luma;
+} synth_rect_t;
+
 typedef struct synth_scene {
     int w, h;
     double fps;
@@ -46,6 +51,8 @@ typedef struct synth_scene {
     double switch_gain; /* gain after the switch (0.6 = lights dim by 40 %) */
     int nobjects;
     synth_object_t obj[SYNTH_MAX_OBJECTS];
+    int noccluders;
+    synth_rect_t occluder[4]; /* static, in front of every object (a pillar) */
 } synth_scene_t;
 
 typedef struct synth_truth {
@@ -63,6 +70,9 @@ int synth_add_walker(synth_scene_t *s, double t0, double x0, double y0, double t
                      double y1);
 /** Add a bag carried by @owner and put down at @t_drop. Returns its index. */
 int synth_add_bag(synth_scene_t *s, int owner, double t_drop);
+
+/** Add a static occluder in front of the objects (part of the background). */
+void synth_add_occluder(synth_scene_t *s, double x, double y, double w, double h, uint8_t luma);
 
 /** Foot point of object @i at time @t; returns 0 if it is not visible then. */
 int synth_position(const synth_scene_t *s, int i, double t, double *x, double *y);

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,6 +261,42 @@ static void test_pool_thread_invariance(void **state)
     free(out);
 }
 
+/* Back-to-back runs with stack-allocated arguments: a job must never run for a finished run
+ * (a late worker once did, on the next run's indices, with the old argument). */
+static atomic_int current_run, stale_jobs;
+
+typedef struct tiny_job {
+    int run;
+    int hits[16];
+} tiny_job_t;
+
+static void tiny_slice(void *arg, int job, int njobs)
+{
+    tiny_job_t *t = arg;
+    (void)njobs;
+    if (t->run != atomic_load(&current_run)) atomic_fetch_add(&stale_jobs, 1);
+    t->hits[job]++;
+}
+
+static void test_pool_back_to_back(void **state)
+{
+    vg_pool_t *p;
+    (void)state;
+    assert_int_equal(vg_pool_new(&p, 7), 0);
+    for (int r = 1; r <= 20000; r++) {
+        tiny_job_t t;
+        memset(&t, 0, sizeof(t));
+        t.run = r;
+        atomic_store(&current_run, r);
+        int n = 1 + r % 16;
+        vg_pool_run(p, tiny_slice, &t, n);
+        for (int j = 0; j < n; j++) assert_int_equal(t.hits[j], 1);
+        atomic_store(&current_run, 0);
+    }
+    vg_pool_free(&p);
+    assert_int_equal(atomic_load(&stale_jobs), 0);
+}
+
 typedef struct manual_clock {
     double t;
 } manual_clock_t;
@@ -296,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_queue_drop_oldest),
         cmocka_unit_test(test_queue_threads_order),
         cmocka_unit_test(test_pool_thread_invariance),
+        cmocka_unit_test(test_pool_back_to_back),
         cmocka_unit_test(test_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,7 +67,7 @@ static void test_bag_left_behind(void **state)
     assert_true(synth_position(&s, bag, 19.0, &x2, &y2));
     assert_true(x1 == x2 && y1 == y2); /* put down: it stays */
     assert_true(synth_position(&s, p, 19.0, &px, &py));
-    assert_true(px - x2 > 100); /* while the owner walked away */
+    assert_true(px - x2 > 100);                           /* while the owner walked away */
     assert_true(synth_position(&s, bag, 30.0, &x2, &y2)); /* still there after the owner left */
 }
 

@@ -1,0 +1,13 @@
+/* The built-in analysis stages, defined in their modules and listed by the pipeline. */
+#ifndef VG_CORE_STAGES_H
+#define VG_CORE_STAGES_H
+
+#include <vigie/stage.h>
+
+extern const vg_option_t vg__bgs_options[];
+extern const vg_option_t vg__tracker_options[];
+
+extern const vg_stage_class_t vg__motion_stage;
+extern const vg_stage_class_t vg__tracker_stage;
+
+#endif
