@@ -26,6 +26,9 @@ enum vg_mask_level {
     VG_MASK_FG = 255,     /**< moving (or newly appeared) foreground */
 };
 
+/** Which implementation of the per-pixel update runs; both give the same bits. */
+enum vg_bgs_kernel { VG_BGS_KERNEL_AUTO = 0, VG_BGS_KERNEL_PORTABLE };
+
 /** Options of the "motion" group (background model and foreground objects). */
 typedef struct vg_bgs_params {
     double history;           /**< s: learning time constant of the main model */
@@ -43,6 +46,7 @@ typedef struct vg_bgs_params {
     double long_history;     /**< s: time constant of the long-term model (background only) */
     double warmup;           /**< s: at first the long-term model follows the main one fast */
     int clean;               /**< clean the mask (3x3 majority) before finding objects */
+    int kernel;              /**< enum vg_bgs_kernel */
     double min_area;         /**< smallest object, as a fraction of the frame's area */
 } vg_bgs_params_t;
 

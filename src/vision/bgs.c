@@ -52,6 +52,8 @@
         .name = n, .type = VG_OPT_DOUBLE, .offset = OFF(f), .def.d = dv, .min = lo, .max = hi,     \
         .unit = u, .help = h, .flags = VG_OPT_LIVE                                                 \
     }
+static const char *const kernel_names[] = {"auto", "portable", NULL};
+
 const vg_option_t vg__bgs_options[] = {
     D("history", history, 20, 0.1, 36000, "s", "learning time constant of the background"),
     D("var_threshold", var_threshold, 16, 1, 400, NULL,
@@ -100,6 +102,9 @@ const vg_option_t vg__bgs_options[] = {
      .help = "clean the foreground mask (3x3 majority) before objects"},
     D("min_area", min_area, 0.0002, 0, 1, NULL,
       "smallest foreground object, as a fraction of the frame's area"),
+    {.name = "kernel", .type = VG_OPT_ENUM, .offset = OFF(kernel), .def.i = VG_BGS_KERNEL_AUTO,
+     .choices = kernel_names, .flags = VG_OPT_LIVE,
+     .help = "per-pixel update: auto (AVX2 where the CPU has it) or portable; same results"},
     {.name = NULL},
 };
 #undef D
@@ -683,7 +688,7 @@ int vg_bgs_update(vg_bgs_t *b, const vg_image_t *in, double t, vg_image_t *mask,
     j.c.ct = (float)(j.c.alpha * p->complexity);
     j.c.warm = warm;
 #if defined(__x86_64__) || defined(__i386__)
-    j.c.use_avx2 = __builtin_cpu_supports("avx2");
+    j.c.use_avx2 = p->kernel == VG_BGS_KERNEL_AUTO && __builtin_cpu_supports("avx2");
 #endif
     int njobs = pool ? vg_pool_threads(pool) * 4 : 1;
     if (njobs > b->h) njobs = b->h;

@@ -104,6 +104,33 @@ static void test_cdnet_sequence_complete(void **state)
     expect(args, 0, "1700 frames analysed");
 }
 
+/* The motion core's measurement on real footage: CDnet 2014 baseline/highway, frames 470..1700
+ * in the ROI, CDnet's F-measure. Bar: 0.90 (issue: motion core). */
+static void test_cdnet_highway_f_measure(void **state)
+{
+    char args[4096];
+    const char *err;
+    (void)state;
+    if (!tu_shared()) {
+        fprintf(stderr, "../shared absent: skipping the CDnet highway measurement\n");
+        skip();
+    }
+    const char *h = tu_shared();
+    snprintf(args, sizeof(args),
+             "eval bgs --input '%s/data/cdnet-highway/input/in%%06d.jpg' --truth "
+             "'%s/data/cdnet-highway/groundtruth/gt%%06d.png' --roi '%s/data/cdnet-highway/ROI.bmp'",
+             h, h, h);
+    assert_int_equal(vigie(args, &err), 0);
+    char *out = tu_read_file(outf, NULL);
+    const char *f = strstr(out, "f_measure: ");
+    assert_non_null(f);
+    double fm = atof(f + 11);
+    fprintf(stderr, "CDnet highway F-measure: %.4f (bar 0.90)\n", fm);
+    if (fm < 0.90) fail_msg("F-measure %.4f is below the bar 0.90", fm);
+    assert_non_null(strstr(out, "frames: 1700 (scored 1231)"));
+    free(out);
+}
+
 static void test_bad_inputs(void **state)
 {
     char args[4096], path[700];
@@ -201,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_generated_clip),
         cmocka_unit_test(test_vtest_complete),
         cmocka_unit_test(test_cdnet_sequence_complete),
+        cmocka_unit_test(test_cdnet_highway_f_measure),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_bad_configuration),
         cmocka_unit_test(test_options_listing),

@@ -206,6 +206,38 @@ static void test_thread_invariance(void **state)
     for (int k = 0; k < s.nframes; k++) free(ref[k]);
 }
 
+static void test_kernels_agree(void **state)
+{
+    synth_scene_t s;
+    synth_truth_t t;
+    run_t a, b;
+    vg_bgs_params_t pa, pb;
+    (void)state;
+    synth_init(&s, 171, 95, 25, 200, 13);
+    int wk = synth_add_walker(&s, 0, 5, 80, 8, 170, 70);
+    synth_add_bag(&s, wk, 2.0);
+    s.switch_t = 5;
+    s.switch_gain = 0.75;
+    vg_bgs_params_default(&pa);
+    pa.static_time = 1;
+    pb = pa;
+    pb.kernel = VG_BGS_KERNEL_PORTABLE;
+    run_open(&a, 171, 95, &pa);
+    run_open(&b, 171, 95, &pb);
+    for (int k = 0; k < s.nframes; k++) {
+        run_frame(&a, &s, k, &t, NULL);
+        run_frame(&b, &s, k, &t, NULL);
+        if (memcmp(a.mask, b.mask, 171 * 95)) fail_msg("frame %d: the kernels disagree", k);
+    }
+    uint8_t ba[171 * 95], bb[171 * 95];
+    vg_image_t va = {171, 95, 171, VG_PIX_GRAY8, ba}, vb = {171, 95, 171, VG_PIX_GRAY8, bb};
+    vg_bgs_background(a.b, &va);
+    vg_bgs_background(b.b, &vb);
+    assert_memory_equal(ba, bb, sizeof(ba));
+    run_close(&a);
+    run_close(&b);
+}
+
 static void test_clean_and_components(void **state)
 {
     enum { W = 20, H = 10 };
@@ -283,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_light_switch_does_not_flood),
         cmocka_unit_test(test_walkers_found),
         cmocka_unit_test(test_thread_invariance),
+        cmocka_unit_test(test_kernels_agree),
         cmocka_unit_test(test_clean_and_components),
         cmocka_unit_test(test_bad_arguments),
     };
