@@ -46,6 +46,16 @@
  * mask between the two models. */
 #define HOLD_S 1.0f
 
+/*
+ * State layout: blocks of 8 horizontally adjacent pixels, row by row; each block holds its
+ * planes contiguously, 8 floats each, in this order: weights W0 W1 W2, means M0 M1 M2, variances
+ * V0 V1 V2 (modes sorted by weight, W0 heaviest), then the long-term mean LM, the static
+ * candidate value SC and the static clock SA (seconds). The update reads and writes one
+ * contiguous stream; rows are padded to whole blocks (padding lanes hold a valid, unused pixel).
+ */
+enum { P_W0 = 0, P_M0 = 3, P_V0 = 6, P_LM = 9, P_SC = 10, P_SA = 11, NF = 12 };
+#define BLOCK (NF * 8)
+
 #define OFF(x) offsetof(vg_bgs_params_t, x)
 #define D(n, f, dv, lo, hi, u, h)                                                                  \
     {                                                                                              \
@@ -102,8 +112,12 @@ const vg_option_t vg__bgs_options[] = {
      .help = "clean the foreground mask (3x3 majority) before objects"},
     D("min_area", min_area, 0.0002, 0, 1, NULL,
       "smallest foreground object, as a fraction of the frame's area"),
-    {.name = "kernel", .type = VG_OPT_ENUM, .offset = OFF(kernel), .def.i = VG_BGS_KERNEL_AUTO,
-     .choices = kernel_names, .flags = VG_OPT_LIVE,
+    {.name = "kernel",
+     .type = VG_OPT_ENUM,
+     .offset = OFF(kernel),
+     .def.i = VG_BGS_KERNEL_AUTO,
+     .choices = kernel_names,
+     .flags = VG_OPT_LIVE,
      .help = "per-pixel update: auto (AVX2 where the CPU has it) or portable; same results"},
     {.name = NULL},
 };
@@ -122,13 +136,17 @@ void vg_bgs_params_default(vg_bgs_params_t *p)
 struct vg_bgs {
     vg_bgs_params_t p;
     int w, h;
-    size_t n;             /* pixels, padded */
-    float *wt, *mu, *var; /* K * n each, mode-major */
-    float *lm;            /* long-term mean */
-    float *sc, *sa;       /* static candidate value and its age (s) */
+    int bw;       /* 8-pixel blocks per row (the last one padded) */
+    float *state; /* bw * h blocks of NF planes of 8 floats (see the layout note) */
     int frames;
     double t0, t_prev, gain;
 };
+
+/* Plane @f of pixel (x, y). */
+static inline float *at(const vg_bgs_t *b, int f, int x, int y)
+{
+    return b->state + ((size_t)y * b->bw + (size_t)(x >> 3)) * BLOCK + f * 8 + (x & 7);
+}
 
 static float *alloc_f(size_t n)
 {
@@ -151,14 +169,9 @@ int vg_bgs_new(vg_bgs_t **out, int w, int h, const vg_bgs_params_t *p)
     }
     b->w = w;
     b->h = h;
-    b->n = ((size_t)w * h + 15) & ~(size_t)15;
-    b->wt = alloc_f(K * b->n);
-    b->mu = alloc_f(K * b->n);
-    b->var = alloc_f(K * b->n);
-    b->lm = alloc_f(b->n);
-    b->sc = alloc_f(b->n);
-    b->sa = alloc_f(b->n);
-    if (!b->wt || !b->mu || !b->var || !b->lm || !b->sc || !b->sa) {
+    b->bw = (w + 7) / 8;
+    b->state = alloc_f((size_t)b->bw * h * BLOCK);
+    if (!b->state) {
         vg_bgs_free(&b);
         return VG_ENOMEM;
     }
@@ -171,12 +184,7 @@ void vg_bgs_free(vg_bgs_t **pb)
 {
     vg_bgs_t *b = *pb;
     if (!b) return;
-    vg_free_aligned(b->wt);
-    vg_free_aligned(b->mu);
-    vg_free_aligned(b->var);
-    vg_free_aligned(b->lm);
-    vg_free_aligned(b->sc);
-    vg_free_aligned(b->sa);
+    vg_free_aligned(b->state);
     vg_free(b);
     *pb = NULL;
 }
@@ -186,22 +194,13 @@ double vg_bgs_gain(const vg_bgs_t *b)
     return b->gain;
 }
 
-/* Index of the heaviest mode of pixel i: modes are kept sorted by weight. */
-static int strongest(const vg_bgs_t *b, size_t i)
-{
-    (void)b;
-    (void)i;
-    return 0;
-}
-
 int vg_bgs_background(const vg_bgs_t *b, vg_image_t *out)
 {
     if (out->w != b->w || out->h != b->h || out->fmt != VG_PIX_GRAY8) return VG_EINVAL;
     for (int y = 0; y < b->h; y++) {
         uint8_t *o = vg_image_row(out, y);
         for (int x = 0; x < b->w; x++) {
-            size_t i = (size_t)y * b->w + x;
-            float m = b->mu[strongest(b, i) * b->n + i];
+            float m = *at(b, P_M0, x, y); /* modes are sorted: mode 0 is the heaviest */
             o[x] = (uint8_t)(m < 0 ? 0 : m > 255 ? 255 : lrintf(m));
         }
     }
@@ -212,16 +211,16 @@ static void init_model(vg_bgs_t *b, const vg_image_t *in)
 {
     for (int y = 0; y < b->h; y++) {
         const uint8_t *row = vg_image_row(in, y);
-        for (int x = 0; x < b->w; x++) {
-            size_t i = (size_t)y * b->w + x;
+        for (int x = 0; x < b->bw * 8; x++) {
+            float v = x < b->w ? row[x] : row[b->w - 1]; /* padding copies the row's end */
             for (int k = 0; k < K; k++) {
-                b->wt[k * b->n + i] = k == 0 ? 1.0f : 0.0f;
-                b->mu[k * b->n + i] = row[x];
-                b->var[k * b->n + i] = (float)b->p.var_init;
+                *at(b, P_W0 + k, x, y) = k == 0 ? 1.0f : 0.0f;
+                *at(b, P_M0 + k, x, y) = v;
+                *at(b, P_V0 + k, x, y) = (float)b->p.var_init;
             }
-            b->lm[i] = row[x];
-            b->sc[i] = row[x];
-            b->sa[i] = 0;
+            *at(b, P_LM, x, y) = v;
+            *at(b, P_SC, x, y) = v;
+            *at(b, P_SA, x, y) = 0;
         }
     }
 }
@@ -234,15 +233,16 @@ static double estimate_gain(const vg_bgs_t *b, const vg_image_t *in)
     const float lo = 0.25f, span = 3.75f, scale = BINS / span;
     unsigned hist[BINS];
     unsigned total = 0;
-    int step = b->w * b->h > 100000 ? 4 : 2;
+    /* a grid of about 4000 pixels or more: plenty for a median, cheap to visit */
+    int step = b->w * b->h > 200000 ? 8 : b->w * b->h > 50000 ? 4 : 2;
     memset(hist, 0, sizeof(hist));
     for (int y = step / 2; y < b->h; y += step) {
         const uint8_t *row = vg_image_row(in, y);
+        const float *blk = b->state + (size_t)y * b->bw * BLOCK;
         for (int x = step / 2; x < b->w; x += step) {
-            size_t i = (size_t)y * b->w + x;
-            int k = strongest(b, i);
-            float m = b->mu[k * b->n + i];
-            if (b->wt[k * b->n + i] < 0.5f || m < 16 || row[x] < 4 || row[x] > 250) continue;
+            const float *px = blk + (size_t)(x >> 3) * BLOCK + (x & 7);
+            float m = px[P_M0 * 8];
+            if (px[P_W0 * 8] < 0.5f || m < 16 || row[x] < 4 || row[x] > 250) continue;
             int bin = (int)((row[x] / m - lo) * scale);
             if (bin < 0 || bin >= BINS) continue;
             hist[bin]++;
@@ -299,9 +299,8 @@ typedef struct consts {
  * background_ratio) and the heaviest and weakest modes need no search.
  * State pointers: wt, mu, var hold K planes of @stride floats; @n8 blocks of 8 pixels.
  */
-static void update_blocks_generic(const consts_t *c, const uint8_t *in, uint8_t *out, float *wt,
-                                  float *mu, float *var, float *lm, float *sc, float *sa,
-                                  size_t stride, int n8)
+static void update_blocks_generic(const consts_t *c, const uint8_t *in, uint8_t *out, float *st,
+                                  int n8)
 {
     const v8f one = {1, 1, 1, 1, 1, 1, 1, 1}, zero = {0};
     const v8i on = zero == zero;
@@ -317,18 +316,16 @@ static void update_blocks_generic(const consts_t *c, const uint8_t *in, uint8_t 
     const v8i warm = c->warm ? on : (v8i)zero;
     const v8f lab_bg = zero + (float)VG_MASK_BG, lab_sh = zero + (float)VG_MASK_SHADOW;
     const v8f lab_fg = zero + (float)VG_MASK_FG, lab_st = zero + (float)VG_MASK_STATIC;
-    float *wt1 = wt + stride, *wt2 = wt + 2 * stride;
-    float *mu1 = mu + stride, *mu2 = mu + 2 * stride;
-    float *var1 = var + stride, *var2 = var + 2 * stride;
 
     for (int blk = 0; blk < n8; blk++) {
         const size_t i = (size_t)blk * 8;
+        float *P = st + (size_t)blk * BLOCK;
         v8b pb;
         memcpy(&pb, in + i, 8);
         const v8f x = __builtin_convertvector(pb, v8f) * ginv;
-        v8f w0 = LD(wt + i), w1 = LD(wt1 + i), w2 = LD(wt2 + i);
-        v8f m0 = LD(mu + i), m1 = LD(mu1 + i), m2 = LD(mu2 + i);
-        v8f v0 = LD(var + i), v1 = LD(var1 + i), v2 = LD(var2 + i);
+        v8f w0 = LD(P), w1 = LD(P + 8), w2 = LD(P + 16);
+        v8f m0 = LD(P + 24), m1 = LD(P + 32), m2 = LD(P + 40);
+        v8f v0 = LD(P + 48), v1 = LD(P + 56), v2 = LD(P + 64);
 
         v8f d0 = x - m0, d1 = x - m1, d2 = x - m2;
         v8f q0 = d0 * d0, q1 = d1 * d1, q2 = d2 * d2;
@@ -364,23 +361,23 @@ static void update_blocks_generic(const consts_t *c, const uint8_t *in, uint8_t 
         w0 *= inv, w1 *= inv, w2 *= inv;
         CSWAP(w1, m1, v1, w2, m2, v2);
         CSWAP(w0, m0, v0, w1, m1, v1);
-        ST(wt + i, w0), ST(wt1 + i, w1), ST(wt2 + i, w2);
-        ST(mu + i, m0), ST(mu1 + i, m1), ST(mu2 + i, m2);
-        ST(var + i, v0), ST(var1 + i, v1), ST(var2 + i, v2);
+        ST(P, w0), ST(P + 8, w1), ST(P + 16, w2);
+        ST(P + 24, m0), ST(P + 32, m1), ST(P + 40, m2);
+        ST(P + 48, v0), ST(P + 56, v1), ST(P + 64, v2);
 
         /* long-term model and the static clock */
-        v8f lmv = LD(lm + i), scv = LD(sc + i);
+        v8f lmv = LD(P + 72), scv = LD(P + 80);
         v8f dl = x - lmv;
         v8i fgl = dl * dl > tb * vmax(hv, vmn);
         v8f dc = x - scv;
         v8i keep = fgl & (dc < tol) & (dc > ntol);
-        v8f age = sel(keep, LD(sa + i) + dt, zero);
+        v8f age = sel(keep, LD(P + 88) + dt, zero);
         v8f l = sel(bg & (~fgl | warm), lmv + alpha_long * dl, lmv);
         v8i melt = age > smaxt;
-        ST(lm + i, sel(melt, x, l));
-        ST(sc + i, sel(keep, scv + follow * dc, x));
+        ST(P + 72, sel(melt, x, l));
+        ST(P + 80, sel(keep, scv + follow * dc, x));
         age = sel(melt, zero, age);
-        ST(sa + i, age);
+        ST(P + 88, age);
 
         /* label */
         v8i fgm = ~bg;
@@ -402,9 +399,7 @@ static void update_blocks_generic(const consts_t *c, const uint8_t *in, uint8_t 
  * (IEEE single precision, no FMA), so both kernels give the same bits.
  */
 __attribute__((target("avx2"))) static void update_blocks_avx2(const consts_t *c, const uint8_t *in,
-                                                               uint8_t *out, float *wt, float *mu,
-                                                               float *var, float *lm, float *sc,
-                                                               float *sa, size_t stride, int n8)
+                                                               uint8_t *out, float *st, int n8)
 {
 #define SET(v)      _mm256_set1_ps(v)
 #define LT(a, b)    _mm256_cmp_ps(a, b, _CMP_LT_OQ)
@@ -433,21 +428,18 @@ __attribute__((target("avx2"))) static void update_blocks_avx2(const consts_t *c
     const __m256 allones = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     const __m256 shadows = c->shadows != 0.0f ? allones : zero;
     const __m256 warm = c->warm ? allones : zero;
-    float *wt1 = wt + stride, *wt2 = wt + 2 * stride;
-    float *mu1 = mu + stride, *mu2 = mu + 2 * stride;
-    float *var1 = var + stride, *var2 = var + 2 * stride;
 
     for (int blk = 0; blk < n8; blk++) {
         const size_t i = (size_t)blk * 8;
+        float *P = st + (size_t)blk * BLOCK;
         const __m256 x = MUL(
             _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(in + i)))),
             ginv);
-        __m256 w0 = _mm256_loadu_ps(wt + i), w1 = _mm256_loadu_ps(wt1 + i),
-               w2 = _mm256_loadu_ps(wt2 + i);
-        __m256 m0 = _mm256_loadu_ps(mu + i), m1 = _mm256_loadu_ps(mu1 + i),
-               m2 = _mm256_loadu_ps(mu2 + i);
-        __m256 v0 = _mm256_loadu_ps(var + i), v1 = _mm256_loadu_ps(var1 + i),
-               v2 = _mm256_loadu_ps(var2 + i);
+        __m256 w0 = _mm256_loadu_ps(P), w1 = _mm256_loadu_ps(P + 8), w2 = _mm256_loadu_ps(P + 16);
+        __m256 m0 = _mm256_loadu_ps(P + 24), m1 = _mm256_loadu_ps(P + 32),
+               m2 = _mm256_loadu_ps(P + 40);
+        __m256 v0 = _mm256_loadu_ps(P + 48), v1 = _mm256_loadu_ps(P + 56),
+               v2 = _mm256_loadu_ps(P + 64);
 
         __m256 d0 = SUB(x, m0), d1 = SUB(x, m1), d2 = SUB(x, m2);
         __m256 q0 = MUL(d0, d0), q1 = MUL(d1, d1), q2 = MUL(d2, d2);
@@ -484,26 +476,26 @@ __attribute__((target("avx2"))) static void update_blocks_avx2(const consts_t *c
         t = BL(sw, w1, w0), w1 = BL(sw, w0, w1), w0 = t;
         t = BL(sw, m1, m0), m1 = BL(sw, m0, m1), m0 = t;
         t = BL(sw, v1, v0), v1 = BL(sw, v0, v1), v0 = t;
-        _mm256_storeu_ps(wt + i, w0), _mm256_storeu_ps(wt1 + i, w1);
-        _mm256_storeu_ps(wt2 + i, w2);
-        _mm256_storeu_ps(mu + i, m0), _mm256_storeu_ps(mu1 + i, m1);
-        _mm256_storeu_ps(mu2 + i, m2);
-        _mm256_storeu_ps(var + i, v0), _mm256_storeu_ps(var1 + i, v1);
-        _mm256_storeu_ps(var2 + i, v2);
+        _mm256_storeu_ps(P, w0), _mm256_storeu_ps(P + 8, w1);
+        _mm256_storeu_ps(P + 16, w2);
+        _mm256_storeu_ps(P + 24, m0), _mm256_storeu_ps(P + 32, m1);
+        _mm256_storeu_ps(P + 40, m2);
+        _mm256_storeu_ps(P + 48, v0), _mm256_storeu_ps(P + 56, v1);
+        _mm256_storeu_ps(P + 64, v2);
 
-        __m256 lmv = _mm256_loadu_ps(lm + i), scv = _mm256_loadu_ps(sc + i);
+        __m256 lmv = _mm256_loadu_ps(P + 72), scv = _mm256_loadu_ps(P + 80);
         __m256 dl = SUB(x, lmv);
         __m256 fgl = GT(MUL(dl, dl), MUL(tb, MAX(hv, vmn)));
         __m256 dc = SUB(x, scv);
         __m256 keep = AND(AND(fgl, LT(dc, tol)), GT(dc, ntol));
-        __m256 age = AND(keep, ADD(_mm256_loadu_ps(sa + i), dt));
+        __m256 age = AND(keep, ADD(_mm256_loadu_ps(P + 88), dt));
         __m256 l =
             BL(AND(bg, OR(_mm256_xor_ps(fgl, allones), warm)), ADD(lmv, MUL(alpha_long, dl)), lmv);
         __m256 melt = GT(age, smaxt);
-        _mm256_storeu_ps(lm + i, BL(melt, x, l));
-        _mm256_storeu_ps(sc + i, BL(keep, ADD(scv, MUL(follow, dc)), x));
+        _mm256_storeu_ps(P + 72, BL(melt, x, l));
+        _mm256_storeu_ps(P + 80, BL(keep, ADD(scv, MUL(follow, dc)), x));
         age = ANDN(melt, age);
-        _mm256_storeu_ps(sa + i, age);
+        _mm256_storeu_ps(P + 88, age);
 
         __m256 fgm = ANDN(bg, _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
         __m256 shadow = AND(AND(shadows, fgm), AND(GE(x, MUL(smin, hm)), LE(x, MUL(smax, hm))));
@@ -532,46 +524,23 @@ __attribute__((target("avx2"))) static void update_blocks_avx2(const consts_t *c
 }
 #endif
 
-typedef void (*blocks_fn)(const consts_t *, const uint8_t *, uint8_t *, float *, float *, float *,
-                          float *, float *, float *, size_t, int);
+typedef void (*blocks_fn)(const consts_t *, const uint8_t *, uint8_t *, float *, int);
 
-static void update_blocks(const consts_t *c, const uint8_t *in, uint8_t *out, float *wt, float *mu,
-                          float *var, float *lm, float *sc, float *sa, size_t stride, int n8)
+/* One row: its whole blocks in place; the last, partial block with its input padded. */
+static void update_row(const consts_t *c, const uint8_t *in, uint8_t *out, float *st, int w)
 {
     blocks_fn fn = update_blocks_generic;
 #if defined(__x86_64__) || defined(__i386__)
     if (c->use_avx2) fn = update_blocks_avx2;
 #endif
-    fn(c, in, out, wt, mu, var, lm, sc, sa, stride, n8);
-}
-
-/* One row: whole blocks in place, the tail through the same code in a padded copy. */
-static void update_row(const consts_t *c, const uint8_t *in, uint8_t *out, float *wt, float *mu,
-                       float *var, float *lm, float *sc, float *sa, size_t stride, int w)
-{
     int n8 = w / 8, rest = w - n8 * 8;
-    update_blocks(c, in, out, wt, mu, var, lm, sc, sa, stride, n8);
+    fn(c, in, out, st, n8);
     if (rest) {
-        float buf[(3 * K + 3) * 8] __attribute__((aligned(32)));
-        uint8_t pin[8] = {0}, pout[8];
-        size_t o = (size_t)n8 * 8;
-        float *planes[3 * K + 3];
-        for (int k = 0; k < K; k++) {
-            planes[k] = wt + k * stride + o;
-            planes[K + k] = mu + k * stride + o;
-            planes[2 * K + k] = var + k * stride + o;
-        }
-        planes[3 * K] = lm + o;
-        planes[3 * K + 1] = sc + o;
-        planes[3 * K + 2] = sa + o;
-        memset(buf, 0, sizeof(buf));
-        for (int f = 0; f < 3 * K + 3; f++) memcpy(buf + 8 * f, planes[f], (size_t)rest * 4);
-        for (int j = rest; j < 8; j++) buf[j] = 1; /* padding lanes: a valid one-mode pixel */
-        memcpy(pin, in + o, (size_t)rest);
-        update_blocks(c, pin, pout, buf, buf + 8 * K, buf + 16 * K, buf + 24 * K, buf + 24 * K + 8,
-                      buf + 24 * K + 16, 8, 1);
-        for (int f = 0; f < 3 * K + 3; f++) memcpy(planes[f], buf + 8 * f, (size_t)rest * 4);
-        memcpy(out + o, pout, (size_t)rest);
+        uint8_t pin[8], pout[8];
+        memset(pin, in[w - 1], sizeof(pin));
+        memcpy(pin, in + n8 * 8, (size_t)rest);
+        fn(c, pin, pout, st + (size_t)n8 * BLOCK, 1);
+        memcpy(out + n8 * 8, pout, (size_t)rest);
     }
 }
 
@@ -586,31 +555,36 @@ static void update_row(const consts_t *c, const uint8_t *in, uint8_t *out, float
 #define SHADOW_NCC     0.85
 #define SHADOW_TEXTURE 3.0
 
-static void confirm_shadows_row(const vg_bgs_t *b, const vg_image_t *in, vg_image_t *mask, int y,
-                                float ginv)
+/* Row @y of the heaviest mode's means, out of the block layout. */
+static void background_row(const vg_bgs_t *b, int y, float *out)
 {
-    uint8_t *m = vg_image_row(mask, y);
-    for (int x = 0; x < b->w; x++) {
-        if (m[x] != VG_MASK_SHADOW) continue;
-        double sx = 0, sb = 0, sxx = 0, sbb = 0, sxb = 0;
+    const float *blk = b->state + (size_t)y * b->bw * BLOCK + P_M0 * 8;
+    for (int k = 0; k < b->bw; k++) memcpy(out + 8 * k, blk + (size_t)k * BLOCK, 32);
+}
+
+/* @rows: the background rows y-2..y+2 (NULL outside the image). */
+static void confirm_shadows_row(const vg_bgs_t *b, const vg_image_t *in, vg_image_t *mask, int y,
+                                float ginv, const float *const rows[5])
+{
+    uint8_t *m = vg_image_row(mask, y), *end = m + b->w;
+    for (uint8_t *hit = memchr(m, VG_MASK_SHADOW, (size_t)b->w); hit;
+         hit = hit + 1 < end ? memchr(hit + 1, VG_MASK_SHADOW, (size_t)(end - hit - 1)) : NULL) {
+        int x = (int)(hit - m), x0 = x < 2 ? 0 : x - 2, x1 = x + 2 >= b->w ? b->w - 1 : x + 2;
+        float sx = 0, sb = 0, sxx = 0, sbb = 0, sxb = 0;
         int n = 0;
-        for (int dy = -2; dy <= 2; dy++) {
-            int yy = y + dy;
-            if (yy < 0 || yy >= b->h) continue;
-            const uint8_t *row = vg_image_row(in, yy);
-            const float *bg = b->mu + (size_t)yy * b->w;
-            for (int dx = -2; dx <= 2; dx++) {
-                int xx = x + dx;
-                if (xx < 0 || xx >= b->w) continue;
-                double fv = row[xx] * ginv, bv = bg[xx];
+        for (int r = 0; r < 5; r++) {
+            if (!rows[r]) continue;
+            const uint8_t *row = vg_image_row(in, y + r - 2);
+            for (int xx = x0; xx <= x1; xx++) {
+                float fv = row[xx] * ginv, bv = rows[r][xx];
                 sx += fv, sb += bv, sxx += fv * fv, sbb += bv * bv, sxb += fv * bv;
-                n++;
             }
+            n += x1 - x0 + 1;
         }
-        double vx = sxx - sx * sx / n, vb = sbb - sb * sb / n, cov = sxb - sx * sb / n;
-        int textured = vb >= SHADOW_TEXTURE * SHADOW_TEXTURE * n;
-        int kept = textured && vx > 0 && cov / sqrt(vx * vb) >= SHADOW_NCC;
-        if (!kept) m[x] = VG_MASK_FG;
+        float vx = sxx - sx * sx / n, vb = sbb - sb * sb / n, cov = sxb - sx * sb / n;
+        int textured = vb >= (float)(SHADOW_TEXTURE * SHADOW_TEXTURE) * n;
+        int kept = textured && vx > 0 && cov >= (float)SHADOW_NCC * sqrtf(vx * vb);
+        if (!kept) *hit = VG_MASK_FG;
     }
 }
 
@@ -627,9 +601,8 @@ static void frame_slice(void *arg, int job, int njobs)
     vg_bgs_t *b = j->b;
     int y0 = (int)((int64_t)b->h * job / njobs), y1 = (int)((int64_t)b->h * (job + 1) / njobs);
     for (int y = y0; y < y1; y++) {
-        size_t o = (size_t)y * b->w;
-        update_row(&j->c, vg_image_row(j->in, y), vg_image_row(j->mask, y), b->wt + o, b->mu + o,
-                   b->var + o, b->lm + o, b->sc + o, b->sa + o, b->n, b->w);
+        update_row(&j->c, vg_image_row(j->in, y), vg_image_row(j->mask, y),
+                   b->state + (size_t)y * b->bw * BLOCK, b->w);
     }
     /* shadow candidates are confirmed in a second pass (vg_bgs_update), once every row's
      * background is updated, so the result does not depend on the slicing */
@@ -640,7 +613,24 @@ static void shadow_slice(void *arg, int job, int njobs)
     frame_job_t *j = arg;
     vg_bgs_t *b = j->b;
     int y0 = (int)((int64_t)b->h * job / njobs), y1 = (int)((int64_t)b->h * (job + 1) / njobs);
-    for (int y = y0; y < y1; y++) confirm_shadows_row(b, j->in, j->mask, y, j->c.ginv);
+    float ring[5][b->bw * 8];
+    int have = -100; /* background rows held: have-2 .. have+2 */
+    for (int y = y0; y < y1; y++) {
+        if (!memchr(vg_image_row(j->mask, y), VG_MASK_SHADOW, (size_t)b->w)) continue;
+        const float *rows[5];
+        for (int r = 0; r < 5; r++) {
+            int yy = y + r - 2;
+            if (yy < 0 || yy >= b->h) {
+                rows[r] = NULL;
+                continue;
+            }
+            float *slot = ring[(yy % 5 + 5) % 5];
+            if (yy > have + 2 || yy < have - 2) background_row(b, yy, slot);
+            rows[r] = slot;
+        }
+        have = y;
+        confirm_shadows_row(b, j->in, j->mask, y, j->c.ginv, rows);
+    }
 }
 
 int vg_bgs_update(vg_bgs_t *b, const vg_image_t *in, double t, vg_image_t *mask, vg_pool_t *pool)
