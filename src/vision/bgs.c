@@ -138,6 +138,7 @@ struct vg_bgs {
     int w, h;
     int bw;       /* 8-pixel blocks per row (the last one padded) */
     float *state; /* bw * h blocks of NF planes of 8 floats (see the layout note) */
+    uint8_t *bg8; /* bw * 8 by h: the heaviest mode's mean, rounded; 0 where its weight < 1/2 */
     int frames;
     double t0, t_prev, gain;
 };
@@ -171,7 +172,8 @@ int vg_bgs_new(vg_bgs_t **out, int w, int h, const vg_bgs_params_t *p)
     b->h = h;
     b->bw = (w + 7) / 8;
     b->state = alloc_f((size_t)b->bw * h * BLOCK);
-    if (!b->state) {
+    b->bg8 = vg_calloc((size_t)b->bw * 8, (size_t)h);
+    if (!b->state || !b->bg8) {
         vg_bgs_free(&b);
         return VG_ENOMEM;
     }
@@ -185,6 +187,7 @@ void vg_bgs_free(vg_bgs_t **pb)
     vg_bgs_t *b = *pb;
     if (!b) return;
     vg_free_aligned(b->state);
+    vg_free(b->bg8);
     vg_free(b);
     *pb = NULL;
 }
@@ -221,6 +224,7 @@ static void init_model(vg_bgs_t *b, const vg_image_t *in)
             *at(b, P_LM, x, y) = v;
             *at(b, P_SC, x, y) = v;
             *at(b, P_SA, x, y) = 0;
+            b->bg8[(size_t)y * b->bw * 8 + x] = (uint8_t)v;
         }
     }
 }
@@ -237,13 +241,11 @@ static double estimate_gain(const vg_bgs_t *b, const vg_image_t *in)
     int step = b->w * b->h > 200000 ? 8 : b->w * b->h > 50000 ? 4 : 2;
     memset(hist, 0, sizeof(hist));
     for (int y = step / 2; y < b->h; y += step) {
-        const uint8_t *row = vg_image_row(in, y);
-        const float *blk = b->state + (size_t)y * b->bw * BLOCK;
+        const uint8_t *row = vg_image_row(in, y), *bg = b->bg8 + (size_t)y * b->bw * 8;
         for (int x = step / 2; x < b->w; x += step) {
-            const float *px = blk + (size_t)(x >> 3) * BLOCK + (x & 7);
-            float m = px[P_M0 * 8];
-            if (px[P_W0 * 8] < 0.5f || m < 16 || row[x] < 4 || row[x] > 250) continue;
-            int bin = (int)((row[x] / m - lo) * scale);
+            int m = bg[x]; /* 0 where the background is not settled */
+            if (m < 16 || row[x] < 4 || row[x] > 250) continue;
+            int bin = (int)(((float)row[x] / m - lo) * scale);
             if (bin < 0 || bin >= BINS) continue;
             hist[bin]++;
             total++;
@@ -300,7 +302,7 @@ typedef struct consts {
  * State pointers: wt, mu, var hold K planes of @stride floats; @n8 blocks of 8 pixels.
  */
 static void update_blocks_generic(const consts_t *c, const uint8_t *in, uint8_t *out, float *st,
-                                  int n8)
+                                  uint8_t *bgout, int n8)
 {
     const v8f one = {1, 1, 1, 1, 1, 1, 1, 1}, zero = {0};
     const v8i on = zero == zero;
@@ -313,6 +315,7 @@ static void update_blocks_generic(const consts_t *c, const uint8_t *in, uint8_t 
     const v8f dt = zero + c->dt, alpha_long = zero + c->alpha_long, smaxt = zero + c->smaxt;
     const v8f smin = zero + c->smin, smax = zero + c->smax, stime = zero + c->stime;
     const v8f hold = zero + HOLD_S, follow = zero + 0.05f, tiny = zero + 1e-12f;
+    const v8f half = zero + 0.5f, b255 = zero + 255.0f;
     const v8i warm = c->warm ? on : (v8i)zero;
     const v8f lab_bg = zero + (float)VG_MASK_BG, lab_sh = zero + (float)VG_MASK_SHADOW;
     const v8f lab_fg = zero + (float)VG_MASK_FG, lab_st = zero + (float)VG_MASK_STATIC;
@@ -364,6 +367,12 @@ static void update_blocks_generic(const consts_t *c, const uint8_t *in, uint8_t 
         ST(P, w0), ST(P + 8, w1), ST(P + 16, w2);
         ST(P + 24, m0), ST(P + 32, m1), ST(P + 40, m2);
         ST(P + 48, v0), ST(P + 56, v1), ST(P + 64, v2);
+        {
+            /* the heaviest mean as a byte (round half up; 0 where the mode is not settled) */
+            v8f bq = sel(w0 >= half, vmin(vmax(m0, zero), b255) + half, zero);
+            v8b b8 = __builtin_convertvector(__builtin_convertvector(bq, v8i), v8b);
+            memcpy(bgout + i, &b8, 8);
+        }
 
         /* long-term model and the static clock */
         v8f lmv = LD(P + 72), scv = LD(P + 80);
@@ -399,7 +408,8 @@ static void update_blocks_generic(const consts_t *c, const uint8_t *in, uint8_t 
  * (IEEE single precision, no FMA), so both kernels give the same bits.
  */
 __attribute__((target("avx2"))) static void update_blocks_avx2(const consts_t *c, const uint8_t *in,
-                                                               uint8_t *out, float *st, int n8)
+                                                               uint8_t *out, float *st,
+                                                               uint8_t *bgout, int n8)
 {
 #define SET(v)      _mm256_set1_ps(v)
 #define LT(a, b)    _mm256_cmp_ps(a, b, _CMP_LT_OQ)
@@ -423,6 +433,7 @@ __attribute__((target("avx2"))) static void update_blocks_avx2(const consts_t *c
     const __m256 alpha_long = SET(c->alpha_long), smaxt = SET(c->smaxt);
     const __m256 smin = SET(c->smin), smax = SET(c->smax), stime = SET(c->stime);
     const __m256 hold = SET(HOLD_S), follow = SET(0.05f), tiny = SET(1e-12f);
+    const __m256 half = SET(0.5f), b255 = SET(255.0f);
     const __m256 lab_bg = SET((float)VG_MASK_BG), lab_sh = SET((float)VG_MASK_SHADOW);
     const __m256 lab_fg = SET((float)VG_MASK_FG), lab_st = SET((float)VG_MASK_STATIC);
     const __m256 allones = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
@@ -441,8 +452,46 @@ __attribute__((target("avx2"))) static void update_blocks_avx2(const consts_t *c
         __m256 v0 = _mm256_loadu_ps(P + 48), v1 = _mm256_loadu_ps(P + 56),
                v2 = _mm256_loadu_ps(P + 64);
 
-        __m256 d0 = SUB(x, m0), d1 = SUB(x, m1), d2 = SUB(x, m2);
-        __m256 q0 = MUL(d0, d0), q1 = MUL(d1, d1), q2 = MUL(d2, d2);
+        __m256 d0 = SUB(x, m0);
+        __m256 q0 = MUL(d0, d0);
+        {
+            /*
+             * Fast path: every lane matches mode 0 and is background, and agrees with the
+             * long-term mean. Then no mode is created, the order cannot change (weights are
+             * transformed monotonically), the static clock is 0 and the label background; the
+             * expressions below are those of the full path for that case, so the bits are the
+             * same (the portable kernel, which has no fast path, is checked against this one).
+             */
+            __m256 lmv = _mm256_loadu_ps(P + 72);
+            __m256 dl = SUB(x, lmv);
+            __m256 fgl = GT(MUL(dl, dl), MUL(tb, MAX(v0, vmn)));
+            __m256 easy = ANDN(fgl, AND(LT(q0, MUL(tg, v0)), LT(q0, MUL(tb, v0))));
+            if (_mm256_movemask_ps(easy) == 0xff) {
+                w0 = MAX(SUB(ADD(MUL(w0, keepw), alpha), ct), zero);
+                w1 = MAX(SUB(MUL(w1, keepw), ct), zero);
+                w2 = MAX(SUB(MUL(w2, keepw), ct), zero);
+                __m256 rho = _mm256_div_ps(alpha, MAX(w0, eps));
+                m0 = ADD(m0, MUL(rho, d0));
+                v0 = MIN(MAX(ADD(v0, MUL(rho, SUB(q0, v0))), vmn), vmx);
+                __m256 inv = _mm256_div_ps(one, MAX(ADD(ADD(w0, w1), w2), tiny));
+                _mm256_storeu_ps(P, MUL(w0, inv)), _mm256_storeu_ps(P + 8, MUL(w1, inv));
+                _mm256_storeu_ps(P + 16, MUL(w2, inv));
+                _mm256_storeu_ps(P + 24, m0);
+                _mm256_storeu_ps(P + 48, v0);
+                _mm256_storeu_ps(P + 72, ADD(lmv, MUL(alpha_long, dl)));
+                _mm256_storeu_ps(P + 80, x);
+                _mm256_storeu_ps(P + 88, zero);
+                __m256 bq = AND(GE(MUL(w0, inv), half), ADD(MIN(MAX(m0, zero), b255), half));
+                __m256i bi = _mm256_cvttps_epi32(bq);
+                __m128i b16 =
+                    _mm_packus_epi32(_mm256_castsi256_si128(bi), _mm256_extracti128_si256(bi, 1));
+                _mm_storel_epi64((__m128i *)(bgout + i), _mm_packus_epi16(b16, b16));
+                memset(out + i, VG_MASK_BG, 8);
+                continue;
+            }
+        }
+        __m256 d1 = SUB(x, m1), d2 = SUB(x, m2);
+        __m256 q1 = MUL(d1, d1), q2 = MUL(d2, d2);
         __m256 live1 = GT(w1, zero), live2 = GT(w2, zero);
         __m256 bg = OR(OR(LT(q0, MUL(tb, v0)), AND(AND(live1, LT(w0, TB)), LT(q1, MUL(tb, v1)))),
                        AND(AND(live2, LT(ADD(w0, w1), TB)), LT(q2, MUL(tb, v2))));
@@ -482,6 +531,14 @@ __attribute__((target("avx2"))) static void update_blocks_avx2(const consts_t *c
         _mm256_storeu_ps(P + 40, m2);
         _mm256_storeu_ps(P + 48, v0), _mm256_storeu_ps(P + 56, v1);
         _mm256_storeu_ps(P + 64, v2);
+        {
+            /* the heaviest mean as a byte: truncation of m + 1/2 as in the generic kernel */
+            __m256 bq = AND(GE(w0, half), ADD(MIN(MAX(m0, zero), b255), half));
+            __m256i bi = _mm256_cvttps_epi32(bq);
+            __m128i b16 =
+                _mm_packus_epi32(_mm256_castsi256_si128(bi), _mm256_extracti128_si256(bi, 1));
+            _mm_storel_epi64((__m128i *)(bgout + i), _mm_packus_epi16(b16, b16));
+        }
 
         __m256 lmv = _mm256_loadu_ps(P + 72), scv = _mm256_loadu_ps(P + 80);
         __m256 dl = SUB(x, lmv);
@@ -524,22 +581,24 @@ __attribute__((target("avx2"))) static void update_blocks_avx2(const consts_t *c
 }
 #endif
 
-typedef void (*blocks_fn)(const consts_t *, const uint8_t *, uint8_t *, float *, int);
+typedef void (*blocks_fn)(const consts_t *, const uint8_t *, uint8_t *, float *, uint8_t *, int);
 
-/* One row: its whole blocks in place; the last, partial block with its input padded. */
-static void update_row(const consts_t *c, const uint8_t *in, uint8_t *out, float *st, int w)
+/* One row: its whole blocks in place; the last, partial block with its input padded. @bgout has
+ * room for whole blocks. */
+static void update_row(const consts_t *c, const uint8_t *in, uint8_t *out, float *st,
+                       uint8_t *bgout, int w)
 {
     blocks_fn fn = update_blocks_generic;
 #if defined(__x86_64__) || defined(__i386__)
     if (c->use_avx2) fn = update_blocks_avx2;
 #endif
     int n8 = w / 8, rest = w - n8 * 8;
-    fn(c, in, out, st, n8);
+    fn(c, in, out, st, bgout, n8);
     if (rest) {
         uint8_t pin[8], pout[8];
         memset(pin, in[w - 1], sizeof(pin));
         memcpy(pin, in + n8 * 8, (size_t)rest);
-        fn(c, pin, pout, st + (size_t)n8 * BLOCK, 1);
+        fn(c, pin, pout, st + (size_t)n8 * BLOCK, bgout + n8 * 8, 1);
         memcpy(out + n8 * 8, pout, (size_t)rest);
     }
 }
@@ -555,16 +614,8 @@ static void update_row(const consts_t *c, const uint8_t *in, uint8_t *out, float
 #define SHADOW_NCC     0.85
 #define SHADOW_TEXTURE 3.0
 
-/* Row @y of the heaviest mode's means, out of the block layout. */
-static void background_row(const vg_bgs_t *b, int y, float *out)
-{
-    const float *blk = b->state + (size_t)y * b->bw * BLOCK + P_M0 * 8;
-    for (int k = 0; k < b->bw; k++) memcpy(out + 8 * k, blk + (size_t)k * BLOCK, 32);
-}
-
-/* @rows: the background rows y-2..y+2 (NULL outside the image). */
 static void confirm_shadows_row(const vg_bgs_t *b, const vg_image_t *in, vg_image_t *mask, int y,
-                                float ginv, const float *const rows[5])
+                                float ginv)
 {
     uint8_t *m = vg_image_row(mask, y), *end = m + b->w;
     for (uint8_t *hit = memchr(m, VG_MASK_SHADOW, (size_t)b->w); hit;
@@ -573,10 +624,11 @@ static void confirm_shadows_row(const vg_bgs_t *b, const vg_image_t *in, vg_imag
         float sx = 0, sb = 0, sxx = 0, sbb = 0, sxb = 0;
         int n = 0;
         for (int r = 0; r < 5; r++) {
-            if (!rows[r]) continue;
-            const uint8_t *row = vg_image_row(in, y + r - 2);
+            int yy = y + r - 2;
+            if (yy < 0 || yy >= b->h) continue;
+            const uint8_t *row = vg_image_row(in, yy), *bg = b->bg8 + (size_t)yy * b->bw * 8;
             for (int xx = x0; xx <= x1; xx++) {
-                float fv = row[xx] * ginv, bv = rows[r][xx];
+                float fv = row[xx] * ginv, bv = bg[xx];
                 sx += fv, sb += bv, sxx += fv * fv, sbb += bv * bv, sxb += fv * bv;
             }
             n += x1 - x0 + 1;
@@ -602,7 +654,7 @@ static void frame_slice(void *arg, int job, int njobs)
     int y0 = (int)((int64_t)b->h * job / njobs), y1 = (int)((int64_t)b->h * (job + 1) / njobs);
     for (int y = y0; y < y1; y++) {
         update_row(&j->c, vg_image_row(j->in, y), vg_image_row(j->mask, y),
-                   b->state + (size_t)y * b->bw * BLOCK, b->w);
+                   b->state + (size_t)y * b->bw * BLOCK, b->bg8 + (size_t)y * b->bw * 8, b->w);
     }
     /* shadow candidates are confirmed in a second pass (vg_bgs_update), once every row's
      * background is updated, so the result does not depend on the slicing */
@@ -613,24 +665,7 @@ static void shadow_slice(void *arg, int job, int njobs)
     frame_job_t *j = arg;
     vg_bgs_t *b = j->b;
     int y0 = (int)((int64_t)b->h * job / njobs), y1 = (int)((int64_t)b->h * (job + 1) / njobs);
-    float ring[5][b->bw * 8];
-    int have = -100; /* background rows held: have-2 .. have+2 */
-    for (int y = y0; y < y1; y++) {
-        if (!memchr(vg_image_row(j->mask, y), VG_MASK_SHADOW, (size_t)b->w)) continue;
-        const float *rows[5];
-        for (int r = 0; r < 5; r++) {
-            int yy = y + r - 2;
-            if (yy < 0 || yy >= b->h) {
-                rows[r] = NULL;
-                continue;
-            }
-            float *slot = ring[(yy % 5 + 5) % 5];
-            if (yy > have + 2 || yy < have - 2) background_row(b, yy, slot);
-            rows[r] = slot;
-        }
-        have = y;
-        confirm_shadows_row(b, j->in, j->mask, y, j->c.ginv, rows);
-    }
+    for (int y = y0; y < y1; y++) confirm_shadows_row(b, j->in, j->mask, y, j->c.ginv);
 }
 
 int vg_bgs_update(vg_bgs_t *b, const vg_image_t *in, double t, vg_image_t *mask, vg_pool_t *pool)
