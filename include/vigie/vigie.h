@@ -16,5 +16,6 @@
 #include <vigie/stage.h>
 #include <vigie/vision.h>
 #include <vigie/track.h>
+#include <vigie/nn.h>
 
 #endif

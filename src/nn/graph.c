@@ -1,0 +1,1005 @@
+/*
+ * TensorFlow.js graph models: loader and interpreter.
+ *
+ * Loading: model.json is read with jansson (its topology: nodes with name, op, inputs, attrs; its
+ * weights manifest: names, shapes, dtypes, optional float16 quantisation) and the .bin weights
+ * are sliced by the manifest in order. float16 weights are widened to float32 exactly (every
+ * half is a float). Nodes are put in dependency order (Kahn's algorithm) and their attributes
+ * decoded once (strides, padding, data format, ...). A registered model is checked first: its
+ * name must be in vigie's table and both files must have the table's SHA-256, so a damaged or
+ * substituted file, and every model vigie does not use (faces, identities), is refused.
+ *
+ * Running: each node reads its inputs' tensors and writes its outputs; a tensor is freed when its
+ * last consumer has run (unless kept for inspection). Shape-like inputs (paddings, perms, sizes)
+ * are int32 tensors computed like any other. Every op checks the shapes it is given and fails with
+ * VG_EFORMAT rather than reading out of bounds, since a graph file is input like any other.
+ *
+ * Ops: those of the registered models (see op_names). Unknown ops are refused at load.
+ */
+#include <jansson.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <vigie/error.h>
+#include <vigie/log.h>
+#include <vigie/mem.h>
+#include <vigie/nn.h>
+
+#include "../core/sha256.h"
+#include "ops.h"
+
+#define COMP    "nn"
+#define MAX_OUT 8
+
+static const vg_model_info_t registry[] = {
+    {"nanodet", "object detector (default): persons, vehicles, bags", "Apache-2.0",
+     "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
+     "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9"},
+    {"centernet", "object detector (option)", "Apache-2.0",
+     "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05",
+     "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef"},
+    {"movenet-lightning", "body pose on person crops (falls)", "Apache-2.0",
+     "df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9",
+     "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34"},
+    {NULL},
+};
+
+const vg_model_info_t *vg_model_registry(int *count)
+{
+    if (count) *count = (int)(sizeof(registry) / sizeof(registry[0])) - 1;
+    return registry;
+}
+
+enum op {
+    OP_CONST,
+    OP_PLACEHOLDER,
+    OP_IDENTITY,
+    OP_TRANSPOSE,
+    OP_PAD,
+    OP_PADV2,
+    OP_CONV2D,
+    OP_ADD,
+    OP_LEAKYRELU,
+    OP_MAXPOOL,
+    OP_CONCAT,
+    OP_RESIZE,
+    OP_SPLITV,
+    OP_SIGMOID,
+    OP_RESHAPE,
+    OP_SPARSE_TO_DENSE,
+    OP_NB
+};
+static const char *const op_names[OP_NB] = {
+    "Const",  "Placeholder", "Identity",  "Transpose",     "Pad",      "PadV2",
+    "Conv2D", "Add",         "LeakyRelu", "MaxPool",       "ConcatV2", "ResizeBilinear",
+    "SplitV", "Sigmoid",     "Reshape",   "SparseToDense",
+};
+
+typedef struct node {
+    char *name;
+    int op;
+    int nin;
+    int *in_node, *in_port;
+    int strides[4], ksize[4], dil[4];
+    int same; /* padding SAME (else VALID) */
+    float alpha;
+    int align_corners, half_pixel, num_split;
+    int nout;
+    vg_tensor_t out[MAX_OUT];
+    int consumers[MAX_OUT], remaining[MAX_OUT];
+} node_t;
+
+struct vg_model {
+    node_t *nodes;
+    int n;
+    int *order;
+    int input; /* the Placeholder */
+    int in_ndim;
+    int64_t in_shape[VG_TENSOR_MAX_DIMS];
+    float *scratch;
+    size_t scratch_size;
+};
+
+static void fmt(char *err, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void fmt(char *err, size_t len, const char *f, ...)
+{
+    va_list ap;
+    if (!err || !len) return;
+    va_start(ap, f);
+    vsnprintf(err, len, f, ap);
+    va_end(ap);
+}
+
+/* ---- loading ---- */
+
+static int read_file(const char *path, size_t limit, uint8_t **data, size_t *len, char *err,
+                     size_t errlen)
+{
+    struct stat st;
+    FILE *f;
+    if (stat(path, &st) != 0) {
+        fmt(err, errlen, "%s: %s. Run scripts/setup to fetch the models", path, strerror(errno));
+        return VG_ENOENT;
+    }
+    if ((size_t)st.st_size > limit) {
+        fmt(err, errlen, "%s: %lld bytes is larger than a model may be", path,
+            (long long)st.st_size);
+        return VG_EFORMAT;
+    }
+    f = fopen(path, "rb");
+    if (!f) {
+        fmt(err, errlen, "%s: %s", path, strerror(errno));
+        return VG_EACCES;
+    }
+    *data = vg_malloc((size_t)st.st_size + 1);
+    if (!*data) {
+        fclose(f);
+        return VG_ENOMEM;
+    }
+    *len = fread(*data, 1, (size_t)st.st_size, f);
+    fclose(f);
+    if (*len != (size_t)st.st_size) {
+        vg_freep(data);
+        fmt(err, errlen, "%s: read error", path);
+        return VG_EIO;
+    }
+    (*data)[*len] = 0;
+    return 0;
+}
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, mant = h & 1023, bits;
+    if (exp == 0) {
+        if (!mant) {
+            bits = sign;
+        } else { /* subnormal half: normalise */
+            exp = 127 - 15 + 1;
+            while (!(mant & 1024)) mant <<= 1, exp--;
+            bits = sign | exp << 23 | (mant & 1023) << 13;
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | mant << 13;
+    } else {
+        bits = sign | (exp - 15 + 127) << 23 | mant << 13;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static int find_node(const vg_model_t *m, const char *name, size_t len)
+{
+    for (int i = 0; i < m->n; i++)
+        if (strlen(m->nodes[i].name) == len && !memcmp(m->nodes[i].name, name, len)) return i;
+    return -1;
+}
+
+static const char *attr_str(json_t *attr, const char *key)
+{
+    json_t *a = json_object_get(attr, key);
+    return a ? json_string_value(json_object_get(a, "s")) : NULL;
+}
+
+static int attr_ints(json_t *attr, const char *key, int *out, int n)
+{
+    json_t *l = json_object_get(json_object_get(json_object_get(attr, key), "list"), "i");
+    if (!json_is_array(l)) return 0;
+    if ((int)json_array_size(l) != n) return -1;
+    for (int i = 0; i < n; i++) {
+        json_t *v = json_array_get(l, (size_t)i);
+        long long x = json_is_string(v) ? atoll(json_string_value(v)) : json_integer_value(v);
+        if (x < 0 || x > 1000) return -1;
+        out[i] = (int)x;
+    }
+    return 1;
+}
+
+/* Decodes the attributes an op needs; base64 strings compared as stored ("NHWC" = "TkhXQw=="). */
+static int decode_attrs(node_t *nd, json_t *attr, char *err, size_t errlen)
+{
+    const char *df = attr_str(attr, "data_format"), *pad = attr_str(attr, "padding");
+    for (int i = 0; i < 4; i++) nd->strides[i] = nd->ksize[i] = nd->dil[i] = 1;
+    if (nd->op == OP_CONV2D || nd->op == OP_MAXPOOL) {
+        if (df && strcmp(df, "TkhXQw==")) {
+            fmt(err, errlen, "node %s: only NHWC data format is supported", nd->name);
+            return VG_ENOSYS;
+        }
+        if (!pad || (strcmp(pad, "VkFMSUQ=") && strcmp(pad, "U0FNRQ=="))) {
+            fmt(err, errlen, "node %s: padding must be VALID or SAME", nd->name);
+            return VG_ENOSYS;
+        }
+        nd->same = !strcmp(pad, "U0FNRQ==");
+        if (attr_ints(attr, "strides", nd->strides, 4) < 0 ||
+            attr_ints(attr, "dilations", nd->dil, 4) < 0 ||
+            (nd->op == OP_MAXPOOL && attr_ints(attr, "ksize", nd->ksize, 4) <= 0) ||
+            nd->strides[1] < 1 || nd->strides[2] < 1 || nd->dil[1] < 1 || nd->dil[2] < 1) {
+            fmt(err, errlen, "node %s: bad strides, dilations or kernel size", nd->name);
+            return VG_EFORMAT;
+        }
+    }
+    if (nd->op == OP_LEAKYRELU) {
+        json_t *a = json_object_get(json_object_get(attr, "alpha"), "f");
+        nd->alpha = a ? (float)json_number_value(a) : 0.2f;
+    }
+    if (nd->op == OP_RESIZE) {
+        nd->align_corners =
+            json_is_true(json_object_get(json_object_get(attr, "align_corners"), "b"));
+        nd->half_pixel =
+            json_is_true(json_object_get(json_object_get(attr, "half_pixel_centers"), "b"));
+    }
+    nd->nout = 1;
+    if (nd->op == OP_SPLITV) {
+        json_t *v = json_object_get(json_object_get(attr, "num_split"), "i");
+        long long k = json_is_string(v) ? atoll(json_string_value(v)) : json_integer_value(v);
+        if (k < 1 || k > MAX_OUT) {
+            fmt(err, errlen, "node %s: num_split must be 1..%d", nd->name, MAX_OUT);
+            return VG_EFORMAT;
+        }
+        nd->num_split = nd->nout = (int)k;
+    }
+    return 0;
+}
+
+static int load_weights(vg_model_t *m, json_t *manifest, const uint8_t *bin, size_t binlen,
+                        const char *bin_path, char *err, size_t errlen)
+{
+    size_t off = 0, gi;
+    json_t *group;
+    json_array_foreach(manifest, gi, group)
+    {
+        size_t wi;
+        json_t *w;
+        json_array_foreach(json_object_get(group, "weights"), wi, w)
+        {
+            const char *name = json_string_value(json_object_get(w, "name"));
+            const char *dtype = json_string_value(json_object_get(w, "dtype"));
+            json_t *shape = json_object_get(w, "shape"), *q = json_object_get(w, "quantization");
+            const char *qd = q ? json_string_value(json_object_get(q, "dtype")) : NULL;
+            int64_t dims[VG_TENSOR_MAX_DIMS];
+            int ndim = (int)json_array_size(shape);
+            if (!name || !dtype || !json_is_array(shape) || ndim > VG_TENSOR_MAX_DIMS) {
+                fmt(err, errlen, "weights manifest entry %zu is malformed", wi);
+                return VG_EFORMAT;
+            }
+            for (int d = 0; d < ndim; d++)
+                dims[d] = json_integer_value(json_array_get(shape, (size_t)d));
+            int idx = find_node(m, name, strlen(name));
+            vg_tensor_t t;
+            int is_int = !strcmp(dtype, "int32"), is_f = !strcmp(dtype, "float32");
+            if ((!is_int && !is_f) || (qd && strcmp(qd, "float16"))) {
+                fmt(err, errlen, "weight %s: type %s%s%s is not supported", name, dtype,
+                    qd ? " quantised as " : "", qd ? qd : "");
+                return VG_ENOSYS;
+            }
+            if (vg_tensor_alloc(&t, is_int ? VG_DT_I32 : VG_DT_F32, ndim, dims) < 0) {
+                fmt(err, errlen, "weight %s: bad shape", name);
+                return VG_EFORMAT;
+            }
+            size_t esz = qd ? 2 : 4, bytes = t.count * esz;
+            if (off + bytes > binlen || off + bytes < off) {
+                vg_tensor_free(&t);
+                fmt(err, errlen,
+                    "%s: shorter than its manifest says (weight %s): the file is "
+                    "truncated or not this model's",
+                    bin_path, name);
+                return VG_ECORRUPT;
+            }
+            if (qd) {
+                float *f = t.data;
+                for (size_t i = 0; i < t.count; i++) {
+                    uint16_t h;
+                    memcpy(&h, bin + off + 2 * i, 2);
+                    f[i] = half_to_float(h);
+                }
+            } else {
+                memcpy(t.data, bin + off, bytes);
+            }
+            off += bytes;
+            if (idx < 0 || m->nodes[idx].op != OP_CONST) { /* unused weight */
+                vg_tensor_free(&t);
+                continue;
+            }
+            vg_tensor_free(&m->nodes[idx].out[0]);
+            m->nodes[idx].out[0] = t;
+        }
+    }
+    for (int i = 0; i < m->n; i++)
+        if (m->nodes[i].op == OP_CONST && !m->nodes[i].out[0].data) {
+            fmt(err, errlen, "constant %s has no weight in %s", m->nodes[i].name, bin_path);
+            return VG_EFORMAT;
+        }
+    return 0;
+}
+
+static int sort_nodes(vg_model_t *m, char *err, size_t errlen)
+{
+    int *indeg = vg_calloc((size_t)m->n, sizeof(int)),
+        *queue = vg_malloc((size_t)m->n * sizeof(int));
+    int head = 0, tail = 0;
+    m->order = vg_malloc((size_t)m->n * sizeof(int));
+    if (!indeg || !queue || !m->order) {
+        vg_free(indeg), vg_free(queue);
+        return VG_ENOMEM;
+    }
+    for (int i = 0; i < m->n; i++) indeg[i] = m->nodes[i].nin;
+    for (int i = 0; i < m->n; i++)
+        if (!indeg[i]) queue[tail++] = i;
+    int done = 0;
+    while (head < tail) {
+        int v = queue[head++];
+        m->order[done++] = v;
+        for (int i = 0; i < m->n; i++) /* graphs are small: quadratic is fine */
+            for (int k = 0; k < m->nodes[i].nin; k++)
+                if (m->nodes[i].in_node[k] == v && --indeg[i] == 0) queue[tail++] = i;
+    }
+    vg_free(indeg);
+    vg_free(queue);
+    if (done != m->n) {
+        fmt(err, errlen, "the graph has a cycle");
+        return VG_EFORMAT;
+    }
+    return 0;
+}
+
+static int parse_graph(vg_model_t *m, json_t *root, char *err, size_t errlen)
+{
+    json_t *nodes = json_object_get(json_object_get(root, "modelTopology"), "node");
+    size_t i;
+    json_t *jn;
+    if (!json_is_array(nodes) || !json_array_size(nodes) || json_array_size(nodes) > 100000) {
+        fmt(err, errlen, "no modelTopology.node list");
+        return VG_EFORMAT;
+    }
+    m->n = (int)json_array_size(nodes);
+    m->nodes = vg_calloc((size_t)m->n, sizeof(node_t));
+    if (!m->nodes) return VG_ENOMEM;
+    m->input = -1;
+    json_array_foreach(nodes, i, jn)
+    {
+        node_t *nd = &m->nodes[i];
+        const char *name = json_string_value(json_object_get(jn, "name"));
+        const char *op = json_string_value(json_object_get(jn, "op"));
+        if (!name || !op) {
+            fmt(err, errlen, "node %zu has no name or op", i);
+            return VG_EFORMAT;
+        }
+        nd->name = vg_strdup(name);
+        if (!nd->name) return VG_ENOMEM;
+        nd->op = -1;
+        if (!strcmp(op, "AddV2")) op = "Add";
+        for (int k = 0; k < OP_NB; k++)
+            if (!strcmp(op, op_names[k])) nd->op = k;
+        if (nd->op < 0) {
+            fmt(err, errlen, "node %s uses op %s, which vigie does not implement", name, op);
+            return VG_ENOSYS;
+        }
+        int ret = decode_attrs(nd, json_object_get(jn, "attr"), err, errlen);
+        if (ret < 0) return ret;
+        if (nd->op == OP_PLACEHOLDER) {
+            json_t *dims = json_object_get(
+                json_object_get(json_object_get(json_object_get(jn, "attr"), "shape"), "shape"),
+                "dim");
+            size_t d;
+            json_t *dim;
+            if (m->input >= 0) {
+                fmt(err, errlen, "more than one input");
+                return VG_ENOSYS;
+            }
+            m->input = (int)i;
+            if (!json_is_array(dims) || json_array_size(dims) > VG_TENSOR_MAX_DIMS) {
+                fmt(err, errlen, "the input %s has no usable shape", name);
+                return VG_EFORMAT;
+            }
+            m->in_ndim = (int)json_array_size(dims);
+            json_array_foreach(dims, d, dim)
+            {
+                json_t *sz = json_object_get(dim, "size");
+                m->in_shape[d] =
+                    json_is_string(sz) ? atoll(json_string_value(sz)) : json_integer_value(sz);
+            }
+        }
+    }
+    json_array_foreach(nodes, i, jn)
+    {
+        node_t *nd = &m->nodes[i];
+        json_t *ins = json_object_get(jn, "input");
+        size_t k, n = json_is_array(ins) ? json_array_size(ins) : 0;
+        nd->in_node = vg_calloc(n + 1, sizeof(int));
+        nd->in_port = vg_calloc(n + 1, sizeof(int));
+        if (!nd->in_node || !nd->in_port) return VG_ENOMEM;
+        for (k = 0; k < n; k++) {
+            const char *s = json_string_value(json_array_get(ins, k));
+            if (!s) return VG_EFORMAT;
+            if (s[0] == '^') continue; /* control dependency */
+            const char *colon = strrchr(s, ':');
+            size_t len = colon ? (size_t)(colon - s) : strlen(s);
+            int port = colon ? atoi(colon + 1) : 0;
+            int src = find_node(m, s, len);
+            if (src < 0 || port < 0 || port >= MAX_OUT) {
+                fmt(err, errlen, "node %s reads %s, which is not in the graph", nd->name, s);
+                return VG_EFORMAT;
+            }
+            nd->in_node[nd->nin] = src;
+            nd->in_port[nd->nin++] = port;
+            m->nodes[src].consumers[port]++;
+        }
+    }
+    if (m->input < 0) {
+        fmt(err, errlen, "the graph has no input (Placeholder)");
+        return VG_EFORMAT;
+    }
+    return sort_nodes(m, err, errlen);
+}
+
+int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char *bin_path,
+                            char *err, size_t errlen)
+{
+    uint8_t *js = NULL, *bin = NULL;
+    size_t jlen, blen;
+    json_error_t je;
+    json_t *root = NULL;
+    vg_model_t *m = NULL;
+    int ret;
+    if ((ret = read_file(json_path, 64u << 20, &js, &jlen, err, errlen)) < 0) goto end;
+    if ((ret = read_file(bin_path, 512u << 20, &bin, &blen, err, errlen)) < 0) goto end;
+    root = json_loadb((const char *)js, jlen, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        fmt(err, errlen, "%s:%d: not valid JSON: %s", json_path, je.line, je.text);
+        ret = VG_EFORMAT;
+        goto end;
+    }
+    m = vg_calloc(1, sizeof(*m));
+    if (!m) {
+        ret = VG_ENOMEM;
+        goto end;
+    }
+    char inner[400] = "";
+    if ((ret = parse_graph(m, root, inner, sizeof(inner))) < 0 ||
+        (ret = load_weights(m, json_object_get(root, "weightsManifest"), bin, blen, bin_path, inner,
+                            sizeof(inner))) < 0) {
+        if (ret == VG_ENOMEM)
+            fmt(err, errlen, "%s: out of memory", json_path);
+        else
+            fmt(err, errlen, "%s: %s", json_path, inner);
+        goto end;
+    }
+    *out = m;
+    m = NULL;
+end:
+    vg_model_free(&m);
+    json_decref(root);
+    vg_free(js);
+    vg_free(bin);
+    return ret;
+}
+
+static int file_sha256(const char *path, char hex[65])
+{
+    FILE *f = fopen(path, "rb");
+    vg_sha256_t s;
+    uint8_t buf[65536], d[32];
+    size_t n = 0;
+    if (!f) return VG_ENOENT;
+    vg__sha256_init(&s);
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) vg__sha256_update(&s, buf, n);
+    fclose(f);
+    vg__sha256_final(&s, d);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return 0;
+}
+
+int vg_model_load(vg_model_t **out, const char *dir, const char *name, char *err, size_t errlen)
+{
+    const vg_model_info_t *info = NULL;
+    char jp[4096], bp[4096], hex[65];
+    for (int i = 0; registry[i].name; i++)
+        if (!strcmp(registry[i].name, name)) info = &registry[i];
+    if (!info) {
+        fmt(err, errlen,
+            "model '%s' is not in vigie's model table (nanodet, centernet, movenet-lightning): "
+            "vigie runs only the models its event types need; face, identity and similar models "
+            "are refused by design (docs/privacy.md)",
+            name);
+        return VG_EACCES;
+    }
+    snprintf(jp, sizeof(jp), "%s/%s.json", dir, name);
+    snprintf(bp, sizeof(bp), "%s/%s.bin", dir, name);
+    const char *paths[2] = {jp, bp}, *sums[2] = {info->json_sha256, info->bin_sha256};
+    for (int k = 0; k < 2; k++) {
+        if (file_sha256(paths[k], hex) < 0) {
+            fmt(err, errlen, "%s: cannot read it. Run scripts/setup to fetch the models", paths[k]);
+            return VG_ENOENT;
+        }
+        if (strcmp(hex, sums[k])) {
+            fmt(err, errlen,
+                "%s: its SHA-256 is %.16s..., not the registered %.16s...: the file is damaged or "
+                "not the registered model. Run scripts/setup to fetch it again",
+                paths[k], hex, sums[k]);
+            return VG_ECORRUPT;
+        }
+    }
+    return vg_model_load_unchecked(out, jp, bp, err, errlen);
+}
+
+void vg_model_free(vg_model_t **pm)
+{
+    vg_model_t *m = *pm;
+    if (!m) return;
+    for (int i = 0; m->nodes && i < m->n; i++) {
+        for (int k = 0; k < MAX_OUT; k++) vg_tensor_free(&m->nodes[i].out[k]);
+        vg_free(m->nodes[i].name);
+        vg_free(m->nodes[i].in_node);
+        vg_free(m->nodes[i].in_port);
+    }
+    vg_free(m->nodes);
+    vg_free(m->order);
+    vg_free(m->scratch);
+    vg_free(m);
+    *pm = NULL;
+}
+
+int vg_model_input_shape(const vg_model_t *m, int *ndim, int64_t shape[VG_TENSOR_MAX_DIMS])
+{
+    *ndim = m->in_ndim;
+    memcpy(shape, m->in_shape, sizeof(m->in_shape));
+    return 0;
+}
+
+/* ---- running ---- */
+
+#define FAIL(nd, f, ...)                                                                           \
+    do {                                                                                           \
+        vg_log(COMP, VG_LOG_ERROR, "node %s: " f, (nd)->name, ##__VA_ARGS__);                      \
+        return VG_EFORMAT;                                                                         \
+    } while (0)
+
+/* Integer values of a shape-like tensor (int32 or float). */
+static int ints(const vg_tensor_t *t, int64_t *out, size_t max, size_t *n)
+{
+    if (t->count > max) return -1;
+    for (size_t i = 0; i < t->count; i++)
+        out[i] = t->dtype == VG_DT_I32 ? ((const int32_t *)t->data)[i]
+                                       : (int64_t)((const float *)t->data)[i];
+    *n = t->count;
+    return 0;
+}
+
+static int alloc_out(node_t *nd, int k, vg_dtype_t dt, int ndim, const int64_t *shape)
+{
+    vg_tensor_free(&nd->out[k]);
+    int ret = vg_tensor_alloc(&nd->out[k], dt, ndim, shape);
+    if (ret == VG_EINVAL) {
+        vg_log(COMP, VG_LOG_ERROR, "node %s: output shape out of range", nd->name);
+        return VG_EFORMAT;
+    }
+    return ret;
+}
+
+static void strides_of(const vg_tensor_t *t, int64_t *st)
+{
+    int64_t s = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) st[d] = s, s *= t->shape[d];
+}
+
+static int run_transpose(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *permt)
+{
+    int64_t perm[VG_TENSOR_MAX_DIMS], shape[VG_TENSOR_MAX_DIMS], ist[VG_TENSOR_MAX_DIMS];
+    size_t n = 0;
+    if (ints(permt, perm, VG_TENSOR_MAX_DIMS, &n) < 0 || (int)n != x->ndim)
+        FAIL(nd, "permutation of %zu axes for a tensor of %d", n, x->ndim);
+    int seen = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        if (perm[d] < 0 || perm[d] >= x->ndim || (seen & (1 << perm[d])))
+            FAIL(nd, "invalid permutation");
+        seen |= 1 << perm[d];
+        shape[d] = x->shape[perm[d]];
+    }
+    int ret = alloc_out(nd, 0, x->dtype, x->ndim, shape);
+    if (ret < 0) return ret;
+    strides_of(x, ist);
+    const uint32_t *src = x->data;
+    uint32_t *dst = nd->out[0].data;
+    int64_t idx[VG_TENSOR_MAX_DIMS] = {0};
+    for (size_t o = 0; o < nd->out[0].count; o++) {
+        int64_t off = 0;
+        for (int d = 0; d < x->ndim; d++) off += idx[d] * ist[perm[d]];
+        dst[o] = src[off];
+        for (int d = x->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
+static int run_pad(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *padt, float value)
+{
+    int64_t pads[2 * VG_TENSOR_MAX_DIMS], shape[VG_TENSOR_MAX_DIMS], ist[VG_TENSOR_MAX_DIMS],
+        ost[VG_TENSOR_MAX_DIMS];
+    size_t n = 0;
+    if (ints(padt, pads, 2 * VG_TENSOR_MAX_DIMS, &n) < 0 || (int)n != 2 * x->ndim)
+        FAIL(nd, "paddings do not match the tensor's %d axes", x->ndim);
+    for (int d = 0; d < x->ndim; d++) {
+        if (pads[2 * d] < 0 || pads[2 * d + 1] < 0 || pads[2 * d] > 4096 || pads[2 * d + 1] > 4096)
+            FAIL(nd, "negative or huge padding");
+        shape[d] = x->shape[d] + pads[2 * d] + pads[2 * d + 1];
+    }
+    int ret = alloc_out(nd, 0, x->dtype, x->ndim, shape);
+    if (ret < 0) return ret;
+    vg_tensor_t *o = &nd->out[0];
+    if (x->dtype == VG_DT_F32)
+        for (size_t i = 0; i < o->count; i++) ((float *)o->data)[i] = value;
+    strides_of(x, ist);
+    strides_of(o, ost);
+    int64_t idx[VG_TENSOR_MAX_DIMS] = {0};
+    const uint32_t *src = x->data;
+    uint32_t *dst = o->data;
+    int64_t inner = x->ndim ? x->shape[x->ndim - 1] : 1;
+    for (size_t i = 0; i < x->count; i += (size_t)inner) { /* copy innermost rows */
+        int64_t off = 0;
+        for (int d = 0; d < x->ndim; d++) off += (idx[d] + pads[2 * d]) * ost[d];
+        memcpy(dst + off, src + i, (size_t)inner * 4);
+        for (int d = x->ndim - 2; d >= 0; d--) {
+            if (++idx[d] < x->shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
+static int run_add(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b)
+{
+    int nd_ = a->ndim > b->ndim ? a->ndim : b->ndim;
+    int64_t shape[VG_TENSOR_MAX_DIMS], as[VG_TENSOR_MAX_DIMS], bs[VG_TENSOR_MAX_DIMS];
+    int64_t ast[VG_TENSOR_MAX_DIMS], bst[VG_TENSOR_MAX_DIMS];
+    if (a->dtype != b->dtype) FAIL(nd, "Add of a float and an int tensor");
+    for (int d = 0; d < nd_; d++) {
+        int da = d - (nd_ - a->ndim), db = d - (nd_ - b->ndim);
+        as[d] = da >= 0 ? a->shape[da] : 1;
+        bs[d] = db >= 0 ? b->shape[db] : 1;
+        if (as[d] != bs[d] && as[d] != 1 && bs[d] != 1) FAIL(nd, "shapes do not broadcast");
+        shape[d] = as[d] > bs[d] ? as[d] : bs[d];
+    }
+    int ret = alloc_out(nd, 0, a->dtype, nd_, shape);
+    if (ret < 0) return ret;
+    size_t n = nd->out[0].count;
+    if (a->dtype == VG_DT_F32) {
+        const float *x = a->data, *y = b->data;
+        float *o = nd->out[0].data;
+        if (a->count == n && b->count == n) {
+            for (size_t i = 0; i < n; i++) o[i] = x[i] + y[i];
+            return 0;
+        }
+        if (nd_ && a->count == n && b->count == (size_t)shape[nd_ - 1] &&
+            bs[nd_ - 1] == shape[nd_ - 1]) {
+            size_t c = b->count; /* a bias along the last axis */
+            for (size_t i = 0; i < n; i++) o[i] = x[i] + y[i % c];
+            return 0;
+        }
+    }
+    int64_t s = 1, t = 1;
+    for (int d = nd_ - 1; d >= 0; d--) {
+        ast[d] = as[d] == 1 ? 0 : s, bst[d] = bs[d] == 1 ? 0 : t;
+        s *= as[d], t *= bs[d];
+    }
+    int64_t idx[VG_TENSOR_MAX_DIMS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        int64_t oa = 0, ob = 0;
+        for (int d = 0; d < nd_; d++) oa += idx[d] * ast[d], ob += idx[d] * bst[d];
+        if (a->dtype == VG_DT_F32)
+            ((float *)nd->out[0].data)[i] =
+                ((const float *)a->data)[oa] + ((const float *)b->data)[ob];
+        else
+            ((int32_t *)nd->out[0].data)[i] =
+                ((const int32_t *)a->data)[oa] + ((const int32_t *)b->data)[ob];
+        for (int d = nd_ - 1; d >= 0; d--) {
+            if (++idx[d] < shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
+/* TF's output size and leading padding for VALID / SAME. */
+static int tf_pad(int in, int k, int s, int dil, int same, int *out, int *before)
+{
+    int keff = (k - 1) * dil + 1;
+    if (same) {
+        *out = (in + s - 1) / s;
+        int total = (*out - 1) * s + keff - in;
+        *before = total > 0 ? total / 2 : 0;
+    } else {
+        *out = in >= keff ? (in - keff) / s + 1 : 0;
+        *before = 0;
+    }
+    return *out > 0 ? 0 : -1;
+}
+
+static int run_conv(vg_model_t *m, node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f)
+{
+    vg_conv_geom_t g;
+    if (x->ndim != 4 || f->ndim != 4 || x->dtype != VG_DT_F32 || f->dtype != VG_DT_F32 ||
+        f->shape[2] != x->shape[3])
+        FAIL(nd, "Conv2D wants NHWC input and HWIO filter with matching channels");
+    g.n = (int)x->shape[0], g.h = (int)x->shape[1], g.w = (int)x->shape[2], g.c = (int)x->shape[3];
+    g.kh = (int)f->shape[0], g.kw = (int)f->shape[1], g.o = (int)f->shape[3];
+    g.sy = nd->strides[1], g.sx = nd->strides[2], g.dy = nd->dil[1], g.dx = nd->dil[2];
+    if (tf_pad(g.h, g.kh, g.sy, g.dy, nd->same, &g.oh, &g.pt) < 0 ||
+        tf_pad(g.w, g.kw, g.sx, g.dx, nd->same, &g.ow, &g.pl) < 0)
+        FAIL(nd, "the input is smaller than the filter");
+    int64_t shape[4] = {g.n, g.oh, g.ow, g.o};
+    int ret = alloc_out(nd, 0, VG_DT_F32, 4, shape);
+    if (ret < 0) return ret;
+    size_t need = vg__conv2d_scratch(&g);
+    if (need > m->scratch_size) {
+        float *s = vg_realloc(m->scratch, need * sizeof(float));
+        if (!s) return VG_ENOMEM;
+        m->scratch = s;
+        m->scratch_size = need;
+    }
+    vg__conv2d_gemm(&g, x->data, f->data, nd->out[0].data, m->scratch);
+    return 0;
+}
+
+static int run_concat(node_t *nd, const vg_tensor_t **in, int nin)
+{
+    int64_t ax;
+    size_t n = 0;
+    if (nin < 2 || ints(in[nin - 1], &ax, 1, &n) < 0 || n != 1) FAIL(nd, "ConcatV2 needs an axis");
+    const vg_tensor_t *a = in[0];
+    if (ax < 0) ax += a->ndim;
+    if (ax < 0 || ax >= a->ndim) FAIL(nd, "axis out of range");
+    int64_t shape[VG_TENSOR_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof(shape));
+    shape[ax] = 0;
+    for (int i = 0; i < nin - 1; i++) {
+        if (in[i]->ndim != a->ndim || in[i]->dtype != a->dtype)
+            FAIL(nd, "inputs differ in rank or type");
+        for (int d = 0; d < a->ndim; d++)
+            if (d != ax && in[i]->shape[d] != a->shape[d]) FAIL(nd, "inputs differ in shape");
+        shape[ax] += in[i]->shape[ax];
+    }
+    int ret = alloc_out(nd, 0, a->dtype, a->ndim, shape);
+    if (ret < 0) return ret;
+    size_t outer = 1, inner = 1;
+    for (int d = 0; d < ax; d++) outer *= (size_t)a->shape[d];
+    for (int d = (int)ax + 1; d < a->ndim; d++) inner *= (size_t)a->shape[d];
+    uint32_t *dst = nd->out[0].data;
+    for (size_t o = 0; o < outer; o++)
+        for (int i = 0; i < nin - 1; i++) {
+            size_t len = (size_t)in[i]->shape[ax] * inner;
+            memcpy(dst, (const uint32_t *)in[i]->data + o * len, len * 4);
+            dst += len;
+        }
+    return 0;
+}
+
+static int run_splitv(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *szt,
+                      const vg_tensor_t *axt)
+{
+    int64_t sizes[MAX_OUT], ax = 0;
+    size_t n = 0, one = 0;
+    if (ints(szt, sizes, MAX_OUT, &n) < 0 || (int)n != nd->num_split || ints(axt, &ax, 1, &one) < 0)
+        FAIL(nd, "SplitV sizes do not match num_split");
+    if (ax < 0) ax += x->ndim;
+    if (ax < 0 || ax >= x->ndim) FAIL(nd, "axis out of range");
+    int64_t known = 0, free_at = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (sizes[i] == -1) {
+            if (free_at >= 0) FAIL(nd, "two -1 sizes");
+            free_at = (int64_t)i;
+        } else if (sizes[i] < 0) {
+            FAIL(nd, "negative size");
+        } else {
+            known += sizes[i];
+        }
+    }
+    if (free_at >= 0) sizes[free_at] = x->shape[ax] - known, known = x->shape[ax];
+    if (known != x->shape[ax] || (free_at >= 0 && sizes[free_at] < 0))
+        FAIL(nd, "sizes do not add up");
+    size_t outer = 1, inner = 1;
+    for (int d = 0; d < ax; d++) outer *= (size_t)x->shape[d];
+    for (int d = (int)ax + 1; d < x->ndim; d++) inner *= (size_t)x->shape[d];
+    int64_t start = 0;
+    for (int k = 0; k < nd->num_split; k++) {
+        int64_t shape[VG_TENSOR_MAX_DIMS];
+        memcpy(shape, x->shape, sizeof(shape));
+        shape[ax] = sizes[k];
+        int ret = alloc_out(nd, k, x->dtype, x->ndim, shape);
+        if (ret < 0) return ret;
+        size_t len = (size_t)sizes[k] * inner, row = (size_t)x->shape[ax] * inner;
+        for (size_t o = 0; o < outer; o++)
+            memcpy((uint32_t *)nd->out[k].data + o * len,
+                   (const uint32_t *)x->data + o * row + (size_t)start * inner, len * 4);
+        start += sizes[k];
+    }
+    return 0;
+}
+
+static int run_reshape(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *st)
+{
+    int64_t shape[VG_TENSOR_MAX_DIMS];
+    size_t n, known = 1;
+    int free_at = -1;
+    if (ints(st, shape, VG_TENSOR_MAX_DIMS, &n) < 0) FAIL(nd, "too many dimensions");
+    for (size_t d = 0; d < n; d++) {
+        if (shape[d] == -1 && free_at < 0)
+            free_at = (int)d;
+        else if (shape[d] < 0)
+            FAIL(nd, "bad shape");
+        else
+            known *= (size_t)shape[d];
+    }
+    if (free_at >= 0) {
+        if (!known || x->count % known) FAIL(nd, "cannot infer the -1 dimension");
+        shape[free_at] = (int64_t)(x->count / known);
+        known = x->count;
+    }
+    if (known != x->count) FAIL(nd, "reshape of %zu elements to %zu", x->count, known);
+    int ret = alloc_out(nd, 0, x->dtype, (int)n, shape);
+    if (ret < 0) return ret;
+    memcpy(nd->out[0].data, x->data, x->count * 4);
+    return 0;
+}
+
+static int run_sparse_to_dense(node_t *nd, const vg_tensor_t **in)
+{
+    int64_t shape[VG_TENSOR_MAX_DIMS];
+    size_t nd_;
+    const vg_tensor_t *idx = in[0], *vals = in[2], *def = in[3];
+    if (ints(in[1], shape, VG_TENSOR_MAX_DIMS, &nd_) < 0 || def->count != 1 ||
+        idx->dtype != VG_DT_I32)
+        FAIL(nd, "bad SparseToDense arguments");
+    int ret = alloc_out(nd, 0, vals->dtype, (int)nd_, shape);
+    if (ret < 0) return ret;
+    vg_tensor_t *o = &nd->out[0];
+    uint32_t d0;
+    memcpy(&d0, def->data, 4);
+    for (size_t i = 0; i < o->count; i++) ((uint32_t *)o->data)[i] = d0;
+    size_t nidx = idx->ndim >= 1 ? (size_t)idx->shape[0] : 0;
+    size_t width = idx->ndim == 2 ? (size_t)idx->shape[1] : 1;
+    if (width != nd_ && nidx) FAIL(nd, "indices do not match the output rank");
+    int64_t ost[VG_TENSOR_MAX_DIMS];
+    strides_of(o, ost);
+    for (size_t i = 0; i < nidx; i++) {
+        int64_t off = 0;
+        for (size_t d = 0; d < width; d++) {
+            int64_t v = ((const int32_t *)idx->data)[i * width + d];
+            if (v < 0 || v >= shape[d]) FAIL(nd, "index out of range");
+            off += v * ost[d];
+        }
+        uint32_t v;
+        memcpy(&v, (const uint32_t *)vals->data + (vals->count == 1 ? 0 : i), 4);
+        ((uint32_t *)o->data)[off] = v;
+    }
+    return 0;
+}
+
+static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
+{
+    const vg_tensor_t *in[16];
+    int ret;
+    if (nd->nin > 16) FAIL(nd, "too many inputs");
+    for (int k = 0; k < nd->nin; k++) {
+        node_t *src = &m->nodes[nd->in_node[k]];
+        in[k] = &src->out[nd->in_port[k]];
+        if (!in[k]->data && src->op != OP_PLACEHOLDER) FAIL(nd, "reads a missing tensor");
+        if (src->op == OP_PLACEHOLDER) in[k] = input;
+    }
+    static const int want[OP_NB] = {0, 0, 1, 2, 2, 3, 2, 2, 1, 1, -1, 2, 3, 1, 2, 4};
+    if (want[nd->op] >= 0 && nd->nin != want[nd->op])
+        FAIL(nd, "expects %d inputs, has %d", want[nd->op], nd->nin);
+    switch (nd->op) {
+    case OP_CONST:
+    case OP_PLACEHOLDER:
+        return 0;
+    case OP_IDENTITY:
+        if ((ret = alloc_out(nd, 0, in[0]->dtype, in[0]->ndim, in[0]->shape)) < 0) return ret;
+        memcpy(nd->out[0].data, in[0]->data, in[0]->count * 4);
+        return 0;
+    case OP_TRANSPOSE:
+        return run_transpose(nd, in[0], in[1]);
+    case OP_PAD:
+        return run_pad(nd, in[0], in[1], 0);
+    case OP_PADV2: {
+        if (in[2]->count != 1 || in[2]->dtype != VG_DT_F32) FAIL(nd, "pad value must be a float");
+        return run_pad(nd, in[0], in[1], ((const float *)in[2]->data)[0]);
+    }
+    case OP_CONV2D:
+        return run_conv(m, nd, in[0], in[1]);
+    case OP_ADD:
+        return run_add(nd, in[0], in[1]);
+    case OP_LEAKYRELU:
+    case OP_SIGMOID: {
+        if (in[0]->dtype != VG_DT_F32) FAIL(nd, "float input expected");
+        if ((ret = alloc_out(nd, 0, VG_DT_F32, in[0]->ndim, in[0]->shape)) < 0) return ret;
+        const float *x = in[0]->data;
+        float *o = nd->out[0].data, a = nd->alpha;
+        if (nd->op == OP_LEAKYRELU)
+            for (size_t i = 0; i < in[0]->count; i++) o[i] = x[i] >= 0 ? x[i] : a * x[i];
+        else
+            for (size_t i = 0; i < in[0]->count; i++) o[i] = 1.0f / (1.0f + expf(-x[i]));
+        return 0;
+    }
+    case OP_MAXPOOL: {
+        const vg_tensor_t *x = in[0];
+        int oh, ow, pt, pl;
+        if (x->ndim != 4 || x->dtype != VG_DT_F32) FAIL(nd, "MaxPool wants NHWC");
+        if (tf_pad((int)x->shape[1], nd->ksize[1], nd->strides[1], 1, nd->same, &oh, &pt) < 0 ||
+            tf_pad((int)x->shape[2], nd->ksize[2], nd->strides[2], 1, nd->same, &ow, &pl) < 0)
+            FAIL(nd, "input smaller than the window");
+        int64_t shape[4] = {x->shape[0], oh, ow, x->shape[3]};
+        if ((ret = alloc_out(nd, 0, VG_DT_F32, 4, shape)) < 0) return ret;
+        vg__maxpool(x->data, (int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3],
+                    nd->ksize[1], nd->ksize[2], nd->strides[1], nd->strides[2], pt, pl, oh, ow,
+                    nd->out[0].data);
+        return 0;
+    }
+    case OP_CONCAT:
+        return run_concat(nd, in, nd->nin);
+    case OP_RESIZE: {
+        int64_t sz[2];
+        size_t n = 0;
+        const vg_tensor_t *x = in[0];
+        if (x->ndim != 4 || x->dtype != VG_DT_F32 || ints(in[1], sz, 2, &n) < 0 || n != 2 ||
+            sz[0] < 1 || sz[1] < 1 || sz[0] > 8192 || sz[1] > 8192)
+            FAIL(nd, "ResizeBilinear wants NHWC and a size [h, w]");
+        int64_t shape[4] = {x->shape[0], sz[0], sz[1], x->shape[3]};
+        if ((ret = alloc_out(nd, 0, VG_DT_F32, 4, shape)) < 0) return ret;
+        vg__resize_bilinear(x->data, (int)x->shape[0], (int)x->shape[1], (int)x->shape[2],
+                            (int)x->shape[3], (int)sz[0], (int)sz[1], nd->align_corners,
+                            nd->half_pixel, nd->out[0].data);
+        return 0;
+    }
+    case OP_SPLITV:
+        return run_splitv(nd, in[0], in[1], in[2]);
+    case OP_RESHAPE:
+        return run_reshape(nd, in[0], in[1]);
+    case OP_SPARSE_TO_DENSE:
+        return run_sparse_to_dense(nd, in);
+    }
+    return VG_EBUG;
+}
+
+int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
+{
+    if (input->dtype != VG_DT_F32 || input->ndim != m->in_ndim) return VG_EINVAL;
+    for (int d = 0; d < m->in_ndim; d++)
+        if (m->in_shape[d] > 0 && input->shape[d] != m->in_shape[d]) return VG_EINVAL;
+    for (int i = 0; i < m->n; i++) {
+        node_t *nd = &m->nodes[i];
+        for (int k = 0; k < MAX_OUT; k++) {
+            nd->remaining[k] = nd->consumers[k];
+            if (nd->op != OP_CONST) vg_tensor_free(&nd->out[k]);
+        }
+    }
+    for (int oi = 0; oi < m->n; oi++) {
+        node_t *nd = &m->nodes[m->order[oi]];
+        int ret = run_node(m, nd, input);
+        if (ret < 0) return ret;
+        /* free what no later node reads */
+        for (int k = 0; k < nd->nin; k++) {
+            node_t *src = &m->nodes[nd->in_node[k]];
+            int port = nd->in_port[k];
+            if (--src->remaining[port] == 0 && !keep_all && src->op != OP_CONST)
+                vg_tensor_free(&src->out[port]);
+        }
+    }
+    return 0;
+}
+
+const vg_tensor_t *vg_model_tensor(const vg_model_t *m, const char *node)
+{
+    const char *colon = strrchr(node, ':');
+    size_t len = colon ? (size_t)(colon - node) : strlen(node);
+    int port = colon ? atoi(colon + 1) : 0;
+    int i = find_node(m, node, len);
+    if (i < 0 || port < 0 || port >= MAX_OUT || !m->nodes[i].out[port].data) return NULL;
+    return &m->nodes[i].out[port];
+}

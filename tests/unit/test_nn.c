@@ -1,0 +1,235 @@
+/* Inference core: the model table refuses unregistered, damaged and malformed models with clear
+ * errors; the optimised convolution equals the reference loops; NanoDet-g's six heads match the
+ * TensorFlow.js reference tensors in ../shared/ref/nn within 1e-4 + 1e-3*|ref|. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vigie/vigie.h>
+
+#include "../../src/nn/ops.h"
+#include "synth.h"
+#include "testutil.h"
+
+static const char *models_dir(void)
+{
+    const char *d = getenv("VG_MODELS");
+    static char path[4096];
+    snprintf(path, sizeof(path), "%s/nanodet.bin", d ? d : "models");
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fclose(f);
+    return d ? d : "models";
+}
+
+static void test_refusal_by_construction(void **state)
+{
+    vg_model_t *m = NULL;
+    char err[1024];
+    (void)state;
+    const char *refused[] = {"blazeface", "faceres", "emotion", "iris", "antispoof", "../nanodet"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+        assert_int_equal(vg_model_load(&m, "models", refused[i], err, sizeof(err)), VG_EACCES);
+        assert_non_null(strstr(err, "not in vigie's model table"));
+        assert_null(m);
+    }
+    int n;
+    const vg_model_info_t *r = vg_model_registry(&n);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(strlen(r[i].json_sha256), 64);
+        assert_int_equal(strlen(r[i].bin_sha256), 64);
+    }
+}
+
+static void test_bad_model_files(void **state)
+{
+    const char *md = models_dir();
+    char dir[512], jp[700], bp[700], src[700], err[1024];
+    vg_model_t *m = NULL;
+    size_t jl, bl;
+    (void)state;
+    if (!md) {
+        fprintf(stderr, "models/ absent (scripts/setup fetches them): skipping\n");
+        skip();
+    }
+    assert_int_equal(synth_tmpdir(dir, sizeof(dir)), 0);
+    snprintf(src, sizeof(src), "%s/nanodet.json", md);
+    char *js = tu_read_file(src, &jl);
+    snprintf(src, sizeof(src), "%s/nanodet.bin", md);
+    char *bin = tu_read_file(src, &bl);
+    assert_non_null(js);
+    assert_non_null(bin);
+    snprintf(jp, sizeof(jp), "%s/nanodet.json", dir);
+    snprintf(bp, sizeof(bp), "%s/nanodet.bin", dir);
+    /* missing */
+    assert_int_equal(vg_model_load(&m, dir, "nanodet", err, sizeof(err)), VG_ENOENT);
+    assert_non_null(strstr(err, "scripts/setup"));
+    /* one byte changed: the checksum refuses it */
+    tu_write_file(jp, js, jl);
+    bin[1000] ^= 1;
+    tu_write_file(bp, bin, bl);
+    assert_int_equal(vg_model_load(&m, dir, "nanodet", err, sizeof(err)), VG_ECORRUPT);
+    assert_non_null(strstr(err, "SHA-256"));
+    bin[1000] ^= 1;
+    /* truncated weights (parser path, without the table) */
+    tu_write_file(bp, bin, bl / 2);
+    assert_int_equal(vg_model_load_unchecked(&m, jp, bp, err, sizeof(err)), VG_ECORRUPT);
+    assert_non_null(strstr(err, "shorter than its manifest"));
+    tu_write_file(bp, bin, bl);
+    /* malformed JSON */
+    tu_write_file(jp, js, jl / 3);
+    assert_int_equal(vg_model_load_unchecked(&m, jp, bp, err, sizeof(err)), VG_EFORMAT);
+    assert_non_null(strstr(err, "not valid JSON"));
+    /* an op vigie does not implement */
+    char *op = strstr(js, "\"op\":\"LeakyRelu\"");
+    if (!op) op = strstr(js, "\"op\": \"LeakyRelu\"");
+    assert_non_null(op);
+    memcpy(strstr(op, "LeakyRelu"), "LeakyRelX", 9);
+    tu_write_file(jp, js, jl);
+    assert_int_equal(vg_model_load_unchecked(&m, jp, bp, err, sizeof(err)), VG_ENOSYS);
+    assert_non_null(strstr(err, "LeakyRelX"));
+    assert_null(m);
+    free(js);
+    free(bin);
+    synth_rmdir(dir);
+}
+
+static void test_conv_gemm_equals_reference(void **state)
+{
+    (void)state;
+    unsigned seed = 3;
+    const int cfg[][7] = {
+        /* h, w, c, k, o, stride, pad */
+        {7, 9, 3, 3, 5, 1, 1}, {8, 8, 4, 3, 6, 2, 1}, {5, 6, 8, 1, 7, 1, 0},
+        {9, 7, 2, 5, 3, 2, 2}, {1, 1, 3, 1, 2, 1, 0}, {6, 6, 3, 3, 4, 2, 0},
+    };
+    for (size_t t = 0; t < sizeof(cfg) / sizeof(cfg[0]); t++) {
+        vg_conv_geom_t g = {.n = 2,
+                            .h = cfg[t][0],
+                            .w = cfg[t][1],
+                            .c = cfg[t][2],
+                            .kh = cfg[t][3],
+                            .kw = cfg[t][3],
+                            .o = cfg[t][4],
+                            .sy = cfg[t][5],
+                            .sx = cfg[t][5],
+                            .dy = 1,
+                            .dx = 1,
+                            .pt = cfg[t][6],
+                            .pl = cfg[t][6]};
+        g.oh = (g.h + 2 * g.pt - g.kh) / g.sy + 1;
+        g.ow = (g.w + 2 * g.pl - g.kw) / g.sx + 1;
+        size_t ni = (size_t)g.n * g.h * g.w * g.c, nf = (size_t)g.kh * g.kw * g.c * g.o;
+        size_t no = (size_t)g.n * g.oh * g.ow * g.o;
+        float *in = malloc(ni * 4), *f = malloc(nf * 4), *a = malloc(no * 4), *b = malloc(no * 4);
+        float *scratch = malloc((vg__conv2d_scratch(&g) + 1) * 4);
+        for (size_t i = 0; i < ni; i++)
+            seed = seed * 1103515245 + 12345, in[i] = (int)(seed >> 16) % 200 / 100.0f - 1;
+        for (size_t i = 0; i < nf; i++)
+            seed = seed * 1103515245 + 12345, f[i] = (int)(seed >> 16) % 200 / 100.0f - 1;
+        vg__conv2d_ref(&g, in, f, a);
+        vg__conv2d_gemm(&g, in, f, b, scratch);
+        for (size_t i = 0; i < no; i++)
+            if (fabsf(a[i] - b[i]) > 1e-4f + 1e-5f * fabsf(a[i]))
+                fail_msg("config %zu, element %zu: %g vs %g", t, i, a[i], b[i]);
+        free(in), free(f), free(a), free(b), free(scratch);
+    }
+}
+
+static void test_resize_bilinear(void **state)
+{
+    (void)state;
+    float in[4] = {0, 10, 20, 30}; /* 2x2, one channel */
+    float out[16];
+    vg__resize_bilinear(in, 1, 2, 2, 1, 4, 4, 0, 0, out); /* legacy: src = dst * in/out */
+    assert_true(fabsf(out[0] - 0) < 1e-6f && fabsf(out[1] - 5) < 1e-6f &&
+                fabsf(out[3] - 10) < 1e-6f);
+    vg__resize_bilinear(in, 1, 2, 2, 1, 4, 4, 0, 1, out); /* half-pixel centres */
+    assert_true(fabsf(out[0] - 0) < 1e-6f && fabsf(out[1] - 2.5f) < 1e-6f &&
+                fabsf(out[2] - 7.5f) < 1e-6f);
+}
+
+static float *read_f32(const char *path, size_t *n)
+{
+    size_t len;
+    char *d = tu_read_file(path, &len);
+    *n = len / 4;
+    return (float *)d;
+}
+
+/* NanoDet-g on the vtest frame, both input normalisations, all six heads. */
+static void test_nanodet_matches_tfjs(void **state)
+{
+    const char *md = models_dir(), *sh = tu_shared();
+    char err[1024], path[4096];
+    vg_model_t *m;
+    (void)state;
+    if (!md || !sh) {
+        fprintf(stderr, "models/ or ../shared absent: skipping the NanoDet reference check\n");
+        skip();
+    }
+    assert_int_equal(vg_model_load(&m, md, "nanodet", err, sizeof(err)), 0);
+    int nd;
+    int64_t shape[VG_TENSOR_MAX_DIMS];
+    assert_int_equal(vg_model_input_shape(m, &nd, shape), 0);
+    assert_int_equal(nd, 4);
+    assert_true(shape[1] == 3 && shape[2] == 416 && shape[3] == 416);
+    const char *variants[] = {"nanodet", "nanodet-bgrnorm"};
+    const char *heads[] = {"Identity",   "Identity_1", "Identity_2",
+                           "Identity_3", "Identity_4", "Identity_5"};
+    for (int v = 0; v < 2; v++) {
+        size_t n;
+        snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.%s.input.f32", sh, variants[v]);
+        float *in = read_f32(path, &n);
+        assert_non_null(in);
+        assert_int_equal(n, 3 * 416 * 416);
+        vg_tensor_t t;
+        vg_tensor_view(&t, VG_DT_F32, 4, shape, in);
+        assert_int_equal(vg_model_run(m, &t, 0), 0);
+        for (int h = 0; h < 6; h++) {
+            size_t rn;
+            snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.%s.out_%s.f32", sh, variants[v],
+                     heads[h]);
+            float *ref = read_f32(path, &rn);
+            const vg_tensor_t *o = vg_model_tensor(m, heads[h]);
+            assert_non_null(ref);
+            assert_non_null(o);
+            assert_int_equal(o->count, rn);
+            double worst = 0;
+            for (size_t i = 0; i < rn; i++) {
+                double d = fabs(((const float *)o->data)[i] - ref[i]);
+                if (d > 1e-4 + 1e-3 * fabs(ref[i]))
+                    fail_msg("%s %s[%zu]: %g vs reference %g", variants[v], heads[h], i,
+                             ((const float *)o->data)[i], ref[i]);
+                worst = fmax(worst, d);
+            }
+            fprintf(stderr, "%s %s: max |diff| %.3g over %zu values\n", variants[v], heads[h],
+                    worst, rn);
+            free(ref);
+        }
+        /* a wrong input shape is refused, not read out of bounds */
+        int64_t bad[4] = {1, 3, 320, 320};
+        vg_tensor_view(&t, VG_DT_F32, 4, bad, in);
+        assert_int_equal(vg_model_run(m, &t, 0), VG_EINVAL);
+        free(in);
+    }
+    vg_model_free(&m);
+    assert_null(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refusal_by_construction),    cmocka_unit_test(test_bad_model_files),
+        cmocka_unit_test(test_conv_gemm_equals_reference), cmocka_unit_test(test_resize_bilinear),
+        cmocka_unit_test(test_nanodet_matches_tfjs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
