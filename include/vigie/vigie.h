@@ -17,5 +17,6 @@
 #include <vigie/vision.h>
 #include <vigie/track.h>
 #include <vigie/nn.h>
+#include <vigie/detect.h>
 
 #endif

@@ -224,12 +224,92 @@ static void test_nanodet_matches_tfjs(void **state)
     assert_null(m);
 }
 
+/* The detector on the vtest frame against the TF.js-decoded list, compared as sets: the same
+ * labels, scores within 0.01, boxes overlapping by IoU >= 0.9. */
+static void test_detector_matches_reference(void **state)
+{
+    const char *md = models_dir(), *sh = tu_shared();
+    char err[1024], path[4096];
+    vg_detector_t *d;
+    vg_detector_params_t p;
+    (void)state;
+    if (!md || !sh) {
+        fprintf(stderr, "models/ or ../shared absent: skipping the detector check\n");
+        skip();
+    }
+    memset(&p, 0, sizeof(p));
+    vg_opt_defaults(&p, vg_detector_option_group.options);
+    vg_opt_set(&p, vg_detector_option_group.options, "models_dir", md, err, sizeof(err));
+    assert_int_equal(vg_detector_new(&d, &p, err, sizeof(err)), 0);
+    vg_opt_free(&p, vg_detector_option_group.options);
+    size_t len;
+    snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.rgb", sh);
+    uint8_t *rgb = (uint8_t *)tu_read_file(path, &len);
+    assert_non_null(rgb);
+    assert_int_equal(len, 768 * 576 * 3);
+    for (size_t i = 0; i < len; i += 3) { /* RGB to BGR */
+        uint8_t t = rgb[i];
+        rgb[i] = rgb[i + 2];
+        rgb[i + 2] = t;
+    }
+    vg_image_t img = {768, 576, 768 * 3, VG_PIX_BGR24, rgb};
+    vg_detection_t det[200];
+    int n = vg_detector_run(d, &img, det, 200);
+    assert_true(n > 0);
+    snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.decoded.json", sh);
+    char *js = tu_read_file(path, NULL);
+    assert_non_null(js);
+    /* a small scan of {"label": "...", "score": S, "box_xyxy_px": [x0, y0, x1, y1]} entries */
+    const char *q = strstr(js, "\"nanodet\"");
+    assert_non_null(q);
+    const char *end = strstr(q, "]}"); /* the end of the nanodet detections list */
+    int nref = 0, matched = 0;
+    for (const char *l = strstr(q, "\"label\""); l && (!end || l < end + 2);
+         l = strstr(l + 1, "\"label\"")) {
+        char label[64];
+        float sc, b[4];
+        if (sscanf(l, "\"label\": \"%63[^\"]\", \"score\": %f, \"box_xyxy_px\": [%f, %f, %f, %f]",
+                   label, &sc, &b[0], &b[1], &b[2], &b[3]) != 6)
+            break;
+        nref++;
+        vg_detection_t r = {b[0], b[1], b[2] - b[0], b[3] - b[1], sc, 0};
+        int found = 0;
+        for (int i = 0; i < n && !found; i++) {
+            if (strcmp(vg_coco_name(det[i].cls), label) || fabsf(det[i].score - sc) > 0.01f)
+                continue;
+            float x0 = fmaxf(r.x, det[i].x), y0 = fmaxf(r.y, det[i].y);
+            float x1 = fminf(r.x + r.w, det[i].x + det[i].w),
+                  y1 = fminf(r.y + r.h, det[i].y + det[i].h);
+            float in = fmaxf(0, x1 - x0) * fmaxf(0, y1 - y0);
+            float iou = in / (r.w * r.h + det[i].w * det[i].h - in);
+            found = iou >= 0.9f;
+        }
+        if (!found)
+            fail_msg("reference %s %.3f [%.1f %.1f %.1f %.1f] not found", label, sc, b[0], b[1],
+                     b[2], b[3]);
+        matched++;
+    }
+    fprintf(stderr, "detector: %d detections, %d reference detections all matched\n", n, nref);
+    assert_true(nref >= 10);
+    assert_int_equal(matched, nref);
+    assert_int_equal(n, nref);
+    int persons = 0;
+    for (int i = 0; i < n; i++) persons += det[i].cls == 0 && det[i].score > 0.6f;
+    assert_int_equal(persons, 7); /* the 7 pedestrians of the frame */
+    free(js);
+    free(rgb);
+    vg_detector_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refusal_by_construction),    cmocka_unit_test(test_bad_model_files),
-        cmocka_unit_test(test_conv_gemm_equals_reference), cmocka_unit_test(test_resize_bilinear),
+        cmocka_unit_test(test_refusal_by_construction),
+        cmocka_unit_test(test_bad_model_files),
+        cmocka_unit_test(test_conv_gemm_equals_reference),
+        cmocka_unit_test(test_resize_bilinear),
         cmocka_unit_test(test_nanodet_matches_tfjs),
+        cmocka_unit_test(test_detector_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

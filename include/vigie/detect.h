@@ -1,0 +1,54 @@
+/*
+ * vigie — object detector: what a moving or static object is (person, bag, bicycle, car, ...).
+ *
+ * vg_detector_t runs a registered model (NanoDet-g 416 by default) on a colour frame of any size
+ * and returns boxes in the frame's pixels with a COCO class and a score, after per-class
+ * non-maximum suppression. The decoder of each model is C code. A detector belongs to one thread.
+ */
+#ifndef VIGIE_DETECT_H
+#define VIGIE_DETECT_H
+
+#include <vigie/frame.h>
+#include <vigie/opt.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vg_detection {
+    float x, y, w, h; /**< frame pixels */
+    float score;      /**< 0..1 */
+    int cls;          /**< COCO-80 class, 0-based (0 = person) */
+} vg_detection_t;
+
+/** Options of the "detector" group. */
+typedef struct vg_detector_params {
+    char *model;      /**< registered model name */
+    char *models_dir; /**< where scripts/setup put the models */
+    double score_min; /**< keep detections at least this confident */
+    double nms_iou;   /**< suppress same-class boxes overlapping more than this */
+    int max_detections;
+} vg_detector_params_t;
+
+extern const vg_option_group_t vg_detector_option_group;
+
+typedef struct vg_detector vg_detector_t;
+
+/** Load the model named in @p (copied; NULL for defaults). Errors as vg_model_load, in @err. */
+int vg_detector_new(vg_detector_t **out, const vg_detector_params_t *p, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void vg_detector_free(vg_detector_t **d);
+
+/**
+ * Detect objects in @img (VG_PIX_BGR24, any size) into @out (room for @max). Returns the number
+ * of detections, best first, or VG_EINVAL / VG_ENOMEM / VG_EFORMAT.
+ */
+int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out, int max);
+
+/** COCO-80 class name ("person"), or "?" . */
+const char *vg_coco_name(int cls);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

