@@ -589,7 +589,7 @@ static void strides_of(const vg_tensor_t *t, int64_t *st)
 
 static int run_transpose(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *permt)
 {
-    int64_t perm[VG_TENSOR_MAX_DIMS], shape[VG_TENSOR_MAX_DIMS], ist[VG_TENSOR_MAX_DIMS];
+    int64_t perm[VG_TENSOR_MAX_DIMS], shape[VG_TENSOR_MAX_DIMS];
     size_t n = 0;
     if (ints(permt, perm, VG_TENSOR_MAX_DIMS, &n) < 0 || (int)n != x->ndim)
         FAIL(nd, "permutation of %zu axes for a tensor of %d", n, x->ndim);
@@ -602,19 +602,7 @@ static int run_transpose(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *pe
     }
     int ret = alloc_out(nd, 0, x->dtype, x->ndim, shape);
     if (ret < 0) return ret;
-    strides_of(x, ist);
-    const uint32_t *src = x->data;
-    uint32_t *dst = nd->out[0].data;
-    int64_t idx[VG_TENSOR_MAX_DIMS] = {0};
-    for (size_t o = 0; o < nd->out[0].count; o++) {
-        int64_t off = 0;
-        for (int d = 0; d < x->ndim; d++) off += idx[d] * ist[perm[d]];
-        dst[o] = src[off];
-        for (int d = x->ndim - 1; d >= 0; d--) {
-            if (++idx[d] < shape[d]) break;
-            idx[d] = 0;
-        }
-    }
+    vg__transpose(x->data, x->shape, x->ndim, perm, nd->out[0].data);
     return 0;
 }
 
@@ -676,10 +664,23 @@ static int run_add(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b)
             for (size_t i = 0; i < n; i++) o[i] = x[i] + y[i];
             return 0;
         }
-        if (nd_ && a->count == n && b->count == (size_t)shape[nd_ - 1] &&
-            bs[nd_ - 1] == shape[nd_ - 1]) {
-            size_t c = b->count; /* a bias along the last axis */
-            for (size_t i = 0; i < n; i++) o[i] = x[i] + y[i % c];
+        /* b's non-unit axes contiguous and full (a bias [1, C, 1, 1] or [C]): b[(i / inner) % bn]
+         */
+        int first = -1, lastd = -1, ok = a->count == n;
+        for (int d = 0; d < nd_; d++)
+            if (bs[d] != 1) {
+                if (first < 0) first = d;
+                ok &= lastd < 0 || lastd == d - 1;
+                ok &= bs[d] == shape[d];
+                lastd = d;
+            }
+        if (ok && first >= 0) {
+            size_t inner = 1, bn = b->count;
+            for (int d = lastd + 1; d < nd_; d++) inner *= (size_t)shape[d];
+            for (size_t i = 0; i < n; i += inner) {
+                float v = y[(i / inner) % bn];
+                for (size_t k = 0; k < inner; k++) o[i + k] = x[i + k] + v;
+            }
             return 0;
         }
     }

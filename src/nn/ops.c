@@ -122,3 +122,84 @@ void vg__resize_bilinear(const float *in, int n, int h, int w, int c, int oh, in
             }
         }
 }
+
+/* Row-major strides of a shape. */
+static void strides(const int64_t *shape, int ndim, int64_t *st)
+{
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) st[d] = s, s *= shape[d];
+}
+
+void vg__transpose_ref(const uint32_t *src, const int64_t *xshape, int ndim, const int64_t *perm,
+                       uint32_t *dst)
+{
+    int64_t ist[8], shape[8], idx[8] = {0};
+    size_t count = 1;
+    strides(xshape, ndim, ist);
+    for (int d = 0; d < ndim; d++) shape[d] = xshape[perm[d]], count *= (size_t)shape[d];
+    for (size_t o = 0; o < count; o++) {
+        int64_t off = 0;
+        for (int d = 0; d < ndim; d++) off += idx[d] * ist[perm[d]];
+        dst[o] = src[off];
+        for (int d = ndim - 1; d >= 0; d--) {
+            if (++idx[d] < shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
+void vg__transpose(const uint32_t *src, const int64_t *xshape, int ndim, const int64_t *perm,
+                   uint32_t *dst)
+{
+    int64_t ist[8], shape[8];
+    size_t count = 1;
+    strides(xshape, ndim, ist);
+    for (int d = 0; d < ndim; d++) shape[d] = xshape[perm[d]], count *= (size_t)shape[d];
+    int last = ndim - 1;
+    if (last < 0 || !count) {
+        if (count) dst[0] = src[0];
+        return;
+    }
+    /* A permutation that keeps leading axes and rotates the rest (NCHW <-> NHWC) is a batch of
+     * 2-D transposes [a, b] -> [b, a]: done in 16x16 tiles for the caches. */
+    int p = 0;
+    while (p < ndim && perm[p] == p) p++;
+    if (p < ndim - 1) {
+        int r = (int)perm[p], rot = 1;
+        for (int d = p; d < ndim; d++)
+            rot &= perm[d] == (r + (d - p) < ndim ? r + (d - p) : p + (r + (d - p) - ndim));
+        if (rot && r > p) {
+            int64_t outer = 1, a = 1, b = 1;
+            for (int d = 0; d < p; d++) outer *= xshape[d];
+            for (int d = p; d < r; d++) a *= xshape[d];
+            for (int d = r; d < ndim; d++) b *= xshape[d];
+            for (int64_t o = 0; o < outer; o++) {
+                const uint32_t *sp = src + o * a * b;
+                uint32_t *dp = dst + o * a * b;
+                for (int64_t i0 = 0; i0 < a; i0 += 16)
+                    for (int64_t j0 = 0; j0 < b; j0 += 16) {
+                        int64_t i1 = i0 + 16 < a ? i0 + 16 : a, j1 = j0 + 16 < b ? j0 + 16 : b;
+                        for (int64_t i = i0; i < i1; i++)
+                            for (int64_t j = j0; j < j1; j++) dp[j * a + i] = sp[i * b + j];
+                    }
+            }
+            return;
+        }
+    }
+    /* otherwise one output row at a time: the base offset once per row, then a strided loop */
+    int64_t idx[8] = {0}, inner = shape[last], step = ist[perm[last]];
+    for (size_t o = 0; o < count; o += (size_t)inner) {
+        int64_t off = 0;
+        for (int d = 0; d < last; d++) off += idx[d] * ist[perm[d]];
+        const uint32_t *sp = src + off;
+        uint32_t *dp = dst + o;
+        if (step == 1)
+            memcpy(dp, sp, (size_t)inner * 4);
+        else
+            for (int64_t j = 0; j < inner; j++) dp[j] = sp[j * step];
+        for (int d = last - 1; d >= 0; d--) {
+            if (++idx[d] < shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+}

@@ -4,6 +4,7 @@
 #define VG_NN_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct vg_conv_geom {
     int n, h, w, c;     /* input */
@@ -26,5 +27,11 @@ void vg__maxpool(const float *in, int n, int h, int w, int c, int kh, int kw, in
 /* Bilinear resize of NHWC, TF's legacy (half_pixel = 0) or half-pixel-centre sampling. */
 void vg__resize_bilinear(const float *in, int n, int h, int w, int c, int oh, int ow,
                          int align_corners, int half_pixel, float *out);
+
+/* Permute the axes of a 4-byte-element tensor: out axis d is input axis perm[d]. */
+void vg__transpose(const uint32_t *src, const int64_t *shape, int ndim, const int64_t *perm,
+                   uint32_t *dst);
+void vg__transpose_ref(const uint32_t *src, const int64_t *shape, int ndim, const int64_t *perm,
+                       uint32_t *dst);
 
 #endif

@@ -143,6 +143,40 @@ static void test_conv_gemm_equals_reference(void **state)
     }
 }
 
+static void test_transpose_equals_reference(void **state)
+{
+    (void)state;
+    const int64_t shapes[][4] = {{2, 3, 5, 7}, {1, 17, 19, 3}, {3, 1, 33, 2}, {1, 40, 1, 18}};
+    for (size_t si = 0; si < 4; si++)
+        for (int nd = 3; nd <= 4; nd++) {
+            const int64_t *shape = shapes[si] + (4 - nd);
+            size_t count = 1;
+            for (int d = 0; d < nd; d++) count *= (size_t)shape[d];
+            uint32_t *src = malloc(count * 4), *a = malloc(count * 4), *b = malloc(count * 4);
+            for (size_t i = 0; i < count; i++) src[i] = (uint32_t)i * 2654435761u;
+            int64_t perm[4] = {0, 1, 2, 3};
+            /* every permutation of nd axes (Heap's algorithm, iteratively) */
+            int c[4] = {0}, i = 0, tested = 0;
+            for (;;) {
+                vg__transpose_ref(src, shape, nd, perm, a);
+                vg__transpose(src, shape, nd, perm, b);
+                if (memcmp(a, b, count * 4))
+                    fail_msg("shape %zu, %d axes: perm %lld%lld%lld%lld differs", si, nd,
+                             (long long)perm[0], (long long)perm[1], (long long)perm[2],
+                             (long long)perm[3]);
+                tested++;
+                while (i < nd && c[i] >= i) c[i++] = 0;
+                if (i >= nd) break;
+                int j = i % 2 ? c[i] : 0;
+                int64_t t0 = perm[j];
+                perm[j] = perm[i], perm[i] = t0;
+                c[i]++, i = 0;
+            }
+            assert_int_equal(tested, nd == 3 ? 6 : 24);
+            free(src), free(a), free(b);
+        }
+}
+
 static void test_resize_bilinear(void **state)
 {
     (void)state;
@@ -307,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_refusal_by_construction),
         cmocka_unit_test(test_bad_model_files),
         cmocka_unit_test(test_conv_gemm_equals_reference),
+        cmocka_unit_test(test_transpose_equals_reference),
         cmocka_unit_test(test_resize_bilinear),
         cmocka_unit_test(test_nanodet_matches_tfjs),
         cmocka_unit_test(test_detector_matches_reference),
