@@ -47,6 +47,9 @@ typedef struct vg_model_info {
     const char *purpose; /**< what vigie uses it for */
     const char *license;
     const char *json_sha256, *bin_sha256;
+    /** The head tensors vigie reads (its C decoder starts there), NULL-terminated; the graph is
+     * pruned to what they need, so a graph's own decode tail is never run. */
+    const char *const *outputs;
 } vg_model_info_t;
 
 /** The registered models, NULL-terminated (by name). */
@@ -60,9 +63,13 @@ const vg_model_info_t *vg_model_registry(int *count);
  */
 int vg_model_load(vg_model_t **out, const char *dir, const char *name, char *err, size_t errlen)
     __attribute__((warn_unused_result));
-/** Load from explicit paths without the table (tests and fuzzing of the parser only). */
+/**
+ * Load from explicit paths without the table (tests and fuzzing of the parser only). @outputs
+ * (NULL-terminated, may be NULL for the whole graph) prunes the graph as the table's do.
+ */
 int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char *bin_path,
-                            char *err, size_t errlen) __attribute__((warn_unused_result));
+                            const char *const *outputs, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 void vg_model_free(vg_model_t **m);
 
 /** Shape of the model's (single) input, from its Placeholder. */

@@ -36,17 +36,22 @@
 #define COMP    "nn"
 #define MAX_OUT 8
 
+static const char *const nanodet_out[] = {"Identity",   "Identity_1", "Identity_2", "Identity_3",
+                                          "Identity_4", "Identity_5", NULL};
+static const char *const centernet_out[] = {"tower_0/keypoints", "tower_0/wh", NULL};
+static const char *const movenet_out[] = {"Identity", NULL};
+
 static const vg_model_info_t registry[] = {
     {"nanodet", "object detector (default): persons, vehicles, bags", "Apache-2.0",
      "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
-     "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9"},
+     "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9", nanodet_out},
     {"centernet", "object detector (option)", "Apache-2.0",
      "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05",
-     "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef"},
+     "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef", centernet_out},
     {"movenet-lightning", "body pose on person crops (falls)", "Apache-2.0",
      "df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9",
-     "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34"},
-    {NULL},
+     "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34", movenet_out},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 const vg_model_info_t *vg_model_registry(int *count)
@@ -72,23 +77,56 @@ enum op {
     OP_SIGMOID,
     OP_RESHAPE,
     OP_SPARSE_TO_DENSE,
+    OP_FUSED_CONV,
+    OP_DEPTHWISE,
+    OP_FUSED_DEPTHWISE,
+    OP_MUL,
+    OP_SUB,
+    OP_RELU,
+    OP_RELU6,
+    OP_MEAN,
     OP_NB
 };
 static const char *const op_names[OP_NB] = {
-    "Const",  "Placeholder", "Identity",  "Transpose",     "Pad",      "PadV2",
-    "Conv2D", "Add",         "LeakyRelu", "MaxPool",       "ConcatV2", "ResizeBilinear",
-    "SplitV", "Sigmoid",     "Reshape",   "SparseToDense",
+    "Const",
+    "Placeholder",
+    "Identity",
+    "Transpose",
+    "Pad",
+    "PadV2",
+    "Conv2D",
+    "Add",
+    "LeakyRelu",
+    "MaxPool",
+    "ConcatV2",
+    "ResizeBilinear",
+    "SplitV",
+    "Sigmoid",
+    "Reshape",
+    "SparseToDense",
+    "_FusedConv2D",
+    "DepthwiseConv2dNative",
+    "FusedDepthwiseConv2dNative",
+    "Mul",
+    "Sub",
+    "Relu",
+    "Relu6",
+    "Mean",
 };
 
 typedef struct node {
     char *name;
-    int op;
+    char *opname; /* as in the file, for messages */
+    int op;       /* -1: not implemented (refused if the outputs need it) */
+    int skip;     /* pruned: not needed by the outputs */
     int nin;
     int *in_node, *in_port;
     int strides[4], ksize[4], dil[4];
     int same; /* padding SAME (else VALID) */
     float alpha;
     int align_corners, half_pixel, num_split;
+    int act;       /* fused activation: 0 none, 1 Relu, 2 Relu6 */
+    int keep_dims; /* Mean */
     int nout;
     vg_tensor_t out[MAX_OUT];
     int consumers[MAX_OUT], remaining[MAX_OUT];
@@ -97,8 +135,8 @@ typedef struct node {
 struct vg_model {
     node_t *nodes;
     int n;
-    int *order;
-    int input; /* the Placeholder */
+    int *order, norder; /* kept nodes in dependency order */
+    int input;          /* the Placeholder */
     int in_ndim;
     int64_t in_shape[VG_TENSOR_MAX_DIMS];
     float *scratch;
@@ -205,7 +243,9 @@ static int decode_attrs(node_t *nd, json_t *attr, char *err, size_t errlen)
 {
     const char *df = attr_str(attr, "data_format"), *pad = attr_str(attr, "padding");
     for (int i = 0; i < 4; i++) nd->strides[i] = nd->ksize[i] = nd->dil[i] = 1;
-    if (nd->op == OP_CONV2D || nd->op == OP_MAXPOOL) {
+    int conv_like = nd->op == OP_CONV2D || nd->op == OP_MAXPOOL || nd->op == OP_FUSED_CONV ||
+                    nd->op == OP_DEPTHWISE || nd->op == OP_FUSED_DEPTHWISE;
+    if (conv_like) {
         if (df && strcmp(df, "TkhXQw==")) {
             fmt(err, errlen, "node %s: only NHWC data format is supported", nd->name);
             return VG_ENOSYS;
@@ -223,6 +263,32 @@ static int decode_attrs(node_t *nd, json_t *attr, char *err, size_t errlen)
             return VG_EFORMAT;
         }
     }
+    if (nd->op == OP_FUSED_CONV || nd->op == OP_FUSED_DEPTHWISE) {
+        json_t *l =
+            json_object_get(json_object_get(json_object_get(attr, "fused_ops"), "list"), "s");
+        json_t *na = json_object_get(json_object_get(attr, "num_args"), "i");
+        long long nargs =
+            json_is_string(na) ? atoll(json_string_value(na)) : json_integer_value(na);
+        size_t n = json_is_array(l) ? json_array_size(l) : 0;
+        /* base64: BiasAdd, Relu, Relu6 */
+        const char *f0 = n > 0 ? json_string_value(json_array_get(l, 0)) : NULL;
+        const char *f1 = n > 1 ? json_string_value(json_array_get(l, 1)) : NULL;
+        if (!f0 || strcmp(f0, "Qmlhc0FkZA==") || n > 2 || nargs != 1) {
+            fmt(err, errlen, "node %s: only BiasAdd with an optional Relu or Relu6 is fused",
+                nd->name);
+            return VG_ENOSYS;
+        }
+        if (f1 && !strcmp(f1, "UmVsdQ=="))
+            nd->act = 1;
+        else if (f1 && !strcmp(f1, "UmVsdTY="))
+            nd->act = 2;
+        else if (f1) {
+            fmt(err, errlen, "node %s: fused activation not supported", nd->name);
+            return VG_ENOSYS;
+        }
+    }
+    if (nd->op == OP_MEAN)
+        nd->keep_dims = json_is_true(json_object_get(json_object_get(attr, "keep_dims"), "b"));
     if (nd->op == OP_LEAKYRELU) {
         json_t *a = json_object_get(json_object_get(attr, "alpha"), "f");
         nd->alpha = a ? (float)json_number_value(a) : 0.2f;
@@ -301,7 +367,7 @@ static int load_weights(vg_model_t *m, json_t *manifest, const uint8_t *bin, siz
                 memcpy(t.data, bin + off, bytes);
             }
             off += bytes;
-            if (idx < 0 || m->nodes[idx].op != OP_CONST) { /* unused weight */
+            if (idx < 0 || m->nodes[idx].op != OP_CONST || m->nodes[idx].skip) { /* unused */
                 vg_tensor_free(&t);
                 continue;
             }
@@ -310,7 +376,7 @@ static int load_weights(vg_model_t *m, json_t *manifest, const uint8_t *bin, siz
         }
     }
     for (int i = 0; i < m->n; i++)
-        if (m->nodes[i].op == OP_CONST && !m->nodes[i].out[0].data) {
+        if (m->nodes[i].op == OP_CONST && !m->nodes[i].skip && !m->nodes[i].out[0].data) {
             fmt(err, errlen, "constant %s has no weight in %s", m->nodes[i].name, bin_path);
             return VG_EFORMAT;
         }
@@ -327,27 +393,31 @@ static int sort_nodes(vg_model_t *m, char *err, size_t errlen)
         vg_free(indeg), vg_free(queue);
         return VG_ENOMEM;
     }
-    for (int i = 0; i < m->n; i++) indeg[i] = m->nodes[i].nin;
+    int kept = 0;
+    for (int i = 0; i < m->n; i++) indeg[i] = m->nodes[i].nin, kept += !m->nodes[i].skip;
     for (int i = 0; i < m->n; i++)
-        if (!indeg[i]) queue[tail++] = i;
+        if (!indeg[i] && !m->nodes[i].skip) queue[tail++] = i;
     int done = 0;
     while (head < tail) {
         int v = queue[head++];
         m->order[done++] = v;
         for (int i = 0; i < m->n; i++) /* graphs are small: quadratic is fine */
             for (int k = 0; k < m->nodes[i].nin; k++)
-                if (m->nodes[i].in_node[k] == v && --indeg[i] == 0) queue[tail++] = i;
+                if (m->nodes[i].in_node[k] == v && --indeg[i] == 0 && !m->nodes[i].skip)
+                    queue[tail++] = i;
     }
     vg_free(indeg);
     vg_free(queue);
-    if (done != m->n) {
+    m->norder = done;
+    if (done != kept) {
         fmt(err, errlen, "the graph has a cycle");
         return VG_EFORMAT;
     }
     return 0;
 }
 
-static int parse_graph(vg_model_t *m, json_t *root, char *err, size_t errlen)
+static int parse_graph(vg_model_t *m, json_t *root, const char *const *outputs, char *err,
+                       size_t errlen)
 {
     json_t *nodes = json_object_get(json_object_get(root, "modelTopology"), "node");
     size_t i;
@@ -372,15 +442,11 @@ static int parse_graph(vg_model_t *m, json_t *root, char *err, size_t errlen)
         nd->name = vg_strdup(name);
         if (!nd->name) return VG_ENOMEM;
         nd->op = -1;
+        nd->opname = vg_strdup(op);
+        if (!nd->opname) return VG_ENOMEM;
         if (!strcmp(op, "AddV2")) op = "Add";
         for (int k = 0; k < OP_NB; k++)
             if (!strcmp(op, op_names[k])) nd->op = k;
-        if (nd->op < 0) {
-            fmt(err, errlen, "node %s uses op %s, which vigie does not implement", name, op);
-            return VG_ENOSYS;
-        }
-        int ret = decode_attrs(nd, json_object_get(jn, "attr"), err, errlen);
-        if (ret < 0) return ret;
         if (nd->op == OP_PLACEHOLDER) {
             json_t *dims = json_object_get(
                 json_object_get(json_object_get(json_object_get(jn, "attr"), "shape"), "shape"),
@@ -434,11 +500,57 @@ static int parse_graph(vg_model_t *m, json_t *root, char *err, size_t errlen)
         fmt(err, errlen, "the graph has no input (Placeholder)");
         return VG_EFORMAT;
     }
+    /* keep what the outputs need */
+    if (outputs) {
+        int *stack = vg_malloc((size_t)m->n * sizeof(int)), top = 0;
+        if (!stack) return VG_ENOMEM;
+        for (int k = 0; k < m->n; k++) m->nodes[k].skip = 1;
+        for (int o = 0; outputs[o]; o++) {
+            int idx = find_node(m, outputs[o], strlen(outputs[o]));
+            if (idx < 0) {
+                vg_free(stack);
+                fmt(err, errlen, "the graph has no output %s", outputs[o]);
+                return VG_EFORMAT;
+            }
+            if (m->nodes[idx].skip) m->nodes[idx].skip = 0, stack[top++] = idx;
+        }
+        while (top) {
+            node_t *nd = &m->nodes[stack[--top]];
+            for (int k = 0; k < nd->nin; k++)
+                if (m->nodes[nd->in_node[k]].skip)
+                    m->nodes[nd->in_node[k]].skip = 0, stack[top++] = nd->in_node[k];
+        }
+        vg_free(stack);
+        if (m->nodes[m->input].skip) {
+            fmt(err, errlen, "the outputs do not depend on the input");
+            return VG_EFORMAT;
+        }
+        /* consumers count only kept nodes */
+        for (int k = 0; k < m->n; k++)
+            memset(m->nodes[k].consumers, 0, sizeof(m->nodes[k].consumers));
+        for (int k = 0; k < m->n; k++) {
+            node_t *nd = &m->nodes[k];
+            if (nd->skip) continue;
+            for (int q = 0; q < nd->nin; q++) m->nodes[nd->in_node[q]].consumers[nd->in_port[q]]++;
+        }
+    }
+    json_array_foreach(nodes, i, jn)
+    {
+        node_t *nd = &m->nodes[i];
+        if (nd->skip) continue;
+        if (nd->op < 0) {
+            fmt(err, errlen, "node %s uses op %s, which vigie does not implement", nd->name,
+                nd->opname);
+            return VG_ENOSYS;
+        }
+        int ret = decode_attrs(nd, json_object_get(jn, "attr"), err, errlen);
+        if (ret < 0) return ret;
+    }
     return sort_nodes(m, err, errlen);
 }
 
 int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char *bin_path,
-                            char *err, size_t errlen)
+                            const char *const *outputs, char *err, size_t errlen)
 {
     uint8_t *js = NULL, *bin = NULL;
     size_t jlen, blen;
@@ -460,7 +572,7 @@ int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char 
         goto end;
     }
     char inner[400] = "";
-    if ((ret = parse_graph(m, root, inner, sizeof(inner))) < 0 ||
+    if ((ret = parse_graph(m, root, outputs, inner, sizeof(inner))) < 0 ||
         (ret = load_weights(m, json_object_get(root, "weightsManifest"), bin, blen, bin_path, inner,
                             sizeof(inner))) < 0) {
         if (ret == VG_ENOMEM)
@@ -524,7 +636,7 @@ int vg_model_load(vg_model_t **out, const char *dir, const char *name, char *err
             return VG_ECORRUPT;
         }
     }
-    return vg_model_load_unchecked(out, jp, bp, err, errlen);
+    return vg_model_load_unchecked(out, jp, bp, info->outputs, err, errlen);
 }
 
 void vg_model_free(vg_model_t **pm)
@@ -534,6 +646,7 @@ void vg_model_free(vg_model_t **pm)
     for (int i = 0; m->nodes && i < m->n; i++) {
         for (int k = 0; k < MAX_OUT; k++) vg_tensor_free(&m->nodes[i].out[k]);
         vg_free(m->nodes[i].name);
+        vg_free(m->nodes[i].opname);
         vg_free(m->nodes[i].in_node);
         vg_free(m->nodes[i].in_port);
     }
@@ -641,12 +754,19 @@ static int run_pad(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *padt, fl
     return 0;
 }
 
-static int run_add(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b)
+enum { BIN_ADD, BIN_MUL, BIN_SUB };
+
+static inline float binf(int k, float x, float y)
+{
+    return k == BIN_ADD ? x + y : k == BIN_MUL ? x * y : x - y;
+}
+
+static int run_binary(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b, int kind)
 {
     int nd_ = a->ndim > b->ndim ? a->ndim : b->ndim;
     int64_t shape[VG_TENSOR_MAX_DIMS], as[VG_TENSOR_MAX_DIMS], bs[VG_TENSOR_MAX_DIMS];
     int64_t ast[VG_TENSOR_MAX_DIMS], bst[VG_TENSOR_MAX_DIMS];
-    if (a->dtype != b->dtype) FAIL(nd, "Add of a float and an int tensor");
+    if (a->dtype != b->dtype) FAIL(nd, "binary op on a float and an int tensor");
     for (int d = 0; d < nd_; d++) {
         int da = d - (nd_ - a->ndim), db = d - (nd_ - b->ndim);
         as[d] = da >= 0 ? a->shape[da] : 1;
@@ -661,7 +781,15 @@ static int run_add(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b)
         const float *x = a->data, *y = b->data;
         float *o = nd->out[0].data;
         if (a->count == n && b->count == n) {
-            for (size_t i = 0; i < n; i++) o[i] = x[i] + y[i];
+            for (size_t i = 0; i < n; i++) o[i] = binf(kind, x[i], y[i]);
+            return 0;
+        }
+        if (b->count == 1 && a->count == n) {
+            for (size_t i = 0; i < n; i++) o[i] = binf(kind, x[i], y[0]);
+            return 0;
+        }
+        if (a->count == 1 && b->count == n) {
+            for (size_t i = 0; i < n; i++) o[i] = binf(kind, x[0], y[i]);
             return 0;
         }
         /* b's non-unit axes contiguous and full (a bias [1, C, 1, 1] or [C]): b[(i / inner) % bn]
@@ -679,7 +807,7 @@ static int run_add(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b)
             for (int d = lastd + 1; d < nd_; d++) inner *= (size_t)shape[d];
             for (size_t i = 0; i < n; i += inner) {
                 float v = y[(i / inner) % bn];
-                for (size_t k = 0; k < inner; k++) o[i + k] = x[i + k] + v;
+                for (size_t k = 0; k < inner; k++) o[i + k] = binf(kind, x[i + k], v);
             }
             return 0;
         }
@@ -695,10 +823,13 @@ static int run_add(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b)
         for (int d = 0; d < nd_; d++) oa += idx[d] * ast[d], ob += idx[d] * bst[d];
         if (a->dtype == VG_DT_F32)
             ((float *)nd->out[0].data)[i] =
-                ((const float *)a->data)[oa] + ((const float *)b->data)[ob];
-        else
-            ((int32_t *)nd->out[0].data)[i] =
-                ((const int32_t *)a->data)[oa] + ((const int32_t *)b->data)[ob];
+                binf(kind, ((const float *)a->data)[oa], ((const float *)b->data)[ob]);
+        else {
+            int32_t xa = ((const int32_t *)a->data)[oa], yb = ((const int32_t *)b->data)[ob];
+            ((int32_t *)nd->out[0].data)[i] = kind == BIN_ADD   ? xa + yb
+                                              : kind == BIN_MUL ? xa * yb
+                                                                : xa - yb;
+        }
         for (int d = nd_ - 1; d >= 0; d--) {
             if (++idx[d] < shape[d]) break;
             idx[d] = 0;
@@ -882,6 +1013,78 @@ static int run_sparse_to_dense(node_t *nd, const vg_tensor_t **in)
     return 0;
 }
 
+/* Fused bias (last axis) and activation, in place on out[0]. */
+static int bias_act(node_t *nd, const vg_tensor_t *bias)
+{
+    vg_tensor_t *o = &nd->out[0];
+    size_t c = (size_t)o->shape[o->ndim - 1];
+    if (bias->dtype != VG_DT_F32 || bias->count != c) FAIL(nd, "bias does not match the channels");
+    const float *b = bias->data;
+    float *x = o->data, hi = nd->act == 2 ? 6.0f : INFINITY;
+    for (size_t i = 0; i < o->count; i += c)
+        for (size_t k = 0; k < c; k++) {
+            float v = x[i + k] + b[k];
+            x[i + k] = nd->act ? fminf(fmaxf(v, 0.0f), hi) : v;
+        }
+    return 0;
+}
+
+static int run_depthwise(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f)
+{
+    vg_conv_geom_t g;
+    if (x->ndim != 4 || f->ndim != 4 || x->dtype != VG_DT_F32 || f->dtype != VG_DT_F32 ||
+        f->shape[2] != x->shape[3] || f->shape[3] < 1)
+        FAIL(nd, "depthwise wants NHWC input and a [kh, kw, c, m] filter");
+    g.n = (int)x->shape[0], g.h = (int)x->shape[1], g.w = (int)x->shape[2], g.c = (int)x->shape[3];
+    g.kh = (int)f->shape[0], g.kw = (int)f->shape[1], g.o = (int)(f->shape[2] * f->shape[3]);
+    g.sy = nd->strides[1], g.sx = nd->strides[2], g.dy = nd->dil[1], g.dx = nd->dil[2];
+    if (tf_pad(g.h, g.kh, g.sy, g.dy, nd->same, &g.oh, &g.pt) < 0 ||
+        tf_pad(g.w, g.kw, g.sx, g.dx, nd->same, &g.ow, &g.pl) < 0)
+        FAIL(nd, "the input is smaller than the filter");
+    int64_t shape[4] = {g.n, g.oh, g.ow, g.o};
+    int ret = alloc_out(nd, 0, VG_DT_F32, 4, shape);
+    if (ret < 0) return ret;
+    vg__depthwise_ref(&g, (int)f->shape[3], x->data, f->data, nd->out[0].data);
+    return 0;
+}
+
+static int run_mean(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *axt)
+{
+    int64_t axes[VG_TENSOR_MAX_DIMS], shape[VG_TENSOR_MAX_DIMS], kshape[VG_TENSOR_MAX_DIMS];
+    size_t n = 0;
+    int red[VG_TENSOR_MAX_DIMS] = {0}, nd_out = 0;
+    if (x->dtype != VG_DT_F32 || ints(axt, axes, VG_TENSOR_MAX_DIMS, &n) < 0) FAIL(nd, "bad Mean");
+    for (size_t i = 0; i < n; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + x->ndim : axes[i];
+        if (a < 0 || a >= x->ndim) FAIL(nd, "axis out of range");
+        red[a] = 1;
+    }
+    for (int d = 0; d < x->ndim; d++) {
+        kshape[d] = red[d] ? 1 : x->shape[d];
+        if (!red[d] || nd->keep_dims) shape[nd_out++] = kshape[d];
+    }
+    int ret = alloc_out(nd, 0, VG_DT_F32, nd_out, shape);
+    if (ret < 0) return ret;
+    float *o = nd->out[0].data;
+    const float *src = x->data;
+    int64_t ost[VG_TENSOR_MAX_DIMS], idx[VG_TENSOR_MAX_DIMS] = {0};
+    int64_t s = 1;
+    for (int d = x->ndim - 1; d >= 0; d--) ost[d] = red[d] ? 0 : s, s *= kshape[d];
+    size_t outn = nd->out[0].count, per = outn ? x->count / outn : 0;
+    for (size_t i = 0; i < outn; i++) o[i] = 0;
+    for (size_t i = 0; i < x->count; i++) {
+        int64_t off = 0;
+        for (int d = 0; d < x->ndim; d++) off += idx[d] * ost[d];
+        o[off] += src[i];
+        for (int d = x->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < x->shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+    for (size_t i = 0; i < outn; i++) o[i] /= (float)per;
+    return 0;
+}
+
 static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
 {
     const vg_tensor_t *in[16];
@@ -893,7 +1096,8 @@ static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
         if (!in[k]->data && src->op != OP_PLACEHOLDER) FAIL(nd, "reads a missing tensor");
         if (src->op == OP_PLACEHOLDER) in[k] = input;
     }
-    static const int want[OP_NB] = {0, 0, 1, 2, 2, 3, 2, 2, 1, 1, -1, 2, 3, 1, 2, 4};
+    static const int want[OP_NB] = {0, 0, 1, 2, 2, 3, 2, 2, 1, 1, -1, 2,
+                                    3, 1, 2, 4, 3, 2, 3, 2, 2, 1, 1,  2};
     if (want[nd->op] >= 0 && nd->nin != want[nd->op])
         FAIL(nd, "expects %d inputs, has %d", want[nd->op], nd->nin);
     switch (nd->op) {
@@ -915,7 +1119,29 @@ static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
     case OP_CONV2D:
         return run_conv(m, nd, in[0], in[1]);
     case OP_ADD:
-        return run_add(nd, in[0], in[1]);
+        return run_binary(nd, in[0], in[1], BIN_ADD);
+    case OP_MUL:
+        return run_binary(nd, in[0], in[1], BIN_MUL);
+    case OP_SUB:
+        return run_binary(nd, in[0], in[1], BIN_SUB);
+    case OP_FUSED_CONV:
+        if ((ret = run_conv(m, nd, in[0], in[1])) < 0) return ret;
+        return bias_act(nd, in[2]);
+    case OP_DEPTHWISE:
+    case OP_FUSED_DEPTHWISE:
+        if ((ret = run_depthwise(nd, in[0], in[1])) < 0) return ret;
+        return nd->op == OP_FUSED_DEPTHWISE ? bias_act(nd, in[2]) : 0;
+    case OP_RELU:
+    case OP_RELU6: {
+        if (in[0]->dtype != VG_DT_F32) FAIL(nd, "float input expected");
+        if ((ret = alloc_out(nd, 0, VG_DT_F32, in[0]->ndim, in[0]->shape)) < 0) return ret;
+        const float *x = in[0]->data;
+        float *o = nd->out[0].data, hi = nd->op == OP_RELU6 ? 6.0f : INFINITY;
+        for (size_t i = 0; i < in[0]->count; i++) o[i] = fminf(fmaxf(x[i], 0.0f), hi);
+        return 0;
+    }
+    case OP_MEAN:
+        return run_mean(nd, in[0], in[1]);
     case OP_LEAKYRELU:
     case OP_SIGMOID: {
         if (in[0]->dtype != VG_DT_F32) FAIL(nd, "float input expected");
@@ -980,7 +1206,7 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
             if (nd->op != OP_CONST) vg_tensor_free(&nd->out[k]);
         }
     }
-    for (int oi = 0; oi < m->n; oi++) {
+    for (int oi = 0; oi < m->norder; oi++) {
         node_t *nd = &m->nodes[m->order[oi]];
         int ret = run_node(m, nd, input);
         if (ret < 0) return ret;

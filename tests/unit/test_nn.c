@@ -80,12 +80,12 @@ static void test_bad_model_files(void **state)
     bin[1000] ^= 1;
     /* truncated weights (parser path, without the table) */
     tu_write_file(bp, bin, bl / 2);
-    assert_int_equal(vg_model_load_unchecked(&m, jp, bp, err, sizeof(err)), VG_ECORRUPT);
+    assert_int_equal(vg_model_load_unchecked(&m, jp, bp, NULL, err, sizeof(err)), VG_ECORRUPT);
     assert_non_null(strstr(err, "shorter than its manifest"));
     tu_write_file(bp, bin, bl);
     /* malformed JSON */
     tu_write_file(jp, js, jl / 3);
-    assert_int_equal(vg_model_load_unchecked(&m, jp, bp, err, sizeof(err)), VG_EFORMAT);
+    assert_int_equal(vg_model_load_unchecked(&m, jp, bp, NULL, err, sizeof(err)), VG_EFORMAT);
     assert_non_null(strstr(err, "not valid JSON"));
     /* an op vigie does not implement */
     char *op = strstr(js, "\"op\":\"LeakyRelu\"");
@@ -93,7 +93,7 @@ static void test_bad_model_files(void **state)
     assert_non_null(op);
     memcpy(strstr(op, "LeakyRelu"), "LeakyRelX", 9);
     tu_write_file(jp, js, jl);
-    assert_int_equal(vg_model_load_unchecked(&m, jp, bp, err, sizeof(err)), VG_ENOSYS);
+    assert_int_equal(vg_model_load_unchecked(&m, jp, bp, NULL, err, sizeof(err)), VG_ENOSYS);
     assert_non_null(strstr(err, "LeakyRelX"));
     assert_null(m);
     free(js);
@@ -258,6 +258,60 @@ static void test_nanodet_matches_tfjs(void **state)
     assert_null(m);
 }
 
+/* CenterNet MobileNetV3 512: the two heads the decoder reads, the first layer (conv 3x3/s2 +
+ * hard-swish, written as Mul/Add/Relu6 in the graph) and the head logits, against TF.js. */
+static void test_centernet_matches_tfjs(void **state)
+{
+    const char *md = models_dir(), *sh = tu_shared();
+    char err[1024], path[4096];
+    vg_model_t *m;
+    (void)state;
+    if (!md || !sh) {
+        fprintf(stderr, "models/ or ../shared absent: skipping the CenterNet reference check\n");
+        skip();
+    }
+    assert_int_equal(vg_model_load(&m, md, "centernet", err, sizeof(err)), 0);
+    size_t n;
+    snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.centernet.input.f32", sh);
+    float *in = read_f32(path, &n);
+    assert_non_null(in);
+    int64_t shape[4] = {1, 512, 512, 3};
+    vg_tensor_t t;
+    vg_tensor_view(&t, VG_DT_F32, 4, shape, in);
+    assert_int_equal(vg_model_run(m, &t, 1), 0);
+    const char *pairs[][2] = {
+        {"tower_0/keypoints", "vtest_t20.centernet.keypoints.f32"},
+        {"tower_0/wh", "vtest_t20.centernet.wh.f32"},
+        {"tower_0/MobilenetV3/Conv/hard_swish/mul_1",
+         "vtest_t20.centernet.int.tower_0~MobilenetV3~Conv~hard_swish~mul_1.f32"},
+        {"tower_0/CenternetHead/centernet_cls_output/BiasAdd",
+         "vtest_t20.centernet.int.tower_0~CenternetHead~centernet_cls_output~BiasAdd.f32"},
+        {"tower_0/CenternetHead/centernet_wh_output/BiasAdd",
+         "vtest_t20.centernet.int.tower_0~CenternetHead~centernet_wh_output~BiasAdd.f32"},
+    };
+    for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+        size_t rn;
+        snprintf(path, sizeof(path), "%s/ref/nn/%s", sh, pairs[k][1]);
+        float *ref = read_f32(path, &rn);
+        const vg_tensor_t *o = vg_model_tensor(m, pairs[k][0]);
+        assert_non_null(ref);
+        assert_non_null(o);
+        assert_int_equal(o->count, rn);
+        double worst = 0;
+        for (size_t i = 0; i < rn; i++) {
+            double d = fabs(((const float *)o->data)[i] - ref[i]);
+            if (d > 1e-4 + 1e-3 * fabs(ref[i]))
+                fail_msg("%s[%zu]: %g vs reference %g", pairs[k][0], i, ((const float *)o->data)[i],
+                         ref[i]);
+            worst = fmax(worst, d);
+        }
+        fprintf(stderr, "centernet %s: max |diff| %.3g over %zu values\n", pairs[k][0], worst, rn);
+        free(ref);
+    }
+    free(in);
+    vg_model_free(&m);
+}
+
 /* The detector on the vtest frame against the TF.js-decoded list, compared as sets: the same
  * labels, scores within 0.01, boxes overlapping by IoU >= 0.9. */
 static void test_detector_matches_reference(void **state)
@@ -345,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_resize_bilinear),
         cmocka_unit_test(test_nanodet_matches_tfjs),
         cmocka_unit_test(test_detector_matches_reference),
+        cmocka_unit_test(test_centernet_matches_tfjs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
