@@ -11,6 +11,14 @@
  *   of a softmax over 11 bins (0..10) times the stride, measured from the cell centre
  *   ((x + 0.5) * stride); each cell proposes its best class when that scores above score_min;
  * - per-class greedy NMS at nms_iou; boxes scaled back to the frame.
+ *
+ * CenterNet MobileNetV3 512 (Zhou et al. 2019, "Objects as points"; Apache-2.0):
+ * - input: the frame resized to 512x512 (legacy bilinear), RGB values 0..255, NHWC;
+ * - output: a class heatmap after the sigmoid [128, 128, 80] and a box head [128, 128, 4];
+ * - decoding (what the graph's own tail does, in C): a cell is a peak where its value equals the
+ *   maximum of its 3x3 neighbourhood; the 100 best peaks over all classes are kept; the box is
+ *   (4x - l, 4y - t, 4x + r, 4y + b) in input pixels, l, t, r, b from the box head; then
+ *   score_min, per-class NMS and scaling back to the frame as for NanoDet.
  */
 #include <math.h>
 #include <stdio.h>
@@ -59,7 +67,8 @@ const char *vg_coco_name(int cls)
     return cls >= 0 && cls < 80 ? coco[cls] : "?";
 }
 
-static const char *const model_names[] = {"nanodet", NULL};
+enum { M_NANODET, M_CENTERNET };
+static const char *const model_names[] = {"nanodet", "centernet", NULL};
 
 #define OFF(x) offsetof(vg_detector_params_t, x)
 static const vg_option_t detector_options[] = {
@@ -68,7 +77,7 @@ static const vg_option_t detector_options[] = {
      .offset = OFF(model),
      .def.s = "nanodet",
      .max = 64,
-     .help = "detector model (registered: nanodet)"},
+     .help = "detector model: nanodet (default) or centernet"},
     {.name = "models_dir",
      .type = VG_OPT_STRING,
      .offset = OFF(models_dir),
@@ -108,6 +117,7 @@ const vg_option_group_t vg_detector_option_group = {"detector", "object detector
 
 struct vg_detector {
     vg_detector_params_t p;
+    int kind, size;
     vg_model_t *model;
     float *rgbf, *resized;
     vg_tensor_t input;
@@ -125,17 +135,19 @@ int vg_detector_new(vg_detector_t **out, const vg_detector_params_t *p, char *er
     if ((ret = p ? vg_opt_copy(&d->p, p, detector_options)
                  : vg_opt_defaults(&d->p, detector_options)) < 0)
         goto fail;
-    int known = 0;
-    for (int i = 0; model_names[i]; i++) known |= !strcmp(model_names[i], d->p.model);
-    if (!known) {
-        snprintf(err, errlen, "detector.model '%s': vigie has a decoder for nanodet only",
-                 d->p.model);
+    d->kind = -1;
+    for (int i = 0; model_names[i]; i++)
+        if (!strcmp(model_names[i], d->p.model)) d->kind = i;
+    if (d->kind < 0) {
+        snprintf(err, errlen, "detector.model '%s': use nanodet or centernet", d->p.model);
         ret = VG_EINVAL;
         goto fail;
     }
+    d->size = d->kind == M_NANODET ? SIZE : 512;
     if ((ret = vg_model_load(&d->model, d->p.models_dir, d->p.model, err, errlen)) < 0) goto fail;
-    int64_t shape[4] = {1, 3, SIZE, SIZE};
-    d->resized = vg_malloc((size_t)SIZE * SIZE * 3 * sizeof(float));
+    int64_t nchw[4] = {1, 3, d->size, d->size}, nhwc[4] = {1, d->size, d->size, 3};
+    const int64_t *shape = d->kind == M_NANODET ? nchw : nhwc;
+    d->resized = vg_malloc((size_t)d->size * d->size * 3 * sizeof(float));
     if (!d->resized || (ret = vg_tensor_alloc(&d->input, VG_DT_F32, 4, shape)) < 0) {
         ret = VG_ENOMEM;
         goto fail;
@@ -190,30 +202,13 @@ static int push(vg_detector_t *d, int *n, vg_detection_t det)
     return 0;
 }
 
-int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out, int max)
+static int decode_nanodet(vg_detector_t *d, int w, int h, int *np)
 {
-    static const float mean[3] = {103.53f, 116.28f, 123.675f}, stdv[3] = {57.375f, 57.12f, 58.395f};
-    int w = img->w, h = img->h, ret, n = 0;
-    if (img->fmt != VG_PIX_BGR24 || w < 1 || h < 1 || max < 0) return VG_EINVAL;
-    /* BGR bytes to float, resize (legacy sampling), normalise, NCHW */
-    float *f = vg_realloc(d->rgbf, (size_t)w * h * 3 * sizeof(float));
-    if (!f) return VG_ENOMEM;
-    d->rgbf = f;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = vg_image_row(img, y);
-        for (int x = 0; x < 3 * w; x++) f[(size_t)y * w * 3 + x] = row[x];
-    }
-    vg__resize_bilinear(f, 1, h, w, 3, SIZE, SIZE, 0, 0, d->resized);
-    float *in = d->input.data;
-    for (int c = 0; c < 3; c++)
-        for (int i = 0; i < SIZE * SIZE; i++)
-            in[(size_t)c * SIZE * SIZE + i] = (d->resized[(size_t)i * 3 + c] - mean[c]) / stdv[c];
-    if ((ret = vg_model_run(d->model, &d->input, 0)) < 0) return ret;
-
     const char *cls_names[3] = {"Identity", "Identity_1", "Identity_2"};
     const char *reg_names[3] = {"Identity_3", "Identity_4", "Identity_5"};
     const int strides[3] = {8, 16, 32};
     const float sx = (float)w / SIZE, sy = (float)h / SIZE, smin = (float)d->p.score_min;
+    int ret;
     for (int lvl = 0; lvl < 3; lvl++) {
         const vg_tensor_t *cls = vg_model_tensor(d->model, cls_names[lvl]);
         const vg_tensor_t *reg = vg_model_tensor(d->model, reg_names[lvl]);
@@ -242,9 +237,73 @@ int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out
             float x0 = fmaxf(0, cx - dist[0]), y0 = fmaxf(0, cy - dist[1]);
             float x1 = fminf(SIZE, cx + dist[2]), y1 = fminf(SIZE, cy + dist[3]);
             vg_detection_t det = {x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy, sc[best], best};
-            if ((ret = push(d, &n, det)) < 0) return ret;
+            if ((ret = push(d, np, det)) < 0) return ret;
         }
     }
+    return 0;
+}
+
+static int decode_centernet(vg_detector_t *d, int w, int h, int *np)
+{
+    const vg_tensor_t *hm = vg_model_tensor(d->model, "tower_0/keypoints");
+    const vg_tensor_t *wh = vg_model_tensor(d->model, "tower_0/wh");
+    if (!hm || !wh || hm->ndim != 4 || wh->ndim != 4 || hm->shape[3] != 80 || wh->shape[3] != 4 ||
+        hm->shape[1] != wh->shape[1] || hm->shape[2] != wh->shape[2])
+        return VG_EFORMAT;
+    int gh = (int)hm->shape[1], gw = (int)hm->shape[2], ret;
+    const float *v = hm->data, *b = wh->data;
+    const float stride = (float)d->size / gw, sx = (float)w / d->size, sy = (float)h / d->size;
+    /* peaks (3x3 maxima) that can enter the 100 best: gather, sort, keep 100 */
+    int n0 = *np;
+    for (int y = 0; y < gh; y++)
+        for (int x = 0; x < gw; x++)
+            for (int c = 0; c < 80; c++) {
+                float s = v[((size_t)y * gw + x) * 80 + c];
+                if (s <= (float)d->p.score_min) continue;
+                int peak = 1;
+                for (int dy = -1; dy <= 1 && peak; dy++)
+                    for (int dx = -1; dx <= 1 && peak; dx++) {
+                        int yy = y + dy, xx = x + dx;
+                        if (yy < 0 || yy >= gh || xx < 0 || xx >= gw) continue;
+                        peak = v[((size_t)yy * gw + xx) * 80 + c] <= s;
+                    }
+                if (!peak) continue;
+                const float *bb = b + ((size_t)y * gw + x) * 4;
+                float x0 = x * stride - bb[0], y0 = y * stride - bb[1];
+                float x1 = x * stride + bb[2], y1 = y * stride + bb[3];
+                vg_detection_t det = {x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy, s, c};
+                if ((ret = push(d, np, det)) < 0) return ret;
+            }
+    qsort(d->cand + n0, (size_t)(*np - n0), sizeof(*d->cand), by_score);
+    if (*np - n0 > 100) *np = n0 + 100; /* the graph's top-100 */
+    return 0;
+}
+
+int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out, int max)
+{
+    static const float mean[3] = {103.53f, 116.28f, 123.675f}, stdv[3] = {57.375f, 57.12f, 58.395f};
+    int w = img->w, h = img->h, ret, n = 0, sz = d->size;
+    if (img->fmt != VG_PIX_BGR24 || w < 1 || h < 1 || max < 0) return VG_EINVAL;
+    float *f = vg_realloc(d->rgbf, (size_t)w * h * 3 * sizeof(float));
+    if (!f) return VG_ENOMEM;
+    d->rgbf = f;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = vg_image_row(img, y);
+        for (int x = 0; x < 3 * w; x++) f[(size_t)y * w * 3 + x] = row[x];
+    }
+    vg__resize_bilinear(f, 1, h, w, 3, sz, sz, 0, 0, d->resized);
+    float *in = d->input.data;
+    if (d->kind == M_NANODET) { /* BGR, normalised, NCHW */
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < sz * sz; i++)
+                in[(size_t)c * sz * sz + i] = (d->resized[(size_t)i * 3 + c] - mean[c]) / stdv[c];
+    } else { /* RGB 0..255, NHWC */
+        for (int i = 0; i < sz * sz; i++)
+            for (int c = 0; c < 3; c++) in[(size_t)i * 3 + c] = d->resized[(size_t)i * 3 + 2 - c];
+    }
+    if ((ret = vg_model_run(d->model, &d->input, 0)) < 0) return ret;
+    ret = d->kind == M_NANODET ? decode_nanodet(d, w, h, &n) : decode_centernet(d, w, h, &n);
+    if (ret < 0) return ret;
     qsort(d->cand, (size_t)n, sizeof(*d->cand), by_score);
     int kept = 0, limit = max < d->p.max_detections ? max : d->p.max_detections;
     for (int i = 0; i < n && kept < limit; i++) {

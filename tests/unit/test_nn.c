@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,15 +313,14 @@ static void test_centernet_matches_tfjs(void **state)
     vg_model_free(&m);
 }
 
-/* The detector on the vtest frame against the TF.js-decoded list, compared as sets: the same
- * labels, scores within 0.01, boxes overlapping by IoU >= 0.9. */
-static void test_detector_matches_reference(void **state)
+/* The detector on the vtest frame against the TF.js-decoded list of @model, compared as sets:
+ * the same labels, scores within 0.01, boxes overlapping by IoU >= 0.9. */
+static void check_detector(const char *model, const char *score_min, int persons_expected)
 {
     const char *md = models_dir(), *sh = tu_shared();
     char err[1024], path[4096];
     vg_detector_t *d;
     vg_detector_params_t p;
-    (void)state;
     if (!md || !sh) {
         fprintf(stderr, "models/ or ../shared absent: skipping the detector check\n");
         skip();
@@ -328,7 +328,9 @@ static void test_detector_matches_reference(void **state)
     memset(&p, 0, sizeof(p));
     vg_opt_defaults(&p, vg_detector_option_group.options);
     vg_opt_set(&p, vg_detector_option_group.options, "models_dir", md, err, sizeof(err));
-    assert_int_equal(vg_detector_new(&d, &p, err, sizeof(err)), 0);
+    vg_opt_set(&p, vg_detector_option_group.options, "model", model, err, sizeof(err));
+    vg_opt_set(&p, vg_detector_option_group.options, "score_min", score_min, err, sizeof(err));
+    if (vg_detector_new(&d, &p, err, sizeof(err)) < 0) fail_msg("%s", err);
     vg_opt_free(&p, vg_detector_option_group.options);
     size_t len;
     snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.rgb", sh);
@@ -345,48 +347,57 @@ static void test_detector_matches_reference(void **state)
     int n = vg_detector_run(d, &img, det, 200);
     assert_true(n > 0);
     snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.decoded.json", sh);
-    char *js = tu_read_file(path, NULL);
-    assert_non_null(js);
-    /* a small scan of {"label": "...", "score": S, "box_xyxy_px": [x0, y0, x1, y1]} entries */
-    const char *q = strstr(js, "\"nanodet\"");
-    assert_non_null(q);
-    const char *end = strstr(q, "]}"); /* the end of the nanodet detections list */
-    int nref = 0, matched = 0;
-    for (const char *l = strstr(q, "\"label\""); l && (!end || l < end + 2);
-         l = strstr(l + 1, "\"label\"")) {
-        char label[64];
-        float sc, b[4];
-        if (sscanf(l, "\"label\": \"%63[^\"]\", \"score\": %f, \"box_xyxy_px\": [%f, %f, %f, %f]",
-                   label, &sc, &b[0], &b[1], &b[2], &b[3]) != 6)
-            break;
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je), *list;
+    assert_non_null(root);
+    list = json_object_get(json_object_get(root, model), "detections");
+    assert_true(json_is_array(list));
+    size_t k;
+    json_t *e;
+    int nref = 0;
+    json_array_foreach(list, k, e)
+    {
+        const char *label = json_string_value(json_object_get(e, "label"));
+        float sc = (float)json_number_value(json_object_get(e, "score")), b[4];
+        json_t *box = json_object_get(e, "box_xyxy_px");
+        assert_non_null(label);
+        for (int q = 0; q < 4; q++) b[q] = (float)json_number_value(json_array_get(box, (size_t)q));
         nref++;
-        vg_detection_t r = {b[0], b[1], b[2] - b[0], b[3] - b[1], sc, 0};
         int found = 0;
         for (int i = 0; i < n && !found; i++) {
             if (strcmp(vg_coco_name(det[i].cls), label) || fabsf(det[i].score - sc) > 0.01f)
                 continue;
-            float x0 = fmaxf(r.x, det[i].x), y0 = fmaxf(r.y, det[i].y);
-            float x1 = fminf(r.x + r.w, det[i].x + det[i].w),
-                  y1 = fminf(r.y + r.h, det[i].y + det[i].h);
+            float x0 = fmaxf(b[0], det[i].x), y0 = fmaxf(b[1], det[i].y);
+            float x1 = fminf(b[2], det[i].x + det[i].w), y1 = fminf(b[3], det[i].y + det[i].h);
             float in = fmaxf(0, x1 - x0) * fmaxf(0, y1 - y0);
-            float iou = in / (r.w * r.h + det[i].w * det[i].h - in);
+            float iou = in / ((b[2] - b[0]) * (b[3] - b[1]) + det[i].w * det[i].h - in);
             found = iou >= 0.9f;
         }
         if (!found)
-            fail_msg("reference %s %.3f [%.1f %.1f %.1f %.1f] not found", label, sc, b[0], b[1],
-                     b[2], b[3]);
-        matched++;
+            fail_msg("%s: reference %s %.3f [%.1f %.1f %.1f %.1f] not found", model, label, sc,
+                     b[0], b[1], b[2], b[3]);
     }
-    fprintf(stderr, "detector: %d detections, %d reference detections all matched\n", n, nref);
+    json_decref(root);
+    fprintf(stderr, "%s: %d detections, all %d reference detections matched\n", model, n, nref);
     assert_true(nref >= 10);
-    assert_int_equal(matched, nref);
     assert_int_equal(n, nref);
     int persons = 0;
-    for (int i = 0; i < n; i++) persons += det[i].cls == 0 && det[i].score > 0.6f;
-    assert_int_equal(persons, 7); /* the 7 pedestrians of the frame */
-    free(js);
+    for (int i = 0; i < n; i++) persons += det[i].cls == 0 && det[i].score > 0.5f;
+    assert_int_equal(persons, persons_expected);
     free(rgb);
     vg_detector_free(&d);
+}
+
+static void test_detector_matches_reference(void **state)
+{
+    (void)state;
+    check_detector("nanodet", "0.3", 7); /* the 7 pedestrians of the frame */
+}
+
+static void test_centernet_detector_matches_reference(void **state)
+{
+    (void)state;
+    check_detector("centernet", "0.2", 7);
 }
 
 int main(void)
@@ -400,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_nanodet_matches_tfjs),
         cmocka_unit_test(test_detector_matches_reference),
         cmocka_unit_test(test_centernet_matches_tfjs),
+        cmocka_unit_test(test_centernet_detector_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
