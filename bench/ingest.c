@@ -55,7 +55,7 @@ static void bench(const char *vigie, const char *input, int w, int h, int thread
                   const char *label)
 {
     char cv[8192], cf[8192];
-    double tv[64], tf[64];
+    double tv[64] = {0}, tf[64] = {0};
     snprintf(cv, sizeof(cv),
              "'%s' analyze -q --no-progress --analysers none --set input.threads=%d "
              "--set input.width=%d --set input.height=%d '%s' >/dev/null",

@@ -80,7 +80,7 @@ int main(int argc, char **argv)
         fclose(f);
         vg_tensor_t t;
         vg_tensor_view(&t, VG_DT_F32, 4, cases[c].shape, in);
-        double times[100];
+        double times[100] = {0};
         vg_model_run(m, &t, 0); /* warm-up */
         for (int r = 0; r < runs; r++) {
             double t0 = vg_clock_now(NULL);

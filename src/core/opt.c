@@ -56,8 +56,8 @@ const vg_option_t *vg_opt_find(const vg_option_t *table, const char *name)
     return NULL;
 }
 
-#define FIELD(obj, o, T)  ((T *)((char *)(obj) + (o)->offset))
-#define CFIELD(obj, o, T) ((const T *)((const char *)(obj) + (o)->offset))
+#define FIELD(obj, o, T)  ((T *)(void *)((char *)(obj) + (o)->offset))
+#define CFIELD(obj, o, T) ((const T *)(const void *)((const char *)(obj) + (o)->offset))
 
 int vg_opt_defaults(void *obj, const vg_option_t *table)
 {

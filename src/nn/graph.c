@@ -1067,7 +1067,7 @@ static int run_mean(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *axt)
     if (ret < 0) return ret;
     float *o = nd->out[0].data;
     const float *src = x->data;
-    int64_t ost[VG_TENSOR_MAX_DIMS], idx[VG_TENSOR_MAX_DIMS] = {0};
+    int64_t ost[VG_TENSOR_MAX_DIMS] = {0}, idx[VG_TENSOR_MAX_DIMS] = {0};
     int64_t s = 1;
     for (int d = x->ndim - 1; d >= 0; d--) ost[d] = red[d] ? 0 : s, s *= kshape[d];
     size_t outn = nd->out[0].count, per = outn ? x->count / outn : 0;

@@ -130,7 +130,7 @@ void synth_render(const synth_scene_t *s, int k, uint8_t *gray, ptrdiff_t stride
     double t = k / s->fps;
     double gain = 1.0 + s->drift * sin(2 * M_PI * t / 60.0);
     double ox[SYNTH_MAX_OBJECTS], oy[SYNTH_MAX_OBJECTS];
-    int vis[SYNTH_MAX_OBJECTS];
+    int vis[SYNTH_MAX_OBJECTS] = {0};
 
     if (s->switch_t > 0 && t >= s->switch_t) gain *= s->switch_gain;
     if (truth) truth->n = 0;
