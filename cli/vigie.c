@@ -11,6 +11,7 @@
  */
 #include <getopt.h>
 #include <libgen.h>
+#include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -71,24 +72,26 @@ typedef struct progress_ctx {
     int enabled, tty;
     const char *input;
     double last_t;
+    double from, total; /* the span analysed: total 0 when unknown (live, looping to the end) */
 } progress_ctx_t;
 
 static void on_progress(void *opaque, const vg_progress_t *p)
 {
     progress_ctx_t *pc = opaque;
     char pos[32], eta[32] = "";
+    double done = p->t - pc->from;
     pc->last_t = p->t;
     if (!pc->enabled || p->final) return;
     fmt_hms(pos, sizeof(pos), p->t);
-    if (p->duration > 0 && p->elapsed > 0 && p->t > 0) {
-        double left = (p->duration - p->t) * p->elapsed / p->t;
+    if (pc->total > 0 && p->elapsed > 0 && done > 0) {
+        double left = (pc->total - done) * p->elapsed / done;
         char e[24];
         fmt_hms(e, sizeof(e), left);
         snprintf(eta, sizeof(eta), " ETA %s", e);
     }
-    if (p->duration > 0)
+    if (pc->total > 0)
         fprintf(stderr, "%s%s: %5.1f%% %s frame %lld %.0f fps%s, %lld events%s",
-                pc->tty ? "\r\033[K" : "", pc->input, 100.0 * p->t / p->duration, pos,
+                pc->tty ? "\r\033[K" : "", pc->input, fmin(100.0, 100.0 * done / pc->total), pos,
                 (long long)p->frames, p->fps, eta, (long long)p->events, pc->tty ? "" : "\n");
     else
         fprintf(stderr, "%s%s: %s frame %lld %.0f fps, %lld events%s", pc->tty ? "\r\033[K" : "",
@@ -415,7 +418,11 @@ static int cmd_analyze(int argc, char **argv)
            vg_source_url(src), info.format, info.codec, info.in_w, info.in_h, info.fps,
            info.duration, info.w, info.h);
 
-    progress_ctx_t pc = {progress, isatty(2), vg_source_url(src), 0};
+    progress_ctx_t pc = {progress, isatty(2), vg_source_url(src), 0, sp.from, 0};
+    if (sp.to > 0)
+        pc.total = sp.to - sp.from;
+    else if (!sp.loop && info.duration > 0)
+        pc.total = info.duration - sp.from;
     if (progress < 0) pc.enabled = pc.tty && vg_log_get_level() >= VG_LOG_INFO;
     vg_event_writer_t writer;
     vg_event_writer_init(&writer, out);
