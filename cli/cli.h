@@ -7,5 +7,6 @@
 #define EXIT_SIGNAL 130
 
 int cmd_eval(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
 
 #endif

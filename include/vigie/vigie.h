@@ -18,5 +18,6 @@
 #include <vigie/track.h>
 #include <vigie/nn.h>
 #include <vigie/detect.h>
+#include <vigie/image.h>
 
 #endif

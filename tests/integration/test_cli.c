@@ -116,10 +116,11 @@ static void test_cdnet_highway_f_measure(void **state)
         skip();
     }
     const char *h = tu_shared();
-    snprintf(args, sizeof(args),
-             "eval bgs --input '%s/data/cdnet-highway/input/in%%06d.jpg' --truth "
-             "'%s/data/cdnet-highway/groundtruth/gt%%06d.png' --roi '%s/data/cdnet-highway/ROI.bmp'",
-             h, h, h);
+    snprintf(
+        args, sizeof(args),
+        "eval bgs --input '%s/data/cdnet-highway/input/in%%06d.jpg' --truth "
+        "'%s/data/cdnet-highway/groundtruth/gt%%06d.png' --roi '%s/data/cdnet-highway/ROI.bmp'",
+        h, h, h);
     assert_int_equal(vigie(args, &err), 0);
     char *out = tu_read_file(outf, NULL);
     const char *f = strstr(out, "f_measure: ");
@@ -129,6 +130,45 @@ static void test_cdnet_highway_f_measure(void **state)
     if (fm < 0.90) fail_msg("F-measure %.4f is below the bar 0.90", fm);
     assert_non_null(strstr(out, "frames: 1700 (scored 1231)"));
     free(out);
+}
+
+/* vigie detect on the vtest frame: the seven pedestrians, JSON Lines, an annotated PNG. */
+static void test_detect(void **state)
+{
+    char args[4096], png[700];
+    const char *err;
+    char probe[4096];
+    (void)state;
+    snprintf(probe, sizeof(probe), "%s/nanodet.bin",
+             getenv("VG_MODELS") ? getenv("VG_MODELS") : "/nonexistent");
+    FILE *mf = fopen(probe, "rb");
+    if (mf) fclose(mf);
+    if (!tu_shared() || !mf) {
+        fprintf(stderr, "models or ../shared absent: skipping vigie detect\n");
+        skip();
+    }
+    snprintf(png, sizeof(png), "%s/annotated.png", dir);
+    snprintf(args, sizeof(args),
+             "detect --set detector.models_dir='%s' --annotate '%s' '%s/ref/nn/vtest_t20.png'",
+             getenv("VG_MODELS"), png, tu_shared());
+    int ret = vigie(args, &err);
+    if (ret != 0) fail_msg("vigie %s: exit %d: %s", args, ret, err);
+    char *out = tu_read_file(outf, NULL);
+    int persons = 0;
+    for (const char *p = out; (p = strstr(p, "\"class\":\"person\"")); p++) {
+        const char *sc = strstr(p, "\"score\":");
+        if (sc && atof(sc + 8) > 0.6) persons++;
+    }
+    assert_int_equal(persons, 7);
+    free(out);
+    size_t len;
+    char *img = tu_read_file(png, &len);
+    assert_non_null(img);
+    assert_true(len > 1000 && !memcmp(img + 1, "PNG", 3));
+    free(img);
+    snprintf(args, sizeof(args), "detect --set detector.model=blazeface '%s/ref/nn/vtest_t20.png'",
+             tu_shared());
+    expect(args, 2, "use nanodet or centernet");
 }
 
 static void test_bad_inputs(void **state)
@@ -229,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_vtest_complete),
         cmocka_unit_test(test_cdnet_sequence_complete),
         cmocka_unit_test(test_cdnet_highway_f_measure),
+        cmocka_unit_test(test_detect),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_bad_configuration),
         cmocka_unit_test(test_options_listing),
