@@ -853,20 +853,29 @@ static int tf_pad(int in, int k, int s, int dil, int same, int *out, int *before
     return *out > 0 ? 0 : -1;
 }
 
+/* Geometry of a convolution-like node on NHWC @x with a [kh, kw, c, m] filter giving @o output
+ * channels, and its output tensor. */
+static int conv_setup(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f, int o,
+                      vg_conv_geom_t *g)
+{
+    g->n = (int)x->shape[0], g->h = (int)x->shape[1], g->w = (int)x->shape[2];
+    g->c = (int)x->shape[3];
+    g->kh = (int)f->shape[0], g->kw = (int)f->shape[1], g->o = o;
+    g->sy = nd->strides[1], g->sx = nd->strides[2], g->dy = nd->dil[1], g->dx = nd->dil[2];
+    if (tf_pad(g->h, g->kh, g->sy, g->dy, nd->same, &g->oh, &g->pt) < 0 ||
+        tf_pad(g->w, g->kw, g->sx, g->dx, nd->same, &g->ow, &g->pl) < 0)
+        FAIL(nd, "the input is smaller than the filter");
+    int64_t shape[4] = {g->n, g->oh, g->ow, g->o};
+    return alloc_out(nd, 0, VG_DT_F32, 4, shape);
+}
+
 static int run_conv(vg_model_t *m, node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f)
 {
     vg_conv_geom_t g;
     if (x->ndim != 4 || f->ndim != 4 || x->dtype != VG_DT_F32 || f->dtype != VG_DT_F32 ||
         f->shape[2] != x->shape[3])
         FAIL(nd, "Conv2D wants NHWC input and HWIO filter with matching channels");
-    g.n = (int)x->shape[0], g.h = (int)x->shape[1], g.w = (int)x->shape[2], g.c = (int)x->shape[3];
-    g.kh = (int)f->shape[0], g.kw = (int)f->shape[1], g.o = (int)f->shape[3];
-    g.sy = nd->strides[1], g.sx = nd->strides[2], g.dy = nd->dil[1], g.dx = nd->dil[2];
-    if (tf_pad(g.h, g.kh, g.sy, g.dy, nd->same, &g.oh, &g.pt) < 0 ||
-        tf_pad(g.w, g.kw, g.sx, g.dx, nd->same, &g.ow, &g.pl) < 0)
-        FAIL(nd, "the input is smaller than the filter");
-    int64_t shape[4] = {g.n, g.oh, g.ow, g.o};
-    int ret = alloc_out(nd, 0, VG_DT_F32, 4, shape);
+    int ret = conv_setup(nd, x, f, (int)f->shape[3], &g);
     if (ret < 0) return ret;
     size_t need = vg__conv2d_scratch(&g);
     if (need > m->scratch_size) {
@@ -1035,14 +1044,7 @@ static int run_depthwise(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f)
     if (x->ndim != 4 || f->ndim != 4 || x->dtype != VG_DT_F32 || f->dtype != VG_DT_F32 ||
         f->shape[2] != x->shape[3] || f->shape[3] < 1)
         FAIL(nd, "depthwise wants NHWC input and a [kh, kw, c, m] filter");
-    g.n = (int)x->shape[0], g.h = (int)x->shape[1], g.w = (int)x->shape[2], g.c = (int)x->shape[3];
-    g.kh = (int)f->shape[0], g.kw = (int)f->shape[1], g.o = (int)(f->shape[2] * f->shape[3]);
-    g.sy = nd->strides[1], g.sx = nd->strides[2], g.dy = nd->dil[1], g.dx = nd->dil[2];
-    if (tf_pad(g.h, g.kh, g.sy, g.dy, nd->same, &g.oh, &g.pt) < 0 ||
-        tf_pad(g.w, g.kw, g.sx, g.dx, nd->same, &g.ow, &g.pl) < 0)
-        FAIL(nd, "the input is smaller than the filter");
-    int64_t shape[4] = {g.n, g.oh, g.ow, g.o};
-    int ret = alloc_out(nd, 0, VG_DT_F32, 4, shape);
+    int ret = conv_setup(nd, x, f, (int)(f->shape[2] * f->shape[3]), &g);
     if (ret < 0) return ret;
     vg__depthwise_ref(&g, (int)f->shape[3], x->data, f->data, nd->out[0].data);
     return 0;

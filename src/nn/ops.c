@@ -11,7 +11,13 @@
 
 #include "ops.h"
 
-void vg__conv2d_ref(const vg_conv_geom_t *g, const float *in, const float *filt, float *out)
+/*
+ * The reference loops of both convolutions: every output pixel visits its receptive field; for
+ * each tap, @mult < 0 means a full convolution (every input channel to every output channel),
+ * otherwise a depthwise one with @mult outputs per input channel.
+ */
+static void conv_ref(const vg_conv_geom_t *g, int mult, const float *in, const float *filt,
+                     float *out)
 {
     for (int b = 0; b < g->n; b++)
         for (int oy = 0; oy < g->oh; oy++)
@@ -25,13 +31,26 @@ void vg__conv2d_ref(const vg_conv_geom_t *g, const float *in, const float *filt,
                         int ix = ox * g->sx + kx * g->dx - g->pl;
                         if (ix < 0 || ix >= g->w) continue;
                         const float *ip = in + (((size_t)b * g->h + iy) * g->w + ix) * g->c;
-                        const float *fp = filt + ((size_t)ky * g->kw + kx) * g->c * g->o;
-                        for (int ic = 0; ic < g->c; ic++)
-                            for (int oc = 0; oc < g->o; oc++)
-                                o[oc] += ip[ic] * fp[(size_t)ic * g->o + oc];
+                        size_t tap = (size_t)ky * g->kw + kx;
+                        if (mult < 0) {
+                            const float *fp = filt + tap * g->c * g->o;
+                            for (int ic = 0; ic < g->c; ic++)
+                                for (int oc = 0; oc < g->o; oc++)
+                                    o[oc] += ip[ic] * fp[(size_t)ic * g->o + oc];
+                        } else {
+                            const float *fp = filt + tap * g->c * mult;
+                            for (int c = 0; c < g->c; c++)
+                                for (int m = 0; m < mult; m++)
+                                    o[c * mult + m] += ip[c] * fp[c * mult + m];
+                        }
                     }
                 }
             }
+}
+
+void vg__conv2d_ref(const vg_conv_geom_t *g, const float *in, const float *filt, float *out)
+{
+    conv_ref(g, -1, in, filt, out);
 }
 
 size_t vg__conv2d_scratch(const vg_conv_geom_t *g)
@@ -207,23 +226,5 @@ void vg__transpose(const uint32_t *src, const int64_t *xshape, int ndim, const i
 void vg__depthwise_ref(const vg_conv_geom_t *g, int mult, const float *in, const float *filt,
                        float *out)
 {
-    for (int b = 0; b < g->n; b++)
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                float *o = out + (((size_t)b * g->oh + oy) * g->ow + ox) * g->o;
-                for (int k = 0; k < g->o; k++) o[k] = 0;
-                for (int ky = 0; ky < g->kh; ky++) {
-                    int iy = oy * g->sy + ky * g->dy - g->pt;
-                    if (iy < 0 || iy >= g->h) continue;
-                    for (int kx = 0; kx < g->kw; kx++) {
-                        int ix = ox * g->sx + kx * g->dx - g->pl;
-                        if (ix < 0 || ix >= g->w) continue;
-                        const float *ip = in + (((size_t)b * g->h + iy) * g->w + ix) * g->c;
-                        const float *fp = filt + ((size_t)ky * g->kw + kx) * g->c * mult;
-                        for (int c = 0; c < g->c; c++)
-                            for (int m = 0; m < mult; m++)
-                                o[c * mult + m] += ip[c] * fp[c * mult + m];
-                    }
-                }
-            }
+    conv_ref(g, mult, in, filt, out);
 }
