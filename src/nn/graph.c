@@ -139,6 +139,7 @@ struct vg_model {
     int input;          /* the Placeholder */
     int in_ndim;
     int64_t in_shape[VG_TENSOR_MAX_DIMS];
+    int keep_all; /* of the current run */
     float *scratch;
     size_t scratch_size;
 };
@@ -780,8 +781,13 @@ static int run_binary(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b, in
     if (a->dtype == VG_DT_F32) {
         const float *x = a->data, *y = b->data;
         float *o = nd->out[0].data;
-        if (a->count == n && b->count == n) {
-            for (size_t i = 0; i < n; i++) o[i] = binf(kind, x[i], y[i]);
+        if (a->count == n && b->count == n) { /* the switch outside: each loop vectorises */
+            if (kind == BIN_ADD)
+                for (size_t i = 0; i < n; i++) o[i] = x[i] + y[i];
+            else if (kind == BIN_MUL)
+                for (size_t i = 0; i < n; i++) o[i] = x[i] * y[i];
+            else
+                for (size_t i = 0; i < n; i++) o[i] = x[i] - y[i];
             return 0;
         }
         if (b->count == 1 && a->count == n) {
@@ -807,7 +813,12 @@ static int run_binary(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b, in
             for (int d = lastd + 1; d < nd_; d++) inner *= (size_t)shape[d];
             for (size_t i = 0; i < n; i += inner) {
                 float v = y[(i / inner) % bn];
-                for (size_t k = 0; k < inner; k++) o[i + k] = binf(kind, x[i + k], v);
+                if (kind == BIN_ADD)
+                    for (size_t k = 0; k < inner; k++) o[i + k] = x[i + k] + v;
+                else if (kind == BIN_MUL)
+                    for (size_t k = 0; k < inner; k++) o[i + k] = x[i + k] * v;
+                else
+                    for (size_t k = 0; k < inner; k++) o[i + k] = x[i + k] - v;
             }
             return 0;
         }
@@ -1046,7 +1057,7 @@ static int run_depthwise(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f)
         FAIL(nd, "depthwise wants NHWC input and a [kh, kw, c, m] filter");
     int ret = conv_setup(nd, x, f, (int)(f->shape[2] * f->shape[3]), &g);
     if (ret < 0) return ret;
-    vg__depthwise_ref(&g, (int)f->shape[3], x->data, f->data, nd->out[0].data);
+    vg__depthwise(&g, (int)f->shape[3], x->data, f->data, nd->out[0].data);
     return 0;
 }
 
@@ -1069,6 +1080,20 @@ static int run_mean(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *axt)
     if (ret < 0) return ret;
     float *o = nd->out[0].data;
     const float *src = x->data;
+    if (x->ndim == 4 && red[1] && red[2] && !red[0] && !red[3]) {
+        /* spatial mean of NHWC (squeeze-and-excitation): add rows of channels */
+        size_t hw = (size_t)(x->shape[1] * x->shape[2]), c = (size_t)x->shape[3];
+        for (int64_t b = 0; b < x->shape[0]; b++) {
+            float *ob = o + (size_t)b * c;
+            for (size_t k = 0; k < c; k++) ob[k] = 0;
+            for (size_t p = 0; p < hw; p++) {
+                const float *row = src + ((size_t)b * hw + p) * c;
+                for (size_t k = 0; k < c; k++) ob[k] += row[k];
+            }
+            for (size_t k = 0; k < c; k++) ob[k] /= (float)hw;
+        }
+        return 0;
+    }
     int64_t ost[VG_TENSOR_MAX_DIMS] = {0}, idx[VG_TENSOR_MAX_DIMS] = {0};
     int64_t s = 1;
     for (int d = x->ndim - 1; d >= 0; d--) ost[d] = red[d] ? 0 : s, s *= kshape[d];
@@ -1085,6 +1110,25 @@ static int run_mean(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *axt)
     }
     for (size_t i = 0; i < outn; i++) o[i] /= (float)per;
     return 0;
+}
+
+/*
+ * Output of a unary elementwise node: it takes over its input's buffer when it is that tensor's
+ * last reader and nothing keeps it (the op then runs in place), else a new tensor.
+ */
+static int unary_out(vg_model_t *m, node_t *nd)
+{
+    node_t *src = &m->nodes[nd->in_node[0]];
+    int port = nd->in_port[0];
+    vg_tensor_t *t = &src->out[port];
+    if (!m->keep_all && src->op != OP_CONST && src->op != OP_PLACEHOLDER &&
+        src->remaining[port] == 1 && t->owned && t->dtype == VG_DT_F32) {
+        vg_tensor_free(&nd->out[0]);
+        nd->out[0] = *t;
+        memset(t, 0, sizeof(*t));
+        return 0;
+    }
+    return alloc_out(nd, 0, VG_DT_F32, t->ndim, t->shape);
 }
 
 static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
@@ -1133,27 +1177,26 @@ static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
     case OP_FUSED_DEPTHWISE:
         if ((ret = run_depthwise(nd, in[0], in[1])) < 0) return ret;
         return nd->op == OP_FUSED_DEPTHWISE ? bias_act(nd, in[2]) : 0;
-    case OP_RELU:
-    case OP_RELU6: {
-        if (in[0]->dtype != VG_DT_F32) FAIL(nd, "float input expected");
-        if ((ret = alloc_out(nd, 0, VG_DT_F32, in[0]->ndim, in[0]->shape)) < 0) return ret;
-        const float *x = in[0]->data;
-        float *o = nd->out[0].data, hi = nd->op == OP_RELU6 ? 6.0f : INFINITY;
-        for (size_t i = 0; i < in[0]->count; i++) o[i] = fminf(fmaxf(x[i], 0.0f), hi);
-        return 0;
-    }
     case OP_MEAN:
         return run_mean(nd, in[0], in[1]);
     case OP_LEAKYRELU:
-    case OP_SIGMOID: {
+    case OP_SIGMOID:
+    case OP_RELU:
+    case OP_RELU6: {
         if (in[0]->dtype != VG_DT_F32) FAIL(nd, "float input expected");
-        if ((ret = alloc_out(nd, 0, VG_DT_F32, in[0]->ndim, in[0]->shape)) < 0) return ret;
-        const float *x = in[0]->data;
+        size_t count = in[0]->count;
+        const float *x = in[0]->data; /* read before a takeover clears the source */
+        if ((ret = unary_out(m, nd)) < 0) return ret;
         float *o = nd->out[0].data, a = nd->alpha;
+        if (!x) x = o;
         if (nd->op == OP_LEAKYRELU)
-            for (size_t i = 0; i < in[0]->count; i++) o[i] = x[i] >= 0 ? x[i] : a * x[i];
-        else
-            for (size_t i = 0; i < in[0]->count; i++) o[i] = 1.0f / (1.0f + expf(-x[i]));
+            for (size_t i = 0; i < count; i++) o[i] = x[i] >= 0 ? x[i] : a * x[i];
+        else if (nd->op == OP_SIGMOID)
+            for (size_t i = 0; i < count; i++) o[i] = 1.0f / (1.0f + expf(-x[i]));
+        else {
+            float hi = nd->op == OP_RELU6 ? 6.0f : INFINITY;
+            for (size_t i = 0; i < count; i++) o[i] = fminf(fmaxf(x[i], 0.0f), hi);
+        }
         return 0;
     }
     case OP_MAXPOOL: {
@@ -1201,6 +1244,7 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
     if (input->dtype != VG_DT_F32 || input->ndim != m->in_ndim) return VG_EINVAL;
     for (int d = 0; d < m->in_ndim; d++)
         if (m->in_shape[d] > 0 && input->shape[d] != m->in_shape[d]) return VG_EINVAL;
+    m->keep_all = keep_all;
     for (int i = 0; i < m->n; i++) {
         node_t *nd = &m->nodes[i];
         for (int k = 0; k < MAX_OUT; k++) {

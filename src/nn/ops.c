@@ -228,3 +228,31 @@ void vg__depthwise_ref(const vg_conv_geom_t *g, int mult, const float *in, const
 {
     conv_ref(g, mult, in, filt, out);
 }
+
+void vg__depthwise(const vg_conv_geom_t *g, int mult, const float *in, const float *filt,
+                   float *out)
+{
+    if (mult != 1) {
+        conv_ref(g, mult, in, filt, out);
+        return;
+    }
+    /* channels innermost and contiguous in input, filter and output: the c loop vectorises */
+    const int c = g->c;
+    for (int b = 0; b < g->n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float *restrict o = out + (((size_t)b * g->oh + oy) * g->ow + ox) * c;
+                for (int k = 0; k < c; k++) o[k] = 0;
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = oy * g->sy + ky * g->dy - g->pt;
+                    if (iy < 0 || iy >= g->h) continue;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = ox * g->sx + kx * g->dx - g->pl;
+                        if (ix < 0 || ix >= g->w) continue;
+                        const float *restrict ip = in + (((size_t)b * g->h + iy) * g->w + ix) * c;
+                        const float *restrict fp = filt + ((size_t)ky * g->kw + kx) * c;
+                        for (int k = 0; k < c; k++) o[k] += ip[k] * fp[k];
+                    }
+                }
+            }
+}

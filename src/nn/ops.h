@@ -32,6 +32,10 @@ void vg__resize_bilinear(const float *in, int n, int h, int w, int c, int oh, in
 void vg__depthwise_ref(const vg_conv_geom_t *g, int mult, const float *in, const float *filt,
                        float *out);
 
+/* The same, fast for a channel multiplier of 1 (MobileNet's case); others use the reference. */
+void vg__depthwise(const vg_conv_geom_t *g, int mult, const float *in, const float *filt,
+                   float *out);
+
 /* Permute the axes of a 4-byte-element tensor: out axis d is input axis perm[d]. */
 void vg__transpose(const uint32_t *src, const int64_t *shape, int ndim, const int64_t *perm,
                    uint32_t *dst);

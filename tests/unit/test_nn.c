@@ -144,6 +144,48 @@ static void test_conv_gemm_equals_reference(void **state)
     }
 }
 
+static void test_depthwise_equals_reference(void **state)
+{
+    (void)state;
+    unsigned seed = 11;
+    const int cfg[][6] = {/* h, w, c, k, stride, pad */
+                          {9, 7, 16, 3, 1, 1},
+                          {10, 10, 24, 3, 2, 1},
+                          {6, 5, 8, 5, 1, 2},
+                          {7, 9, 3, 5, 2, 2},
+                          {1, 1, 40, 3, 1, 1}};
+    for (size_t t = 0; t < sizeof(cfg) / sizeof(cfg[0]); t++) {
+        vg_conv_geom_t g = {.n = 1,
+                            .h = cfg[t][0],
+                            .w = cfg[t][1],
+                            .c = cfg[t][2],
+                            .kh = cfg[t][3],
+                            .kw = cfg[t][3],
+                            .o = cfg[t][2],
+                            .sy = cfg[t][4],
+                            .sx = cfg[t][4],
+                            .dy = 1,
+                            .dx = 1,
+                            .pt = cfg[t][5],
+                            .pl = cfg[t][5]};
+        g.oh = (g.h + 2 * g.pt - g.kh) / g.sy + 1;
+        g.ow = (g.w + 2 * g.pl - g.kw) / g.sx + 1;
+        size_t ni = (size_t)g.h * g.w * g.c, nf = (size_t)g.kh * g.kw * g.c,
+               no = (size_t)g.oh * g.ow * g.c;
+        float *in = malloc(ni * 4), *f = malloc(nf * 4), *a = malloc(no * 4), *b = malloc(no * 4);
+        for (size_t i = 0; i < ni; i++)
+            seed = seed * 1103515245 + 12345, in[i] = (int)(seed >> 16) % 200 / 100.0f - 1;
+        for (size_t i = 0; i < nf; i++)
+            seed = seed * 1103515245 + 12345, f[i] = (int)(seed >> 16) % 200 / 100.0f - 1;
+        vg__depthwise_ref(&g, 1, in, f, a);
+        vg__depthwise(&g, 1, in, f, b);
+        for (size_t i = 0; i < no; i++)
+            if (fabsf(a[i] - b[i]) > 1e-5f)
+                fail_msg("config %zu, element %zu: %g vs %g", t, i, a[i], b[i]);
+        free(in), free(f), free(a), free(b);
+    }
+}
+
 static void test_transpose_equals_reference(void **state)
 {
     (void)state;
@@ -406,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_refusal_by_construction),
         cmocka_unit_test(test_bad_model_files),
         cmocka_unit_test(test_conv_gemm_equals_reference),
+        cmocka_unit_test(test_depthwise_equals_reference),
         cmocka_unit_test(test_transpose_equals_reference),
         cmocka_unit_test(test_resize_bilinear),
         cmocka_unit_test(test_nanodet_matches_tfjs),
