@@ -102,6 +102,36 @@ static void test_bad_model_files(void **state)
     synth_rmdir(dir);
 }
 
+/* Geometry for a test convolution: n images of h x w x c, square k x k filter, @o outputs. */
+static vg_conv_geom_t test_geom(int n, int h, int w, int c, int k, int o, int stride, int pad)
+{
+    vg_conv_geom_t g = {.n = n,
+                        .h = h,
+                        .w = w,
+                        .c = c,
+                        .kh = k,
+                        .kw = k,
+                        .o = o,
+                        .sy = stride,
+                        .sx = stride,
+                        .dy = 1,
+                        .dx = 1,
+                        .pt = pad,
+                        .pl = pad};
+    g.oh = (g.h + 2 * g.pt - g.kh) / g.sy + 1;
+    g.ow = (g.w + 2 * g.pl - g.kw) / g.sx + 1;
+    return g;
+}
+
+/* Values in [-1, 1) from a linear congruential sequence. */
+static void fill_random(float *v, size_t n, unsigned *seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        *seed = *seed * 1103515245 + 12345;
+        v[i] = (int)(*seed >> 16) % 200 / 100.0f - 1;
+    }
+}
+
 static void test_conv_gemm_equals_reference(void **state)
 {
     (void)state;
@@ -112,29 +142,14 @@ static void test_conv_gemm_equals_reference(void **state)
         {9, 7, 2, 5, 3, 2, 2}, {1, 1, 3, 1, 2, 1, 0}, {6, 6, 3, 3, 4, 2, 0},
     };
     for (size_t t = 0; t < sizeof(cfg) / sizeof(cfg[0]); t++) {
-        vg_conv_geom_t g = {.n = 2,
-                            .h = cfg[t][0],
-                            .w = cfg[t][1],
-                            .c = cfg[t][2],
-                            .kh = cfg[t][3],
-                            .kw = cfg[t][3],
-                            .o = cfg[t][4],
-                            .sy = cfg[t][5],
-                            .sx = cfg[t][5],
-                            .dy = 1,
-                            .dx = 1,
-                            .pt = cfg[t][6],
-                            .pl = cfg[t][6]};
-        g.oh = (g.h + 2 * g.pt - g.kh) / g.sy + 1;
-        g.ow = (g.w + 2 * g.pl - g.kw) / g.sx + 1;
+        vg_conv_geom_t g = test_geom(2, cfg[t][0], cfg[t][1], cfg[t][2], cfg[t][3], cfg[t][4],
+                                     cfg[t][5], cfg[t][6]);
         size_t ni = (size_t)g.n * g.h * g.w * g.c, nf = (size_t)g.kh * g.kw * g.c * g.o;
         size_t no = (size_t)g.n * g.oh * g.ow * g.o;
         float *in = malloc(ni * 4), *f = malloc(nf * 4), *a = malloc(no * 4), *b = malloc(no * 4);
         float *scratch = malloc((vg__conv2d_scratch(&g) + 1) * 4);
-        for (size_t i = 0; i < ni; i++)
-            seed = seed * 1103515245 + 12345, in[i] = (int)(seed >> 16) % 200 / 100.0f - 1;
-        for (size_t i = 0; i < nf; i++)
-            seed = seed * 1103515245 + 12345, f[i] = (int)(seed >> 16) % 200 / 100.0f - 1;
+        fill_random(in, ni, &seed);
+        fill_random(f, nf, &seed);
         vg__conv2d_ref(&g, in, f, a);
         vg__conv2d_gemm(&g, in, f, b, scratch);
         for (size_t i = 0; i < no; i++)
@@ -155,28 +170,13 @@ static void test_depthwise_equals_reference(void **state)
                           {7, 9, 3, 5, 2, 2},
                           {1, 1, 40, 3, 1, 1}};
     for (size_t t = 0; t < sizeof(cfg) / sizeof(cfg[0]); t++) {
-        vg_conv_geom_t g = {.n = 1,
-                            .h = cfg[t][0],
-                            .w = cfg[t][1],
-                            .c = cfg[t][2],
-                            .kh = cfg[t][3],
-                            .kw = cfg[t][3],
-                            .o = cfg[t][2],
-                            .sy = cfg[t][4],
-                            .sx = cfg[t][4],
-                            .dy = 1,
-                            .dx = 1,
-                            .pt = cfg[t][5],
-                            .pl = cfg[t][5]};
-        g.oh = (g.h + 2 * g.pt - g.kh) / g.sy + 1;
-        g.ow = (g.w + 2 * g.pl - g.kw) / g.sx + 1;
+        vg_conv_geom_t g = test_geom(1, cfg[t][0], cfg[t][1], cfg[t][2], cfg[t][3], cfg[t][2],
+                                     cfg[t][4], cfg[t][5]);
         size_t ni = (size_t)g.h * g.w * g.c, nf = (size_t)g.kh * g.kw * g.c,
                no = (size_t)g.oh * g.ow * g.c;
         float *in = malloc(ni * 4), *f = malloc(nf * 4), *a = malloc(no * 4), *b = malloc(no * 4);
-        for (size_t i = 0; i < ni; i++)
-            seed = seed * 1103515245 + 12345, in[i] = (int)(seed >> 16) % 200 / 100.0f - 1;
-        for (size_t i = 0; i < nf; i++)
-            seed = seed * 1103515245 + 12345, f[i] = (int)(seed >> 16) % 200 / 100.0f - 1;
+        fill_random(in, ni, &seed);
+        fill_random(f, nf, &seed);
         vg__depthwise_ref(&g, 1, in, f, a);
         vg__depthwise(&g, 1, in, f, b);
         for (size_t i = 0; i < no; i++)
@@ -241,6 +241,28 @@ static float *read_f32(const char *path, size_t *n)
     return (float *)d;
 }
 
+/* Tensor @node of @m against the reference file @ref: |d| <= 1e-4 + 1e-3 |ref| everywhere. */
+static void expect_matches(const vg_model_t *m, const char *node, const char *ref_path,
+                           const char *label)
+{
+    size_t rn;
+    float *ref = read_f32(ref_path, &rn);
+    const vg_tensor_t *o = vg_model_tensor(m, node);
+    assert_non_null(ref);
+    assert_non_null(o);
+    assert_int_equal(o->count, rn);
+    double worst = 0;
+    for (size_t i = 0; i < rn; i++) {
+        double d = fabs(((const float *)o->data)[i] - ref[i]);
+        if (d > 1e-4 + 1e-3 * fabs(ref[i]))
+            fail_msg("%s %s[%zu]: %g vs reference %g", label, node, i, ((const float *)o->data)[i],
+                     ref[i]);
+        worst = fmax(worst, d);
+    }
+    fprintf(stderr, "%s %s: max |diff| %.3g over %zu values\n", label, node, worst, rn);
+    free(ref);
+}
+
 /* NanoDet-g on the vtest frame, both input normalisations, all six heads. */
 static void test_nanodet_matches_tfjs(void **state)
 {
@@ -271,25 +293,9 @@ static void test_nanodet_matches_tfjs(void **state)
         vg_tensor_view(&t, VG_DT_F32, 4, shape, in);
         assert_int_equal(vg_model_run(m, &t, 0), 0);
         for (int h = 0; h < 6; h++) {
-            size_t rn;
             snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.%s.out_%s.f32", sh, variants[v],
                      heads[h]);
-            float *ref = read_f32(path, &rn);
-            const vg_tensor_t *o = vg_model_tensor(m, heads[h]);
-            assert_non_null(ref);
-            assert_non_null(o);
-            assert_int_equal(o->count, rn);
-            double worst = 0;
-            for (size_t i = 0; i < rn; i++) {
-                double d = fabs(((const float *)o->data)[i] - ref[i]);
-                if (d > 1e-4 + 1e-3 * fabs(ref[i]))
-                    fail_msg("%s %s[%zu]: %g vs reference %g", variants[v], heads[h], i,
-                             ((const float *)o->data)[i], ref[i]);
-                worst = fmax(worst, d);
-            }
-            fprintf(stderr, "%s %s: max |diff| %.3g over %zu values\n", variants[v], heads[h],
-                    worst, rn);
-            free(ref);
+            expect_matches(m, heads[h], path, variants[v]);
         }
         /* a wrong input shape is refused, not read out of bounds */
         int64_t bad[4] = {1, 3, 320, 320};
@@ -333,23 +339,8 @@ static void test_centernet_matches_tfjs(void **state)
          "vtest_t20.centernet.int.tower_0~CenternetHead~centernet_wh_output~BiasAdd.f32"},
     };
     for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
-        size_t rn;
         snprintf(path, sizeof(path), "%s/ref/nn/%s", sh, pairs[k][1]);
-        float *ref = read_f32(path, &rn);
-        const vg_tensor_t *o = vg_model_tensor(m, pairs[k][0]);
-        assert_non_null(ref);
-        assert_non_null(o);
-        assert_int_equal(o->count, rn);
-        double worst = 0;
-        for (size_t i = 0; i < rn; i++) {
-            double d = fabs(((const float *)o->data)[i] - ref[i]);
-            if (d > 1e-4 + 1e-3 * fabs(ref[i]))
-                fail_msg("%s[%zu]: %g vs reference %g", pairs[k][0], i, ((const float *)o->data)[i],
-                         ref[i]);
-            worst = fmax(worst, d);
-        }
-        fprintf(stderr, "centernet %s: max |diff| %.3g over %zu values\n", pairs[k][0], worst, rn);
-        free(ref);
+        expect_matches(m, pairs[k][0], path, "centernet");
     }
     free(in);
     vg_model_free(&m);
