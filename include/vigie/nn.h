@@ -70,6 +70,13 @@ int vg_model_load(vg_model_t **out, const char *dir, const char *name, char *err
 int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char *bin_path,
                             const char *const *outputs, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/**
+ * Load a graph from memory (@json of @jlen bytes, weights @bin of @blen bytes; both borrowed),
+ * without the table: for tests and fuzzing. @name stands for the files in messages.
+ */
+int vg_model_load_memory(vg_model_t **out, const char *json, size_t jlen, const void *bin,
+                         size_t blen, const char *const *outputs, const char *name, char *err,
+                         size_t errlen) __attribute__((warn_unused_result));
 void vg_model_free(vg_model_t **m);
 
 /** Shape of the model's (single) input, from its Placeholder. */

@@ -550,22 +550,17 @@ static int parse_graph(vg_model_t *m, json_t *root, const char *const *outputs, 
     return sort_nodes(m, err, errlen);
 }
 
-int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char *bin_path,
-                            const char *const *outputs, char *err, size_t errlen)
+int vg_model_load_memory(vg_model_t **out, const char *json, size_t jlen, const void *bin,
+                         size_t blen, const char *const *outputs, const char *name, char *err,
+                         size_t errlen)
 {
-    uint8_t *js = NULL, *bin = NULL;
-    size_t jlen, blen;
     json_error_t je;
-    json_t *root = NULL;
+    json_t *root = json_loadb(json, jlen, JSON_REJECT_DUPLICATES, &je);
     vg_model_t *m = NULL;
     int ret;
-    if ((ret = read_file(json_path, 64u << 20, &js, &jlen, err, errlen)) < 0) goto end;
-    if ((ret = read_file(bin_path, 512u << 20, &bin, &blen, err, errlen)) < 0) goto end;
-    root = json_loadb((const char *)js, jlen, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        fmt(err, errlen, "%s:%d: not valid JSON: %s", json_path, je.line, je.text);
-        ret = VG_EFORMAT;
-        goto end;
+        fmt(err, errlen, "%s:%d: not valid JSON: %s", name, je.line, je.text);
+        return VG_EFORMAT;
     }
     m = vg_calloc(1, sizeof(*m));
     if (!m) {
@@ -574,12 +569,12 @@ int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char 
     }
     char inner[400] = "";
     if ((ret = parse_graph(m, root, outputs, inner, sizeof(inner))) < 0 ||
-        (ret = load_weights(m, json_object_get(root, "weightsManifest"), bin, blen, bin_path, inner,
+        (ret = load_weights(m, json_object_get(root, "weightsManifest"), bin, blen, name, inner,
                             sizeof(inner))) < 0) {
         if (ret == VG_ENOMEM)
-            fmt(err, errlen, "%s: out of memory", json_path);
+            fmt(err, errlen, "%s: out of memory", name);
         else
-            fmt(err, errlen, "%s: %s", json_path, inner);
+            fmt(err, errlen, "%s: %s", name, inner);
         goto end;
     }
     *out = m;
@@ -587,6 +582,19 @@ int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char 
 end:
     vg_model_free(&m);
     json_decref(root);
+    return ret;
+}
+
+int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char *bin_path,
+                            const char *const *outputs, char *err, size_t errlen)
+{
+    uint8_t *js = NULL, *bin = NULL;
+    size_t jlen, blen;
+    int ret;
+    if ((ret = read_file(json_path, 64u << 20, &js, &jlen, err, errlen)) >= 0 &&
+        (ret = read_file(bin_path, 512u << 20, &bin, &blen, err, errlen)) >= 0)
+        ret = vg_model_load_memory(out, (const char *)js, jlen, bin, blen, outputs, json_path, err,
+                                   errlen);
     vg_free(js);
     vg_free(bin);
     return ret;
@@ -677,9 +685,16 @@ int vg_model_input_shape(const vg_model_t *m, int *ndim, int64_t shape[VG_TENSOR
 static int ints(const vg_tensor_t *t, int64_t *out, size_t max, size_t *n)
 {
     if (t->count > max) return -1;
-    for (size_t i = 0; i < t->count; i++)
-        out[i] = t->dtype == VG_DT_I32 ? ((const int32_t *)t->data)[i]
-                                       : (int64_t)((const float *)t->data)[i];
+    for (size_t i = 0; i < t->count; i++) {
+        if (t->dtype == VG_DT_I32) {
+            out[i] = ((const int32_t *)t->data)[i];
+        } else {
+            /* a float that is no integer in range is no shape (found by fuzzing) */
+            float v = ((const float *)t->data)[i];
+            if (!(v > -1e9f && v < 1e9f)) return -1;
+            out[i] = (int64_t)v;
+        }
+    }
     *n = t->count;
     return 0;
 }
@@ -1116,19 +1131,20 @@ static int run_mean(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *axt)
  * Output of a unary elementwise node: it takes over its input's buffer when it is that tensor's
  * last reader and nothing keeps it (the op then runs in place), else a new tensor.
  */
-static int unary_out(vg_model_t *m, node_t *nd)
+static int unary_out(vg_model_t *m, node_t *nd, const vg_tensor_t *x)
 {
     node_t *src = &m->nodes[nd->in_node[0]];
     int port = nd->in_port[0];
     vg_tensor_t *t = &src->out[port];
-    if (!m->keep_all && src->op != OP_CONST && src->op != OP_PLACEHOLDER &&
+    if (x == t && !m->keep_all && src->op != OP_CONST && src->op != OP_PLACEHOLDER &&
         src->remaining[port] == 1 && t->owned && t->dtype == VG_DT_F32) {
         vg_tensor_free(&nd->out[0]);
         nd->out[0] = *t;
         memset(t, 0, sizeof(*t));
         return 0;
     }
-    return alloc_out(nd, 0, VG_DT_F32, t->ndim, t->shape);
+    /* the shape of the tensor actually read (the graph's input is not a node's output) */
+    return alloc_out(nd, 0, VG_DT_F32, x->ndim, x->shape);
 }
 
 static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
@@ -1186,7 +1202,7 @@ static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
         if (in[0]->dtype != VG_DT_F32) FAIL(nd, "float input expected");
         size_t count = in[0]->count;
         const float *x = in[0]->data; /* read before a takeover clears the source */
-        if ((ret = unary_out(m, nd)) < 0) return ret;
+        if ((ret = unary_out(m, nd, in[0])) < 0) return ret;
         float *o = nd->out[0].data, a = nd->alpha;
         if (!x) x = o;
         if (nd->op == OP_LEAKYRELU)

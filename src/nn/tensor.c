@@ -11,7 +11,8 @@ static int shape_count(int ndim, const int64_t *shape, size_t *count)
     if (ndim < 0 || ndim > VG_TENSOR_MAX_DIMS) return VG_EINVAL;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || shape[i] > (1 << 28)) return VG_EINVAL;
-        if (shape[i] && n > ((size_t)1 << 31) / (size_t)shape[i]) return VG_EINVAL;
+        /* at most 2^27 elements (512 MiB) per tensor: a graph file cannot demand more */
+        if (shape[i] && n > ((size_t)1 << 27) / (size_t)shape[i]) return VG_EINVAL;
         n *= (size_t)shape[i];
     }
     *count = n;
