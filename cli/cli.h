@@ -6,6 +6,11 @@
 #define EXIT_USAGE  2
 #define EXIT_SIGNAL 130
 
+#include <vigie/opt.h>
+
+/** Add a --set KEY=VALUE argument to @s; on a malformed one, prints why and returns -1. */
+int cli_add_set(vg_settings_t *s, const char *arg);
+
 int cmd_eval(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 

@@ -107,8 +107,7 @@ static int eval_bgs(int argc, char **argv)
             }
             break;
         case 'S':
-            if (vg_settings_add_arg(set, optarg, err, sizeof(err)) < 0) {
-                fprintf(stderr, "vigie: error: %s\n", err);
+            if (cli_add_set(set, optarg) < 0) {
                 code = EXIT_USAGE;
                 goto end;
             }

@@ -101,6 +101,16 @@ static void on_progress(void *opaque, const vg_progress_t *p)
     fflush(stderr);
 }
 
+int cli_add_set(vg_settings_t *s, const char *arg)
+{
+    char err[512];
+    if (vg_settings_add_arg(s, arg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- vigie options ---- */
 
 static void print_option(const char *group, const vg_option_t *o, int markdown)
@@ -280,8 +290,7 @@ static int cmd_analyze(int argc, char **argv)
             scene_path = optarg;
             break;
         case 'S':
-            if (vg_settings_add_arg(cli, optarg, err, sizeof(err)) < 0) {
-                fprintf(stderr, "vigie: error: %s\n", err);
+            if (cli_add_set(cli, optarg) < 0) {
                 code = EXIT_USAGE;
                 goto end;
             }

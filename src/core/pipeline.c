@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <vigie/detect.h>
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
@@ -82,7 +83,7 @@ const vg_stage_class_t *vg_stage_class_find(const char *name)
 }
 
 #define NB_CLASSES (sizeof(stage_classes) / sizeof(*stage_classes))
-static const vg_option_group_t *option_groups[2 + NB_CLASSES];
+static const vg_option_group_t *option_groups[3 + NB_CLASSES];
 static vg_option_group_t stage_groups[NB_CLASSES];
 static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
 
@@ -91,6 +92,7 @@ static void build_groups(void)
     int n = 0;
     option_groups[n++] = &vg_source_option_group;
     option_groups[n++] = &vg_pipeline_option_group;
+    option_groups[n++] = &vg_detector_option_group; /* vigie detect; the detection stage later */
     for (int i = 0; stage_classes[i]; i++) {
         stage_groups[i] = (vg_option_group_t){stage_classes[i]->name, stage_classes[i]->help,
                                               stage_classes[i]->options};

@@ -112,8 +112,8 @@ static const vg_option_t detector_options[] = {
 };
 #undef OFF
 
-const vg_option_group_t vg_detector_option_group = {"detector", "object detector",
-                                                    detector_options};
+const vg_option_group_t vg_detector_option_group = {
+    "detector", "object detector (used by vigie detect)", detector_options};
 
 struct vg_detector {
     vg_detector_params_t p;
