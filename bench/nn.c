@@ -47,7 +47,7 @@ int main(int argc, char **argv)
     }
     if (runs < 1 || runs > 100) runs = 5;
     openblas_set_num_threads(1);
-    vg_log_set_level(VG_LOG_ERROR);
+    vg_log_set_level(getenv("VG_NN_PROFILE") ? VG_LOG_INFO : VG_LOG_ERROR);
     struct {
         const char *name, *input, *tfjs_shape;
         int64_t shape[4];
@@ -89,7 +89,7 @@ int main(int argc, char **argv)
         }
         qsort(times, (size_t)runs, sizeof(double), cmp);
         double ms = times[runs / 2];
-        printf("nn.%s.vigie: %.1f ms\n", cases[c].name, ms);
+        printf("nn.%s.vigie: %.1f ms (fastest %.1f)\n", cases[c].name, ms, times[0]);
         printf("nn.%s.peak_rss_after_run: %.1f MiB (process; bar for a loaded detector: <= 64)\n",
                cases[c].name, rss_mib());
         vg_model_free(&m);

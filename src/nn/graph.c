@@ -15,6 +15,15 @@
  * VG_EFORMAT rather than reading out of bounds, since a graph file is input like any other.
  *
  * Ops: those of the registered models (see op_names). Unknown ops are refused at load.
+ *
+ * Memory: a static plan per input shape. The first run with a shape records every allocation in
+ * order, with the positions of the nodes that make and free it; the plan then gives each
+ * allocation an offset in one arena so that allocations alive at the same time never overlap
+ * (greedy by decreasing size, lowest fitting offset: the usual offline placement of TFLite and
+ * XNNPACK). Later runs with that shape allocate nothing: the k-th allocation is a view of the
+ * arena at its offset. Every run is deterministic in its allocation sequence, so a difference in
+ * size drops the plan (the run goes on with plain allocations) and the next run records again.
+ * A run that keeps every tensor (keep_all) uses plain allocations and leaves the plan alone.
  */
 #include <jansson.h>
 #include <errno.h>
@@ -25,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <vigie/clock.h>
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
@@ -85,6 +95,7 @@ enum op {
     OP_RELU,
     OP_RELU6,
     OP_MEAN,
+    OP_HSWISH, /* vigie's own: hard-swish fused from TF's four nodes at load */
     OP_NB
 };
 static const char *const op_names[OP_NB] = {
@@ -112,6 +123,7 @@ static const char *const op_names[OP_NB] = {
     "Relu",
     "Relu6",
     "Mean",
+    "vigie.HardSwish",
 };
 
 typedef struct node {
@@ -125,12 +137,24 @@ typedef struct node {
     int same; /* padding SAME (else VALID) */
     float alpha;
     int align_corners, half_pixel, num_split;
-    int act;       /* fused activation: 0 none, 1 Relu, 2 Relu6 */
-    int keep_dims; /* Mean */
+    int act;                /* fused activation: 0 none, 1 Relu, 2 Relu6 */
+    float hs_add, hs_scale; /* HardSwish constants */
+    int keep_dims;          /* Mean */
     int nout;
     vg_tensor_t out[MAX_OUT];
     int consumers[MAX_OUT], remaining[MAX_OUT];
+    int alloc_id[MAX_OUT]; /* index of the output's allocation in this run (memory plan), or -1 */
+    int nchw[MAX_OUT];     /* the output is a 4-D NCHW tensor stored as NHWC (see "Layout") */
+    int remap;             /* this run: the node reads NCHW-as-NHWC inputs, axes remapped */
+    int is_output;         /* named by the caller: its tensors are kept in the graph's layout */
+    struct vg_model *model;
 } node_t;
+
+/* One allocation of a run: its size and the positions of the nodes that made and freed it. */
+typedef struct plan_rec {
+    size_t bytes, offset;
+    int start, end;
+} plan_rec_t;
 
 struct vg_model {
     node_t *nodes;
@@ -142,6 +166,14 @@ struct vg_model {
     int keep_all; /* of the current run */
     float *scratch;
     size_t scratch_size;
+    /* static memory plan: see "Memory" above */
+    int mode;    /* of the current run: 0 plain allocations, 1 recording, 2 planned */
+    int planned; /* recs/arena hold a plan for plan_shape */
+    int64_t plan_shape[VG_TENSOR_MAX_DIMS];
+    plan_rec_t *recs;
+    int nrec, caprec, next, step;
+    uint8_t *arena;
+    size_t arena_size;
 };
 
 static void fmt(char *err, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
@@ -477,6 +509,7 @@ static int parse_graph(vg_model_t *m, json_t *root, const char *const *outputs, 
         node_t *nd = &m->nodes[i];
         json_t *ins = json_object_get(jn, "input");
         size_t k, n = json_is_array(ins) ? json_array_size(ins) : 0;
+        nd->model = m;
         nd->in_node = vg_calloc(n + 1, sizeof(int));
         nd->in_port = vg_calloc(n + 1, sizeof(int));
         if (!nd->in_node || !nd->in_port) return VG_ENOMEM;
@@ -513,6 +546,7 @@ static int parse_graph(vg_model_t *m, json_t *root, const char *const *outputs, 
                 fmt(err, errlen, "the graph has no output %s", outputs[o]);
                 return VG_EFORMAT;
             }
+            m->nodes[idx].is_output = 1;
             if (m->nodes[idx].skip) m->nodes[idx].skip = 0, stack[top++] = idx;
         }
         while (top) {
@@ -550,6 +584,78 @@ static int parse_graph(vg_model_t *m, json_t *root, const char *const *outputs, 
     return sort_nodes(m, err, errlen);
 }
 
+/* The value of a scalar float constant node, or NAN. */
+static float const_scalar(const vg_model_t *m, int i)
+{
+    const node_t *nd = &m->nodes[i];
+    if (nd->op != OP_CONST || nd->out[0].dtype != VG_DT_F32 || nd->out[0].count != 1 ||
+        !nd->out[0].data)
+        return NAN;
+    return ((const float *)nd->out[0].data)[0];
+}
+
+/* For Mul/Add @i reading @x and a scalar constant: the constant, else NAN. */
+static float with_scalar(const vg_model_t *m, int i, int op, int x)
+{
+    const node_t *nd = &m->nodes[i];
+    if (nd->skip || nd->op != op || nd->nin != 2) return NAN;
+    if (nd->in_node[0] == x && nd->in_port[0] == 0) return const_scalar(m, nd->in_node[1]);
+    if (nd->in_node[1] == x && nd->in_port[1] == 0) return const_scalar(m, nd->in_node[0]);
+    return NAN;
+}
+
+/*
+ * Rewrites after loading. TF exports hard-swish as four nodes, mul = x * (1/6), add = x + 3,
+ * r = Relu6(add), out = mul * r: four passes over memory and three temporaries. The last node
+ * becomes one vigie.HardSwish of x (same constants, same order of operations, so the same
+ * floats) and the three others are dropped when nothing else reads them.
+ */
+static void fuse_graph(vg_model_t *m)
+{
+    int fused = 0;
+    for (int i = 0; i < m->n; i++) {
+        node_t *nd = &m->nodes[i];
+        if (nd->skip || nd->op != OP_MUL || nd->nin != 2) continue;
+        for (int side = 0; side < 2; side++) {
+            int r = nd->in_node[side], mu = nd->in_node[1 - side];
+            node_t *rn = &m->nodes[r], *mn = &m->nodes[mu];
+            if (nd->in_port[side] || nd->in_port[1 - side] || rn->skip || rn->op != OP_RELU6 ||
+                rn->nin != 1 || rn->in_port[0] || mn->skip || mn->op != OP_MUL || mn->nin != 2)
+                continue;
+            int d = rn->in_node[0];
+            node_t *dn = &m->nodes[d];
+            if (dn->op != OP_ADD || dn->nin != 2 || dn->skip) continue;
+            /* x: the Add's non-constant input, also read by the Mul */
+            for (int q = 0; q < 2; q++) {
+                int x = dn->in_node[q];
+                float add = with_scalar(m, d, OP_ADD, x), scale = with_scalar(m, mu, OP_MUL, x);
+                if (dn->in_port[q] || m->nodes[x].op == OP_CONST || isnan(add) || isnan(scale))
+                    continue;
+                if (rn->consumers[0] != 1 || dn->consumers[0] != 1 || mn->consumers[0] != 1)
+                    continue;
+                nd->op = OP_HSWISH;
+                nd->nin = 1;
+                nd->in_node[0] = x;
+                nd->in_port[0] = 0;
+                nd->hs_add = add;
+                nd->hs_scale = scale;
+                rn->skip = dn->skip = mn->skip = 1;
+                m->nodes[x].consumers[0] -= 1; /* read by add and mul, now by this node */
+                fused++;
+                side = 2;
+                break;
+            }
+        }
+    }
+    if (!fused) return;
+    /* the constants the dropped nodes read lose a reader (consts are never freed anyway) */
+    int k = 0;
+    for (int i = 0; i < m->norder; i++)
+        if (!m->nodes[m->order[i]].skip) m->order[k++] = m->order[i];
+    m->norder = k;
+    vg_log(COMP, VG_LOG_DEBUG, "%d hard-swish node groups fused", fused);
+}
+
 int vg_model_load_memory(vg_model_t **out, const char *json, size_t jlen, const void *bin,
                          size_t blen, const char *const *outputs, const char *name, char *err,
                          size_t errlen)
@@ -577,6 +683,7 @@ int vg_model_load_memory(vg_model_t **out, const char *json, size_t jlen, const 
             fmt(err, errlen, "%s: %s", name, inner);
         goto end;
     }
+    fuse_graph(m);
     *out = m;
     m = NULL;
 end:
@@ -662,6 +769,8 @@ void vg_model_free(vg_model_t **pm)
     vg_free(m->nodes);
     vg_free(m->order);
     vg_free(m->scratch);
+    vg_free(m->recs);
+    vg_free_aligned(m->arena);
     vg_free(m);
     *pm = NULL;
 }
@@ -699,16 +808,135 @@ static int ints(const vg_tensor_t *t, int64_t *out, size_t max, size_t *n)
     return 0;
 }
 
-static int alloc_out(node_t *nd, int k, vg_dtype_t dt, int ndim, const int64_t *shape)
+/* Bytes of an allocation in the plan: whole cache lines. */
+static size_t plan_bytes(size_t count)
 {
-    vg_tensor_free(&nd->out[k]);
-    int ret = vg_tensor_alloc(&nd->out[k], dt, ndim, shape);
+    return ((count ? count : 1) * 4 + 63) & ~(size_t)63;
+}
+
+/* Allocate @t (its allocation index in *@id), from the plan when there is one, else recorded. */
+static int plan_alloc(vg_model_t *m, const node_t *nd, vg_tensor_t *t, int *id, vg_dtype_t dt,
+                      int ndim, const int64_t *shape)
+{
+    *id = -1;
+    if (m->mode == 2) {
+        vg_tensor_t probe;
+        vg_tensor_view(&probe, dt, ndim, shape, NULL);
+        int ok = ndim >= 0 && ndim <= VG_TENSOR_MAX_DIMS;
+        for (int d = 0; ok && d < ndim; d++) ok = shape[d] >= 0 && shape[d] <= (1 << 28);
+        if (ok && m->next < m->nrec && m->recs[m->next].bytes == plan_bytes(probe.count)) {
+            vg_tensor_view(t, dt, ndim, shape, m->arena + m->recs[m->next].offset);
+            *id = m->next++;
+            return 0;
+        }
+        /* not the recorded sequence: plain allocations for the rest, a new plan next run */
+        vg_log(COMP, VG_LOG_DEBUG, "node %s: memory plan dropped", nd->name);
+        m->mode = 0;
+        m->planned = 0;
+    }
+    int ret = vg_tensor_alloc(t, dt, ndim, shape);
     if (ret == VG_EINVAL) {
         vg_log(COMP, VG_LOG_ERROR, "node %s: output shape out of range", nd->name);
         return VG_EFORMAT;
     }
-    return ret;
+    if (ret < 0 || m->mode != 1) return ret;
+    if (m->nrec == m->caprec) {
+        int cap = m->caprec ? 2 * m->caprec : 256;
+        plan_rec_t *r = vg_realloc(m->recs, (size_t)cap * sizeof(*r));
+        if (!r) {
+            m->mode = 0; /* no plan this time; the run itself goes on */
+            return 0;
+        }
+        m->recs = r;
+        m->caprec = cap;
+    }
+    m->recs[m->nrec] = (plan_rec_t){plan_bytes(t->count), 0, m->step, INT32_MAX};
+    *id = m->nrec++;
+    return 0;
 }
+
+/* Free @t, allocation @id of this run. */
+static void plan_free(vg_model_t *m, vg_tensor_t *t, int id)
+{
+    if (m->mode == 1 && id >= 0 && id < m->nrec) m->recs[id].end = m->step;
+    vg_tensor_free(t);
+}
+
+static int alloc_out(node_t *nd, int k, vg_dtype_t dt, int ndim, const int64_t *shape)
+{
+    vg_tensor_free(&nd->out[k]);
+    nd->nchw[k] = 0;
+    return plan_alloc(nd->model, nd, &nd->out[k], &nd->alloc_id[k], dt, ndim, shape);
+}
+
+static int cmp_rec_size(const void *a, const void *b, void *ctx)
+{
+    const plan_rec_t *r = ctx;
+    size_t x = r[*(const int *)a].bytes, y = r[*(const int *)b].bytes;
+    return x < y ? 1 : x > y ? -1 : *(const int *)a - *(const int *)b;
+}
+
+static int cmp_rec_offset(const void *a, const void *b, void *ctx)
+{
+    const plan_rec_t *r = ctx;
+    size_t x = r[*(const int *)a].offset, y = r[*(const int *)b].offset;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Place the recorded allocations in one arena: largest first, each at the lowest offset where it
+ * overlaps no placed allocation alive at the same time. Returns 0 or VG_ENOMEM.
+ */
+static int plan_place(vg_model_t *m)
+{
+    int n = m->nrec;
+    int *order = vg_malloc((size_t)(n ? n : 1) * sizeof(int));
+    int *live = vg_malloc((size_t)(n ? n : 1) * sizeof(int));
+    if (!order || !live) {
+        vg_free(order);
+        vg_free(live);
+        return VG_ENOMEM;
+    }
+    for (int i = 0; i < n; i++) order[i] = i;
+    qsort_r(order, (size_t)n, sizeof(int), cmp_rec_size, m->recs);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        plan_rec_t *r = &m->recs[order[i]];
+        int nl = 0;
+        for (int j = 0; j < i; j++) {
+            const plan_rec_t *q = &m->recs[order[j]];
+            if (q->start <= r->end && r->start <= q->end) live[nl++] = order[j];
+        }
+        qsort_r(live, (size_t)nl, sizeof(int), cmp_rec_offset, m->recs);
+        size_t off = 0;
+        for (int j = 0; j < nl; j++) {
+            const plan_rec_t *q = &m->recs[live[j]];
+            if (q->offset >= off + r->bytes) break;
+            if (q->offset + q->bytes > off) off = q->offset + q->bytes;
+        }
+        r->offset = off;
+        if (off + r->bytes > total) total = off + r->bytes;
+    }
+    vg_free(order);
+    vg_free(live);
+    vg_free_aligned(m->arena);
+    m->arena = vg_malloc_aligned(total ? total : 64);
+    if (!m->arena) return VG_ENOMEM;
+    m->arena_size = total;
+    return 0;
+}
+
+/*
+ * Layout. Graphs exported from NCHW frameworks (NanoDet comes from ONNX) wrap every NHWC
+ * convolution in transposes: conv -> transpose to NCHW -> activation, pad, concat -> transpose
+ * back -> conv. In a run that keeps no intermediates, a 4-D tensor may instead stay stored as
+ * NHWC while the graph sees it as NCHW (node->nchw): a transpose between the two layouts only
+ * relabels the data (it takes the buffer over, or copies it when others read it too);
+ * elementwise ops, pads, concats and splits work on the stored layout with their axes mapped
+ * (NCHW axis d is stored axis phys_axis[d]); any other op first gets its input really
+ * transposed (materialised), as do the outputs the caller reads.
+ */
+static const int phys_axis[4] = {0, 3, 1, 2};
 
 static void strides_of(const vg_tensor_t *t, int64_t *st)
 {
@@ -742,6 +970,12 @@ static int run_pad(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *padt, fl
     size_t n = 0;
     if (ints(padt, pads, 2 * VG_TENSOR_MAX_DIMS, &n) < 0 || (int)n != 2 * x->ndim)
         FAIL(nd, "paddings do not match the tensor's %d axes", x->ndim);
+    if (nd->remap) { /* NCHW paddings of an NHWC-stored tensor */
+        int64_t l[8];
+        memcpy(l, pads, sizeof(l));
+        for (int d = 0; d < 4; d++)
+            pads[2 * phys_axis[d]] = l[2 * d], pads[2 * phys_axis[d] + 1] = l[2 * d + 1];
+    }
     for (int d = 0; d < x->ndim; d++) {
         if (pads[2 * d] < 0 || pads[2 * d + 1] < 0 || pads[2 * d] > 4096 || pads[2 * d + 1] > 4096)
             FAIL(nd, "negative or huge padding");
@@ -777,6 +1011,40 @@ static inline float binf(int k, float x, float y)
     return k == BIN_ADD ? x + y : k == BIN_MUL ? x * y : x - y;
 }
 
+/* o[i] = x[i * xs] op y[i * ys] for i < n, strides 0 or 1; the switches outside the loops */
+static void bin_rows(int kind, float *restrict o, const float *x, size_t xs, const float *y,
+                     size_t ys, size_t n)
+{
+#define BIN_LOOPS(OP)                                                                              \
+    if (xs && ys)                                                                                  \
+        for (size_t i = 0; i < n; i++) o[i] = x[i] OP y[i];                                        \
+    else if (xs)                                                                                   \
+        for (size_t i = 0; i < n; i++) o[i] = x[i] OP y[0];                                        \
+    else if (ys)                                                                                   \
+        for (size_t i = 0; i < n; i++) o[i] = x[0] OP y[i];                                        \
+    else                                                                                           \
+        for (size_t i = 0; i < n; i++) o[i] = x[0] OP y[0];
+    if (kind == BIN_ADD) {
+        BIN_LOOPS(+)
+    } else if (kind == BIN_MUL) {
+        BIN_LOOPS(*)
+    } else {
+        BIN_LOOPS(-)
+    }
+#undef BIN_LOOPS
+}
+
+/* Whether a broadcast operand of shape @s is [1, ..., 1, full trailing axes] of @shape: element
+ * i of the output then reads element i modulo its count. */
+static int trailing(const int64_t *s, const int64_t *shape, int nd)
+{
+    int k = 0;
+    while (k < nd && s[k] == 1) k++;
+    for (int d = k; d < nd; d++)
+        if (s[d] != shape[d]) return 0;
+    return 1;
+}
+
 static int run_binary(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b, int kind)
 {
     int nd_ = a->ndim > b->ndim ? a->ndim : b->ndim;
@@ -805,12 +1073,18 @@ static int run_binary(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b, in
                 for (size_t i = 0; i < n; i++) o[i] = x[i] - y[i];
             return 0;
         }
-        if (b->count == 1 && a->count == n) {
-            for (size_t i = 0; i < n; i++) o[i] = binf(kind, x[i], y[0]);
+        /* one side repeats along the leading axes: a scalar, a per-channel bias or scale [C]
+         * or [1, 1, 1, C] (squeeze-and-excitation) */
+        if (a->count == n && trailing(bs, shape, nd_)) {
+            size_t step = b->count > 1 ? b->count : n;
+            for (size_t i = 0; i < n; i += step)
+                bin_rows(kind, o + i, x + i, 1, y, b->count > 1, step);
             return 0;
         }
-        if (a->count == 1 && b->count == n) {
-            for (size_t i = 0; i < n; i++) o[i] = binf(kind, x[0], y[i]);
+        if (b->count == n && trailing(as, shape, nd_)) {
+            size_t step = a->count > 1 ? a->count : n;
+            for (size_t i = 0; i < n; i += step)
+                bin_rows(kind, o + i, x, a->count > 1, y + i, 1, step);
             return 0;
         }
         /* b's non-unit axes contiguous and full (a bias [1, C, 1, 1] or [C]): b[(i / inner) % bn]
@@ -895,7 +1169,8 @@ static int conv_setup(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f, in
     return alloc_out(nd, 0, VG_DT_F32, 4, shape);
 }
 
-static int run_conv(vg_model_t *m, node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f)
+static int run_conv(vg_model_t *m, node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f,
+                    const vg_tensor_t *b)
 {
     vg_conv_geom_t g;
     if (x->ndim != 4 || f->ndim != 4 || x->dtype != VG_DT_F32 || f->dtype != VG_DT_F32 ||
@@ -910,7 +1185,17 @@ static int run_conv(vg_model_t *m, node_t *nd, const vg_tensor_t *x, const vg_te
         m->scratch = s;
         m->scratch_size = need;
     }
-    vg__conv2d_gemm(&g, x->data, f->data, nd->out[0].data, m->scratch);
+    const float *bias = NULL;
+    if (b) {
+        if (b->dtype != VG_DT_F32 || b->count != (size_t)g.o)
+            FAIL(nd, "bias does not match the channels");
+        bias = b->data;
+    }
+    vg_act_t act = {nd->act == 2   ? VG_ACT_RELU6
+                    : nd->act == 1 ? VG_ACT_RELU
+                                   : VG_ACT_NONE,
+                    0, 0, 0};
+    vg__conv2d_gemm(&g, x->data, f->data, bias, &act, nd->out[0].data, m->scratch);
     return 0;
 }
 
@@ -922,6 +1207,7 @@ static int run_concat(node_t *nd, const vg_tensor_t **in, int nin)
     const vg_tensor_t *a = in[0];
     if (ax < 0) ax += a->ndim;
     if (ax < 0 || ax >= a->ndim) FAIL(nd, "axis out of range");
+    if (nd->remap) ax = phys_axis[ax];
     int64_t shape[VG_TENSOR_MAX_DIMS];
     memcpy(shape, a->shape, sizeof(shape));
     shape[ax] = 0;
@@ -956,6 +1242,7 @@ static int run_splitv(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *szt,
         FAIL(nd, "SplitV sizes do not match num_split");
     if (ax < 0) ax += x->ndim;
     if (ax < 0 || ax >= x->ndim) FAIL(nd, "axis out of range");
+    if (nd->remap) ax = phys_axis[ax];
     int64_t known = 0, free_at = -1;
     for (size_t i = 0; i < n; i++) {
         if (sizes[i] == -1) {
@@ -1048,23 +1335,8 @@ static int run_sparse_to_dense(node_t *nd, const vg_tensor_t **in)
     return 0;
 }
 
-/* Fused bias (last axis) and activation, in place on out[0]. */
-static int bias_act(node_t *nd, const vg_tensor_t *bias)
-{
-    vg_tensor_t *o = &nd->out[0];
-    size_t c = (size_t)o->shape[o->ndim - 1];
-    if (bias->dtype != VG_DT_F32 || bias->count != c) FAIL(nd, "bias does not match the channels");
-    const float *b = bias->data;
-    float *x = o->data, hi = nd->act == 2 ? 6.0f : INFINITY;
-    for (size_t i = 0; i < o->count; i += c)
-        for (size_t k = 0; k < c; k++) {
-            float v = x[i + k] + b[k];
-            x[i + k] = nd->act ? fminf(fmaxf(v, 0.0f), hi) : v;
-        }
-    return 0;
-}
-
-static int run_depthwise(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f)
+static int run_depthwise(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f,
+                         const vg_tensor_t *b)
 {
     vg_conv_geom_t g;
     if (x->ndim != 4 || f->ndim != 4 || x->dtype != VG_DT_F32 || f->dtype != VG_DT_F32 ||
@@ -1072,7 +1344,18 @@ static int run_depthwise(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f)
         FAIL(nd, "depthwise wants NHWC input and a [kh, kw, c, m] filter");
     int ret = conv_setup(nd, x, f, (int)(f->shape[2] * f->shape[3]), &g);
     if (ret < 0) return ret;
-    vg__depthwise(&g, (int)f->shape[3], x->data, f->data, nd->out[0].data);
+    const float *bias = NULL;
+    if (b) {
+        if (b->dtype != VG_DT_F32 || b->count != (size_t)g.o)
+            FAIL(nd, "bias does not match the channels");
+        bias = b->data;
+    }
+    vg_act_t act = {nd->act == 2   ? VG_ACT_RELU6
+                    : nd->act == 1 ? VG_ACT_RELU
+                                   : VG_ACT_NONE,
+                    0, 0, 0};
+    vg__depthwise(&g, (int)f->shape[3], x->data, f->data, bias, act.kind ? &act : NULL,
+                  nd->out[0].data);
     return 0;
 }
 
@@ -1137,17 +1420,131 @@ static int unary_out(vg_model_t *m, node_t *nd, const vg_tensor_t *x)
     int port = nd->in_port[0];
     vg_tensor_t *t = &src->out[port];
     if (x == t && !m->keep_all && src->op != OP_CONST && src->op != OP_PLACEHOLDER &&
-        src->remaining[port] == 1 && t->owned && t->dtype == VG_DT_F32) {
+        src->remaining[port] == 1 && (t->owned || src->alloc_id[port] >= 0) &&
+        t->dtype == VG_DT_F32) {
         vg_tensor_free(&nd->out[0]);
         nd->out[0] = *t;
+        nd->alloc_id[0] = src->alloc_id[port];
         memset(t, 0, sizeof(*t));
+        src->alloc_id[port] = -1;
         return 0;
     }
     /* the shape of the tensor actually read (the graph's input is not a node's output) */
     return alloc_out(nd, 0, VG_DT_F32, x->ndim, x->shape);
 }
 
+/* Store output @port of @src in the graph's NCHW layout (see "Layout"). */
+static int materialize(vg_model_t *m, node_t *src, int port)
+{
+    vg_tensor_t *t = &src->out[port], nt;
+    if (!src->nchw[port]) return 0;
+    int64_t shape[4] = {t->shape[0], t->shape[3], t->shape[1], t->shape[2]};
+    static const int64_t perm[4] = {0, 3, 1, 2};
+    int id, ret = plan_alloc(m, src, &nt, &id, t->dtype, 4, shape);
+    if (ret < 0) return ret;
+    vg__transpose(t->data, t->shape, 4, perm, nt.data);
+    plan_free(m, t, src->alloc_id[port]);
+    *t = nt;
+    src->alloc_id[port] = id;
+    src->nchw[port] = 0;
+    return 0;
+}
+
+static int src_nchw(const vg_model_t *m, const node_t *nd, int k)
+{
+    return m->nodes[nd->in_node[k]].nchw[nd->in_port[k]];
+}
+
+static int is_unary(int op)
+{
+    return op == OP_LEAKYRELU || op == OP_SIGMOID || op == OP_RELU || op == OP_RELU6 ||
+           op == OP_HSWISH;
+}
+
+static int unary_out(vg_model_t *m, node_t *nd, const vg_tensor_t *x);
+
+/*
+ * Before a node runs in a run that keeps no intermediates: a transpose between NHWC and NCHW only
+ * relabels its input (returns 1: done); a node that works on the stored layout gets nd->remap;
+ * any other reader of an NCHW-as-NHWC tensor gets it materialised. 0 or a negative error.
+ */
+static int layout(vg_model_t *m, node_t *nd, const vg_tensor_t **in)
+{
+    int any = 0;
+    for (int k = 0; k < nd->nin; k++) any |= src_nchw(m, nd, k);
+    if (nd->op == OP_TRANSPOSE && nd->nin == 2 && in[0]->ndim == 4 && in[0]->dtype == VG_DT_F32) {
+        int64_t p[4];
+        size_t n = 0;
+        if (ints(in[1], p, 4, &n) == 0 && n == 4 && p[0] == 0) {
+            int f = src_nchw(m, nd, 0);
+            int to_nchw = p[1] == 3 && p[2] == 1 && p[3] == 2;
+            int to_nhwc = p[1] == 2 && p[2] == 3 && p[3] == 1;
+            if ((!f && to_nchw) || (f && to_nhwc)) {
+                const vg_tensor_t *x = in[0];
+                const void *xd = x->data;
+                size_t count = x->count;
+                int ret = unary_out(m, nd, x);
+                if (ret < 0) return ret;
+                if (nd->out[0].data != xd) memcpy(nd->out[0].data, xd, count * 4);
+                nd->nchw[0] = !f;
+                return 1;
+            }
+        }
+    }
+    if (!any) return 0;
+    int keep = 0;
+    if (is_unary(nd->op))
+        keep = 1;
+    else if (nd->op == OP_PAD || nd->op == OP_PADV2 || nd->op == OP_SPLITV)
+        keep = in[0]->ndim == 4 && !src_nchw(m, nd, 1);
+    else if (nd->op == OP_CONCAT) {
+        keep = nd->nin >= 2 && !src_nchw(m, nd, nd->nin - 1);
+        for (int k = 0; k < nd->nin - 1; k++) keep &= src_nchw(m, nd, k) && in[k]->ndim == 4;
+    } else if (nd->op == OP_ADD || nd->op == OP_MUL || nd->op == OP_SUB) {
+        int fa = src_nchw(m, nd, 0), fb = src_nchw(m, nd, 1);
+        keep = (fa && fb && in[0]->count == in[1]->count && in[0]->ndim == in[1]->ndim &&
+                !memcmp(in[0]->shape, in[1]->shape, sizeof(int64_t) * 4)) ||
+               (fa && !fb && in[1]->count == 1) || (fb && !fa && in[0]->count == 1);
+    }
+    if (keep) {
+        nd->remap = 1;
+        return 0;
+    }
+    for (int k = 0; k < nd->nin; k++) {
+        int ret = materialize(m, &m->nodes[nd->in_node[k]], nd->in_port[k]);
+        if (ret < 0) return ret;
+    }
+    return 0;
+}
+
+static int run_op(vg_model_t *m, node_t *nd, const vg_tensor_t *input);
+
 static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
+{
+    int ret;
+    nd->remap = 0;
+    static const int want[OP_NB] = {0, 0, 1, 2, 2, 3, 2, 2, 1, 1, -1, 2, 3,
+                                    1, 2, 4, 3, 2, 3, 2, 2, 1, 1, 2,  1};
+    if (want[nd->op] >= 0 && nd->nin != want[nd->op])
+        FAIL(nd, "expects %d inputs, has %d", want[nd->op], nd->nin);
+    if (!m->keep_all && nd->op != OP_CONST && nd->op != OP_PLACEHOLDER && nd->nin <= 16) {
+        const vg_tensor_t *in[16];
+        for (int k = 0; k < nd->nin; k++) {
+            node_t *src = &m->nodes[nd->in_node[k]];
+            in[k] = src->op == OP_PLACEHOLDER ? input : &src->out[nd->in_port[k]];
+            if (!in[k]->data) FAIL(nd, "reads a missing tensor");
+        }
+        if ((ret = layout(m, nd, in)) != 0) return ret < 0 ? ret : 0;
+    }
+    if ((ret = run_op(m, nd, input)) < 0) return ret;
+    for (int k = 0; k < MAX_OUT; k++) {
+        if (nd->remap && nd->out[k].data && nd->out[k].ndim == 4) nd->nchw[k] = 1;
+        if (nd->is_output && (ret = materialize(m, nd, k)) < 0) return ret;
+    }
+    return 0;
+}
+
+static int run_op(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
 {
     const vg_tensor_t *in[16];
     int ret;
@@ -1158,10 +1555,6 @@ static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
         if (!in[k]->data && src->op != OP_PLACEHOLDER) FAIL(nd, "reads a missing tensor");
         if (src->op == OP_PLACEHOLDER) in[k] = input;
     }
-    static const int want[OP_NB] = {0, 0, 1, 2, 2, 3, 2, 2, 1, 1, -1, 2,
-                                    3, 1, 2, 4, 3, 2, 3, 2, 2, 1, 1,  2};
-    if (want[nd->op] >= 0 && nd->nin != want[nd->op])
-        FAIL(nd, "expects %d inputs, has %d", want[nd->op], nd->nin);
     switch (nd->op) {
     case OP_CONST:
     case OP_PLACEHOLDER:
@@ -1179,7 +1572,7 @@ static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
         return run_pad(nd, in[0], in[1], ((const float *)in[2]->data)[0]);
     }
     case OP_CONV2D:
-        return run_conv(m, nd, in[0], in[1]);
+        return run_conv(m, nd, in[0], in[1], NULL);
     case OP_ADD:
         return run_binary(nd, in[0], in[1], BIN_ADD);
     case OP_MUL:
@@ -1187,32 +1580,30 @@ static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
     case OP_SUB:
         return run_binary(nd, in[0], in[1], BIN_SUB);
     case OP_FUSED_CONV:
-        if ((ret = run_conv(m, nd, in[0], in[1])) < 0) return ret;
-        return bias_act(nd, in[2]);
+        return run_conv(m, nd, in[0], in[1], in[2]);
     case OP_DEPTHWISE:
     case OP_FUSED_DEPTHWISE:
-        if ((ret = run_depthwise(nd, in[0], in[1])) < 0) return ret;
-        return nd->op == OP_FUSED_DEPTHWISE ? bias_act(nd, in[2]) : 0;
+        return run_depthwise(nd, in[0], in[1], nd->op == OP_FUSED_DEPTHWISE ? in[2] : NULL);
     case OP_MEAN:
         return run_mean(nd, in[0], in[1]);
     case OP_LEAKYRELU:
     case OP_SIGMOID:
     case OP_RELU:
-    case OP_RELU6: {
+    case OP_RELU6:
+    case OP_HSWISH: {
         if (in[0]->dtype != VG_DT_F32) FAIL(nd, "float input expected");
         size_t count = in[0]->count;
         const float *x = in[0]->data; /* read before a takeover clears the source */
         if ((ret = unary_out(m, nd, in[0])) < 0) return ret;
-        float *o = nd->out[0].data, a = nd->alpha;
+        float *o = nd->out[0].data;
         if (!x) x = o;
-        if (nd->op == OP_LEAKYRELU)
-            for (size_t i = 0; i < count; i++) o[i] = x[i] >= 0 ? x[i] : a * x[i];
-        else if (nd->op == OP_SIGMOID)
-            for (size_t i = 0; i < count; i++) o[i] = 1.0f / (1.0f + expf(-x[i]));
-        else {
-            float hi = nd->op == OP_RELU6 ? 6.0f : INFINITY;
-            for (size_t i = 0; i < count; i++) o[i] = fminf(fmaxf(x[i], 0.0f), hi);
-        }
+        vg_act_t act = {nd->op == OP_LEAKYRELU ? VG_ACT_LEAKY
+                        : nd->op == OP_SIGMOID ? VG_ACT_SIGMOID
+                        : nd->op == OP_RELU    ? VG_ACT_RELU
+                        : nd->op == OP_RELU6   ? VG_ACT_RELU6
+                                               : VG_ACT_HSWISH,
+                        nd->alpha, nd->hs_add, nd->hs_scale};
+        vg__act(x, o, count, &act);
         return 0;
     }
     case OP_MAXPOOL: {
@@ -1265,20 +1656,71 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
         node_t *nd = &m->nodes[i];
         for (int k = 0; k < MAX_OUT; k++) {
             nd->remaining[k] = nd->consumers[k];
+            nd->alloc_id[k] = -1;
+            nd->nchw[k] = 0;
             if (nd->op != OP_CONST) vg_tensor_free(&nd->out[k]);
         }
     }
+    /* the memory plan: use it, or record one (see "Memory" above) */
+    int same = m->planned;
+    for (int d = 0; same && d < m->in_ndim; d++) same = input->shape[d] == m->plan_shape[d];
+    m->mode = keep_all ? 0 : same ? 2 : 1;
+    m->nrec = m->next = 0;
+    if (m->mode == 1) m->planned = 0;
+    static int profile = -1;
+    if (profile < 0) profile = getenv("VG_NN_PROFILE") != NULL;
+    double op_time[OP_NB] = {0}, conv_kind[4] = {0};
     for (int oi = 0; oi < m->norder; oi++) {
         node_t *nd = &m->nodes[m->order[oi]];
+        double t0 = profile ? vg_clock_now(vg_clock_monotonic()) : 0;
+        m->step = oi;
         int ret = run_node(m, nd, input);
-        if (ret < 0) return ret;
+        if (ret < 0) {
+            if (m->mode == 1) m->mode = 0; /* a failed run leaves no plan */
+            return ret;
+        }
+        if (profile) {
+            double dt = vg_clock_now(vg_clock_monotonic()) - t0;
+            op_time[nd->op] += dt;
+            if (dt > 2e-3) {
+                const vg_tensor_t *o = &nd->out[0];
+                const vg_tensor_t *x = nd->nin ? &m->nodes[nd->in_node[0]].out[nd->in_port[0]] : o;
+                vg_log(COMP, VG_LOG_INFO,
+                       "profile: %6.2f ms %s %s in [%lld %lld %lld %lld] out [%lld %lld %lld %lld]",
+                       dt * 1e3, op_names[nd->op], nd->name, (long long)x->shape[0],
+                       (long long)x->shape[1], (long long)x->shape[2], (long long)x->shape[3],
+                       (long long)o->shape[0], (long long)o->shape[1], (long long)o->shape[2],
+                       (long long)o->shape[3]);
+            }
+            if (nd->op == OP_FUSED_CONV || nd->op == OP_CONV2D) {
+                const vg_tensor_t *f = &m->nodes[nd->in_node[1]].out[nd->in_port[1]];
+                int k = f->ndim == 4 ? (int)f->shape[0] : 0;
+                conv_kind[k == 1 ? 0 : k == 3 ? 1 : k == 5 ? 2 : 3] += dt;
+            }
+        }
         /* free what no later node reads */
         for (int k = 0; k < nd->nin; k++) {
             node_t *src = &m->nodes[nd->in_node[k]];
             int port = nd->in_port[k];
-            if (--src->remaining[port] == 0 && !keep_all && src->op != OP_CONST)
-                vg_tensor_free(&src->out[port]);
+            if (--src->remaining[port] == 0 && !keep_all && src->op != OP_CONST &&
+                !src->is_output) {
+                plan_free(m, &src->out[port], src->alloc_id[port]);
+                src->alloc_id[port] = -1;
+            }
         }
+    }
+    if (m->mode == 1 && plan_place(m) == 0) {
+        m->planned = 1;
+        memcpy(m->plan_shape, input->shape, sizeof(m->plan_shape));
+        vg_log(COMP, VG_LOG_DEBUG, "memory plan: %d tensors in an arena of %.1f MiB", m->nrec,
+               m->arena_size / 1048576.0);
+    }
+    if (profile) {
+        for (int k = 0; k < OP_NB; k++)
+            if (op_time[k] > 0)
+                vg_log(COMP, VG_LOG_INFO, "profile: %-28s %8.2f ms", op_names[k], op_time[k] * 1e3);
+        vg_log(COMP, VG_LOG_INFO, "profile: conv 1x1 %.2f ms, 3x3 %.2f, 5x5 %.2f, other %.2f",
+               conv_kind[0] * 1e3, conv_kind[1] * 1e3, conv_kind[2] * 1e3, conv_kind[3] * 1e3);
     }
     return 0;
 }

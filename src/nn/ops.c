@@ -6,6 +6,7 @@
  * the input itself. The plain reference loops beside it define the result; tests compare both.
  */
 #include <cblas.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
@@ -53,24 +54,42 @@ void vg__conv2d_ref(const vg_conv_geom_t *g, const float *in, const float *filt,
     conv_ref(g, -1, in, filt, out);
 }
 
-size_t vg__conv2d_scratch(const vg_conv_geom_t *g)
+static int conv_is_pointwise(const vg_conv_geom_t *g)
 {
-    if (g->kh == 1 && g->kw == 1 && g->sy == 1 && g->sx == 1 && g->pt == 0 && g->pl == 0) return 0;
-    return (size_t)g->oh * g->ow * g->kh * g->kw * g->c;
+    return g->kh == 1 && g->kw == 1 && g->sy == 1 && g->sx == 1 && g->pt == 0 && g->pl == 0;
 }
 
-void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, float *out,
-                     float *scratch)
+/* Output rows per block: the block's im2col rows fit in L2 with room for its output rows, and
+ * are enough to pay for OpenBLAS packing the filter once per call. */
+static int conv_block_rows(const vg_conv_geom_t *g)
 {
     int k = g->kh * g->kw * g->c, m = g->oh * g->ow;
+    int rows = (int)((256 * 1024 / sizeof(float)) / (size_t)(k + g->o));
+    if (rows < 128) rows = 128;
+    return rows < m ? rows : m;
+}
+
+size_t vg__conv2d_scratch(const vg_conv_geom_t *g)
+{
+    if (conv_is_pointwise(g)) return 0;
+    return (size_t)conv_block_rows(g) * g->kh * g->kw * g->c;
+}
+
+void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, const float *bias,
+                     const vg_act_t *act, float *out, float *scratch)
+{
+    int k = g->kh * g->kw * g->c, m = g->oh * g->ow, rows = conv_block_rows(g);
     for (int b = 0; b < g->n; b++) {
         const float *img = in + (size_t)b * g->h * g->w * g->c;
-        float *dst = out + (size_t)b * m * g->o;
-        const float *a = img;
-        if (vg__conv2d_scratch(g)) {
-            float *row = scratch;
-            for (int oy = 0; oy < g->oh; oy++)
-                for (int ox = 0; ox < g->ow; ox++)
+        for (int r0 = 0; r0 < m; r0 += rows) {
+            int nr = m - r0 < rows ? m - r0 : rows;
+            float *dst = out + ((size_t)b * m + r0) * g->o;
+            const float *a = img + (size_t)r0 * g->c;
+            if (!conv_is_pointwise(g)) {
+                /* im2col of this block of output pixels */
+                float *row = scratch;
+                for (int p = r0; p < r0 + nr; p++) {
+                    int oy = p / g->ow, ox = p % g->ow;
                     for (int ky = 0; ky < g->kh; ky++) {
                         int iy = oy * g->sy + ky * g->dy - g->pt;
                         for (int kx = 0; kx < g->kw; kx++, row += g->c) {
@@ -82,10 +101,16 @@ void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt
                                        (size_t)g->c * sizeof(float));
                         }
                     }
-            a = scratch;
+                }
+                a = scratch;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, g->o, k, 1.0f, a, k, filt,
+                        g->o, 0.0f, dst, g->o);
+            /* bias and activation while the block is in cache */
+            if (bias || (act && act->kind != VG_ACT_NONE))
+                vg__bias_act(dst, (size_t)nr * g->o, bias, (size_t)g->o,
+                             act ? act : &(vg_act_t){VG_ACT_NONE, 0, 0, 0});
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, g->o, k, 1.0f, a, k, filt, g->o,
-                    0.0f, dst, g->o);
     }
 }
 
@@ -229,30 +254,208 @@ void vg__depthwise_ref(const vg_conv_geom_t *g, int mult, const float *in, const
     conv_ref(g, mult, in, filt, out);
 }
 
-void vg__depthwise(const vg_conv_geom_t *g, int mult, const float *in, const float *filt,
-                   float *out)
+/*
+ * Activations. Written with comparisons rather than fminf/fmaxf, whose NaN rules keep GCC from
+ * using the vector min/max instructions (they become a libm call per element).
+ */
+static inline float relu(float v)
 {
+    return v > 0.0f ? v : 0.0f;
+}
+
+static inline float relu6(float v)
+{
+    v = v > 0.0f ? v : 0.0f;
+    return v < 6.0f ? v : 6.0f;
+}
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* The activation loops, inlined into each caller (and so into each clone of it). */
+INLINE void act_inline(const float *in, float *out, size_t n, const vg_act_t *act)
+{
+    const float a = act->alpha, add = act->add, scale = act->scale;
+    switch (act->kind) {
+    case VG_ACT_NONE:
+        if (out != in) memmove(out, in, n * sizeof(float));
+        break;
+    case VG_ACT_RELU:
+        for (size_t i = 0; i < n; i++) out[i] = relu(in[i]);
+        break;
+    case VG_ACT_RELU6:
+        for (size_t i = 0; i < n; i++) out[i] = relu6(in[i]);
+        break;
+    case VG_ACT_LEAKY:
+        for (size_t i = 0; i < n; i++) out[i] = in[i] >= 0.0f ? in[i] : a * in[i];
+        break;
+    case VG_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-in[i]));
+        break;
+    case VG_ACT_HSWISH: /* TF's graph: mul_1 = (x * scale) * relu6(x + add) */
+        for (size_t i = 0; i < n; i++) out[i] = (in[i] * scale) * relu6(in[i] + add);
+        break;
+    }
+}
+
+VG_CLONES
+void vg__act(const float *in, float *out, size_t n, const vg_act_t *act)
+{
+    act_inline(in, out, n, act);
+}
+
+VG_CLONES
+void vg__bias_act(float *x, size_t n, const float *bias, size_t c, const vg_act_t *act)
+{
+    if (bias)
+        for (size_t i = 0; i < n; i += c) {
+            float *restrict r = x + i;
+            for (size_t k = 0; k < c; k++) r[k] += bias[k];
+        }
+    if (act->kind != VG_ACT_NONE) act_inline(x, x, n, act);
+}
+
+/* Eight floats: GCC's vector extension, AVX in the AVX2 clone, two SSE registers otherwise.
+ * Values of this type never cross a call (the helpers are always inlined), so the ABI note GCC
+ * gives about passing them does not apply. */
+typedef float v8f __attribute__((vector_size(32)));
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+INLINE v8f load8(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+INLINE void store8(float *p, v8f v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+/* One output pixel of a depthwise K x K window wholly inside the input (@base: its top-left
+ * input pixel, @rs: floats per input row), channels by blocks of 32 then 8; returns the first
+ * channel it did not do. K is a constant at each call, so the taps unroll. */
+INLINE int dw_window(const float *base, size_t rs, int c, const float *filt, const float *bias,
+                     float *o, const int K)
+{
+    int k = 0;
+    for (; k + 32 <= c; k += 32) {
+        v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        if (bias) {
+            a0 = load8(bias + k), a1 = load8(bias + k + 8);
+            a2 = load8(bias + k + 16), a3 = load8(bias + k + 24);
+        }
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                const float *ip = base + ky * rs + (size_t)kx * c + k;
+                const float *fp = filt + (size_t)(ky * K + kx) * c + k;
+                a0 += load8(ip) * load8(fp);
+                a1 += load8(ip + 8) * load8(fp + 8);
+                a2 += load8(ip + 16) * load8(fp + 16);
+                a3 += load8(ip + 24) * load8(fp + 24);
+            }
+        store8(o + k, a0), store8(o + k + 8, a1);
+        store8(o + k + 16, a2), store8(o + k + 24, a3);
+    }
+    for (; k + 8 <= c; k += 8) {
+        v8f a0 = {0};
+        if (bias) a0 = load8(bias + k);
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++)
+                a0 += load8(base + ky * rs + (size_t)kx * c + k) *
+                      load8(filt + (size_t)(ky * K + kx) * c + k);
+        store8(o + k, a0);
+    }
+    return k;
+}
+
+VG_CLONES
+void vg__depthwise(const vg_conv_geom_t *g, int mult, const float *in, const float *filt,
+                   const float *bias, const vg_act_t *act, float *out)
+{
+    const int c = g->c;
     if (mult != 1) {
         conv_ref(g, mult, in, filt, out);
+        if (bias || act)
+            vg__bias_act(out, (size_t)g->n * g->oh * g->ow * g->o, bias, (size_t)g->o,
+                         act ? act : &(vg_act_t){VG_ACT_NONE, 0, 0, 0});
         return;
     }
-    /* channels innermost and contiguous in input, filter and output: the c loop vectorises */
-    const int c = g->c;
+    /* channels innermost and contiguous in input, filter and output: eight channels at a time,
+     * summed in a register over the window, then biased and activated while in L1 */
     for (int b = 0; b < g->n; b++)
-        for (int oy = 0; oy < g->oh; oy++)
+        for (int oy = 0; oy < g->oh; oy++) {
+            int ky0 = 0, ky1 = g->kh;
+            while (ky0 < ky1 && oy * g->sy + ky0 * g->dy - g->pt < 0) ky0++;
+            while (ky1 > ky0 && oy * g->sy + (ky1 - 1) * g->dy - g->pt >= g->h) ky1--;
             for (int ox = 0; ox < g->ow; ox++) {
-                float *restrict o = out + (((size_t)b * g->oh + oy) * g->ow + ox) * c;
-                for (int k = 0; k < c; k++) o[k] = 0;
-                for (int ky = 0; ky < g->kh; ky++) {
-                    int iy = oy * g->sy + ky * g->dy - g->pt;
-                    if (iy < 0 || iy >= g->h) continue;
-                    for (int kx = 0; kx < g->kw; kx++) {
-                        int ix = ox * g->sx + kx * g->dx - g->pl;
-                        if (ix < 0 || ix >= g->w) continue;
-                        const float *restrict ip = in + (((size_t)b * g->h + iy) * g->w + ix) * c;
-                        const float *restrict fp = filt + ((size_t)ky * g->kw + kx) * c;
-                        for (int k = 0; k < c; k++) o[k] += ip[k] * fp[k];
-                    }
+                int kx0 = 0, kx1 = g->kw;
+                while (kx0 < kx1 && ox * g->sx + kx0 * g->dx - g->pl < 0) kx0++;
+                while (kx1 > kx0 && ox * g->sx + (kx1 - 1) * g->dx - g->pl >= g->w) kx1--;
+                float *o = out + (((size_t)b * g->oh + oy) * g->ow + ox) * c;
+                int k = 0;
+                /* a full 3x3 or 5x5 window: taps unrolled (no short loops to mispredict) */
+                if (g->dy == 1 && g->dx == 1 && ky1 - ky0 == g->kh && kx1 - kx0 == g->kw &&
+                    g->kh == g->kw && (g->kh == 3 || g->kh == 5)) {
+                    const float *base = in + (((size_t)b * g->h + (oy * g->sy - g->pt)) * g->w +
+                                              (ox * g->sx - g->pl)) *
+                                                 c;
+                    const size_t rs = (size_t)g->w * c;
+                    if (g->kh == 3)
+                        k = dw_window(base, rs, c, filt, bias, o, 3);
+                    else
+                        k = dw_window(base, rs, c, filt, bias, o, 5);
                 }
+                /* 32 channels at a time: four independent sums keep the adder busy */
+                for (; k + 32 <= c; k += 32) {
+                    v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+                    if (bias) {
+                        a0 = load8(bias + k), a1 = load8(bias + k + 8);
+                        a2 = load8(bias + k + 16), a3 = load8(bias + k + 24);
+                    }
+                    for (int ky = ky0; ky < ky1; ky++) {
+                        int iy = oy * g->sy + ky * g->dy - g->pt;
+                        const float *row = in + ((size_t)b * g->h + iy) * g->w * c + k;
+                        const float *frow = filt + (size_t)ky * g->kw * c + k;
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float *ip = row + (size_t)(ox * g->sx + kx * g->dx - g->pl) * c;
+                            const float *fp = frow + (size_t)kx * c;
+                            a0 += load8(ip) * load8(fp);
+                            a1 += load8(ip + 8) * load8(fp + 8);
+                            a2 += load8(ip + 16) * load8(fp + 16);
+                            a3 += load8(ip + 24) * load8(fp + 24);
+                        }
+                    }
+                    store8(o + k, a0), store8(o + k + 8, a1);
+                    store8(o + k + 16, a2), store8(o + k + 24, a3);
+                }
+                for (; k + 8 <= c; k += 8) {
+                    v8f acc = {0};
+                    if (bias) acc = load8(bias + k);
+                    for (int ky = ky0; ky < ky1; ky++) {
+                        int iy = oy * g->sy + ky * g->dy - g->pt;
+                        const float *row = in + ((size_t)b * g->h + iy) * g->w * c + k;
+                        const float *frow = filt + (size_t)ky * g->kw * c + k;
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            int ix = ox * g->sx + kx * g->dx - g->pl;
+                            acc += load8(row + (size_t)ix * c) * load8(frow + (size_t)kx * c);
+                        }
+                    }
+                    store8(o + k, acc);
+                }
+                for (; k < c; k++) { /* channels past the last eight */
+                    float acc = bias ? bias[k] : 0.0f;
+                    for (int ky = ky0; ky < ky1; ky++) {
+                        int iy = oy * g->sy + ky * g->dy - g->pt;
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            int ix = ox * g->sx + kx * g->dx - g->pl;
+                            acc += in[(((size_t)b * g->h + iy) * g->w + ix) * c + k] *
+                                   filt[((size_t)ky * g->kw + kx) * c + k];
+                        }
+                    }
+                    o[k] = acc;
+                }
+                if (act) act_inline(o, o, (size_t)c, act);
             }
+        }
 }

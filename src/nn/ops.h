@@ -6,6 +6,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Hot kernels are compiled twice, for x86-64 and for AVX2, and picked at load time by the CPU's
+ * features ("arch=" clones would be picked by CPU model name, missing AMD processors). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VG_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VG_CLONES
+/* im2col + OpenBLAS sgemm (1x1 stride-1 convolutions need no im2col), by blocks of output
+ * pixels that stay in cache, each biased (@bias per output channel, may be NULL) and activated
+ * (@act, may be NULL) right after its product. @scratch holds vg__conv2d_scratch(g) floats. */
+void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, const float *bias,
+                     const vg_act_t *act, float *out, float *scratch);
+size_t vg__conv2d_scratch(const vg_conv_geom_t *g);
+
+#endif
+
 typedef struct vg_conv_geom {
     int n, h, w, c;     /* input */
     int kh, kw, o;      /* filter HWIO */
@@ -16,11 +31,6 @@ typedef struct vg_conv_geom {
 
 /* Plain loops. */
 void vg__conv2d_ref(const vg_conv_geom_t *g, const float *in, const float *filt, float *out);
-/* im2col + OpenBLAS sgemm (1x1 stride-1 convolutions need no im2col). @scratch holds
- * oh*ow*kh*kw*c floats (may be NULL for 1x1 stride 1). */
-void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, float *out,
-                     float *scratch);
-size_t vg__conv2d_scratch(const vg_conv_geom_t *g);
 
 void vg__maxpool(const float *in, int n, int h, int w, int c, int kh, int kw, int sy, int sx,
                  int pt, int pl, int oh, int ow, float *out);
@@ -32,14 +42,35 @@ void vg__resize_bilinear(const float *in, int n, int h, int w, int c, int oh, in
 void vg__depthwise_ref(const vg_conv_geom_t *g, int mult, const float *in, const float *filt,
                        float *out);
 
-/* The same, fast for a channel multiplier of 1 (MobileNet's case); others use the reference. */
+/* The same, fast for a channel multiplier of 1 (MobileNet's case), with the per-channel @bias
+ * (may be NULL) and activation @act (may be NULL) applied while the output is in cache; other
+ * multipliers use the reference, then vg__bias_act. */
+struct vg_act;
 void vg__depthwise(const vg_conv_geom_t *g, int mult, const float *in, const float *filt,
-                   float *out);
+                   const float *bias, const struct vg_act *act, float *out);
 
 /* Permute the axes of a 4-byte-element tensor: out axis d is input axis perm[d]. */
 void vg__transpose(const uint32_t *src, const int64_t *shape, int ndim, const int64_t *perm,
                    uint32_t *dst);
 void vg__transpose_ref(const uint32_t *src, const int64_t *shape, int ndim, const int64_t *perm,
                        uint32_t *dst);
+
+/* Activations, in place over @n values (after an optional per-channel bias of @c channels). */
+enum { VG_ACT_NONE, VG_ACT_RELU, VG_ACT_RELU6, VG_ACT_LEAKY, VG_ACT_SIGMOID, VG_ACT_HSWISH };
+typedef struct vg_act {
+    int kind;
+    float alpha;      /* leaky slope */
+    float add, scale; /* hard-swish x * scale * relu6(x + add), with the graph's own constants */
+} vg_act_t;
+void vg__bias_act(float *x, size_t n, const float *bias, size_t c, const vg_act_t *act);
+/* @out may be @in. */
+void vg__act(const float *in, float *out, size_t n, const vg_act_t *act);
+
+/* im2col + OpenBLAS sgemm (1x1 stride-1 convolutions need no im2col), by blocks of output
+ * pixels that stay in cache, each biased (@bias per output channel, may be NULL) and activated
+ * (@act, may be NULL) right after its product. @scratch holds vg__conv2d_scratch(g) floats. */
+void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, const float *bias,
+                     const vg_act_t *act, float *out, float *scratch);
+size_t vg__conv2d_scratch(const vg_conv_geom_t *g);
 
 #endif

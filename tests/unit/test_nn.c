@@ -151,7 +151,7 @@ static void test_conv_gemm_equals_reference(void **state)
         fill_random(in, ni, &seed);
         fill_random(f, nf, &seed);
         vg__conv2d_ref(&g, in, f, a);
-        vg__conv2d_gemm(&g, in, f, b, scratch);
+        vg__conv2d_gemm(&g, in, f, NULL, NULL, b, scratch);
         for (size_t i = 0; i < no; i++)
             if (fabsf(a[i] - b[i]) > 1e-4f + 1e-5f * fabsf(a[i]))
                 fail_msg("config %zu, element %zu: %g vs %g", t, i, a[i], b[i]);
@@ -175,15 +175,116 @@ static void test_depthwise_equals_reference(void **state)
         size_t ni = (size_t)g.h * g.w * g.c, nf = (size_t)g.kh * g.kw * g.c,
                no = (size_t)g.oh * g.ow * g.c;
         float *in = malloc(ni * 4), *f = malloc(nf * 4), *a = malloc(no * 4), *b = malloc(no * 4);
+        float bias[64];
         fill_random(in, ni, &seed);
         fill_random(f, nf, &seed);
-        vg__depthwise_ref(&g, 1, in, f, a);
-        vg__depthwise(&g, 1, in, f, b);
-        for (size_t i = 0; i < no; i++)
-            if (fabsf(a[i] - b[i]) > 1e-5f)
-                fail_msg("config %zu, element %zu: %g vs %g", t, i, a[i], b[i]);
+        fill_random(bias, (size_t)g.c, &seed);
+        /* no bias, then each fused bias + activation against the reference's separate passes */
+        for (int kind = -1; kind <= VG_ACT_HSWISH; kind++) {
+            vg_act_t act = {kind < 0 ? VG_ACT_NONE : kind, 0.1f, 3.0f, 1.0f / 6};
+            vg__depthwise_ref(&g, 1, in, f, a);
+            if (kind >= 0)
+                for (size_t i = 0; i < no; i++) {
+                    float v = a[i] + bias[i % (size_t)g.c];
+                    a[i] = kind == VG_ACT_NONE      ? v
+                           : kind == VG_ACT_RELU    ? (v > 0 ? v : 0)
+                           : kind == VG_ACT_RELU6   ? (v > 0 ? (v < 6 ? v : 6) : 0)
+                           : kind == VG_ACT_LEAKY   ? (v >= 0 ? v : 0.1f * v)
+                           : kind == VG_ACT_SIGMOID ? 1 / (1 + expf(-v))
+                                                    : v / 6 * fminf(fmaxf(v + 3, 0), 6);
+                }
+            vg__depthwise(&g, 1, in, f, kind >= 0 ? bias : NULL, kind >= 0 ? &act : NULL, b);
+            for (size_t i = 0; i < no; i++)
+                if (fabsf(a[i] - b[i]) > 1e-5f)
+                    fail_msg("config %zu, activation %d, element %zu: %g vs %g", t, kind, i, a[i],
+                             b[i]);
+        }
         free(in), free(f), free(a), free(b);
     }
+}
+
+/*
+ * The memory plan and the stored-layout shortcut against plain runs, on a graph made of what
+ * they touch: NHWC <-> NCHW transposes around an activation, a pad, a concat, a split and an
+ * add, with an NCHW tensor read by the caller. Runs with a plan, a changed input shape (the plan
+ * is dropped and made again) and keep_all (neither) must give the same numbers.
+ */
+static void test_plan_and_layout(void **state)
+{
+    (void)state;
+    static const char json[] =
+        "{\"modelTopology\":{\"node\":["
+        "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"shape\":{\"shape\":{\"dim\":["
+        "{\"size\":\"1\"},{\"size\":\"-1\"},{\"size\":\"-1\"},{\"size\":\"3\"}]}}}},"
+        "{\"name\":\"to_nchw\",\"op\":\"Const\"},{\"name\":\"to_nhwc\",\"op\":\"Const\"},"
+        "{\"name\":\"pads\",\"op\":\"Const\"},{\"name\":\"axis\",\"op\":\"Const\"},"
+        "{\"name\":\"sizes\",\"op\":\"Const\"},{\"name\":\"half\",\"op\":\"Const\"},"
+        "{\"name\":\"t1\",\"op\":\"Transpose\",\"input\":[\"x\",\"to_nchw\"]},"
+        "{\"name\":\"act\",\"op\":\"LeakyRelu\",\"input\":[\"t1\"],\"attr\":{\"alpha\":{\"f\":0.25}"
+        "}},"
+        "{\"name\":\"pad\",\"op\":\"Pad\",\"input\":[\"act\",\"pads\"]},"
+        "{\"name\":\"cat\",\"op\":\"ConcatV2\",\"input\":[\"pad\",\"pad\",\"axis\"]},"
+        "{\"name\":\"split\",\"op\":\"SplitV\",\"input\":[\"cat\",\"sizes\",\"axis\"],"
+        "\"attr\":{\"num_split\":{\"i\":\"2\"}}},"
+        "{\"name\":\"sig\",\"op\":\"Sigmoid\",\"input\":[\"split:1\"]},"
+        "{\"name\":\"scaled\",\"op\":\"Mul\",\"input\":[\"sig\",\"half\"]},"
+        "{\"name\":\"sum\",\"op\":\"Add\",\"input\":[\"split\",\"scaled\"]},"
+        "{\"name\":\"t2\",\"op\":\"Transpose\",\"input\":[\"sum\",\"to_nhwc\"]},"
+        "{\"name\":\"Identity\",\"op\":\"Identity\",\"input\":[\"t2\"]},"
+        "{\"name\":\"Identity_1\",\"op\":\"Relu\",\"input\":[\"act\"]}]},"
+        "\"weightsManifest\":[{\"paths\":[\"m.bin\"],\"weights\":["
+        "{\"name\":\"to_nchw\",\"shape\":[4],\"dtype\":\"int32\"},"
+        "{\"name\":\"to_nhwc\",\"shape\":[4],\"dtype\":\"int32\"},"
+        "{\"name\":\"pads\",\"shape\":[4,2],\"dtype\":\"int32\"},"
+        "{\"name\":\"axis\",\"shape\":[],\"dtype\":\"int32\"},"
+        "{\"name\":\"sizes\",\"shape\":[2],\"dtype\":\"int32\"},"
+        "{\"name\":\"half\",\"shape\":[],\"dtype\":\"float32\"}]}]}";
+    int32_t w[4 + 4 + 8 + 1 + 2 + 1] = {0, 3, 1, 2, 0, 2, 3, 1, 0, 0, 0, 0, 1, 1, 2, 0, 1, 3, 3};
+    float half = 0.5f;
+    memcpy(&w[19], &half, 4);
+    const char *const outs[] = {"Identity", "Identity_1", NULL};
+    char err[512];
+    vg_model_t *m;
+    assert_int_equal(
+        vg_model_load_memory(&m, json, strlen(json), w, sizeof(w), outs, "test", err, sizeof(err)),
+        0);
+    const int64_t sizes[][2] = {{5, 7}, {5, 7}, {5, 7}, {4, 9}, {4, 9}, {5, 7}};
+    unsigned seed = 5;
+    for (size_t r = 0; r < sizeof(sizes) / sizeof(sizes[0]); r++) {
+        int64_t shape[4] = {1, sizes[r][0], sizes[r][1], 3};
+        size_t n = (size_t)(shape[1] * shape[2] * 3);
+        float *in = malloc(n * 4), *want[2] = {NULL, NULL};
+        size_t cnt[2];
+        fill_random(in, n, &seed);
+        vg_tensor_t t;
+        vg_tensor_view(&t, VG_DT_F32, 4, shape, in);
+        assert_int_equal(vg_model_run(m, &t, 1), 0); /* plain, every tensor kept */
+        for (int o = 0; o < 2; o++) {
+            const vg_tensor_t *x = vg_model_tensor(m, outs[o]);
+            assert_non_null(x);
+            cnt[o] = x->count;
+            want[o] = malloc(x->count * 4);
+            memcpy(want[o], x->data, x->count * 4);
+        }
+        const vg_tensor_t *y = vg_model_tensor(m, "Identity");
+        /* NHWC [1, h + 2, w + 2, 6 / 2] after the NCHW pad, concat and split */
+        assert_true(y->ndim == 4 && y->shape[1] == shape[1] + 2 && y->shape[2] == shape[2] + 2 &&
+                    y->shape[3] == 3);
+        for (int rep = 0; rep < 2; rep++) { /* records a plan, then uses it */
+            assert_int_equal(vg_model_run(m, &t, 0), 0);
+            for (int o = 0; o < 2; o++) {
+                const vg_tensor_t *x = vg_model_tensor(m, outs[o]);
+                assert_non_null(x);
+                assert_int_equal(x->count, cnt[o]);
+                assert_memory_equal(x->data, want[o], cnt[o] * 4);
+            }
+            /* the NCHW output is in the graph's layout */
+            const vg_tensor_t *a = vg_model_tensor(m, "Identity_1");
+            assert_true(a->shape[1] == 3 && a->shape[2] == shape[1] && a->shape[3] == shape[2]);
+        }
+        free(in), free(want[0]), free(want[1]);
+    }
+    vg_model_free(&m);
 }
 
 static void test_transpose_equals_reference(void **state)
@@ -291,7 +392,9 @@ static void test_nanodet_matches_tfjs(void **state)
         assert_int_equal(n, 3 * 416 * 416);
         vg_tensor_t t;
         vg_tensor_view(&t, VG_DT_F32, 4, shape, in);
-        assert_int_equal(vg_model_run(m, &t, 0), 0);
+        /* the first variant with every tensor kept (graph layout, no plan), the second
+         * without (stored layout, memory plan) */
+        assert_int_equal(vg_model_run(m, &t, v == 0), 0);
         for (int h = 0; h < 6; h++) {
             snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.%s.out_%s.f32", sh, variants[v],
                      heads[h]);
@@ -341,6 +444,15 @@ static void test_centernet_matches_tfjs(void **state)
     for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
         snprintf(path, sizeof(path), "%s/ref/nn/%s", sh, pairs[k][1]);
         expect_matches(m, pairs[k][0], path, "centernet");
+    }
+    /* the heads again from runs that keep nothing: the first records the memory plan, the
+     * second runs in it */
+    for (int rep = 0; rep < 2; rep++) {
+        assert_int_equal(vg_model_run(m, &t, 0), 0);
+        for (size_t k = 0; k < 2; k++) {
+            snprintf(path, sizeof(path), "%s/ref/nn/%s", sh, pairs[k][1]);
+            expect_matches(m, pairs[k][0], path, "centernet");
+        }
     }
     free(in);
     vg_model_free(&m);
@@ -441,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_conv_gemm_equals_reference),
         cmocka_unit_test(test_depthwise_equals_reference),
         cmocka_unit_test(test_transpose_equals_reference),
+        cmocka_unit_test(test_plan_and_layout),
         cmocka_unit_test(test_resize_bilinear),
         cmocka_unit_test(test_nanodet_matches_tfjs),
         cmocka_unit_test(test_detector_matches_reference),
