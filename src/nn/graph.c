@@ -137,9 +137,11 @@ typedef struct node {
     int same; /* padding SAME (else VALID) */
     float alpha;
     int align_corners, half_pixel, num_split;
-    int act;                /* fused activation: 0 none, 1 Relu, 2 Relu6 */
+    int act;                /* fused activation: 0 none, 1 Relu, 2 Relu6, 3 LeakyRelu (alpha) */
     float hs_add, hs_scale; /* HardSwish constants */
-    int keep_dims;          /* Mean */
+    int pads[4]; /* convolution padding taken over from a Pad: top, bottom, left, right */
+    int explicit_pad;
+    int keep_dims; /* Mean */
     int nout;
     vg_tensor_t out[MAX_OUT];
     int consumers[MAX_OUT], remaining[MAX_OUT];
@@ -610,9 +612,117 @@ static float with_scalar(const vg_model_t *m, int i, int op, int x)
  * becomes one vigie.HardSwish of x (same constants, same order of operations, so the same
  * floats) and the three others are dropped when nothing else reads them.
  */
-static void fuse_graph(vg_model_t *m)
+/* Node @from's only reader (its output 0 read once, by a kept node), or -1. */
+static int only_reader(const vg_model_t *m, int from)
+{
+    const node_t *f = &m->nodes[from];
+    if (f->consumers[0] != 1 || f->is_output) return -1;
+    for (int i = 0; i < m->n; i++) {
+        const node_t *nd = &m->nodes[i];
+        if (nd->skip) continue;
+        for (int k = 0; k < nd->nin; k++)
+            if (nd->in_node[k] == from) return nd->in_port[k] == 0 ? i : -1;
+    }
+    return -1;
+}
+
+/* Every reader of (@from, 0) reads (@to, 0) instead; @from is dropped. */
+static void bypass(vg_model_t *m, int from, int to)
+{
+    for (int i = 0; i < m->n; i++) {
+        node_t *nd = &m->nodes[i];
+        for (int k = 0; k < nd->nin; k++)
+            if (nd->in_node[k] == from && nd->in_port[k] == 0) nd->in_node[k] = to;
+    }
+    m->nodes[to].consumers[0] = m->nodes[from].consumers[0];
+    m->nodes[from].skip = 1;
+}
+
+/* Whether const node @i holds a 4-D transposition equal to @p. */
+static int is_perm(const vg_model_t *m, int i, int p1, int p2, int p3)
+{
+    const vg_tensor_t *t = &m->nodes[i].out[0];
+    if (m->nodes[i].op != OP_CONST || t->dtype != VG_DT_I32 || t->count != 4) return 0;
+    const int32_t *v = t->data;
+    return v[0] == 0 && v[1] == p1 && v[2] == p2 && v[3] == p3;
+}
+
+/*
+ * NCHW exports (NanoDet) spell a convolution block as Pad -> Transpose -> Conv2D (VALID) -> Add
+ * (bias) -> Transpose -> LeakyRelu. The bias and the activation become the convolution's fused
+ * ones (the activation commutes with the transpose), and the zero Pad of H and W becomes the
+ * convolution's own padding. Returns the number of rewrites.
+ */
+static int fuse_conv_blocks(vg_model_t *m)
 {
     int fused = 0;
+    for (int i = 0; i < m->n; i++) {
+        node_t *c = &m->nodes[i];
+        if (c->skip || (c->op != OP_CONV2D && c->op != OP_FUSED_CONV)) continue;
+        const vg_tensor_t *f = &m->nodes[c->in_node[1]].out[0];
+        if (m->nodes[c->in_node[1]].op != OP_CONST || f->ndim != 4) continue;
+        /* Conv2D -> Add(bias [O]) */
+        int a = only_reader(m, i);
+        if (c->op == OP_CONV2D && c->nin == 2 && a >= 0 && m->nodes[a].op == OP_ADD &&
+            m->nodes[a].nin == 2) {
+            node_t *an = &m->nodes[a];
+            int other = an->in_node[0] == i ? 1 : 0;
+            const node_t *bn = &m->nodes[an->in_node[other]];
+            if (an->in_node[1 - other] == i && bn->op == OP_CONST && an->in_port[other] == 0 &&
+                bn->out[0].dtype == VG_DT_F32 && bn->out[0].count == (size_t)f->shape[3] &&
+                bn->out[0].shape[bn->out[0].ndim - 1] == f->shape[3]) {
+                c->op = OP_FUSED_CONV;
+                c->in_node[2] = an->in_node[other];
+                c->in_port[2] = 0;
+                c->nin = 3;
+                bypass(m, a, i);
+                fused++;
+            }
+        }
+        /* -> [Transpose NHWC to NCHW] -> LeakyRelu */
+        if (c->op == OP_FUSED_CONV && c->act == 0) {
+            int t = only_reader(m, i), l = t;
+            if (t >= 0 && m->nodes[t].op == OP_TRANSPOSE &&
+                is_perm(m, m->nodes[t].in_node[1], 3, 1, 2))
+                l = only_reader(m, t);
+            if (l >= 0 && m->nodes[l].op == OP_LEAKYRELU) {
+                c->act = 3;
+                c->alpha = m->nodes[l].alpha;
+                bypass(m, l, t);
+                fused++;
+            }
+        }
+        /* Pad(zeros on H, W of NCHW) -> Transpose NCHW to NHWC -> this VALID convolution */
+        int t = c->in_node[0];
+        node_t *tn = &m->nodes[t];
+        if (!c->same && !c->explicit_pad && tn->op == OP_TRANSPOSE && c->in_port[0] == 0 &&
+            !tn->skip && is_perm(m, tn->in_node[1], 2, 3, 1) && only_reader(m, t) == i) {
+            int p = tn->in_node[0];
+            node_t *pn = &m->nodes[p];
+            const vg_tensor_t *pt = &m->nodes[pn->in_node[1]].out[0];
+            if (pn->op == OP_PAD && tn->in_port[0] == 0 && only_reader(m, p) == t &&
+                m->nodes[pn->in_node[1]].op == OP_CONST && pt->dtype == VG_DT_I32 &&
+                pt->count == 8) {
+                const int32_t *v = pt->data;
+                int ok = !v[0] && !v[1] && !v[2] && !v[3];
+                for (int k = 4; k < 8; k++) ok &= v[k] >= 0 && v[k] <= 64;
+                if (ok) {
+                    c->explicit_pad = 1;
+                    for (int k = 0; k < 4; k++) c->pads[k] = v[4 + k];
+                    tn->in_node[0] = pn->in_node[0];
+                    tn->in_port[0] = pn->in_port[0];
+                    pn->skip = 1;
+                    fused++;
+                }
+            }
+        }
+    }
+    return fused;
+}
+
+static void fuse_graph(vg_model_t *m)
+{
+    int fused = fuse_conv_blocks(m);
     for (int i = 0; i < m->n; i++) {
         node_t *nd = &m->nodes[i];
         if (nd->skip || nd->op != OP_MUL || nd->nin != 2) continue;
@@ -648,12 +758,11 @@ static void fuse_graph(vg_model_t *m)
         }
     }
     if (!fused) return;
-    /* the constants the dropped nodes read lose a reader (consts are never freed anyway) */
     int k = 0;
     for (int i = 0; i < m->norder; i++)
         if (!m->nodes[m->order[i]].skip) m->order[k++] = m->order[i];
     m->norder = k;
-    vg_log(COMP, VG_LOG_DEBUG, "%d hard-swish node groups fused", fused);
+    vg_log(COMP, VG_LOG_DEBUG, "%d node groups fused", fused);
 }
 
 int vg_model_load_memory(vg_model_t **out, const char *json, size_t jlen, const void *bin,
@@ -1138,6 +1247,14 @@ static int run_binary(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b, in
     return 0;
 }
 
+/* A convolution node's fused activation. */
+static vg_act_t node_act(const node_t *nd)
+{
+    static const int kinds[4] = {VG_ACT_NONE, VG_ACT_RELU, VG_ACT_RELU6, VG_ACT_LEAKY};
+    vg_act_t a = {kinds[nd->act & 3], nd->alpha, 0, 0};
+    return a;
+}
+
 /* TF's output size and leading padding for VALID / SAME. */
 static int tf_pad(int in, int k, int s, int dil, int same, int *out, int *before)
 {
@@ -1162,8 +1279,13 @@ static int conv_setup(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f, in
     g->c = (int)x->shape[3];
     g->kh = (int)f->shape[0], g->kw = (int)f->shape[1], g->o = o;
     g->sy = nd->strides[1], g->sx = nd->strides[2], g->dy = nd->dil[1], g->dx = nd->dil[2];
-    if (tf_pad(g->h, g->kh, g->sy, g->dy, nd->same, &g->oh, &g->pt) < 0 ||
-        tf_pad(g->w, g->kw, g->sx, g->dx, nd->same, &g->ow, &g->pl) < 0)
+    if (nd->explicit_pad) { /* a VALID convolution of a padded input (see fuse_graph) */
+        if (tf_pad(g->h + nd->pads[0] + nd->pads[1], g->kh, g->sy, g->dy, 0, &g->oh, &g->pt) < 0 ||
+            tf_pad(g->w + nd->pads[2] + nd->pads[3], g->kw, g->sx, g->dx, 0, &g->ow, &g->pl) < 0)
+            FAIL(nd, "the input is smaller than the filter");
+        g->pt = nd->pads[0], g->pl = nd->pads[2];
+    } else if (tf_pad(g->h, g->kh, g->sy, g->dy, nd->same, &g->oh, &g->pt) < 0 ||
+               tf_pad(g->w, g->kw, g->sx, g->dx, nd->same, &g->ow, &g->pl) < 0)
         FAIL(nd, "the input is smaller than the filter");
     int64_t shape[4] = {g->n, g->oh, g->ow, g->o};
     return alloc_out(nd, 0, VG_DT_F32, 4, shape);
@@ -1191,10 +1313,7 @@ static int run_conv(vg_model_t *m, node_t *nd, const vg_tensor_t *x, const vg_te
             FAIL(nd, "bias does not match the channels");
         bias = b->data;
     }
-    vg_act_t act = {nd->act == 2   ? VG_ACT_RELU6
-                    : nd->act == 1 ? VG_ACT_RELU
-                                   : VG_ACT_NONE,
-                    0, 0, 0};
+    vg_act_t act = node_act(nd);
     vg__conv2d_gemm(&g, x->data, f->data, bias, &act, nd->out[0].data, m->scratch);
     return 0;
 }
@@ -1350,10 +1469,7 @@ static int run_depthwise(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f,
             FAIL(nd, "bias does not match the channels");
         bias = b->data;
     }
-    vg_act_t act = {nd->act == 2   ? VG_ACT_RELU6
-                    : nd->act == 1 ? VG_ACT_RELU
-                                   : VG_ACT_NONE,
-                    0, 0, 0};
+    vg_act_t act = node_act(nd);
     vg__depthwise(&g, (int)f->shape[3], x->data, f->data, bias, act.kind ? &act : NULL,
                   nd->out[0].data);
     return 0;

@@ -61,10 +61,13 @@ static int conv_is_pointwise(const vg_conv_geom_t *g)
 
 /* Output rows per block: the block's im2col rows fit in L2 with room for its output rows, and
  * are enough to pay for OpenBLAS packing the filter once per call. */
+#ifndef VG_CONV_BLOCK_BYTES
+#define VG_CONV_BLOCK_BYTES (256 * 1024)
+#endif
 static int conv_block_rows(const vg_conv_geom_t *g)
 {
     int k = g->kh * g->kw * g->c, m = g->oh * g->ow;
-    int rows = (int)((256 * 1024 / sizeof(float)) / (size_t)(k + g->o));
+    int rows = (int)((VG_CONV_BLOCK_BYTES / sizeof(float)) / (size_t)(k + g->o));
     if (rows < 128) rows = 128;
     return rows < m ? rows : m;
 }
