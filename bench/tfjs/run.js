@@ -1,4 +1,5 @@
-// bench/tfjs/run.js MODELS_DIR MODEL INPUT.f32 SHAPE(comma) RUNS
+// bench/tfjs/run.js MODELS_DIR MODEL INPUT.f32 SHAPE(comma) RUNS [DTYPE]
+// (DTYPE int32: the float values are rounded into an int32 tensor, for graphs with int32 inputs)
 // Times one model with the TF.js WebAssembly backend (one thread, as vigie's bench) on a raw float32
 // input, and prints "tfjs_wasm_ms: <median>" and the first output's sum (to check it ran the same graph).
 const fs = require('fs');
@@ -9,7 +10,7 @@ const wasm = require('@tensorflow/tfjs-backend-wasm');
 const converter = require('@tensorflow/tfjs-converter');
 
 async function main() {
-  const [dir, name, input, shapeArg, runsArg] = process.argv.slice(2);
+  const [dir, name, input, shapeArg, runsArg, dtype] = process.argv.slice(2);
   wasm.setWasmPaths(path.join(__dirname, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/'));
   wasm.setThreadsCount(1);
   await tf.setBackend('wasm');
@@ -23,7 +24,8 @@ async function main() {
   const shape = shapeArg.split(',').map(Number);
   const raw = fs.readFileSync(input);
   const data = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-  const x = tf.tensor(data, shape, 'float32');
+  const x = dtype === 'int32' ? tf.tensor(Int32Array.from(data, Math.round), shape, 'int32')
+                              : tf.tensor(data, shape, 'float32');
   const runs = Number(runsArg || 5);
   const times = [];
   let sum = 0;

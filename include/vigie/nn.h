@@ -89,6 +89,13 @@ int vg_model_input_shape(const vg_model_t *m, int *ndim, int64_t shape[VG_TENSOR
  */
 int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all);
 
+/**
+ * Whether the last run used a static memory plan (1) or plain allocations (0: a first run with
+ * this input shape, which records the plan, or a run that kept every tensor); *@arena_bytes gets
+ * the plan's arena size (0 without a plan). See "Memory" in src/nn/graph.c.
+ */
+int vg_model_planned(const vg_model_t *m, size_t *arena_bytes);
+
 /** The tensor a node produced in the last run ("Identity", "Identity_3", "name:1"), or NULL. */
 const vg_tensor_t *vg_model_tensor(const vg_model_t *m, const char *node);
 

@@ -26,6 +26,7 @@
  * A run that keeps every tensor (keep_all) uses plain allocations and leaves the plan alone.
  */
 #include <jansson.h>
+#include <malloc.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -49,7 +50,14 @@
 static const char *const nanodet_out[] = {"Identity",   "Identity_1", "Identity_2", "Identity_3",
                                           "Identity_4", "Identity_5", NULL};
 static const char *const centernet_out[] = {"tower_0/keypoints", "tower_0/wh", NULL};
-static const char *const movenet_out[] = {"Identity", NULL};
+static const char *const movenet_out[] = {
+    "StatefulPartitionedCall/center_0/conv2d_4/BiasAdd",
+    "StatefulPartitionedCall/kpt_heatmap_0/conv2d_5/BiasAdd",
+    "StatefulPartitionedCall/kpt_regress_0/conv2d_6/BiasAdd",
+    "StatefulPartitionedCall/kpt_offset_0/conv2d_7/BiasAdd",
+    /* the decoder's constants: the centre prior, 1.8 and 1/48 as stored */
+    "ConstantFolding/StatefulPartitionedCall/truediv_2_recip", "StatefulPartitionedCall/add_5/y",
+    "StatefulPartitionedCall/Reshape_13", NULL};
 
 static const vg_model_info_t registry[] = {
     {"nanodet", "object detector (default): persons, vehicles, bags", "Apache-2.0",
@@ -96,6 +104,12 @@ enum op {
     OP_RELU6,
     OP_MEAN,
     OP_HSWISH, /* vigie's own: hard-swish fused from TF's four nodes at load */
+    OP_CAST,
+    OP_EXPAND_DIMS,
+    OP_SQUEEZE,
+    OP_UNPACK,
+    OP_SHAPE,
+    OP_STRIDED_SLICE,
     OP_NB
 };
 static const char *const op_names[OP_NB] = {
@@ -124,6 +138,12 @@ static const char *const op_names[OP_NB] = {
     "Relu6",
     "Mean",
     "vigie.HardSwish",
+    "Cast",
+    "ExpandDims",
+    "Squeeze",
+    "Unpack",
+    "Shape",
+    "StridedSlice",
 };
 
 typedef struct node {
@@ -137,6 +157,9 @@ typedef struct node {
     int same; /* padding SAME (else VALID) */
     float alpha;
     int align_corners, half_pixel, num_split;
+    int axis, to_int;                      /* Unpack; Cast to int32 */
+    unsigned squeeze;                      /* Squeeze: the axes named (bits), 0 for every 1 */
+    int begin_mask, end_mask, shrink_mask; /* StridedSlice */
     int act;                /* fused activation: 0 none, 1 Relu, 2 Relu6, 3 LeakyRelu (alpha) */
     float hs_add, hs_scale; /* HardSwish constants */
     int pads[4]; /* convolution padding taken over from a Pad: top, bottom, left, right */
@@ -273,6 +296,20 @@ static int attr_ints(json_t *attr, const char *key, int *out, int n)
     return 1;
 }
 
+/* An integer attribute ("i", a string or a number in the JSON), or @def. */
+static long long attr_int(json_t *attr, const char *key, long long def)
+{
+    json_t *v = json_object_get(json_object_get(attr, key), "i");
+    if (json_is_string(v)) return atoll(json_string_value(v));
+    return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+/* A type attribute ("DT_FLOAT"), or NULL. */
+static const char *attr_type(json_t *attr, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(attr, key), "type"));
+}
+
 /* Decodes the attributes an op needs; base64 strings compared as stored ("NHWC" = "TkhXQw=="). */
 static int decode_attrs(node_t *nd, json_t *attr, char *err, size_t errlen)
 {
@@ -335,6 +372,47 @@ static int decode_attrs(node_t *nd, json_t *attr, char *err, size_t errlen)
             json_is_true(json_object_get(json_object_get(attr, "half_pixel_centers"), "b"));
     }
     nd->nout = 1;
+    if (nd->op == OP_CAST) {
+        const char *t = attr_type(attr, "DstT");
+        if (!t || (strcmp(t, "DT_FLOAT") && strcmp(t, "DT_INT32"))) {
+            fmt(err, errlen, "node %s: Cast to %s is not supported", nd->name, t ? t : "?");
+            return VG_ENOSYS;
+        }
+        nd->to_int = !strcmp(t, "DT_INT32");
+    }
+    if (nd->op == OP_SQUEEZE) {
+        json_t *l =
+            json_object_get(json_object_get(json_object_get(attr, "squeeze_dims"), "list"), "i");
+        size_t k;
+        json_t *v;
+        json_array_foreach(l, k, v)
+        {
+            long long x = json_is_string(v) ? atoll(json_string_value(v)) : json_integer_value(v);
+            if (x < 0 || x >= VG_TENSOR_MAX_DIMS) {
+                fmt(err, errlen, "node %s: bad squeeze_dims", nd->name);
+                return VG_ENOSYS;
+            }
+            nd->squeeze |= 1u << x;
+        }
+    }
+    if (nd->op == OP_UNPACK) {
+        long long num = attr_int(attr, "num", -1), axis = attr_int(attr, "axis", 0);
+        if (num < 1 || num > MAX_OUT || axis < -VG_TENSOR_MAX_DIMS || axis >= VG_TENSOR_MAX_DIMS) {
+            fmt(err, errlen, "node %s: Unpack into 1..%d tensors only", nd->name, MAX_OUT);
+            return VG_ENOSYS;
+        }
+        nd->num_split = nd->nout = (int)num;
+        nd->axis = (int)axis;
+    }
+    if (nd->op == OP_STRIDED_SLICE) {
+        nd->begin_mask = (int)attr_int(attr, "begin_mask", 0);
+        nd->end_mask = (int)attr_int(attr, "end_mask", 0);
+        nd->shrink_mask = (int)attr_int(attr, "shrink_axis_mask", 0);
+        if (attr_int(attr, "ellipsis_mask", 0) || attr_int(attr, "new_axis_mask", 0)) {
+            fmt(err, errlen, "node %s: StridedSlice with ellipsis or new axes", nd->name);
+            return VG_ENOSYS;
+        }
+    }
     if (nd->op == OP_SPLITV) {
         json_t *v = json_object_get(json_object_get(attr, "num_split"), "i");
         long long k = json_is_string(v) ? atoll(json_string_value(v)) : json_integer_value(v);
@@ -482,6 +560,7 @@ static int parse_graph(vg_model_t *m, json_t *root, const char *const *outputs, 
         if (!strcmp(op, "AddV2")) op = "Add";
         for (int k = 0; k < OP_NB; k++)
             if (!strcmp(op, op_names[k])) nd->op = k;
+        if (!strcmp(op, "AddV2")) nd->op = OP_ADD; /* the same op, newer name */
         if (nd->op == OP_PLACEHOLDER) {
             json_t *dims = json_object_get(
                 json_object_get(json_object_get(json_object_get(jn, "attr"), "shape"), "shape"),
@@ -1421,6 +1500,151 @@ static int run_reshape(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *st)
     return 0;
 }
 
+/* Cast between float32 and int32 (float to int truncates, as TF does). */
+static int run_cast(node_t *nd, const vg_tensor_t *x)
+{
+    vg_dtype_t to = nd->to_int ? VG_DT_I32 : VG_DT_F32;
+    int ret = alloc_out(nd, 0, to, x->ndim, x->shape);
+    if (ret < 0) return ret;
+    if (x->dtype == to) {
+        memcpy(nd->out[0].data, x->data, x->count * 4);
+    } else if (to == VG_DT_F32) {
+        for (size_t i = 0; i < x->count; i++)
+            ((float *)nd->out[0].data)[i] = (float)((const int32_t *)x->data)[i];
+    } else {
+        for (size_t i = 0; i < x->count; i++) {
+            float v = ((const float *)x->data)[i];
+            if (!(v > -2147483648.0f && v < 2147483648.0f)) FAIL(nd, "value out of int32 range");
+            ((int32_t *)nd->out[0].data)[i] = (int32_t)v;
+        }
+    }
+    return 0;
+}
+
+/* A copy of @x with another shape of the same element count. */
+static int reshaped_copy(node_t *nd, const vg_tensor_t *x, int ndim, const int64_t *shape)
+{
+    int ret = alloc_out(nd, 0, x->dtype, ndim, shape);
+    if (ret < 0) return ret;
+    if (nd->out[0].count != x->count) FAIL(nd, "element count changes");
+    memcpy(nd->out[0].data, x->data, x->count * 4);
+    return 0;
+}
+
+static int run_expand_dims(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *dimt)
+{
+    int64_t dim, shape[VG_TENSOR_MAX_DIMS];
+    size_t n = 0;
+    if (ints(dimt, &dim, 1, &n) < 0 || n != 1 || x->ndim >= VG_TENSOR_MAX_DIMS)
+        FAIL(nd, "ExpandDims needs one axis and room for it");
+    if (dim < 0) dim += x->ndim + 1;
+    if (dim < 0 || dim > x->ndim) FAIL(nd, "axis out of range");
+    for (int d = 0, k = 0; d <= x->ndim; d++) shape[d] = d == dim ? 1 : x->shape[k++];
+    return reshaped_copy(nd, x, x->ndim + 1, shape);
+}
+
+static int run_squeeze(node_t *nd, const vg_tensor_t *x)
+{
+    int64_t shape[VG_TENSOR_MAX_DIMS];
+    int n = 0;
+    if (nd->squeeze >> x->ndim) FAIL(nd, "squeezes an axis the tensor does not have");
+    for (int d = 0; d < x->ndim; d++) {
+        int named = nd->squeeze ? (int)(nd->squeeze >> d) & 1 : x->shape[d] == 1;
+        if (named && x->shape[d] != 1)
+            FAIL(nd, "squeezes an axis of size %lld", (long long)x->shape[d]);
+        if (!named) shape[n++] = x->shape[d];
+    }
+    return reshaped_copy(nd, x, n, shape);
+}
+
+static int run_unpack(node_t *nd, const vg_tensor_t *x)
+{
+    int ax = nd->axis < 0 ? nd->axis + x->ndim : nd->axis;
+    if (ax < 0 || ax >= x->ndim || x->shape[ax] != nd->num_split)
+        FAIL(nd, "Unpack of %d tensors along an axis that does not have them", nd->num_split);
+    int64_t shape[VG_TENSOR_MAX_DIMS];
+    size_t outer = 1, inner = 1;
+    for (int d = 0, k = 0; d < x->ndim; d++)
+        if (d != ax) shape[k++] = x->shape[d];
+    for (int d = 0; d < ax; d++) outer *= (size_t)x->shape[d];
+    for (int d = ax + 1; d < x->ndim; d++) inner *= (size_t)x->shape[d];
+    for (int k = 0; k < nd->num_split; k++) {
+        int ret = alloc_out(nd, k, x->dtype, x->ndim - 1, shape);
+        if (ret < 0) return ret;
+        for (size_t o = 0; o < outer; o++)
+            memcpy((uint32_t *)nd->out[k].data + o * inner,
+                   (const uint32_t *)x->data + (o * (size_t)nd->num_split + (size_t)k) * inner,
+                   inner * 4);
+    }
+    return 0;
+}
+
+static int run_shape(node_t *nd, const vg_tensor_t *x)
+{
+    int64_t n = x->ndim;
+    int ret = alloc_out(nd, 0, VG_DT_I32, 1, &n);
+    if (ret < 0) return ret;
+    for (int d = 0; d < x->ndim; d++) ((int32_t *)nd->out[0].data)[d] = (int32_t)x->shape[d];
+    return 0;
+}
+
+/* TF's StridedSlice without ellipsis and new axes: begin, end and strides per leading axis,
+ * masks taking the whole axis, shrink_axis dropping a size-1 axis. */
+static int run_strided_slice(node_t *nd, const vg_tensor_t **in)
+{
+    const vg_tensor_t *x = in[0];
+    int64_t b[VG_TENSOR_MAX_DIMS], e[VG_TENSOR_MAX_DIMS], st[VG_TENSOR_MAX_DIMS];
+    int64_t len[VG_TENSOR_MAX_DIMS], oshape[VG_TENSOR_MAX_DIMS], ist[VG_TENSOR_MAX_DIMS];
+    size_t nb = 0, ne = 0, ns = 0;
+    if (ints(in[1], b, VG_TENSOR_MAX_DIMS, &nb) < 0 ||
+        ints(in[2], e, VG_TENSOR_MAX_DIMS, &ne) < 0 ||
+        ints(in[3], st, VG_TENSOR_MAX_DIMS, &ns) < 0 || nb != ne || nb != ns || (int)nb > x->ndim)
+        FAIL(nd, "StridedSlice wants begin, end and strides of the same length");
+    int on = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        int64_t dim = x->shape[d], s = d < (int)nb ? st[d] : 1, lo, hi;
+        if (s == 0) FAIL(nd, "zero stride");
+        if (d >= (int)nb) {
+            lo = 0, hi = dim;
+        } else if (nd->shrink_mask >> d & 1) {
+            lo = b[d] < 0 ? b[d] + dim : b[d];
+            if (lo < 0 || lo >= dim) FAIL(nd, "index out of range");
+            hi = lo + 1, s = 1;
+        } else {
+            lo = nd->begin_mask >> d & 1 ? (s > 0 ? 0 : dim - 1) : b[d] < 0 ? b[d] + dim : b[d];
+            hi = nd->end_mask >> d & 1 ? (s > 0 ? dim : -1) : e[d] < 0 ? e[d] + dim : e[d];
+            /* clamp as TF does: [0, dim] going forward, [-1, dim - 1] going back */
+            if (s > 0) {
+                lo = lo < 0 ? 0 : lo > dim ? dim : lo;
+                hi = hi < 0 ? 0 : hi > dim ? dim : hi;
+            } else {
+                lo = lo < -1 ? -1 : lo > dim - 1 ? dim - 1 : lo;
+                hi = hi < -1 ? -1 : hi > dim - 1 ? dim - 1 : hi;
+            }
+        }
+        int64_t n = s > 0 ? (hi - lo + s - 1) / s : (lo - hi - s - 1) / -s;
+        len[d] = n > 0 ? n : 0;
+        b[d] = lo, st[d] = s;
+        if (!(d < (int)nb && nd->shrink_mask >> d & 1)) oshape[on++] = len[d];
+    }
+    int ret = alloc_out(nd, 0, x->dtype, on, oshape);
+    if (ret < 0) return ret;
+    strides_of(x, ist);
+    int64_t idx[VG_TENSOR_MAX_DIMS] = {0};
+    uint32_t *dst = nd->out[0].data;
+    const uint32_t *src = x->data;
+    for (size_t i = 0; i < nd->out[0].count; i++) {
+        int64_t off = 0;
+        for (int d = 0; d < x->ndim; d++) off += (b[d] + idx[d] * st[d]) * ist[d];
+        dst[i] = src[off];
+        for (int d = x->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < len[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
 static int run_sparse_to_dense(node_t *nd, const vg_tensor_t **in)
 {
     int64_t shape[VG_TENSOR_MAX_DIMS];
@@ -1639,8 +1863,8 @@ static int run_node(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
 {
     int ret;
     nd->remap = 0;
-    static const int want[OP_NB] = {0, 0, 1, 2, 2, 3, 2, 2, 1, 1, -1, 2, 3,
-                                    1, 2, 4, 3, 2, 3, 2, 2, 1, 1, 2,  1};
+    static const int want[OP_NB] = {0, 0, 1, 2, 2, 3, 2, 2, 1, 1, -1, 2, 3, 1, 2, 4,
+                                    3, 2, 3, 2, 2, 1, 1, 2, 1, 1, 2,  1, 1, 1, 4};
     if (want[nd->op] >= 0 && nd->nin != want[nd->op])
         FAIL(nd, "expects %d inputs, has %d", want[nd->op], nd->nin);
     if (!m->keep_all && nd->op != OP_CONST && nd->op != OP_PLACEHOLDER && nd->nin <= 16) {
@@ -1758,6 +1982,18 @@ static int run_op(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
         return run_reshape(nd, in[0], in[1]);
     case OP_SPARSE_TO_DENSE:
         return run_sparse_to_dense(nd, in);
+    case OP_CAST:
+        return run_cast(nd, in[0]);
+    case OP_EXPAND_DIMS:
+        return run_expand_dims(nd, in[0], in[1]);
+    case OP_SQUEEZE:
+        return run_squeeze(nd, in[0]);
+    case OP_UNPACK:
+        return run_unpack(nd, in[0]);
+    case OP_SHAPE:
+        return run_shape(nd, in[0]);
+    case OP_STRIDED_SLICE:
+        return run_strided_slice(nd, in);
     }
     return VG_EBUG;
 }
@@ -1781,8 +2017,8 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
     int same = m->planned;
     for (int d = 0; same && d < m->in_ndim; d++) same = input->shape[d] == m->plan_shape[d];
     m->mode = keep_all ? 0 : same ? 2 : 1;
-    m->nrec = m->next = 0;
-    if (m->mode == 1) m->planned = 0;
+    m->next = 0;
+    if (m->mode == 1) m->planned = 0, m->nrec = 0;
     static int profile = -1;
     if (profile < 0) profile = getenv("VG_NN_PROFILE") != NULL;
     double op_time[OP_NB] = {0}, conv_kind[4] = {0};
@@ -1798,7 +2034,7 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
         if (profile) {
             double dt = vg_clock_now(vg_clock_monotonic()) - t0;
             op_time[nd->op] += dt;
-            if (dt > 2e-3) {
+            if (dt > 0.3e-3) {
                 const vg_tensor_t *o = &nd->out[0];
                 const vg_tensor_t *x = nd->nin ? &m->nodes[nd->in_node[0]].out[nd->in_port[0]] : o;
                 vg_log(COMP, VG_LOG_INFO,
@@ -1825,6 +2061,9 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
             }
         }
     }
+    /* the recording run's buffers are free now: hand them back to the system before the arena
+     * takes their place, so that the process's peak is one of them, not both */
+    if (m->mode == 1) malloc_trim(0);
     if (m->mode == 1 && plan_place(m) == 0) {
         m->planned = 1;
         memcpy(m->plan_shape, input->shape, sizeof(m->plan_shape));
@@ -1839,6 +2078,12 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
                conv_kind[0] * 1e3, conv_kind[1] * 1e3, conv_kind[2] * 1e3, conv_kind[3] * 1e3);
     }
     return 0;
+}
+
+int vg_model_planned(const vg_model_t *m, size_t *arena_bytes)
+{
+    if (arena_bytes) *arena_bytes = m->planned ? m->arena_size : 0;
+    return m->mode == 2;
 }
 
 const vg_tensor_t *vg_model_tensor(const vg_model_t *m, const char *node)

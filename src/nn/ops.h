@@ -19,6 +19,14 @@ void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt
                      const vg_act_t *act, float *out, float *scratch);
 size_t vg__conv2d_scratch(const vg_conv_geom_t *g);
 
+/* C[m x n] = A[m x k] (rows @lda apart) B[k x n] + @bias (may be NULL), activated by @act (may be
+ * NULL; none, relu, relu6, leaky), C's rows n apart: registers-blocked AVX2 + FMA (gemm.c).
+ * VG_ENOSYS where the processor lacks them or for another activation: use OpenBLAS. */
+int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b,
+                       const float *bias, const vg_act_t *act, float *c);
+void vg__gemm_ref(int m, int n, int k, const float *a, int lda, const float *b, const float *bias,
+                  const vg_act_t *act, float *c);
+
 #endif
 
 typedef struct vg_conv_geom {
@@ -72,5 +80,13 @@ void vg__act(const float *in, float *out, size_t n, const vg_act_t *act);
 void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, const float *bias,
                      const vg_act_t *act, float *out, float *scratch);
 size_t vg__conv2d_scratch(const vg_conv_geom_t *g);
+
+/* C[m x n] = A[m x k] (rows @lda apart) B[k x n] + @bias (may be NULL), activated by @act (may be
+ * NULL; none, relu, relu6, leaky), C's rows n apart: registers-blocked AVX2 + FMA (gemm.c).
+ * VG_ENOSYS where the processor lacks them or for another activation: use OpenBLAS. */
+int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b,
+                       const float *bias, const vg_act_t *act, float *c);
+void vg__gemm_ref(int m, int n, int k, const float *a, int lda, const float *b, const float *bias,
+                  const vg_act_t *act, float *c);
 
 #endif

