@@ -59,7 +59,7 @@ TARGET INLINE __m256 act8(__m256 v, int kind, __m256 alpha)
 }
 
 /* A block of R rows (R <= 6, a constant at each call) by 16 columns. */
-TARGET INLINE void block16(int R, int k, const float *a, int lda, const float *b, int n,
+TARGET INLINE void block16(int R, int k, const float *a, int lda, const float *b, int ldb, int ldc,
                            const float *bias, int kind, __m256 alpha, float *c)
 {
     __m256 acc[6][2];
@@ -67,7 +67,8 @@ TARGET INLINE void block16(int R, int k, const float *a, int lda, const float *b
     __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
     for (int r = 0; r < R; r++) acc[r][0] = b0, acc[r][1] = b1;
     for (int q = 0; q < k; q++) {
-        __m256 x0 = _mm256_loadu_ps(b + (size_t)q * n), x1 = _mm256_loadu_ps(b + (size_t)q * n + 8);
+        __m256 x0 = _mm256_loadu_ps(b + (size_t)q * ldb);
+        __m256 x1 = _mm256_loadu_ps(b + (size_t)q * ldb + 8);
         for (int r = 0; r < R; r++) {
             __m256 s = _mm256_broadcast_ss(a + (size_t)r * lda + q);
             acc[r][0] = _mm256_fmadd_ps(s, x0, acc[r][0]);
@@ -75,29 +76,29 @@ TARGET INLINE void block16(int R, int k, const float *a, int lda, const float *b
         }
     }
     for (int r = 0; r < R; r++) {
-        _mm256_storeu_ps(c + (size_t)r * n, act8(acc[r][0], kind, alpha));
-        _mm256_storeu_ps(c + (size_t)r * n + 8, act8(acc[r][1], kind, alpha));
+        _mm256_storeu_ps(c + (size_t)r * ldc, act8(acc[r][0], kind, alpha));
+        _mm256_storeu_ps(c + (size_t)r * ldc + 8, act8(acc[r][1], kind, alpha));
     }
 }
 
 /* A block of R rows by 8 columns. */
-TARGET INLINE void block8(int R, int k, const float *a, int lda, const float *b, int n,
+TARGET INLINE void block8(int R, int k, const float *a, int lda, const float *b, int ldb, int ldc,
                           const float *bias, int kind, __m256 alpha, float *c)
 {
     __m256 acc[6];
     __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     for (int r = 0; r < R; r++) acc[r] = b0;
     for (int q = 0; q < k; q++) {
-        __m256 x0 = _mm256_loadu_ps(b + (size_t)q * n);
+        __m256 x0 = _mm256_loadu_ps(b + (size_t)q * ldb);
         for (int r = 0; r < R; r++)
             acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + (size_t)r * lda + q), x0, acc[r]);
     }
-    for (int r = 0; r < R; r++) _mm256_storeu_ps(c + (size_t)r * n, act8(acc[r], kind, alpha));
+    for (int r = 0; r < R; r++) _mm256_storeu_ps(c + (size_t)r * ldc, act8(acc[r], kind, alpha));
 }
 
 /* A block of R rows by the last @rem < 8 columns: masked loads and stores. */
-TARGET INLINE void block_tail(int R, int k, const float *a, int lda, const float *b, int n,
-                              const float *bias, int kind, __m256 alpha, int rem, float *c)
+TARGET INLINE void block_tail(int R, int k, const float *a, int lda, const float *b, int ldb,
+                              int ldc, const float *bias, int kind, __m256 alpha, int rem, float *c)
 {
     const __m256i mask =
         _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -105,18 +106,18 @@ TARGET INLINE void block_tail(int R, int k, const float *a, int lda, const float
     __m256 b0 = bias ? _mm256_maskload_ps(bias, mask) : _mm256_setzero_ps();
     for (int r = 0; r < R; r++) acc[r] = b0;
     for (int q = 0; q < k; q++) {
-        __m256 x0 = _mm256_maskload_ps(b + (size_t)q * n, mask);
+        __m256 x0 = _mm256_maskload_ps(b + (size_t)q * ldb, mask);
         for (int r = 0; r < R; r++)
             acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + (size_t)r * lda + q), x0, acc[r]);
     }
     for (int r = 0; r < R; r++)
-        _mm256_maskstore_ps(c + (size_t)r * n, mask, act8(acc[r], kind, alpha));
+        _mm256_maskstore_ps(c + (size_t)r * ldc, mask, act8(acc[r], kind, alpha));
 }
 
 /* Column panel [j, j + w) (w = 16, 8 or the tail) over all rows, six at a time: the panel of B
  * stays in L1 while A's rows pass. */
-TARGET INLINE void panel(int w, int m, int k, const float *a, int lda, const float *b, int n,
-                         const float *bias, int kind, __m256 alpha, float *c)
+TARGET INLINE void panel(int w, int m, int k, const float *a, int lda, const float *b, int ldb,
+                         int n, const float *bias, int kind, __m256 alpha, float *c)
 {
     for (int i = 0; i < m; i += 6) {
         int R = m - i < 6 ? m - i : 6;
@@ -125,11 +126,11 @@ TARGET INLINE void panel(int w, int m, int k, const float *a, int lda, const flo
 #define PANEL_ROWS(RR)                                                                             \
     do {                                                                                           \
         if (w == 16)                                                                               \
-            block16(RR, k, ai, lda, b, n, bias, kind, alpha, ci);                                  \
+            block16(RR, k, ai, lda, b, ldb, n, bias, kind, alpha, ci);                             \
         else if (w == 8)                                                                           \
-            block8(RR, k, ai, lda, b, n, bias, kind, alpha, ci);                                   \
+            block8(RR, k, ai, lda, b, ldb, n, bias, kind, alpha, ci);                              \
         else                                                                                       \
-            block_tail(RR, k, ai, lda, b, n, bias, kind, alpha, w, ci);                            \
+            block_tail(RR, k, ai, lda, b, ldb, n, bias, kind, alpha, w, ci);                       \
     } while (0)
         switch (R) { /* a constant row count in each copy, so the row loops unroll */
         case 6:
@@ -156,7 +157,7 @@ TARGET INLINE void panel(int w, int m, int k, const float *a, int lda, const flo
 }
 
 TARGET static void gemm_avx2(int m, int n, int k, const float *a, int lda, const float *b,
-                             const float *bias, const vg_act_t *act, float *c)
+                             int packed, const float *bias, const vg_act_t *act, float *c)
 {
     int kind = act ? act->kind : VG_ACT_NONE;
     __m256 alpha = _mm256_set1_ps(act ? act->alpha : 0.0f);
@@ -164,36 +165,66 @@ TARGET static void gemm_avx2(int m, int n, int k, const float *a, int lda, const
      * written whole; else column panels of B across all rows, so that B is read once */
     int step = (size_t)k * n * sizeof(float) <= 192 * 1024 ? 6 : m;
     for (int i0 = 0; i0 < m; i0 += step) {
-        int mm = m - i0 < step ? m - i0 : step, j = 0;
+        int mm = m - i0 < step ? m - i0 : step;
         const float *ai = a + (size_t)i0 * lda;
         float *ci = c + (size_t)i0 * n;
-        for (; j + 16 <= n; j += 16)
-            panel(16, mm, k, ai, lda, b + j, n, bias ? bias + j : NULL, kind, alpha, ci + j);
-        for (; j + 8 <= n; j += 8)
-            panel(8, mm, k, ai, lda, b + j, n, bias ? bias + j : NULL, kind, alpha, ci + j);
-        if (j < n)
-            panel(n - j, mm, k, ai, lda, b + j, n, bias ? bias + j : NULL, kind, alpha, ci + j);
+        for (int j = 0; j < n;) {
+            int w = n - j >= 16 ? 16 : n - j >= 8 ? 8 : n - j;
+            /* packed: the panel's k rows of w values follow each other (vg__gemm_pack) */
+            const float *bj = packed ? b + (size_t)j * k : b + j;
+            panel(w, mm, k, ai, lda, bj, packed ? w : n, n, bias ? bias + j : NULL, kind, alpha,
+                  ci + j);
+            j += w;
+        }
     }
 }
 
-int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b,
-                       const float *bias, const vg_act_t *act, float *c)
+int vg__gemm_available(void)
 {
     static int ok = -1;
     if (ok < 0) ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (!ok) return VG_ENOSYS;
+    return ok;
+}
+
+int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b, int packed,
+                       const float *bias, const vg_act_t *act, float *c)
+{
+    if (!vg__gemm_available()) return VG_ENOSYS;
     /* the fused activations; others (sigmoid, hard-swish) are applied by the caller */
     if (act && act->kind != VG_ACT_NONE && act->kind != VG_ACT_RELU && act->kind != VG_ACT_RELU6 &&
         act->kind != VG_ACT_LEAKY)
         return VG_ENOSYS;
-    gemm_avx2(m, n, k, a, lda, b, bias, act, c);
+    gemm_avx2(m, n, k, a, lda, b, packed, bias, act, c);
     return 0;
 }
 #else
-int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b,
+int vg__gemm_available(void)
+{
+    return 0;
+}
+
+int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b, int packed,
                        const float *bias, const vg_act_t *act, float *c)
 {
-    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)bias, (void)act, (void)c;
+    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)packed, (void)bias, (void)act;
+    (void)c;
     return VG_ENOSYS;
 }
 #endif
+
+size_t vg__gemm_packed_size(int k, int n)
+{
+    return (size_t)k * n + 8; /* a masked load of the last row may reach 8 values */
+}
+
+void vg__gemm_pack(int k, int n, const float *b, float *packed)
+{
+    for (int j = 0; j < n;) {
+        int w = n - j >= 16 ? 16 : n - j >= 8 ? 8 : n - j;
+        float *p = packed + (size_t)j * k;
+        for (int q = 0; q < k; q++)
+            for (int jj = 0; jj < w; jj++) p[(size_t)q * w + jj] = b[(size_t)q * n + j + jj];
+        j += w;
+    }
+    for (int i = 0; i < 8; i++) packed[(size_t)k * n + i] = 0;
+}

@@ -163,6 +163,7 @@ typedef struct node {
     int act;                /* fused activation: 0 none, 1 Relu, 2 Relu6, 3 LeakyRelu (alpha) */
     float hs_add, hs_scale; /* HardSwish constants */
     int pads[4]; /* convolution padding taken over from a Pad: top, bottom, left, right */
+    int packed;  /* its filter was packed for the pointwise kernel at load */
     int explicit_pad;
     int keep_dims; /* Mean */
     int nout;
@@ -799,6 +800,33 @@ static int fuse_conv_blocks(vg_model_t *m)
     return fused;
 }
 
+/*
+ * Filters of the convolutions the register-blocked kernel will run (products of at most
+ * VG_POINTWISE_MAX_K terms, on a processor with AVX2 and FMA) are rearranged once into the
+ * panel order it reads (vg__gemm_pack), in place: the filter then serves that convolution only.
+ */
+static void pack_filters(vg_model_t *m)
+{
+    if (!vg__gemm_available()) return;
+    for (int i = 0; i < m->norder; i++) {
+        node_t *nd = &m->nodes[m->order[i]];
+        if (nd->skip || (nd->op != OP_CONV2D && nd->op != OP_FUSED_CONV) || nd->nin < 2) continue;
+        node_t *fn = &m->nodes[nd->in_node[1]];
+        vg_tensor_t *f = &fn->out[0];
+        if (fn->op != OP_CONST || nd->in_port[1] || fn->consumers[0] != 1 || fn->is_output ||
+            f->dtype != VG_DT_F32 || f->ndim != 4 || !f->owned)
+            continue;
+        int64_t k = f->shape[0] * f->shape[1] * f->shape[2], o = f->shape[3];
+        if (k < 1 || k > VG_POINTWISE_MAX_K || o < 1 || o > (1 << 20)) continue;
+        float *p = vg_malloc_aligned(vg__gemm_packed_size((int)k, (int)o) * sizeof(float));
+        if (!p) return; /* the plain layout still works */
+        vg__gemm_pack((int)k, (int)o, f->data, p);
+        vg_free_aligned(f->data);
+        f->data = p;
+        nd->packed = 1;
+    }
+}
+
 static void fuse_graph(vg_model_t *m)
 {
     int fused = fuse_conv_blocks(m);
@@ -836,6 +864,7 @@ static void fuse_graph(vg_model_t *m)
             }
         }
     }
+    pack_filters(m);
     if (!fused) return;
     int k = 0;
     for (int i = 0; i < m->norder; i++)
@@ -1393,8 +1422,8 @@ static int run_conv(vg_model_t *m, node_t *nd, const vg_tensor_t *x, const vg_te
         bias = b->data;
     }
     vg_act_t act = node_act(nd);
-    vg__conv2d_gemm(&g, x->data, f->data, bias, &act, nd->out[0].data, m->scratch);
-    return 0;
+    g.packed = nd->packed;
+    return vg__conv2d_gemm(&g, x->data, f->data, bias, &act, nd->out[0].data, m->scratch);
 }
 
 static int run_concat(node_t *nd, const vg_tensor_t **in, int nin)

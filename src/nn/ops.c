@@ -10,6 +10,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <vigie/error.h>
+
 #include "ops.h"
 
 /*
@@ -61,9 +63,6 @@ static int conv_is_pointwise(const vg_conv_geom_t *g)
 
 /* Output rows per block: the block's im2col rows fit in L2 with room for its output rows, and
  * are enough to pay for OpenBLAS packing the filter once per call. */
-#ifndef VG_POINTWISE_MAX_K
-#define VG_POINTWISE_MAX_K 320
-#endif
 #ifndef VG_CONV_BLOCK_BYTES
 #define VG_CONV_BLOCK_BYTES (256 * 1024)
 #endif
@@ -81,8 +80,8 @@ size_t vg__conv2d_scratch(const vg_conv_geom_t *g)
     return (size_t)conv_block_rows(g) * g->kh * g->kw * g->c;
 }
 
-void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, const float *bias,
-                     const vg_act_t *act, float *out, float *scratch)
+int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, const float *bias,
+                    const vg_act_t *act, float *out, float *scratch)
 {
     int k = g->kh * g->kw * g->c, m = g->oh * g->ow, rows = conv_block_rows(g);
     for (int b = 0; b < g->n; b++) {
@@ -113,9 +112,10 @@ void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt
             }
             /* the register-blocked kernel where it does better than OpenBLAS (few input
              * channels: measured in bench/nn's notes), bias and activation included */
-            if (k <= VG_POINTWISE_MAX_K &&
-                vg__gemm_pointwise(nr, g->o, k, a, k, filt, bias, act, dst) == 0)
+            if ((g->packed || k <= VG_POINTWISE_MAX_K) &&
+                vg__gemm_pointwise(nr, g->o, k, a, k, filt, g->packed, bias, act, dst) == 0)
                 continue;
+            if (g->packed) return VG_EBUG; /* packed at load for a kernel that refuses it */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, g->o, k, 1.0f, a, k, filt,
                         g->o, 0.0f, dst, g->o);
             /* bias and activation while the block is in cache */
@@ -124,6 +124,7 @@ void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt
                              act ? act : &(vg_act_t){VG_ACT_NONE, 0, 0, 0});
         }
     }
+    return 0;
 }
 
 void vg__maxpool(const float *in, int n, int h, int w, int c, int kh, int kw, int sy, int sx,

@@ -12,21 +12,6 @@
 #define VG_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define VG_CLONES
-/* im2col + OpenBLAS sgemm (1x1 stride-1 convolutions need no im2col), by blocks of output
- * pixels that stay in cache, each biased (@bias per output channel, may be NULL) and activated
- * (@act, may be NULL) right after its product. @scratch holds vg__conv2d_scratch(g) floats. */
-void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, const float *bias,
-                     const vg_act_t *act, float *out, float *scratch);
-size_t vg__conv2d_scratch(const vg_conv_geom_t *g);
-
-/* C[m x n] = A[m x k] (rows @lda apart) B[k x n] + @bias (may be NULL), activated by @act (may be
- * NULL; none, relu, relu6, leaky), C's rows n apart: registers-blocked AVX2 + FMA (gemm.c).
- * VG_ENOSYS where the processor lacks them or for another activation: use OpenBLAS. */
-int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b,
-                       const float *bias, const vg_act_t *act, float *c);
-void vg__gemm_ref(int m, int n, int k, const float *a, int lda, const float *b, const float *bias,
-                  const vg_act_t *act, float *c);
-
 #endif
 
 typedef struct vg_conv_geom {
@@ -35,6 +20,7 @@ typedef struct vg_conv_geom {
     int sy, sx, dy, dx; /* strides, dilations */
     int pt, pl;         /* padding before (top, left); the rest is implied by oh, ow */
     int oh, ow;         /* output size */
+    int packed;         /* the filter is packed for the pointwise kernel (vg__gemm_pack) */
 } vg_conv_geom_t;
 
 /* Plain loops. */
@@ -76,16 +62,26 @@ void vg__act(const float *in, float *out, size_t n, const vg_act_t *act);
 
 /* im2col + OpenBLAS sgemm (1x1 stride-1 convolutions need no im2col), by blocks of output
  * pixels that stay in cache, each biased (@bias per output channel, may be NULL) and activated
- * (@act, may be NULL) right after its product. @scratch holds vg__conv2d_scratch(g) floats. */
-void vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, const float *bias,
-                     const vg_act_t *act, float *out, float *scratch);
+ * (@act, may be NULL) right after its product. @scratch holds vg__conv2d_scratch(g) floats.
+ * Returns 0, or VG_EBUG for a packed filter (g->packed) the kernel will not take. */
+int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, const float *bias,
+                    const vg_act_t *act, float *out, float *scratch);
+/* The register-blocked kernel takes products of up to this many terms (filter rows); OpenBLAS
+ * does better on longer ones (measured: notes in docs/nn.md). */
+#define VG_POINTWISE_MAX_K 320
 size_t vg__conv2d_scratch(const vg_conv_geom_t *g);
 
 /* C[m x n] = A[m x k] (rows @lda apart) B[k x n] + @bias (may be NULL), activated by @act (may be
- * NULL; none, relu, relu6, leaky), C's rows n apart: registers-blocked AVX2 + FMA (gemm.c).
- * VG_ENOSYS where the processor lacks them or for another activation: use OpenBLAS. */
-int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b,
+ * NULL; none, relu, relu6, leaky), C's rows n apart: registers-blocked AVX2 + FMA (gemm.c). B is
+ * row-major, or @packed by vg__gemm_pack. VG_ENOSYS where the processor lacks AVX2 and FMA
+ * (vg__gemm_available) or for another activation: use OpenBLAS. */
+int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b, int packed,
                        const float *bias, const vg_act_t *act, float *c);
+int vg__gemm_available(void);
+/* B [k x n] rearranged by column panels (16, then 8, then the rest wide), each panel's rows one
+ * after the other, so that the kernel reads it in order; vg__gemm_packed_size floats. */
+size_t vg__gemm_packed_size(int k, int n);
+void vg__gemm_pack(int k, int n, const float *b, float *packed);
 void vg__gemm_ref(int m, int n, int k, const float *a, int lda, const float *b, const float *bias,
                   const vg_act_t *act, float *c);
 
