@@ -1,12 +1,15 @@
 /*
  * vigie detect — run the object detector on an image or a video.
  *
- *   vigie detect [--set detector.OPTION=VALUE]... [--every SEC] [-o FILE] [--annotate PATH] INPUT
+ *   vigie detect [--set detector.OPTION=VALUE]... [--every SEC] [--pose] [-o FILE]
+ *                [--annotate PATH] INPUT
  *
  * Prints one JSON object per detection (JSON Lines): frame, t, class, class_id, score, box
- * [x, y, w, h] in input pixels. With --annotate, writes the frame with its boxes as PNG (persons
- * green, other classes orange); for a video give a pattern with %d (frame index), e.g.
- * out/det%06d.png. Videos are sampled every --every seconds of scene time (default 1).
+ * [x, y, w, h] in input pixels; with --pose, persons also get "keypoints": 17 [x, y, score] in
+ * MoveNet's order (docs/nn.md) from the pose API, and "pose_score". With --annotate, writes the
+ * frame with its boxes as PNG (persons green, other classes orange); for a video give a pattern
+ * with %d (frame index), e.g. out/det%06d.png. Videos are sampled every --every seconds of scene
+ * time (default 1).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +28,7 @@ static void detect_usage(FILE *f)
                "  -o, --output FILE      write detections to FILE (default: standard output)\n"
                "      --annotate PATH    write annotated PNG(s); for videos a pattern with %%d\n"
                "      --every SEC        videos: one frame every SEC seconds (default 1)\n"
+               "      --pose             body keypoints of each person (MoveNet Lightning)\n"
                "  -S, --set KEY=VALUE    detector.model (nanodet|centernet), detector.score_min,\n"
                "                         detector.nms_iou, detector.models_dir (default: models)\n"
                "  -h, --help             this help\n");
@@ -33,12 +37,18 @@ static void detect_usage(FILE *f)
 int cmd_detect(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'}, {"annotate", required_argument, NULL, 'a'},
-        {"every", required_argument, NULL, 'e'},  {"set", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"output", required_argument, NULL, 'o'},
+        {"annotate", required_argument, NULL, 'a'},
+        {"every", required_argument, NULL, 'e'},
+        {"set", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {"pose", no_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0},
     };
     const char *output = NULL, *annotate = NULL;
     double every = 1.0;
+    int want_pose = 0;
+    vg_pose_t *pose = NULL;
     char err[1024] = "";
     int c, code = 0, ret;
     vg_settings_t *set = NULL;
@@ -80,6 +90,9 @@ int cmd_detect(int argc, char **argv)
                 goto end;
             }
             break;
+        case 'p':
+            want_pose = 1;
+            break;
         case 'h':
             detect_usage(stdout);
             goto end;
@@ -103,6 +116,11 @@ int cmd_detect(int argc, char **argv)
     if ((ret = vg_detector_new(&det, &dp, err, sizeof(err))) < 0) {
         fprintf(stderr, "vigie: error: %s\n", err);
         code = ret == VG_EINVAL || ret == VG_EACCES ? EXIT_USAGE : EXIT_INPUT;
+        goto end;
+    }
+    if (want_pose && (ret = vg_pose_new(&pose, dp.models_dir, err, sizeof(err))) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err);
+        code = EXIT_INPUT;
         goto end;
     }
     sp.width = 0; /* the detector resizes itself: boxes come in input pixels */
@@ -133,12 +151,31 @@ int cmd_detect(int argc, char **argv)
             code = EXIT_INPUT;
             goto end;
         }
+        /* poses first: the annotations below draw on the picture */
+        static vg_pose_result_t poses[256];
+        int has_pose[256] = {0};
+        for (int i = 0; pose && i < n; i++)
+            if (d[i].cls == 0 && vg_pose_run(pose, &f->color, &d[i], &poses[i]) == 0)
+                has_pose[i] = 1;
         for (int i = 0; i < n; i++) {
             fprintf(out,
                     "{\"frame\":%lld,\"t\":%.3f,\"class\":\"%s\",\"class_id\":%d,\"score\":%.3f,"
-                    "\"box\":[%.0f,%.0f,%.0f,%.0f]}\n",
+                    "\"box\":[%.0f,%.0f,%.0f,%.0f]",
                     (long long)f->index, f->t, vg_coco_name(d[i].cls), d[i].cls, d[i].score, d[i].x,
                     d[i].y, d[i].w, d[i].h);
+            if (has_pose[i]) {
+                fprintf(out, ",\"pose_score\":%.3f,\"keypoints\":[", poses[i].score);
+                for (int k = 0; k < VG_KP_COUNT; k++)
+                    fprintf(out, "%s[%.1f,%.1f,%.3f]", k ? "," : "", poses[i].kp[k].x,
+                            poses[i].kp[k].y, poses[i].kp[k].score);
+                fprintf(out, "]");
+            }
+            fprintf(out, "}\n");
+            if (annotate && has_pose[i])
+                for (int k = 0; k < VG_KP_COUNT; k++)
+                    if (poses[i].kp[k].score >= 0.3f)
+                        vg_image_draw_box(&f->color, (int)poses[i].kp[k].x - 2,
+                                          (int)poses[i].kp[k].y - 2, 5, 5, 2, 255, 255, 0);
             if (annotate)
                 vg_image_draw_box(&f->color, (int)d[i].x, (int)d[i].y, (int)d[i].w, (int)d[i].h, 2,
                                   0, d[i].cls == 0 ? 220 : 140, d[i].cls == 0 ? 0 : 255);
@@ -164,6 +201,7 @@ end:
     vg_frame_unref(&f);
     vg_source_free(&src);
     vg_detector_free(&det);
+    vg_pose_free(&pose);
     vg_opt_free(&dp, vg_detector_option_group.options);
     vg_opt_free(&sp, vg_source_option_group.options);
     vg_settings_free(&set);

@@ -48,6 +48,33 @@ int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out
 /** COCO-80 class name ("person"), or "?" . */
 const char *vg_coco_name(int cls);
 
+/** What the detection stage knows about a track (see vg_detections_t). */
+typedef struct vg_track_label {
+    int64_t track; /**< tracker id */
+    int cls;       /**< the class with the most evidence (summed scores), -1 if none yet */
+    float score;   /**< its best single score */
+    float person;  /**< best score of a "person" detection on this track (0 if never) */
+    int looks;     /**< detector results that covered the track */
+    double t;      /**< scene time of the last look */
+} vg_track_label_t;
+
+/**
+ * The detection stage's results (VG_SLOT_DETECTIONS): the last finished detector request, and
+ * a label per live track from every request so far. Detections come from an earlier frame than
+ * the current one (the inference thread works behind the cameras): see frame_index and t.
+ */
+typedef struct vg_detections {
+    int n;
+    const vg_detection_t *det; /**< analysis pixels of the frame they were found in */
+    int64_t frame_index;       /**< that frame, or -1 before the first result */
+    double t;
+    int nlabels;
+    const vg_track_label_t *labels;
+} vg_detections_t;
+
+/** The label of track @id, or NULL when the detector has not seen it yet. */
+const vg_track_label_t *vg_detections_label(const vg_detections_t *d, int64_t id);
+
 #ifdef __cplusplus
 }
 #endif

@@ -64,6 +64,12 @@ typedef struct vg_stage_class {
     int (*flush)(vg_stage_t *st, vg_analysis_t *a);
     /** Release private state. May be NULL. */
     void (*close)(vg_stage_t *st);
+    /**
+     * Called when the stage is added, after its own options: for a stage that also reads
+     * another option group from @settings (may be NULL), into its private state. Returns 0 or
+     * a negative error with a message in @err. May be NULL.
+     */
+    int (*configure)(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen);
 } vg_stage_class_t;
 
 #define VG_STAGE_NEEDS_COLOR (1u << 0)

@@ -18,6 +18,7 @@
 #include <vigie/track.h>
 #include <vigie/nn.h>
 #include <vigie/detect.h>
+#include <vigie/infer.h>
 #include <vigie/pose.h>
 #include <vigie/image.h>
 

@@ -68,7 +68,7 @@ const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline"
 
 /* Built-in stages, in the order they run. */
 static const vg_stage_class_t *const stage_classes[] = {&vg__motion_stage, &vg__tracker_stage,
-                                                        NULL};
+                                                        &vg__detect_stage, NULL};
 
 const vg_stage_class_t *const *vg_stage_classes(void)
 {
@@ -92,7 +92,7 @@ static void build_groups(void)
     int n = 0;
     option_groups[n++] = &vg_source_option_group;
     option_groups[n++] = &vg_pipeline_option_group;
-    option_groups[n++] = &vg_detector_option_group; /* vigie detect; the detection stage later */
+    option_groups[n++] = &vg_detector_option_group; /* vigie detect and the detect stage */
     for (int i = 0; stage_classes[i]; i++) {
         stage_groups[i] = (vg_option_group_t){stage_classes[i]->name, stage_classes[i]->help,
                                               stage_classes[i]->options};
@@ -171,6 +171,10 @@ int vg_pipeline_add_stage(vg_pipeline_t *p, const vg_stage_class_t *cls,
     if (cls->options) {
         if ((ret = vg_opt_defaults(st->params, cls->options)) < 0) goto fail;
         if ((ret = vg_settings_apply(settings, &g, st->params, err, errlen)) < 0) goto fail;
+    }
+    if (cls->configure && (ret = cls->configure(st, settings, err, errlen)) < 0) {
+        if (cls->close) cls->close(st);
+        goto fail;
     }
     p->nb_stages++;
     return 0;

@@ -113,7 +113,8 @@ static const vg_option_t detector_options[] = {
 #undef OFF
 
 const vg_option_group_t vg_detector_option_group = {
-    "detector", "object detector (used by vigie detect)", detector_options};
+    "detector", "object detector (vigie detect and the detect stage's inference thread)",
+    detector_options};
 
 struct vg_detector {
     vg_detector_params_t p;
@@ -304,7 +305,7 @@ int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out
     if ((ret = vg_model_run(d->model, &d->input, 0)) < 0) return ret;
     ret = d->kind == M_NANODET ? decode_nanodet(d, w, h, &n) : decode_centernet(d, w, h, &n);
     if (ret < 0) return ret;
-    qsort(d->cand, (size_t)n, sizeof(*d->cand), by_score);
+    if (n > 1) qsort(d->cand, (size_t)n, sizeof(*d->cand), by_score);
     int kept = 0, limit = max < d->p.max_detections ? max : d->p.max_detections;
     for (int i = 0; i < n && kept < limit; i++) {
         int keep = 1;

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <vigie/clock.h>
 #include <vigie/error.h>
@@ -939,10 +940,42 @@ static int file_sha256(const char *path, char hex[65])
     return 0;
 }
 
+/*
+ * Where the models are: @dir when it holds NAME.json; else, for a relative @dir (the default
+ * "models"), $VIGIE_MODELS, then "models" beside the program or up to two folders above it
+ * (build/vigie, build/bench/bench-nn and the test programs of a checkout find the checkout's
+ * models/ from any working directory). Falls back to @dir, for the error message.
+ */
+static const char *models_dir(const char *dir, const char *name, char *buf, size_t len)
+{
+    char p[8400], exe[4096];
+    struct stat sb;
+    snprintf(p, sizeof(p), "%s/%s.json", dir, name);
+    if (stat(p, &sb) == 0 || dir[0] == '/') return dir;
+    const char *env = getenv("VIGIE_MODELS");
+    if (env && env[0]) {
+        snprintf(p, sizeof(p), "%s/%s.json", env, name);
+        if (stat(p, &sb) == 0) return snprintf(buf, len, "%s", env), buf;
+    }
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) return dir;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return dir;
+    *slash = 0;
+    static const char *const up[] = {"", "/..", "/../.."};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s%s/%s/%s.json", exe, up[i], dir, name);
+        if (stat(p, &sb) == 0 && (size_t)snprintf(buf, len, "%s%s/%s", exe, up[i], dir) < len)
+            return buf;
+    }
+    return dir;
+}
+
 int vg_model_load(vg_model_t **out, const char *dir, const char *name, char *err, size_t errlen)
 {
     const vg_model_info_t *info = NULL;
-    char jp[4096], bp[4096], hex[65];
+    char jp[4200], bp[4200], hex[65];
     for (int i = 0; registry[i].name; i++)
         if (!strcmp(registry[i].name, name)) info = &registry[i];
     if (!info) {
@@ -953,6 +986,8 @@ int vg_model_load(vg_model_t **out, const char *dir, const char *name, char *err
             name);
         return VG_EACCES;
     }
+    char found[4096];
+    dir = models_dir(dir, name, found, sizeof(found));
     snprintf(jp, sizeof(jp), "%s/%s.json", dir, name);
     snprintf(bp, sizeof(bp), "%s/%s.bin", dir, name);
     const char *paths[2] = {jp, bp}, *sums[2] = {info->json_sha256, info->bin_sha256};

@@ -8,7 +8,8 @@
 
 /* Hot kernels are compiled twice, for x86-64 and for AVX2, and picked at load time by the CPU's
  * features ("arch=" clones would be picked by CPU model name, missing AMD processors). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* (Not under ThreadSanitizer: the clones' resolver runs before its runtime is ready.) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define VG_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define VG_CLONES

@@ -169,6 +169,20 @@ static void test_detect(void **state)
     snprintf(args, sizeof(args), "detect --set detector.model=blazeface '%s/ref/nn/vtest_t20.png'",
              tu_shared());
     expect(args, 2, "use nanodet or centernet");
+    /* --pose: the person of the darknet photo gets 17 keypoints, inside the picture */
+    snprintf(args, sizeof(args),
+             "detect --pose --set detector.models_dir='%s' '%s/ref/nn/person.png'",
+             getenv("VG_MODELS"), tu_shared());
+    ret = vigie(args, &err);
+    if (ret != 0) fail_msg("vigie %s: exit %d: %s", args, ret, err);
+    out = tu_read_file(outf, NULL);
+    const char *kp = strstr(out, "\"keypoints\":[");
+    assert_non_null(kp);
+    assert_non_null(strstr(out, "\"class\":\"person\""));
+    int points = 0;
+    for (const char *q = kp + 13; *q && *q != '}'; q++) points += *q == '[';
+    assert_int_equal(points, 17);
+    free(out);
 }
 
 static void test_bad_inputs(void **state)

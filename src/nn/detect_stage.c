@@ -1,0 +1,357 @@
+/*
+ * The "detect" stage: what the moving and still things are, from the shared inference thread.
+ *
+ * Per frame, without ever waiting for the detector (unless detect.wait asks it, for offline
+ * evaluations that must give the same events every run):
+ * 1. collect the result of the request in flight, if it is done: it becomes the published
+ *    detections (VG_SLOT_DETECTIONS, a vg_detections_t), and each live track it covers gets
+ *    evidence: the detections overlapping the track's current box (intersection over the
+ *    smaller box >= detect.match) add their score to their class, and the best "person" score
+ *    is kept apart — so that rules can ask "is this object a person?";
+ * 2. if nothing is in flight, ask for something: the whole frame when detect.every seconds have
+ *    passed since the last whole frame; otherwise, on demand, a region around a confirmed track
+ *    the detector has not looked at yet, or not for detect.recheck seconds (the region is the
+ *    box grown by detect.margin on each side, at least 96 pixels: small objects get the
+ *    detector's full resolution). Tracks take turns, oldest look first.
+ * Requests refused because the inference thread is busy with other cameras are simply asked
+ * again on a later frame.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <vigie/error.h>
+#include <vigie/infer.h>
+#include <vigie/log.h>
+#include <vigie/mem.h>
+#include <vigie/track.h>
+
+#include "../core/stages.h"
+
+typedef struct detect_params {
+    double every;   /**< s between whole-frame requests (0: only regions) */
+    int regions;    /**< ask for regions around tracks not looked at yet */
+    double recheck; /**< s after which a track's region is asked for again */
+    double margin;  /**< region = track box grown by this fraction on each side */
+    double match;   /**< overlap (of the smaller box) for a detection to label a track */
+    int wait;       /**< wait for each result (reproducible offline runs) */
+} detect_params_t;
+
+#define OFF(x) offsetof(detect_params_t, x)
+const vg_option_t vg__detect_options[] = {
+    {.name = "every",
+     .type = VG_OPT_DOUBLE,
+     .offset = OFF(every),
+     .def.d = 1.0,
+     .min = 0,
+     .max = 3600,
+     .unit = "s",
+     .flags = VG_OPT_LIVE,
+     .help = "time between detections on the whole frame (0: only on regions)"},
+    {.name = "regions",
+     .type = VG_OPT_BOOL,
+     .offset = OFF(regions),
+     .def.i = 1,
+     .flags = VG_OPT_LIVE,
+     .help = "between whole frames, detect in a region around each new track"},
+    {.name = "recheck",
+     .type = VG_OPT_DOUBLE,
+     .offset = OFF(recheck),
+     .def.d = 5.0,
+     .min = 0.1,
+     .max = 3600,
+     .unit = "s",
+     .flags = VG_OPT_LIVE,
+     .help = "look again at a track's region after this long"},
+    {.name = "margin",
+     .type = VG_OPT_DOUBLE,
+     .offset = OFF(margin),
+     .def.d = 0.5,
+     .min = 0,
+     .max = 4,
+     .flags = VG_OPT_LIVE,
+     .help = "a track's region is its box grown by this fraction on each side"},
+    {.name = "match",
+     .type = VG_OPT_DOUBLE,
+     .offset = OFF(match),
+     .def.d = 0.5,
+     .min = 0.05,
+     .max = 1,
+     .flags = VG_OPT_LIVE,
+     .help = "overlap (share of the smaller box) for a detection to label a track"},
+    {.name = "wait",
+     .type = VG_OPT_BOOL,
+     .offset = OFF(wait),
+     .def.i = 0,
+     .help = "wait for each detection (offline evaluation: the same events every run)"},
+    {.name = NULL},
+};
+#undef OFF
+
+typedef struct detect_stage {
+    vg_detector_params_t dp; /* the "detector" group, from the pipeline's settings */
+    int dp_set;
+    vg_infer_t *svc;
+    vg_infer_client_t *cl;
+    int pending_whole;  /* the request in flight is a whole frame */
+    int64_t pending_id; /* or the track it looks at */
+    double last_whole;  /* scene time of the last whole-frame request */
+    vg_detection_t *det;
+    int ndet, capdet;
+    vg_track_label_t *labels;
+    int nlabels, caplabels;
+    vg_detections_t pub;
+    int64_t results, whole, regions;
+} detect_stage_t;
+
+const vg_track_label_t *vg_detections_label(const vg_detections_t *d, int64_t id)
+{
+    for (int i = 0; d && i < d->nlabels; i++)
+        if (d->labels[i].track == id) return &d->labels[i];
+    return NULL;
+}
+
+static vg_track_label_t *label_of(detect_stage_t *d, int64_t id, int create)
+{
+    for (int i = 0; i < d->nlabels; i++)
+        if (d->labels[i].track == id) return &d->labels[i];
+    if (!create) return NULL;
+    if (d->nlabels == d->caplabels) {
+        int cap = d->caplabels ? 2 * d->caplabels : 32;
+        vg_track_label_t *l = vg_realloc(d->labels, (size_t)cap * sizeof(*l));
+        if (!l) return NULL;
+        d->labels = l, d->caplabels = cap;
+    }
+    vg_track_label_t *l = &d->labels[d->nlabels++];
+    memset(l, 0, sizeof(*l));
+    l->track = id;
+    l->cls = -1;
+    return l;
+}
+
+/* Intersection over the smaller box. */
+static double overlap_small(const double *b, const vg_detection_t *q)
+{
+    double x0 = fmax(b[0], q->x), y0 = fmax(b[1], q->y);
+    double x1 = fmin(b[0] + b[2], q->x + q->w), y1 = fmin(b[1] + b[3], q->y + q->h);
+    if (x1 <= x0 || y1 <= y0) return 0;
+    double small = fmin(b[2] * b[3], (double)q->w * q->h);
+    return small > 0 ? (x1 - x0) * (y1 - y0) / small : 0;
+}
+
+/* Evidence from a finished request for the tracks it covered. Per-class sums are kept in the
+ * label only as the winner (cls) and its total, the best score and the person score. */
+static void label_tracks(detect_stage_t *d, const detect_params_t *p, const vg_infer_result_t *r,
+                         vg_tracker_t *tr, double now)
+{
+    int nt = 0;
+    const vg_track_t *t = tr ? vg_tracker_tracks(tr, &nt) : NULL;
+    for (int i = 0; i < nt; i++) {
+        const double *b = t[i].box;
+        /* the track must lie in the region looked at */
+        double cx = b[0] + b[2] / 2, cy = b[1] + b[3] / 2;
+        if (cx < r->region[0] || cy < r->region[1] || cx > r->region[0] + r->region[2] ||
+            cy > r->region[1] + r->region[3])
+            continue;
+        if (t[i].state != VG_TRACK_CONFIRMED && t[i].state != VG_TRACK_LOST) continue;
+        vg_track_label_t *l = label_of(d, t[i].id, 1);
+        if (!l) return;
+        l->looks++;
+        l->t = now;
+        float best = 0;
+        int best_cls = -1;
+        for (int k = 0; k < r->n; k++) {
+            if (overlap_small(b, &r->det[k]) < p->match) continue;
+            if (r->det[k].cls == 0 && r->det[k].score > l->person) l->person = r->det[k].score;
+            if (r->det[k].score > best) best = r->det[k].score, best_cls = r->det[k].cls;
+        }
+        /* the label follows the best-scoring class seen; a person once seen stays a person
+         * candidate through l->person, whatever the label */
+        if (best_cls >= 0 && (l->cls < 0 || best >= l->score || best_cls == l->cls)) {
+            if (best_cls != l->cls) l->score = 0;
+            l->cls = best_cls;
+            if (best > l->score) l->score = best;
+        }
+    }
+}
+
+/* Drop the labels of tracks that ended. */
+static void forget_ended(detect_stage_t *d, vg_tracker_t *tr)
+{
+    int ne = 0;
+    const int64_t *ended = tr ? vg_tracker_ended(tr, &ne) : NULL;
+    for (int e = 0; e < ne; e++)
+        for (int i = 0; i < d->nlabels; i++)
+            if (d->labels[i].track == ended[e]) {
+                d->labels[i] = d->labels[--d->nlabels];
+                break;
+            }
+}
+
+static int detect_configure(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen)
+{
+    detect_stage_t *d = st->priv;
+    int ret = vg_opt_defaults(&d->dp, vg_detector_option_group.options);
+    if (ret < 0) return ret;
+    d->dp_set = 1;
+    return vg_settings_apply(settings, &vg_detector_option_group, &d->dp, err, errlen);
+}
+
+static int detect_init(vg_stage_t *st, vg_analysis_t *a)
+{
+    detect_stage_t *d = st->priv;
+    char err[1024] = "";
+    (void)a;
+    int ret = vg_infer_acquire(&d->svc, &d->dp, err, sizeof(err));
+    if (ret < 0) {
+        vg_log("detect", VG_LOG_ERROR, "%s", err[0] ? err : "cannot start the detector");
+        return ret == VG_EINVAL ? VG_EOPTION : ret;
+    }
+    if ((ret = vg_infer_client_new(d->svc, &d->cl)) < 0) return ret;
+    d->last_whole = -INFINITY;
+    d->pub.frame_index = -1;
+    return 0;
+}
+
+static int collect(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a)
+{
+    vg_infer_result_t r;
+    int got = vg_infer_poll(d->cl, &r);
+    if (got <= 0) return 0;
+    d->results++;
+    if (r.error < 0) {
+        vg_log("detect", VG_LOG_WARNING, "camera %s: detector error on frame %lld: %s", a->camera,
+               (long long)r.frame_index, vg_strerror(r.error));
+        return 0;
+    }
+    if (d->pending_whole || d->ndet == 0 || d->pub.frame_index < 0) {
+        /* a whole frame replaces the published list; a region's detections are added to it
+         * where they are new (same class overlapping by half: the same object) */
+        if (d->pending_whole) d->ndet = 0;
+    }
+    for (int k = 0; k < r.n; k++) {
+        int dup = 0;
+        if (!d->pending_whole)
+            for (int i = 0; i < d->ndet && !dup; i++) {
+                double b[4] = {d->det[i].x, d->det[i].y, d->det[i].w, d->det[i].h};
+                dup = d->det[i].cls == r.det[k].cls && overlap_small(b, &r.det[k]) > 0.5;
+                if (dup && r.det[k].score > d->det[i].score) d->det[i] = r.det[k];
+            }
+        if (dup) continue;
+        if (d->ndet == d->capdet) {
+            int cap = d->capdet ? 2 * d->capdet : 64;
+            vg_detection_t *n = vg_realloc(d->det, (size_t)cap * sizeof(*n));
+            if (!n) return VG_ENOMEM;
+            d->det = n, d->capdet = cap;
+        }
+        d->det[d->ndet++] = r.det[k];
+    }
+    d->pub.frame_index = r.frame_index;
+    d->pub.t = r.t;
+    label_tracks(d, p, &r, a->slot[VG_SLOT_TRACKS], a->frame->t);
+    return 0;
+}
+
+/* The next thing to ask for, if any: 1 whole frame, 2 a region (in @region), 0 nothing. */
+static int choose(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a, float *region,
+                  int64_t *track)
+{
+    double now = a->frame->t;
+    if (p->every > 0 && now - d->last_whole >= p->every) return 1;
+    vg_tracker_t *tr = a->slot[VG_SLOT_TRACKS];
+    if (!p->regions || !tr) return 0;
+    int nt = 0;
+    const vg_track_t *t = vg_tracker_tracks(tr, &nt);
+    int pick = -1;
+    double oldest = INFINITY;
+    for (int i = 0; i < nt; i++) {
+        if (t[i].state != VG_TRACK_CONFIRMED || t[i].object < 0) continue;
+        const vg_track_label_t *l = label_of(d, t[i].id, 0);
+        double seen = l ? l->t : -INFINITY;
+        if (l && now - seen < p->recheck) continue;
+        if (seen < oldest) oldest = seen, pick = i;
+    }
+    if (pick < 0) return 0;
+    const double *b = t[pick].box;
+    double side = fmax(b[2], b[3]) * (1 + 2 * p->margin);
+    if (side < 96) side = 96;
+    double cx = b[0] + b[2] / 2, cy = b[1] + b[3] / 2;
+    region[0] = (float)(cx - side / 2), region[1] = (float)(cy - side / 2);
+    region[2] = region[3] = (float)side;
+    *track = t[pick].id;
+    return 2;
+}
+
+static int detect_process(vg_stage_t *st, vg_analysis_t *a)
+{
+    detect_stage_t *d = st->priv;
+    const detect_params_t *p = st->params;
+    int ret;
+    forget_ended(d, a->slot[VG_SLOT_TRACKS]);
+    if ((ret = collect(d, p, a)) < 0) return ret;
+    float region[4];
+    int64_t track = 0;
+    int what = choose(d, p, a, region, &track);
+    if (what) {
+        ret = vg_infer_submit(d->cl, a->frame, what == 1 ? NULL : region);
+        if (ret == 0) {
+            d->pending_whole = what == 1;
+            d->pending_id = track;
+            if (what == 1)
+                d->last_whole = a->frame->t, d->whole++;
+            else
+                d->regions++;
+            if (what == 2) {
+                /* the track counts as looked at from now, so that others get their turn */
+                vg_track_label_t *l = label_of(d, track, 1);
+                if (l) l->t = a->frame->t;
+            }
+            if (p->wait) {
+                vg_infer_wait(d->cl);
+                if ((ret = collect(d, p, a)) < 0) return ret;
+            }
+        } else if (ret != VG_EBUSY) {
+            return ret == VG_EINVAL ? 0 : ret; /* a region off the frame: skip it */
+        }
+    }
+    d->pub.n = d->ndet;
+    d->pub.det = d->det;
+    d->pub.nlabels = d->nlabels;
+    d->pub.labels = d->labels;
+    a->slot[VG_SLOT_DETECTIONS] = &d->pub;
+    return 0;
+}
+
+static int detect_flush(vg_stage_t *st, vg_analysis_t *a)
+{
+    detect_stage_t *d = st->priv;
+    (void)a;
+    vg_log("detect", VG_LOG_INFO,
+           "%lld detector results (%lld whole frames, %lld regions asked), %d tracks labelled",
+           (long long)d->results, (long long)d->whole, (long long)d->regions, d->nlabels);
+    return 0;
+}
+
+static void detect_close(vg_stage_t *st)
+{
+    detect_stage_t *d = st->priv;
+    vg_infer_client_free(&d->cl);
+    vg_infer_release(&d->svc);
+    vg_free(d->det);
+    vg_free(d->labels);
+    if (d->dp_set) vg_opt_free(&d->dp, vg_detector_option_group.options);
+}
+
+const vg_stage_class_t vg__detect_stage = {
+    .name = "detect",
+    .help = "object classes (person, vehicle, bag...) from the shared inference thread",
+    .options = vg__detect_options,
+    .params_size = sizeof(detect_params_t),
+    .priv_size = sizeof(detect_stage_t),
+    .flags = VG_STAGE_NEEDS_COLOR,
+    .init = detect_init,
+    .process = detect_process,
+    .flush = detect_flush,
+    .close = detect_close,
+    .configure = detect_configure,
+};
