@@ -739,7 +739,8 @@ static int fuse_conv_blocks(vg_model_t *m)
     int fused = 0;
     for (int i = 0; i < m->n; i++) {
         node_t *c = &m->nodes[i];
-        if (c->skip || (c->op != OP_CONV2D && c->op != OP_FUSED_CONV)) continue;
+        /* (input counts are checked when nodes run: a graph file may give any) */
+        if (c->skip || (c->op != OP_CONV2D && c->op != OP_FUSED_CONV) || c->nin < 2) continue;
         const vg_tensor_t *f = &m->nodes[c->in_node[1]].out[0];
         if (m->nodes[c->in_node[1]].op != OP_CONST || f->ndim != 4) continue;
         /* Conv2D -> Add(bias [O]) */
@@ -763,23 +764,25 @@ static int fuse_conv_blocks(vg_model_t *m)
         /* -> [Transpose NHWC to NCHW] -> LeakyRelu */
         if (c->op == OP_FUSED_CONV && c->act == 0) {
             int t = only_reader(m, i), l = t;
-            if (t >= 0 && m->nodes[t].op == OP_TRANSPOSE &&
+            if (t >= 0 && m->nodes[t].op == OP_TRANSPOSE && m->nodes[t].nin == 2 &&
                 is_perm(m, m->nodes[t].in_node[1], 3, 1, 2))
                 l = only_reader(m, t);
             if (l >= 0 && m->nodes[l].op == OP_LEAKYRELU) {
                 c->act = 3;
                 c->alpha = m->nodes[l].alpha;
-                bypass(m, l, t);
+                bypass(m, l, l == t ? i : t); /* its readers read what it read */
                 fused++;
             }
         }
         /* Pad(zeros on H, W of NCHW) -> Transpose NCHW to NHWC -> this VALID convolution */
         int t = c->in_node[0];
         node_t *tn = &m->nodes[t];
-        if (!c->same && !c->explicit_pad && tn->op == OP_TRANSPOSE && c->in_port[0] == 0 &&
-            !tn->skip && is_perm(m, tn->in_node[1], 2, 3, 1) && only_reader(m, t) == i) {
+        if (!c->same && !c->explicit_pad && tn->op == OP_TRANSPOSE && tn->nin == 2 &&
+            c->in_port[0] == 0 && !tn->skip && is_perm(m, tn->in_node[1], 2, 3, 1) &&
+            only_reader(m, t) == i) {
             int p = tn->in_node[0];
             node_t *pn = &m->nodes[p];
+            if (pn->op != OP_PAD || pn->nin != 2) continue;
             const vg_tensor_t *pt = &m->nodes[pn->in_node[1]].out[0];
             if (pn->op == OP_PAD && tn->in_port[0] == 0 && only_reader(m, p) == t &&
                 m->nodes[pn->in_node[1]].op == OP_CONST && pt->dtype == VG_DT_I32 &&

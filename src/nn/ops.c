@@ -84,6 +84,13 @@ int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt,
                     const vg_act_t *act, float *out, float *scratch)
 {
     int k = g->kh * g->kw * g->c, m = g->oh * g->ow, rows = conv_block_rows(g);
+    size_t total = (size_t)g->n * m * g->o;
+    if (!total) return 0;
+    if (k == 0) { /* no input channels: sums of nothing (a graph file may say so) */
+        memset(out, 0, total * sizeof(float));
+        vg__bias_act(out, total, bias, (size_t)g->o, act ? act : &(vg_act_t){VG_ACT_NONE, 0, 0, 0});
+        return 0;
+    }
     for (int b = 0; b < g->n; b++) {
         const float *img = in + (size_t)b * g->h * g->w * g->c;
         for (int r0 = 0; r0 < m; r0 += rows) {
