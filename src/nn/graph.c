@@ -1541,6 +1541,9 @@ static int run_splitv(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *szt,
     return 0;
 }
 
+static int takeover(vg_model_t *m, node_t *nd, const vg_tensor_t *x);
+static int reshaped_copy(node_t *nd, const vg_tensor_t *x, int ndim, const int64_t *shape);
+
 static int run_reshape(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *st)
 {
     int64_t shape[VG_TENSOR_MAX_DIMS];
@@ -1561,16 +1564,14 @@ static int run_reshape(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *st)
         known = x->count;
     }
     if (known != x->count) FAIL(nd, "reshape of %zu elements to %zu", x->count, known);
-    int ret = alloc_out(nd, 0, x->dtype, (int)n, shape);
-    if (ret < 0) return ret;
-    memcpy(nd->out[0].data, x->data, x->count * 4);
-    return 0;
+    return reshaped_copy(nd, x, (int)n, shape);
 }
 
 /* Cast between float32 and int32 (float to int truncates, as TF does). */
 static int run_cast(node_t *nd, const vg_tensor_t *x)
 {
     vg_dtype_t to = nd->to_int ? VG_DT_I32 : VG_DT_F32;
+    if (x->dtype == to) return reshaped_copy(nd, x, x->ndim, x->shape);
     int ret = alloc_out(nd, 0, to, x->ndim, x->shape);
     if (ret < 0) return ret;
     if (x->dtype == to) {
@@ -1589,11 +1590,21 @@ static int run_cast(node_t *nd, const vg_tensor_t *x)
 }
 
 /* A copy of @x with another shape of the same element count. */
+/* @x with another shape of the same element count: its buffer taken over when possible (the
+ * data do not move), else a copy. */
 static int reshaped_copy(node_t *nd, const vg_tensor_t *x, int ndim, const int64_t *shape)
 {
+    vg_tensor_t probe;
+    if (ndim < 0 || ndim > VG_TENSOR_MAX_DIMS) FAIL(nd, "too many dimensions");
+    vg_tensor_view(&probe, x->dtype, ndim, shape, NULL); /* @shape may be @x's own: kept here */
+    if (probe.count != x->count) FAIL(nd, "element count changes");
+    if (takeover(nd->model, nd, x)) {
+        nd->out[0].ndim = ndim;
+        memcpy(nd->out[0].shape, probe.shape, sizeof(probe.shape));
+        return 0;
+    }
     int ret = alloc_out(nd, 0, x->dtype, ndim, shape);
     if (ret < 0) return ret;
-    if (nd->out[0].count != x->count) FAIL(nd, "element count changes");
     memcpy(nd->out[0].data, x->data, x->count * 4);
     return 0;
 }
@@ -1821,21 +1832,27 @@ static int run_mean(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *axt)
  * Output of a unary elementwise node: it takes over its input's buffer when it is that tensor's
  * last reader and nothing keeps it (the op then runs in place), else a new tensor.
  */
-static int unary_out(vg_model_t *m, node_t *nd, const vg_tensor_t *x)
+/* Move @x into @nd's output 0 when @nd is its last reader in a run that keeps nothing (and it is
+ * no constant or graph input): returns 1, and the op may then work in place; 0 otherwise. */
+static int takeover(vg_model_t *m, node_t *nd, const vg_tensor_t *x)
 {
     node_t *src = &m->nodes[nd->in_node[0]];
     int port = nd->in_port[0];
     vg_tensor_t *t = &src->out[port];
-    if (x == t && !m->keep_all && src->op != OP_CONST && src->op != OP_PLACEHOLDER &&
-        src->remaining[port] == 1 && (t->owned || src->alloc_id[port] >= 0) &&
-        t->dtype == VG_DT_F32) {
-        vg_tensor_free(&nd->out[0]);
-        nd->out[0] = *t;
-        nd->alloc_id[0] = src->alloc_id[port];
-        memset(t, 0, sizeof(*t));
-        src->alloc_id[port] = -1;
+    if (x != t || m->keep_all || src->op == OP_CONST || src->op == OP_PLACEHOLDER ||
+        src->remaining[port] != 1 || !(t->owned || src->alloc_id[port] >= 0))
         return 0;
-    }
+    vg_tensor_free(&nd->out[0]);
+    nd->out[0] = *t;
+    nd->alloc_id[0] = src->alloc_id[port];
+    memset(t, 0, sizeof(*t));
+    src->alloc_id[port] = -1;
+    return 1;
+}
+
+static int unary_out(vg_model_t *m, node_t *nd, const vg_tensor_t *x)
+{
+    if (x->dtype == VG_DT_F32 && takeover(m, nd, x)) return 0;
     /* the shape of the tensor actually read (the graph's input is not a node's output) */
     return alloc_out(nd, 0, VG_DT_F32, x->ndim, x->shape);
 }
@@ -1967,9 +1984,7 @@ static int run_op(vg_model_t *m, node_t *nd, const vg_tensor_t *input)
     case OP_PLACEHOLDER:
         return 0;
     case OP_IDENTITY:
-        if ((ret = alloc_out(nd, 0, in[0]->dtype, in[0]->ndim, in[0]->shape)) < 0) return ret;
-        memcpy(nd->out[0].data, in[0]->data, in[0]->count * 4);
-        return 0;
+        return reshaped_copy(nd, in[0], in[0]->ndim, in[0]->shape);
     case OP_TRANSPOSE:
         return run_transpose(nd, in[0], in[1]);
     case OP_PAD:

@@ -174,12 +174,20 @@ int vg_pose_run(vg_pose_t *p, const vg_image_t *img, const vg_detection_t *box,
         float ry = (float)cy + r[0], rx = (float)cx + r[1];
         /* 3. the keypoint's cell */
         size_t kb = 0;
-        float kv = -1;
+        float kv = -1, skip_below = -INFINITY;
         for (size_t i = 0; i < cells; i++) {
+            /* a cell whose logit cannot beat the best even at distance 0 is skipped: no exp,
+             * no square root (the bound keeps a margin, so the argmax is the same) */
+            float h = heat[i * 17 + k];
+            if (h < skip_below) continue;
             float gy = (float)(i / GRID), gx = (float)(i % GRID);
             float d = sqrtf((gy - ry) * (gy - ry) + (gx - rx) * (gx - rx));
-            float v = sigmoid(heat[i * 17 + k]) / (d + p->dist_add);
-            if (v > kv) kv = v, kb = i;
+            float v = sigmoid(h) / (d + p->dist_add);
+            if (v > kv) {
+                kv = v, kb = i;
+                float s0 = kv * p->dist_add; /* sigmoid needed at distance 0 */
+                skip_below = s0 < 1 ? logf(s0 / (1 - s0)) - 1e-3f : INFINITY;
+            }
         }
         /* 4. position and score */
         const float *o = off + kb * 34 + 2 * k;
