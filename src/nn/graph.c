@@ -2101,9 +2101,11 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
     m->mode = keep_all ? 0 : same ? 2 : 1;
     m->next = 0;
     if (m->mode == 1) m->planned = 0, m->nrec = 0;
+    /* VG_NN_PROFILE=1: time per op kind at info level, and per node (with multiply-adds of the
+     * convolutions) at debug level */
     static int profile = -1;
     if (profile < 0) profile = getenv("VG_NN_PROFILE") != NULL;
-    double op_time[OP_NB] = {0}, conv_kind[4] = {0};
+    double op_time[OP_NB] = {0}, macs = 0, conv_time = 0;
     for (int oi = 0; oi < m->norder; oi++) {
         node_t *nd = &m->nodes[m->order[oi]];
         double t0 = profile ? vg_clock_now(vg_clock_monotonic()) : 0;
@@ -2114,23 +2116,22 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
             return ret;
         }
         if (profile) {
-            double dt = vg_clock_now(vg_clock_monotonic()) - t0;
+            double dt = vg_clock_now(vg_clock_monotonic()) - t0, mac = 0;
+            const vg_tensor_t *o = &nd->out[0];
             op_time[nd->op] += dt;
-            if (dt > 0.3e-3) {
-                const vg_tensor_t *o = &nd->out[0];
-                const vg_tensor_t *x = nd->nin ? &m->nodes[nd->in_node[0]].out[nd->in_port[0]] : o;
-                vg_log(COMP, VG_LOG_INFO,
-                       "profile: %6.2f ms %s %s in [%lld %lld %lld %lld] out [%lld %lld %lld %lld]",
-                       dt * 1e3, op_names[nd->op], nd->name, (long long)x->shape[0],
-                       (long long)x->shape[1], (long long)x->shape[2], (long long)x->shape[3],
-                       (long long)o->shape[0], (long long)o->shape[1], (long long)o->shape[2],
-                       (long long)o->shape[3]);
+            if (nd->op == OP_FUSED_CONV || nd->op == OP_CONV2D || nd->op == OP_DEPTHWISE ||
+                nd->op == OP_FUSED_DEPTHWISE) {
+                const vg_tensor_t *f = &m->nodes[nd->in_node[1]].out[0];
+                if (f->ndim == 4)
+                    mac = (double)o->count * f->shape[0] * f->shape[1] *
+                          (nd->op == OP_FUSED_CONV || nd->op == OP_CONV2D ? f->shape[2] : 1);
+                macs += mac, conv_time += dt;
             }
-            if (nd->op == OP_FUSED_CONV || nd->op == OP_CONV2D) {
-                const vg_tensor_t *f = &m->nodes[nd->in_node[1]].out[nd->in_port[1]];
-                int k = f->ndim == 4 ? (int)f->shape[0] : 0;
-                conv_kind[k == 1 ? 0 : k == 3 ? 1 : k == 5 ? 2 : 3] += dt;
-            }
+            vg_log(COMP, VG_LOG_DEBUG,
+                   "profile: %7.3f ms %-26s out [%lld %lld %lld %lld] %6.2f MMAC %5.1f GMAC/s %s",
+                   dt * 1e3, op_names[nd->op], (long long)o->shape[0], (long long)o->shape[1],
+                   (long long)o->shape[2], (long long)o->shape[3], mac / 1e6,
+                   dt > 0 ? mac / dt / 1e9 : 0, nd->name);
         }
         /* free what no later node reads */
         for (int k = 0; k < nd->nin; k++) {
@@ -2156,8 +2157,8 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
         for (int k = 0; k < OP_NB; k++)
             if (op_time[k] > 0)
                 vg_log(COMP, VG_LOG_INFO, "profile: %-28s %8.2f ms", op_names[k], op_time[k] * 1e3);
-        vg_log(COMP, VG_LOG_INFO, "profile: conv 1x1 %.2f ms, 3x3 %.2f, 5x5 %.2f, other %.2f",
-               conv_kind[0] * 1e3, conv_kind[1] * 1e3, conv_kind[2] * 1e3, conv_kind[3] * 1e3);
+        vg_log(COMP, VG_LOG_INFO, "profile: convolutions %.1f MMAC in %.2f ms, %.1f GMAC/s",
+               macs / 1e6, conv_time * 1e3, conv_time > 0 ? macs / conv_time / 1e9 : 0);
     }
     return 0;
 }

@@ -102,8 +102,17 @@ int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt,
                 float *row = scratch;
                 for (int p = r0; p < r0 + nr; p++) {
                     int oy = p / g->ow, ox = p % g->ow;
+                    int ix0 = ox * g->sx - g->pl, span = g->kw * g->c;
+                    int inside_x = g->dx == 1 && ix0 >= 0 && ix0 + g->kw <= g->w;
                     for (int ky = 0; ky < g->kh; ky++) {
                         int iy = oy * g->sy + ky * g->dy - g->pt;
+                        if (inside_x && iy >= 0 && iy < g->h) {
+                            /* the window's row is contiguous in the input: one copy */
+                            memcpy(row, img + ((size_t)iy * g->w + ix0) * g->c,
+                                   (size_t)span * sizeof(float));
+                            row += span;
+                            continue;
+                        }
                         for (int kx = 0; kx < g->kw; kx++, row += g->c) {
                             int ix = ox * g->sx + kx * g->dx - g->pl;
                             if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
