@@ -662,7 +662,8 @@ static void test_pose_on_person(void **state)
 
 /* The detector on the vtest frame against the TF.js-decoded list of @model, compared as sets:
  * the same labels, scores within 0.01, boxes overlapping by IoU >= 0.9. */
-static void check_detector(const char *model, const char *score_min, int persons_expected)
+static void check_detector(const char *model, const char *score_min, int persons_expected,
+                           const char *image, int w, int h, int nref_min)
 {
     const char *md = models_dir(), *sh = tu_shared();
     char err[1024], path[4096];
@@ -680,20 +681,20 @@ static void check_detector(const char *model, const char *score_min, int persons
     if (vg_detector_new(&d, &p, err, sizeof(err)) < 0) fail_msg("%s", err);
     vg_opt_free(&p, vg_detector_option_group.options);
     size_t len;
-    snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.rgb", sh);
+    snprintf(path, sizeof(path), "%s/ref/nn/%s.rgb", sh, image);
     uint8_t *rgb = (uint8_t *)tu_read_file(path, &len);
     assert_non_null(rgb);
-    assert_int_equal(len, 768 * 576 * 3);
+    assert_int_equal(len, (size_t)w * h * 3);
     for (size_t i = 0; i < len; i += 3) { /* RGB to BGR */
         uint8_t t = rgb[i];
         rgb[i] = rgb[i + 2];
         rgb[i + 2] = t;
     }
-    vg_image_t img = {768, 576, 768 * 3, VG_PIX_BGR24, rgb};
+    vg_image_t img = {w, h, w * 3, VG_PIX_BGR24, rgb};
     vg_detection_t det[200];
     int n = vg_detector_run(d, &img, det, 200);
     assert_true(n > 0);
-    snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.decoded.json", sh);
+    snprintf(path, sizeof(path), "%s/ref/nn/%s.decoded.json", sh, image);
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je), *list;
     assert_non_null(root);
@@ -725,8 +726,9 @@ static void check_detector(const char *model, const char *score_min, int persons
                      b[0], b[1], b[2], b[3]);
     }
     json_decref(root);
-    fprintf(stderr, "%s: %d detections, all %d reference detections matched\n", model, n, nref);
-    assert_true(nref >= 10);
+    fprintf(stderr, "%s on %s: %d detections, all %d reference detections matched\n", model, image,
+            n, nref);
+    assert_true(nref >= nref_min);
     assert_int_equal(n, nref);
     int persons = 0;
     for (int i = 0; i < n; i++) persons += det[i].cls == 0 && det[i].score > 0.5f;
@@ -738,13 +740,15 @@ static void check_detector(const char *model, const char *score_min, int persons
 static void test_detector_matches_reference(void **state)
 {
     (void)state;
-    check_detector("nanodet", "0.3", 7); /* the 7 pedestrians of the frame */
+    check_detector("nanodet", "0.3", 7, "vtest_t20", 768, 576, 10); /* its 7 pedestrians */
 }
 
 static void test_centernet_detector_matches_reference(void **state)
 {
     (void)state;
-    check_detector("centernet", "0.2", 7);
+    check_detector("centernet", "0.2", 7, "vtest_t20", 768, 576, 10);
+    /* the second image: the darknet photo (a person, a dog, a horse) */
+    check_detector("centernet", "0.2", 1, "person", 640, 424, 7);
 }
 
 int main(void)
