@@ -39,6 +39,7 @@ typedef struct vg_source_params {
     char *format;               /**< force an FFmpeg demuxer by name ("" = probe) */
     int loop;                   /**< files: start again at the end (demos) */
     double max_corrupt; /**< fraction of undecodable packets beyond which a file is corrupt */
+    double rate;        /**< image sequences: frames per second (they carry no time) */
 } vg_source_params_t;
 
 extern const vg_option_group_t vg_source_option_group;

@@ -18,7 +18,9 @@
 #include <vigie/track.h>
 #include <vigie/nn.h>
 #include <vigie/detect.h>
+#include <vigie/calib.h>
 #include <vigie/infer.h>
+#include <vigie/rules.h>
 #include <vigie/pose.h>
 #include <vigie/image.h>
 

@@ -38,6 +38,8 @@ int vg_image_copy(vg_image_t *dst, const vg_image_t *src)
     return 0;
 }
 
+enum { VG_FRAME_PADDING = 256 };
+
 static size_t align64(size_t n)
 {
     return (n + 63) & ~(size_t)63;
@@ -52,7 +54,9 @@ int vg_frame_new(vg_frame_t **out, int w, int h, int with_color)
     if (w < 1 || h < 1 || w > 32768 || h > 32768) return VG_EINVAL;
     gs = align64((size_t)w) * h;
     if (with_color) cs = align64((size_t)w * 3) * h;
-    base = vg_malloc_aligned(head + gs + cs);
+    /* + padding: libswscale's SIMD converters store whole vectors and may write up to a few dozen
+     * bytes past the last pixel of the last row (found with valgrind on a 360-pixel-wide input) */
+    base = vg_malloc_aligned(head + gs + cs + VG_FRAME_PADDING);
     if (!base) return VG_ENOMEM;
     fp = (frame_priv_t *)base;
     memset(fp, 0, sizeof(*fp));

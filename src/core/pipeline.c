@@ -28,6 +28,7 @@
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
+#include <vigie/rules.h>
 #include <vigie/stage.h>
 
 #include "raster.h"
@@ -68,7 +69,8 @@ const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline"
 
 /* Built-in stages, in the order they run. */
 static const vg_stage_class_t *const stage_classes[] = {&vg__motion_stage, &vg__tracker_stage,
-                                                        &vg__detect_stage, NULL};
+                                                        &vg__detect_stage, &vg__zones_stage,
+                                                        NULL};
 
 const vg_stage_class_t *const *vg_stage_classes(void)
 {
@@ -83,7 +85,7 @@ const vg_stage_class_t *vg_stage_class_find(const char *name)
 }
 
 #define NB_CLASSES (sizeof(stage_classes) / sizeof(*stage_classes))
-static const vg_option_group_t *option_groups[3 + NB_CLASSES];
+static const vg_option_group_t *option_groups[5 + NB_CLASSES];
 static vg_option_group_t stage_groups[NB_CLASSES];
 static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
 
@@ -93,6 +95,8 @@ static void build_groups(void)
     option_groups[n++] = &vg_source_option_group;
     option_groups[n++] = &vg_pipeline_option_group;
     option_groups[n++] = &vg_detector_option_group; /* vigie detect and the detect stage */
+    option_groups[n++] = &vg_intrusion_option_group; /* the zones stage */
+    option_groups[n++] = &vg_wrong_way_option_group;
     for (int i = 0; stage_classes[i]; i++) {
         stage_groups[i] = (vg_option_group_t){stage_classes[i]->name, stage_classes[i]->help,
                                               stage_classes[i]->options};

@@ -11,5 +11,6 @@ extern const vg_option_t vg__detect_options[];
 extern const vg_stage_class_t vg__motion_stage;
 extern const vg_stage_class_t vg__tracker_stage;
 extern const vg_stage_class_t vg__detect_stage;
+extern const vg_stage_class_t vg__zones_stage;
 
 #endif

@@ -89,6 +89,8 @@ static const vg_option_t source_options[] = {
      .help = "files: start again at the end (for demonstrations)"},
     {O("max_corrupt", VG_OPT_DOUBLE, max_corrupt), .def.d = 0.02, .min = 0, .max = 1,
      .help = "fraction of undecodable packets above which a file is reported damaged"},
+    {O("rate", VG_OPT_DOUBLE, rate), .def.d = 25, .min = 0.01, .max = 1000, .unit = "fps",
+     .help = "image sequences: frames per second (pictures carry no time; speeds depend on it)"},
     {.name = NULL},
 };
 #undef O
@@ -305,6 +307,11 @@ static int open_once(vg_source_t *s, int log_level)
                    s->shown, s->p.format);
             return VG_EINVAL;
         }
+    }
+    if (s->kind == VG_SOURCE_SEQUENCE) {
+        char r[32];
+        snprintf(r, sizeof(r), "%g", s->p.rate);
+        av_dict_set(&opts, "framerate", r, 0);
     }
     if (s->kind == VG_SOURCE_NETWORK) {
         char us[32];
