@@ -142,10 +142,18 @@ int eval_frames(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "S:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 't': truth = optarg; break;
-        case 's': scene_path = optarg; break;
-        case 'y': type_name = optarg; break;
-        case 'o': scores_path = optarg; break;
+        case 't':
+            truth = optarg;
+            break;
+        case 's':
+            scene_path = optarg;
+            break;
+        case 'y':
+            type_name = optarg;
+            break;
+        case 'o':
+            scores_path = optarg;
+            break;
         case 'c':
             if (nclips < 64) clips[nclips++] = optarg;
             break;
@@ -155,13 +163,19 @@ int eval_frames(int argc, char **argv)
                 goto end;
             }
             break;
-        case 'h': usage(stdout); goto end;
-        default: usage(stderr); code = EXIT_USAGE; goto end;
+        case 'h':
+            usage(stdout);
+            goto end;
+        default:
+            usage(stderr);
+            code = EXIT_USAGE;
+            goto end;
         }
     }
     int type = vg_event_type_from_name(type_name);
     if (!truth || optind != argc || type < 0) {
-        if (type < 0) fprintf(stderr, "vigie eval frames: --type %s: not an event type\n", type_name);
+        if (type < 0)
+            fprintf(stderr, "vigie eval frames: --type %s: not an event type\n", type_name);
         usage(stderr);
         code = EXIT_USAGE;
         goto end;
@@ -250,7 +264,8 @@ int eval_frames(int argc, char **argv)
     for (int k = 0; k < nclip_names; k++) {
         char pattern[4400];
         if (pattern_of(dir, jpg1[k], pattern, sizeof(pattern)) < 0) {
-            fprintf(stderr, "vigie eval frames: %s: no frame number in %s\n", clip_names[k], jpg1[k]);
+            fprintf(stderr, "vigie eval frames: %s: no frame number in %s\n", clip_names[k],
+                    jpg1[k]);
             code = EXIT_USAGE;
             break;
         }

@@ -18,10 +18,10 @@ extern "C" {
 #endif
 
 typedef struct vg_calib {
-    int valid;      /**< 0: no calibration (rules work in pixels and say so) */
-    double h[9];    /**< image (input pixels) -> ground (metres), row-major, h[8] = 1 */
-    double inv[9];  /**< ground -> image */
-    double rms;     /**< metres: ground distance between the points and their projections */
+    int valid;     /**< 0: no calibration (rules work in pixels and say so) */
+    double h[9];   /**< image (input pixels) -> ground (metres), row-major, h[8] = 1 */
+    double inv[9]; /**< ground -> image */
+    double rms;    /**< metres: ground distance between the points and their projections */
     int npoints;
 } vg_calib_t;
 

@@ -50,12 +50,16 @@ const char *vg_coco_name(int cls);
 
 /** What the detection stage knows about a track (see vg_detections_t). */
 typedef struct vg_track_label {
-    int64_t track; /**< tracker id */
-    int cls;       /**< the class with the most evidence (summed scores), -1 if none yet */
-    float score;   /**< its best single score */
-    float person;  /**< best score of a "person" detection on this track (0 if never) */
-    int looks;     /**< detector results that covered the track */
-    double t;      /**< scene time of the last look */
+    int64_t track;   /**< tracker id */
+    int cls;         /**< the class with the most evidence (summed scores), -1 if none yet */
+    float score;     /**< its best single score */
+    float person;    /**< best score of a "person" detection on this track (0 if never) */
+    float vehicle;   /**< best score of a vehicle class on it: bicycle, car, motorcycle, bus, truck,
+                          skateboard (a cyclist is a person and a bicycle: both are kept) */
+    int vehicle_cls; /**< that class, -1 if none */
+    int vehicle_looks; /**< looks in which a vehicle class covered it (one sighting may be wrong) */
+    int looks;         /**< detector results that covered the track */
+    double t;          /**< scene time of the last look */
 } vg_track_label_t;
 
 /**

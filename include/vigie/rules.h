@@ -47,15 +47,15 @@ typedef struct vg_rule_timing {
 typedef enum vg_rule_action { VG_RULE_NONE = 0, VG_RULE_START, VG_RULE_END } vg_rule_action_t;
 
 typedef struct vg_rule {
-    int active;         /**< an event is open */
-    double since;       /**< the condition holds since (NAN when it does not) */
-    double absent;      /**< while active: the condition is absent since (NAN when present) */
-    double ended;       /**< time of the last end (-INFINITY before any) */
-    int64_t event_id;   /**< of the open event (set by the caller on START) */
-    double best_score;  /**< evidence: the strongest frame of the event so far */
+    int active;        /**< an event is open */
+    double since;      /**< the condition holds since (NAN when it does not) */
+    double absent;     /**< while active: the condition is absent since (NAN when present) */
+    double ended;      /**< time of the last end (-INFINITY before any) */
+    int64_t event_id;  /**< of the open event (set by the caller on START) */
+    double best_score; /**< evidence: the strongest frame of the event so far */
     int64_t best_frame;
     double best_box[4];
-    double started;     /**< start time of the open event */
+    double started; /**< start time of the open event */
 } vg_rule_t;
 
 void vg_rule_init(vg_rule_t *r);
@@ -78,13 +78,14 @@ typedef struct vg_intrusion_params {
     double walk_heights;   /**< the same without calibration: body heights per second */
     double class_score;    /**< pedestrian_only: a detector label this sure names the object */
     double score_min;      /**< pedestrian_only: the intrusion score an event needs */
+    int class_looks;       /**< pedestrian_only: detector looks that must agree on a vehicle */
 } vg_intrusion_params_t;
 
 /** Options of the "wrong_way" group. */
 typedef struct vg_wrong_way_params {
-    double min_distance;   /**< m (or px without calibration) travelled against the direction */
+    double min_distance; /**< m (or px without calibration) travelled against the direction */
     double min_distance_px;
-    double min_speed;      /**< m/s (body heights/s without calibration): slower is standing */
+    double min_speed; /**< m/s (body heights/s without calibration): slower is standing */
 } vg_wrong_way_params_t;
 
 extern const vg_option_group_t vg_intrusion_option_group, vg_wrong_way_option_group;

@@ -36,7 +36,8 @@ enum vg_slot {
     VG_SLOT_TRACKS,         /**< tracker: live tracks */
     VG_SLOT_DETECTIONS,     /**< detector: classified boxes */
     VG_SLOT_FLOW,           /**< optical flow */
-    VG_SLOT_SCORES, /**< event rules: const double[VG_EVENT_NB], this frame's score per event type */
+    VG_SLOT_SCORES, /**< event rules: const double[VG_EVENT_NB], this frame's score per event type
+                     */
     VG_SLOT_NB = 16
 };
 

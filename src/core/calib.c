@@ -41,8 +41,7 @@ static void mul3(const double *a, const double *b, double *c)
 
 static int inv3(const double *m, double *out)
 {
-    double a = m[0], b = m[1], c = m[2], d = m[3], e = m[4], f = m[5], g = m[6], h = m[7],
-           i = m[8];
+    double a = m[0], b = m[1], c = m[2], d = m[3], e = m[4], f = m[5], g = m[6], h = m[7], i = m[8];
     double A = e * i - f * h, B = -(d * i - f * g), C = d * h - e * g;
     double det = a * A + b * B + c * C;
     if (!(fabs(det) > 1e-300)) return -1;
@@ -66,8 +65,10 @@ int vg_calib_fit(vg_calib_t *c, const vg_calib_point_t *pts, int n, char *err, s
     memset(c, 0, sizeof(*c));
     if (n == 0) return 0;
     if (n < 4 || n > 1000) {
-        snprintf(err, errlen, "calibration: %d points; give at least 4 image points with their "
-                              "ground coordinates", n);
+        snprintf(err, errlen,
+                 "calibration: %d points; give at least 4 image points with their "
+                 "ground coordinates",
+                 n);
         return VG_EINVAL;
     }
     vg_point_t img[1000], gnd[1000];

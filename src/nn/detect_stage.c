@@ -35,6 +35,7 @@ typedef struct detect_params {
     double margin;  /**< region = track box grown by this fraction on each side */
     double match;   /**< overlap (of the smaller box) for a detection to label a track */
     int wait;       /**< wait for each result (reproducible offline runs) */
+    int tiles;      /**< a whole frame is looked at in this many overlapping vertical strips */
 } detect_params_t;
 
 #define OFF(x) offsetof(detect_params_t, x)
@@ -84,6 +85,15 @@ const vg_option_t vg__detect_options[] = {
      .offset = OFF(wait),
      .def.i = 0,
      .help = "wait for each detection (offline evaluation: the same events every run)"},
+    {.name = "tiles",
+     .type = VG_OPT_INT,
+     .offset = OFF(tiles),
+     .def.i = 1,
+     .min = 1,
+     .max = 8,
+     .flags = VG_OPT_LIVE,
+     .help = "look at a whole frame in this many overlapping strips, side by side (small, far "
+             "objects get the detector's resolution; costs a detection per strip)"},
     {.name = NULL},
 };
 #undef OFF
@@ -93,7 +103,8 @@ typedef struct detect_stage {
     int dp_set;
     vg_infer_t *svc;
     vg_infer_client_t *cl;
-    int pending_whole;  /* the request in flight is a whole frame */
+    int pending_whole;  /* the request in flight is a whole frame (or its first strip) */
+    int tiles_left;     /* strips of the current whole frame still to ask for */
     int64_t pending_id; /* or the track it looks at */
     double last_whole;  /* scene time of the last whole-frame request */
     vg_detection_t *det;
@@ -126,6 +137,7 @@ static vg_track_label_t *label_of(detect_stage_t *d, int64_t id, int create)
     memset(l, 0, sizeof(*l));
     l->track = id;
     l->cls = -1;
+    l->vehicle_cls = -1;
     return l;
 }
 
@@ -159,12 +171,18 @@ static void label_tracks(detect_stage_t *d, const detect_params_t *p, const vg_i
         l->looks++;
         l->t = now;
         float best = 0;
-        int best_cls = -1;
+        int best_cls = -1, vehicle_seen = 0;
         for (int k = 0; k < r->n; k++) {
             if (overlap_small(b, &r->det[k]) < p->match) continue;
             if (r->det[k].cls == 0 && r->det[k].score > l->person) l->person = r->det[k].score;
+            int c = r->det[k].cls;
+            if ((c == 1 || c == 2 || c == 3 || c == 5 || c == 7 || c == 36) &&
+                r->det[k].score > l->vehicle)
+                l->vehicle = r->det[k].score, l->vehicle_cls = c;
+            if (c == 1 || c == 2 || c == 3 || c == 5 || c == 7 || c == 36) vehicle_seen = 1;
             if (r->det[k].score > best) best = r->det[k].score, best_cls = r->det[k].cls;
         }
+        l->vehicle_looks += vehicle_seen;
         /* the label follows the best-scoring class seen; a person once seen stays a person
          * candidate through l->person, whatever the label */
         if (best_cls >= 0 && (l->cls < 0 || best >= l->score || best_cls == l->cls)) {
@@ -257,7 +275,20 @@ static int choose(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a,
                   int64_t *track)
 {
     double now = a->frame->t;
-    if (p->every > 0 && now - d->last_whole >= p->every) return 1;
+    const vg_image_t *img = &a->frame->color;
+    if (d->tiles_left > 0 || (p->every > 0 && now - d->last_whole >= p->every)) {
+        if (p->tiles <= 1) return 1;
+        /* strip i of n, overlapping its neighbours by a quarter of a strip */
+        if (d->tiles_left <= 0) d->tiles_left = p->tiles;
+        int i = p->tiles - d->tiles_left;
+        double sw = (double)img->w / p->tiles, ov = sw / 4;
+        double x0 = i * sw - ov, x1 = (i + 1) * sw + ov;
+        if (x0 < 0) x0 = 0;
+        if (x1 > img->w) x1 = img->w;
+        region[0] = (float)x0, region[1] = 0;
+        region[2] = (float)(x1 - x0), region[3] = (float)img->h;
+        return i == 0 ? 3 : 4; /* 3: the first strip (a new list), 4: the next ones */
+    }
     vg_tracker_t *tr = a->slot[VG_SLOT_TRACKS];
     if (!p->regions || !tr) return 0;
     int nt = 0;
@@ -291,15 +322,19 @@ static int detect_process(vg_stage_t *st, vg_analysis_t *a)
     if ((ret = collect(d, p, a)) < 0) return ret;
     float region[4];
     int64_t track = 0;
-    int what = choose(d, p, a, region, &track);
-    if (what) {
+    int what;
+    /* with detect.wait, every strip of a whole frame is asked for and read in this frame */
+    do {
+        what = choose(d, p, a, region, &track);
+        if (!what) break;
         ret = vg_infer_submit(d->cl, a->frame, what == 1 ? NULL : region);
         if (ret == 0) {
-            d->pending_whole = what == 1;
+            d->pending_whole = what == 1 || what == 3;
             d->pending_id = track;
-            if (what == 1)
+            if (what >= 3) d->tiles_left--;
+            if (what == 1 || what == 3)
                 d->last_whole = a->frame->t, d->whole++;
-            else
+            else if (what == 2)
                 d->regions++;
             if (what == 2) {
                 /* the track counts as looked at from now, so that others get their turn */
@@ -311,9 +346,13 @@ static int detect_process(vg_stage_t *st, vg_analysis_t *a)
                 if ((ret = collect(d, p, a)) < 0) return ret;
             }
         } else if (ret != VG_EBUSY) {
-            return ret == VG_EINVAL ? 0 : ret; /* a region off the frame: skip it */
+            if (ret != VG_EINVAL) return ret;
+            if (what >= 3) d->tiles_left = 0; /* a region off the frame: skip it */
+            break;
+        } else {
+            break;
         }
-    }
+    } while (p->wait && d->tiles_left > 0);
     d->pub.n = d->ndet;
     d->pub.det = d->det;
     d->pub.nlabels = d->nlabels;

@@ -132,6 +132,62 @@ static void test_cdnet_highway_f_measure(void **state)
     free(out);
 }
 
+/*
+ * vigie eval frames on UCSD Ped2 with the shipped scene: the harness (per-clip lines, AUC,
+ * operating point, events, --scores) and bad input. The full measurement (six clips, every frame
+ * through the detector) runs in the normal build only: under the sanitizers it takes too long.
+ */
+static void test_eval_frames(void **state)
+{
+    char args[8192], scores[700];
+    const char *err;
+    (void)state;
+    if (!tu_shared() || !getenv("VG_MODELS")) {
+        fprintf(stderr, "../shared or models absent: skipping vigie eval frames\n");
+        skip();
+    }
+    const char *h = tu_shared();
+    char scene[4096];
+    snprintf(scene, sizeof(scene), "%s/docs/examples/ucsd-ped2.yaml", VG_SOURCE_DIR);
+    snprintf(scores, sizeof(scores), "%s/scores.csv", dir);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    const char *clips = "--clip Test001 --set detect.every=2";
+#else
+    const char *clips = "";
+#endif
+    snprintf(args, sizeof(args),
+             "eval frames --truth '%s/data/ucsd-ped2/frame_labels.csv' --scene '%s' %s "
+             "--set detector.models_dir='%s' --scores '%s'",
+             h, scene, clips, getenv("VG_MODELS"), scores);
+    int ret = vigie(args, &err);
+    if (ret != 0) fail_msg("vigie %s: exit %d: %s", args, ret, err);
+    char *out = tu_read_file(outf, NULL);
+    const char *a = strstr(out, "eval.frames.auc: ");
+    assert_non_null(a);
+    assert_non_null(strstr(out, "eval.frames.operating_point: score >= 0.50"));
+    assert_non_null(strstr(out, "eval.frames.events: "));
+    double auc = atof(a + 17);
+    fprintf(stderr, "UCSD Ped2 frame AUC: %.4f (issue bar 0.90; regression guard 0.87)\n", auc);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    assert_non_null(strstr(out, "(960 frames, 830 labelled positive, 6 clips)"));
+    if (auc < 0.87) fail_msg("frame AUC %.4f fell below 0.87", auc);
+    /* no intrusion starts on a normal frame */
+    assert_non_null(strstr(out, "on normal frames (at most 0 in one clip)"));
+#endif
+    free(out);
+    assert_true(tu_count_lines(scores) > 180);
+    /* bad input */
+    snprintf(args, sizeof(args), "eval frames --truth '%s/nonexistent.csv'", dir);
+    expect(args, 1, "nonexistent.csv");
+    char bad[700];
+    snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
+    tu_write_file(bad, "clip,frame,jpg,label\nTest001,one,x.jpg,0\n", 39);
+    snprintf(args, sizeof(args), "eval frames --truth '%s'", bad);
+    expect(args, 2, "expected clip,frame,picture,label");
+    snprintf(args, sizeof(args), "eval frames --type nosuchevent --truth '%s'", bad);
+    expect(args, 2, "not an event type");
+}
+
 /* vigie detect on the vtest frame: the seven pedestrians, JSON Lines, an annotated PNG. */
 static void test_detect(void **state)
 {
@@ -284,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_cdnet_sequence_complete),
         cmocka_unit_test(test_cdnet_highway_f_measure),
         cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_eval_frames),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_bad_configuration),
         cmocka_unit_test(test_options_listing),

@@ -74,10 +74,8 @@ static void test_calibration(void **state)
 {
     (void)state;
     /* a camera looking down a 10 m x 20 m rectangle drawn as a trapezoid */
-    vg_calib_point_t p[4] = {{{100, 500}, {0, 0}},
-                             {{700, 500}, {10, 0}},
-                             {{600, 300}, {10, 20}},
-                             {{200, 300}, {0, 20}}};
+    vg_calib_point_t p[4] = {
+        {{100, 500}, {0, 0}}, {{700, 500}, {10, 0}}, {{600, 300}, {10, 20}}, {{200, 300}, {0, 20}}};
     vg_calib_t c;
     char err[256];
     assert_int_equal(vg_calib_fit(&c, p, 4, err, sizeof(err)), 0);
@@ -109,7 +107,8 @@ static void test_calibration(void **state)
     /* too few, collinear, none */
     assert_int_equal(vg_calib_fit(&c, p, 3, err, sizeof(err)), VG_EINVAL);
     assert_non_null(strstr(err, "at least 4"));
-    vg_calib_point_t line[4] = {{{0, 0}, {0, 0}}, {{1, 1}, {1, 1}}, {{2, 2}, {2, 2}}, {{3, 3}, {3, 3}}};
+    vg_calib_point_t line[4] = {
+        {{0, 0}, {0, 0}}, {{1, 1}, {1, 1}}, {{2, 2}, {2, 2}}, {{3, 3}, {3, 3}}};
     assert_int_equal(vg_calib_fit(&c, line, 4, err, sizeof(err)), VG_EINVAL);
     assert_int_equal(vg_calib_fit(&c, NULL, 0, err, sizeof(err)), 0);
     assert_false(c.valid);
@@ -138,23 +137,22 @@ static int count(const sink_t *s, vg_event_type_t type, vg_event_phase_t phase)
     return k;
 }
 
-static const char scene_yaml[] =
-    "zones:\n"
-    "  - name: tracks\n"
-    "    kind: forbidden\n"
-    "    polygon: [[100, 100], [200, 100], [200, 200], [100, 200]]\n"
-    "  - name: walkway\n"
-    "    kind: pedestrian_only\n"
-    "    polygon: [[300, 0], [600, 0], [600, 300], [300, 300]]\n"
-    "  - name: lane\n"
-    "    kind: watch\n"
-    "    polygon: [[0, 300], [600, 300], [600, 400], [0, 400]]\n"
-    "    direction: [1, 0]\n"
-    "    tolerance: 45\n"
-    "lines:\n"
-    "  - name: gate\n"
-    "    points: [[50, 450], [50, 550]]\n"
-    "    forbidden: left_to_right\n";
+static const char scene_yaml[] = "zones:\n"
+                                 "  - name: tracks\n"
+                                 "    kind: forbidden\n"
+                                 "    polygon: [[100, 100], [200, 100], [200, 200], [100, 200]]\n"
+                                 "  - name: walkway\n"
+                                 "    kind: pedestrian_only\n"
+                                 "    polygon: [[300, 0], [600, 0], [600, 300], [300, 300]]\n"
+                                 "  - name: lane\n"
+                                 "    kind: watch\n"
+                                 "    polygon: [[0, 300], [600, 300], [600, 400], [0, 400]]\n"
+                                 "    direction: [1, 0]\n"
+                                 "    tolerance: 45\n"
+                                 "lines:\n"
+                                 "  - name: gate\n"
+                                 "    points: [[50, 450], [50, 550]]\n"
+                                 "    forbidden: left_to_right\n";
 
 typedef struct world {
     vg_scene_t *scene;
@@ -197,8 +195,8 @@ static vg_track_t track(int64_t id, double fx, double fy, double vx, double vy)
 
 /* Walk one track from (x0, y0) to (x1, y1) in @secs at 10 frames/s, then stay out of sight
  * for 5 s; @lost_from..@lost_to (frame indices) it is coasting (occluded). */
-static void walk(world_t *w, const vg_detections_t *det, int64_t id, double x0, double y0, double x1,
-                 double y1, double secs, int lost_from, int lost_to, double *max_score)
+static void walk(world_t *w, const vg_detections_t *det, int64_t id, double x0, double y0,
+                 double x1, double y1, double secs, int lost_from, int lost_to, double *max_score)
 {
     int frames = (int)(secs * 10 + 0.5);
     double vx = (x1 - x0) / secs, vy = (y1 - y0) / secs;
@@ -254,7 +252,7 @@ static void test_intrusion_pedestrian_only(void **state)
     assert_non_null(strstr(w.sink.ev[0].details, "\"reason\":\"speed\""));
     assert_true(top > 0.9);
     /* slow, but the detector says bicycle: intrusion, reason class */
-    vg_track_label_t lb = {3, 1, 0.8f, 0.0f, 2, 0};
+    vg_track_label_t lb = {3, 1, 0.8f, 0.0f, 0.0f, -1, 0, 2, 0};
     vg_detections_t det = {0, NULL, 0, 0, 1, &lb};
     int before = count(&w.sink, VG_EVENT_INTRUSION, VG_PHASE_START);
     walk(&w, &det, 3, 320, 150, 360, 150, 2, -1, -1, NULL);
