@@ -201,6 +201,7 @@ typedef struct track_state {
     int side[MAX_LINES]; /* -1 left, 1 right, 0 unknown */
     double px, py;       /* last foot point (input pixels) */
     double gx, gy;       /* and on the ground (when calibrated) */
+    double t;            /* time of the last frame it was seen */
     int has_prev;
 } track_state_t;
 
@@ -392,20 +393,25 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
                     return ret;
             }
             if (zn->has_direction) {
-                /* distance against the allowed direction, from the last foot point */
-                double dx = gx - ts->gx, dy = gy - ts->gy;
+                /* distance against the allowed direction: the tracker's filtered velocity times
+                 * the time since the last frame (the foot point itself jumps with segmentation:
+                 * a box clipped by the frame's edge, a shadow joining) */
                 double dirx = zn->direction[0], diry = zn->direction[1];
-                if (z->calib.valid) { /* the direction, drawn in the image, on the ground */
-                    double ax, ay;
+                double wx = vx, wy = vy; /* velocity, input px/s, or m/s on the ground */
+                if (z->calib.valid) {
+                    double ax, ay, bx2, by2;
                     if (vg_calib_to_ground(&z->calib, fx + dirx, fy + diry, &ax, &ay) == 0) {
                         double l = hypot(ax - gx, ay - gy);
                         if (l > 0) dirx = (ax - gx) / l, diry = (ay - gy) / l;
                     }
+                    if (vg_calib_to_ground(&z->calib, fx + vx, fy + vy, &bx2, &by2) == 0)
+                        wx = bx2 - gx, wy = by2 - gy;
                 }
-                double along = dx * dirx + dy * diry, step = hypot(dx, dy);
+                double dt = ts->has_prev ? t - ts->t : 0, v = hypot(wx, wy);
+                double along = (wx * dirx + wy * diry) * dt;
                 double cos_lim = -cos(zn->tolerance_deg * M_PI / 180);
-                int against = inside && ts->has_prev && step > 0 && along / step <= cos_lim &&
-                              speed >= z->wp.min_speed;
+                int against = inside && dt > 0 && v > 0 && (wx * dirx + wy * diry) / v <= cos_lim &&
+                              speed >= z->wp.min_speed && tk->hits >= 5;
                 if (against)
                     ts->against[k] += -along;
                 else if (!inside)
@@ -452,7 +458,7 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
                 return ret;
         }
         if (!lost) {
-            ts->px = fx, ts->py = fy, ts->gx = gx, ts->gy = gy;
+            ts->px = fx, ts->py = fy, ts->gx = gx, ts->gy = gy, ts->t = t;
             ts->has_prev = 1;
         }
     }

@@ -188,6 +188,101 @@ static void test_eval_frames(void **state)
     expect(args, 2, "not an event type");
 }
 
+/*
+ * Wrong way on real pixels: CDnet highway with the carriageway's direction (docs/examples/
+ * cdnet-highway.yaml) raises nothing played forward, and, played in reverse (frames linked last
+ * to first in a folder), raises a wrong_way for at least 80 % of the 27 vehicles counted by eye
+ * (tests/data/cdnet-highway-vehicles.tsv): an event matches a vehicle when it starts in its lane
+ * between the moment it reaches image row 200 and 60 frames later, each event used once.
+ */
+static int count_events(const char *path, const char *type, int64_t *frames, double (*boxes)[4],
+                        int max)
+{
+    char *text = tu_read_file(path, NULL), *p = text;
+    int n = 0;
+    if (!text) return -1;
+    char want[64];
+    snprintf(want, sizeof(want), "\"type\":\"%s\",\"phase\":\"start\"", type);
+    while ((p = strstr(p, want)) != NULL) {
+        const char *f = strstr(p, "\"frame\":"), *b = strstr(p, "\"box\":[");
+        if (n < max && f && b) {
+            frames[n] = atoll(f + 8);
+            sscanf(b + 7, "%lf,%lf,%lf,%lf", &boxes[n][0], &boxes[n][1], &boxes[n][2],
+                   &boxes[n][3]);
+        }
+        n++;
+        p++;
+    }
+    free(text);
+    return n;
+}
+
+static void test_wrong_way_highway(void **state)
+{
+    char args[8192], rev[700], fwd_out[700], rev_out[700], cmd[8192];
+    const char *err;
+    (void)state;
+    if (!tu_shared()) {
+        fprintf(stderr, "../shared absent: skipping the wrong-way measurement\n");
+        skip();
+    }
+    const char *h = tu_shared();
+    snprintf(rev, sizeof(rev), "%s/reversed", dir);
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s' && i=1; while [ $i -le 1700 ]; do ln -sf "
+             "\"%s/data/cdnet-highway/input/in$(printf %%06d $((1701 - i))).jpg\" "
+             "\"%s/in$(printf %%06d $i).jpg\"; i=$((i + 1)); done",
+             rev, h, rev);
+    assert_int_equal(tu_run(cmd), 0);
+    snprintf(fwd_out, sizeof(fwd_out), "%s/fwd.jsonl", dir);
+    snprintf(rev_out, sizeof(rev_out), "%s/rev.jsonl", dir);
+    const char *sc = VG_SOURCE_DIR "/docs/examples/cdnet-highway.yaml";
+    snprintf(args, sizeof(args),
+             "analyze --analysers motion,tracker,zones --scene '%s' -o '%s' "
+             "'%s/data/cdnet-highway/input/in%%06d.jpg'",
+             sc, fwd_out, h);
+    assert_int_equal(vigie(args, &err), 0);
+    snprintf(args, sizeof(args),
+             "analyze --analysers motion,tracker,zones --scene '%s' -o '%s' '%s/in%%06d.jpg'", sc,
+             rev_out, rev);
+    assert_int_equal(vigie(args, &err), 0);
+    int64_t frames[256];
+    double boxes[256][4];
+    int nf = count_events(fwd_out, "wrong_way", frames, boxes, 256);
+    int nr = count_events(rev_out, "wrong_way", frames, boxes, 256);
+    assert_true(nr >= 0 && nr <= 256);
+    /* the vehicles */
+    char *tsv = tu_read_file(VG_SOURCE_DIR "/tests/data/cdnet-highway-vehicles.tsv", NULL);
+    assert_non_null(tsv);
+    int used[256] = {0}, vehicles = 0, matched = 0;
+    for (char *line = strtok(tsv, "\n"); line; line = strtok(NULL, "\n")) {
+        char lane;
+        int a, b;
+        if (line[0] == '#' || sscanf(line, "%c\t%d\t%d", &lane, &a, &b) != 3) continue;
+        vehicles++;
+        int r0 = 1701 - b, r1 = 1701 - a; /* reversed, 1-based */
+        for (int i = 0; i < nr; i++) {
+            int64_t f = frames[i] + 1;
+            double cx = boxes[i][0] + boxes[i][2] / 2, fy = boxes[i][1] + boxes[i][3];
+            double divider = 215 - 85 * (fy < 240 ? fy : 240) / 240;
+            char l = cx < divider ? 'L' : 'R';
+            if (!used[i] && f >= r0 - 5 && f <= r1 + 60 && l == lane) {
+                used[i] = 1;
+                matched++;
+                break;
+            }
+        }
+    }
+    free(tsv);
+    fprintf(stderr,
+            "CDnet highway wrong way: forward %d events; reversed %d events, %d of %d vehicles "
+            "(%.0f %%; bar 80 %%)\n",
+            nf, nr, matched, vehicles, 100.0 * matched / vehicles);
+    assert_int_equal(vehicles, 27);
+    assert_int_equal(nf, 0);
+    if (matched * 5 < vehicles * 4) fail_msg("%d of %d vehicles: below 80 %%", matched, vehicles);
+}
+
 /* vigie detect on the vtest frame: the seven pedestrians, JSON Lines, an annotated PNG. */
 static void test_detect(void **state)
 {
@@ -341,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_cdnet_highway_f_measure),
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_eval_frames),
+        cmocka_unit_test(test_wrong_way_highway),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_bad_configuration),
         cmocka_unit_test(test_options_listing),

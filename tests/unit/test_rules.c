@@ -190,6 +190,7 @@ static vg_track_t track(int64_t id, double fx, double fy, double vx, double vy)
     t.box[0] = fx - 10, t.box[1] = fy - 40, t.box[2] = 20, t.box[3] = 40;
     t.vx = vx, t.vy = vy;
     t.object = 0;
+    t.hits = 10;
     return t;
 }
 
