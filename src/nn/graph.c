@@ -1401,6 +1401,17 @@ static vg_act_t node_act(const node_t *nd)
     return a;
 }
 
+/* The fused bias @b of a convolution with @o output channels (NULL when it has none). */
+static int conv_bias(node_t *nd, const vg_tensor_t *b, int o, const float **bias)
+{
+    *bias = NULL;
+    if (!b) return 0;
+    if (b->dtype != VG_DT_F32 || b->count != (size_t)o)
+        FAIL(nd, "bias does not match the channels");
+    *bias = b->data;
+    return 0;
+}
+
 /* TF's output size and leading padding for VALID / SAME. */
 static int tf_pad(int in, int k, int s, int dil, int same, int *out, int *before)
 {
@@ -1453,12 +1464,8 @@ static int run_conv(vg_model_t *m, node_t *nd, const vg_tensor_t *x, const vg_te
         m->scratch = s;
         m->scratch_size = need;
     }
-    const float *bias = NULL;
-    if (b) {
-        if (b->dtype != VG_DT_F32 || b->count != (size_t)g.o)
-            FAIL(nd, "bias does not match the channels");
-        bias = b->data;
-    }
+    const float *bias;
+    if (conv_bias(nd, b, g.o, &bias) < 0) return VG_EFORMAT;
     vg_act_t act = node_act(nd);
     g.packed = nd->packed;
     return vg__conv2d_gemm(&g, x->data, f->data, bias, &act, nd->out[0].data, m->scratch);
@@ -1765,12 +1772,8 @@ static int run_depthwise(node_t *nd, const vg_tensor_t *x, const vg_tensor_t *f,
         FAIL(nd, "depthwise wants NHWC input and a [kh, kw, c, m] filter");
     int ret = conv_setup(nd, x, f, (int)(f->shape[2] * f->shape[3]), &g);
     if (ret < 0) return ret;
-    const float *bias = NULL;
-    if (b) {
-        if (b->dtype != VG_DT_F32 || b->count != (size_t)g.o)
-            FAIL(nd, "bias does not match the channels");
-        bias = b->data;
-    }
+    const float *bias;
+    if (conv_bias(nd, b, g.o, &bias) < 0) return VG_EFORMAT;
     vg_act_t act = node_act(nd);
     vg__depthwise(&g, (int)f->shape[3], x->data, f->data, bias, act.kind ? &act : NULL,
                   nd->out[0].data);

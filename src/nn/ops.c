@@ -436,29 +436,7 @@ INLINE void depthwise_body(const vg_conv_geom_t *g, int mult, const float *in, c
                     else
                         k = dw_window(base, rs, c, filt, bias, o, 5);
                 }
-                /* 32 channels at a time: four independent sums keep the adder busy */
-                for (; k + 32 <= c; k += 32) {
-                    v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-                    if (bias) {
-                        a0 = load8(bias + k), a1 = load8(bias + k + 8);
-                        a2 = load8(bias + k + 16), a3 = load8(bias + k + 24);
-                    }
-                    for (int ky = ky0; ky < ky1; ky++) {
-                        int iy = oy * g->sy + ky * g->dy - g->pt;
-                        const float *row = in + ((size_t)b * g->h + iy) * g->w * c + k;
-                        const float *frow = filt + (size_t)ky * g->kw * c + k;
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float *ip = row + (size_t)(ox * g->sx + kx * g->dx - g->pl) * c;
-                            const float *fp = frow + (size_t)kx * c;
-                            a0 += load8(ip) * load8(fp);
-                            a1 += load8(ip + 8) * load8(fp + 8);
-                            a2 += load8(ip + 16) * load8(fp + 16);
-                            a3 += load8(ip + 24) * load8(fp + 24);
-                        }
-                    }
-                    store8(o + k, a0), store8(o + k + 8, a1);
-                    store8(o + k + 16, a2), store8(o + k + 24, a3);
-                }
+                /* (border pixels: eight channels at a time is enough) */
                 for (; k + 8 <= c; k += 8) {
                     v8f acc = {0};
                     if (bias) acc = load8(bias + k);
