@@ -69,8 +69,7 @@ const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline"
 
 /* Built-in stages, in the order they run. */
 static const vg_stage_class_t *const stage_classes[] = {&vg__motion_stage, &vg__tracker_stage,
-                                                        &vg__detect_stage, &vg__zones_stage,
-                                                        NULL};
+                                                        &vg__detect_stage, &vg__zones_stage, NULL};
 
 const vg_stage_class_t *const *vg_stage_classes(void)
 {
@@ -94,7 +93,7 @@ static void build_groups(void)
     int n = 0;
     option_groups[n++] = &vg_source_option_group;
     option_groups[n++] = &vg_pipeline_option_group;
-    option_groups[n++] = &vg_detector_option_group; /* vigie detect and the detect stage */
+    option_groups[n++] = &vg_detector_option_group;  /* vigie detect and the detect stage */
     option_groups[n++] = &vg_intrusion_option_group; /* the zones stage */
     option_groups[n++] = &vg_wrong_way_option_group;
     for (int i = 0; stage_classes[i]; i++) {
