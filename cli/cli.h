@@ -13,6 +13,7 @@ int cli_add_set(vg_settings_t *s, const char *arg);
 
 int cmd_eval(int argc, char **argv);
 int eval_frames(int argc, char **argv);
+int eval_events(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 
 #endif

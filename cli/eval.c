@@ -3,6 +3,7 @@
  *
  *   vigie eval bgs --input PATTERN --truth PATTERN [--roi FILE] [--range A:B] [--set K=V]...
  *   vigie eval frames --truth LABELS.csv [--scene FILE] ...   (cli/eval_frames.c)
+ *   vigie eval events --truth INTERVALS.csv EVENTS.jsonl       (cli/eval_events.c)
  *
  * bgs: runs the motion core's background model (and mask cleanup) over every input frame from
  * the first (the model needs its warm-up), and scores frames A..B (1-based, inclusive, CDnet's
@@ -257,6 +258,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (!strcmp(argv[1], "bgs")) return eval_bgs(argc - 1, argv + 1);
     if (!strcmp(argv[1], "frames")) return eval_frames(argc - 1, argv + 1);
-    fprintf(stderr, "vigie eval: unknown mode '%s' (modes: bgs, frames)\n", argv[1]);
+    if (!strcmp(argv[1], "events")) return eval_events(argc - 1, argv + 1);
+    fprintf(stderr, "vigie eval: unknown mode '%s' (modes: bgs, frames, events)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -81,6 +81,13 @@ const char *vg_event_type_name(vg_event_type_t type);
 int vg_event_type_from_name(const char *name);
 const char *vg_event_phase_name(vg_event_phase_t phase);
 
+/**
+ * Read one JSON Lines record (as vg_event_to_json writes it) into @ev: type, phase, event_id, t,
+ * frame, box, zone, score, camera, and details as its JSON text. Returns 0, or VG_EFORMAT with
+ * what is wrong in @err (not JSON, a missing or mistyped field, an unknown type or phase).
+ */
+int vg_event_from_json(vg_event_t *ev, const char *line, char *err, size_t errlen);
+
 /** Where events go. write() returns 0 or a negative error; it is called from the analysis thread.
  */
 typedef struct vg_event_sink {

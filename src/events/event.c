@@ -8,6 +8,9 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <vigie/error.h>
@@ -207,4 +210,56 @@ int vg_event_writer_write(void *opaque, const vg_event_t *ev)
     if (fwrite(buf, 1, (size_t)n, w->f) != (size_t)n || fflush(w->f) != 0) return VG_EIO;
     w->count++;
     return 0;
+}
+
+int vg_event_from_json(vg_event_t *ev, const char *line, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &je), *v;
+    int ret = VG_EFORMAT;
+    if (!o || !json_is_object(o)) {
+        snprintf(err, errlen, "not a JSON object%s%s", o ? "" : ": ", o ? "" : je.text);
+        goto end;
+    }
+    const char *type = json_string_value(json_object_get(o, "type"));
+    const char *phase = json_string_value(json_object_get(o, "phase"));
+    int t = type ? vg_event_type_from_name(type) : -1, ph = -1;
+    for (int i = 0; phase && i < VG_PHASE_NB; i++)
+        if (!strcmp(phase, vg_event_phase_name((vg_event_phase_t)i))) ph = i;
+    if (t < 0 || ph < 0) {
+        snprintf(err, errlen, "\"type\" or \"phase\" missing or unknown");
+        goto end;
+    }
+    vg_event_init(ev, (vg_event_type_t)t, (vg_event_phase_t)ph);
+    if (!json_is_number(v = json_object_get(o, "t"))) {
+        snprintf(err, errlen, "\"t\" missing or not a number");
+        goto end;
+    }
+    ev->t = json_number_value(v);
+    ev->event_id = json_integer_value(json_object_get(o, "event_id"));
+    ev->frame = json_integer_value(json_object_get(o, "frame"));
+    ev->score = json_number_value(json_object_get(o, "score"));
+    json_t *box = json_object_get(o, "box");
+    if (json_is_array(box) && json_array_size(box) == 4) {
+        ev->has_box = 1;
+        for (int k = 0; k < 4; k++) ev->box[k] = json_number_value(json_array_get(box, (size_t)k));
+    }
+    if ((v = json_object_get(o, "zone")) && json_is_string(v))
+        vg_event_set_zone(ev, json_string_value(v));
+    if ((v = json_object_get(o, "camera")) && json_is_string(v))
+        vg_event_set_camera(ev, json_string_value(v));
+    if ((v = json_object_get(o, "details")) && json_is_object(v) && json_object_size(v)) {
+        char *d = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        size_t n = d ? strlen(d) : 0;
+        if (d && n >= 2 && n - 2 < sizeof(ev->details)) { /* the members, without the braces */
+            memcpy(ev->details, d + 1, n - 2);
+            ev->details[n - 2] = 0;
+            ev->details_len = n - 2;
+        }
+        free(d);
+    }
+    ret = 0;
+end:
+    json_decref(o);
+    return ret;
 }

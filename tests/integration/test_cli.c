@@ -283,6 +283,53 @@ static void test_wrong_way_highway(void **state)
     if (matched * 5 < vehicles * 4) fail_msg("%d of %d vehicles: below 80 %%", matched, vehicles);
 }
 
+/* vigie eval events on hand-made records: hits, misses, false alerts, repeats, latencies. */
+static void test_eval_events(void **state)
+{
+    char truth[700], events[700], args[2048];
+    const char *err;
+    (void)state;
+    snprintf(truth, sizeof(truth), "%s/intervals.csv", dir);
+    snprintf(events, sizeof(events), "%s/records.jsonl", dir);
+    const char *t = "type,start,end,due\n"
+                    "intrusion,10,20,\n"
+                    "intrusion,30,35\n"
+                    "abandoned_object,50,65,55\n"
+                    "intrusion,80,90\n";
+    const char *e =
+        "{\"type\":\"intrusion\",\"phase\":\"start\",\"event_id\":1,\"t\":11.5,\"frame\":1}\n"
+        "{\"type\":\"intrusion\",\"phase\":\"end\",\"event_id\":1,\"t\":14,\"frame\":2}\n"
+        "{\"type\":\"intrusion\",\"phase\":\"start\",\"event_id\":2,\"t\":12.5,\"frame\":3}\n"
+        "{\"type\":\"intrusion\",\"phase\":\"start\",\"event_id\":3,\"t\":36.0,\"frame\":4}\n"
+        "{\"type\":\"intrusion\",\"phase\":\"start\",\"event_id\":4,\"t\":60.0,\"frame\":5}\n"
+        "{\"type\":\"abandoned_object\",\"phase\":\"start\",\"event_id\":5,\"t\":57.0,\"frame\":6,"
+        "\"box\":[1,2,3,4],\"zone\":\"z\",\"score\":0.5,\"camera\":\"c\",\"details\":{\"a\":1}}\n";
+    assert_int_equal(tu_write_file(truth, t, strlen(t)), 0);
+    assert_int_equal(tu_write_file(events, e, strlen(e)), 0);
+    snprintf(args, sizeof(args), "eval events --truth '%s' '%s'", truth, events);
+    assert_int_equal(vigie(args, &err), 0);
+    char *out = tu_read_file(outf, NULL);
+    /* 4 intervals: [10,20] hit at 11.5 (12.5 a repeat), [30,35] hit at 36 (tolerance 2 s),
+     * [50,65] hit at 57 (2 s after due), [80,90] missed; 60.0 intrusion is a false alert */
+    assert_non_null(
+        strstr(out, "eval.events: 4 intervals, 3 hits, 1 misses, 1 false alerts (5 starts)"));
+    assert_non_null(strstr(out, "eval.events.delay_from_due: mean 2.00 s"));
+    free(out);
+    snprintf(args, sizeof(args), "eval events --type intrusion --tolerance 0 --truth '%s' '%s'",
+             truth, events);
+    assert_int_equal(vigie(args, &err), 0);
+    out = tu_read_file(outf, NULL);
+    assert_non_null(
+        strstr(out, "eval.events: 3 intervals, 1 hits, 2 misses, 2 false alerts (4 starts)"));
+    free(out);
+    /* bad input: a line that is not a record, a bad interval */
+    tu_write_file(events, "not json\n", 9);
+    snprintf(args, sizeof(args), "eval events --truth '%s' '%s'", truth, events);
+    expect(args, 2, "records.jsonl:1: not a JSON object");
+    tu_write_file(truth, "type,start,end\nintrusion,20,10\n", 31);
+    expect(args, 2, "intervals.csv:2: expected type,start,end");
+}
+
 /* vigie detect on the vtest frame: the seven pedestrians, JSON Lines, an annotated PNG. */
 static void test_detect(void **state)
 {
@@ -436,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_cdnet_highway_f_measure),
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_eval_frames),
+        cmocka_unit_test(test_eval_events),
         cmocka_unit_test(test_wrong_way_highway),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_bad_configuration),

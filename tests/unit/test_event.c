@@ -116,12 +116,39 @@ static void test_writer_flushes(void **state)
     unlink(path);
 }
 
+/* A record read back is the record written (vigie eval events reads what analyze wrote). */
+static void test_read_back(void **state)
+{
+    (void)state;
+    vg_event_t ev, back;
+    char line[4096], again[4096], err[256];
+    vg_event_init(&ev, VG_EVENT_WRONG_WAY, VG_PHASE_START);
+    ev.event_id = 7, ev.t = 12.5, ev.frame = 310, ev.score = 0.75;
+    vg_event_set_box(&ev, 1, 2, 30, 40);
+    vg_event_set_zone(&ev, "lane \"A\"");
+    vg_event_set_camera(&ev, "cam");
+    vg_event_detail_int(&ev, "track", 4);
+    vg_event_detail_str(&ev, "unit", "px");
+    assert_true(vg_event_to_json(&ev, line, sizeof(line)) > 0);
+    assert_int_equal(vg_event_from_json(&back, line, err, sizeof(err)), 0);
+    assert_true(vg_event_to_json(&back, again, sizeof(again)) > 0);
+    assert_string_equal(line, again);
+    assert_int_equal(vg_event_from_json(&back, "{\"type\":\"nope\",\"phase\":\"start\",\"t\":1}",
+                                        err, sizeof(err)),
+                     VG_EFORMAT);
+    assert_int_equal(vg_event_from_json(&back, "[1,2", err, sizeof(err)), VG_EFORMAT);
+    assert_int_equal(
+        vg_event_from_json(&back, "{\"type\":\"fire\",\"phase\":\"end\"}", err, sizeof(err)),
+        VG_EFORMAT);
+    assert_non_null(strstr(err, "\"t\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_line),    cmocka_unit_test(test_no_box_no_zone_and_escaping),
         cmocka_unit_test(test_names),          cmocka_unit_test(test_details_overflow),
-        cmocka_unit_test(test_writer_flushes),
+        cmocka_unit_test(test_writer_flushes), cmocka_unit_test(test_read_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
