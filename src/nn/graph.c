@@ -2106,8 +2106,7 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
     if (m->mode == 1) m->planned = 0, m->nrec = 0;
     /* VG_NN_PROFILE=1: time per op kind at info level, and per node (with multiply-adds of the
      * convolutions) at debug level */
-    static int profile = -1;
-    if (profile < 0) profile = getenv("VG_NN_PROFILE") != NULL;
+    const int profile = getenv("VG_NN_PROFILE") != NULL; /* per run: no shared state */
     double op_time[OP_NB] = {0}, macs = 0, conv_time = 0;
     for (int oi = 0; oi < m->norder; oi++) {
         node_t *nd = &m->nodes[m->order[oi]];
