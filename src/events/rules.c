@@ -211,6 +211,9 @@ struct vg_zone_rules {
     vg_wrong_way_params_t wp;
     vg_calib_t calib;
     int nz, nl;
+    /* per zone: the camera's values with the zone's own settings over them */
+    vg_intrusion_params_t zip[MAX_ZONES];
+    vg_wrong_way_params_t zwp[MAX_ZONES];
     track_state_t *ts;
     int nts, capts;
 };
@@ -233,6 +236,17 @@ int vg_zone_rules_new(vg_zone_rules_t **out, const vg_scene_t *scene,
         return VG_EINVAL;
     }
     int ret = vg_calib_fit(&z->calib, scene->calib, scene->nb_calib, err, errlen);
+    for (int k = 0; ret == 0 && k < z->nz; k++) {
+        z->zip[k] = *ip; /* numbers only: a plain copy is a full one */
+        z->zwp[k] = *wp;
+        const vg_settings_t *zs = scene->zones[k].settings;
+        if (zs &&
+            ((ret = vg_settings_apply(zs, &vg_intrusion_option_group, &z->zip[k], err, errlen)) <
+                 0 ||
+             (ret = vg_settings_apply(zs, &vg_wrong_way_option_group, &z->zwp[k], err, errlen)) <
+                 0))
+            ret = VG_EINVAL;
+    }
     if (ret < 0) {
         vg_free(z);
         return ret;
@@ -334,9 +348,7 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
 {
     const vg_scene_t *sc = z->scene;
     double frame_score = 0;
-    vg_rule_timing_t tm = {z->ip.min_dwell, z->ip.end_after, z->ip.cooldown};
     vg_rule_timing_t tm_line = {0, z->ip.end_after, z->ip.cooldown};
-    vg_rule_timing_t tm_ww = {0, z->ip.end_after, 1e18}; /* once per track */
     int ret;
     for (int i = 0; i < n; i++) {
         const vg_track_t *tk = &tracks[i];
@@ -360,30 +372,35 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
             gx = fx, gy = fy;
         }
         const vg_track_label_t *lb = det ? vg_detections_label(det, tk->id) : NULL;
-        /* a vehicle class seen on the track wins over its (often person) label */
-        /* a vehicle class seen in enough looks (one sighting may be a mistake). Also asking for
-         * a share of the looks lowered UCSD Ped2's frame AUC (0.875 -> 0.860): kept out. */
-        int veh = lb && lb->vehicle_cls >= 0 && lb->vehicle_looks >= z->ip.class_looks;
-        int cls = lb ? (veh ? lb->vehicle_cls : lb->cls) : -1;
-        double class_score = lb ? (veh ? lb->vehicle : lb->score) : 0;
-        int lost = tk->state == VG_TRACK_LOST;
+        int lost = tk->state == VG_TRACK_LOST, cls = lb ? lb->cls : -1;
+        double class_score = lb ? lb->score : 0;
         /* zones */
         for (int k = 0; k < z->nz; k++) {
             const vg_zone_t *zn = &sc->zones[k];
+            const vg_intrusion_params_t *zp = &z->zip[k];
+            const vg_wrong_way_params_t *wq = &z->zwp[k];
+            vg_rule_timing_t tm = {zp->min_dwell, zp->end_after, zp->cooldown};
+            vg_rule_timing_t tm_ww = {0, zp->end_after, 1e18}; /* once per track */
+            /* a vehicle class seen on the track in enough looks (one sighting may be a mistake)
+             * wins over its, often person, label. Also asking for a share of the looks lowered
+             * UCSD Ped2's frame AUC (0.875 -> 0.860): kept out. */
+            int veh = lb && lb->vehicle_cls >= 0 && lb->vehicle_looks >= zp->class_looks;
+            cls = lb ? (veh ? lb->vehicle_cls : lb->cls) : -1;
+            class_score = lb ? (veh ? lb->vehicle : lb->score) : 0;
             int inside = !lost && vg_polygon_contains(&zn->polygon, fx, fy);
             if (zn->kind == VG_ZONE_FORBIDDEN || zn->kind == VG_ZONE_PEDESTRIAN_ONLY) {
                 double s = inside ? 1.0 : 0;
                 const char *reason = "in_zone";
                 if (zn->kind == VG_ZONE_PEDESTRIAN_ONLY && inside) {
-                    double vmax = z->calib.valid ? z->ip.walk_speed_max : z->ip.walk_heights;
+                    double vmax = z->calib.valid ? zp->walk_speed_max : zp->walk_heights;
                     double s_speed = 1 / (1 + exp(-6 * (speed / vmax - 1)));
                     double s_class =
-                        is_vehicle(cls) && class_score >= z->ip.class_score ? class_score : 0;
+                        is_vehicle(cls) && class_score >= zp->class_score ? class_score : 0;
                     s = s_class >= s_speed ? s_class : s_speed;
                     reason = s_class >= s_speed ? "class" : "speed";
                     if (s > frame_score) frame_score = s;
                 }
-                int cond = inside && s >= (zn->kind == VG_ZONE_FORBIDDEN ? 0.5 : z->ip.score_min);
+                int cond = inside && s >= (zn->kind == VG_ZONE_FORBIDDEN ? 0.5 : zp->score_min);
                 /* a track that went lost keeps its open event until end_after (it may be
                  * occluded): lost counts as "absent", so the end comes after end_after */
                 vg_rule_action_t act = vg_rule_update(&ts->intr[k], &tm, cond, t, s, frame, box);
@@ -411,12 +428,12 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
                 double along = (wx * dirx + wy * diry) * dt;
                 double cos_lim = -cos(zn->tolerance_deg * M_PI / 180);
                 int against = inside && dt > 0 && v > 0 && (wx * dirx + wy * diry) / v <= cos_lim &&
-                              speed >= z->wp.min_speed && tk->hits >= 5;
+                              speed >= wq->min_speed && tk->hits >= 5;
                 if (against)
                     ts->against[k] += -along;
                 else if (!inside)
                     ts->against[k] = 0; /* left the zone: start again */
-                double need = z->calib.valid ? z->wp.min_distance : z->wp.min_distance_px;
+                double need = z->calib.valid ? wq->min_distance : wq->min_distance_px;
                 int cond = !ts->ww_done[k] && inside && ts->against[k] >= need;
                 if (ts->ww[k].active) cond = inside; /* open until it leaves */
                 vg_rule_action_t act =
@@ -466,10 +483,10 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
      * is in a pedestrian_only zone, tracked or not (a cyclist in a crowd often is not) */
     for (int i = 0; det && i < det->n; i++) {
         const vg_detection_t *d = &det->det[i];
-        if (!is_vehicle(d->cls) || d->score < z->ip.class_score) continue;
+        if (!is_vehicle(d->cls)) continue;
         double fx = (d->x + d->w / 2) * sx, fy = (d->y + d->h) * sy;
         for (int k = 0; k < z->nz; k++)
-            if (sc->zones[k].kind == VG_ZONE_PEDESTRIAN_ONLY &&
+            if (sc->zones[k].kind == VG_ZONE_PEDESTRIAN_ONLY && d->score >= z->zip[k].class_score &&
                 vg_polygon_contains(&sc->zones[k].polygon, fx, fy) && d->score > frame_score)
                 frame_score = d->score;
     }
@@ -479,6 +496,8 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
         if (ts->seen_frame == frame) continue;
         int open = 0;
         for (int k = 0; k < z->nz; k++) {
+            vg_rule_timing_t tm = {z->zip[k].min_dwell, z->zip[k].end_after, z->zip[k].cooldown};
+            vg_rule_timing_t tm_ww = {0, z->zip[k].end_after, 1e18};
             vg_rule_action_t a1 = vg_rule_update(&ts->intr[k], &tm, 0, t, 0, frame, NULL);
             if (a1 && (ret = send(z, emit, opaque, VG_EVENT_INTRUSION, &ts->intr[k], a1,
                                   sc->zones[k].name, ts, frame, t, NULL, NULL, -1, 0, 0, -1)) < 0)

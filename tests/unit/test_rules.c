@@ -144,6 +144,11 @@ static const char scene_yaml[] = "zones:\n"
                                  "  - name: walkway\n"
                                  "    kind: pedestrian_only\n"
                                  "    polygon: [[300, 0], [600, 0], [600, 300], [300, 300]]\n"
+                                 "  - name: platform\n"
+                                 "    kind: forbidden\n"
+                                 "    polygon: [[100, 600], [200, 600], [200, 700], [100, 700]]\n"
+                                 "    settings:\n"
+                                 "      intrusion.min_dwell: 3\n"
                                  "  - name: lane\n"
                                  "    kind: watch\n"
                                  "    polygon: [[0, 300], [600, 300], [600, 400], [0, 400]]\n"
@@ -308,6 +313,22 @@ static void test_wrong_way(void **state)
     world_close(&w);
 }
 
+/* A zone's own settings: the platform waits 3 s (its settings), the tracks zone 1 s (camera's). */
+static void test_zone_settings(void **state)
+{
+    world_t w;
+    (void)state;
+    world_open(&w);
+    walk(&w, NULL, 1, 150, 650, 150, 650, 2, -1, -1, NULL); /* 2 s on the platform */
+    assert_int_equal(w.sink.n, 0);
+    walk(&w, NULL, 2, 150, 650, 150, 650, 3.5, -1, -1, NULL); /* 3.5 s */
+    assert_int_equal(count(&w.sink, VG_EVENT_INTRUSION, VG_PHASE_START), 1);
+    assert_string_equal(w.sink.ev[0].zone, "platform");
+    walk(&w, NULL, 3, 150, 150, 150, 150, 2, -1, -1, NULL); /* 2 s in the tracks zone */
+    assert_int_equal(count(&w.sink, VG_EVENT_INTRUSION, VG_PHASE_START), 2);
+    world_close(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_intrusion_pedestrian_only),
         cmocka_unit_test(test_line_crossing),
         cmocka_unit_test(test_wrong_way),
+        cmocka_unit_test(test_zone_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
