@@ -71,6 +71,13 @@ static int sink_write(void *opaque, const vg_event_t *ev)
     return 0;
 }
 
+static int by_clip_frame(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    int c = strcmp(x->clip, y->clip);
+    return c ? c : (x->frame > y->frame) - (x->frame < y->frame);
+}
+
 static int by_score(const void *a, const void *b)
 {
     double x = (*(const row_t *const *)a)->score, y = (*(const row_t *const *)b)->score;
@@ -208,7 +215,14 @@ int eval_frames(int argc, char **argv)
         if (!keep) continue;
         if (nrows == cap) {
             cap = cap ? 2 * cap : 1024;
-            rows = realloc(rows, (size_t)cap * sizeof(*rows));
+            row_t *more = realloc(rows, (size_t)cap * sizeof(*rows));
+            if (!more) {
+                fprintf(stderr, "vigie eval frames: out of memory\n");
+                fclose(f);
+                code = EXIT_INPUT;
+                goto end;
+            }
+            rows = more;
         }
         row_t *r = &rows[nrows++];
         memset(r, 0, sizeof(*r));
@@ -216,7 +230,14 @@ int eval_frames(int argc, char **argv)
         r->frame = frame, r->label = label;
         int known = 0;
         for (int i = 0; i < nclip_names; i++) known |= !strcmp(clip_names[i], clip);
-        if (!known && nclip_names < 64) {
+        if (!known && nclip_names == 64) {
+            fprintf(stderr, "vigie eval frames: %s:%d: more than 64 clips; pick some with --clip\n",
+                    truth, lineno);
+            fclose(f);
+            code = EXIT_USAGE;
+            goto end;
+        }
+        if (!known) {
             snprintf(clip_names[nclip_names], 64, "%s", clip);
             snprintf(jpg1[nclip_names], sizeof(jpg1[0]), "%s", jpg);
             nclip_names++;
@@ -226,6 +247,8 @@ int eval_frames(int argc, char **argv)
                 if (!strcmp(clip_names[i], clip)) snprintf(jpg1[i], sizeof(jpg1[0]), "%s", jpg);
     }
     fclose(f);
+    /* each clip's rows together, in frame order, whatever the file's order */
+    qsort(rows, (size_t)nrows, sizeof(*rows), by_clip_frame);
     if (!nrows) {
         fprintf(stderr, "vigie eval frames: %s: no rows for the clips asked\n", truth);
         code = EXIT_USAGE;
@@ -269,7 +292,7 @@ int eval_frames(int argc, char **argv)
             code = EXIT_USAGE;
             break;
         }
-        /* this clip's rows are contiguous in the file */
+        /* this clip's rows (together since the sort) */
         int first = -1, n = 0;
         for (int i = 0; i < nrows; i++)
             if (!strcmp(rows[i].clip, clip_names[k])) {
@@ -317,13 +340,21 @@ int eval_frames(int argc, char **argv)
         vg_settings_apply(all, &vg_intrusion_option_group, &ip, err, sizeof(err)) == 0)
         thr = ip.score_min;
     vg_opt_free(&ip, vg_intrusion_option_group.options);
-    int64_t tp = 0, fp = 0, fn = 0, tn = 0, pos = 0;
+    int64_t tp = 0, fp = 0, fn = 0, tn = 0, pos = 0, unscored = 0;
     for (int i = 0; i < nrows; i++) {
+        if (!rows[i].scored) { /* a labelled frame the sequence did not have */
+            unscored++;
+            continue;
+        }
         int p = rows[i].score >= thr;
         pos += rows[i].label;
         tp += p && rows[i].label, fp += p && !rows[i].label;
         fn += !p && rows[i].label, tn += !p && !rows[i].label;
     }
+    if (unscored)
+        fprintf(stderr,
+                "vigie eval frames: %lld labelled frames were not in the pictures: left out\n",
+                (long long)unscored);
     double hours = frames / sp.rate / 3600;
     printf("eval.frames.auc: %.4f (%d frames, %lld labelled positive, %d clips)\n", a, nrows,
            (long long)pos, nclip_names);
