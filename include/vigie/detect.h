@@ -74,6 +74,9 @@ typedef struct vg_detections {
     double t;
     int nlabels;
     const vg_track_label_t *labels;
+    float region[4]; /**< where the last result looked (analysis pixels; the whole frame for a
+                        whole-frame look); det holds that result and earlier regions' finds */
+    int64_t results; /**< detector results so far: a new one arrived when this changes */
 } vg_detections_t;
 
 /** The label of track @id, or NULL when the detector has not seen it yet. */

@@ -38,6 +38,8 @@ enum vg_slot {
     VG_SLOT_FLOW,           /**< optical flow */
     VG_SLOT_SCORES, /**< event rules: const double[VG_EVENT_NB], this frame's score per event type
                      */
+    VG_SLOT_BGS,    /**< motion core: its background model (const vg_bgs_t *), for stages that
+                       read the long-term background */
     VG_SLOT_NB = 16
 };
 

@@ -23,5 +23,6 @@
 #include <vigie/rules.h>
 #include <vigie/pose.h>
 #include <vigie/image.h>
+#include <vigie/abandoned.h>
 
 #endif

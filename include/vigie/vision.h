@@ -72,6 +72,11 @@ int vg_bgs_update(vg_bgs_t *b, const vg_image_t *in, double t, vg_image_t *mask,
 
 /** The current background (the strongest mode's mean) into @out (GRAY8, same size). */
 int vg_bgs_background(const vg_bgs_t *b, vg_image_t *out);
+/**
+ * The long-term background (GRAY8, same size): the scene as it was before the objects that
+ * now show as static foreground arrived. Returns 0 or VG_EINVAL (size or format).
+ */
+int vg_bgs_long_term(const vg_bgs_t *b, vg_image_t *out);
 /** Global brightness gain estimated for the last frame (1 = unchanged). */
 double vg_bgs_gain(const vg_bgs_t *b);
 

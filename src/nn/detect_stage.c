@@ -266,6 +266,8 @@ static int collect(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a
     }
     d->pub.frame_index = r.frame_index;
     d->pub.t = r.t;
+    memcpy(d->pub.region, r.region, sizeof(d->pub.region));
+    d->pub.results = d->results;
     label_tracks(d, p, &r, a->slot[VG_SLOT_TRACKS], a->frame->t);
     return 0;
 }

@@ -210,6 +210,19 @@ int vg_bgs_background(const vg_bgs_t *b, vg_image_t *out)
     return 0;
 }
 
+int vg_bgs_long_term(const vg_bgs_t *b, vg_image_t *out)
+{
+    if (out->w != b->w || out->h != b->h || out->fmt != VG_PIX_GRAY8) return VG_EINVAL;
+    for (int y = 0; y < b->h; y++) {
+        uint8_t *o = vg_image_row(out, y);
+        for (int x = 0; x < b->w; x++) {
+            float m = *at(b, P_LM, x, y);
+            o[x] = (uint8_t)(m < 0 ? 0 : m > 255 ? 255 : lrintf(m));
+        }
+    }
+    return 0;
+}
+
 static void init_model(vg_bgs_t *b, const vg_image_t *in)
 {
     for (int y = 0; y < b->h; y++) {

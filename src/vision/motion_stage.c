@@ -63,6 +63,7 @@ static int motion_process(vg_stage_t *st, vg_analysis_t *a)
     if (ret < 0) return ret;
     a->slot[VG_SLOT_FOREGROUND] = mask;
     a->slot[VG_SLOT_OBJECTS] = &m->objs;
+    a->slot[VG_SLOT_BGS] = m->bgs;
     return 0;
 }
 

@@ -106,7 +106,7 @@ int synth_position(const synth_scene_t *s, int i, double t, double *x, double *y
     if (o->kind == SYNTH_BAG && o->owner >= 0) {
         const synth_object_t *ow = &s->obj[o->owner];
         double tt = t < o->t_drop ? t : o->t_drop;
-        if (t < ow->t_in) return 0;
+        if (t < ow->t_in || t >= o->t_out) return 0; /* t_out: picked up again */
         if (t < o->t_drop && t >= ow->t_out) return 0;
         path_at(ow, tt, x, y);
         *x += ow->w * 0.5 + o->w * 0.5; /* carried at the owner's side */

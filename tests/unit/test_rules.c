@@ -259,7 +259,7 @@ static void test_intrusion_pedestrian_only(void **state)
     assert_true(top > 0.9);
     /* slow, but the detector says bicycle: intrusion, reason class */
     vg_track_label_t lb = {3, 1, 0.8f, 0.0f, 0.0f, -1, 0, 2, 0};
-    vg_detections_t det = {0, NULL, 0, 0, 1, &lb};
+    vg_detections_t det = {.nlabels = 1, .labels = &lb};
     int before = count(&w.sink, VG_EVENT_INTRUSION, VG_PHASE_START);
     walk(&w, &det, 3, 320, 150, 360, 150, 2, -1, -1, NULL);
     assert_int_equal(count(&w.sink, VG_EVENT_INTRUSION, VG_PHASE_START), before + 1);
