@@ -17,7 +17,8 @@
  * Owner logic after PETS 2006 / AVSS 2007: the owner is the person nearest to the object when it
  * was first seen (its tracker id), if one was within abandoned_object.owner_distance (metres
  * on the ground plane; input pixels without calibration). The object is attended while the owner
- * is within that distance, or while any person stands still (not walking past) within it:
+ * is within that distance, or while any person stands within it (the detector saw them at the
+ * same place one to three seconds before; passers-by do not count):
  * without appearance features (by design) vigie cannot tell a returning owner from anyone else
  * who stops by the object. Unattended for abandoned_object.unattended_time, it is abandoned:
  * one event starts (the shared rule state machine), and it ends when the object is gone or
@@ -131,6 +132,8 @@ typedef struct vg_abandon_info {
     int looks, person_looks;
     double contrast, contrast_bg;
     double edge_new, edge_old; /**< shares of its outline with a new edge, with a lost one */
+    int attended;              /**< someone attends it now */
+    double last_seen;          /**< s: a blob covered it last then */
     double size;               /**< m (calibrated) or px */
     const char *reason;        /**< why it is not an object (yet): "person", "size", "at the edge",
                                   "no edge", "ghost", "not looked at"; NULL when it is one */

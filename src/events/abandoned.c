@@ -201,8 +201,8 @@ const vg_option_t vg__abandon_options[] = {
      .max = 100,
      .unit = "heights/s",
      .flags = VG_OPT_LIVE,
-     .help = "a person slower than this is standing by the object (attending it), not walking "
-             "past"},
+     .help = "before the detector has looked twice: a person slower than this on the tracker is "
+             "standing by the object (attending it), not walking past"},
     {.name = "end_after",
      .type = VG_OPT_DOUBLE,
      .offset = OFF(end_after),
@@ -256,6 +256,15 @@ typedef struct cand {
     int present; /* some blob covers it this frame */
 } cand_t;
 
+/* the persons of a recent detector look (to tell people standing from people walking past) */
+#define PAST_LOOKS   8
+#define PAST_PERSONS 32
+typedef struct past_look {
+    double t;
+    int n;
+    double box[PAST_PERSONS][4];
+} past_look_t;
+
 typedef struct still {
     double box[4]; /* analysis pixels */
     double t;      /* last confirmed by a detector look */
@@ -277,6 +286,8 @@ struct vg_abandon {
     still_t still[MAX_STILL];
     int nstill;
     int warned_full;
+    past_look_t looks[PAST_LOOKS]; /* the last looks, oldest first */
+    int nlooks;
     double content[4]; /* analysis pixels: inside the black bars */
     int has_content;
 };
@@ -751,6 +762,19 @@ static const vg_track_t *track_of(const vg_abandon_input_t *in, const double *b)
     return best;
 }
 
+/* The track whose box matches person box @b (IoU >= 0.3, the best), or NULL. */
+static const vg_track_t *track_matching(const vg_abandon_input_t *in, const double *b)
+{
+    const vg_track_t *best = NULL;
+    double bi = 0.3;
+    for (int i = 0; i < in->ntracks; i++) {
+        const double *t = in->tracks[i].box;
+        double o = inter(t, b), u = t[2] * t[3] + b[2] * b[3] - o;
+        if (u > 0 && o / u > bi) bi = o / u, best = &in->tracks[i];
+    }
+    return best;
+}
+
 /* Whether someone attends candidate @c; sets its owner distance. */
 static int attended(vg_abandon_t *ab, const vg_abandon_input_t *in, cand_t *c, int fresh_persons)
 {
@@ -784,9 +808,24 @@ static int attended(vg_abandon_t *ab, const vg_abandon_input_t *in, cand_t *c, i
         double d =
             foot_distance(ab, fx, fy, (pb[0] + pb[2] / 2) * in->sx, (pb[1] + pb[3]) * in->sy);
         if (!(d <= limit)) continue;
-        /* standing: slow on the tracker, or already part of the static foreground */
-        const vg_track_t *tr = track_of(in, pb);
-        if ((tr && tr->speed <= p->still_speed * fmax(pb[3], 1)) ||
+        /* standing: the detector saw them at the same place one to three seconds ago (a box
+         * overlapping by half: a walker has moved a body height by then), or, before there is
+         * such a look, slow on the tracker (a track followed for a second: a new one's velocity
+         * is not known yet); or already part of the static foreground */
+        int earlier = 0, same = 0;
+        for (int l = 0; l < ab->nlooks; l++) {
+            const past_look_t *pl = &ab->looks[l];
+            if (in->t - pl->t < 1.0 || in->t - pl->t > 3.0) continue;
+            earlier = 1;
+            for (int q = 0; q < pl->n && !same; q++) {
+                double o = inter(pl->box[q], pb);
+                same = o >= 0.5 * (pl->box[q][2] * pl->box[q][3] + pb[2] * pb[3] - o);
+            }
+        }
+        const vg_track_t *tr = earlier ? NULL : track_matching(in, pb);
+        if (same ||
+            (tr && tr->state != VG_TRACK_TENTATIVE && in->t - tr->t_first >= 1.0 &&
+             tr->speed <= p->still_speed * fmax(pb[3], 1)) ||
             static_share(in->mask, pb) >= 0.5)
             att = 1;
     }
@@ -847,6 +886,16 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
         return VG_EINVAL;
     int fresh = in->look_region[2] > 0 && in->t - in->look_t <= ab->p.person_memory;
     if (!ab->has_content) find_content(ab, in->gray);
+    if (in->look) { /* remember this look's persons */
+        if (ab->nlooks == PAST_LOOKS) {
+            memmove(ab->looks, ab->looks + 1, (PAST_LOOKS - 1) * sizeof(*ab->looks));
+            ab->nlooks--;
+        }
+        past_look_t *pl = &ab->looks[ab->nlooks++];
+        pl->t = in->look_t;
+        pl->n = in->npersons < PAST_PERSONS ? in->npersons : PAST_PERSONS;
+        for (int i = 0; i < pl->n; i++) memcpy(pl->box[i], in->persons[i].box, sizeof(pl->box[i]));
+    }
     object_image(ab, in, fresh);
     int min_area = (int)(ab->p.min_size_px * ab->p.min_size_px / (in->sx * in->sy) / 4);
     int ret = vg_components(&ab->obj, NULL, min_area < 4 ? 4 : min_area, &ab->blobs);
@@ -1040,6 +1089,8 @@ int vg_abandon_candidates(const vg_abandon_t *ab, vg_abandon_info_t *out, int ma
         o->contrast_bg = c->contrast_bg;
         o->edge_new = c->edge_new, o->edge_old = c->edge_old;
         o->size = c->size;
+        o->attended = c->attended;
+        o->last_seen = c->last_seen;
         o->reason = c->why_not;
         if (c->rule.active)
             o->state = VG_ABANDON_ABANDONED;

@@ -58,7 +58,8 @@ static int emit(void *opaque, vg_event_t *ev)
 static void debug_picture(abandoned_stage_t *s, const vg_abandon_input_t *in, const vg_frame_t *f)
 {
     const char *dir = getenv("VIGIE_DEBUG_ABANDONED");
-    if (f->index % 15) return;
+    const char *every = getenv("VIGIE_DEBUG_EVERY");
+    if (f->index % (every && atoi(every) > 0 ? atoi(every) : 15)) return;
     int w = f->image.w, h = f->image.h;
     uint8_t *px = vg_malloc((size_t)w * h * 3 + 64);
     if (!px) return;
@@ -89,16 +90,21 @@ static void debug_picture(abandoned_stage_t *s, const vg_abandon_input_t *in, co
     char path[4096];
     snprintf(path, sizeof(path), "%s/candidates.txt", dir);
     FILE *fp = fopen(path, "a");
+    for (int i = 0; fp && i < in->npersons; i++)
+        fprintf(fp, "t %.1f person %.0f %.0f %.0f %.0f score %.2f\n", f->t,
+                in->persons[i].box[0] * in->sx, in->persons[i].box[1] * in->sy,
+                in->persons[i].box[2] * in->sx, in->persons[i].box[3] * in->sy,
+                in->persons[i].score);
     for (int i = 0; fp && i < n; i++)
         fprintf(fp,
                 "t %.1f cand %d %s box %.0f %.0f %.0f %.0f looks %d/%d contrast %.1f bg %.1f new "
                 "%.2f old %.2f owner "
-                "%lld d %.0f size %.0f %s\n",
+                "%lld d %.0f size %.0f attended %d seen %.1f %s\n",
                 f->t, info[i].id, vg_abandon_state_name(info[i].state), info[i].box[0],
                 info[i].box[1], info[i].box[2], info[i].box[3], info[i].person_looks, info[i].looks,
                 info[i].contrast, info[i].contrast_bg, info[i].edge_new, info[i].edge_old,
-                (long long)info[i].owner, info[i].owner_distance, info[i].size,
-                info[i].reason ? info[i].reason : "-");
+                (long long)info[i].owner, info[i].owner_distance, info[i].size, info[i].attended,
+                info[i].last_seen, info[i].reason ? info[i].reason : "-");
     if (fp) fclose(fp);
     snprintf(path, sizeof(path), "%s/ab%06lld.png", dir, (long long)f->index);
     vg_image_write_png(path, &img);
