@@ -60,6 +60,8 @@ typedef struct vg_track_label {
     int vehicle_looks; /**< looks in which a vehicle class covered it (one sighting may be wrong) */
     int looks;         /**< detector results that covered the track */
     double t;          /**< scene time of the last look */
+    int vehicle_misses; /**< looks in a row, since the last that saw a vehicle class on it, that
+                           saw none (evidence that later looks contradict fades) */
 } vg_track_label_t;
 
 /**

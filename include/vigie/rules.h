@@ -79,6 +79,8 @@ typedef struct vg_intrusion_params {
     double class_score;    /**< pedestrian_only: a detector label this sure names the object */
     double score_min;      /**< pedestrian_only: the intrusion score an event needs */
     int class_looks;       /**< pedestrian_only: detector looks that must agree on a vehicle */
+    int class_fade;        /**< pedestrian_only: looks without a vehicle that halve its label */
+    double score_smooth;   /**< s: time constant of the frame score's average (zones stage) */
 } vg_intrusion_params_t;
 
 /** Options of the "wrong_way" group. */

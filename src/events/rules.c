@@ -136,6 +136,26 @@ static const vg_option_t intrusion_options[] = {
      .flags = VG_OPT_LIVE,
      .help = "pedestrian_only zones: detector looks that must see a vehicle class on a track "
              "before it counts (one sighting may be a mistake)"},
+    {.name = "class_fade",
+     .type = VG_OPT_INT,
+     .offset = OFF(class_fade),
+     .def.i = 10,
+     .min = 0,
+     .max = 1000,
+     .flags = VG_OPT_LIVE,
+     .help = "pedestrian_only zones: a vehicle label loses half its weight after this many "
+             "detector looks in a row see no vehicle on the track (0: never)"},
+    {.name = "score_smooth",
+     .type = VG_OPT_DOUBLE,
+     .offset = OFF(score_smooth),
+     .def.d = 0.4,
+     .min = 0,
+     .max = 60,
+     .unit = "s",
+     .flags = VG_OPT_LIVE,
+     .help = "the frame's intrusion score (for frame-level evaluation and display, not events) is "
+             "an exponential average over this time: one frame's detector mistake weighs less "
+             "(0: the raw score)"},
     {.name = "score_min",
      .type = VG_OPT_DOUBLE,
      .offset = OFF(score_min),
@@ -205,6 +225,8 @@ typedef struct track_state {
     int has_prev;
 } track_state_t;
 
+#define MAX_VEH 64
+
 struct vg_zone_rules {
     const vg_scene_t *scene;
     vg_intrusion_params_t ip;
@@ -216,6 +238,11 @@ struct vg_zone_rules {
     vg_wrong_way_params_t zwp[MAX_ZONES];
     track_state_t *ts;
     int nts, capts;
+    /* vehicle detections of the previous detector result and of the current one (analysis
+     * pixels), to weigh a detection seen only once */
+    float prev[MAX_VEH][4], cur[MAX_VEH][4];
+    int nprev, ncur;
+    int64_t cur_frame;
 };
 
 int vg_zone_rules_new(vg_zone_rules_t **out, const vg_scene_t *scene,
@@ -229,6 +256,7 @@ int vg_zone_rules_new(vg_zone_rules_t **out, const vg_scene_t *scene,
     z->wp = *wp;
     z->nz = scene->nb_zones;
     z->nl = scene->nb_lines;
+    z->cur_frame = -1;
     if (z->nz > MAX_ZONES || z->nl > MAX_LINES) {
         snprintf(err, errlen, "%s: at most %d zones and %d lines", scene->path, MAX_ZONES,
                  MAX_LINES);
@@ -387,6 +415,10 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
             int veh = lb && lb->vehicle_cls >= 0 && lb->vehicle_looks >= zp->class_looks;
             cls = lb ? (veh ? lb->vehicle_cls : lb->cls) : -1;
             class_score = lb ? (veh ? lb->vehicle : lb->score) : 0;
+            /* a vehicle label that the detector's later looks keep contradicting fades: half
+             * its weight after class_fade looks in a row without a vehicle on the track */
+            if (veh && zp->class_fade > 0)
+                class_score *= pow(0.5, (double)lb->vehicle_misses / zp->class_fade);
             int inside = !lost && vg_polygon_contains(&zn->polygon, fx, fy);
             if (zn->kind == VG_ZONE_FORBIDDEN || zn->kind == VG_ZONE_PEDESTRIAN_ONLY) {
                 double s = inside ? 1.0 : 0;
@@ -480,15 +512,38 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
         }
     }
     /* the frame's score also takes the detector's own boxes: a bicycle, car... whose foot point
-     * is in a pedestrian_only zone, tracked or not (a cyclist in a crowd often is not) */
+     * is in a pedestrian_only zone, tracked or not (a cyclist in a crowd often is not). One that
+     * the previous detector result did not also see there (overlapping by a third) counts half:
+     * single sightings are mostly mistakes (UCSD Ped2: a bicycle imagined on a walker). */
+    if (det && det->frame_index >= 0 && det->frame_index != z->cur_frame) {
+        memcpy(z->prev, z->cur, sizeof(z->prev));
+        z->nprev = z->ncur;
+        z->ncur = 0;
+        for (int i = 0; i < det->n && z->ncur < MAX_VEH; i++)
+            if (is_vehicle(det->det[i].cls)) {
+                float *b = z->cur[z->ncur++];
+                b[0] = det->det[i].x, b[1] = det->det[i].y, b[2] = det->det[i].w;
+                b[3] = det->det[i].h;
+            }
+        z->cur_frame = det->frame_index;
+    }
     for (int i = 0; det && i < det->n; i++) {
         const vg_detection_t *d = &det->det[i];
         if (!is_vehicle(d->cls)) continue;
         double fx = (d->x + d->w / 2) * sx, fy = (d->y + d->h) * sy;
+        int again = 0;
+        for (int j = 0; j < z->nprev && !again; j++) {
+            const float *b = z->prev[j];
+            double x0 = fmax(b[0], d->x), y0 = fmax(b[1], d->y);
+            double x1 = fmin(b[0] + b[2], d->x + d->w), y1 = fmin(b[1] + b[3], d->y + d->h);
+            double in = x1 > x0 && y1 > y0 ? (x1 - x0) * (y1 - y0) : 0;
+            again = in >= (b[2] * b[3] + d->w * d->h - in) / 3;
+        }
+        double ds = again ? d->score : d->score / 2;
         for (int k = 0; k < z->nz; k++)
             if (sc->zones[k].kind == VG_ZONE_PEDESTRIAN_ONLY && d->score >= z->zip[k].class_score &&
-                vg_polygon_contains(&sc->zones[k].polygon, fx, fy) && d->score > frame_score)
-                frame_score = d->score;
+                vg_polygon_contains(&sc->zones[k].polygon, fx, fy) && ds > frame_score)
+                frame_score = ds;
     }
     /* tracks that are gone: their conditions are absent; drop them once nothing is open */
     for (int i = 0; i < z->nts; i++) {

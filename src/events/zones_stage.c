@@ -2,7 +2,9 @@
  * The "zones" stage: intrusion and wrong_way events over the tracker's tracks (VG_SLOT_TRACKS),
  * with the detect stage's labels when it runs (VG_SLOT_DETECTIONS), in the scene's zones and
  * lines (src/events/rules.c has the rules). Options: the "intrusion" and "wrong_way" groups.
- * It publishes the frame's intrusion score in VG_SLOT_SCORES for frame-level evaluation.
+ * It publishes the frame's intrusion score in VG_SLOT_SCORES for frame-level evaluation, averaged
+ * over intrusion.score_smooth seconds (events do not use it: their rules have their own
+ * hysteresis).
  * Without zones or lines in the scene it does nothing.
  */
 #include <math.h>
@@ -22,6 +24,8 @@ typedef struct zones_stage {
     double scores[VG_EVENT_NB];
     int64_t last_frame;
     double last_t;
+    double smooth; /* the frame score's running average */
+    int has_score;
 } zones_stage_t;
 
 static int zones_configure(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen)
@@ -69,7 +73,14 @@ static int zones_process(vg_stage_t *st, vg_analysis_t *a)
     double score = 0;
     int ret = vg_zone_rules_update(z->rules, t, n, a->slot[VG_SLOT_DETECTIONS], sx, sy, f->index,
                                    f->t, emit, a, &score);
-    z->scores[VG_EVENT_INTRUSION] = score;
+    /* the frame score, averaged over intrusion.score_smooth seconds of scene time */
+    double tau = z->ip.score_smooth, dt = z->has_score ? f->t - z->last_t : 0;
+    if (z->has_score && tau > 0 && dt >= 0)
+        z->smooth += (1 - exp(-dt / tau)) * (score - z->smooth);
+    else
+        z->smooth = score;
+    z->has_score = 1;
+    z->scores[VG_EVENT_INTRUSION] = z->smooth;
     z->last_frame = f->index;
     z->last_t = f->t;
     return ret;

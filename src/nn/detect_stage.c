@@ -183,6 +183,7 @@ static void label_tracks(detect_stage_t *d, const detect_params_t *p, const vg_i
             if (r->det[k].score > best) best = r->det[k].score, best_cls = r->det[k].cls;
         }
         l->vehicle_looks += vehicle_seen;
+        l->vehicle_misses = vehicle_seen ? 0 : l->vehicle_misses + 1;
         /* the label follows the best-scoring class seen; a person once seen stays a person
          * candidate through l->person, whatever the label */
         if (best_cls >= 0 && (l->cls < 0 || best >= l->score || best_cls == l->cls)) {

@@ -258,7 +258,7 @@ static void test_intrusion_pedestrian_only(void **state)
     assert_non_null(strstr(w.sink.ev[0].details, "\"reason\":\"speed\""));
     assert_true(top > 0.9);
     /* slow, but the detector says bicycle: intrusion, reason class */
-    vg_track_label_t lb = {3, 1, 0.8f, 0.0f, 0.0f, -1, 0, 2, 0};
+    vg_track_label_t lb = {.track = 3, .cls = 1, .score = 0.8f, .vehicle_cls = -1, .looks = 2};
     vg_detections_t det = {.nlabels = 1, .labels = &lb};
     int before = count(&w.sink, VG_EVENT_INTRUSION, VG_PHASE_START);
     walk(&w, &det, 3, 320, 150, 360, 150, 2, -1, -1, NULL);
