@@ -55,6 +55,7 @@
 #define MISSES_MAX   3   /* looks finding nobody at a remembered person's place forget them */
 #define OPEN_RADIUS  1   /* px of the opening that cuts objects from static debris */
 #define CLOSE_RADIUS 2   /* px of the closing that joins an object's pieces */
+#define ROI_MARGIN   8   /* px around the static pixels where their processing runs */
 #define PRESENT_HOLD 0.5 /* s an object may be hidden without its clock restarting */
 #define ATTEND_HOLD  1.0 /* s an attending person counts after they were last seen */
 
@@ -289,6 +290,8 @@ struct vg_abandon {
     past_look_t looks[PAST_LOOKS]; /* the last looks, oldest first */
     int nlooks;
     double content[4]; /* analysis pixels: inside the black bars */
+    int roi[4];        /* this frame's static pixels' box, with a margin */
+    int has_roi;
     int has_content;
 };
 
@@ -405,30 +408,36 @@ static double foot_distance(const vg_abandon_t *ab, double x0, double y0, double
 }
 
 /* The picture's content: inside the black bars some cameras and encoders add (columns and rows
- * at the edges whose mean is below 24 grey levels). Set once, from the first frame. */
+ * at the edges, up to an eighth of the picture, whose mean is below 24 grey levels). Set once,
+ * from the first frame that is not dark as a whole; the whole picture until then. */
+static double col_mean(const vg_image_t *g, int x)
+{
+    int64_t s = 0;
+    for (int y = 0; y < g->h; y++) s += vg_image_row(g, y)[x];
+    return (double)s / g->h;
+}
+
+static double row_mean(const vg_image_t *g, int y)
+{
+    int64_t s = 0;
+    const uint8_t *r = vg_image_row(g, y);
+    for (int x = 0; x < g->w; x++) s += r[x];
+    return (double)s / g->w;
+}
+
 static void find_content(vg_abandon_t *ab, const vg_image_t *g)
 {
     int w = g->w, h = g->h;
     int x0 = 0, x1 = w, y0 = 0, y1 = h;
-#define COLMEAN(x)                                                                                 \
-    ({                                                                                             \
-        int64_t s_ = 0;                                                                            \
-        for (int y_ = 0; y_ < h; y_++) s_ += vg_image_row(g, y_)[(x)];                             \
-        (double)s_ / h;                                                                            \
-    })
-#define ROWMEAN(y)                                                                                 \
-    ({                                                                                             \
-        int64_t s_ = 0;                                                                            \
-        const uint8_t *r_ = vg_image_row(g, (y));                                                  \
-        for (int x_ = 0; x_ < w; x_++) s_ += r_[x_];                                               \
-        (double)s_ / w;                                                                            \
-    })
-    while (x0 < w / 4 && COLMEAN(x0) < 24) x0++;
-    while (x1 > 3 * w / 4 && COLMEAN(x1 - 1) < 24) x1--;
-    while (y0 < h / 4 && ROWMEAN(y0) < 24) y0++;
-    while (y1 > 3 * h / 4 && ROWMEAN(y1 - 1) < 24) y1--;
-#undef COLMEAN
-#undef ROWMEAN
+    ab->content[0] = 0, ab->content[1] = 0, ab->content[2] = w, ab->content[3] = h;
+    /* a dark picture (night, a black first frame) tells nothing about bars: try a later one */
+    double all = 0;
+    for (int y = 0; y < h; y++) all += row_mean(g, y);
+    if (all / h < 48) return;
+    while (x0 < w / 8 && col_mean(g, x0) < 24) x0++;
+    while (x1 > w - w / 8 && col_mean(g, x1 - 1) < 24) x1--;
+    while (y0 < h / 8 && row_mean(g, y0) < 24) y0++;
+    while (y1 > h - h / 8 && row_mean(g, y1 - 1) < 24) y1--;
     ab->content[0] = x0, ab->content[1] = y0, ab->content[2] = x1 - x0, ab->content[3] = y1 - y0;
     ab->has_content = 1;
 }
@@ -506,9 +515,8 @@ static void morph(vg_image_t *o, uint8_t *tmp, const uint8_t *orig, int grow)
 
 /* Opening of radius OPEN_RADIUS: scattered pixels and thin bridges between an object and the static
  * debris around it (a lighting change, a reflection) go. */
-static void open_objects(vg_abandon_t *ab)
+static void open_objects(vg_abandon_t *ab, vg_image_t *o)
 {
-    vg_image_t *o = &ab->obj;
     size_t n = (size_t)o->w * o->h;
     uint8_t *orig = ab->tmp, *tmp = ab->tmp + n;
     for (int y = 0; y < o->h; y++)
@@ -519,9 +527,8 @@ static void open_objects(vg_abandon_t *ab)
 
 /* Fill the holes of the object pixels: background not connected to the picture's border (the
  * inside of a uniform bag that the shadow test took for floor, say) becomes object. */
-static void fill_holes(vg_abandon_t *ab)
+static void fill_holes(vg_abandon_t *ab, vg_image_t *o)
 {
-    vg_image_t *o = &ab->obj;
     int w = o->w, h = o->h, n = 0;
     uint8_t *mark = ab->tmp; /* 1: background reached from the border */
     int32_t *stack = ab->stack;
@@ -558,22 +565,45 @@ static void fill_holes(vg_abandon_t *ab)
 
 /* Closing of radius CLOSE_RADIUS: the pieces of one object that the shadow test broke apart
  * (a uniform bag whose inside looked like a shadow) join again. */
-static void close_objects(vg_abandon_t *ab)
+static void close_objects(vg_abandon_t *ab, vg_image_t *o)
 {
-    for (int k = 0; k < CLOSE_RADIUS; k++) morph(&ab->obj, ab->tmp, NULL, 1);
-    for (int k = 0; k < CLOSE_RADIUS; k++) morph(&ab->obj, ab->tmp, NULL, 0);
+    for (int k = 0; k < CLOSE_RADIUS; k++) morph(o, ab->tmp, NULL, 1);
+    for (int k = 0; k < CLOSE_RADIUS; k++) morph(o, ab->tmp, NULL, 0);
 }
 
 static void object_image(vg_abandon_t *ab, const vg_abandon_input_t *in, int fresh)
 {
     vg_image_t *o = &ab->obj;
+    int bx0 = ab->w, by0 = ab->h, bx1 = -1, by1 = -1;
     for (int y = 0; y < ab->h; y++) {
         const uint8_t *m = vg_image_row(in->mask, y);
         const uint8_t *ig = ab->has_ignore ? vg_image_row(&ab->ignore, y) : NULL;
         uint8_t *r = vg_image_row(o, y);
-        for (int x = 0; x < ab->w; x++) r[x] = m[x] == VG_MASK_STATIC && !(ig && ig[x]) ? 255 : 0;
+        memset(r, 0, (size_t)ab->w);
+        if (!memchr(m, VG_MASK_STATIC, (size_t)ab->w)) continue;
+        for (int x = 0; x < ab->w; x++)
+            if (m[x] == VG_MASK_STATIC && !(ig && ig[x])) {
+                r[x] = 255;
+                if (x < bx0) bx0 = x;
+                if (x > bx1) bx1 = x;
+                if (y < by0) by0 = y;
+                by1 = y;
+            }
     }
-    for (int y = 0; y < ab->h; y++) {
+    /* the work below is limited to the static pixels' box and a margin (ROI_MARGIN) */
+    ab->has_roi = bx1 >= 0;
+    if (!ab->has_roi) return;
+    bx0 = bx0 - ROI_MARGIN < 0 ? 0 : bx0 - ROI_MARGIN;
+    by0 = by0 - ROI_MARGIN < 0 ? 0 : by0 - ROI_MARGIN;
+    bx1 = bx1 + ROI_MARGIN >= ab->w ? ab->w - 1 : bx1 + ROI_MARGIN;
+    by1 = by1 + ROI_MARGIN >= ab->h ? ab->h - 1 : by1 + ROI_MARGIN;
+    ab->roi[0] = bx0, ab->roi[1] = by0, ab->roi[2] = bx1 - bx0 + 1, ab->roi[3] = by1 - by0 + 1;
+    vg_image_t view = {.w = ab->roi[2],
+                       .h = ab->roi[3],
+                       .stride = o->stride,
+                       .fmt = VG_PIX_GRAY8,
+                       .data = (uint8_t *)vg_image_row(o, by0) + bx0};
+    for (int y = by0; y <= by1; y++) {
         uint8_t *r = vg_image_row(o, y);
         /* shadows and reflections: darker than the background by a shadow's ratio, with no
          * edge the background lacked (a shadow keeps the floor's texture; an object darker by
@@ -582,7 +612,7 @@ static void object_image(vg_abandon_t *ab, const vg_abandon_input_t *in, int fre
             const uint8_t *g = vg_image_row(in->gray, y), *b = vg_image_row(in->background, y);
             const uint8_t *gu = g - in->gray->stride, *gd = g + in->gray->stride;
             const uint8_t *bu = b - in->background->stride, *bd = b + in->background->stride;
-            for (int x = 1; x < ab->w - 1; x++) {
+            for (int x = bx0 > 1 ? bx0 : 1; x <= bx1 && x < ab->w - 1; x++) {
                 if (!r[x] || g[x] < ab->p.shadow_min * b[x] || g[x] > ab->p.shadow_max * b[x])
                     continue;
                 int gc = abs(g[x + 1] - g[x - 1]) + abs(gd[x] - gu[x]);
@@ -591,9 +621,9 @@ static void object_image(vg_abandon_t *ab, const vg_abandon_input_t *in, int fre
             }
         }
     }
-    fill_holes(ab);
-    open_objects(ab);
-    close_objects(ab);
+    fill_holes(ab, &view);
+    open_objects(ab, &view);
+    close_objects(ab, &view);
     /* still persons: forget those whose place is no longer static, remember new ones */
     int k = 0;
     for (int i = 0; i < ab->nstill; i++)
@@ -898,8 +928,23 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
     }
     object_image(ab, in, fresh);
     int min_area = (int)(ab->p.min_size_px * ab->p.min_size_px / (in->sx * in->sy) / 4);
-    int ret = vg_components(&ab->obj, NULL, min_area < 4 ? 4 : min_area, &ab->blobs);
-    if (ret < 0) return ret;
+    ab->blobs.n = 0;
+    if (ab->has_roi) {
+        const int *r = ab->roi;
+        vg_image_t view = {.w = r[2],
+                           .h = r[3],
+                           .stride = ab->obj.stride,
+                           .fmt = VG_PIX_GRAY8,
+                           .data = (uint8_t *)vg_image_row(&ab->obj, r[1]) + r[0]};
+        int ret = vg_components(&view, NULL, min_area < 4 ? 4 : min_area, &ab->blobs);
+        if (ret < 0) return ret;
+        for (int i = 0; i < ab->blobs.n; i++) {
+            vg_object_t *b = &ab->blobs.obj[i];
+            b->x += r[0], b->y += r[1], b->cx += r[0], b->cy += r[1];
+            b->foot_x += r[0], b->foot_y += r[1];
+        }
+    }
+    int ret;
 
     for (int i = 0; i < ab->ncand; i++) ab->cand[i].seen = ab->cand[i].present = 0;
     for (int b = 0; b < ab->blobs.n; b++) {

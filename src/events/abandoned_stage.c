@@ -171,7 +171,10 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
         .static_time = s->static_time,
     };
     if (tr) in.tracks = vg_tracker_tracks(tr, &in.ntracks);
-    if (s->bgs) {
+    int any_static = 0; /* the long-term background is read only where static pixels are */
+    for (int y = 0; y < mask->h && !any_static; y++)
+        any_static = memchr(vg_image_row(mask, y), VG_MASK_STATIC, (size_t)mask->w) != NULL;
+    if (s->bgs && any_static) {
         if (!s->lt_px) {
             s->lt_px = vg_malloc((size_t)f->image.w * f->image.h + 16);
             if (!s->lt_px) return VG_ENOMEM;
