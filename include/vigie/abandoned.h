@@ -105,7 +105,8 @@ int vg_abandon_new(vg_abandon_t **out, const vg_scene_t *scene, const vg_abandon
     __attribute__((warn_unused_result));
 void vg_abandon_free(vg_abandon_t **ab);
 
-/** Advance one frame; starts and ends go to @emit. Returns 0, VG_EINVAL (size mismatch),
+/** Advance one frame; starts and ends go to @emit. Returns 0, VG_EINVAL (an image not GRAY8 of
+ * the detector's size, a count without its array),
  * VG_ENOMEM or the first emit error. */
 int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn emit,
                       void *opaque);

@@ -912,7 +912,11 @@ static int emit_event(vg_abandon_t *ab, const vg_abandon_input_t *in, cand_t *c,
 int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn emit, void *opaque)
 {
     if (in->gray->w != ab->w || in->gray->h != ab->h || in->mask->w != ab->w ||
-        in->mask->h != ab->h)
+        in->mask->h != ab->h || in->gray->fmt != VG_PIX_GRAY8 || in->mask->fmt != VG_PIX_GRAY8 ||
+        (in->background && (in->background->w != ab->w || in->background->h != ab->h ||
+                            in->background->fmt != VG_PIX_GRAY8)) ||
+        in->npersons < 0 || (in->npersons && !in->persons) || in->ntracks < 0 ||
+        (in->ntracks && !in->tracks))
         return VG_EINVAL;
     int fresh = in->look_region[2] > 0 && in->t - in->look_t <= ab->p.person_memory;
     if (!ab->has_content) find_content(ab, in->gray);

@@ -32,6 +32,7 @@ typedef struct abandoned_stage {
     int64_t last_frame;
     double last_t;
     int warned;
+    int debug; /* VIGIE_DEBUG_ABANDONED is set */
 } abandoned_stage_t;
 
 static int ab_configure(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen)
@@ -141,6 +142,7 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
             return ret == VG_EINVAL ? VG_ESYNTAX : ret;
         }
         s->last_results = -1;
+        s->debug = getenv("VIGIE_DEBUG_ABANDONED") != NULL; /* read once, not every frame */
     }
     int np = 0;
     if (det->n > s->cap) {
@@ -192,7 +194,7 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
     s->last_frame = f->index;
     s->last_t = f->t;
     ret = vg_abandon_update(s->ab, &in, emit, a);
-    if (ret >= 0 && getenv("VIGIE_DEBUG_ABANDONED")) debug_picture(s, &in, f);
+    if (ret >= 0 && s->debug) debug_picture(s, &in, f);
     return ret;
 }
 

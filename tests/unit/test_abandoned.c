@@ -385,6 +385,31 @@ static void test_ghost_raises_nothing(void **state)
     world_close(&w);
 }
 
+/* A caller's mistakes are refused, not read past: a background of another size, a count of
+ * persons without their array. */
+static void test_bad_input(void **state)
+{
+    (void)state;
+    synth_scene_t s;
+    world_t w;
+    synth_init(&s, 320, 240, 5, 1, 16);
+    world_open(&w, &s, NULL, NULL);
+    synth_render(&s, 0, w.in, s.w, NULL, NULL);
+    memset(w.clean, 0, (size_t)s.w * s.h);
+    memset(w.lt, 0, (size_t)s.w * s.h);
+    uint8_t small[160 * 120] = {0};
+    vg_image_t bg = {160, 120, 160, VG_PIX_GRAY8, small};
+    vg_abandon_input_t in = {.gray = &w.iv, .mask = &w.cv, .background = &bg, .t = 0};
+    assert_int_equal(vg_abandon_update(w.ab, &in, sink, &w), VG_EINVAL);
+    in.background = &w.lv;
+    in.npersons = 3;
+    assert_int_equal(vg_abandon_update(w.ab, &in, sink, &w), VG_EINVAL);
+    in.npersons = 0;
+    assert_int_equal(vg_abandon_update(w.ab, &in, sink, &w), 0);
+    assert_int_equal(w.nev, 0);
+    world_close(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_lights_dim_raise_nothing),
         cmocka_unit_test(test_fixture_and_zone_time),
         cmocka_unit_test(test_ghost_raises_nothing),
+        cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
