@@ -481,6 +481,10 @@ static void usage(FILE *f)
             "usage: vigie COMMAND [options]\n\n"
             "  analyze INPUT    run the analysers over a video, stream, image sequence or "
             "device; events as JSON Lines\n"
+            "  serve            run cameras, store and HTTP API from a config file "
+            "(docs/server.md)\n"
+            "  user add|disable manage the server's users\n"
+            "  audit verify     check the server's audit trail\n"
             "  options [GROUP]  list every option (name, type, default, range, help)\n"
             "  version          print the version\n\n"
             "'vigie COMMAND --help' tells more.\n",
@@ -499,6 +503,8 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "options")) return cmd_options(argc - 1, argv + 1);
     if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(argv[1], "detect")) return cmd_detect(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "serve") || !strcmp(argv[1], "user") || !strcmp(argv[1], "audit"))
+        return cmd_server(argc - 1, argv + 1);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("vigie %s\n", VG_VERSION_STRING);
         return 0;

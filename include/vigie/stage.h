@@ -141,6 +141,9 @@ int vg_pipeline_needs_color(const vg_pipeline_t *p);
  */
 int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *sink,
                     vg_progress_fn progress, void *progress_opaque);
+/** A pointer for the program's use (stages it adds reach it through a->pipeline); NULL at first. */
+void vg_pipeline_set_user(vg_pipeline_t *p, void *user);
+void *vg_pipeline_user(const vg_pipeline_t *p);
 /** Ask a running pipeline to stop soon. Any thread; async-signal-safe. */
 void vg_pipeline_stop(vg_pipeline_t *p);
 void vg_pipeline_free(vg_pipeline_t **p);

@@ -124,7 +124,18 @@ struct vg_pipeline {
     int64_t next_event_id;
     int64_t events;
     const vg_event_sink_t *sink;
+    void *user;
 };
+
+void vg_pipeline_set_user(vg_pipeline_t *p, void *user)
+{
+    p->user = user;
+}
+
+void *vg_pipeline_user(const vg_pipeline_t *p)
+{
+    return p->user;
+}
 
 int vg_pipeline_new(vg_pipeline_t **out, const vg_scene_t *scene, const char *camera,
                     const vg_settings_t *settings, char *err, size_t errlen)

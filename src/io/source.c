@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vigie/error.h>
@@ -91,6 +92,9 @@ static const vg_option_t source_options[] = {
      .help = "fraction of undecodable packets above which a file is reported damaged"},
     {O("rate", VG_OPT_DOUBLE, rate), .def.d = 25, .min = 0.01, .max = 1000, .unit = "fps",
      .help = "image sequences: frames per second (pictures carry no time; speeds depend on it)"},
+    {O("realtime", VG_OPT_BOOL, realtime), .def.i = 0, .max = 1,
+     .help = "files and image sequences: deliver frames at their own pace, as a camera would "
+             "(vigie serve's file cameras), instead of as fast as they decode"},
     {.name = NULL},
 };
 #undef O
@@ -101,6 +105,8 @@ const vg_option_group_t vg_source_option_group = {"input", "video input and inge
 
 struct vg_source {
     char *url;
+    double pace_wall0, pace_t0; /* realtime: wall time (monotonic) of the first frame and its t */
+    int pace_set;
     char shown[512]; /* url without credentials, for messages */
     vg_source_params_t p;
     const vg_clock_t *clock;
@@ -747,6 +753,30 @@ static int restart_file(vg_source_t *s)
     return 0;
 }
 
+/* Realtime pacing: wait until the frame's time has come (in short sleeps: interruptible). */
+static void pace(vg_source_t *s, double t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double wall = now.tv_sec + now.tv_nsec * 1e-9;
+    if (!s->pace_set || t < s->pace_t0 || t - s->pace_t0 > wall - s->pace_wall0 + 5) {
+        /* first frame, or a jump (seek, loop with a reset clock): start pacing from here */
+        s->pace_set = 1;
+        s->pace_wall0 = wall;
+        s->pace_t0 = t;
+        return;
+    }
+    for (;;) {
+        double left = s->pace_wall0 + (t - s->pace_t0) - wall;
+        if (left <= 0 || atomic_load(&s->interrupted)) return;
+        if (left > 0.05) left = 0.05;
+        struct timespec d = {0, (long)(left * 1e9)};
+        nanosleep(&d, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        wall = now.tv_sec + now.tv_nsec * 1e-9;
+    }
+}
+
 int vg_source_read(vg_source_t *s, vg_frame_t **out)
 {
     char e[128];
@@ -783,6 +813,7 @@ int vg_source_read(vg_source_t *s, vg_frame_t **out)
             f->discontinuity = s->pending_discontinuity;
             s->pending_discontinuity = 0;
             s->st.frames++;
+            if (s->p.realtime && !is_live(s)) pace(s, t);
             *out = f;
             return 0;
         }

@@ -1,0 +1,327 @@
+/*
+ * vigie serve | user | audit: the server and its administration (docs/server.md).
+ *
+ *   vigie serve --config FILE            run cameras, store and HTTP API until SIGTERM/SIGINT
+ *   vigie user add --config FILE NAME --role ROLE   (password on standard input)
+ *   vigie user disable --config FILE NAME
+ *   vigie audit verify --config FILE     exit 0 when the audit trail verifies, 1 when not
+ */
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <vigie/vigie.h>
+#include <vigie/server.h>
+#include <vigie/store.h>
+
+#include "cli.h"
+
+static vg_server_t *serving; /* for the signal handler */
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (serving) vg_server_stop(serving);
+}
+
+static int load_config(const char *path, vg_server_config_t **cfg)
+{
+    char err[1024];
+    if (!path) {
+        fprintf(stderr, "vigie: error: give the server's config file with --config FILE "
+                        "(docs/server.md)\n");
+        return EXIT_USAGE;
+    }
+    if (vg_server_config_load(cfg, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int open_store(const vg_server_config_t *cfg, vg_store_t **st, int must_exist)
+{
+    char db[4200], err[1024];
+    struct stat sb;
+    vg_server_config_db(cfg, db, sizeof(db));
+    if (must_exist && stat(db, &sb) != 0) {
+        fprintf(stderr,
+                "vigie: error: %s: no database there (has vigie serve run with this "
+                "config?)\n",
+                db);
+        return EXIT_INPUT;
+    }
+    if (!must_exist) mkdir(cfg->storage, 0750);
+    if (vg_store_open(st, db, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err);
+        return EXIT_INPUT;
+    }
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"port-file", required_argument, NULL, 'P'},
+        {"quiet", no_argument, NULL, 'q'},        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *port_file = NULL;
+    vg_server_config_t *cfg = NULL;
+    vg_server_t *srv = NULL;
+    char err[1024];
+    int c, code;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:qvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'P':
+            port_file = optarg;
+            break;
+        case 'q':
+            vg_log_set_level(VG_LOG_ERROR);
+            break;
+        case 'v':
+            vg_log_set_level(VG_LOG_VERBOSE);
+            break;
+        case 'h':
+            printf("usage: vigie serve --config FILE [--port-file FILE] [-q|-v]\n\n"
+                   "Analyses the config's cameras, keeps events, evidence and the audit trail in\n"
+                   "its storage and answers the HTTP API (docs/server.md) until SIGTERM or "
+                   "SIGINT.\n"
+                   "  --port-file FILE  write the port listened on to FILE once listening\n"
+                   "Create the first user with: vigie user add --config FILE NAME --role admin\n");
+            return 0;
+        default:
+            fprintf(stderr, "vigie serve: see 'vigie serve --help'\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "vigie serve: unexpected argument %s (see vigie serve --help)\n",
+                argv[optind]);
+        return EXIT_USAGE;
+    }
+    if ((code = load_config(config, &cfg)) != 0) return code;
+    if (vg_server_new(&srv, cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err);
+        vg_server_config_free(&cfg);
+        return EXIT_INPUT;
+    }
+    serving = srv;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (vg_server_start(srv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err);
+        serving = NULL;
+        vg_server_free(&srv);
+        vg_server_config_free(&cfg);
+        return EXIT_INPUT;
+    }
+    if (port_file) {
+        char tmp[4200];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+        FILE *f = fopen(tmp, "w");
+        if (!f || fprintf(f, "%d\n", vg_server_port(srv)) < 0 || fclose(f) != 0 ||
+            rename(tmp, port_file) != 0)
+            fprintf(stderr, "vigie: warning: %s: cannot write the port\n", port_file);
+    }
+    {
+        vg_store_t *st = NULL;
+        char db[4200];
+        vg_server_config_db(cfg, db, sizeof(db));
+        if (vg_store_open(&st, db, err, sizeof(err)) == 0) {
+            if (vg_store_user_count(st) == 0)
+                fprintf(stderr,
+                        "vigie: warning: no user yet: nobody can log in; create the "
+                        "first admin with: vigie user add --config %s NAME --role "
+                        "admin\n",
+                        config);
+            vg_store_close(&st);
+        }
+    }
+    vg_server_wait(srv);
+    fprintf(stderr, "vigie: stopping: ending open events, flushing the store\n");
+    serving = NULL;
+    vg_server_free(&srv);
+    vg_server_config_free(&cfg);
+    return 0;
+}
+
+/* The password: one line on standard input (no echo on a terminal). */
+static int read_password(char *buf, size_t len)
+{
+    struct termios old, quiet;
+    int tty = isatty(0);
+    if (tty) {
+        fprintf(stderr, "password (10 characters or more): ");
+        tcgetattr(0, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(0, TCSANOW, &quiet);
+    }
+    char *got = fgets(buf, (int)len, stdin);
+    if (tty) {
+        tcsetattr(0, TCSANOW, &old);
+        fprintf(stderr, "\n");
+    }
+    if (!got) return -1;
+    buf[strcspn(buf, "\r\n")] = 0;
+    return 0;
+}
+
+static const char *cli_actor(char *buf, size_t len)
+{
+    struct passwd *pw = getpwuid(getuid());
+    snprintf(buf, len, "cli:%s", pw ? pw->pw_name : "unknown");
+    return buf;
+}
+
+static int cmd_user(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"role", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *role = NULL;
+    vg_server_config_t *cfg = NULL;
+    vg_store_t *st = NULL;
+    char err[512], pw[1100], actor[128], details[128];
+    int c, code;
+    if (argc < 2 || (strcmp(argv[1], "add") && strcmp(argv[1], "disable"))) {
+        fprintf(stderr, "usage: vigie user add --config FILE NAME --role "
+                        "operator|supervisor|auditor|admin\n"
+                        "       vigie user disable --config FILE NAME\n"
+                        "The password of a new user is read from standard input.\n");
+        return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : EXIT_USAGE;
+    }
+    int add = !strcmp(argv[1], "add");
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "c:r:h", longopts, NULL)) != -1) {
+        if (c == 'c')
+            config = optarg;
+        else if (c == 'r')
+            role = optarg;
+        else {
+            fprintf(stderr, "usage: vigie user add --config FILE NAME --role ROLE\n");
+            return c == 'h' ? 0 : EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "vigie user: give one user NAME\n");
+        return EXIT_USAGE;
+    }
+    const char *name = argv[optind];
+    if (add && (!role || vg_role_from_name(role) < 0)) {
+        fprintf(stderr, "vigie user add: --role: use operator, supervisor, auditor or admin\n");
+        return EXIT_USAGE;
+    }
+    if ((code = load_config(config, &cfg)) != 0) return code;
+    if ((code = open_store(cfg, &st, 0)) != 0) goto end;
+    cli_actor(actor, sizeof(actor));
+    if (add) {
+        if (read_password(pw, sizeof(pw)) < 0) {
+            fprintf(stderr, "vigie user add: no password on standard input\n");
+            code = EXIT_USAGE;
+            goto end;
+        }
+        int ret = vg_store_user_add(st, name, vg_role_from_name(role), pw, err, sizeof(err));
+        memset(pw, 0, sizeof(pw));
+        if (ret < 0) {
+            fprintf(stderr, "vigie: error: %s\n", err);
+            code = ret == VG_EINVAL || ret == VG_EBUSY ? EXIT_USAGE : EXIT_INPUT;
+            goto end;
+        }
+        snprintf(details, sizeof(details), "{\"role\":\"%s\"}", role);
+        vg_store_audit(st, actor, "user_add", name, details);
+        fprintf(stderr, "vigie: user '%s' (%s) added\n", name, role);
+    } else {
+        int ret = vg_store_user_disable(st, name, 1);
+        if (ret < 0) {
+            fprintf(stderr, "vigie: error: user '%s': %s\n", name,
+                    ret == VG_ENOENT ? "no such user" : vg_strerror(ret));
+            code = ret == VG_ENOENT ? EXIT_USAGE : EXIT_INPUT;
+            goto end;
+        }
+        vg_store_audit(st, actor, "user_disable", name, NULL);
+        fprintf(stderr, "vigie: user '%s' disabled\n", name);
+    }
+end:
+    vg_store_close(&st);
+    vg_server_config_free(&cfg);
+    return code;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"anchors", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *anchors = NULL;
+    vg_server_config_t *cfg = NULL;
+    vg_store_t *st = NULL;
+    char anch[4200];
+    int c, code;
+    if (argc < 2 || strcmp(argv[1], "verify")) {
+        fprintf(stderr, "usage: vigie audit verify --config FILE [--anchors FILE]\n"
+                        "Walks the audit trail's hash chain and checks the anchors (by default\n"
+                        "the storage's audit-anchors.log); exit 0 verified, 1 not.\n");
+        return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : EXIT_USAGE;
+    }
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "c:a:h", longopts, NULL)) != -1) {
+        if (c == 'c')
+            config = optarg;
+        else if (c == 'a')
+            anchors = optarg;
+        else {
+            fprintf(stderr, "usage: vigie audit verify --config FILE [--anchors FILE]\n");
+            return c == 'h' ? 0 : EXIT_USAGE;
+        }
+    }
+    if ((code = load_config(config, &cfg)) != 0) return code;
+    if ((code = open_store(cfg, &st, 1)) != 0) goto end;
+    if (!anchors) {
+        vg_server_config_anchors(cfg, anch, sizeof(anch));
+        anchors = anch;
+    }
+    vg_audit_report_t r;
+    if (vg_store_audit_verify(st, anchors, &r) < 0) {
+        fprintf(stderr, "vigie: error: cannot read the audit trail\n");
+        code = EXIT_INPUT;
+        goto end;
+    }
+    if (r.ok)
+        printf("audit trail verified: %s\n", r.what);
+    else
+        printf("AUDIT TRAIL BROKEN at row %lld: %s\n", (long long)r.bad_seq, r.what);
+    code = r.ok ? 0 : 1;
+end:
+    vg_store_close(&st);
+    vg_server_config_free(&cfg);
+    return code;
+}
+
+int cmd_server(int argc, char **argv)
+{
+    if (!strcmp(argv[0], "serve")) return cmd_serve(argc, argv);
+    if (!strcmp(argv[0], "user")) return cmd_user(argc, argv);
+    return cmd_audit(argc, argv);
+}

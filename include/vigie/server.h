@@ -1,0 +1,87 @@
+/*
+ * vigie — `vigie serve`: a long-running service that analyses cameras, keeps events and evidence
+ * in the store, protects privacy and answers an HTTP API (docs/server.md).
+ *
+ * Threads: per camera an analysis thread (running its pipeline, whose ingest thread it starts),
+ * the shared inference thread (vg_infer), one store writer thread (events, evidence pictures,
+ * the live stream's notifications), one retention thread, and the HTTP server's threads.
+ * A camera that fails is reported and retried with backoff; it never stops the others.
+ */
+#ifndef VIGIE_SERVER_H
+#define VIGIE_SERVER_H
+
+#include <stddef.h>
+
+#include <vigie/opt.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vg_server_camera {
+    char *name;
+    char *input;             /**< file, URL or device (as vigie analyze takes) */
+    char *scene;             /**< scene file, "" for none */
+    int loop;                /**< files: start again at the end (demonstrations) */
+    int realtime;            /**< files: at their own pace (default 1) */
+    vg_settings_t *settings; /**< "settings:" of the camera (option names as in --set) */
+    int line;                /**< in the config file */
+} vg_server_camera_t;
+
+typedef struct vg_server_config {
+    char *path;              /**< the file it was read from */
+    char *sha256;            /**< of the file's bytes (audited when it changes) */
+    char *listen_addr;       /**< IPv4 address to listen on (default 127.0.0.1) */
+    int port;                /**< 0: any free port (vg_server_port says which) */
+    char *storage;           /**< directory of the database, evidence and anchors */
+    double evidence_days;    /**< retention of evidence pictures */
+    double audit_days;       /**< retention of the audit trail (0: forever) */
+    double retention_every;  /**< seconds between retention runs */
+    double anchor_every;     /**< seconds between audit anchors */
+    int keep_original;       /**< also store the unblurred picture */
+    unsigned original_roles; /**< bit per enum vg_role allowed to read originals (with a reason) */
+    int pixel_block;         /**< pixelation block, analysis pixels */
+    double session_hours;    /**< a login lasts this long */
+    int body_limit;          /**< largest request body, bytes */
+    int login_failures;      /**< failed logins per address or name before a lockout */
+    double login_lockout;    /**< seconds of that lockout (and of the counting window) */
+    int nb_cameras;
+    vg_server_camera_t *cameras;
+} vg_server_config_t;
+
+/**
+ * Read and check the config file at @path (YAML; docs/server.md). Relative paths in it are
+ * taken from the file's directory. Returns 0, or VG_ENOENT/VG_ESYNTAX/VG_ENOMEM with
+ * "PATH:LINE: KEY: what is wrong" in @err.
+ */
+int vg_server_config_load(vg_server_config_t **out, const char *path, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void vg_server_config_free(vg_server_config_t **c);
+/** The database file of @c's storage into @buf. */
+void vg_server_config_db(const vg_server_config_t *c, char *buf, size_t len);
+/** The anchors file of @c's storage into @buf. */
+void vg_server_config_anchors(const vg_server_config_t *c, char *buf, size_t len);
+
+typedef struct vg_server vg_server_t;
+
+/**
+ * Create a server for @cfg (borrowed; must outlive the server): creates the storage directories,
+ * opens the database. Nothing runs yet. Returns 0 or an error with the reason in @err.
+ */
+int vg_server_new(vg_server_t **out, const vg_server_config_t *cfg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/** Start listening and the cameras. Returns 0 or an error (address in use, ...) in @err. */
+int vg_server_start(vg_server_t *s, char *err, size_t errlen);
+/** The TCP port listened on (after vg_server_start). */
+int vg_server_port(const vg_server_t *s);
+/** Block until vg_server_stop() is called. */
+void vg_server_wait(vg_server_t *s);
+/** Ask the server to stop. Any thread; async-signal-safe. */
+void vg_server_stop(vg_server_t *s);
+/** Stop everything (cameras end their open events, the writer drains), write an anchor, free. */
+void vg_server_free(vg_server_t **s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,437 @@
+/*
+ * The `vigie serve` config file (YAML, docs/server.md):
+ *
+ *   listen: 127.0.0.1:8080           # address:port; loopback by default, port 0 = any free one
+ *   storage: /var/lib/vigie          # database, evidence/, originals/, audit-anchors.log
+ *   retention: {evidence_days: 30, audit_days: 365, every: 3600}
+ *   evidence: {keep_original: false, original_roles: [supervisor], pixel_block: 12}
+ *   security: {session_hours: 12, body_limit: 65536, login_failures: 5, login_lockout: 300}
+ *   audit: {anchor_every: 3600}
+ *   cameras:
+ *     - name: hall
+ *       input: /usr/share/doc/opencv-doc/examples/data/vtest.avi
+ *       loop: true                   # files only
+ *       scene: scenes/hall.yaml      # relative to this file
+ *       settings: {detect.wait: no}  # any option, as with --set
+ *
+ * Strict like the scene parser: an unknown key, a wrong type or a value out of range is an error
+ * naming the file, the line and the key. Camera names are unique, 1-63 characters of letters,
+ * digits, '.', '_' and '-' (they name folders and appear in URLs).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <libfyaml.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vigie/error.h>
+#include <vigie/mem.h>
+#include <vigie/server.h>
+#include <vigie/stage.h>
+#include <vigie/store.h>
+
+#include "core/sha256.h"
+
+typedef struct cctx {
+    const char *file;
+    char *err;
+    size_t errlen;
+    int failed;
+    char dir[PATH_MAX];
+} cctx_t;
+
+static int line_of(struct fy_node *n)
+{
+    void *it = NULL;
+    if (!n) return 0;
+    if (fy_node_is_scalar(n)) {
+        struct fy_token *t = fy_node_get_scalar_token(n);
+        const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+        return m ? m->line + 1 : 0;
+    }
+    if (fy_node_is_mapping(n)) {
+        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+        return p ? line_of(fy_node_pair_key(p)) : 0;
+    }
+    return line_of(fy_node_sequence_iterate(n, &it));
+}
+
+static int cfail(cctx_t *c, struct fy_node *n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int cfail(cctx_t *c, struct fy_node *n, const char *key, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    if (c->failed) return VG_ESYNTAX;
+    c->failed = 1;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    int line = line_of(n);
+    if (line)
+        snprintf(c->err, c->errlen, "%s:%d: %s: %s", c->file, line, key, msg);
+    else
+        snprintf(c->err, c->errlen, "%s: %s: %s", c->file, key, msg);
+    return VG_ESYNTAX;
+}
+
+static const char *cscalar(cctx_t *c, struct fy_node *n, const char *key)
+{
+    const char *s = n && fy_node_is_scalar(n) ? fy_node_get_scalar0(n) : NULL;
+    if (!s) cfail(c, n, key, "expected a single value");
+    return s;
+}
+
+static int cnum(cctx_t *c, struct fy_node *n, const char *key, double min, double max, double *out)
+{
+    const char *s = cscalar(c, n, key);
+    char *end;
+    if (!s) return VG_ESYNTAX;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v)) return cfail(c, n, key, "'%s' is not a number", s);
+    if (v < min || v > max)
+        return cfail(c, n, key, "%s is out of range: use a value from %g to %g", s, min, max);
+    *out = v;
+    return 0;
+}
+
+static int cbool(cctx_t *c, struct fy_node *n, const char *key, int *out)
+{
+    const char *s = cscalar(c, n, key);
+    if (!s) return VG_ESYNTAX;
+    if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on") || !strcmp(s, "1"))
+        *out = 1;
+    else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off") || !strcmp(s, "0"))
+        *out = 0;
+    else
+        return cfail(c, n, key, "'%s' is not true or false", s);
+    return 0;
+}
+
+/* A path: relative ones are taken from the config file's directory. */
+static int cpath(cctx_t *c, struct fy_node *n, const char *key, char **out)
+{
+    const char *s = cscalar(c, n, key);
+    char buf[PATH_MAX * 2];
+    if (!s) return VG_ESYNTAX;
+    if (!*s) return cfail(c, n, key, "must not be empty");
+    if (s[0] == '/' || strstr(s, "://") || !strncmp(s, "/dev/", 5))
+        snprintf(buf, sizeof(buf), "%s", s);
+    else
+        snprintf(buf, sizeof(buf), "%s/%s", c->dir, s);
+    vg_free(*out);
+    *out = vg_strdup(buf);
+    return *out ? 0 : VG_ENOMEM;
+}
+
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 63) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-') return 0;
+    return s[0] != '.';
+}
+
+typedef int (*cmember_fn)(cctx_t *c, const char *key, struct fy_node *v, void *obj);
+
+static int cwalk(cctx_t *c, struct fy_node *n, const char *what, const char *const *keys,
+                 cmember_fn fn, void *obj)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+    if (!n || !fy_node_is_mapping(n)) return cfail(c, n, what, "expected a mapping (key: value)");
+    while ((p = fy_node_mapping_iterate(n, &it))) {
+        struct fy_node *k = fy_node_pair_key(p);
+        const char *key = k && fy_node_is_scalar(k) ? fy_node_get_scalar0(k) : NULL;
+        int known = 0;
+        if (!key) return cfail(c, k, what, "keys must be plain names");
+        for (int i = 0; keys[i]; i++) known |= !strcmp(keys[i], key);
+        if (!known) {
+            char list[512] = "";
+            for (int i = 0; keys[i]; i++) {
+                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+                strncat(list, keys[i], sizeof(list) - strlen(list) - 1);
+            }
+            return cfail(c, k, key, "unknown key in %s; known keys: %s", what, list);
+        }
+        int ret = fn(c, key, fy_node_pair_value(p), obj);
+        if (ret < 0) return ret;
+    }
+    return 0;
+}
+
+static int retention_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+{
+    vg_server_config_t *cfg = obj;
+    if (!strcmp(key, "evidence_days")) return cnum(c, v, key, 0.001, 36500, &cfg->evidence_days);
+    if (!strcmp(key, "audit_days")) return cnum(c, v, key, 0, 36500, &cfg->audit_days);
+    return cnum(c, v, key, 1, 86400 * 7, &cfg->retention_every);
+}
+
+static int evidence_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+{
+    vg_server_config_t *cfg = obj;
+    if (!strcmp(key, "keep_original")) return cbool(c, v, key, &cfg->keep_original);
+    if (!strcmp(key, "pixel_block")) {
+        double d;
+        int r = cnum(c, v, key, 4, 64, &d);
+        cfg->pixel_block = (int)d;
+        return r;
+    }
+    /* original_roles */
+    void *it = NULL;
+    struct fy_node *item;
+    if (!v || !fy_node_is_sequence(v)) return cfail(c, v, key, "expected a list of roles");
+    cfg->original_roles = 0;
+    while ((item = fy_node_sequence_iterate(v, &it))) {
+        const char *s = cscalar(c, item, key);
+        if (!s) return VG_ESYNTAX;
+        int r = vg_role_from_name(s);
+        if (r < 0 || r == VG_ROLE_OPERATOR || r == VG_ROLE_AUDITOR)
+            return cfail(c, item, key,
+                         "'%s': only supervisor or admin may be allowed unblurred evidence", s);
+        cfg->original_roles |= 1u << r;
+    }
+    return 0;
+}
+
+static int security_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+{
+    vg_server_config_t *cfg = obj;
+    double d;
+    int r;
+    if (!strcmp(key, "session_hours")) return cnum(c, v, key, 0.01, 24 * 30, &cfg->session_hours);
+    if (!strcmp(key, "login_lockout")) return cnum(c, v, key, 1, 86400, &cfg->login_lockout);
+    if (!strcmp(key, "body_limit")) {
+        r = cnum(c, v, key, 1024, 16 << 20, &d);
+        cfg->body_limit = (int)d;
+        return r;
+    }
+    r = cnum(c, v, key, 1, 1000, &d);
+    cfg->login_failures = (int)d;
+    return r;
+}
+
+static int audit_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+{
+    vg_server_config_t *cfg = obj;
+    return cnum(c, v, key, 1, 86400 * 7, &cfg->anchor_every);
+}
+
+static int camera_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+{
+    vg_server_camera_t *cam = obj;
+    if (!strcmp(key, "name")) {
+        const char *s = cscalar(c, v, key);
+        if (!s) return VG_ESYNTAX;
+        if (!valid_name(s))
+            return cfail(c, v, key,
+                         "'%s': use 1 to 63 letters, digits, '.', '_' or '-' (not starting with "
+                         "'.')",
+                         s);
+        vg_free(cam->name);
+        cam->name = vg_strdup(s);
+        return cam->name ? 0 : VG_ENOMEM;
+    }
+    if (!strcmp(key, "input")) return cpath(c, v, key, &cam->input);
+    if (!strcmp(key, "scene")) return cpath(c, v, key, &cam->scene);
+    if (!strcmp(key, "loop")) return cbool(c, v, key, &cam->loop);
+    if (!strcmp(key, "realtime")) return cbool(c, v, key, &cam->realtime);
+    /* settings: option name -> value */
+    void *it = NULL;
+    struct fy_node_pair *p;
+    if (!v || !fy_node_is_mapping(v)) return cfail(c, v, key, "expected option: value pairs");
+    while ((p = fy_node_mapping_iterate(v, &it))) {
+        const char *k = cscalar(c, fy_node_pair_key(p), key);
+        const char *val = k ? cscalar(c, fy_node_pair_value(p), k) : NULL;
+        char origin[PATH_MAX + 32];
+        if (!val) return VG_ESYNTAX;
+        snprintf(origin, sizeof(origin), "%s:%d", c->file, line_of(fy_node_pair_key(p)));
+        if (vg_settings_add(cam->settings, k, val, origin) < 0) return VG_ENOMEM;
+    }
+    return 0;
+}
+
+static int top_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+{
+    static const char *const ret_keys[] = {"evidence_days", "audit_days", "every", NULL};
+    static const char *const ev_keys[] = {"keep_original", "original_roles", "pixel_block", NULL};
+    static const char *const sec_keys[] = {"session_hours", "body_limit", "login_failures",
+                                           "login_lockout", NULL};
+    static const char *const audit_keys[] = {"anchor_every", NULL};
+    static const char *const cam_keys[] = {"name",     "input",    "scene", "loop",
+                                           "realtime", "settings", NULL};
+    vg_server_config_t *cfg = obj;
+    if (!strcmp(key, "listen")) {
+        const char *s = cscalar(c, v, key);
+        char host[64];
+        int port, n = 0;
+        if (!s) return VG_ESYNTAX;
+        if (sscanf(s, "%63[0-9.]:%d%n", host, &port, &n) != 2 || s[n] || port < 0 || port > 65535)
+            return cfail(c, v, key, "'%s': use IPV4ADDRESS:PORT, e.g. 127.0.0.1:8080", s);
+        vg_free(cfg->listen_addr);
+        cfg->listen_addr = vg_strdup(host);
+        cfg->port = port;
+        return cfg->listen_addr ? 0 : VG_ENOMEM;
+    }
+    if (!strcmp(key, "storage")) return cpath(c, v, key, &cfg->storage);
+    if (!strcmp(key, "retention")) return cwalk(c, v, key, ret_keys, retention_member, cfg);
+    if (!strcmp(key, "evidence")) return cwalk(c, v, key, ev_keys, evidence_member, cfg);
+    if (!strcmp(key, "security")) return cwalk(c, v, key, sec_keys, security_member, cfg);
+    if (!strcmp(key, "audit")) return cwalk(c, v, key, audit_keys, audit_member, cfg);
+    /* cameras */
+    void *it = NULL;
+    struct fy_node *item;
+    if (!v || !fy_node_is_sequence(v)) return cfail(c, v, key, "expected a list of cameras");
+    int n = fy_node_sequence_item_count(v);
+    if (n > 256) return cfail(c, v, key, "at most 256 cameras per server");
+    cfg->cameras = vg_calloc(n ? n : 1, sizeof(*cfg->cameras));
+    if (!cfg->cameras) return VG_ENOMEM;
+    while ((item = fy_node_sequence_iterate(v, &it))) {
+        vg_server_camera_t *cam = &cfg->cameras[cfg->nb_cameras++];
+        cam->realtime = 1;
+        cam->line = line_of(item);
+        if (vg_settings_new(&cam->settings) < 0) return VG_ENOMEM;
+        int ret = cwalk(c, item, "camera", cam_keys, camera_member, cam);
+        if (ret < 0) return ret;
+        if (!cam->name) return cfail(c, item, "camera", "needs a name");
+        if (!cam->input) return cfail(c, item, cam->name, "needs an input");
+        if (!cam->scene) cam->scene = vg_strdup("");
+        for (int i = 0; i < cfg->nb_cameras - 1; i++)
+            if (!strcmp(cfg->cameras[i].name, cam->name))
+                return cfail(c, item, cam->name, "two cameras have this name");
+        char err[512];
+        if (vg_settings_validate(cam->settings, vg_option_groups(), err, sizeof(err)) < 0)
+            return cfail(c, item, cam->name, "%s", err);
+    }
+    return 0;
+}
+
+int vg_server_config_load(vg_server_config_t **out, const char *path, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"listen",   "storage", "retention", "evidence",
+                                       "security", "audit",   "cameras",   NULL};
+    cctx_t c = {path, err, errlen, 0, ""};
+    vg_server_config_t *cfg = vg_calloc(1, sizeof(*cfg));
+    struct fy_document *doc = NULL;
+    char *buf = NULL;
+    size_t n = 0;
+    int ret;
+    FILE *f;
+    if (!cfg) return VG_ENOMEM;
+    cfg->listen_addr = vg_strdup("127.0.0.1");
+    cfg->port = 8080;
+    cfg->evidence_days = 30;
+    cfg->audit_days = 0;
+    cfg->retention_every = 3600;
+    cfg->anchor_every = 3600;
+    cfg->original_roles = 1u << VG_ROLE_SUPERVISOR;
+    cfg->pixel_block = 12;
+    cfg->session_hours = 12;
+    cfg->body_limit = 65536;
+    cfg->login_failures = 5;
+    cfg->login_lockout = 300;
+    cfg->path = vg_strdup(path);
+    if (!cfg->listen_addr || !cfg->path) {
+        ret = VG_ENOMEM;
+        goto fail;
+    }
+    {
+        char tmp[PATH_MAX], *slash;
+        snprintf(tmp, sizeof(tmp), "%s", path);
+        slash = strrchr(tmp, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(c.dir, sizeof(c.dir), "%s", tmp[0] ? tmp : "/");
+        } else
+            snprintf(c.dir, sizeof(c.dir), ".");
+    }
+    f = fopen(path, "rb");
+    if (!f) {
+        ret = VG_ENOENT;
+        snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
+        goto fail;
+    }
+    for (size_t cap = 0;;) {
+        if (cap - n < 4096) {
+            char *nb = cap > (4u << 20) ? NULL : vg_realloc(buf, cap + 65536);
+            if (!nb) {
+                fclose(f);
+                ret = VG_ENOMEM;
+                snprintf(err, errlen, "%s: too large for a config file", path);
+                goto fail;
+            }
+            buf = nb;
+            cap += 65536;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (!got) break;
+    }
+    fclose(f);
+    buf[n] = 0;
+    {
+        char hex[65];
+        vg__sha256_hex(buf, n, hex);
+        cfg->sha256 = vg_strdup(hex);
+    }
+    struct fy_parse_cfg pc = {NULL, FYPCF_QUIET, NULL, NULL};
+    doc = fy_document_build_from_string(&pc, buf, n);
+    if (!doc || !fy_document_root(doc)) {
+        ret = VG_ESYNTAX;
+        snprintf(err, errlen, "%s: not valid YAML, or empty (see docs/server.md)", path);
+        goto fail;
+    }
+    ret = cwalk(&c, fy_document_root(doc), "the config", keys, top_member, cfg);
+    if (ret == VG_ENOMEM) snprintf(err, errlen, "%s: out of memory", path);
+    if (ret < 0) goto fail;
+    if (!cfg->storage) {
+        ret = cfail(&c, fy_document_root(doc), "storage",
+                    "missing: say where the database and evidence go");
+        goto fail;
+    }
+    fy_document_destroy(doc);
+    vg_free(buf);
+    *out = cfg;
+    return 0;
+fail:
+    fy_document_destroy(doc);
+    vg_free(buf);
+    vg_server_config_free(&cfg);
+    return ret;
+}
+
+void vg_server_config_free(vg_server_config_t **pc)
+{
+    vg_server_config_t *c = *pc;
+    if (!c) return;
+    for (int i = 0; i < c->nb_cameras; i++) {
+        vg_free(c->cameras[i].name);
+        vg_free(c->cameras[i].input);
+        vg_free(c->cameras[i].scene);
+        vg_settings_free(&c->cameras[i].settings);
+    }
+    vg_free(c->cameras);
+    vg_free(c->path);
+    vg_free(c->sha256);
+    vg_free(c->listen_addr);
+    vg_free(c->storage);
+    vg_free(c);
+    *pc = NULL;
+}
+
+void vg_server_config_db(const vg_server_config_t *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/vigie.db", c->storage);
+}
+
+void vg_server_config_anchors(const vg_server_config_t *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/audit-anchors.log", c->storage);
+}

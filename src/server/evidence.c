@@ -1,0 +1,142 @@
+/*
+ * Evidence pictures: irreversible pixelation of people, JPEG encoding (libturbojpeg), files.
+ *
+ * Pixelation: the picture is cut into square blocks of `pixel_block` analysis pixels; every block
+ * that touches a person (a detector person box grown by a fifth of its size each side) is
+ * replaced by its mean colour, and so is every block touching foreground (the motion core's mask
+ * of this very frame, grown by one block): detector boxes come a few frames late, and without
+ * them (no detect stage, or no result yet) the foreground is all there is. A block
+ * mean keeps no detail finer than the block: with the default 12 px at 640 px wide, a face
+ * standing 10 m away is one or two flat squares. The copy served by default is this one; the
+ * original is kept only where the config asks for it.
+ *
+ * Files are written to NAME.tmp, synced and renamed, so a crash never leaves half a picture
+ * under a name the store knows.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
+#include <vigie/error.h>
+#include <vigie/log.h>
+#include <vigie/mem.h>
+
+#include "server_priv.h"
+
+#define COMP "evidence"
+
+void vg__evidence_pixelate(vg_image_t *img, const float (*boxes)[4], int nb, const vg_image_t *fg,
+                           int bs)
+{
+    int bw = (img->w + bs - 1) / bs, bh = (img->h + bs - 1) / bs;
+    int bpp = img->fmt == VG_PIX_BGR24 ? 3 : 1;
+    uint8_t *mark = vg_calloc((size_t)bw * bh, 1);
+    if (!mark) {
+        /* No memory for the block map: blank the whole picture rather than show anyone. */
+        for (int y = 0; y < img->h; y++) memset(vg_image_row(img, y), 128, (size_t)img->w * bpp);
+        return;
+    }
+    for (int i = 0; i < nb; i++) {
+        float gx = boxes[i][2] * 0.2f, gy = boxes[i][3] * 0.2f;
+        int x0 = (int)((boxes[i][0] - gx) / bs), y0 = (int)((boxes[i][1] - gy) / bs);
+        int x1 = (int)((boxes[i][0] + boxes[i][2] + gx) / bs),
+            y1 = (int)((boxes[i][1] + boxes[i][3] + gy) / bs);
+        for (int by = y0 < 0 ? 0 : y0; by <= y1 && by < bh; by++)
+            for (int bx = x0 < 0 ? 0 : x0; bx <= x1 && bx < bw; bx++) mark[by * bw + bx] = 1;
+    }
+    if (fg && fg->w == img->w && fg->h == img->h) {
+        for (int y = 0; y < fg->h; y++) {
+            const uint8_t *m = vg_image_row(fg, y);
+            for (int x = 0; x < fg->w; x++)
+                if (m[x]) {
+                    int by = y / bs, bx = x / bs;
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++) {
+                            int yy = by + dy, xx = bx + dx;
+                            if (yy >= 0 && yy < bh && xx >= 0 && xx < bw) mark[yy * bw + xx] = 1;
+                        }
+                }
+        }
+    }
+    for (int by = 0; by < bh; by++)
+        for (int bx = 0; bx < bw; bx++) {
+            if (!mark[by * bw + bx]) continue;
+            int x0 = bx * bs, y0 = by * bs;
+            int x1 = x0 + bs > img->w ? img->w : x0 + bs, y1 = y0 + bs > img->h ? img->h : y0 + bs;
+            uint32_t sum[3] = {0, 0, 0}, n = (uint32_t)((x1 - x0) * (y1 - y0));
+            for (int y = y0; y < y1; y++) {
+                const uint8_t *r = vg_image_row(img, y);
+                for (int x = x0; x < x1; x++)
+                    for (int c = 0; c < bpp; c++) sum[c] += r[x * bpp + c];
+            }
+            uint8_t mean[3];
+            for (int c = 0; c < bpp; c++) mean[c] = (uint8_t)((sum[c] + n / 2) / n);
+            for (int y = y0; y < y1; y++) {
+                uint8_t *r = vg_image_row(img, y);
+                for (int x = x0; x < x1; x++)
+                    for (int c = 0; c < bpp; c++) r[x * bpp + c] = mean[c];
+            }
+        }
+    vg_free(mark);
+}
+
+int vg__evidence_jpeg(const vg_image_t *img, int quality, uint8_t **out, size_t *len)
+{
+    tjhandle tj = tjInitCompress();
+    unsigned char *buf = NULL;
+    unsigned long size = 0;
+    int ret = 0;
+    if (!tj) return VG_ENOMEM;
+    int gray = img->fmt == VG_PIX_GRAY8;
+    if (tjCompress2(tj, img->data, img->w, (int)img->stride, img->h, gray ? TJPF_GRAY : TJPF_BGR,
+                    &buf, &size, gray ? TJSAMP_GRAY : TJSAMP_420, quality, 0) != 0) {
+        vg_log(COMP, VG_LOG_ERROR, "JPEG encoding failed: %s", tjGetErrorStr2(tj));
+        ret = VG_EINVAL;
+    } else {
+        *out = vg_malloc(size);
+        if (*out) {
+            memcpy(*out, buf, size);
+            *len = size;
+        } else
+            ret = VG_ENOMEM;
+    }
+    tjFree(buf);
+    tjDestroy(tj);
+    return ret;
+}
+
+int vg__write_file(const char *path, const void *data, size_t len, int mode)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) return VG_EIO;
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            errno = e;
+            return VG_EIO;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        unlink(tmp);
+        return VG_EIO;
+    }
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return VG_EIO;
+    }
+    return 0;
+}

@@ -1,0 +1,155 @@
+/* Internals of `vigie serve` shared by server.c, http.c and evidence.c. */
+#ifndef VG_SERVER_PRIV_H
+#define VG_SERVER_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <vigie/event.h>
+#include <vigie/frame.h>
+#include <vigie/server.h>
+#include <vigie/stage.h>
+#include <vigie/store.h>
+
+#define VG_MAX_PERSON_BOXES 128
+
+/* What is kept of a frame for a picture: the frame (a reference), the person boxes and, when the
+ * detector had nothing for it, a copy of the foreground mask. */
+typedef struct vg_snap {
+    vg_frame_t *frame;
+    float boxes[VG_MAX_PERSON_BOXES][4];
+    int nb;
+    uint8_t *fg; /* w*h bytes, or NULL */
+    int fg_w, fg_h;
+} vg_snap_t;
+
+/* One event record on its way to the store (a start carries its frame for the evidence). */
+typedef struct vg_job {
+    struct vg_job *next;
+    struct vg_cam *cam;
+    int64_t run;
+    vg_event_t ev;
+    char wall[32];
+    vg_snap_t snap;
+    char evidence[64]; /* set once its picture is written (kept across retries) */
+    int64_t evidence_bytes;
+    int tries;
+} vg_job_t;
+
+typedef struct vg_cam {
+    struct vg_server *srv;
+    const vg_server_camera_t *cfg;
+    pthread_t th;
+    int started;
+    pthread_mutex_t lock; /* the fields below */
+    pthread_cond_t cond;  /* wakes a camera waiting to retry */
+    char status[16];      /* starting, running, reconnecting, failed, ended, stopped */
+    char message[512];
+    char since[32];
+    double fps;
+    int64_t frames, dropped, events, restarts;
+    int in_w, in_h;
+    vg_snap_t still;
+    double still_t;
+    vg_pipeline_t *pipe;
+    atomic_int restart;
+    /* analysis thread only */
+    vg_job_t *pend_head, *pend_tail;
+    int64_t run;
+    double last_touch;
+} vg_cam_t;
+
+typedef struct vg_limiter_entry {
+    char key[80];
+    int failures;
+    double first, locked_until;
+} vg_limiter_entry_t;
+
+struct vg_server {
+    const vg_server_config_t *cfg;
+    vg_store_t *store;
+    char dir_evidence[4096], dir_originals[4096], anchors[4096];
+    vg_cam_t *cams;
+    int nb_cams;
+    atomic_int stopping;
+    int stop_pipe[2];
+
+    pthread_t writer;
+    int writer_started;
+    pthread_mutex_t wlock;
+    pthread_cond_t wcond;
+    vg_job_t *jhead, *jtail;
+    int jcount;
+    int wstop;
+
+    pthread_mutex_t hlock; /* the live stream's hub */
+    pthread_cond_t hcond;
+    int64_t head;
+
+    pthread_t keeper; /* retention and anchors */
+    int keeper_started;
+    pthread_mutex_t klock;
+    pthread_cond_t kcond;
+    int kstop;
+
+    pthread_mutex_t llock; /* login limiter */
+    vg_limiter_entry_t limiter[256];
+
+    void *mhd;
+    int port;
+};
+
+/* evidence.c */
+void vg__evidence_pixelate(vg_image_t *img, const float (*boxes)[4], int nb, const vg_image_t *fg,
+                           int bs);
+int vg__evidence_jpeg(const vg_image_t *img, int quality, uint8_t **out, size_t *len);
+int vg__write_file(const char *path, const void *data, size_t len, int mode);
+
+/* server.c */
+/* A pixelated JPEG of @snap (vg_free *out). */
+int vg__server_snap_jpeg(vg_server_t *s, const vg_snap_t *snap, int pixelate, uint8_t **out,
+                         size_t *len);
+void vg__snap_clear(vg_snap_t *snap);
+/* Copy @src into @dst with a new frame reference. */
+int vg__snap_copy(vg_snap_t *dst, const vg_snap_t *src);
+vg_cam_t *vg__server_cam(vg_server_t *s, const char *name);
+/* Restart @cam's pipeline (a new scene or fixture). */
+void vg__server_cam_restart(vg_cam_t *cam);
+
+/* http.c: a request reduced to what the API reads, and its answer. */
+typedef struct vg_http_req {
+    const char *method;
+    const char *path;
+    const char *(*query)(void *opaque, const char *key);
+    const char *(*header)(void *opaque, const char *key);
+    const char *(*cookie)(void *opaque, const char *key);
+    void *opaque;
+    const char *body;
+    size_t body_len;
+    int body_too_large;
+    const char *client; /* address, for the login limiter and the audit */
+} vg_http_req_t;
+
+typedef struct vg_http_resp {
+    int status;
+    const char *type; /* Content-Type */
+    uint8_t *body;    /* vg_malloc'd */
+    size_t len;
+    char set_cookie[256];
+    char allow[64];
+    char retry_after[16];
+    int stream; /* 1: the live stream, from feed seq stream_after */
+    int64_t stream_after;
+    char disposition[128];
+} vg_http_resp_t;
+
+/* Answer @req (any thread). */
+void vg__http_handle(vg_server_t *s, const vg_http_req_t *req, vg_http_resp_t *resp);
+void vg__http_resp_free(vg_http_resp_t *resp);
+int vg__http_start(vg_server_t *s, char *err, size_t errlen);
+void vg__http_stop(vg_server_t *s);
+/* The writer tells the live streams that the feed grew up to @seq. */
+void vg__hub_notify(vg_server_t *s, int64_t seq);
+
+#endif

@@ -1,0 +1,880 @@
+/*
+ * `vigie serve` end to end: the real binary on loopback, two file cameras (vtest.avi with a scene
+ * written here whose forbidden zone covers the walkway, so people walking raise intrusions, and a
+ * clip generated with FFmpeg), driven over HTTP with libcurl.
+ *
+ * - roles: each role logs in; operators get the live stream, blurred evidence and decisions;
+ *   what a role may not do is refused with 403; every action is in the audit trail;
+ * - bad input: malformed JSON, oversized bodies, unknown routes, wrong methods, SQL-looking
+ *   strings, path traversal: clean 4xx, nothing stored, the server still answers;
+ * - tampering: one audit row changed, deleted or inserted with the sqlite3 tool, or the tail cut:
+ *   `vigie audit verify` exits 1 and names the row;
+ * - kill -9 during a busy run (a camera playing as fast as it decodes): every event the live
+ *   stream showed is in the store afterwards, the chain verifies, and the server starts again.
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#define VTEST "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+#define PW    "correct horse battery"
+
+static char dir[256];
+static int have_data;
+
+typedef struct server {
+    pid_t pid;
+    int port;
+    char config[512];
+    char log[512];
+} server_t;
+
+static server_t main_srv;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int srv_start(server_t *s, const char *config, const char *tag)
+{
+    char port_file[600];
+    snprintf(port_file, sizeof(port_file), "%s/%s.port", dir, tag);
+    snprintf(s->log, sizeof(s->log), "%s/%s.log", dir, tag);
+    snprintf(s->config, sizeof(s->config), "%s", config);
+    unlink(port_file);
+    s->pid = fork();
+    if (s->pid == 0) {
+        /* its own log; nothing inherited that a reader of the test's output waits on */
+        if (!freopen(s->log, "a", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
+        execl(tu_vigie(), "vigie", "serve", "--config", config, "--port-file", port_file,
+              (char *)NULL);
+        _exit(127);
+    }
+    for (double t0 = now_s(); now_s() - t0 < 120;) {
+        size_t len;
+        char *txt = tu_read_file(port_file, &len);
+        if (txt) {
+            s->port = atoi(txt);
+            free(txt);
+            return s->port > 0 ? 0 : -1;
+        }
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) return -1;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static int srv_stop(server_t *s, int sig)
+{
+    int st = 0;
+    if (s->pid <= 0) return -1;
+    kill(s->pid, sig);
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---- HTTP ---- */
+
+typedef struct buf {
+    char *p;
+    size_t n;
+} buf_t;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    buf_t *b = ud;
+    size_t n = size * nmemb;
+    char *np = realloc(b->p, b->n + n + 1);
+    if (!np) return 0;
+    b->p = np;
+    memcpy(b->p + b->n, ptr, n);
+    b->n += n;
+    b->p[b->n] = 0;
+    return n;
+}
+
+typedef struct client {
+    CURL *c;
+    char csrf[80];
+    char user[32];
+} client_t;
+
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+    char ctype[80];
+} resp_t;
+
+static void resp_free(resp_t *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+static void client_init(client_t *cl)
+{
+    memset(cl, 0, sizeof(*cl));
+    cl->c = curl_easy_init();
+    curl_easy_setopt(cl->c, CURLOPT_COOKIEFILE, ""); /* its own cookie jar, in memory */
+}
+
+static void client_free(client_t *cl)
+{
+    curl_easy_cleanup(cl->c);
+}
+
+/* One request; @body NULL for none. @csrf: send the client's token. */
+static long req(client_t *cl, const char *method, const char *path, const char *ctype,
+                const char *body, size_t len, int csrf, resp_t *out)
+{
+    char url[1024], h1[128], h2[160];
+    buf_t b = {NULL, 0};
+    struct curl_slist *hs = NULL;
+    resp_t tmp;
+    if (!out) out = &tmp;
+    memset(out, 0, sizeof(*out));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", main_srv.port, path);
+    curl_easy_setopt(cl->c, CURLOPT_URL, url);
+    curl_easy_setopt(cl->c, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(cl->c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(cl->c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(cl->c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(cl->c, CURLOPT_TIMEOUT, 60L);
+    if (body) {
+        curl_easy_setopt(cl->c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(cl->c, CURLOPT_POSTFIELDSIZE, (long)len);
+    } else {
+        curl_easy_setopt(cl->c, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(cl->c, CURLOPT_HTTPGET, !strcmp(method, "GET") ? 1L : 0L);
+        curl_easy_setopt(cl->c, CURLOPT_CUSTOMREQUEST, method);
+        if (strcmp(method, "GET")) {
+            curl_easy_setopt(cl->c, CURLOPT_POSTFIELDS, "");
+            curl_easy_setopt(cl->c, CURLOPT_POSTFIELDSIZE, 0L);
+        }
+    }
+    if (ctype) {
+        snprintf(h1, sizeof(h1), "Content-Type: %s", ctype);
+        hs = curl_slist_append(hs, h1);
+    }
+    if (csrf) {
+        snprintf(h2, sizeof(h2), "X-CSRF-Token: %s", cl->csrf);
+        hs = curl_slist_append(hs, h2);
+    }
+    curl_easy_setopt(cl->c, CURLOPT_HTTPHEADER, hs);
+    CURLcode rc = curl_easy_perform(cl->c);
+    curl_slist_free_all(hs);
+    curl_easy_setopt(cl->c, CURLOPT_HTTPHEADER, NULL);
+    if (rc != CURLE_OK) {
+        print_error("%s %s: %s\n", method, path, curl_easy_strerror(rc));
+        free(b.p);
+        return -1;
+    }
+    curl_easy_getinfo(cl->c, CURLINFO_RESPONSE_CODE, &out->status);
+    char *ct = NULL;
+    curl_easy_getinfo(cl->c, CURLINFO_CONTENT_TYPE, &ct);
+    snprintf(out->ctype, sizeof(out->ctype), "%s", ct ? ct : "");
+    out->body = b.p;
+    out->len = b.n;
+    long status = out->status;
+    if (out == &tmp) resp_free(&tmp);
+    return status;
+}
+
+static long get(client_t *cl, const char *path, resp_t *out)
+{
+    return req(cl, "GET", path, NULL, NULL, 0, 0, out);
+}
+
+static long post_json(client_t *cl, const char *path, const char *json, resp_t *out)
+{
+    return req(cl, "POST", path, "application/json", json, json ? strlen(json) : 0, 1, out);
+}
+
+static long login(client_t *cl, const char *user, const char *pw)
+{
+    char body[256];
+    resp_t r;
+    snprintf(body, sizeof(body), "{\"user\":\"%s\",\"password\":\"%s\"}", user, pw);
+    long st = req(cl, "POST", "/api/login", "application/json", body, strlen(body), 0, &r);
+    if (st == 200) {
+        json_t *j = json_loads(r.body, 0, NULL);
+        snprintf(cl->csrf, sizeof(cl->csrf), "%s", json_string_value(json_object_get(j, "csrf")));
+        snprintf(cl->user, sizeof(cl->user), "%s", user);
+        json_decref(j);
+    }
+    resp_free(&r);
+    return st;
+}
+
+/* ---- the live stream ---- */
+
+typedef struct sse {
+    buf_t b;
+    int want;
+    int got;
+    json_t *events; /* array of the data objects */
+} sse_t;
+
+static size_t on_sse(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    sse_t *s = ud;
+    size_t n = on_data(ptr, size, nmemb, &s->b);
+    char *p;
+    /* complete messages end with a blank line */
+    while (s->b.p && (p = strstr(s->b.p, "\n\n"))) {
+        *p = 0;
+        char *d = strstr(s->b.p, "data: ");
+        if (d) {
+            json_t *j = json_loads(d + 6, 0, NULL);
+            if (j) {
+                json_array_append_new(s->events, j);
+                s->got++;
+            }
+        }
+        size_t rest = s->b.n - (size_t)(p + 2 - s->b.p);
+        memmove(s->b.p, p + 2, rest + 1);
+        s->b.n = rest;
+    }
+    return s->got >= s->want ? 0 : n; /* 0 ends the transfer */
+}
+
+/* Read the live stream until @want messages or @seconds. Returns the array (json_decref it). */
+static json_t *read_stream(client_t *cl, const char *query, int want, long seconds,
+                           const char *last_id)
+{
+    char url[512], h[96];
+    sse_t s = {{NULL, 0}, want, 0, json_array()};
+    struct curl_slist *hs = NULL;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/events/stream%s", main_srv.port,
+             query ? query : "");
+    curl_easy_setopt(cl->c, CURLOPT_URL, url);
+    curl_easy_setopt(cl->c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(cl->c, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(cl->c, CURLOPT_WRITEFUNCTION, on_sse);
+    curl_easy_setopt(cl->c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(cl->c, CURLOPT_TIMEOUT, seconds);
+    if (last_id) {
+        snprintf(h, sizeof(h), "Last-Event-ID: %s", last_id);
+        hs = curl_slist_append(hs, h);
+    }
+    curl_easy_setopt(cl->c, CURLOPT_HTTPHEADER, hs);
+    curl_easy_perform(cl->c);
+    curl_easy_setopt(cl->c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(cl->c, CURLOPT_TIMEOUT, 60L);
+    curl_slist_free_all(hs);
+    free(s.b.p);
+    return s.events;
+}
+
+/* ---- setup ---- */
+
+static int write_text(const char *path, const char *fmt, ...)
+{
+    char text[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    return tu_write_file(path, text, strlen(text));
+}
+
+static int add_user(const char *config, const char *name, const char *role)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "echo '%s' | '%s' user add --config '%s' %s --role %s 2>>%s/users.log", PW, tu_vigie(),
+             config, name, role, dir);
+    return tu_run(cmd);
+}
+
+static int setup(void **state)
+{
+    char cmd[2048], path[600], models[512];
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    snprintf(dir, sizeof(dir), "/tmp/vigie-serve-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    const char *m = getenv("VG_MODELS");
+    snprintf(models, sizeof(models), "%s", m ? m : "models");
+    have_data = access(VTEST, R_OK) == 0;
+    if (!have_data) return 0;
+    /* The second camera: a generated clip (FFmpeg's test pattern, moving). */
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=320x240:rate=10 -t 6 -c:v mpeg4 "
+             "'%s/lab.avi'",
+             dir);
+    if (tu_run(cmd) != 0) return -1;
+    /* The scene: a forbidden zone over the walkway where people walk. */
+    snprintf(path, sizeof(path), "%s/hall.yaml", dir);
+    write_text(path, "camera: hall\nzones:\n  - name: walkway\n    kind: forbidden\n"
+                     "    polygon: [[200, 150], [568, 150], [568, 576], [200, 576]]\n");
+    snprintf(path, sizeof(path), "%s/serve.yaml", dir);
+    write_text(path,
+               "listen: 127.0.0.1:0\n"
+               "storage: store\n"
+               "evidence: {keep_original: true, original_roles: [supervisor]}\n"
+               "security: {login_failures: 3, login_lockout: 4, body_limit: 65536}\n"
+               "cameras:\n"
+               "  - name: hall\n    input: %s\n    loop: true\n    scene: hall.yaml\n"
+               "    settings: {detector.models_dir: '%s'}\n"
+               "  - name: lab\n    input: lab.avi\n    loop: true\n"
+               "    settings: {detector.models_dir: '%s'}\n",
+               VTEST, models, models);
+    const char *roles[][2] = {{"olga", "operator"},
+                              {"sam", "supervisor"},
+                              {"alice", "auditor"},
+                              {"adam", "admin"},
+                              {"lock", "operator"}};
+    for (int i = 0; i < 5; i++)
+        if (add_user(path, roles[i][0], roles[i][1]) != 0) return -1;
+    if (srv_start(&main_srv, path, "main") < 0) {
+        print_error("vigie serve did not start; see %s\n", main_srv.log);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[600];
+    (void)state;
+    if (main_srv.pid > 0) srv_stop(&main_srv, SIGTERM);
+    curl_global_cleanup();
+    if (!getenv("VG_KEEP")) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        tu_run(cmd);
+    }
+    return 0;
+}
+
+/* Audit rows as an array, read as the auditor. */
+static json_t *audit_rows(const char *action)
+{
+    client_t a;
+    resp_t r;
+    char path[256];
+    client_init(&a);
+    assert_int_equal(login(&a, "alice", PW), 200);
+    snprintf(path, sizeof(path), "/api/audit?limit=5000%s%s", action ? "&action=" : "",
+             action ? action : "");
+    assert_int_equal(get(&a, path, &r), 200);
+    json_t *j = json_loads(r.body, 0, NULL);
+    resp_free(&r);
+    client_free(&a);
+    assert_non_null(j);
+    return j;
+}
+
+static int audit_has(json_t *rows, const char *actor, const char *action, const char *target)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(rows, i, o)
+    {
+        if (!strcmp(json_string_value(json_object_get(o, "actor")), actor) &&
+            !strcmp(json_string_value(json_object_get(o, "action")), action) &&
+            (!target || !strcmp(json_string_value(json_object_get(o, "target")), target)))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- the tests ---- */
+
+static void test_operator_flow(void **state)
+{
+    client_t op;
+    resp_t r;
+    char path[256], target[128];
+    (void)state;
+    if (!have_data) skip();
+    client_init(&op);
+    assert_int_equal(login(&op, "olga", PW), 200);
+    /* the live stream from its start: events of the vtest camera arrive */
+    double t0 = now_s();
+    json_t *evs = read_stream(&op, "?after=0", 3, 90, NULL);
+    print_message("live stream: %zu messages in %.1f s\n", json_array_size(evs), now_s() - t0);
+    assert_true(json_array_size(evs) >= 3);
+    json_t *first = json_array_get(evs, 0);
+    assert_string_equal(json_string_value(json_object_get(first, "phase")), "start");
+    assert_string_equal(json_string_value(json_object_get(first, "camera")), "hall");
+    assert_string_equal(json_string_value(json_object_get(first, "type")), "intrusion");
+    int64_t id = json_integer_value(json_object_get(first, "id"));
+    const char *ev_name = json_string_value(json_object_get(first, "evidence"));
+    assert_non_null(ev_name);
+    char evidence[64];
+    snprintf(evidence, sizeof(evidence), "%s", ev_name);
+    json_decref(evs);
+
+    /* blurred evidence: a JPEG */
+    snprintf(path, sizeof(path), "/api/evidence/%s", evidence);
+    assert_int_equal(get(&op, path, &r), 200);
+    assert_string_equal(r.ctype, "image/jpeg");
+    assert_true(r.len > 1000 && (uint8_t)r.body[0] == 0xff && (uint8_t)r.body[1] == 0xd8);
+    resp_free(&r);
+    /* the original is not for an operator */
+    snprintf(path, sizeof(path), "/api/evidence/%s/original", evidence);
+    assert_int_equal(post_json(&op, path, "{\"reason\":\"curious\"}", NULL), 403);
+
+    /* decisions: qualify before acknowledging is refused; without the CSRF token too */
+    snprintf(path, sizeof(path), "/api/events/%lld/decision", (long long)id);
+    assert_int_equal(
+        post_json(&op, path, "{\"qualification\":\"false_alert\",\"reason\":\"person_not_object\"}",
+                  NULL),
+        409);
+    snprintf(path, sizeof(path), "/api/events/%lld/ack", (long long)id);
+    assert_int_equal(req(&op, "POST", path, "application/json", "{}", 2, 0, NULL), 403);
+    assert_int_equal(post_json(&op, path, "{}", NULL), 200);
+    assert_int_equal(post_json(&op, path, "{}", NULL), 409);
+    snprintf(path, sizeof(path), "/api/events/%lld/decision", (long long)id);
+    assert_int_equal(
+        post_json(&op, path, "{\"qualification\":\"false_alert\",\"reason\":\"bogus\"}", NULL),
+        400);
+    assert_int_equal(
+        post_json(&op, path,
+                  "{\"qualification\":\"false_alert\",\"reason\":\"person_not_object\","
+                  "\"note\":\"a man tying his shoe\"}",
+                  NULL),
+        200);
+    snprintf(path, sizeof(path), "/api/events/%lld", (long long)id);
+    assert_int_equal(get(&op, path, &r), 200);
+    json_t *ev = json_loads(r.body, 0, NULL);
+    resp_free(&r);
+    assert_string_equal(json_string_value(json_object_get(ev, "qualification")), "false_alert");
+    assert_string_equal(json_string_value(json_object_get(ev, "reason")), "person_not_object");
+    assert_string_equal(json_string_value(json_object_get(ev, "decided_by")), "olga");
+    assert_true(json_number_value(json_object_get(ev, "decide_s")) >= 0);
+    json_decref(ev);
+
+    /* the decision is on the live stream too (for other consoles) */
+    json_t *more = read_stream(&op, "?after=0", 2000, 5, NULL);
+    size_t i;
+    json_t *o;
+    int seen_ack = 0, seen_dec = 0;
+    json_array_foreach(more, i, o)
+    {
+        if (json_integer_value(json_object_get(o, "id")) != id) continue;
+        const char *ph = json_string_value(json_object_get(o, "phase"));
+        seen_ack |= !strcmp(ph, "ack");
+        seen_dec |= !strcmp(ph, "decision");
+    }
+    json_decref(more);
+    assert_true(seen_ack && seen_dec);
+
+    /* what an operator may not do */
+    assert_int_equal(get(&op, "/api/audit", NULL), 403);
+    assert_int_equal(get(&op, "/api/stats", NULL), 403);
+    assert_int_equal(get(&op, "/api/users", NULL), 403);
+    assert_int_equal(
+        req(&op, "PUT", "/api/cameras/hall/scene", "application/yaml", "camera: x\n", 10, 1, NULL),
+        403);
+    assert_int_equal(get(&op, "/api/cameras/hall/still", &r), 200);
+    assert_string_equal(r.ctype, "image/jpeg");
+    resp_free(&r);
+    client_free(&op);
+
+    /* every action is audited, with who did it */
+    json_t *rows = audit_rows(NULL);
+    snprintf(target, sizeof(target), "event/%lld", (long long)id);
+    assert_true(audit_has(rows, "olga", "login", NULL));
+    assert_true(audit_has(rows, "olga", "event_ack", target));
+    assert_true(audit_has(rows, "olga", "event_decision", target));
+    snprintf(target, sizeof(target), "evidence/%s", evidence);
+    assert_true(audit_has(rows, "olga", "evidence_view", target));
+    assert_true(audit_has(rows, "system", "server_start", NULL));
+    json_decref(rows);
+}
+
+static void test_roles(void **state)
+{
+    client_t sup, aud, adm, anon;
+    resp_t r;
+    char path[256];
+    (void)state;
+    if (!have_data) skip();
+    client_init(&sup);
+    client_init(&aud);
+    client_init(&adm);
+    client_init(&anon);
+    assert_int_equal(login(&sup, "sam", PW), 200);
+    assert_int_equal(login(&aud, "alice", PW), 200);
+    assert_int_equal(login(&adm, "adam", PW), 200);
+    assert_int_equal(login(&anon, "sam", "wrong password"), 401);
+
+    /* nobody logged in: 401 everywhere but health and login */
+    assert_int_equal(get(&anon, "/api/events", NULL), 401);
+    assert_int_equal(get(&anon, "/api/health", NULL), 200);
+
+    /* supervisor: events, the original with a reason, scenes, statistics */
+    assert_int_equal(get(&sup, "/api/events?camera=hall&limit=1", &r), 200);
+    json_t *arr = json_loads(r.body, 0, NULL);
+    resp_free(&r);
+    assert_int_equal(json_array_size(arr), 1);
+    const char *ev = json_string_value(json_object_get(json_array_get(arr, 0), "evidence"));
+    assert_non_null(ev);
+    char evidence[64];
+    snprintf(evidence, sizeof(evidence), "%s", ev);
+    json_decref(arr);
+    snprintf(path, sizeof(path), "/api/evidence/%s/original", evidence);
+    assert_int_equal(post_json(&sup, path, "{}", NULL), 400); /* no reason */
+    assert_int_equal(post_json(&sup, path, "{\"reason\":\"police request 2026-118\"}", &r), 200);
+    assert_string_equal(r.ctype, "image/jpeg");
+    resp_free(&r);
+    assert_int_equal(get(&sup, "/api/stats", &r), 200);
+    assert_non_null(strstr(r.body, "\"camera\":\"hall\""));
+    resp_free(&r);
+    const char *scene = "camera: lab\nzones:\n  - name: door\n    kind: forbidden\n"
+                        "    polygon: [[10, 10], [100, 10], [100, 100], [10, 100]]\n";
+    assert_int_equal(req(&sup, "PUT", "/api/cameras/lab/scene", "application/yaml", scene,
+                         strlen(scene), 1, NULL),
+                     200);
+    assert_int_equal(
+        req(&sup, "PUT", "/api/cameras/lab/scene", "application/yaml", "zones: [oops\n", 13, 1, &r),
+        400);
+    print_message("bad scene: %s\n", r.body);
+    resp_free(&r);
+    assert_int_equal(get(&sup, "/api/cameras/lab/scene", &r), 200);
+    assert_non_null(strstr(r.body, "door"));
+    resp_free(&r);
+    assert_int_equal(get(&sup, "/api/audit", NULL), 403);
+    assert_int_equal(get(&sup, "/api/users", NULL), 403);
+
+    /* auditor: audit trail and statistics; no events, no evidence */
+    assert_int_equal(get(&aud, "/api/events", NULL), 403);
+    assert_int_equal(get(&aud, "/api/events/stream", NULL), 403);
+    snprintf(path, sizeof(path), "/api/evidence/%s", evidence);
+    assert_int_equal(get(&aud, path, NULL), 403);
+    assert_int_equal(get(&aud, "/api/stats", NULL), 200);
+    assert_int_equal(get(&aud, "/api/stats.csv", &r), 200);
+    assert_non_null(strstr(r.body, "camera,type,alerts"));
+    resp_free(&r);
+    assert_int_equal(get(&aud, "/api/audit/verify", &r), 200);
+    assert_non_null(strstr(r.body, "\"ok\":true"));
+    resp_free(&r);
+    assert_int_equal(post_json(&aud, "/api/users",
+                               "{\"name\":\"x\",\"role\":\"admin\","
+                               "\"password\":\"0123456789ab\"}",
+                               NULL),
+                     403);
+
+    /* admin: users only */
+    assert_int_equal(get(&adm, "/api/events", NULL), 403);
+    assert_int_equal(get(&adm, "/api/audit", NULL), 403);
+    assert_int_equal(post_json(&adm, "/api/users",
+                               "{\"name\":\"nina\",\"role\":\"operator\",\"password\":\"short\"}",
+                               NULL),
+                     400);
+    assert_int_equal(post_json(&adm, "/api/users",
+                               "{\"name\":\"nina\",\"role\":\"operator\",\"password\":"
+                               "\"0123456789ab\"}",
+                               NULL),
+                     201);
+    assert_int_equal(post_json(&adm, "/api/users",
+                               "{\"name\":\"nina\",\"role\":\"operator\",\"password\":"
+                               "\"0123456789ab\"}",
+                               NULL),
+                     409);
+    assert_int_equal(post_json(&adm, "/api/users/nina/disable", "{}", NULL), 200);
+    client_t nina;
+    client_init(&nina);
+    assert_int_equal(login(&nina, "nina", "0123456789ab"), 401);
+    client_free(&nina);
+    /* logout ends the session */
+    assert_int_equal(post_json(&adm, "/api/logout", "{}", NULL), 200);
+    assert_int_equal(get(&adm, "/api/users", NULL), 401);
+
+    json_t *rows = audit_rows(NULL);
+    snprintf(path, sizeof(path), "evidence/%s", evidence);
+    assert_true(audit_has(rows, "sam", "evidence_view_original", path));
+    assert_true(audit_has(rows, "sam", "scene_change", "lab"));
+    assert_true(audit_has(rows, "sam", "login_failed", NULL));
+    assert_true(audit_has(rows, "alice", "stats_export", NULL));
+    assert_true(audit_has(rows, "adam", "user_add", "nina"));
+    assert_true(audit_has(rows, "adam", "user_disable", "nina"));
+    assert_true(audit_has(rows, "adam", "logout", NULL));
+    assert_true(audit_has(rows, "nina", "login_failed", NULL));
+    json_decref(rows);
+    client_free(&sup);
+    client_free(&aud);
+    client_free(&adm);
+    client_free(&anon);
+}
+
+static int count_rows(const char *table)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "sqlite3 '%s/store/vigie.db' 'SELECT count(*) FROM %s' > '%s/count'",
+             dir, table, dir);
+    if (tu_run(cmd) != 0) return -1;
+    snprintf(cmd, sizeof(cmd), "%s/count", dir);
+    char *t = tu_read_file(cmd, NULL);
+    int n = t ? atoi(t) : -1;
+    free(t);
+    return n;
+}
+
+static void test_bad_input(void **state)
+{
+    client_t op;
+    resp_t r;
+    (void)state;
+    if (!have_data) skip();
+    client_init(&op);
+    assert_int_equal(login(&op, "olga", PW), 200);
+    int users = count_rows("users"), decisions = count_rows("decisions"),
+        scenes = count_rows("scenes");
+    assert_true(users > 0);
+
+    /* malformed JSON, wrong types, wrong content type */
+    assert_int_equal(req(&op, "POST", "/api/login", "application/json", "{\"user\":", 8, 0, &r),
+                     400);
+    assert_non_null(strstr(r.body, "not a JSON object"));
+    resp_free(&r);
+    assert_int_equal(req(&op, "POST", "/api/login", "application/json", "[1,2]", 5, 0, NULL), 400);
+    assert_int_equal(req(&op, "POST", "/api/login", "application/json",
+                         "{\"user\":1,\"password\":2}", 24, 0, NULL),
+                     400);
+    assert_int_equal(req(&op, "POST", "/api/login", "text/plain", "user=a", 6, 0, NULL), 415);
+    assert_int_equal(post_json(&op, "/api/events/1/decision", "{\"qualification\":", NULL), 400);
+    assert_int_equal(post_json(&op, "/api/events/1/decision",
+                               "{\"qualification\":\"confirmed\","
+                               "\"qualification\":\"x\"}",
+                               NULL),
+                     400);
+    /* oversized body */
+    size_t big = 200000;
+    char *huge = malloc(big);
+    memset(huge, 'a', big);
+    memcpy(huge, "{\"user\":\"", 9);
+    assert_int_equal(req(&op, "POST", "/api/login", "application/json", huge, big, 0, NULL), 413);
+    free(huge);
+    /* unknown routes and wrong methods */
+    assert_int_equal(get(&op, "/api/nothing", NULL), 404);
+    assert_int_equal(get(&op, "/etc/passwd", NULL), 404);
+    assert_int_equal(get(&op, "/api/cameras/nocam/still", NULL), 404);
+    assert_int_equal(req(&op, "DELETE", "/api/events", NULL, NULL, 0, 1, &r), 405);
+    resp_free(&r);
+    assert_int_equal(get(&op, "/api/login", NULL), 405);
+    assert_int_equal(req(&op, "PUT", "/api/events/1/ack", "application/json", "{}", 2, 1, NULL),
+                     405);
+    /* SQL-looking strings */
+    assert_int_equal(login(&op, "' OR '1'='1", "' OR '1'='1"), 401);
+    assert_int_equal(get(&op, "/api/events?camera=hall'%20OR%201=1--&limit=5", &r), 200);
+    assert_string_equal(r.body, "[]");
+    resp_free(&r);
+    assert_int_equal(get(&op, "/api/events?type=intrusion';DROP%20TABLE%20events;--", NULL), 400);
+    assert_int_equal(get(&op, "/api/events/1%20OR%201=1", NULL), 404);
+    assert_int_equal(get(&op, "/api/events?limit=-1", NULL), 400);
+    /* path traversal in evidence names */
+    assert_int_equal(get(&op, "/api/evidence/../vigie.db", NULL), 400);
+    assert_int_equal(get(&op, "/api/evidence/..%2f..%2fvigie.db", NULL), 400);
+    assert_int_equal(get(&op, "/api/evidence/%2e%2e%2fstore%2fvigie.db", NULL), 400);
+    assert_int_equal(get(&op, "/api/evidence/0123456789abcdef0123456789abcdef.jpg", NULL), 404);
+    assert_int_equal(get(&op, "/api/evidence/0123456789ABCDEF0123456789abcdef.jpg", NULL), 400);
+    /* nothing was stored, the server still answers */
+    assert_int_equal(count_rows("users"), users);
+    assert_int_equal(count_rows("decisions"), decisions);
+    assert_int_equal(count_rows("scenes"), scenes);
+    assert_int_equal(get(&op, "/api/health", NULL), 200);
+    assert_int_equal(get(&op, "/api/me", NULL), 200);
+    client_free(&op);
+}
+
+static void test_login_lockout(void **state)
+{
+    client_t c;
+    (void)state;
+    if (!have_data) skip();
+    client_init(&c);
+    /* 3 failures (the config's login_failures) lock the name and the address for 4 s */
+    for (int i = 0; i < 3; i++) assert_int_equal(login(&c, "lock", "not the password"), 401);
+    assert_int_equal(login(&c, "lock", PW), 429);
+    sleep(5);
+    assert_int_equal(login(&c, "lock", PW), 200);
+    client_free(&c);
+    json_t *rows = audit_rows("login_refused");
+    assert_true(audit_has(rows, "lock", "login_refused", NULL));
+    json_decref(rows);
+}
+
+/* Run `vigie audit verify` on @config; returns its exit status, its output in @out. */
+static int verify(const char *config, char *out, size_t len)
+{
+    char cmd[2048], path[600];
+    snprintf(path, sizeof(path), "%s/verify.out", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' audit verify --config '%s' > '%s' 2>&1", tu_vigie(), config,
+             path);
+    int st = tu_run(cmd);
+    char *t = tu_read_file(path, NULL);
+    snprintf(out, len, "%s", t ? t : "");
+    free(t);
+    return st;
+}
+
+/* A copy of the stopped server's storage with one change made by the sqlite3 tool. */
+static int tamper(const char *name, const char *sql, char *out, size_t len)
+{
+    char cmd[4096], cfg[600];
+    snprintf(cmd, sizeof(cmd),
+             "rm -rf '%s/%s' && mkdir -p '%s/%s' && cp -r '%s/store' '%s/%s/store' && "
+             "sqlite3 '%s/%s/store/vigie.db' \"DROP TRIGGER audit_no_update; DROP TRIGGER "
+             "audit_no_delete; %s\"",
+             dir, name, dir, name, dir, dir, name, dir, name, sql);
+    if (tu_run(cmd) != 0) return -1;
+    snprintf(cfg, sizeof(cfg), "%s/%s/serve.yaml", dir, name);
+    write_text(cfg, "storage: store\n");
+    return verify(cfg, out, len);
+}
+
+static void test_tamper(void **state)
+{
+    char out[2048], cfg[600];
+    (void)state;
+    if (!have_data) skip();
+    /* stop the server cleanly: exit 0, and the trail verifies */
+    assert_int_equal(srv_stop(&main_srv, SIGTERM), 0);
+    snprintf(cfg, sizeof(cfg), "%s/serve.yaml", dir);
+    assert_int_equal(verify(cfg, out, sizeof(out)), 0);
+    print_message("%s", out);
+    assert_non_null(strstr(out, "verified"));
+
+    assert_int_equal(
+        tamper("changed", "UPDATE audit SET actor = 'mallory' WHERE seq = 7", out, sizeof(out)), 1);
+    print_message("changed: %s", out);
+    assert_non_null(strstr(out, "row 7"));
+    assert_non_null(strstr(out, "altered"));
+
+    assert_int_equal(tamper("deleted", "DELETE FROM audit WHERE seq = 9", out, sizeof(out)), 1);
+    print_message("deleted: %s", out);
+    assert_non_null(strstr(out, "row 9"));
+
+    /* an inserted row: the rows after it renumbered to make room, a plausible content */
+    assert_int_equal(
+        tamper("inserted",
+               "UPDATE audit SET seq = seq + 1000000 WHERE seq >= 12; UPDATE audit SET seq = seq"
+               " - 999999 WHERE seq > 1000000; INSERT INTO audit(seq, at, actor, action, target,"
+               " details, prev, hash) SELECT 12, at, 'sam', 'login', '', '{}', hash, hash FROM"
+               " audit WHERE seq = 11",
+               out, sizeof(out)),
+        1);
+    print_message("inserted: %s", out);
+    assert_non_null(strstr(out, "row 12"));
+
+    /* the newest rows cut off: the anchor written at the stop shows it */
+    assert_int_equal(tamper("cut", "DELETE FROM audit WHERE seq > (SELECT max(seq) - 3 FROM audit)",
+                            out, sizeof(out)),
+                     1);
+    print_message("cut: %s", out);
+    assert_non_null(strstr(out, "cut tail"));
+}
+
+static void test_kill9(void **state)
+{
+    char path[600], cmd[2048], out[2048];
+    server_t busy;
+    (void)state;
+    if (!have_data) skip();
+    /* A busy server: the vtest camera as fast as it decodes, with the walkway zone. */
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s/busy' && cp '%s/hall.yaml' '%s/busy/' && cp -r "
+             "'%s/store' '%s/busy/store'",
+             dir, dir, dir, dir, dir);
+    assert_int_equal(tu_run(cmd), 0);
+    const char *m = getenv("VG_MODELS");
+    snprintf(path, sizeof(path), "%s/busy/serve.yaml", dir);
+    write_text(path,
+               "listen: 127.0.0.1:0\nstorage: store\ncameras:\n"
+               "  - name: hall\n    input: %s\n    loop: true\n    realtime: false\n"
+               "    scene: hall.yaml\n    settings: {detector.models_dir: '%s'}\n",
+               VTEST, m ? m : "models");
+    assert_int_equal(srv_start(&busy, path, "busy"), 0);
+    main_srv.port = busy.port;
+    client_t op;
+    client_init(&op);
+    assert_int_equal(login(&op, "olga", PW), 200);
+    /* read the live stream for a while, then kill -9 while events keep coming */
+    json_t *seen = read_stream(&op, NULL, 40, 60, NULL);
+    assert_int_equal(srv_stop(&busy, SIGKILL), 128 + SIGKILL);
+    client_free(&op);
+    size_t n = json_array_size(seen);
+    print_message("live stream before kill -9: %zu messages\n", n);
+    assert_true(n >= 10);
+    /* every event seen is in the store */
+    snprintf(cmd, sizeof(cmd),
+             "sqlite3 '%s/busy/store/vigie.db' 'SELECT id || \" \" || (end_wall IS NOT NULL) FROM"
+             " events' > '%s/busy/ids'",
+             dir, dir);
+    assert_int_equal(tu_run(cmd), 0);
+    snprintf(path, sizeof(path), "%s/busy/ids", dir);
+    char *ids = tu_read_file(path, NULL);
+    assert_non_null(ids);
+    size_t i;
+    json_t *o;
+    int missing = 0;
+    json_array_foreach(seen, i, o)
+    {
+        /* "ID 0" or "ID 1" (ended) on its own line */
+        char want[64], *hay = malloc(strlen(ids) + 2);
+        int64_t id = json_integer_value(json_object_get(o, "id"));
+        int end = !strcmp(json_string_value(json_object_get(o, "phase")), "end");
+        sprintf(hay, "\n%s", ids);
+        snprintf(want, sizeof(want), "\n%lld 1\n", (long long)id);
+        int found = strstr(hay, want) != NULL;
+        if (!found && !end) {
+            snprintf(want, sizeof(want), "\n%lld 0\n", (long long)id);
+            found = strstr(hay, want) != NULL;
+        }
+        if (!found) {
+            print_error("event %lld (%s) was on the live stream but is not in the store\n",
+                        (long long)id, end ? "end" : "start");
+            missing++;
+        }
+        free(hay);
+    }
+    free(ids);
+    json_decref(seen);
+    assert_int_equal(missing, 0);
+    /* the chain verifies */
+    snprintf(path, sizeof(path), "%s/busy/serve.yaml", dir);
+    assert_int_equal(verify(path, out, sizeof(out)), 0);
+    print_message("after kill -9: %s", out);
+    /* and the server starts again on that storage */
+    assert_int_equal(srv_start(&busy, path, "busy2"), 0);
+    main_srv.port = busy.port;
+    client_init(&op);
+    assert_int_equal(login(&op, "olga", PW), 200);
+    assert_int_equal(get(&op, "/api/health", NULL), 200);
+    client_free(&op);
+    assert_int_equal(srv_stop(&busy, SIGTERM), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_operator_flow), cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_login_lockout),
+        cmocka_unit_test(test_tamper),        cmocka_unit_test(test_kill9),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
