@@ -42,6 +42,7 @@ typedef struct cctx {
     size_t errlen;
     int failed;
     char dir[PATH_MAX];
+    char diag[512];
 } cctx_t;
 
 static int line_of(struct fy_node *n)
@@ -313,13 +314,24 @@ static int top_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
     return 0;
 }
 
+/* libfyaml's diagnostics: the first one is kept for the message, nothing is printed. */
+static void diag_out(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    cctx_t *c = user;
+    (void)diag;
+    if (c->diag[0] || !len) return;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' ')) len--;
+    snprintf(c->diag, sizeof(c->diag), "%.*s", (int)len, buf);
+}
+
 int vg_server_config_load(vg_server_config_t **out, const char *path, char *err, size_t errlen)
 {
     static const char *const keys[] = {"listen",   "storage", "retention", "evidence",
                                        "security", "audit",   "cameras",   NULL};
-    cctx_t c = {path, err, errlen, 0, ""};
+    cctx_t c = {path, err, errlen, 0, "", ""};
     vg_server_config_t *cfg = vg_calloc(1, sizeof(*cfg));
     struct fy_document *doc = NULL;
+    struct fy_diag *diag = NULL;
     char *buf = NULL;
     size_t n = 0;
     int ret;
@@ -381,11 +393,37 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
         vg__sha256_hex(buf, n, hex);
         cfg->sha256 = vg_strdup(hex);
     }
-    struct fy_parse_cfg pc = {NULL, FYPCF_QUIET, NULL, NULL};
-    doc = fy_document_build_from_string(&pc, buf, n);
+    {
+        struct fy_diag_cfg dcfg;
+        fy_diag_cfg_default(&dcfg);
+        dcfg.fp = NULL;
+        dcfg.output_fn = diag_out;
+        dcfg.user = &c;
+        dcfg.colorize = false;
+        dcfg.level = FYET_ERROR;
+        diag = fy_diag_create(&dcfg);
+    }
+    struct fy_parse_cfg pc = {NULL, FYPCF_QUIET, NULL, diag};
+    doc = diag ? fy_document_build_from_string(&pc, buf, n) : NULL;
     if (!doc || !fy_document_root(doc)) {
+        void *it = NULL;
+        struct fy_diag_error *e = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
         ret = VG_ESYNTAX;
-        snprintf(err, errlen, "%s: not valid YAML, or empty (see docs/server.md)", path);
+        if (e)
+            snprintf(err, errlen, "%s:%d:%d: not valid YAML: %s", path, e->line + 1, e->column + 1,
+                     e->msg);
+        else if (c.diag[0]) {
+            /* "<memory-@...>:LINE:COL: error: TEXT" -> "PATH:LINE:COL: not valid YAML: TEXT" */
+            const char *m = c.diag, *text;
+            if (*m == '<' && strstr(m, ">:")) m = strstr(m, ">:") + 2;
+            text = strstr(m, ": error: ");
+            if (text)
+                snprintf(err, errlen, "%s:%.*s: not valid YAML: %s", path, (int)(text - m), m,
+                         text + 9);
+            else
+                snprintf(err, errlen, "%s: not valid YAML: %s", path, m);
+        } else
+            snprintf(err, errlen, "%s: not valid YAML, or empty (see docs/server.md)", path);
         goto fail;
     }
     ret = cwalk(&c, fy_document_root(doc), "the config", keys, top_member, cfg);
@@ -397,11 +435,13 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
         goto fail;
     }
     fy_document_destroy(doc);
+    fy_diag_destroy(diag);
     vg_free(buf);
     *out = cfg;
     return 0;
 fail:
     fy_document_destroy(doc);
+    if (diag) fy_diag_destroy(diag);
     vg_free(buf);
     vg_server_config_free(&cfg);
     return ret;

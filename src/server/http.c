@@ -666,17 +666,22 @@ static void h_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r
     json_decref(b);
 }
 
+/* NULL (not given) or a time as the store writes them: digits, '-', ':', '.', 'T', 'Z'. */
+static int iso_time_ok(const char *t)
+{
+    return !t || (strlen(t) <= 30 && strspn(t, "0123456789-:.TZ") == strlen(t));
+}
+
 static void h_stats(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, int csv)
 {
     session_t ses;
     char *json = NULL;
     if (get_session(s, q, r, &ses, R_SUP | R_AUD) < 0) return;
     const char *from = q->query(q->opaque, "from"), *to = q->query(q->opaque, "to");
-    for (const char *t = from; t; t = t == from ? to : NULL)
-        if (strlen(t) > 30 || strspn(t, "0123456789-:.TZ") != strlen(t)) {
-            reply_error(r, 400, "from/to: ISO 8601 UTC times, e.g. 2026-11-26T00:00:00Z");
-            return;
-        }
+    if (!iso_time_ok(from) || !iso_time_ok(to)) {
+        reply_error(r, 400, "from/to: ISO 8601 UTC times, e.g. 2026-11-26T00:00:00Z");
+        return;
+    }
     if (vg_store_stats_json(s->store, from, to, &json) < 0) {
         reply_error(r, 503, "the store is unavailable");
         return;

@@ -85,7 +85,9 @@ static const char *const migrations[] = {
 int vg__store_err(vg_store_t *s, int rc, const char *what)
 {
     if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return 0;
-    vg_log(COMP, VG_LOG_ERROR, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    /* a constraint (a name taken) is the caller's answer, not a fault of the store */
+    vg_log(COMP, (rc & 0xff) == SQLITE_CONSTRAINT ? VG_LOG_VERBOSE : VG_LOG_ERROR, "%s: %s: %s",
+           s->path, what, sqlite3_errmsg(s->db));
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -822,7 +824,7 @@ int vg_store_fixture_add(vg_store_t *s, const char *camera, const double box[4],
     int ret = vg__store_exec(s,
                              "INSERT INTO fixtures(camera, x, y, w, h, event, user, at) VALUES"
                              " (?,?,?,?,?,?,?,?)",
-                             "tddddits", camera, box[0], box[1], box[2], box[3], event, user, now);
+                             "tdddditt", camera, box[0], box[1], box[2], box[3], event, user, now);
     vg__store_unlock(s);
     return ret;
 }

@@ -1,0 +1,428 @@
+/*
+ * The store (src/store): schema and migrations, the audit chain and its verification, retention,
+ * users and sessions, decisions and statistics; the server's config parser and the evidence
+ * pixelation (src/server).
+ */
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <vigie/vigie.h>
+#include <vigie/server.h>
+#include <vigie/store.h>
+
+#include "server_priv.h"
+#include "testutil.h"
+
+static char dir[128];
+
+static void db_path(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static vg_store_t *open_new(const char *name)
+{
+    char path[256], err[512] = "";
+    vg_store_t *s = NULL;
+    db_path(path, sizeof(path), name);
+    unlink(path);
+    assert_int_equal(vg_store_open(&s, path, err, sizeof(err)), 0);
+    return s;
+}
+
+/* Run SQL on the database file from outside the store (as the sqlite3 tool would). */
+static int raw_sql(const char *name, const char *sql)
+{
+    char path[256];
+    sqlite3 *db;
+    db_path(path, sizeof(path), name);
+    if (sqlite3_open(path, &db) != SQLITE_OK) return -1;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static void test_schema(void **state)
+{
+    char path[256], err[512] = "";
+    vg_store_t *s = open_new("schema.db");
+    (void)state;
+    assert_int_equal(vg_store_schema_version(s), VG_STORE_SCHEMA_VERSION);
+    vg_store_close(&s);
+    db_path(path, sizeof(path), "schema.db");
+    assert_int_equal(vg_store_open(&s, path, err, sizeof(err)), 0); /* again: nothing to do */
+    assert_int_equal(vg_store_schema_version(s), VG_STORE_SCHEMA_VERSION);
+    vg_store_close(&s);
+    /* a database from a newer vigie is refused, untouched */
+    assert_int_equal(raw_sql("schema.db", "PRAGMA user_version = 99"), 0);
+    assert_int_equal(vg_store_open(&s, path, err, sizeof(err)), VG_ERANGE);
+    assert_non_null(strstr(err, "schema version 99"));
+    assert_null(s);
+    /* not a database */
+    db_path(path, sizeof(path), "junk.db");
+    tu_write_file(path, "this is not SQLite, this is a text file of some length........", 64);
+    assert_true(vg_store_open(&s, path, err, sizeof(err)) < 0);
+    assert_null(s);
+    /* a directory that does not exist */
+    assert_true(vg_store_open(&s, "/nonexistent/dir/v.db", err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "/nonexistent/dir/v.db"));
+}
+
+static void test_audit_chain(void **state)
+{
+    vg_audit_report_t r;
+    vg_store_t *s = open_new("audit.db");
+    char anchors[256];
+    (void)state;
+    db_path(anchors, sizeof(anchors), "anchors.log");
+    unlink(anchors);
+    assert_int_equal(vg_store_audit_verify(s, NULL, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(r.rows, 0);
+    for (int i = 1; i <= 10; i++) {
+        char d[64];
+        snprintf(d, sizeof(d), "{\"n\":%d,\"a\":\"x\\ny\"}", i);
+        assert_int_equal(vg_store_audit(s, "olga", "event_ack", "event/1", d), i);
+    }
+    assert_int_equal(vg_store_audit(s, "olga", "x", "", "[1]"), VG_EINVAL);
+    assert_int_equal(vg_store_audit(s, "olga", "x", "", "{bad"), VG_EINVAL);
+    assert_int_equal(vg_store_audit_anchor(s, anchors), 0);
+    assert_int_equal(vg_store_audit_verify(s, anchors, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(r.rows, 10);
+    assert_int_equal(r.head, 10);
+    /* append-only inside the database (triggers) */
+    assert_int_equal(raw_sql("audit.db", "UPDATE audit SET actor = 'x' WHERE seq = 3"), -1);
+    assert_int_equal(raw_sql("audit.db", "DELETE FROM audit WHERE seq = 3"), -1);
+    /* with the triggers dropped: a change is found and named */
+    assert_int_equal(raw_sql("audit.db", "DROP TRIGGER audit_no_update; DROP TRIGGER "
+                                         "audit_no_delete; UPDATE audit SET details = "
+                                         "'{\"n\":99}' WHERE seq = 4"),
+                     0);
+    assert_int_equal(vg_store_audit_verify(s, NULL, &r), 0);
+    assert_false(r.ok);
+    assert_int_equal(r.bad_seq, 4);
+    assert_non_null(strstr(r.what, "altered"));
+    /* a row whose hash was recomputed after the edit: the next row's link breaks */
+    vg_store_close(&s);
+    s = open_new("audit2.db");
+    for (int i = 0; i < 5; i++) vg_store_audit(s, "sam", "login", "", NULL);
+    assert_int_equal(raw_sql("audit2.db",
+                             "DROP TRIGGER audit_no_update; UPDATE audit SET hash = "
+                             "'0000000000000000000000000000000000000000000000000000000000000001'"
+                             " WHERE seq = 2"),
+                     0);
+    assert_int_equal(vg_store_audit_verify(s, NULL, &r), 0);
+    assert_false(r.ok);
+    assert_int_equal(r.bad_seq, 2); /* its own hash no longer matches its content */
+    vg_store_close(&s);
+    /* the tail cut: only the anchor shows it */
+    s = open_new("audit3.db");
+    for (int i = 0; i < 6; i++) vg_store_audit(s, "sam", "login", "", NULL);
+    unlink(anchors);
+    assert_int_equal(vg_store_audit_anchor(s, anchors), 0);
+    assert_int_equal(raw_sql("audit3.db", "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE"
+                                          " seq > 4"),
+                     0);
+    assert_int_equal(vg_store_audit_verify(s, NULL, &r), 0);
+    assert_true(r.ok); /* the chain alone cannot tell */
+    assert_int_equal(vg_store_audit_verify(s, anchors, &r), 0);
+    assert_false(r.ok);
+    assert_int_equal(r.bad_seq, 5);
+    assert_non_null(strstr(r.what, "cut tail"));
+    vg_store_close(&s);
+}
+
+static vg_event_t make_event(vg_event_phase_t phase, int64_t id, double t)
+{
+    vg_event_t ev;
+    vg_event_init(&ev, VG_EVENT_ABANDONED_OBJECT, phase);
+    ev.event_id = id;
+    ev.t = t;
+    ev.frame = (int64_t)(t * 10);
+    ev.score = 0.9;
+    vg_event_set_zone(&ev, "quai");
+    vg_event_set_camera(&ev, "cam1");
+    vg_event_set_box(&ev, 10, 20, 30, 40);
+    vg_event_detail_str(&ev, "owner", "unknown");
+    return ev;
+}
+
+static int unlinked;
+static int count_unlink(void *opaque, const char *name)
+{
+    (void)opaque;
+    (void)name;
+    unlinked++;
+    return 0;
+}
+
+static void test_events_decisions_retention(void **state)
+{
+    vg_store_t *s = open_new("events.db");
+    char now[32], *json = NULL, name[64];
+    int64_t seq = 0, run;
+    vg_retention_result_t rr;
+    vg_audit_report_t r;
+    (void)state;
+    vg_store_now(now);
+    run = vg_store_run_start(s, "cam1");
+    assert_true(run > 0);
+    vg_event_t ev = make_event(VG_PHASE_START, 1, 12.5);
+    int64_t id =
+        vg_store_event_put(s, run, &ev, now, "0123456789abcdef0123456789abcdef.jpg", 1234, &seq);
+    assert_true(id > 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(vg_store_evidence_of(s, id, "blurred", name), 0);
+    assert_string_equal(name, "0123456789abcdef0123456789abcdef.jpg");
+    /* an end for an unknown start */
+    vg_event_t orphan = make_event(VG_PHASE_END, 77, 13);
+    assert_int_equal(vg_store_event_put(s, run, &orphan, now, NULL, 0, &seq), VG_ENOENT);
+    vg_event_t end = make_event(VG_PHASE_END, 1, 40);
+    assert_int_equal(vg_store_event_put(s, run, &end, now, NULL, 0, &seq), id);
+    assert_int_equal(vg_store_feed_head(s), 2);
+
+    /* decisions: acknowledge first, then qualify; a second qualification replaces the first */
+    assert_int_equal(vg_store_event_qualify(s, id, "olga", VG_QUAL_CONFIRMED, -1, NULL), VG_EAGAIN);
+    assert_int_equal(vg_store_event_ack(s, 999, "olga"), VG_ENOENT);
+    assert_int_equal(vg_store_event_ack(s, id, "olga"), 0);
+    assert_int_equal(vg_store_event_ack(s, id, "olga"), VG_EBUSY);
+    assert_int_equal(vg_store_event_qualify(s, id, "olga", VG_QUAL_FALSE_ALERT, -1, NULL),
+                     VG_EINVAL);
+    assert_int_equal(vg_store_event_qualify(s, id, "olga", VG_QUAL_CONFIRMED, VG_FALSE_OTHER, NULL),
+                     VG_EINVAL);
+    assert_int_equal(
+        vg_store_event_qualify(s, id, "olga", VG_QUAL_FALSE_ALERT, VG_FALSE_FIXTURE, "bench"), 0);
+    assert_int_equal(vg_store_events_json(s, id, NULL, NULL, 1, &json), 0);
+    assert_non_null(strstr(json, "\"qualification\":\"false_alert\""));
+    assert_non_null(strstr(json, "\"reason\":\"fixture\""));
+    assert_non_null(strstr(json, "\"owner\":\"unknown\""));
+    vg_free(json);
+    assert_int_equal(vg_store_stats_json(s, NULL, NULL, &json), 0);
+    assert_non_null(strstr(json, "\"alerts\":1"));
+    assert_non_null(strstr(json, "\"false_alerts\":1"));
+    assert_non_null(strstr(json, "\"confirmed_rate\":0.0"));
+    vg_free(json);
+
+    /* retention: the event is made 40 days old; evidence purged, personal fields cleared, the
+     * decision kept for statistics */
+    char path[256];
+    sqlite3 *db;
+    db_path(path, sizeof(path), "events.db");
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE events SET start_unix = start_unix - 40 * 86400;"
+                                  " UPDATE evidence SET created_unix = created_unix - 40 * 86400",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    vg_store_audit(s, "olga", "login", "", NULL);
+    unlinked = 0;
+    assert_int_equal(vg_store_retention(s, 30, 0, count_unlink, NULL, &rr), 0);
+    assert_int_equal(unlinked, 1);
+    assert_int_equal(rr.evidence_files, 1);
+    assert_int_equal(rr.events_cleared, 1);
+    assert_int_equal(vg_store_evidence_of(s, id, "blurred", name), VG_ENOENT);
+    assert_int_equal(vg_store_events_json(s, id, NULL, NULL, 1, &json), 0);
+    assert_non_null(strstr(json, "\"box\":null"));
+    assert_non_null(strstr(json, "\"details\":null"));
+    assert_non_null(strstr(json, "\"purged\":1"));
+    assert_non_null(strstr(json, "\"qualification\":\"false_alert\""));
+    vg_free(json);
+    /* the audit trail's own retention keeps the rest verifiable */
+    assert_int_equal(raw_sql("events.db", "DROP TRIGGER audit_no_update;"
+                                          " UPDATE audit SET at = '2000-01-01T00:00:00.000Z'"
+                                          " WHERE seq = 1; CREATE TRIGGER audit_no_update BEFORE"
+                                          " UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'no'); END;"),
+                     0);
+    /* that edit broke row 1's hash; purging it (older than 365 days) leaves a clean trail */
+    assert_int_equal(vg_store_audit_verify(s, NULL, &r), 0);
+    assert_false(r.ok);
+    assert_int_equal(vg_store_retention(s, 30, 365, count_unlink, NULL, &rr), 0);
+    assert_int_equal(rr.audit_rows, 1);
+    assert_int_equal(vg_store_audit_verify(s, NULL, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(vg_store_audit_json(s, 0, "system", "retention_run", 10, &json), 0);
+    assert_non_null(strstr(json, "\"audit_rows_purged\":1"));
+    vg_free(json);
+    vg_store_close(&s);
+}
+
+static void test_users_sessions(void **state)
+{
+    vg_store_t *s = open_new("users.db");
+    char err[256], token[65], csrf[65], user[65], csrf2[65];
+    int role;
+    (void)state;
+    assert_int_equal(vg_store_user_add(s, "ol ga", VG_ROLE_OPERATOR, "0123456789", err, 256),
+                     VG_EINVAL);
+    assert_int_equal(vg_store_user_add(s, "olga", VG_ROLE_OPERATOR, "short", err, 256), VG_EINVAL);
+    assert_int_equal(vg_store_user_add(s, "olga", 17, "0123456789", err, 256), VG_EINVAL);
+    assert_int_equal(vg_store_user_add(s, "olga", VG_ROLE_OPERATOR, "0123456789", err, 256), 0);
+    assert_int_equal(vg_store_user_add(s, "olga", VG_ROLE_ADMIN, "0123456789", err, 256), VG_EBUSY);
+    assert_int_equal(vg_store_user_count(s), 1);
+    assert_int_equal(vg_store_user_check(s, "olga", "0123456789"), VG_ROLE_OPERATOR);
+    assert_int_equal(vg_store_user_check(s, "olga", "0123456788"), VG_EACCES);
+    assert_int_equal(vg_store_user_check(s, "nobody", "0123456789"), VG_EACCES);
+    assert_int_equal(vg_store_user_check(s, "' OR 1=1 --", "x"), VG_EACCES);
+    assert_int_equal(vg_store_session_new(s, "olga", 3600, token, csrf), 0);
+    assert_int_equal(strlen(token), 64);
+    assert_int_equal(vg_store_session_get(s, token, user, &role, csrf2), 0);
+    assert_string_equal(user, "olga");
+    assert_int_equal(role, VG_ROLE_OPERATOR);
+    assert_string_equal(csrf, csrf2);
+    assert_int_equal(vg_store_session_get(s, "abc", user, &role, csrf2), VG_EACCES);
+    /* the password is stored as Argon2id, the token only as its hash */
+    char *json = NULL;
+    assert_int_equal(vg_store_users_json(s, &json), 0);
+    assert_null(strstr(json, "argon2"));
+    vg_free(json);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char path[256];
+    db_path(path, sizeof(path), "users.db");
+    sqlite3_open(path, &db);
+    sqlite3_prepare_v2(db, "SELECT (SELECT pwhash FROM users), (SELECT token_hash FROM sessions)",
+                       -1, &st, NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), "$argon2id$"));
+    assert_string_not_equal((const char *)sqlite3_column_text(st, 1), token);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* disabling ends the sessions */
+    assert_int_equal(vg_store_user_disable(s, "olga", 1), 0);
+    assert_int_equal(vg_store_session_get(s, token, user, &role, csrf2), VG_EACCES);
+    assert_int_equal(vg_store_user_check(s, "olga", "0123456789"), VG_EACCES);
+    assert_int_equal(vg_store_user_disable(s, "nobody", 1), VG_ENOENT);
+    vg_store_close(&s);
+}
+
+static void test_pixelate(void **state)
+{
+    uint8_t data[64 * 48 * 3];
+    vg_image_t img = {64, 48, 64 * 3, VG_PIX_BGR24, data};
+    float box[1][4] = {{20, 10, 10, 20}};
+    (void)state;
+    for (size_t i = 0; i < sizeof(data); i++) data[i] = (uint8_t)(i * 7 + (i / 192) * 13);
+    uint8_t before[sizeof(data)];
+    memcpy(before, data, sizeof(data));
+    vg__evidence_pixelate(&img, (const float(*)[4])box, 1, NULL, 8);
+    /* every 8x8 block touching the grown box is flat; far blocks are untouched */
+    for (int by = 0; by < 6; by++)
+        for (int bx = 0; bx < 8; bx++) {
+            int x0 = bx * 8, y0 = by * 8, flat = 1, same = 1;
+            for (int y = y0; y < y0 + 8; y++)
+                for (int x = x0; x < x0 + 8; x++)
+                    for (int c = 0; c < 3; c++) {
+                        flat &= data[(y * 64 + x) * 3 + c] == data[(y0 * 64 + x0) * 3 + c];
+                        same &= data[(y * 64 + x) * 3 + c] == before[(y * 64 + x) * 3 + c];
+                    }
+            int touches = x0 + 8 > 18 && x0 < 32 && y0 + 8 > 6 && y0 < 34;
+            if (touches)
+                assert_true(flat);
+            else if (bx > 4 || by > 4)
+                assert_true(same);
+        }
+    /* foreground: its blocks and their neighbours */
+    uint8_t m[64 * 48] = {0};
+    vg_image_t fg = {64, 48, 64, VG_PIX_GRAY8, m};
+    m[40 * 64 + 60] = 255;
+    memcpy(data, before, sizeof(data));
+    vg__evidence_pixelate(&img, NULL, 0, &fg, 8);
+    assert_int_equal(data[(47 * 64 + 63) * 3], data[(40 * 64 + 56) * 3]);
+    assert_memory_equal(data, before, 64 * 3 * 24);
+}
+
+static int load_config_text(const char *text, char *err, size_t len)
+{
+    char path[256];
+    vg_server_config_t *c = NULL;
+    db_path(path, sizeof(path), "serve.yaml");
+    tu_write_file(path, text, strlen(text));
+    int ret = vg_server_config_load(&c, path, err, len);
+    vg_server_config_free(&c);
+    return ret;
+}
+
+static void test_config(void **state)
+{
+    char err[1024], path[256];
+    vg_server_config_t *c = NULL;
+    (void)state;
+    db_path(path, sizeof(path), "serve.yaml");
+    const char *good = "listen: 127.0.0.1:0\nstorage: st\nretention: {evidence_days: 7}\n"
+                       "cameras:\n  - name: a\n    input: x.avi\n    loop: true\n"
+                       "    settings: {motion.static_time: 5}\n";
+    tu_write_file(path, good, strlen(good));
+    assert_int_equal(vg_server_config_load(&c, path, err, sizeof(err)), 0);
+    assert_int_equal(c->nb_cameras, 1);
+    assert_int_equal(c->port, 0);
+    assert_true(c->evidence_days == 7);
+    assert_non_null(strstr(c->storage, dir)); /* relative to the file */
+    assert_non_null(strstr(c->cameras[0].input, dir));
+    assert_int_equal(c->cameras[0].realtime, 1);
+    vg_server_config_free(&c);
+
+    assert_int_equal(load_config_text("storage: st\nlisten: localhost\n", err, sizeof(err)),
+                     VG_ESYNTAX);
+    assert_non_null(strstr(err, ":2: listen:"));
+    assert_int_equal(load_config_text("storage: st\ncolour: red\n", err, sizeof(err)), VG_ESYNTAX);
+    assert_non_null(strstr(err, ":2: colour: unknown key"));
+    assert_int_equal(load_config_text("listen: 127.0.0.1:80\n", err, sizeof(err)), VG_ESYNTAX);
+    assert_non_null(strstr(err, "storage"));
+    assert_int_equal(load_config_text("storage: s\ncameras:\n  - {name: a, input: x}\n"
+                                      "  - {name: a, input: y}\n",
+                                      err, sizeof(err)),
+                     VG_ESYNTAX);
+    assert_non_null(strstr(err, "two cameras"));
+    assert_int_equal(
+        load_config_text("storage: s\ncameras:\n  - {name: ../a, input: x}\n", err, sizeof(err)),
+        VG_ESYNTAX);
+    assert_int_equal(load_config_text("storage: s\ncameras:\n  - name: a\n    input: x\n"
+                                      "    settings: {motion.nope: 1}\n",
+                                      err, sizeof(err)),
+                     VG_ESYNTAX);
+    assert_non_null(strstr(err, "motion.nope"));
+    assert_int_equal(
+        load_config_text("storage: s\nevidence: {original_roles: [operator]}\n", err, sizeof(err)),
+        VG_ESYNTAX);
+    assert_int_equal(load_config_text("storage: [s\n", err, sizeof(err)), VG_ESYNTAX);
+    assert_int_equal(vg_server_config_load(&c, "/nonexistent.yaml", err, sizeof(err)), VG_ENOENT);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/vigie-store-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[256];
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return tu_run(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_audit_chain),
+        cmocka_unit_test(test_events_decisions_retention),
+        cmocka_unit_test(test_users_sessions),
+        cmocka_unit_test(test_pixelate),
+        cmocka_unit_test(test_config),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
