@@ -43,6 +43,7 @@
 
 #include "core/sha256.h"
 #include "server_priv.h"
+#include "web_assets.h"
 
 #define COMP "http"
 
@@ -828,13 +829,83 @@ static void h_stream(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
     r->stream_after = from;
 }
 
-static void h_root(vg_http_resp_t *r)
+/* The console's files, embedded in the binary (web/, cmake/embed.cmake). */
+static int h_static(const char *path, vg_http_resp_t *r)
 {
-    static const char page[] =
-        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>vigie</title>"
-        "<body><h1>vigie</h1><p>The API is under <code>/api/</code> (docs/server.md).</p>"
-        "</body></html>\n";
-    set_body(r, 200, "text/html; charset=utf-8", vg_strdup(page), sizeof(page) - 1);
+    if (!strcmp(path, "/")) path = "/index.html";
+    for (const vg_web_file_t *f = vg__web_files; f->path; f++)
+        if (!strcmp(f->path, path)) {
+            char *copy = vg_malloc(f->len ? f->len : 1);
+            if (!copy) {
+                reply_error(r, 500, "out of memory");
+                return 1;
+            }
+            memcpy(copy, f->data, f->len);
+            set_body(r, 200, f->type, copy, f->len);
+            return 1;
+        }
+    return 0;
+}
+
+static void h_feed_head(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
+{
+    session_t ses;
+    if (get_session(s, q, r, &ses, R_OP | R_SUP) < 0) return;
+    reply_pack(r, 200, json_pack("{s:I}", "seq", (json_int_t)vg_store_feed_head(s->store)));
+}
+
+static void add_decision_fixture(void *opaque, const double b[4])
+{
+    json_t *a = opaque;
+    char name[32];
+    snprintf(name, sizeof(name), "decision-%zu", json_array_size(a) + 1);
+    json_array_append_new(a, json_pack("{s:s,s:[[f,f],[f,f],[f,f],[f,f]]}", "name", name, "polygon",
+                                       b[0], b[1], b[0] + b[2], b[1], b[0] + b[2], b[1] + b[3],
+                                       b[0], b[1] + b[3]));
+}
+
+static void h_scene_json(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, vg_cam_t *c)
+{
+    session_t ses;
+    vg_scene_t *scene = NULL;
+    char err[1024];
+    if (get_session(s, q, r, &ses, R_OP | R_SUP) < 0) return;
+    if (vg__server_cam_scene(c, &scene, 0, err, sizeof(err)) < 0) {
+        reply_error(r, 409, "the camera's scene cannot be read: %s", err);
+        return;
+    }
+    json_t *fx = json_array();
+    vg_store_fixtures(s->store, c->cfg->name, add_decision_fixture, fx);
+    json_t *extra = json_pack("{s:o}", "decision_fixtures", fx);
+    reply_json(r, 200, vg__scene_json(scene, extra));
+    json_decref(extra);
+    vg_scene_free(&scene);
+}
+
+/* The option tables, for the scene editor: name, type, default, range, unit, live, help. */
+static void h_options(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
+{
+    session_t ses;
+    if (get_session(s, q, r, &ses, R_SUP) < 0) return;
+    json_t *arr = json_array();
+    const vg_option_group_t *const *groups = vg_option_groups();
+    for (int g = 0; groups[g]; g++) {
+        json_t *opts = json_array();
+        for (const vg_option_t *o = groups[g]->options; o && o->name; o++) {
+            char def[128], range[256];
+            vg_opt_format_default(o, def, sizeof(def));
+            vg_opt_format_range(o, range, sizeof(range));
+            json_array_append_new(opts, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:b,s:s}", "name", o->name,
+                                                  "type", vg_opt_type_name(o->type), "default", def,
+                                                  "range", range, "unit", o->unit, "live",
+                                                  !!(o->flags & VG_OPT_LIVE), "help",
+                                                  o->help ? o->help : ""));
+        }
+        json_array_append_new(arr,
+                              json_pack("{s:s,s:s,s:o}", "group", groups[g]->name, "help",
+                                        groups[g]->help ? groups[g]->help : "", "options", opts));
+    }
+    reply_pack(r, 200, arr);
 }
 
 /* ---- routing ---- */
@@ -887,11 +958,21 @@ void vg__http_handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
         reply_error(r, 400, "malformed path");
         return;
     }
-    if (n == 0) {
-        if (method_ok(q, r, "GET")) h_root(r);
-        return;
+    if (n == 0 || (n == 1 && strcmp(seg[0], "api"))) {
+        /* the console's files */
+        if (!method_ok(q, r, "GET")) return;
+        if (h_static(q->path, r)) return;
+        goto not_found;
     }
     if (strcmp(seg[0], "api") || n < 2) goto not_found;
+    if (n == 2 && !strcmp(seg[1], "options")) {
+        if (method_ok(q, r, "GET")) h_options(s, q, r);
+        return;
+    }
+    if (n == 3 && !strcmp(seg[1], "feed") && !strcmp(seg[2], "head")) {
+        if (method_ok(q, r, "GET")) h_feed_head(s, q, r);
+        return;
+    }
     if (n == 2 && !strcmp(seg[1], "health")) {
         if (method_ok(q, r, "GET")) reply_pack(r, 200, json_pack("{s:b}", "ok", 1));
         return;
@@ -921,6 +1002,10 @@ void vg__http_handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
         }
         if (!strcmp(seg[3], "scene")) {
             if (method_ok(q, r, "GET PUT")) h_scene(s, q, r, c);
+            return;
+        }
+        if (!strcmp(seg[3], "scene.json")) {
+            if (method_ok(q, r, "GET")) h_scene_json(s, q, r, c);
             return;
         }
         goto not_found;
@@ -1131,8 +1216,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(resp, "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+    MHD_add_response_header(
+        resp, "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'");
     if (r.set_cookie[0]) MHD_add_response_header(resp, "Set-Cookie", r.set_cookie);
     if (r.allow[0]) MHD_add_response_header(resp, "Allow", r.allow);
     if (r.retry_after[0]) MHD_add_response_header(resp, "Retry-After", r.retry_after);

@@ -403,8 +403,7 @@ static void add_fixture(void *opaque, const double b[4])
     sc->nb_fixtures++;
 }
 
-/* The camera's scene: saved through the API, else its file, else empty; plus fixtures. */
-static int cam_scene(vg_cam_t *c, vg_scene_t **out, char *err, size_t errlen)
+int vg__server_cam_scene(vg_cam_t *c, vg_scene_t **out, int with_fixtures, char *err, size_t errlen)
 {
     char *yaml = NULL, name[128];
     int ret;
@@ -417,7 +416,7 @@ static int cam_scene(vg_cam_t *c, vg_scene_t **out, char *err, size_t errlen)
     else
         ret = vg_scene_new_empty(out);
     if (ret < 0) return ret;
-    vg_store_fixtures(c->srv->store, c->cfg->name, add_fixture, *out);
+    if (with_fixtures) vg_store_fixtures(c->srv->store, c->cfg->name, add_fixture, *out);
     return 0;
 }
 
@@ -435,7 +434,7 @@ static int cam_run_once(vg_cam_t *c)
 
     memset(&sp, 0, sizeof(sp));
     cam_status(c, "starting", "opening %s", c->cfg->input);
-    if ((ret = cam_scene(c, &scene, err, sizeof(err))) < 0) goto fail;
+    if ((ret = vg__server_cam_scene(c, &scene, 1, err, sizeof(err))) < 0) goto fail;
     if ((ret = vg_settings_new(&all)) < 0) goto fail;
     if (vg_settings_merge(all, scene->settings) < 0 ||
         vg_settings_merge(all, c->cfg->settings) < 0) {

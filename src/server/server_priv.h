@@ -2,6 +2,7 @@
 #ifndef VG_SERVER_PRIV_H
 #define VG_SERVER_PRIV_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -114,6 +115,12 @@ void vg__snap_clear(vg_snap_t *snap);
 /* Copy @src into @dst with a new frame reference. */
 int vg__snap_copy(vg_snap_t *dst, const vg_snap_t *src);
 vg_cam_t *vg__server_cam(vg_server_t *s, const char *name);
+/* The camera's scene: saved through the API, else its file, else empty; with the fixtures added
+ * by decisions when @with_fixtures. */
+int vg__server_cam_scene(vg_cam_t *c, vg_scene_t **out, int with_fixtures, char *err,
+                         size_t errlen);
+/* scene_json.c: @sc in the scene file's schema as JSON, with @extra's members (may be NULL). */
+char *vg__scene_json(const vg_scene_t *sc, json_t *extra);
 /* Restart @cam's pipeline (a new scene or fixture). */
 void vg__server_cam_restart(vg_cam_t *cam);
 

@@ -590,6 +590,45 @@ static void test_roles(void **state)
     assert_int_equal(get(&sup, "/api/audit", NULL), 403);
     assert_int_equal(get(&sup, "/api/users", NULL), 403);
 
+    /* the console's files, the scene as JSON (sent back as is, it is accepted), the options */
+    assert_int_equal(get(&anon, "/", &r), 200);
+    assert_string_equal(r.ctype, "text/html; charset=utf-8");
+    assert_non_null(strstr(r.body, "/app.js"));
+    resp_free(&r);
+    assert_int_equal(get(&anon, "/app.js", &r), 200);
+    assert_non_null(strstr(r.ctype, "javascript"));
+    resp_free(&r);
+    assert_int_equal(get(&anon, "/app.css", NULL), 200);
+    assert_int_equal(get(&anon, "/nothing.js", NULL), 404);
+    assert_int_equal(get(&sup, "/api/feed/head", &r), 200);
+    assert_non_null(strstr(r.body, "\"seq\":"));
+    resp_free(&r);
+    assert_int_equal(get(&sup, "/api/cameras/hall/scene.json", &r), 200);
+    json_t *sj = json_loads(r.body, 0, NULL);
+    resp_free(&r);
+    assert_non_null(sj);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(sj, "zones"), 0), "name")),
+        "walkway");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(sj, "masks"), "privacy")), 1);
+    json_object_del(sj, "decision_fixtures");
+    json_object_del(sj, "fixtures");
+    json_object_del(sj, "lines");
+    char *back = json_dumps(sj, JSON_COMPACT);
+    json_decref(sj);
+    assert_int_equal(
+        req(&sup, "PUT", "/api/cameras/lab/scene", "application/json", back, strlen(back), 1, &r),
+        200);
+    resp_free(&r);
+    free(back);
+    assert_int_equal(get(&sup, "/api/cameras/lab/scene.json", &r), 200);
+    assert_non_null(strstr(r.body, "\"walkway\""));
+    resp_free(&r);
+    assert_int_equal(get(&sup, "/api/options", &r), 200);
+    assert_non_null(strstr(r.body, "\"group\":\"abandoned_object\""));
+    resp_free(&r);
+    assert_int_equal(get(&aud, "/api/options", NULL), 403);
+
     /* auditor: audit trail and statistics; no events, no evidence */
     assert_int_equal(get(&aud, "/api/events", NULL), 403);
     assert_int_equal(get(&aud, "/api/events/stream", NULL), 403);

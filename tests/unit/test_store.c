@@ -69,7 +69,8 @@ static void test_schema(void **state)
     assert_null(s);
     /* not a database */
     db_path(path, sizeof(path), "junk.db");
-    tu_write_file(path, "this is not SQLite, this is a text file of some length........", 64);
+    const char *junk = "this is not SQLite, this is a text file of some length........";
+    tu_write_file(path, junk, strlen(junk));
     assert_true(vg_store_open(&s, path, err, sizeof(err)) < 0);
     assert_null(s);
     /* a directory that does not exist */

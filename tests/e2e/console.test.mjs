@@ -1,0 +1,194 @@
+// The console end to end in headless Chromium (Debian's chromium, driven by playwright-core):
+// vigie serve on loopback with vtest.avi and a scene whose forbidden zone covers the walkway.
+//
+//  1. operator: log in, a new alert appears within 2 s of its event, open it, qualify it
+//     false_alert / person_not_object with the keyboard;
+//  2. the server restarts underneath the page: the live stream reconnects, every event of the
+//     store since the page opened is shown once, none twice;
+//  3. auditor: the decision is in the audit view, the chain verifies;
+//  4. supervisor: draw a zone on the still, save it; the camera's still shows it.
+//
+// Screenshots of each page go to $SHOTS (default: console-shots/ here). Exit 77 (skipped) when
+// chromium or playwright-core is missing; 0 passed; 1 failed.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const VIGIE = process.env.VIGIE_BIN || path.join(here, '../../build/vigie');
+const MODELS = process.env.VG_MODELS || path.join(here, '../../models');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
+const SHOTS = process.env.SHOTS || path.join(here, 'console-shots');
+const PW = 'correct horse battery';
+
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch (e) {
+  console.log('SKIP: playwright-core is not installed (scripts/setup runs npm ci in tests/e2e)');
+  process.exit(77);
+}
+for (const [f, what] of [[CHROMIUM, 'chromium (apt-get install chromium)'], [VTEST, 'vtest.avi (opencv-doc)'], [VIGIE, 'the vigie binary']]) {
+  if (!fs.existsSync(f)) { console.log(`SKIP: ${what} is missing: ${f}`); process.exit(77); }
+}
+
+let failures = 0;
+function check(cond, what) {
+  console.log(`${cond ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!cond) failures++;
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigie-console-'));
+fs.mkdirSync(SHOTS, { recursive: true });
+const port = await new Promise((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+});
+fs.writeFileSync(path.join(dir, 'hall.yaml'),
+  'camera: hall\nzones:\n  - name: walkway\n    kind: forbidden\n' +
+  '    polygon: [[200, 150], [568, 150], [568, 576], [200, 576]]\n');
+fs.writeFileSync(path.join(dir, 'serve.yaml'),
+  `listen: 127.0.0.1:${port}\nstorage: store\ncameras:\n  - name: hall\n    input: ${VTEST}\n` +
+  `    loop: true\n    scene: hall.yaml\n    settings: {detector.models_dir: '${MODELS}'}\n`);
+const config = path.join(dir, 'serve.yaml');
+for (const [u, r] of [['olga', 'operator'], ['sam', 'supervisor'], ['alice', 'auditor']])
+  execFileSync(VIGIE, ['user', 'add', '--config', config, u, '--role', r], { input: PW + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
+
+let server = null;
+async function startServer() {
+  const log = fs.openSync(path.join(dir, 'serve.log'), 'a');
+  const portFile = path.join(dir, 'port');
+  fs.rmSync(portFile, { force: true });
+  server = spawn(VIGIE, ['serve', '--config', config, '--port-file', portFile], { stdio: ['ignore', 'ignore', log] });
+  for (let i = 0; i < 600 && !fs.existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!fs.existsSync(portFile)) throw new Error('vigie serve did not start: see ' + path.join(dir, 'serve.log'));
+}
+async function stopServer() {
+  const done = new Promise((r) => server.once('exit', r));
+  server.kill('SIGTERM');
+  await done;
+}
+
+const base = `http://127.0.0.1:${port}`;
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+async function loginAs(user) {
+  const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-GB', timezoneId: 'Europe/Paris' });
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => { console.log('page error: ' + e.message); failures++; });
+  await page.goto(base + '/');
+  await page.fill('#login-user', user);
+  await page.fill('#login-password', PW);
+  await page.click('#login-submit');
+  await page.waitForSelector('#who');
+  return page;
+}
+
+try {
+  await startServer();
+
+  /* 1. operator */
+  const op = await loginAs('olga');
+  await op.waitForSelector('#queue');
+  await op.evaluate(() => {
+    window.__arrivals = {};
+    new MutationObserver((ms) => {
+      for (const m of ms) for (const n of m.addedNodes)
+        if (n.id && n.id.startsWith('alert-')) window.__arrivals[n.dataset.id] = Date.now();
+    }).observe(document.getElementById('queue'), { childList: true });
+  });
+  const before = await op.evaluate(() => [...document.querySelectorAll('.alert')].map((n) => Number(n.dataset.id)));
+  const firstId = before.length ? Math.min(...before) : 0;
+  await op.waitForFunction(() => Object.keys(window.__arrivals).length > 0, null, { timeout: 60000 });
+  const arrivals = await op.evaluate(() => window.__arrivals);
+  const newId = Number(Object.keys(arrivals)[0]);
+  const ev = await op.evaluate(async (id) => (await fetch('/api/events/' + id)).json(), newId);
+  const latency = (arrivals[newId] - Date.parse(ev.start)) / 1000;
+  check(latency >= 0 && latency < 2, `alert #${newId} shown ${latency.toFixed(2)} s after its event (bar 2 s)`);
+  await op.waitForTimeout(800);
+  await op.screenshot({ path: path.join(SHOTS, '1-alerts.png') });
+
+  /* open it and qualify it with the keyboard */
+  await op.click(`#alert-${newId} .type`);
+  await op.keyboard.press('Enter');
+  await op.waitForSelector('#btn-false');
+  await op.screenshot({ path: path.join(SHOTS, '2-alert-detail.png') });
+  await op.keyboard.press('f');
+  await op.keyboard.press('1');
+  await op.waitForFunction(() => document.body.innerText.includes('False alert · Person, not an object'), null, { timeout: 10000 });
+  const dec = await op.evaluate(async (id) => (await fetch('/api/events/' + id)).json(), newId);
+  check(dec.qualification === 'false_alert' && dec.reason === 'person_not_object' && dec.decided_by === 'olga',
+    `event #${newId} qualified false_alert / person_not_object by olga with the keyboard`);
+  await op.screenshot({ path: path.join(SHOTS, '3-alert-decided.png') });
+  await op.keyboard.press('Escape');
+  await op.waitForSelector('#queue');
+
+  /* 2. the server restarts underneath the page */
+  await stopServer();
+  await op.waitForFunction(() => document.getElementById('live').textContent.includes('reconnecting'), null, { timeout: 15000 });
+  await op.screenshot({ path: path.join(SHOTS, '4-server-down.png') });
+  await startServer();
+  const maxBefore = await op.evaluate(() => Math.max(...[...document.querySelectorAll('.alert')].map((n) => Number(n.dataset.id))));
+  await op.waitForFunction((m) => [...document.querySelectorAll('.alert')].some((n) => Number(n.dataset.id) > m), maxBefore, { timeout: 60000 });
+  await op.waitForTimeout(3000);
+  const shown = await op.evaluate(() => [...document.querySelectorAll('.alert')].map((n) => Number(n.dataset.id)));
+  const stored = (await op.evaluate(async () => (await fetch('/api/events?limit=1000')).json())).map((e) => e.id);
+  const upto = Math.max(...shown);
+  const missing = stored.filter((id) => id >= firstId && id <= upto && !shown.includes(id));
+  check(new Set(shown).size === shown.length, `after the restart: ${shown.length} alerts shown, none twice`);
+  check(missing.length === 0, `after the restart: every stored event from #${firstId} to #${upto} is shown (missing: ${missing.join(',') || 'none'})`);
+  check(await op.evaluate(() => document.getElementById('live').textContent.includes('live')), 'the live stream reconnected');
+  await op.screenshot({ path: path.join(SHOTS, '5-after-restart.png') });
+
+  /* 3. auditor */
+  const au = await loginAs('alice');
+  await au.waitForSelector('#audit-table');
+  await au.fill('#audit-action', 'event_decision');
+  await au.press('#audit-action', 'Enter');
+  await au.waitForFunction((id) => [...document.querySelectorAll('#audit-table tbody tr')].some((r) => r.innerText.includes('olga') && r.innerText.includes('event/' + id)), newId, { timeout: 10000 });
+  check(true, `the auditor finds olga's decision on event/${newId} in the audit view`);
+  await au.click('#verify');
+  await au.waitForSelector('#verify-result.verify-ok', { timeout: 10000 });
+  check(true, 'the audit view verifies the chain: ' + (await au.textContent('#verify-result')));
+  await au.fill('#audit-action', '');
+  await au.press('#audit-action', 'Enter');
+  await au.waitForTimeout(500);
+  await au.screenshot({ path: path.join(SHOTS, '6-audit.png') });
+
+  /* 4. supervisor: draw a zone and save it */
+  const sup = await loginAs('sam');
+  await sup.goto(base + '/#/scene/hall');
+  await sup.waitForSelector('#scene-canvas img');
+  await sup.waitForFunction(() => document.querySelector('#scene-canvas img').naturalWidth > 0, null, { timeout: 20000 });
+  await sup.click('#new-zone');
+  const box = await (await sup.$('#scene-canvas')).boundingBox();
+  for (const [fx, fy] of [[0.05, 0.55], [0.3, 0.55], [0.3, 0.95], [0.05, 0.95]])
+    await sup.mouse.click(box.x + fx * box.width, box.y + fy * box.height);
+  await sup.keyboard.press('Enter');
+  await sup.fill('#item-name', 'lawn-e2e');
+  await sup.press('#item-name', 'Tab');
+  await sup.screenshot({ path: path.join(SHOTS, '7-scene-editor.png') });
+  await sup.click('#save-scene');
+  await sup.waitForSelector('#cam-hall');
+  const scene = await sup.evaluate(async () => (await fetch('/api/cameras/hall/scene.json')).json());
+  check(scene.zones.some((z) => z.name === 'lawn-e2e' && z.polygon.length === 4), 'the saved scene holds the new zone');
+  await sup.waitForFunction(() => [...document.querySelectorAll('#cam-hall svg text')].some((t) => t.textContent === 'lawn-e2e'), null, { timeout: 10000 });
+  await sup.waitForFunction(() => document.querySelector('#cam-hall .still img').naturalWidth > 0, null, { timeout: 20000 });
+  check(true, "the camera's still shows the new zone");
+  await sup.screenshot({ path: path.join(SHOTS, '8-cameras.png') });
+  await sup.goto(base + '/#/stats');
+  await sup.waitForSelector('svg.chart', { timeout: 10000 });
+  await sup.screenshot({ path: path.join(SHOTS, '9-stats.png') });
+} catch (e) {
+  console.log('FAIL ' + (e.stack || e));
+  failures++;
+} finally {
+  await browser.close();
+  if (server && server.exitCode === null) await stopServer();
+  if (!process.env.VG_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+}
+console.log(`screenshots: ${SHOTS}`);
+console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
+process.exit(failures ? 1 : 0);
