@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -258,6 +261,74 @@ static void test_events_decisions_retention(void **state)
     vg_store_close(&s);
 }
 
+/* Disk full: a child process may not grow files beyond a limit (RLIMIT_FSIZE, as a full disk
+ * would refuse them); it records events until the store refuses one. Every event it was told
+ * was recorded is in the database afterwards, and the database is intact. */
+static void test_disk_full(void **state)
+{
+    char path[256];
+    int fds[2];
+    (void)state;
+    db_path(path, sizeof(path), "full.db");
+    unlink(path);
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char err[256];
+        vg_store_t *s = NULL;
+        int64_t ok = 0, seq;
+        int last = 0;
+        signal(SIGXFSZ, SIG_IGN);
+        vg_log_set_level(VG_LOG_QUIET);
+        if (vg_store_open(&s, path, err, sizeof(err)) < 0) _exit(2);
+        int64_t run = vg_store_run_start(s, "cam1");
+        struct rlimit rl = {2 << 20, 2 << 20};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        for (int i = 1; i <= 100000; i++) {
+            vg_event_t ev = make_event(VG_PHASE_START, i, i);
+            for (int k = 0; k < 8; k++)
+                vg_event_detail_str(&ev, "padding", "xxxxxxxxxxxxxxxxxxxxxxxx");
+            int64_t r = vg_store_event_put(s, run, &ev, "2026-11-26T12:00:00.000Z", NULL, 0, &seq);
+            if (r < 0) {
+                last = (int)r;
+                break;
+            }
+            ok++;
+        }
+        /* the store still answers after the refusal */
+        int64_t again = vg_store_feed_head(s);
+        vg_store_close(&s);
+        int64_t msg[3] = {ok, last, again};
+        if (write(fds[1], msg, sizeof(msg)) != sizeof(msg)) _exit(3);
+        _exit(0);
+    }
+    int64_t msg[3] = {0, 0, 0};
+    int st;
+    assert_int_equal(read(fds[0], msg, sizeof(msg)), (ssize_t)sizeof(msg));
+    waitpid(pid, &st, 0);
+    close(fds[0]);
+    close(fds[1]);
+    print_message("disk full after %lld events (error %s); feed head then %lld\n",
+                  (long long)msg[0], vg_strerror((int)msg[1]), (long long)msg[2]);
+    assert_true(msg[0] > 10);
+    assert_int_equal(msg[1], VG_EIO);
+    assert_int_equal(msg[2], msg[0]);
+    /* everything committed is there, the database is intact */
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(q, 0), msg[0]);
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
 static void test_users_sessions(void **state)
 {
     vg_store_t *s = open_new("users.db");
@@ -421,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_events_decisions_retention),
+        cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_users_sessions),
         cmocka_unit_test(test_pixelate),
         cmocka_unit_test(test_config),
