@@ -29,6 +29,7 @@ const T = {
     save: 'Save', cancel: 'Cancel', new_zone: 'New zone', new_line: 'New line', new_fixture: 'New fixture',
     delete: 'Delete', name: 'Name', kind: 'Kind', direction: 'Allowed direction', tolerance: 'Tolerance (°)',
     forbidden: 'Forbidden crossing', options: 'Event options (this camera)', saved: 'Scene saved: the camera restarted with it',
+    saved_live: 'Options saved and in force: the camera goes on without a restart',
     draw_hint: 'Click to add points; Enter or double-click closes; Escape cancels; drag a point to move it.',
     set_direction: 'Set direction (2 clicks)', none: 'none', from: 'From', to: 'To', show: 'Show',
     export_csv: 'Export CSV', verify: 'Verify the chain', actor: 'Actor', action: 'Action', target: 'Target',
@@ -65,6 +66,7 @@ const T = {
     new_fixture: 'Nouveau mobilier', delete: 'Supprimer', name: 'Nom', kind: 'Type', direction: 'Sens autorisé',
     tolerance: 'Tolérance (°)', forbidden: 'Franchissement interdit', options: 'Réglages des événements (cette caméra)',
     saved: 'Scène enregistrée : la caméra a redémarré avec elle',
+    saved_live: 'Réglages enregistrés et appliqués : la caméra continue sans redémarrer',
     draw_hint: 'Cliquer pour ajouter des points ; Entrée ou double-clic pour fermer ; Échap pour annuler ; glisser un point pour le déplacer.',
     set_direction: 'Fixer le sens (2 clics)', none: 'aucun', from: 'Du', to: 'Au', show: 'Afficher',
     export_csv: 'Exporter en CSV', verify: 'Vérifier la chaîne', actor: 'Acteur', action: 'Action', target: 'Cible',
@@ -771,7 +773,7 @@ async function renderEditor(name) {
     const r = await api('PUT', `/api/cameras/${name}/scene`, JSON.stringify(s, null, 1), true);
     const j = await r.json().catch(() => ({}));
     if (!r.ok) { msg.textContent = j.error || 'HTTP ' + r.status; return; }
-    toast(t('saved'));
+    toast(j.applied === 'live' ? t('saved_live') : t('saved') + (j.why ? ' (' + j.why + ')' : ''));
     location.hash = '#/cameras';
   }
   main.append(el('h1', {}, `${t('edit_scene')}: ${name}`), el('div', { class: 'editor' }, canvas, side));

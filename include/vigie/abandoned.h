@@ -104,6 +104,11 @@ int vg_abandon_new(vg_abandon_t **out, const vg_scene_t *scene, const vg_abandon
                    int h, int in_w, int in_h, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 void vg_abandon_free(vg_abandon_t **ab);
+/**
+ * Take new camera-wide values @p (the zones' own settings still apply over them), keeping every
+ * candidate's state. Returns 0, or VG_EINVAL with why in @err (then nothing changed).
+ */
+int vg_abandon_set_params(vg_abandon_t *ab, const vg_abandon_params_t *p, char *err, size_t errlen);
 
 /** Advance one frame; starts and ends go to @emit. Returns 0, VG_EINVAL (an image not GRAY8 of
  * the detector's size, a count without its array),

@@ -99,6 +99,12 @@ int vg_zone_rules_new(vg_zone_rules_t **out, const vg_scene_t *scene,
                       const vg_intrusion_params_t *ip, const vg_wrong_way_params_t *wp, char *err,
                       size_t errlen) __attribute__((warn_unused_result));
 void vg_zone_rules_free(vg_zone_rules_t **z);
+/**
+ * Take new camera-wide values (the zones' own settings still apply over them), keeping every
+ * track's and rule's state. Returns 0, or VG_EINVAL with why in @err (then nothing changed).
+ */
+int vg_zone_rules_set_params(vg_zone_rules_t *z, const vg_intrusion_params_t *ip,
+                             const vg_wrong_way_params_t *wp, char *err, size_t errlen);
 
 /** Where events go: the callback gets a filled record (event_id 0 on a start: the sink numbers
  * it and writes the id back). */

@@ -74,6 +74,17 @@ typedef struct vg_stage_class {
      * a negative error with a message in @err. May be NULL.
      */
     int (*configure)(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen);
+    /**
+     * Option groups whose options flagged VG_OPT_LIVE this stage takes while running (its own
+     * and those it reads in configure), NULL-terminated; NULL: none.
+     */
+    const char *const *live_groups;
+    /**
+     * Take new option values while running: called on the analysis thread between two frames
+     * with the whole new @settings, of which only options of @live_groups flagged live differ
+     * from the stage's current ones (vg_pipeline_update checked it). May be NULL.
+     */
+    int (*update)(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen);
 } vg_stage_class_t;
 
 #define VG_STAGE_NEEDS_COLOR (1u << 0)
@@ -141,6 +152,15 @@ int vg_pipeline_needs_color(const vg_pipeline_t *p);
  */
 int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *sink,
                     vg_progress_fn progress, void *progress_opaque);
+/**
+ * Change option values of a running pipeline: @settings (copied) is the whole new set (the same
+ * kind of set vg_pipeline_new and vg_pipeline_add_stage were given). Every option whose value
+ * differs from the current set must be flagged VG_OPT_LIVE and be in a group that one of the
+ * pipeline's stages takes live; otherwise nothing changes and VG_EBUSY is returned with the
+ * first such option named in @err ("needs a restart"). VG_EOPTION/VG_EINVAL/VG_ERANGE for an
+ * unknown option or a bad value. The new values apply before the next frame. Any thread.
+ */
+int vg_pipeline_update(vg_pipeline_t *p, const vg_settings_t *settings, char *err, size_t errlen);
 /** A pointer for the program's use (stages it adds reach it through a->pipeline); NULL at first. */
 void vg_pipeline_set_user(vg_pipeline_t *p, void *user);
 void *vg_pipeline_user(const vg_pipeline_t *p);

@@ -125,7 +125,95 @@ struct vg_pipeline {
     int64_t events;
     const vg_event_sink_t *sink;
     void *user;
+    vg_settings_t *settings;   /* the values in force (copy) */
+    pthread_mutex_t live_lock; /* pending, below */
+    vg_settings_t *pending;    /* new values waiting for the next frame */
+    atomic_int has_pending;
 };
+
+/* ---- live option changes ---- */
+
+static int stage_takes(const vg_pipeline_t *p, const char *group)
+{
+    for (int i = 0; i < p->nb_stages; i++) {
+        const char *const *g = p->stages[i].cls->live_groups;
+        for (; g && *g; g++)
+            if (!strcmp(*g, group)) return 1;
+    }
+    return 0;
+}
+
+/* Is the change of @key (either value may be NULL: absent) one the pipeline can take live? */
+static int live_change_ok(const vg_pipeline_t *p, const char *key, char *err, size_t errlen)
+{
+    const vg_option_group_t *const *groups = vg_option_groups();
+    const char *dot = strchr(key, '.');
+    if (dot) {
+        for (int g = 0; groups[g]; g++) {
+            size_t n = strlen(groups[g]->name);
+            if ((size_t)(dot - key) != n || strncmp(key, groups[g]->name, n)) continue;
+            const vg_option_t *o = vg_opt_find(groups[g]->options, dot + 1);
+            if (o && (o->flags & VG_OPT_LIVE) && stage_takes(p, groups[g]->name)) return 1;
+        }
+    }
+    snprintf(err, errlen, "%s cannot change while camera '%s' runs: it needs a restart", key,
+             p->camera);
+    return 0;
+}
+
+static int changed(const vg_settings_t *a, const vg_settings_t *b, const char *key)
+{
+    const char *va = vg_settings_lookup(a, key), *vb = vg_settings_lookup(b, key);
+    return (va == NULL) != (vb == NULL) || (va && strcmp(va, vb));
+}
+
+int vg_pipeline_update(vg_pipeline_t *p, const vg_settings_t *settings, char *err, size_t errlen)
+{
+    vg_settings_t *copy = NULL;
+    int ret = vg_settings_validate(settings, vg_option_groups(), err, errlen);
+    if (ret < 0) return ret;
+    for (int pass = 0; pass < 2; pass++) {
+        const vg_settings_t *s = pass ? p->settings : settings;
+        for (size_t i = 0; i < vg_settings_count(s); i++) {
+            const char *key;
+            vg_settings_get(s, i, &key, NULL, NULL);
+            if (changed(p->settings, settings, key) && !live_change_ok(p, key, err, errlen))
+                return VG_EBUSY;
+        }
+    }
+    if ((ret = vg_settings_new(&copy)) < 0 || (ret = vg_settings_merge(copy, settings)) < 0) {
+        vg_settings_free(&copy);
+        return ret;
+    }
+    pthread_mutex_lock(&p->live_lock);
+    vg_settings_free(&p->pending);
+    p->pending = copy;
+    atomic_store(&p->has_pending, 1);
+    pthread_mutex_unlock(&p->live_lock);
+    return 0;
+}
+
+/* On the analysis thread, between two frames. */
+static void apply_pending(vg_pipeline_t *p)
+{
+    vg_settings_t *s;
+    pthread_mutex_lock(&p->live_lock);
+    s = p->pending;
+    p->pending = NULL;
+    atomic_store(&p->has_pending, 0);
+    pthread_mutex_unlock(&p->live_lock);
+    if (!s) return;
+    for (int i = 0; i < p->nb_stages; i++) {
+        vg_stage_t *st = &p->stages[i];
+        char err[512] = "";
+        if (st->cls->update && st->cls->update(st, s, err, sizeof(err)) < 0)
+            vg_log(COMP, VG_LOG_ERROR, "camera '%s': analyser '%s' could not take new options: %s",
+                   p->camera, st->cls->name, err);
+    }
+    vg_settings_free(&p->settings);
+    p->settings = s;
+    vg_log(COMP, VG_LOG_INFO, "camera '%s': new option values in force", p->camera);
+}
 
 void vg_pipeline_set_user(vg_pipeline_t *p, void *user)
 {
@@ -144,7 +232,11 @@ int vg_pipeline_new(vg_pipeline_t **out, const vg_scene_t *scene, const char *ca
     int ret;
     if (!p) return VG_ENOMEM;
     atomic_init(&p->stop, 0);
+    atomic_init(&p->has_pending, 0);
+    pthread_mutex_init(&p->live_lock, NULL);
     p->next_event_id = 1;
+    if ((ret = vg_settings_new(&p->settings)) < 0) goto fail;
+    if (settings && (ret = vg_settings_merge(p->settings, settings)) < 0) goto fail;
     if ((ret = vg_opt_defaults(&p->p, pipeline_options)) < 0) goto fail;
     if ((ret = vg_settings_apply(settings, &vg_pipeline_option_group, &p->p, err, errlen)) < 0)
         goto fail;
@@ -227,6 +319,9 @@ void vg_pipeline_free(vg_pipeline_t **pp)
         vg_free(st->priv);
     }
     vg_free(p->stages);
+    vg_settings_free(&p->settings);
+    vg_settings_free(&p->pending);
+    pthread_mutex_destroy(&p->live_lock);
     vg_pool_free(&p->pool);
     vg_scene_free(&p->own_scene);
     vg_opt_free(&p->p, pipeline_options);
@@ -370,6 +465,7 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
         if (ret == VG_ECLOSED) break;
         vg_frame_t *f = item;
         apply_privacy(p->scene, f);
+        if (atomic_load(&p->has_pending)) apply_pending(p);
         memset(a.slot, 0, sizeof(a.slot));
         a.frame = f;
         ret = run_stages(p, &a, 1);

@@ -311,6 +311,38 @@ static int alloc_image(vg_image_t *img, uint8_t **px, int w, int h)
     return 0;
 }
 
+/* Per zone: the camera's values @p with the zone's own settings over them, into @zp. */
+static int zone_params(const vg_scene_t *scene, const vg_abandon_params_t *p,
+                       vg_abandon_params_t *zp, char *err, size_t errlen)
+{
+    for (int k = 0; k < scene->nb_zones; k++) {
+        zp[k] = *p;
+        if (scene->zones[k].settings &&
+            vg_settings_apply(scene->zones[k].settings, &vg_abandon_option_group, &zp[k], err,
+                              errlen) < 0)
+            return VG_EINVAL;
+    }
+    return 0;
+}
+
+int vg_abandon_set_params(vg_abandon_t *ab, const vg_abandon_params_t *p, char *err, size_t errlen)
+{
+    int nz = ab->scene->nb_zones;
+    vg_abandon_params_t *zp = NULL;
+    if (nz && !(zp = vg_calloc((size_t)nz, sizeof(*zp)))) return VG_ENOMEM;
+    int ret = zp ? zone_params(ab->scene, p, zp, err, errlen) : 0;
+    if (ret < 0) {
+        vg_free(zp);
+        return ret;
+    }
+    if (zp) {
+        memcpy(ab->zp, zp, (size_t)nz * sizeof(*zp));
+        vg_free(zp);
+    }
+    ab->p = *p;
+    return 0;
+}
+
 int vg_abandon_new(vg_abandon_t **out, const vg_scene_t *scene, const vg_abandon_params_t *p, int w,
                    int h, int in_w, int in_h, char *err, size_t errlen)
 {
@@ -328,13 +360,7 @@ int vg_abandon_new(vg_abandon_t **out, const vg_scene_t *scene, const vg_abandon
     if (scene->nb_zones) {
         ab->zp = vg_calloc((size_t)scene->nb_zones, sizeof(*ab->zp));
         if (!ab->zp) goto fail;
-        for (int k = 0; k < scene->nb_zones; k++) {
-            ab->zp[k] = *p;
-            if (scene->zones[k].settings &&
-                (ret = vg_settings_apply(scene->zones[k].settings, &vg_abandon_option_group,
-                                         &ab->zp[k], err, errlen)) < 0)
-                goto fail;
-        }
+        if ((ret = zone_params(scene, p, ab->zp, err, errlen)) < 0) goto fail;
     }
     if (scene->nb_calib &&
         (ret = vg_calib_fit(&ab->calib, scene->calib, scene->nb_calib, err, errlen)) < 0)

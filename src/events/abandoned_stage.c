@@ -213,6 +213,26 @@ static void ab_close(vg_stage_t *st)
     vg_free(s->lt_px);
 }
 
+/* New abandoned_object.* values while running: candidates keep their state. */
+static int ab_update(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen)
+{
+    abandoned_stage_t *s = st->priv;
+    vg_abandon_params_t p; /* numbers only: nothing to free */
+    int ret;
+    if ((ret = vg_opt_defaults(&p, vg__abandon_options)) < 0 ||
+        (ret = vg_settings_apply(settings, &vg_abandon_option_group, &p, err, errlen)) < 0)
+        return ret;
+    if (s->ab) {
+        vg_abandon_params_t pp = p;
+        pp.shadow_min = s->shadow_min, pp.shadow_max = s->shadow_max;
+        if ((ret = vg_abandon_set_params(s->ab, &pp, err, errlen)) < 0) return ret;
+    }
+    *(vg_abandon_params_t *)st->params = p;
+    return 0;
+}
+
+static const char *const ab_live[] = {"abandoned_object", NULL};
+
 const vg_stage_class_t vg__abandoned_stage = {
     .name = "abandoned_object",
     .help = "abandoned objects: static, not a person, left by their owner",
@@ -223,4 +243,6 @@ const vg_stage_class_t vg__abandoned_stage = {
     .flush = ab_flush,
     .close = ab_close,
     .configure = ab_configure,
+    .live_groups = ab_live,
+    .update = ab_update,
 };

@@ -245,6 +245,36 @@ struct vg_zone_rules {
     int64_t cur_frame;
 };
 
+/* Per zone: the camera's values with the zone's own settings over them. */
+static int zone_params(const vg_scene_t *scene, int nz, const vg_intrusion_params_t *ip,
+                       const vg_wrong_way_params_t *wp, vg_intrusion_params_t *zip,
+                       vg_wrong_way_params_t *zwp, char *err, size_t errlen)
+{
+    for (int k = 0; k < nz; k++) {
+        zip[k] = *ip; /* numbers only: a plain copy is a full one */
+        zwp[k] = *wp;
+        const vg_settings_t *zs = scene->zones[k].settings;
+        if (zs && (vg_settings_apply(zs, &vg_intrusion_option_group, &zip[k], err, errlen) < 0 ||
+                   vg_settings_apply(zs, &vg_wrong_way_option_group, &zwp[k], err, errlen) < 0))
+            return VG_EINVAL;
+    }
+    return 0;
+}
+
+int vg_zone_rules_set_params(vg_zone_rules_t *z, const vg_intrusion_params_t *ip,
+                             const vg_wrong_way_params_t *wp, char *err, size_t errlen)
+{
+    vg_intrusion_params_t zip[MAX_ZONES];
+    vg_wrong_way_params_t zwp[MAX_ZONES];
+    int ret = zone_params(z->scene, z->nz, ip, wp, zip, zwp, err, errlen);
+    if (ret < 0) return ret;
+    z->ip = *ip;
+    z->wp = *wp;
+    memcpy(z->zip, zip, sizeof(zip[0]) * (size_t)z->nz);
+    memcpy(z->zwp, zwp, sizeof(zwp[0]) * (size_t)z->nz);
+    return 0;
+}
+
 int vg_zone_rules_new(vg_zone_rules_t **out, const vg_scene_t *scene,
                       const vg_intrusion_params_t *ip, const vg_wrong_way_params_t *wp, char *err,
                       size_t errlen)
@@ -264,17 +294,7 @@ int vg_zone_rules_new(vg_zone_rules_t **out, const vg_scene_t *scene,
         return VG_EINVAL;
     }
     int ret = vg_calib_fit(&z->calib, scene->calib, scene->nb_calib, err, errlen);
-    for (int k = 0; ret == 0 && k < z->nz; k++) {
-        z->zip[k] = *ip; /* numbers only: a plain copy is a full one */
-        z->zwp[k] = *wp;
-        const vg_settings_t *zs = scene->zones[k].settings;
-        if (zs &&
-            ((ret = vg_settings_apply(zs, &vg_intrusion_option_group, &z->zip[k], err, errlen)) <
-                 0 ||
-             (ret = vg_settings_apply(zs, &vg_wrong_way_option_group, &z->zwp[k], err, errlen)) <
-                 0))
-            ret = VG_EINVAL;
-    }
+    if (ret == 0) ret = zone_params(scene, z->nz, ip, wp, z->zip, z->zwp, err, errlen);
     if (ret < 0) {
         vg_free(z);
         return ret;

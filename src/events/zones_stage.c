@@ -103,6 +103,28 @@ static void zones_close(vg_stage_t *st)
     }
 }
 
+/* New intrusion.* and wrong_way.* values while running: the rules keep their tracks. */
+static int zones_update(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen)
+{
+    zones_stage_t *z = st->priv;
+    vg_intrusion_params_t ip; /* numbers only: nothing to free */
+    vg_wrong_way_params_t wp;
+    int ret;
+    /* from the defaults: an option no longer set goes back to its default */
+    if ((ret = vg_opt_defaults(&ip, vg_intrusion_option_group.options)) < 0 ||
+        (ret = vg_opt_defaults(&wp, vg_wrong_way_option_group.options)) < 0 ||
+        (ret = vg_settings_apply(settings, &vg_intrusion_option_group, &ip, err, errlen)) < 0 ||
+        (ret = vg_settings_apply(settings, &vg_wrong_way_option_group, &wp, err, errlen)) < 0)
+        return ret;
+    if (z->rules && (ret = vg_zone_rules_set_params(z->rules, &ip, &wp, err, errlen)) < 0)
+        return ret;
+    z->ip = ip;
+    z->wp = wp;
+    return 0;
+}
+
+static const char *const zones_live[] = {"intrusion", "wrong_way", NULL};
+
 const vg_stage_class_t vg__zones_stage = {
     .name = "zones",
     .help = "intrusion (forbidden and pedestrian-only zones, lines) and wrong-way events",
@@ -112,4 +134,6 @@ const vg_stage_class_t vg__zones_stage = {
     .flush = zones_flush,
     .close = zones_close,
     .configure = zones_configure,
+    .live_groups = zones_live,
+    .update = zones_update,
 };

@@ -384,6 +384,21 @@ static void detect_close(vg_stage_t *st)
     if (d->dp_set) vg_opt_free(&d->dp, vg_detector_option_group.options);
 }
 
+/* New detect.* values while running: read from the params at every frame. */
+static int detect_update(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen)
+{
+    static const vg_option_group_t g = {"detect", NULL, vg__detect_options};
+    detect_params_t p; /* numbers only: nothing to free */
+    int ret;
+    if ((ret = vg_opt_defaults(&p, vg__detect_options)) < 0 ||
+        (ret = vg_settings_apply(settings, &g, &p, err, errlen)) < 0)
+        return ret;
+    *(detect_params_t *)st->params = p;
+    return 0;
+}
+
+static const char *const detect_live[] = {"detect", NULL};
+
 const vg_stage_class_t vg__detect_stage = {
     .name = "detect",
     .help = "object classes (person, vehicle, bag...) from the shared inference thread",
@@ -396,4 +411,6 @@ const vg_stage_class_t vg__detect_stage = {
     .flush = detect_flush,
     .close = detect_close,
     .configure = detect_configure,
+    .live_groups = detect_live,
+    .update = detect_update,
 };

@@ -404,6 +404,27 @@ static void h_still(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, v
     reply_jpeg(r, jpg, len);
 }
 
+/* 0 when @next differs from the camera's scene in force only by its settings (then the options
+ * may change live, which vg_pipeline_update decides); else why not, in @why. */
+static int scene_live_change(vg_cam_t *c, const vg_scene_t *next, char *why, size_t len)
+{
+    vg_scene_t *cur = NULL;
+    char err[512];
+    if (vg__server_cam_scene(c, &cur, 0, err, sizeof(err)) < 0) {
+        snprintf(why, len, "the scene in force cannot be read");
+        return -1;
+    }
+    json_t *strip = json_pack("{s:n}", "settings");
+    char *a = vg__scene_json(cur, strip), *b = vg__scene_json(next, strip);
+    json_decref(strip);
+    int same = a && b && !strcmp(a, b);
+    vg_free(a);
+    vg_free(b);
+    vg_scene_free(&cur);
+    if (!same) snprintf(why, len, "zones, lines, masks, fixtures or calibration changed");
+    return same ? 0 : -1;
+}
+
 static void h_scene(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, vg_cam_t *c)
 {
     session_t ses;
@@ -444,24 +465,41 @@ static void h_scene(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, v
                  scene->width, scene->height, c->in_w, c->in_h);
         ret = VG_ESYNTAX;
     }
-    vg_scene_free(&scene);
     if (ret < 0) {
+        vg_scene_free(&scene);
         reply_error(r, 400, "%s", err[0] ? err : "the scene is not valid text");
         vg_free(text);
         return;
     }
+    /* Live when only camera-wide options flagged live changed; else the camera restarts. */
+    char why[512] = "";
+    int live = scene_live_change(c, scene, why, sizeof(why)) == 0;
     if (vg_store_scene_put(s->store, c->cfg->name, text, ses.user) < 0) {
+        vg_scene_free(&scene);
         reply_error(r, 503, "cannot save the scene: the store is unavailable");
         vg_free(text);
         return;
     }
+    if (live) {
+        vg_settings_t *all = NULL;
+        live = vg_settings_new(&all) == 0 && vg_settings_merge(all, scene->settings) == 0 &&
+               vg_settings_merge(all, c->cfg->settings) == 0;
+        pthread_mutex_lock(&c->lock);
+        live = live && c->pipe && vg_pipeline_update(c->pipe, all, why, sizeof(why)) == 0;
+        pthread_mutex_unlock(&c->lock);
+        vg_settings_free(&all);
+    }
+    vg_scene_free(&scene);
     char sha[65];
     vg__sha256_hex(text, q->body_len, sha);
     audit(s, ses.user, "scene_change", c->cfg->name,
-          json_pack("{s:s,s:I}", "sha256", sha, "bytes", (json_int_t)q->body_len));
+          json_pack("{s:s,s:I,s:s,s:s}", "sha256", sha, "bytes", (json_int_t)q->body_len, "applied",
+                    live ? "live" : "restart", "why", why));
     vg_free(text);
-    vg__server_cam_restart(c);
-    reply_pack(r, 200, json_pack("{s:b,s:s}", "ok", 1, "applied", "camera restarted"));
+    if (!live) vg__server_cam_restart(c);
+    reply_pack(r, 200,
+               json_pack("{s:b,s:s,s:s}", "ok", 1, "applied", live ? "live" : "restart", "why",
+                         live ? "" : why));
 }
 
 static void h_events(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)

@@ -624,6 +624,38 @@ static void test_roles(void **state)
     assert_int_equal(get(&sup, "/api/cameras/lab/scene.json", &r), 200);
     assert_non_null(strstr(r.body, "\"walkway\""));
     resp_free(&r);
+    /* options only, all of them live: taken by the running camera, no restart */
+    assert_int_equal(get(&sup, "/api/cameras/hall/scene.json", &r), 200);
+    sj = json_loads(r.body, 0, NULL);
+    resp_free(&r);
+    json_object_del(sj, "decision_fixtures");
+    json_object_set_new(sj, "settings",
+                        json_pack("{s:s,s:s}", "abandoned_object.unattended_time", "20",
+                                  "intrusion.min_dwell", "0.5"));
+    back = json_dumps(sj, JSON_COMPACT);
+    assert_int_equal(
+        req(&sup, "PUT", "/api/cameras/hall/scene", "application/json", back, strlen(back), 1, &r),
+        200);
+    print_message("options changed: %s\n", r.body);
+    assert_non_null(strstr(r.body, "\"applied\":\"live\""));
+    resp_free(&r);
+    free(back);
+    /* an option that needs a restart: the camera restarts, and says why */
+    json_object_set_new(sj, "settings", json_pack("{s:s}", "motion.static_time", "5"));
+    back = json_dumps(sj, JSON_COMPACT);
+    json_decref(sj);
+    assert_int_equal(
+        req(&sup, "PUT", "/api/cameras/lab/scene", "application/json", back, strlen(back), 1, &r),
+        200);
+    print_message("motion option changed: %s\n", r.body);
+    assert_non_null(strstr(r.body, "\"applied\":\"restart\""));
+    assert_non_null(strstr(r.body, "motion.static_time"));
+    resp_free(&r);
+    free(back);
+    assert_int_equal(get(&sup, "/api/cameras", &r), 200);
+    assert_non_null(strstr(r.body, "\"name\":\"hall\",\"input\""));
+    assert_non_null(strstr(strstr(r.body, "\"name\":\"hall\""), "\"restarts\":0"));
+    resp_free(&r);
     assert_int_equal(get(&sup, "/api/options", &r), 200);
     assert_non_null(strstr(r.body, "\"group\":\"abandoned_object\""));
     resp_free(&r);

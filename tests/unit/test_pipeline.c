@@ -325,6 +325,120 @@ static void test_bad_stage_option(void **state)
     vg_settings_free(&s);
 }
 
+/* Live option changes: a stage that takes the "intrusion" group live gets the new values
+ * between two frames; a change to an option no stage takes live is refused, nothing changes. */
+typedef struct live_priv {
+    int updates;
+    double dwell;
+    int64_t frames, applied_at;
+} live_priv_t;
+
+static live_priv_t live_seen; /* what the stage saw, copied at each frame for the test */
+
+static int live_process(vg_stage_t *st, vg_analysis_t *a)
+{
+    live_priv_t *p = st->priv;
+    p->frames++;
+    if (p->updates && p->applied_at < 0) p->applied_at = a->frame->index;
+    live_seen = *p;
+    return 0;
+}
+
+static int live_init(vg_stage_t *st, vg_analysis_t *a)
+{
+    live_priv_t *p = st->priv;
+    (void)a;
+    p->applied_at = -1;
+    return 0;
+}
+
+static int live_update(vg_stage_t *st, const vg_settings_t *s, char *err, size_t errlen)
+{
+    live_priv_t *p = st->priv;
+    const char *v = vg_settings_lookup(s, "intrusion.min_dwell");
+    (void)err;
+    (void)errlen;
+    p->updates++;
+    p->dwell = v ? atof(v) : -1;
+    return 0;
+}
+
+static const char *const live_groups[] = {"intrusion", NULL};
+static const vg_stage_class_t live_class = {
+    .name = "live",
+    .help = "test stage",
+    .priv_size = sizeof(live_priv_t),
+    .init = live_init,
+    .process = live_process,
+    .live_groups = live_groups,
+    .update = live_update,
+};
+
+typedef struct updater {
+    vg_pipeline_t *p;
+    int ok, busy, unknown;
+    char err[512];
+} updater_t;
+
+static void *updater(void *opaque)
+{
+    updater_t *u = opaque;
+    vg_settings_t *s = NULL;
+    char e[512];
+    usleep(100000);
+    if (vg_settings_new(&s) < 0) return NULL;
+    vg_settings_add(s, "intrusion.min_dwell", "3", "test");
+    vg_settings_add(s, "motion.static_time", "9", "test"); /* no stage here takes it live */
+    u->busy = vg_pipeline_update(u->p, s, u->err, sizeof(u->err));
+    vg_settings_free(&s);
+    if (vg_settings_new(&s) < 0) return NULL;
+    vg_settings_add(s, "nonsense.x", "1", "test");
+    u->unknown = vg_pipeline_update(u->p, s, e, sizeof(e));
+    vg_settings_free(&s);
+    if (vg_settings_new(&s) < 0) return NULL;
+    vg_settings_add(s, "intrusion.min_dwell", "3", "test");
+    u->ok = vg_pipeline_update(u->p, s, e, sizeof(e));
+    vg_settings_free(&s);
+    usleep(200000);
+    vg_pipeline_stop(u->p);
+    return NULL;
+}
+
+static void test_live_update(void **state)
+{
+    vg_pipeline_t *p;
+    vg_source_t *src;
+    vg_source_params_t sp;
+    char err[512];
+    pthread_t th;
+    (void)state;
+    assert_int_equal(vg_pipeline_new(&p, NULL, "c", NULL, err, sizeof(err)), 0);
+    assert_int_equal(vg_pipeline_add_stage(p, &live_class, NULL, err, sizeof(err)), 0);
+    memset(&sp, 0, sizeof(sp));
+    vg_opt_defaults(&sp, vg_source_option_group.options);
+    sp.width = 80;
+    sp.loop = 1;
+    sp.realtime = 1; /* 25 frames a second: the updates land mid-run */
+    assert_int_equal(vg_source_open(&src, clip, &sp, NULL), 0);
+    vg_opt_free(&sp, vg_source_option_group.options);
+    updater_t u = {p, 0, 0, 0, ""};
+    pthread_create(&th, NULL, updater, &u);
+    mem_sink_t m = {0};
+    vg_event_sink_t sink = {mem_write, &m};
+    assert_int_equal(vg_pipeline_run(p, src, &sink, NULL, NULL), VG_ESTOPPED);
+    pthread_join(th, NULL);
+    assert_int_equal(u.busy, VG_EBUSY);
+    assert_non_null(strstr(u.err, "motion.static_time"));
+    assert_int_equal(u.unknown, VG_EOPTION);
+    assert_int_equal(u.ok, 0);
+    /* taken once, with the new value, mid-run, and frames went on after it */
+    assert_int_equal(live_seen.updates, 1);
+    assert_true(live_seen.dwell == 3);
+    assert_true(live_seen.applied_at > 0 && live_seen.frames > live_seen.applied_at + 1);
+    vg_source_free(&src);
+    vg_pipeline_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_source_error_keeps_events),
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_bad_stage_option),
+        cmocka_unit_test(test_live_update),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
