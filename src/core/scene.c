@@ -23,6 +23,8 @@
 #include <vigie/mem.h>
 #include <vigie/scene.h>
 
+#include "yaml.h"
+
 typedef struct ctx {
     const char *file;
     char *err;
@@ -45,45 +47,16 @@ const char *vg_crossing_name(vg_crossing_t c)
     return (unsigned)c < VG_CROSS_NB ? crossings[c] : "unknown";
 }
 
-static int node_line(struct fy_node *n)
-{
-    struct fy_token *t;
-    const struct fy_mark *m;
-    void *it = NULL;
-    if (!n) return 0;
-    switch (fy_node_get_type(n)) {
-    case FYNT_SCALAR:
-        t = fy_node_get_scalar_token(n);
-        m = t ? fy_token_start_mark(t) : NULL;
-        return m ? m->line + 1 : 0;
-    case FYNT_MAPPING: {
-        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
-        return p ? node_line(fy_node_pair_key(p)) : 0;
-    }
-    case FYNT_SEQUENCE:
-        return node_line(fy_node_sequence_iterate(n, &it));
-    }
-    return 0;
-}
-
 static int fail(ctx_t *c, struct fy_node *n, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail(ctx_t *c, struct fy_node *n, const char *key, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     if (c->failed) return VG_ESYNTAX;
     c->failed = 1;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vg__yaml_vfail(c->err, c->errlen, c->file, n, key, fmt, ap);
     va_end(ap);
-    if (c->err && c->errlen) {
-        int line = node_line(n);
-        if (line)
-            snprintf(c->err, c->errlen, "%s:%d: %s: %s", c->file, line, key, msg);
-        else
-            snprintf(c->err, c->errlen, "%s: %s: %s", c->file, key, msg);
-    }
     return VG_ESYNTAX;
 }
 
@@ -224,7 +197,7 @@ static int get_settings(ctx_t *c, struct fy_node *n, const char *path, const cha
         v = scalar(c, fy_node_pair_value(p), k);
         if (!v) return VG_ESYNTAX;
         snprintf(full, sizeof(full), "%s%s", prefix, k);
-        snprintf(origin, sizeof(origin), "%s:%d", c->file, node_line(fy_node_pair_key(p)));
+        snprintf(origin, sizeof(origin), "%s:%d", c->file, vg__yaml_line(fy_node_pair_key(p)));
         if (vg_settings_add(set, full, v, origin) < 0) return VG_ENOMEM;
     }
     return 0;
@@ -335,7 +308,7 @@ static int parse_zones(ctx_t *c, struct fy_node *n)
         vg_zone_t *z = &s->zones[s->nb_zones++];
         z->kind = VG_ZONE_WATCH;
         z->tolerance_deg = 45;
-        z->line = node_line(item);
+        z->line = vg__yaml_line(item);
         if (vg_settings_new(&z->settings) < 0) return VG_ENOMEM;
         if (walk_mapping(c, item, "zones", keys, zone_member, z) < 0) return VG_ESYNTAX;
         if (!z->name) return fail(c, item, "zones", "each zone needs a name");
@@ -360,7 +333,7 @@ static int parse_lines(ctx_t *c, struct fy_node *n)
     if (!s->lines) return VG_ENOMEM;
     while ((item = fy_node_sequence_iterate(n, &it))) {
         vg_line_t *l = &s->lines[s->nb_lines++];
-        l->line = node_line(item);
+        l->line = vg__yaml_line(item);
         if (walk_mapping(c, item, "lines", keys, line_member, l) < 0) return VG_ESYNTAX;
         if (!l->name) return fail(c, item, "lines", "each line needs a name");
         if (!has_key(item, "points")) return fail(c, item, l->name, "line needs points");
@@ -566,17 +539,9 @@ static void collect_diag(struct fy_diag *diag, const char *file, char *err, size
     if (e)
         snprintf(err, errlen, "%s:%d:%d: not valid YAML: %s", file, e->line + 1, e->column + 1,
                  e->msg);
-    else if (d && d->have) {
-        /* "<memory-@...>:LINE:COL: error: TEXT" -> "FILE:LINE:COL: not valid YAML: TEXT" */
-        const char *m = d->msg, *text;
-        if (*m == '<' && strstr(m, ">:")) m = strstr(m, ">:") + 2;
-        text = strstr(m, ": error: ");
-        if (text)
-            snprintf(err, errlen, "%s:%.*s: not valid YAML: %s", file, (int)(text - m), m,
-                     text + 9);
-        else
-            snprintf(err, errlen, "%s: not valid YAML: %s", file, m);
-    } else
+    else if (d && d->have)
+        vg__yaml_diag_message(err, errlen, file, d->msg);
+    else
         snprintf(err, errlen, "%s: not valid YAML", file);
 }
 

@@ -35,6 +35,7 @@
 #include <vigie/store.h>
 
 #include "core/sha256.h"
+#include "core/yaml.h"
 
 typedef struct cctx {
     const char *file;
@@ -45,38 +46,16 @@ typedef struct cctx {
     char diag[512];
 } cctx_t;
 
-static int line_of(struct fy_node *n)
-{
-    void *it = NULL;
-    if (!n) return 0;
-    if (fy_node_is_scalar(n)) {
-        struct fy_token *t = fy_node_get_scalar_token(n);
-        const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-        return m ? m->line + 1 : 0;
-    }
-    if (fy_node_is_mapping(n)) {
-        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
-        return p ? line_of(fy_node_pair_key(p)) : 0;
-    }
-    return line_of(fy_node_sequence_iterate(n, &it));
-}
-
 static int cfail(cctx_t *c, struct fy_node *n, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int cfail(cctx_t *c, struct fy_node *n, const char *key, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     if (c->failed) return VG_ESYNTAX;
     c->failed = 1;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vg__yaml_vfail(c->err, c->errlen, c->file, n, key, fmt, ap);
     va_end(ap);
-    int line = line_of(n);
-    if (line)
-        snprintf(c->err, c->errlen, "%s:%d: %s: %s", c->file, line, key, msg);
-    else
-        snprintf(c->err, c->errlen, "%s: %s: %s", c->file, key, msg);
     return VG_ESYNTAX;
 }
 
@@ -253,7 +232,7 @@ static int camera_member(cctx_t *c, const char *key, struct fy_node *v, void *ob
         const char *val = k ? cscalar(c, fy_node_pair_value(p), k) : NULL;
         char origin[PATH_MAX + 32];
         if (!val) return VG_ESYNTAX;
-        snprintf(origin, sizeof(origin), "%s:%d", c->file, line_of(fy_node_pair_key(p)));
+        snprintf(origin, sizeof(origin), "%s:%d", c->file, vg__yaml_line(fy_node_pair_key(p)));
         if (vg_settings_add(cam->settings, k, val, origin) < 0) return VG_ENOMEM;
     }
     return 0;
@@ -297,7 +276,7 @@ static int top_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
     while ((item = fy_node_sequence_iterate(v, &it))) {
         vg_server_camera_t *cam = &cfg->cameras[cfg->nb_cameras++];
         cam->realtime = 1;
-        cam->line = line_of(item);
+        cam->line = vg__yaml_line(item);
         if (vg_settings_new(&cam->settings) < 0) return VG_ENOMEM;
         int ret = cwalk(c, item, "camera", cam_keys, camera_member, cam);
         if (ret < 0) return ret;
@@ -412,17 +391,9 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
         if (e)
             snprintf(err, errlen, "%s:%d:%d: not valid YAML: %s", path, e->line + 1, e->column + 1,
                      e->msg);
-        else if (c.diag[0]) {
-            /* "<memory-@...>:LINE:COL: error: TEXT" -> "PATH:LINE:COL: not valid YAML: TEXT" */
-            const char *m = c.diag, *text;
-            if (*m == '<' && strstr(m, ">:")) m = strstr(m, ">:") + 2;
-            text = strstr(m, ": error: ");
-            if (text)
-                snprintf(err, errlen, "%s:%.*s: not valid YAML: %s", path, (int)(text - m), m,
-                         text + 9);
-            else
-                snprintf(err, errlen, "%s: not valid YAML: %s", path, m);
-        } else
+        else if (c.diag[0])
+            vg__yaml_diag_message(err, errlen, path, c.diag);
+        else
             snprintf(err, errlen, "%s: not valid YAML, or empty (see docs/server.md)", path);
         goto fail;
     }

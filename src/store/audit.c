@@ -149,9 +149,7 @@ int vg_store_audit_json(vg_store_t *s, int64_t after, const char *actor, const c
                         int limit, char **json)
 {
     sqlite3_stmt *st;
-    json_t *arr = json_array();
     int ret;
-    if (!arr) return VG_ENOMEM;
     if (limit < 1) limit = 1;
     if (limit > 5000) limit = 5000;
     vg__store_lock(s);
@@ -160,17 +158,9 @@ int vg_store_audit_json(vg_store_t *s, int64_t after, const char *actor, const c
                          " FROM audit WHERE seq > ?1 AND (?2 IS NULL OR actor = ?2) AND (?3 IS"
                          " NULL OR action = ?3) ORDER BY seq DESC LIMIT ?4",
                          "itti", after, actor, action, (int64_t)limit);
-    if (ret == 0) {
-        while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(arr, vg__store_row_json(st));
-        sqlite3_finalize(st);
-    }
+    if (ret == 0) ret = vg__store_rows_json(st, json);
     vg__store_unlock(s);
-    if (ret < 0) {
-        json_decref(arr);
-        return ret;
-    }
-    *json = vg__store_dump(arr);
-    return *json ? 0 : VG_ENOMEM;
+    return ret;
 }
 
 static const char *txt(sqlite3_stmt *st, int i)

@@ -240,6 +240,19 @@ json_t *vg__store_row_json(sqlite3_stmt *st)
     return o;
 }
 
+int vg__store_rows_json(sqlite3_stmt *st, char **json)
+{
+    json_t *arr = json_array();
+    if (!arr) {
+        sqlite3_finalize(st);
+        return VG_ENOMEM;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(arr, vg__store_row_json(st));
+    sqlite3_finalize(st);
+    *json = vg__store_dump(arr);
+    return *json ? 0 : VG_ENOMEM;
+}
+
 void vg_store_now(char buf[32])
 {
     struct timespec ts;
@@ -423,6 +436,15 @@ static int64_t feed_add(vg_store_t *s, int64_t event, const char *phase, const c
     int ret = vg__store_exec(s, "INSERT INTO feed(event, phase, wall, record) VALUES (?, ?, ?, ?)",
                              "ittt", event, phase, wall, record);
     return ret < 0 ? ret : sqlite3_last_insert_rowid(s->db);
+}
+
+/* A feed record from @o (consumed). */
+static int feed_json(vg_store_t *s, int64_t event, const char *phase, const char *wall, json_t *o)
+{
+    char *rec = vg__store_dump(o);
+    int64_t seq = rec ? feed_add(s, event, phase, wall, rec) : VG_ENOMEM;
+    vg_free(rec);
+    return seq < 0 ? (int)seq : 0;
 }
 
 /* The feed record of an event phase: the event record's fields plus the store's. */
@@ -619,40 +641,27 @@ int vg_store_events_json(vg_store_t *s, int64_t id, const char *camera, const ch
                          char **json)
 {
     sqlite3_stmt *st;
-    json_t *arr = json_array();
     int ret;
-    if (!arr) return VG_ENOMEM;
     if (limit < 1) limit = 1;
     if (limit > 1000) limit = 1000;
     vg__store_lock(s);
-    if (id > 0)
+    if (id > 0) {
         ret = vg__store_prep(s, &st, EVENT_COLS " WHERE e.id = ?", "i", id);
-    else
+        if (ret == 0) {
+            ret = sqlite3_step(st) == SQLITE_ROW ? 0 : VG_ENOENT;
+            *json = ret == 0 ? vg__store_dump(vg__store_row_json(st)) : NULL;
+            if (ret == 0 && !*json) ret = VG_ENOMEM;
+            sqlite3_finalize(st);
+        }
+    } else {
         ret = vg__store_prep(s, &st,
                              EVENT_COLS " WHERE (?1 IS NULL OR e.camera = ?1) AND (?2 IS NULL OR"
                                         " e.type = ?2) ORDER BY e.id DESC LIMIT ?3",
                              "tti", camera, type, (int64_t)limit);
-    if (ret == 0) {
-        while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(arr, vg__store_row_json(st));
-        sqlite3_finalize(st);
+        if (ret == 0) ret = vg__store_rows_json(st, json);
     }
     vg__store_unlock(s);
-    if (ret < 0) {
-        json_decref(arr);
-        return ret;
-    }
-    if (id > 0) {
-        json_t *one = json_array_get(arr, 0);
-        if (!one) {
-            json_decref(arr);
-            return VG_ENOENT;
-        }
-        json_incref(one);
-        json_decref(arr);
-        arr = one;
-    }
-    *json = vg__store_dump(arr);
-    return *json ? 0 : VG_ENOMEM;
+    return ret;
 }
 
 int vg_store_event_info(vg_store_t *s, int64_t id, char camera[64], char type[64], double box[4],
@@ -739,14 +748,10 @@ int vg_store_event_ack(vg_store_t *s, int64_t id, const char *user)
     if (ret == 0)
         ret = vg__store_exec(s, "INSERT INTO decisions(event, user, kind, at) VALUES (?,?,'ack',?)",
                              "itt", id, user, now);
-    if (ret == 0) {
-        json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)id, "phase", "ack", "user",
-                              user, "wall", now);
-        char *rec = vg__store_dump(o);
-        int64_t seq = rec ? feed_add(s, id, "ack", now, rec) : VG_ENOMEM;
-        vg_free(rec);
-        if (seq < 0) ret = (int)seq;
-    }
+    if (ret == 0)
+        ret = feed_json(s, id, "ack", now,
+                        json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)id, "phase", "ack", "user",
+                                  user, "wall", now));
 end:
     ret = vg__store_end(s, ret);
 out:
@@ -799,15 +804,11 @@ int vg_store_event_qualify(vg_store_t *s, int64_t id, const char *user, int qual
                              "INSERT INTO decisions(event, user, kind, qualification, reason,"
                              " note, at) VALUES (?,?,'qualify',?,?,?,?)",
                              "ittttt", id, user, qual_names[qual], rname, note ? note : "", now);
-    if (ret == 0) {
-        json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s?,s:s}", "id", (json_int_t)id, "phase",
-                              "decision", "user", user, "wall", now, "qualification",
-                              qual_names[qual], "reason", rname, "note", note ? note : "");
-        char *rec = vg__store_dump(o);
-        int64_t seq = rec ? feed_add(s, id, "decision", now, rec) : VG_ENOMEM;
-        vg_free(rec);
-        if (seq < 0) ret = (int)seq;
-    }
+    if (ret == 0)
+        ret = feed_json(s, id, "decision", now,
+                        json_pack("{s:I,s:s,s:s,s:s,s:s,s:s?,s:s}", "id", (json_int_t)id, "phase",
+                                  "decision", "user", user, "wall", now, "qualification",
+                                  qual_names[qual], "reason", rname, "note", note ? note : ""));
 end:
     ret = vg__store_end(s, ret);
 out:
@@ -1064,22 +1065,12 @@ int vg_store_user_count(vg_store_t *s)
 int vg_store_users_json(vg_store_t *s, char **json)
 {
     sqlite3_stmt *st;
-    json_t *arr = json_array();
-    int ret;
     vg__store_lock(s);
-    ret = vg__store_prep(s, &st, "SELECT name, role, created, disabled FROM users ORDER BY name",
-                         NULL);
-    if (ret == 0) {
-        while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(arr, vg__store_row_json(st));
-        sqlite3_finalize(st);
-    }
+    int ret = vg__store_prep(s, &st,
+                             "SELECT name, role, created, disabled FROM users ORDER BY name", NULL);
+    if (ret == 0) ret = vg__store_rows_json(st, json);
     vg__store_unlock(s);
-    if (ret < 0) {
-        json_decref(arr);
-        return ret;
-    }
-    *json = vg__store_dump(arr);
-    return *json ? 0 : VG_ENOMEM;
+    return ret;
 }
 
 int vg_store_user_check(vg_store_t *s, const char *name, const char *password)

@@ -28,6 +28,8 @@ void vg__store_lock(vg_store_t *s);
 void vg__store_unlock(vg_store_t *s);
 /* The JSON text of @j (consumed) in vg_malloc'd memory, or NULL. */
 char *vg__store_dump(json_t *j);
+/* Every row of @st (finalized here) as a JSON array text in *json (vg_malloc'd). */
+int vg__store_rows_json(sqlite3_stmt *st, char **json);
 /* The current row as an object; columns named X_json become member X, parsed. */
 json_t *vg__store_row_json(sqlite3_stmt *st);
 double vg__store_unix(void);
