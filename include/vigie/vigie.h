@@ -24,5 +24,6 @@
 #include <vigie/pose.h>
 #include <vigie/image.h>
 #include <vigie/abandoned.h>
+#include <vigie/flow.h>
 
 #endif

@@ -308,6 +308,115 @@ static void test_bad_arguments(void **state)
     assert_null(b);
 }
 
+/* ---- optical flow ---- */
+
+/* A smooth random texture (bilinear over a coarse random grid), and the same moved by (u, v) or,
+ * with @zoom, scaled about the centre by 1 + zoom. */
+static void flow_pair(uint8_t *a, uint8_t *b, int w, int h, double u, double v, double zoom)
+{
+    int cw = w / 12 + 3, ch = h / 12 + 3;
+    float *c = malloc(sizeof(float) * (size_t)cw * ch);
+    uint32_t r = 12345;
+    for (int i = 0; i < cw * ch; i++) {
+        r = r * 1664525u + 1013904223u;
+        c[i] = (float)(r >> 8) / (float)(1u << 24);
+    }
+    for (int img = 0; img < 2; img++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                double sx = x, sy = y;
+                if (img) { /* where b's pixel comes from in a */
+                    sx = w / 2.0 + (x - u - w / 2.0) / (1 + zoom);
+                    sy = h / 2.0 + (y - v - h / 2.0) / (1 + zoom);
+                }
+                double fx = sx / 12 + 1, fy = sy / 12 + 1;
+                if (fx < 0) fx = 0;
+                if (fy < 0) fy = 0;
+                if (fx > cw - 2) fx = cw - 2;
+                if (fy > ch - 2) fy = ch - 2;
+                int ix = (int)fx, iy = (int)fy;
+                double ax = fx - ix, ay = fy - iy;
+                double val =
+                    c[iy * cw + ix] * (1 - ax) * (1 - ay) + c[iy * cw + ix + 1] * ax * (1 - ay) +
+                    c[(iy + 1) * cw + ix] * (1 - ax) * ay + c[(iy + 1) * cw + ix + 1] * ax * ay;
+                (img ? b : a)[y * w + x] = (uint8_t)(30 + 190 * val);
+            }
+    free(c);
+}
+
+static void test_flow_accuracy(void **state)
+{
+    const int w = 320, h = 240;
+    uint8_t *a = malloc((size_t)w * h), *b = malloc((size_t)w * h);
+    vg_image_t ia = {w, h, w, VG_PIX_GRAY8, a}, ib = {w, h, w, VG_PIX_GRAY8, b};
+    vg_flow_t *f;
+    (void)state;
+    assert_int_equal(vg_flow_new(&f, NULL, w, h), 0);
+    const double cases[][3] = {{2.5, -1.25, 0}, {7.0, 4.0, 0}, {0, 0, 0.02}};
+    for (int c = 0; c < 3; c++) {
+        flow_pair(a, b, w, h, cases[c][0], cases[c][1], cases[c][2]);
+        assert_int_equal(vg_flow_run(f, &ia, &ib, NULL), 0);
+        int gw, gh;
+        double step, err = 0;
+        const float *g = vg_flow_grid(f, &gw, &gh, &step);
+        assert_true(gw == 20 && gh == 15 && step == 16);
+        int n = 0;
+        for (int j = 1; j < gh - 1; j++)
+            for (int i = 1; i < gw - 1; i++) {
+                double x = (i + 0.5) * step, y = (j + 0.5) * step;
+                double tu = cases[c][0] + cases[c][2] * (x - w / 2.0),
+                       tv = cases[c][1] + cases[c][2] * (y - h / 2.0);
+                err += hypot(g[2 * (j * gw + i)] - tu, g[2 * (j * gw + i) + 1] - tv);
+                n++;
+            }
+        print_message("flow case %d: mean grid error %.3f px\n", c, err / n);
+        assert_true(err / n < 0.25);
+    }
+    /* the dense field interpolates the grid */
+    float *dense = malloc(sizeof(float) * 2 * (size_t)w * h);
+    vg_flow_dense(f, dense, 2 * w);
+    assert_true(fabs(dense[2 * (120 * w + 160)]) < 0.5 &&
+                fabs(dense[2 * (120 * w + 160) + 1]) < 0.5);
+    free(dense);
+    /* pictures of another size or format are refused */
+    vg_image_t small = {w - 2, h, w, VG_PIX_GRAY8, a};
+    assert_int_equal(vg_flow_run(f, &small, &ib, NULL), VG_EINVAL);
+    vg_flow_free(&f);
+    vg_flow_free(&f);
+    assert_int_equal(vg_flow_new(&f, NULL, 8, 8), VG_EINVAL);
+    vg_flow_params_t p = vg_flow_default_params;
+    p.patch = 7;
+    assert_int_equal(vg_flow_new(&f, &p, w, h), VG_EINVAL);
+    free(a);
+    free(b);
+}
+
+/* The same bits with any number of slice jobs. */
+static void test_flow_threads(void **state)
+{
+    const int w = 320, h = 240;
+    uint8_t *a = malloc((size_t)w * h), *b = malloc((size_t)w * h);
+    vg_image_t ia = {w, h, w, VG_PIX_GRAY8, a}, ib = {w, h, w, VG_PIX_GRAY8, b};
+    vg_flow_t *f1, *f3;
+    vg_pool_t *pool;
+    int gw, gh;
+    double step;
+    (void)state;
+    flow_pair(a, b, w, h, 3.3, 1.7, 0.01);
+    assert_int_equal(vg_flow_new(&f1, NULL, w, h), 0);
+    assert_int_equal(vg_flow_new(&f3, NULL, w, h), 0);
+    assert_int_equal(vg_pool_new(&pool, 3), 0);
+    assert_int_equal(vg_flow_run(f1, &ia, &ib, NULL), 0);
+    assert_int_equal(vg_flow_run(f3, &ia, &ib, pool), 0);
+    const float *g1 = vg_flow_grid(f1, &gw, &gh, &step), *g3 = vg_flow_grid(f3, &gw, &gh, &step);
+    assert_memory_equal(g1, g3, sizeof(float) * 2 * (size_t)gw * gh);
+    vg_pool_free(&pool);
+    vg_flow_free(&f1);
+    vg_flow_free(&f3);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +427,8 @@ int main(void)
         cmocka_unit_test(test_kernels_agree),
         cmocka_unit_test(test_clean_and_components),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_flow_accuracy),
+        cmocka_unit_test(test_flow_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
