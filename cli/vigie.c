@@ -195,7 +195,7 @@ static void analyze_usage(FILE *f)
                "terminal)\n"
                "      --no-progress     never show progress\n"
                "  -q, --quiet           only errors on stderr\n"
-               "  -v, --verbose         more detail on stderr\n"
+               "  -v, --verbose         more detail on stderr (twice: debugging detail)\n"
                "  -h, --help            this help\n"
                "\nOptions (vigie options prints them with more detail):\n");
     const vg_option_group_t *const *groups = vg_option_groups();
@@ -316,8 +316,8 @@ static int cmd_analyze(int argc, char **argv)
         case 'q':
             vg_log_set_level(VG_LOG_ERROR);
             break;
-        case 'v':
-            vg_log_set_level(VG_LOG_VERBOSE);
+        case 'v': /* twice: debugging detail */
+            vg_log_set_level(vg_log_get_level() >= VG_LOG_VERBOSE ? VG_LOG_DEBUG : VG_LOG_VERBOSE);
             break;
         case 'h':
             analyze_usage(stdout);

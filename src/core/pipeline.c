@@ -68,9 +68,13 @@ static const vg_option_t pipeline_options[] = {
 const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline", pipeline_options};
 
 /* Built-in stages, in the order they run. */
-static const vg_stage_class_t *const stage_classes[] = {&vg__motion_stage,    &vg__tracker_stage,
-                                                        &vg__detect_stage,    &vg__zones_stage,
-                                                        &vg__abandoned_stage, NULL};
+static const vg_stage_class_t *const stage_classes[] = {&vg__motion_stage,
+                                                        &vg__tracker_stage,
+                                                        &vg__detect_stage,
+                                                        &vg__zones_stage,
+                                                        &vg__abandoned_stage,
+                                                        &vg__crowd_stage,
+                                                        NULL};
 
 const vg_stage_class_t *const *vg_stage_classes(void)
 {

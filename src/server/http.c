@@ -459,10 +459,12 @@ static void h_scene(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, v
     if (ret == 0) ret = vg_settings_validate(scene->settings, vg_option_groups(), err, sizeof(err));
     for (int z = 0; ret == 0 && z < scene->nb_zones; z++)
         ret = vg_settings_validate(scene->zones[z].settings, vg_option_groups(), err, sizeof(err));
-    if (ret == 0 && scene->width && c->in_w &&
-        (scene->width != c->in_w || scene->height != c->in_h)) {
+    pthread_mutex_lock(&c->lock);
+    int in_w = c->in_w, in_h = c->in_h;
+    pthread_mutex_unlock(&c->lock);
+    if (ret == 0 && scene->width && in_w && (scene->width != in_w || scene->height != in_h)) {
         snprintf(err, sizeof(err), "%s: drawn for %dx%d but the camera gives %dx%d", name,
-                 scene->width, scene->height, c->in_w, c->in_h);
+                 scene->width, scene->height, in_w, in_h);
         ret = VG_ESYNTAX;
     }
     if (ret < 0) {

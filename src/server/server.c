@@ -254,11 +254,15 @@ static void *writer_main(void *opaque)
         int ret = write_job(s, j);
         if (ret < 0) {
             j->tries++;
-            if (j->tries == 1 || j->tries % 60 == 0)
+            if (j->tries == 1 || j->tries % 60 == 0) {
+                pthread_mutex_lock(&s->wlock);
+                int waiting = s->jcount;
+                pthread_mutex_unlock(&s->wlock);
                 vg_log(COMP, VG_LOG_ERROR,
                        "cannot record events in the store: %s; %d waiting in memory, retrying "
                        "every second (free disk space or release the database)",
-                       vg_strerror(ret), s->jcount);
+                       vg_strerror(ret), waiting);
+            }
             struct timespec ts;
             abs_deadline(&ts, 1.0);
             pthread_mutex_lock(&s->wlock);
@@ -531,7 +535,9 @@ static void *cam_main(void *opaque)
         if (atomic_load(&c->srv->stopping)) break;
         if (atomic_exchange(&c->restart, 0)) {
             backoff = 1;
+            pthread_mutex_lock(&c->lock);
             c->restarts++;
+            pthread_mutex_unlock(&c->lock);
             vg_log(COMP, VG_LOG_INFO, "camera '%s': restarting with its new scene", c->cfg->name);
             continue;
         }

@@ -1,0 +1,437 @@
+/*
+ * The "crowd_movement" stage: a sudden change in how a crowd moves — people breaking into a run,
+ * a dispersal from a point, a convergence on one — from the optical flow of moving people,
+ * compared with what this camera normally sees.
+ *
+ * Method, each frame after the first:
+ * - Optical flow between the previous and this analysis picture (src/vision/flow.c): a grid of
+ *   vectors every 16 analysis pixels (VG_SLOT_FLOW publishes it).
+ * - A cell moves when at least a quarter of its pixels are moving foreground (the motion core's
+ *   mask) and its vector is at least crowd_movement.moving_px pixels a frame; cells in a detector
+ *   box of a vehicle are left out (a passing car is not a crowd). A camera shake moves the
+ *   background cells too: when their median motion exceeds crowd_movement.shake_px the frame is
+ *   skipped (nothing learned, nothing decided).
+ * - Per subject (the whole picture, and each `watch` zone by its cells' centres): the moving
+ *   cells' mean speed (px/s in input pixels, or m/s with the scene's calibration), its spread,
+ *   the share of cells moving faster than run_ratio times the baseline ("fast share"), the
+ *   divergence (mean outward component of the vectors from the moving cells' centroid, as a share
+ *   of the mean speed), and the dominant direction with the entropy of 8 direction bins; each
+ *   averaged over SMOOTH seconds (the flow of one frame is noisy).
+ * - Baseline: the mean speed learned online from the frames with a crowd (>= min_cells moving
+ *   cells): their plain mean until baseline_time seconds of them, then an exponential average over
+ *   baseline_time; frozen while the speed is unusual (>= disperse_ratio x baseline) or an event is
+ *   open; nothing is decided during the first `warmup` seconds of such frames. A long time
+ *   constant follows the time of day without absorbing a sudden change.
+ * - Conditions: dispersal — divergence >= divergence, speed >= disperse_ratio x baseline and
+ *   directions spread (entropy >= `entropy` bits: out from a point goes every way, unlike two
+ *   groups walking towards each other); convergence — the same inward; else running — speed >=
+ *   run_ratio x baseline and fast share >= fast_share (one runner among walkers is a small
+ *   share). The
+ *   shared rule machine (vg_rule_t) needs the condition for min_duration, ends it after end_after
+ *   without, and keeps cooldown between two events of a subject. details.kind says which
+ *   condition started it.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vigie/calib.h>
+#include <vigie/detect.h>
+#include <vigie/error.h>
+#include <vigie/flow.h>
+#include <vigie/log.h>
+#include <vigie/mem.h>
+#include <vigie/rules.h>
+#include <vigie/vision.h>
+
+#include "../core/stages.h"
+
+#define MAX_SUBJECTS 65  /* the picture and up to 64 watch zones */
+#define SMOOTH       0.3 /* s: the frame statistics are averaged this long (flow is noisy) */
+
+typedef struct crowd_params {
+    double baseline_time, warmup, run_ratio, fast_share, disperse_ratio, divergence, entropy;
+    double moving_px, shake_px, min_duration, end_after, cooldown;
+    int min_cells;
+} crowd_params_t;
+
+#define OFF(x) offsetof(crowd_params_t, x)
+#define D(n_, f_, def_, lo_, hi_, u_, fl_, h_)                                                     \
+    {                                                                                              \
+        .name = n_, .type = VG_OPT_DOUBLE, .offset = OFF(f_), .def.d = def_, .min = lo_,           \
+        .max = hi_, .unit = u_, .flags = fl_, .help = h_                                           \
+    }
+const vg_option_t vg__crowd_options[] = {
+    D("baseline_time", baseline_time, 120, 5, 86400, "s", VG_OPT_LIVE,
+      "time constant of the normal speed learned on this camera"),
+    D("warmup", warmup, 10, 0, 3600, "s", VG_OPT_LIVE,
+      "scene time with a crowd in view before anything is decided"),
+    D("run_ratio", run_ratio, 2.5, 1.1, 100, NULL, VG_OPT_LIVE,
+      "running: the crowd's speed over its normal speed at least this"),
+    D("fast_share", fast_share, 0.3, 0, 1, NULL, VG_OPT_LIVE,
+      "running: share of the moving cells that must be that fast (one runner is not a crowd)"),
+    D("disperse_ratio", disperse_ratio, 1.5, 1, 100, NULL, VG_OPT_LIVE,
+      "dispersal or convergence: the crowd's speed over its normal speed at least this"),
+    D("divergence", divergence, 0.5, 0.05, 1, NULL, VG_OPT_LIVE,
+      "dispersal (convergence): mean outward (inward) motion as a share of the speed"),
+    D("entropy", entropy, 2.0, 0, 3, "bits", VG_OPT_LIVE,
+      "dispersal or convergence: least entropy of the 8 directions of motion (many directions)"),
+    D("moving_px", moving_px, 0.3, 0, 100, "px/frame", VG_OPT_LIVE,
+      "least motion of a moving cell, analysis pixels a frame"),
+    D("shake_px", shake_px, 1.5, 0.1, 100, "px/frame", VG_OPT_LIVE,
+      "median motion of the background beyond which the camera shook (frame skipped)"),
+    D("min_duration", min_duration, 0.5, 0, 60, "s", VG_OPT_LIVE,
+      "the condition must hold this long before an event starts"),
+    D("end_after", end_after, 3.0, 0, 600, "s", VG_OPT_LIVE,
+      "an event ends after this long without its condition"),
+    D("cooldown", cooldown, 30, 0, 86400, "s", VG_OPT_LIVE,
+      "least time between two events of the same place"),
+    {.name = "min_cells",
+     .type = VG_OPT_INT,
+     .offset = OFF(min_cells),
+     .def.i = 12,
+     .min = 1,
+     .max = 100000,
+     .flags = VG_OPT_LIVE,
+     .help = "moving 16-pixel cells that make a crowd (fewer: not judged, not learned)"},
+    {.name = NULL},
+};
+#undef D
+#undef OFF
+
+typedef struct subject {
+    int zone; /* -1: the whole picture */
+    double baseline, warm;
+    double s_mean, s_fast, s_div, s_ent; /* the frame statistics averaged over SMOOTH seconds */
+    int has_smooth;
+    int has_baseline;
+    vg_rule_t rule;
+    const char *kind;
+} subject_t;
+
+typedef struct crowd_stage {
+    vg_flow_t *flow;
+    uint8_t *prev; /* previous analysis picture */
+    int w, h;
+    double prev_t;
+    int has_prev;
+    vg_calib_t calib;
+    subject_t sub[MAX_SUBJECTS];
+    int nsub;
+    float *vec; /* per cell: vx, vy (px/frame, analysis) */
+    uint8_t *moving;
+    int gw, gh;
+    double step;
+    float *bg; /* scratch: background magnitudes */
+} crowd_stage_t;
+
+static int crowd_init(vg_stage_t *st, vg_analysis_t *a)
+{
+    crowd_stage_t *c = st->priv;
+    char err[256];
+    c->nsub = 0;
+    c->sub[c->nsub++] = (subject_t){.zone = -1};
+    for (int k = 0; k < a->scene->nb_zones && c->nsub < MAX_SUBJECTS; k++)
+        if (a->scene->zones[k].kind == VG_ZONE_WATCH) c->sub[c->nsub++] = (subject_t){.zone = k};
+    for (int i = 0; i < c->nsub; i++) vg_rule_init(&c->sub[i].rule);
+    if (vg_calib_fit(&c->calib, a->scene->calib, a->scene->nb_calib, err, sizeof(err)) < 0)
+        c->calib.valid = 0;
+    return 0;
+}
+
+/* Speed of a vector @v (analysis px/frame) at analysis point (x, y), per second, in m (calibrated)
+ * or input pixels. */
+static double speed_of(const crowd_stage_t *c, const vg_frame_t *f, double x, double y,
+                       const float *v, double dt)
+{
+    double sx = (double)f->in_w / f->image.w, sy = (double)f->in_h / f->image.h;
+    if (c->calib.valid) {
+        double g0x, g0y, g1x, g1y;
+        if (vg_calib_to_ground(&c->calib, x * sx, y * sy, &g0x, &g0y) == 0 &&
+            vg_calib_to_ground(&c->calib, (x + v[0]) * sx, (y + v[1]) * sy, &g1x, &g1y) == 0)
+            return hypot(g1x - g0x, g1y - g0y) / dt;
+    }
+    return hypot(v[0] * sx, v[1] * sy) / dt;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static int emit(void *opaque, vg_event_t *ev)
+{
+    return vg_stage_emit(opaque, ev);
+}
+
+static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
+{
+    crowd_stage_t *c = st->priv;
+    const crowd_params_t *p = st->params;
+    const vg_frame_t *f = a->frame;
+    const vg_zone_t *z = s->zone >= 0 ? &a->scene->zones[s->zone] : NULL;
+    double sx = (double)f->in_w / f->image.w, sy = (double)f->in_h / f->image.h;
+    int n = 0;
+    double sum = 0, sum2 = 0, mx = 0, my = 0, box[4] = {1e9, 1e9, -1e9, -1e9};
+    double hist[8] = {0};
+    /* pass 1: speeds and centroid */
+    for (int j = 0; j < c->gh; j++)
+        for (int i = 0; i < c->gw; i++) {
+            int k = j * c->gw + i;
+            if (!c->moving[k]) continue;
+            double x = (i + 0.5) * c->step, y = (j + 0.5) * c->step;
+            if (z && !vg_polygon_contains(&z->polygon, x * sx, y * sy)) continue;
+            double v = speed_of(c, f, x, y, &c->vec[2 * k], dt);
+            n++;
+            sum += v;
+            sum2 += v * v;
+            mx += x;
+            my += y;
+            box[0] = fmin(box[0], x - c->step / 2);
+            box[1] = fmin(box[1], y - c->step / 2);
+            box[2] = fmax(box[2], x + c->step / 2);
+            box[3] = fmax(box[3], y + c->step / 2);
+            double ang = atan2(c->vec[2 * k + 1], c->vec[2 * k]);
+            hist[((int)floor((ang + M_PI) / (2 * M_PI) * 8)) & 7] += 1;
+        }
+    int crowd = n >= p->min_cells;
+    double mean = n ? sum / n : 0, spread = n ? sqrt(fmax(0, sum2 / n - mean * mean)) : 0;
+    double fast = 0, div = 0;
+    if (crowd) {
+        mx /= n;
+        my /= n;
+        double thr = s->has_baseline ? p->run_ratio * s->baseline : INFINITY;
+        for (int j = 0; j < c->gh; j++)
+            for (int i = 0; i < c->gw; i++) {
+                int k = j * c->gw + i;
+                if (!c->moving[k]) continue;
+                double x = (i + 0.5) * c->step, y = (j + 0.5) * c->step;
+                if (z && !vg_polygon_contains(&z->polygon, x * sx, y * sy)) continue;
+                if (speed_of(c, f, x, y, &c->vec[2 * k], dt) >= thr) fast += 1;
+                double rx = x - mx, ry = y - my, r = hypot(rx, ry);
+                double m = hypot(c->vec[2 * k], c->vec[2 * k + 1]);
+                if (r > 1e-6 && m > 1e-9)
+                    div += (c->vec[2 * k] * rx + c->vec[2 * k + 1] * ry) / r / m;
+            }
+        fast /= n;
+        div /= n;
+    }
+    double entropy = 0;
+    for (int b = 0; b < 8 && n; b++)
+        if (hist[b] > 0) entropy -= hist[b] / n * log2(hist[b] / n);
+    int dir_bin = 0;
+    for (int b = 1; b < 8; b++)
+        if (hist[b] > hist[dir_bin]) dir_bin = b;
+
+    /* smooth, learn, then decide */
+    if (crowd) {
+        double k = s->has_smooth ? 1 - exp(-dt / SMOOTH) : 1;
+        s->s_mean += k * (mean - s->s_mean);
+        s->s_fast += k * (fast - s->s_fast);
+        s->s_div += k * (div - s->s_div);
+        s->s_ent += k * (entropy - s->s_ent);
+        s->has_smooth = 1;
+    } else
+        s->has_smooth = 0;
+    int ready = s->has_baseline && s->warm >= p->warmup && s->baseline > 0;
+    double ratio = ready && crowd ? s->s_mean / s->baseline : 0;
+    const char *kind = NULL;
+    if (crowd && ready) {
+        /* a dispersal (convergence) goes out from (in to) a point: in many directions */
+        int radial = ratio >= p->disperse_ratio && s->s_ent >= p->entropy;
+        if (radial && s->s_div >= p->divergence)
+            kind = "dispersal";
+        else if (radial && s->s_div <= -p->divergence)
+            kind = "convergence";
+        else if (ratio >= p->run_ratio && s->s_fast >= p->fast_share)
+            kind = "running";
+    }
+    if (crowd && !s->rule.active && ratio < p->disperse_ratio) {
+        /* a plain mean of what was seen until baseline_time of it, then an exponential
+         * average: the first frames do not weigh for minutes */
+        s->warm += dt;
+        double k = s->warm < p->baseline_time ? dt / s->warm : 1 - exp(-dt / p->baseline_time);
+        s->baseline = s->has_baseline ? s->baseline + k * (mean - s->baseline) : mean;
+        s->has_baseline = 1;
+    }
+    vg_rule_timing_t tm = {p->min_duration, p->end_after, p->cooldown};
+    double ibox[4] = {box[0] * sx, box[1] * sy, (box[2] - box[0]) * sx, (box[3] - box[1]) * sy};
+    double score = kind ? fmin(1.0, 0.5 + 0.5 * (ratio - 1) / (2 * p->run_ratio)) : 0;
+    if (!s->rule.active) s->kind = kind; /* the kind when it starts */
+    if (!crowd) memset(ibox, 0, sizeof(ibox));
+    vg_log("crowd", VG_LOG_DEBUG,
+           "crowd movement, camera %s: t %.1f moving cells %d speed %.1f (smoothed %.1f) baseline "
+           "%.1f fast %.2f "
+           "divergence %.2f entropy %.2f",
+           a->camera, f->t, n, mean, s->s_mean, s->baseline, s->s_fast, s->s_div, s->s_ent);
+    vg_rule_action_t act = vg_rule_update(&s->rule, &tm, kind != NULL, f->t, score, f->index, ibox);
+    if (act == VG_RULE_NONE) return 0;
+    vg_event_t ev;
+    vg_event_init(&ev, VG_EVENT_CROWD_MOVEMENT,
+                  act == VG_RULE_START ? VG_PHASE_START : VG_PHASE_END);
+    ev.t = f->t;
+    ev.frame = f->index;
+    ev.score = act == VG_RULE_START ? score : s->rule.best_score;
+    if (act == VG_RULE_END) ev.event_id = s->rule.event_id;
+    if (crowd) vg_event_set_box(&ev, ibox[0], ibox[1], ibox[2], ibox[3]);
+    if (z) vg_event_set_zone(&ev, z->name);
+    vg_event_detail_str(&ev, "kind", s->kind ? s->kind : "running");
+    if (act == VG_RULE_START) {
+        static const char *const dirs[8] = {"W", "NW", "N", "NE", "E", "SE", "S", "SW"};
+        vg_event_detail_num(&ev, "speed", s->s_mean);
+        vg_event_detail_num(&ev, "baseline", s->baseline);
+        vg_event_detail_num(&ev, "ratio", ratio);
+        vg_event_detail_str(&ev, "speed_unit", c->calib.valid ? "m/s" : "px/s");
+        vg_event_detail_num(&ev, "spread", spread);
+        vg_event_detail_num(&ev, "fast_share", s->s_fast);
+        vg_event_detail_num(&ev, "divergence", s->s_div);
+        vg_event_detail_str(&ev, "direction", dirs[dir_bin]);
+        vg_event_detail_num(&ev, "direction_entropy", s->s_ent);
+        vg_event_detail_int(&ev, "moving_cells", n);
+        vg_event_detail_bool(&ev, "calibrated", c->calib.valid);
+    }
+    int ret = emit(a, &ev);
+    if (act == VG_RULE_START) s->rule.event_id = ev.event_id;
+    if (act == VG_RULE_END) s->kind = NULL;
+    return ret;
+}
+
+static int is_vehicle(int cls)
+{
+    return cls >= 1 &&
+           cls <= 8; /* COCO: bicycle, car, motorcycle, airplane, bus, train, truck, boat */
+}
+
+static int crowd_process(vg_stage_t *st, vg_analysis_t *a)
+{
+    crowd_stage_t *c = st->priv;
+    const crowd_params_t *p = st->params;
+    const vg_frame_t *f = a->frame;
+    const vg_image_t *mask = a->slot[VG_SLOT_FOREGROUND];
+    const vg_detections_t *det = a->slot[VG_SLOT_DETECTIONS];
+    int ret;
+    if (!mask) return 0; /* needs the motion stage */
+    if (!c->flow) {
+        if ((ret = vg_flow_new(&c->flow, NULL, f->image.w, f->image.h)) < 0) return ret;
+        c->w = f->image.w;
+        c->h = f->image.h;
+        c->prev = vg_malloc((size_t)c->w * c->h);
+        int gw, gh;
+        double step;
+        vg_flow_grid(c->flow, &gw, &gh, &step);
+        c->gw = gw, c->gh = gh, c->step = step;
+        c->vec = vg_malloc(sizeof(float) * 2 * (size_t)gw * gh);
+        c->moving = vg_malloc((size_t)gw * gh);
+        c->bg = vg_malloc(sizeof(float) * (size_t)gw * gh);
+        if (!c->prev || !c->vec || !c->moving || !c->bg) return VG_ENOMEM;
+    }
+    vg_image_t prev = {c->w, c->h, c->w, VG_PIX_GRAY8, c->prev};
+    double dt = f->t - c->prev_t;
+    if (c->has_prev && !f->discontinuity && dt > 0 && dt < 2) {
+        if ((ret = vg_flow_run(c->flow, &prev, &f->image, a->pool)) < 0) return ret;
+        int gw, gh;
+        double step;
+        const float *g = vg_flow_grid(c->flow, &gw, &gh, &step);
+        int nbg = 0; /* the grid is in analysis pixels a frame: the flow's own full size */
+        for (int j = 0; j < gh; j++)
+            for (int i = 0; i < gw; i++) {
+                int k = j * gw + i, fg = 0, tot = 0;
+                c->vec[2 * k] = g[2 * k];
+                c->vec[2 * k + 1] = g[2 * k + 1];
+                int x0 = (int)(i * step), y0 = (int)(j * step);
+                for (int y = y0; y < y0 + (int)step && y < c->h; y += 2) {
+                    const uint8_t *m = vg_image_row(mask, y);
+                    for (int x = x0; x < x0 + (int)step && x < c->w; x += 2, tot++)
+                        fg += m[x] == VG_MASK_FG;
+                }
+                double mag = hypot(c->vec[2 * k], c->vec[2 * k + 1]);
+                c->moving[k] = tot && fg * 4 >= tot && mag >= p->moving_px;
+                if (!fg) c->bg[nbg++] = (float)mag;
+            }
+        /* cells on a detected vehicle are not the crowd */
+        for (int d = 0; det && d < det->n; d++) {
+            if (!is_vehicle(det->det[d].cls)) continue;
+            for (int j = 0; j < gh; j++)
+                for (int i = 0; i < gw; i++) {
+                    double x = (i + 0.5) * step, y = (j + 0.5) * step;
+                    if (x >= det->det[d].x && x <= det->det[d].x + det->det[d].w &&
+                        y >= det->det[d].y && y <= det->det[d].y + det->det[d].h)
+                        c->moving[j * gw + i] = 0;
+                }
+        }
+        int shake = 0;
+        if (nbg >= 8) {
+            qsort(c->bg, (size_t)nbg, sizeof(float), cmp_float);
+            shake = c->bg[nbg / 2] > p->shake_px;
+        }
+        if (!shake)
+            for (int s = 0; s < c->nsub; s++)
+                if ((ret = judge(st, a, &c->sub[s], dt)) < 0) return ret;
+        a->slot[VG_SLOT_FLOW] = c->flow;
+    }
+    for (int y = 0; y < c->h; y++)
+        memcpy(c->prev + (size_t)y * c->w, vg_image_row(&f->image, y), (size_t)c->w);
+    c->prev_t = f->t;
+    c->has_prev = 1;
+    return 0;
+}
+
+static int crowd_flush(vg_stage_t *st, vg_analysis_t *a)
+{
+    crowd_stage_t *c = st->priv;
+    for (int s = 0; s < c->nsub; s++) {
+        subject_t *sb = &c->sub[s];
+        if (!sb->rule.active) continue;
+        vg_event_t ev;
+        vg_event_init(&ev, VG_EVENT_CROWD_MOVEMENT, VG_PHASE_END);
+        ev.event_id = sb->rule.event_id;
+        ev.t = c->prev_t;
+        ev.score = sb->rule.best_score;
+        if (sb->zone >= 0) vg_event_set_zone(&ev, a->scene->zones[sb->zone].name);
+        vg_event_detail_str(&ev, "kind", sb->kind ? sb->kind : "running");
+        sb->rule.active = 0;
+        int ret = emit(a, &ev);
+        if (ret < 0) return ret;
+    }
+    return 0;
+}
+
+static void crowd_close(vg_stage_t *st)
+{
+    crowd_stage_t *c = st->priv;
+    vg_flow_free(&c->flow);
+    vg_free(c->prev);
+    vg_free(c->vec);
+    vg_free(c->moving);
+    vg_free(c->bg);
+}
+
+static const char *const crowd_live[] = {"crowd_movement", NULL};
+
+static int crowd_update(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen)
+{
+    static const vg_option_group_t g = {"crowd_movement", NULL, vg__crowd_options};
+    crowd_params_t p;
+    int ret;
+    if ((ret = vg_opt_defaults(&p, vg__crowd_options)) < 0 ||
+        (ret = vg_settings_apply(settings, &g, &p, err, errlen)) < 0)
+        return ret;
+    *(crowd_params_t *)st->params = p;
+    return 0;
+}
+
+const vg_stage_class_t vg__crowd_stage = {
+    .name = "crowd_movement",
+    .help = "crowd movement: people breaking into a run, a dispersal, a convergence",
+    .options = vg__crowd_options,
+    .params_size = sizeof(crowd_params_t),
+    .priv_size = sizeof(crowd_stage_t),
+    .init = crowd_init,
+    .process = crowd_process,
+    .flush = crowd_flush,
+    .close = crowd_close,
+    .live_groups = crowd_live,
+    .update = crowd_update,
+};
