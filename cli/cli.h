@@ -14,6 +14,7 @@ int cli_add_set(vg_settings_t *s, const char *arg);
 int cmd_eval(int argc, char **argv);
 int eval_frames(int argc, char **argv);
 int eval_events(int argc, char **argv);
+int eval_count(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 /* serve, user, audit (cli/serve.c) */
 int cmd_server(int argc, char **argv);

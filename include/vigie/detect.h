@@ -45,6 +45,16 @@ void vg_detector_free(vg_detector_t **d);
  */
 int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out, int max);
 
+/**
+ * vg_detector_run over @tiles x @tiles overlapping tiles of @img (each a quarter larger than its
+ * share on every side, so that a person cut by one tile's edge is whole in its neighbour), each
+ * at the detector's input size: small, far people become large enough to be found. The tiles'
+ * detections are merged (a box overlapping a better one of its class by IoU > 0.5, or lying 70 %
+ * inside it, is the same object). @tiles 1 is vg_detector_run. Returns the count, best first.
+ */
+int vg_detector_run_tiled(vg_detector_t *d, const vg_image_t *img, int tiles, vg_detection_t *out,
+                          int max);
+
 /** COCO-80 class name ("person"), or "?" . */
 const char *vg_coco_name(int cls);
 

@@ -315,3 +315,51 @@ int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out
     }
     return kept;
 }
+
+/* ---- tiles ---- */
+
+static int same_object(const vg_detection_t *a, const vg_detection_t *b)
+{
+    float x0 = fmaxf(a->x, b->x), y0 = fmaxf(a->y, b->y);
+    float x1 = fminf(a->x + a->w, b->x + b->w), y1 = fminf(a->y + a->h, b->y + b->h);
+    float in = fmaxf(0, x1 - x0) * fmaxf(0, y1 - y0), aa = a->w * a->h, ab = b->w * b->h;
+    return a->cls == b->cls && (in > 0.5f * (aa + ab - in) || in > 0.7f * fminf(aa, ab));
+}
+
+int vg_detector_run_tiled(vg_detector_t *d, const vg_image_t *img, int tiles, vg_detection_t *out,
+                          int max)
+{
+    if (tiles <= 1) return vg_detector_run(d, img, out, max);
+    if (tiles > 8 || max < 1 || img->fmt != VG_PIX_BGR24) return VG_EINVAL;
+    int cap = max * tiles * tiles, n = 0;
+    vg_detection_t *all = vg_malloc(sizeof(*all) * (size_t)cap);
+    if (!all) return VG_ENOMEM;
+    for (int ty = 0; ty < tiles; ty++)
+        for (int tx = 0; tx < tiles; tx++) {
+            double tw = (double)img->w / tiles, th = (double)img->h / tiles;
+            int x0 = (int)fmax(0, tx * tw - tw / 4), y0 = (int)fmax(0, ty * th - th / 4);
+            int x1 = (int)fmin(img->w, (tx + 1) * tw + tw / 4);
+            int y1 = (int)fmin(img->h, (ty + 1) * th + th / 4);
+            vg_image_t sub = {x1 - x0, y1 - y0, img->stride, VG_PIX_BGR24,
+                              img->data + (ptrdiff_t)y0 * img->stride + (ptrdiff_t)x0 * 3};
+            int got = vg_detector_run(d, &sub, all + n, max);
+            if (got < 0) {
+                vg_free(all);
+                return got;
+            }
+            for (int i = n; i < n + got; i++) {
+                all[i].x += x0;
+                all[i].y += y0;
+            }
+            n += got;
+        }
+    qsort(all, (size_t)n, sizeof(*all), by_score);
+    int kept = 0;
+    for (int i = 0; i < n && kept < max; i++) {
+        int dup = 0;
+        for (int j = 0; j < kept && !dup; j++) dup = same_object(&all[i], &out[j]);
+        if (!dup) out[kept++] = all[i];
+    }
+    vg_free(all);
+    return kept;
+}

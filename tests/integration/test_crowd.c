@@ -145,6 +145,40 @@ static void test_dispersal(void **state)
     assert_true(t >= 25 && t <= 28);
 }
 
+/* vigie eval count on two of the heads photos: the per-image lines and the summary; a malformed
+ * annotation is refused with its line. (The whole set's figure is in docs/evaluation.md.) */
+static void test_eval_count(void **state)
+{
+    char cmd[4096], out[700], bad[700];
+    const char *shared = tu_shared();
+    (void)state;
+    if (!shared) skip();
+    snprintf(out, sizeof(out), "%s/count.txt", dir);
+    snprintf(cmd, sizeof(cmd),
+             "'%s' eval count --truth '%s/data/heads/points.csv' --set detector.models_dir='%s' "
+             "'%s/data/heads/images/IMG_13.jpg' '%s/data/heads/images/IMG_25.jpg' > '%s'",
+             tu_vigie(), shared, getenv("VG_MODELS") ? getenv("VG_MODELS") : "models", shared,
+             shared, out);
+    assert_int_equal(tu_run(cmd), 0);
+    char *text = tu_read_file(out, NULL);
+    assert_non_null(text);
+    print_message("%s", text);
+    assert_non_null(strstr(text, "IMG_13.jpg: truth 7, counted "));
+    assert_non_null(strstr(text, "IMG_25.jpg: truth 6, counted "));
+    assert_non_null(strstr(text, "eval.count.mae: "));
+    assert_non_null(strstr(text, "eval.count.images: 2 (tiles 2x2"));
+    free(text);
+    snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
+    tu_write_file(bad, "image,x,y\nIMG_13.jpg;1;2\n", 25);
+    snprintf(cmd, sizeof(cmd),
+             "'%s' eval count --truth '%s' '%s/data/heads/images/IMG_13.jpg' 2>'%s'", tu_vigie(),
+             bad, shared, out);
+    assert_int_equal(tu_run(cmd), 2);
+    text = tu_read_file(out, NULL);
+    assert_non_null(strstr(text, "bad.csv:2: expected image,x,y"));
+    free(text);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -161,10 +195,9 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vtest_walking),
-        cmocka_unit_test(test_vtest_running),
-        cmocka_unit_test(test_one_runner),
-        cmocka_unit_test(test_dispersal),
+        cmocka_unit_test(test_vtest_walking), cmocka_unit_test(test_vtest_running),
+        cmocka_unit_test(test_one_runner),    cmocka_unit_test(test_dispersal),
+        cmocka_unit_test(test_eval_count),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
