@@ -487,6 +487,8 @@ static void h_scene(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, v
         live = vg_settings_new(&all) == 0 && vg_settings_merge(all, scene->settings) == 0 &&
                vg_settings_merge(all, c->cfg->settings) == 0;
         pthread_mutex_lock(&c->lock);
+        if (live && !c->pipe)
+            snprintf(why, sizeof(why), "the camera is not running: it starts with the new scene");
         live = live && c->pipe && vg_pipeline_update(c->pipe, all, why, sizeof(why)) == 0;
         pthread_mutex_unlock(&c->lock);
         vg_settings_free(&all);

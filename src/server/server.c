@@ -572,6 +572,9 @@ void vg__server_cam_restart(vg_cam_t *c)
 {
     pthread_mutex_lock(&c->lock);
     atomic_store(&c->restart, 1);
+    if (strcmp(c->status, "restarting")) vg_store_now(c->since);
+    snprintf(c->status, sizeof(c->status), "restarting");
+    snprintf(c->message, sizeof(c->message), "restarting with a new scene");
     if (c->pipe) vg_pipeline_stop(c->pipe);
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
