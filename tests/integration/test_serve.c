@@ -735,8 +735,10 @@ static void test_roles(void **state)
 static int count_rows(const char *table)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "sqlite3 '%s/store/vigie.db' 'SELECT count(*) FROM %s' > '%s/count'",
-             dir, table, dir);
+    snprintf(
+        cmd, sizeof(cmd),
+        "sqlite3 -cmd '.timeout 10000' '%s/store/vigie.db' 'SELECT count(*) FROM %s' > '%s/count'",
+        dir, table, dir);
     if (tu_run(cmd) != 0) return -1;
     snprintf(cmd, sizeof(cmd), "%s/count", dir);
     char *t = tu_read_file(cmd, NULL);
@@ -872,7 +874,8 @@ static void test_fixture_from_decision(void **state)
     (void)state;
     if (!have_data) skip();
     snprintf(cmd, sizeof(cmd),
-             "sqlite3 '%s/store/vigie.db' \"INSERT INTO events(run, camera, event_id, type, zone,"
+             "sqlite3 -cmd '.timeout 10000' '%s/store/vigie.db' \"INSERT INTO events(run, camera, "
+             "event_id, type, zone,"
              " start_wall, start_unix, t_start, frame_start, score, box, details) VALUES (1,"
              " 'hall', 900001, 'abandoned_object', '', '2026-01-01T00:00:00.000Z',"
              " unixepoch('now'), 1, 10, 0.9, '[600,400,40,30]', '{}'); SELECT"
@@ -912,7 +915,9 @@ static void test_fixture_from_decision(void **state)
 }
 
 /* The database held by another process for 8 s (an exclusive transaction, as a backup tool or
- * the sqlite3 tool might): events wait in memory and are all stored once it is released. */
+ * the sqlite3 tool might): events wait in memory and are all stored once it is released. The
+ * sqlite3 tool is given a busy timeout everywhere here, so that it waits for the server's own
+ * short writes instead of failing. */
 static void test_store_locked(void **state)
 {
     char cmd[1024], path[600];
@@ -920,7 +925,8 @@ static void test_store_locked(void **state)
     if (!have_data) skip();
     int before = count_rows("events");
     snprintf(cmd, sizeof(cmd),
-             "(echo 'BEGIN EXCLUSIVE;'; sleep 8; echo 'COMMIT;') | sqlite3 '%s/store/vigie.db'",
+             "(echo 'BEGIN EXCLUSIVE;'; sleep 8; echo 'COMMIT;') | sqlite3 -cmd '.timeout 10000' "
+             "'%s/store/vigie.db'",
              dir);
     double t0 = now_s();
     assert_int_equal(tu_run(cmd), 0);
@@ -931,7 +937,8 @@ static void test_store_locked(void **state)
     assert_true(after > before);
     /* no start lost: each run's event ids have no gap */
     snprintf(cmd, sizeof(cmd),
-             "sqlite3 '%s/store/vigie.db' \"SELECT count(*) FROM (SELECT run, max(event_id) -"
+             "sqlite3 -cmd '.timeout 10000' '%s/store/vigie.db' \"SELECT count(*) FROM (SELECT "
+             "run, max(event_id) -"
              " min(event_id) + 1 - count(*) AS gap FROM events WHERE event_id < 900000 GROUP BY"
              " run) WHERE gap != 0\" > '%s/gaps'",
              dir, dir);
@@ -988,7 +995,8 @@ static int tamper(const char *name, const char *sql, char *out, size_t len)
     char cmd[4096], cfg[600];
     snprintf(cmd, sizeof(cmd),
              "rm -rf '%s/%s' && mkdir -p '%s/%s' && cp -r '%s/store' '%s/%s/store' && "
-             "sqlite3 '%s/%s/store/vigie.db' \"DROP TRIGGER audit_no_update; DROP TRIGGER "
+             "sqlite3 -cmd '.timeout 10000' '%s/%s/store/vigie.db' \"DROP TRIGGER audit_no_update; "
+             "DROP TRIGGER "
              "audit_no_delete; %s\"",
              dir, name, dir, name, dir, dir, name, dir, name, sql);
     if (tu_run(cmd) != 0) return -1;
@@ -1073,7 +1081,8 @@ static void test_kill9(void **state)
     assert_true(n >= 10);
     /* every event seen is in the store */
     snprintf(cmd, sizeof(cmd),
-             "sqlite3 '%s/busy/store/vigie.db' 'SELECT id || \" \" || (end_wall IS NOT NULL) FROM"
+             "sqlite3 -cmd '.timeout 10000' '%s/busy/store/vigie.db' 'SELECT id || \" \" || "
+             "(end_wall IS NOT NULL) FROM"
              " events' > '%s/busy/ids'",
              dir, dir);
     assert_int_equal(tu_run(cmd), 0);
