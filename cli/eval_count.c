@@ -119,7 +119,13 @@ int eval_count(int argc, char **argv)
         for (k = 0; k < nt && strcmp(truth[k].name, name); k++)
             ;
         if (k == nt) {
-            if (nt == MAX_IMAGES) continue;
+            if (nt == MAX_IMAGES) {
+                fprintf(stderr, "vigie: error: %s:%d: more than %d images annotated\n", truth_path,
+                        ln, MAX_IMAGES);
+                fclose(f);
+                code = EXIT_USAGE;
+                goto end;
+            }
             snprintf(truth[nt++].name, sizeof(truth[0].name), "%s", name);
         }
         truth[k].count++;
@@ -135,9 +141,13 @@ int eval_count(int argc, char **argv)
         goto end;
     }
     dets = malloc(sizeof(*dets) * 1000);
+    if (!dets) {
+        code = EXIT_INPUT;
+        goto end;
+    }
     double sae = 0, sse = 0, sbias = 0;
     int n = 0;
-    for (int i = optind; i < argc && dets; i++) {
+    for (int i = optind; i < argc; i++) {
         vg_source_params_t sp;
         vg_source_t *src = NULL;
         vg_frame_t *fr = NULL;

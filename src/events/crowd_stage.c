@@ -123,7 +123,10 @@ typedef struct crowd_stage {
     uint8_t *moving;
     int gw, gh;
     double step;
-    float *bg; /* scratch: background magnitudes */
+    float *bg;    /* scratch: background magnitudes */
+    float *spd;   /* per moving cell: its speed (m/s or input px/s), once per frame */
+    uint8_t *sel; /* scratch: the moving cells of the subject being judged */
+    int disabled; /* the picture is too small for the flow: said once, nothing done */
 } crowd_stage_t;
 
 static int crowd_init(vg_stage_t *st, vg_analysis_t *a)
@@ -182,8 +185,9 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
             int k = j * c->gw + i;
             if (!c->moving[k]) continue;
             double x = (i + 0.5) * c->step, y = (j + 0.5) * c->step;
-            if (z && !vg_polygon_contains(&z->polygon, x * sx, y * sy)) continue;
-            double v = speed_of(c, f, x, y, &c->vec[2 * k], dt);
+            c->sel[k] = !z || vg_polygon_contains(&z->polygon, x * sx, y * sy);
+            if (!c->sel[k]) continue;
+            double v = c->spd[k];
             n++;
             sum += v;
             sum2 += v * v;
@@ -206,10 +210,9 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
         for (int j = 0; j < c->gh; j++)
             for (int i = 0; i < c->gw; i++) {
                 int k = j * c->gw + i;
-                if (!c->moving[k]) continue;
+                if (!c->moving[k] || !c->sel[k]) continue;
                 double x = (i + 0.5) * c->step, y = (j + 0.5) * c->step;
-                if (z && !vg_polygon_contains(&z->polygon, x * sx, y * sy)) continue;
-                if (speed_of(c, f, x, y, &c->vec[2 * k], dt) >= thr) fast += 1;
+                if (c->spd[k] >= thr) fast += 1;
                 double rx = x - mx, ry = y - my, r = hypot(rx, ry);
                 double m = hypot(c->vec[2 * k], c->vec[2 * k + 1]);
                 if (r > 1e-6 && m > 1e-9)
@@ -313,8 +316,17 @@ static int crowd_process(vg_stage_t *st, vg_analysis_t *a)
     const vg_detections_t *det = a->slot[VG_SLOT_DETECTIONS];
     int ret;
     if (!mask) return 0; /* needs the motion stage */
+    if (c->disabled) return 0;
     if (!c->flow) {
-        if ((ret = vg_flow_new(&c->flow, NULL, f->image.w, f->image.h)) < 0) return ret;
+        if ((ret = vg_flow_new(&c->flow, NULL, f->image.w, f->image.h)) == VG_EINVAL) {
+            vg_log("crowd", VG_LOG_WARNING,
+                   "camera %s: %dx%d pictures are too small for crowd movement (40x40 at least): "
+                   "none will be raised",
+                   a->camera, f->image.w, f->image.h);
+            c->disabled = 1;
+            return 0;
+        }
+        if (ret < 0) return ret;
         c->w = f->image.w;
         c->h = f->image.h;
         c->prev = vg_malloc((size_t)c->w * c->h);
@@ -325,7 +337,9 @@ static int crowd_process(vg_stage_t *st, vg_analysis_t *a)
         c->vec = vg_malloc(sizeof(float) * 2 * (size_t)gw * gh);
         c->moving = vg_malloc((size_t)gw * gh);
         c->bg = vg_malloc(sizeof(float) * (size_t)gw * gh);
-        if (!c->prev || !c->vec || !c->moving || !c->bg) return VG_ENOMEM;
+        c->spd = vg_malloc(sizeof(float) * (size_t)gw * gh);
+        c->sel = vg_malloc((size_t)gw * gh);
+        if (!c->prev || !c->vec || !c->moving || !c->bg || !c->spd || !c->sel) return VG_ENOMEM;
     }
     vg_image_t prev = {c->w, c->h, c->w, VG_PIX_GRAY8, c->prev};
     double dt = f->t - c->prev_t;
@@ -366,6 +380,13 @@ static int crowd_process(vg_stage_t *st, vg_analysis_t *a)
             qsort(c->bg, (size_t)nbg, sizeof(float), cmp_float);
             shake = c->bg[nbg / 2] > p->shake_px;
         }
+        if (!shake) /* each moving cell's speed, once for every subject */
+            for (int j = 0; j < gh; j++)
+                for (int i = 0; i < gw; i++)
+                    if (c->moving[j * gw + i])
+                        c->spd[j * gw + i] =
+                            (float)speed_of(c, f, (i + 0.5) * step, (j + 0.5) * step,
+                                            &c->vec[2 * (j * gw + i)], dt);
         if (!shake)
             for (int s = 0; s < c->nsub; s++)
                 if ((ret = judge(st, a, &c->sub[s], dt)) < 0) return ret;
@@ -406,6 +427,8 @@ static void crowd_close(vg_stage_t *st)
     vg_free(c->vec);
     vg_free(c->moving);
     vg_free(c->bg);
+    vg_free(c->spd);
+    vg_free(c->sel);
 }
 
 static const char *const crowd_live[] = {"crowd_movement", NULL};

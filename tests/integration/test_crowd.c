@@ -179,6 +179,25 @@ static void test_eval_count(void **state)
     free(text);
 }
 
+/* Pictures too small for the flow: said once, the analysis goes on. */
+static void test_tiny_pictures(void **state)
+{
+    char cmd[4096], clip[700], errf[700];
+    (void)state;
+    if (!synth_have_ffmpeg()) skip();
+    snprintf(clip, sizeof(clip), "%s/tiny.avi", dir);
+    snprintf(errf, sizeof(errf), "%s/tiny.err", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=32x24:rate=10 -t 2 -c:v mpeg4 "
+             "'%s' && '%s' analyze -a motion,tracker,crowd_movement '%s' > /dev/null 2>'%s'",
+             clip, tu_vigie(), clip, errf);
+    assert_int_equal(tu_run(cmd), 0);
+    char *text = tu_read_file(errf, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "too small for crowd movement"));
+    free(text);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -197,7 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vtest_walking), cmocka_unit_test(test_vtest_running),
         cmocka_unit_test(test_one_runner),    cmocka_unit_test(test_dispersal),
-        cmocka_unit_test(test_eval_count),
+        cmocka_unit_test(test_eval_count),    cmocka_unit_test(test_tiny_pictures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
