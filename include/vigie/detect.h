@@ -55,6 +55,16 @@ int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out
 int vg_detector_run_tiled(vg_detector_t *d, const vg_image_t *img, int tiles, vg_detection_t *out,
                           int max);
 
+/**
+ * vg_detector_run_tiled at @tiles x @tiles (1 allowed), refined by a pass over (@tiles + 1)^2
+ * finer tiles that only adds small objects: from the finer pass, a box cut by an inner edge of
+ * its tile or taller than a quarter of its tile is left to the coarse pass (big people split by
+ * fine tiles would be found twice, as halves). For counting people in crowded stills, where the
+ * far ones are a few pixels tall. Returns the count, best first, or VG_EINVAL / VG_ENOMEM.
+ */
+int vg_detector_run_refined(vg_detector_t *d, const vg_image_t *img, int tiles, vg_detection_t *out,
+                            int max);
+
 /** COCO-80 class name ("person"), or "?" . */
 const char *vg_coco_name(int cls);
 

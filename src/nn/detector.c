@@ -326,14 +326,13 @@ static int same_object(const vg_detection_t *a, const vg_detection_t *b)
     return a->cls == b->cls && (in > 0.5f * (aa + ab - in) || in > 0.7f * fminf(aa, ab));
 }
 
-int vg_detector_run_tiled(vg_detector_t *d, const vg_image_t *img, int tiles, vg_detection_t *out,
-                          int max)
+/* Detections of one tiling of @img (@tiles x @tiles overlapping tiles) appended to @all from
+ * @n (room for @cap). With @fine, a detection cut by an inner edge of its tile (the neighbour
+ * tile or the coarser pass sees it whole) or taller than a quarter of its tile (the coarser pass
+ * sees it better) is dropped: the fine pass only adds small, whole objects. Returns the new n. */
+static int run_tiles(vg_detector_t *d, const vg_image_t *img, int tiles, int fine,
+                     vg_detection_t *all, int n, int cap, int max)
 {
-    if (tiles <= 1) return vg_detector_run(d, img, out, max);
-    if (tiles > 8 || max < 1 || img->fmt != VG_PIX_BGR24) return VG_EINVAL;
-    int cap = max * tiles * tiles, n = 0;
-    vg_detection_t *all = vg_malloc(sizeof(*all) * (size_t)cap);
-    if (!all) return VG_ENOMEM;
     for (int ty = 0; ty < tiles; ty++)
         for (int tx = 0; tx < tiles; tx++) {
             double tw = (double)img->w / tiles, th = (double)img->h / tiles;
@@ -342,17 +341,29 @@ int vg_detector_run_tiled(vg_detector_t *d, const vg_image_t *img, int tiles, vg
             int y1 = (int)fmin(img->h, (ty + 1) * th + th / 4);
             vg_image_t sub = {x1 - x0, y1 - y0, img->stride, VG_PIX_BGR24,
                               img->data + (ptrdiff_t)y0 * img->stride + (ptrdiff_t)x0 * 3};
-            int got = vg_detector_run(d, &sub, all + n, max);
-            if (got < 0) {
-                vg_free(all);
-                return got;
-            }
+            int room = cap - n < max ? cap - n : max;
+            if (room <= 0) return n;
+            int got = vg_detector_run(d, &sub, all + n, room);
+            if (got < 0) return got;
+            int k = n;
             for (int i = n; i < n + got; i++) {
-                all[i].x += x0;
-                all[i].y += y0;
+                vg_detection_t q = all[i];
+                if (fine && ((x0 > 0 && q.x < 2) || (y0 > 0 && q.y < 2) ||
+                             (x1 < img->w && q.x + q.w > sub.w - 2) ||
+                             (y1 < img->h && q.y + q.h > sub.h - 2) || q.h > 0.25f * sub.h))
+                    continue;
+                q.x += x0;
+                q.y += y0;
+                all[k++] = q;
             }
-            n += got;
+            n = k;
         }
+    return n;
+}
+
+/* The best of each group of boxes that are the same object into @out. */
+static int merge(vg_detection_t *all, int n, vg_detection_t *out, int max)
+{
     qsort(all, (size_t)n, sizeof(*all), by_score);
     int kept = 0;
     for (int i = 0; i < n && kept < max; i++) {
@@ -360,6 +371,32 @@ int vg_detector_run_tiled(vg_detector_t *d, const vg_image_t *img, int tiles, vg
         for (int j = 0; j < kept && !dup; j++) dup = same_object(&all[i], &out[j]);
         if (!dup) out[kept++] = all[i];
     }
-    vg_free(all);
     return kept;
+}
+
+static int run_pyramid(vg_detector_t *d, const vg_image_t *img, int tiles, int refine,
+                       vg_detection_t *out, int max)
+{
+    if (tiles < 1 || tiles > 8 || max < 1 || img->fmt != VG_PIX_BGR24) return VG_EINVAL;
+    int cap = max * tiles * tiles + (refine ? max * (tiles + 1) * (tiles + 1) : 0);
+    vg_detection_t *all = vg_malloc(sizeof(*all) * (size_t)cap);
+    if (!all) return VG_ENOMEM;
+    int n = run_tiles(d, img, tiles, 0, all, 0, cap, max);
+    if (n >= 0 && refine) n = run_tiles(d, img, tiles + 1, 1, all, n, cap, max);
+    if (n >= 0) n = merge(all, n, out, max);
+    vg_free(all);
+    return n;
+}
+
+int vg_detector_run_tiled(vg_detector_t *d, const vg_image_t *img, int tiles, vg_detection_t *out,
+                          int max)
+{
+    if (tiles <= 1) return vg_detector_run(d, img, out, max);
+    return run_pyramid(d, img, tiles, 0, out, max);
+}
+
+int vg_detector_run_refined(vg_detector_t *d, const vg_image_t *img, int tiles, vg_detection_t *out,
+                            int max)
+{
+    return run_pyramid(d, img, tiles, 1, out, max);
 }
