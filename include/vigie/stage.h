@@ -104,6 +104,33 @@ int vg_stage_emit(vg_analysis_t *a, vg_event_t *ev);
 /** A new event id, unique in the run. */
 int64_t vg_stage_new_event_id(vg_analysis_t *a);
 
+/**
+ * One sample of a count time series: the people of a zone (or of the whole picture, zone "") at
+ * scene time t, as a stage that counts (density) reports it every few seconds — for plots and
+ * statistics, not an alert.
+ */
+typedef struct vg_count {
+    double t;      /**< scene time, seconds */
+    int64_t frame; /**< frame index */
+    char camera[VG_EVENT_NAME_MAX];
+    char zone[VG_EVENT_NAME_MAX]; /**< "" for the whole picture */
+    double count;                 /**< people (an estimate: not an integer) */
+    double count_detector;        /**< people the detector separated */
+    double count_occupancy;       /**< people the occupancy estimate saw (-1: none) */
+    double area;                  /**< m² on the ground (0: not calibrated) */
+    double density;               /**< persons per m² (-1: not calibrated) */
+} vg_count_t;
+
+/** Where count samples go; write() is called from the analysis thread. */
+typedef struct vg_count_sink {
+    int (*write)(void *opaque, const vg_count_t *c);
+    void *opaque;
+} vg_count_sink_t;
+
+/** Report a count sample from a stage: the pipeline stamps the camera. Returns the sink's result
+ * (0 when the program set no count sink). */
+int vg_stage_emit_count(vg_analysis_t *a, vg_count_t *c);
+
 /** The built-in analysis stages, NULL-terminated. */
 const vg_stage_class_t *const *vg_stage_classes(void);
 const vg_stage_class_t *vg_stage_class_find(const char *name);
@@ -161,6 +188,8 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
  * unknown option or a bad value. The new values apply before the next frame. Any thread.
  */
 int vg_pipeline_update(vg_pipeline_t *p, const vg_settings_t *settings, char *err, size_t errlen);
+/** Send count samples to @sink (borrowed; NULL: dropped). Set before vg_pipeline_run. */
+void vg_pipeline_set_count_sink(vg_pipeline_t *p, const vg_count_sink_t *sink);
 /** A pointer for the program's use (stages it adds reach it through a->pipeline); NULL at first. */
 void vg_pipeline_set_user(vg_pipeline_t *p, void *user);
 void *vg_pipeline_user(const vg_pipeline_t *p);

@@ -68,13 +68,9 @@ static const vg_option_t pipeline_options[] = {
 const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline", pipeline_options};
 
 /* Built-in stages, in the order they run. */
-static const vg_stage_class_t *const stage_classes[] = {&vg__motion_stage,
-                                                        &vg__tracker_stage,
-                                                        &vg__detect_stage,
-                                                        &vg__zones_stage,
-                                                        &vg__abandoned_stage,
-                                                        &vg__crowd_stage,
-                                                        NULL};
+static const vg_stage_class_t *const stage_classes[] = {
+    &vg__motion_stage,    &vg__tracker_stage, &vg__detect_stage,  &vg__zones_stage,
+    &vg__abandoned_stage, &vg__crowd_stage,   &vg__density_stage, NULL};
 
 const vg_stage_class_t *const *vg_stage_classes(void)
 {
@@ -128,6 +124,7 @@ struct vg_pipeline {
     int64_t next_event_id;
     int64_t events;
     const vg_event_sink_t *sink;
+    const vg_count_sink_t *count_sink;
     void *user;
     vg_settings_t *settings;   /* the values in force (copy) */
     pthread_mutex_t live_lock; /* pending, below */
@@ -346,6 +343,19 @@ int vg_stage_emit(vg_analysis_t *a, vg_event_t *ev)
     vg_event_set_camera(ev, p->camera);
     p->events++;
     return p->sink && p->sink->write ? p->sink->write(p->sink->opaque, ev) : 0;
+}
+
+int vg_stage_emit_count(vg_analysis_t *a, vg_count_t *c)
+{
+    vg_pipeline_t *p = a->pipeline;
+    snprintf(c->camera, sizeof(c->camera), "%s", p->camera);
+    return p->count_sink && p->count_sink->write ? p->count_sink->write(p->count_sink->opaque, c)
+                                                 : 0;
+}
+
+void vg_pipeline_set_count_sink(vg_pipeline_t *p, const vg_count_sink_t *sink)
+{
+    p->count_sink = sink;
 }
 
 /* ---- privacy masks ---- */

@@ -16,5 +16,6 @@ extern const vg_stage_class_t vg__detect_stage;
 extern const vg_stage_class_t vg__zones_stage;
 extern const vg_stage_class_t vg__abandoned_stage;
 extern const vg_stage_class_t vg__crowd_stage;
+extern const vg_stage_class_t vg__density_stage;
 
 #endif

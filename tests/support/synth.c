@@ -147,15 +147,22 @@ void synth_render(const synth_scene_t *s, int k, uint8_t *gray, ptrdiff_t stride
             truth->box[n][3] = o->h;
         }
     }
-    for (int y = 0; y < s->h; y++) {
-        uint8_t *row = gray + y * stride;
-        uint8_t *mrow = mask ? mask + y * stride : NULL;
-        for (int x = 0; x < s->w; x++) {
-            double v = background(s, x, y);
-            int fg = 0;
-            for (int i = 0; i < s->nobjects; i++) {
-                const synth_object_t *o = &s->obj[i];
-                if (!vis[i]) continue;
+    /* background, then each object over it in order (the last one in front) within its box,
+     * then the occluders, then the light and the noise: per pixel as before, but an object
+     * costs only its own box (scenes with hundreds of people) */
+    double *v = malloc(sizeof(double) * (size_t)s->w * s->h);
+    uint8_t *fg = calloc((size_t)s->w * s->h, 1);
+    if (!v || !fg) abort();
+    for (int y = 0; y < s->h; y++)
+        for (int x = 0; x < s->w; x++) v[(size_t)y * s->w + x] = background(s, x, y);
+    for (int i = 0; i < s->nobjects; i++) {
+        const synth_object_t *o = &s->obj[i];
+        if (!vis[i]) continue;
+        double hw = fmax(o->w / 2, o->h * 0.1) + 1;
+        int x0 = (int)floor(ox[i] - hw), x1 = (int)ceil(ox[i] + hw);
+        int y0 = (int)floor(oy[i] - o->h - 1), y1 = (int)ceil(oy[i] + 1);
+        for (int y = y0 < 0 ? 0 : y0; y <= y1 && y < s->h; y++)
+            for (int x = x0 < 0 ? 0 : x0; x <= x1 && x < s->w; x++) {
                 double dx = x + 0.5 - ox[i], dy = y + 0.5 - oy[i];
                 int in = 0;
                 if (o->kind == SYNTH_BAG) {
@@ -168,23 +175,32 @@ void synth_render(const synth_scene_t *s, int k, uint8_t *gray, ptrdiff_t stride
                     in = ex * ex + ey * ey <= 1 || hx * hx + hy * hy <= hr * hr;
                 }
                 if (in) {
-                    v = o->luma + 6 * sin(x * 0.5 + y * 0.3);
-                    fg = 1;
+                    v[(size_t)y * s->w + x] = o->luma + 6 * sin(x * 0.5 + y * 0.3);
+                    fg[(size_t)y * s->w + x] = 1;
                 }
             }
+    }
+    for (int y = 0; y < s->h; y++) {
+        uint8_t *row = gray + y * stride;
+        uint8_t *mrow = mask ? mask + y * stride : NULL;
+        for (int x = 0; x < s->w; x++) {
+            double val = v[(size_t)y * s->w + x];
+            int f = fg[(size_t)y * s->w + x];
             for (int i = 0; i < s->noccluders; i++) {
                 const synth_rect_t *r = &s->occluder[i];
                 if (x + 0.5 >= r->x && x + 0.5 < r->x + r->w && y + 0.5 >= r->y &&
                     y + 0.5 < r->y + r->h) {
-                    v = r->luma + 10 * sin(y * 0.4);
-                    fg = 0;
+                    val = r->luma + 10 * sin(y * 0.4);
+                    f = 0;
                 }
             }
-            v = v * gain + s->noise * gauss(s->seed, (uint32_t)k, (uint32_t)(y * s->w + x));
-            row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lround(v));
-            if (mrow) mrow[x] = fg ? 255 : 0;
+            val = val * gain + s->noise * gauss(s->seed, (uint32_t)k, (uint32_t)(y * s->w + x));
+            row[x] = (uint8_t)(val < 0 ? 0 : val > 255 ? 255 : lround(val));
+            if (mrow) mrow[x] = f ? 255 : 0;
         }
     }
+    free(v);
+    free(fg);
 }
 
 int synth_write(const synth_scene_t *s, const char *path, const char *args)

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYNTH_MAX_OBJECTS 32
+#define SYNTH_MAX_OBJECTS 320
 #define SYNTH_MAX_KEYS    8
 
 typedef enum { SYNTH_PERSON, SYNTH_BAG } synth_kind_t;
