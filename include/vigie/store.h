@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include <vigie/event.h>
+#include <vigie/stage.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,7 +28,7 @@ extern "C" {
 typedef struct vg_store vg_store_t;
 
 /** The schema version this build writes; older databases are migrated on open. */
-#define VG_STORE_SCHEMA_VERSION 1
+#define VG_STORE_SCHEMA_VERSION 2
 
 /**
  * Open (creating if needed) the database at @path, migrate it to VG_STORE_SCHEMA_VERSION.
@@ -148,6 +149,15 @@ int vg_store_scene_put(vg_store_t *s, const char *camera, const char *yaml, cons
  * median_decide_s, camera_hours}. Camera hours come from the runs' recorded spans.
  */
 int vg_store_stats_json(vg_store_t *s, const char *from, const char *to, char **json);
+/** Store one sample of a camera's count series (vg_count_t) with its wall-clock time. */
+int vg_store_count_put(vg_store_t *s, int64_t run, const vg_count_t *c, const char *wall);
+/**
+ * The count series of @camera (one @zone, or all when NULL) between @from and @to (ISO times,
+ * NULL for open ends), the last @limit samples, oldest first, as a JSON array (newly allocated)
+ * of {wall, zone, count, count_detector, count_occupancy, area, density} (null where unknown).
+ */
+int vg_store_counts_json(vg_store_t *s, const char *camera, const char *zone, const char *from,
+                         const char *to, int limit, char **json);
 /** Record that camera run @run was analysing up to now (for camera hours). */
 int vg_store_run_touch(vg_store_t *s, int64_t run);
 

@@ -906,6 +906,40 @@ static void add_decision_fixture(void *opaque, const double b[4])
                                        b[0], b[1] + b[3]));
 }
 
+/* A camera's count series (density stage): operators and supervisors follow a crowd, auditors
+ * check the statistics; anonymous aggregates, not evidence. */
+static void h_counts(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, vg_cam_t *c)
+{
+    session_t ses;
+    char *json = NULL;
+    if (get_session(s, q, r, &ses, R_OP | R_SUP | R_AUD) < 0) return;
+    const char *from = q->query(q->opaque, "from"), *to = q->query(q->opaque, "to");
+    const char *zone = q->query(q->opaque, "zone"), *lim = q->query(q->opaque, "limit");
+    if (!iso_time_ok(from) || !iso_time_ok(to)) {
+        reply_error(r, 400, "from/to: ISO 8601 UTC times, e.g. 2026-11-26T00:00:00Z");
+        return;
+    }
+    int limit = 2000;
+    if (lim) {
+        char *end;
+        long v = strtol(lim, &end, 10);
+        if (!*lim || *end || v < 1 || v > 100000) {
+            reply_error(r, 400, "limit: a number of samples from 1 to 100000");
+            return;
+        }
+        limit = (int)v;
+    }
+    if (zone && strlen(zone) >= VG_EVENT_NAME_MAX) {
+        reply_error(r, 400, "zone: a zone name (at most 63 characters)");
+        return;
+    }
+    if (vg_store_counts_json(s->store, c->cfg->name, zone, from, to, limit, &json) < 0) {
+        reply_error(r, 503, "the store is unavailable");
+        return;
+    }
+    reply_json(r, 200, json);
+}
+
 static void h_scene_json(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, vg_cam_t *c)
 {
     session_t ses;
@@ -1048,6 +1082,10 @@ void vg__http_handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
         }
         if (!strcmp(seg[3], "scene.json")) {
             if (method_ok(q, r, "GET")) h_scene_json(s, q, r, c);
+            return;
+        }
+        if (!strcmp(seg[3], "counts")) {
+            if (method_ok(q, r, "GET")) h_counts(s, q, r, c);
             return;
         }
         goto not_found;

@@ -223,6 +223,7 @@ static void write_evidence(vg_server_t *s, vg_job_t *j)
 static int write_job(vg_server_t *s, vg_job_t *j)
 {
     int64_t seq = 0, id;
+    if (j->is_count) return vg_store_count_put(s->store, j->run, &j->count, j->wall);
     if (j->ev.phase == VG_PHASE_START && j->snap.frame && !j->evidence[0]) {
         write_evidence(s, j);
         vg__snap_clear(&j->snap); /* the picture is on disk (or could not be): free the frame */
@@ -271,9 +272,12 @@ static void *writer_main(void *opaque)
             pthread_mutex_unlock(&s->wlock);
             if (!give_up) continue;
             char line[VG_EVENT_DETAILS_MAX + 1024];
-            vg_event_to_json(&j->ev, line, sizeof(line));
-            vg_log(COMP, VG_LOG_ERROR, "shutting down with the store unwritable: event lost: %s",
-                   line);
+            if (j->is_count)
+                snprintf(line, sizeof(line), "count sample of camera %s, zone '%s' at %.1f s",
+                         j->count.camera, j->count.zone, j->count.t);
+            else
+                vg_event_to_json(&j->ev, line, sizeof(line));
+            vg_log(COMP, VG_LOG_ERROR, "shutting down with the store unwritable: lost: %s", line);
         }
         pthread_mutex_lock(&s->wlock);
         s->jhead = j->next;
@@ -318,12 +322,30 @@ static int cam_sink(void *opaque, const vg_event_t *ev)
     return 0;
 }
 
+static int cam_count_sink(void *opaque, const vg_count_t *cnt)
+{
+    vg_cam_t *c = opaque;
+    vg_job_t *j = vg_calloc(1, sizeof(*j));
+    if (!j) return VG_ENOMEM;
+    j->cam = c;
+    j->run = c->run;
+    j->is_count = 1;
+    j->count = *cnt;
+    vg_store_now(j->wall);
+    if (c->pend_tail)
+        c->pend_tail->next = j;
+    else
+        c->pend_head = j;
+    c->pend_tail = j;
+    return 0;
+}
+
 /* Hand the pending events to the writer; starts get the frame (when @a has one). */
 static int cam_flush_pending(vg_cam_t *c, const vg_analysis_t *a)
 {
     int ret = 0;
     for (vg_job_t *j = c->pend_head; j; j = j->next)
-        if (a && a->frame && j->ev.phase == VG_PHASE_START && !j->snap.frame) {
+        if (a && a->frame && !j->is_count && j->ev.phase == VG_PHASE_START && !j->snap.frame) {
             ret = snap_take(&j->snap, a);
             if (ret < 0) break;
         }
@@ -493,6 +515,8 @@ static int cam_run_once(vg_cam_t *c)
     vg_log(COMP, VG_LOG_INFO, "camera '%s': running (%s, %dx%d)", c->cfg->name, c->cfg->input,
            info.in_w, info.in_h);
     vg_event_sink_t sink = {cam_sink, c};
+    vg_count_sink_t counts = {cam_count_sink, c};
+    vg_pipeline_set_count_sink(pipe, &counts);
     ret = vg_pipeline_run(pipe, src, &sink, cam_progress, c);
     cam_flush_pending(c, NULL); /* what a failing stage left */
     pthread_mutex_lock(&c->lock);

@@ -36,6 +36,8 @@ typedef struct vg_job {
     char evidence[64]; /* set once its picture is written (kept across retries) */
     int64_t evidence_bytes;
     int tries;
+    int is_count; /* a count sample (count), not an event */
+    vg_count_t count;
 } vg_job_t;
 
 typedef struct vg_cam {

@@ -78,6 +78,11 @@ static const char *const migrations[] = {
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " WHEN (SELECT value FROM meta WHERE key = 'audit_purging') IS NULL BEGIN"
     " SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
+    /* 1 -> 2: count series (anonymous aggregates: people per zone, no one in particular) */
+    "CREATE TABLE counts(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, camera TEXT NOT NULL,"
+    " zone TEXT NOT NULL, wall TEXT NOT NULL, t REAL NOT NULL, count REAL NOT NULL,"
+    " count_detector REAL NOT NULL, count_occupancy REAL, area REAL, density REAL);"
+    "CREATE INDEX counts_camera ON counts(camera, wall);",
 };
 
 /* ---- helpers shared with audit.c and retention.c ---- */
@@ -887,6 +892,59 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+int vg_store_count_put(vg_store_t *s, int64_t run, const vg_count_t *c, const char *wall)
+{
+    vg__store_lock(s);
+    int ret = vg__store_exec(s,
+                             "INSERT INTO counts(run, camera, zone, wall, t, count, count_detector,"
+                             " count_occupancy, area, density) VALUES (?,?,?,?,?,?,?,"
+                             " nullif(?, -1), nullif(?, 0), nullif(?, -1))",
+                             "itttdddddd", run, c->camera, c->zone, wall, c->t, c->count,
+                             c->count_detector, c->count_occupancy, c->area, c->density);
+    vg__store_unlock(s);
+    return ret;
+}
+
+int vg_store_counts_json(vg_store_t *s, const char *camera, const char *zone, const char *from,
+                         const char *to, int limit, char **json)
+{
+    sqlite3_stmt *st;
+    json_t *arr = json_array();
+    int ret;
+    if (!arr) return VG_ENOMEM;
+    vg__store_lock(s);
+    ret = vg__store_prep(s, &st,
+                         "SELECT * FROM (SELECT wall, zone, count, count_detector,"
+                         " count_occupancy, area, density FROM counts WHERE camera = ?1 AND"
+                         " (?2 IS NULL OR zone = ?2) AND (?3 IS NULL OR wall >= ?3) AND"
+                         " (?4 IS NULL OR wall < ?4) ORDER BY id DESC LIMIT ?5) ORDER BY wall",
+                         "tttti", camera, zone, from, to, (int64_t)limit);
+    if (ret == 0) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            json_t *o = json_pack(
+                "{s:s,s:s,s:f,s:f}", "wall", (const char *)sqlite3_column_text(st, 0), "zone",
+                (const char *)sqlite3_column_text(st, 1), "count", sqlite3_column_double(st, 2),
+                "count_detector", sqlite3_column_double(st, 3));
+            if (!o) {
+                ret = VG_ENOMEM;
+                break;
+            }
+            static const char *const opt[3] = {"count_occupancy", "area", "density"};
+            for (int k = 0; k < 3; k++)
+                json_object_set_new(o, opt[k],
+                                    sqlite3_column_type(st, 4 + k) == SQLITE_NULL
+                                        ? json_null()
+                                        : json_real(sqlite3_column_double(st, 4 + k)));
+            json_array_append_new(arr, o);
+        }
+        sqlite3_finalize(st);
+    }
+    vg__store_unlock(s);
+    if (ret == 0 && !(*json = json_dumps(arr, JSON_COMPACT))) ret = VG_ENOMEM;
+    json_decref(arr);
+    return ret;
 }
 
 int vg_store_stats_json(vg_store_t *s, const char *from, const char *to, char **json)

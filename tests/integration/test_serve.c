@@ -677,6 +677,20 @@ static void test_roles(void **state)
     snprintf(path, sizeof(path), "/api/evidence/%s", evidence);
     assert_int_equal(get(&aud, path, NULL), 403);
     assert_int_equal(get(&aud, "/api/stats", NULL), 200);
+    /* the count series (density stage, every 5 s of scene time): anonymous, auditors read it */
+    assert_int_equal(get(&aud, "/api/cameras/hall/counts?limit=50", &r), 200);
+    {
+        json_t *cs = json_loads(r.body, 0, NULL);
+        assert_true(json_is_array(cs) && json_array_size(cs) >= 1);
+        json_t *c0 = json_array_get(cs, 0);
+        assert_true(json_is_number(json_object_get(c0, "count")));
+        assert_non_null(json_object_get(c0, "zone"));
+        json_decref(cs);
+    }
+    resp_free(&r);
+    assert_int_equal(get(&aud, "/api/cameras/hall/counts?limit=0", NULL), 400);
+    assert_int_equal(get(&aud, "/api/cameras/hall/counts?from=1%27%20OR%201=1", NULL), 400);
+    assert_int_equal(get(&aud, "/api/cameras/nowhere/counts", NULL), 404);
     assert_int_equal(get(&aud, "/api/stats.csv", &r), 200);
     assert_non_null(strstr(r.body, "camera,type,alerts"));
     resp_free(&r);
@@ -692,6 +706,7 @@ static void test_roles(void **state)
     /* admin: users only */
     assert_int_equal(get(&adm, "/api/events", NULL), 403);
     assert_int_equal(get(&adm, "/api/audit", NULL), 403);
+    assert_int_equal(get(&adm, "/api/cameras/hall/counts", NULL), 403);
     assert_int_equal(post_json(&adm, "/api/users",
                                "{\"name\":\"nina\",\"role\":\"operator\",\"password\":\"short\"}",
                                NULL),
