@@ -26,6 +26,7 @@ const T = {
     open: 'Open', back: 'Back to alerts', camera: 'Camera', type: 'Type', zone: 'Zone', time: 'Time',
     score: 'Score', ended: 'ended', ongoing: 'ongoing', details: 'Details', evidence: 'Evidence',
     status: 'Status', fps: 'frames/s', dropped: 'dropped', frames: 'frames', edit_scene: 'Edit scene',
+    people: 'People', per_m2: 'persons/m²', no_counts: 'No count yet', whole_picture: 'whole picture',
     save: 'Save', cancel: 'Cancel', new_zone: 'New zone', new_line: 'New line', new_fixture: 'New fixture',
     delete: 'Delete', name: 'Name', kind: 'Kind', direction: 'Allowed direction', tolerance: 'Tolerance (°)',
     forbidden: 'Forbidden crossing', options: 'Event options (this camera)', saved: 'Scene saved: the camera restarted with it',
@@ -62,6 +63,7 @@ const T = {
     open: 'Ouvrir', back: 'Retour aux alertes', camera: 'Caméra', type: 'Type', zone: 'Zone', time: 'Heure',
     score: 'Score', ended: 'terminée', ongoing: 'en cours', details: 'Détails', evidence: 'Image',
     status: 'État', fps: 'images/s', dropped: 'perdues', frames: 'images', edit_scene: 'Modifier la scène',
+    people: 'Personnes', per_m2: 'personnes/m²', no_counts: 'Pas encore de comptage', whole_picture: 'image entière',
     save: 'Enregistrer', cancel: 'Annuler', new_zone: 'Nouvelle zone', new_line: 'Nouvelle ligne',
     new_fixture: 'Nouveau mobilier', delete: 'Supprimer', name: 'Nom', kind: 'Type', direction: 'Sens autorisé',
     tolerance: 'Tolérance (°)', forbidden: 'Franchissement interdit', options: 'Réglages des événements (cette caméra)',
@@ -590,14 +592,51 @@ async function renderCameras() {
       } catch (e) { /* no scene drawn */ }
       card.append(wrap);
     }
+    if (roles('operator', 'supervisor', 'auditor')) {
+      const box = el('div', { class: 'counts', 'data-camera': c.name });
+      card.append(box);
+      drawCounts(box, c.name);
+    }
     if (roles('supervisor')) card.append(el('p', {}, el('a', { href: '#/scene/' + c.name, class: 'edit' }, t('edit_scene'))));
     grid.append(card);
   }
+  let tick = 0;
   clearInterval(S.timer);
   S.timer = setInterval(() => {
     if (S.view !== 'cameras') return;
     for (const img of document.querySelectorAll('.still img')) img.src = img.src.replace(/ts=\d+/, 'ts=' + Date.now());
+    if (++tick % 5 === 0) for (const box of document.querySelectorAll('.counts')) drawCounts(box, box.dataset.camera);
   }, 2000);
+}
+/* The camera's count series (density stage): one line per zone over the last samples, in
+ * persons per m² where the scene is calibrated (with the warning level), else in people. */
+async function drawCounts(box, name) {
+  let rows;
+  try { rows = await apiJson('GET', `/api/cameras/${encodeURIComponent(name)}/counts?limit=720`); } catch (e) { return; }
+  box.textContent = '';
+  if (!rows.length) { box.append(el('p', { class: 'muted' }, t('no_counts'))); return; }
+  const dens = rows.every((r) => r.density !== null);
+  const val = (r) => (dens ? r.density : r.count);
+  const zones = [...new Set(rows.map((r) => r.zone))];
+  const t0 = Date.parse(rows[0].wall), t1 = Math.max(t0 + 1, Date.parse(rows[rows.length - 1].wall));
+  const max = Math.max(dens ? 5 : 1, ...rows.map(val)) * 1.1;
+  const w = 320, h = 90, left = 30;
+  const svg = el('svg', { class: 'chart countchart', viewBox: `0 0 ${w} ${h + 18}`, role: 'img', 'aria-label': t('people') });
+  const y = (v) => 4 + h - (h * v) / max, x = (ts) => left + ((w - left - 4) * (ts - t0)) / (t1 - t0);
+  svg.append(el('line', { x1: left, x2: w, y1: y(0), y2: y(0), stroke: '#d5d9e0' }), el('text', { x: 2, y: y(0) }, '0'),
+    el('text', { x: 2, y: y(max / 1.1) + 8 }, (max / 1.1).toFixed(dens ? 1 : 0)));
+  if (dens) svg.append(el('line', { x1: left, x2: w, y1: y(4), y2: y(4), stroke: '#8a5a00', 'stroke-dasharray': '4 3' }));
+  const colours = ['#1f4e9c', '#b3261e', '#1b6e2e', '#8a5a00', '#6b3fa0'];
+  zones.forEach((z, i) => {
+    const pts = rows.filter((r) => r.zone === z).map((r) => `${x(Date.parse(r.wall)).toFixed(1)},${y(val(r)).toFixed(1)}`);
+    svg.append(el('polyline', { points: pts.join(' '), fill: 'none', stroke: colours[i % colours.length], 'stroke-width': 1.5 }));
+  });
+  const last = zones.map((z) => {
+    const r = rows.filter((q) => q.zone === z).pop();
+    return `${z || t('whole_picture')}: ${dens ? r.density.toFixed(2) + ' ' + t('per_m2') : Math.round(r.count)}`;
+  });
+  svg.append(el('text', { x: left, y: h + 16 }, `${t('people')} — ${last.join(' · ')}`));
+  box.append(svg);
 }
 
 /* the scene editor */

@@ -1,7 +1,7 @@
 /*
  * The "crowd_movement" stage: a sudden change in how a crowd moves — people breaking into a run,
- * a dispersal from a point, a convergence on one — from the optical flow of moving people,
- * compared with what this camera normally sees.
+ * a dispersal from a point, a convergence on one, a group walking against a one-way stream —
+ * from the optical flow of moving people, compared with what this camera normally sees.
  *
  * Method, each frame after the first:
  * - Optical flow between the previous and this analysis picture (src/vision/flow.c): a grid of
@@ -15,18 +15,24 @@
  *   cells' mean speed (px/s in input pixels, or m/s with the scene's calibration), its spread,
  *   the share of cells moving faster than run_ratio times the baseline ("fast share"), the
  *   divergence (mean outward component of the vectors from the moving cells' centroid, as a share
- *   of the mean speed), and the dominant direction with the entropy of 8 direction bins; each
- *   averaged over SMOOTH seconds (the flow of one frame is noisy).
+ *   of the mean speed), the dominant direction with the entropy of 8 direction bins (centred on
+ *   the compass points), the share of cells going against the normal direction (the opposite
+ *   3-bin sector of the learned one), and what share of the fast cells and of the counter cells
+ *   their largest rigid body holds (body_share: a vehicle is one body, a crowd many people);
+ *   each averaged over SMOOTH seconds (the flow of one frame is noisy).
  * - Baseline: the mean speed learned online from the frames with a crowd (>= min_cells moving
  *   cells): their plain mean until baseline_time seconds of them, then an exponential average over
  *   baseline_time; frozen while the speed is unusual (>= disperse_ratio x baseline) or an event is
  *   open; nothing is decided during the first `warmup` seconds of such frames. A long time
- *   constant follows the time of day without absorbing a sudden change.
+ *   constant follows the time of day without absorbing a sudden change. The normal directions
+ *   (a histogram of 8 shares) are learned alongside, from frames with no condition.
  * - Conditions: dispersal — divergence >= divergence, speed >= disperse_ratio x baseline and
  *   directions spread (entropy >= `entropy` bits: out from a point goes every way, unlike two
- *   groups walking towards each other); convergence — the same inward; else running — speed >=
- *   run_ratio x baseline and fast share >= fast_share (one runner among walkers is a small
- *   share). The
+ *   groups walking towards each other); convergence — the same inward; else counter_flow — the
+ *   normal flow is one-way (>= `oneway` of it within the best 3-bin sector) and >= counter_share
+ *   of the moving cells go against it, no rigid body holding over max_body of them; else running —
+ * speed >= run_ratio x baseline and fast share >= fast_share (one runner among walkers is a small
+ *   share), no rigid body holding over max_body of the fast cells (a vehicle, a lone runner). The
  *   shared rule machine (vg_rule_t) needs the condition for min_duration, ends it after end_after
  *   without, and keeps cooldown between two events of a subject. details.kind says which
  *   condition started it.
@@ -43,6 +49,7 @@
 #include <vigie/log.h>
 #include <vigie/mem.h>
 #include <vigie/rules.h>
+#include <vigie/track.h>
 #include <vigie/vision.h>
 
 #include "../core/stages.h"
@@ -54,6 +61,8 @@ typedef struct crowd_params {
     double baseline_time, warmup, run_ratio, fast_share, disperse_ratio, divergence, entropy;
     double moving_px, shake_px, min_duration, end_after, cooldown;
     int min_cells;
+    double oneway, counter_share;
+    double max_body;
 } crowd_params_t;
 
 #define OFF(x) offsetof(crowd_params_t, x)
@@ -95,6 +104,15 @@ const vg_option_t vg__crowd_options[] = {
      .max = 100000,
      .flags = VG_OPT_LIVE,
      .help = "moving 16-pixel cells that make a crowd (fewer: not judged, not learned)"},
+    D("oneway", oneway, 0.75, 0.3, 1, NULL, VG_OPT_LIVE,
+      "counter-flow: the normal flow's share within 67 degrees of its main direction at least "
+      "this (a one-way stream; two-way scenes have no counter-flow)"),
+    D("counter_share", counter_share, 0.25, 0.05, 1, NULL, VG_OPT_LIVE,
+      "counter-flow: share of the moving cells going against the normal direction at least this "
+      "(one person walking the wrong way is wrong_way's)"),
+    D("max_body", max_body, 0.85, 0.05, 1, NULL, VG_OPT_LIVE,
+      "running, counter-flow: the largest body moving rigidly may hold at most this share of "
+      "the fast (counter) cells (a vehicle or a lone runner holds them all)"),
     {.name = NULL},
 };
 #undef D
@@ -104,6 +122,10 @@ typedef struct subject {
     int zone; /* -1: the whole picture */
     double baseline, warm;
     double s_mean, s_fast, s_div, s_ent; /* the frame statistics averaged over SMOOTH seconds */
+    double s_counter;                    /* share against the normal direction, averaged */
+    double s_body, s_cbody; /* share of the fast (counter) cells on the largest rigid body */
+    double dirs[8];         /* the normal flow's direction histogram (shares) */
+    int has_dirs;
     int has_smooth;
     int has_baseline;
     vg_rule_t rule;
@@ -123,11 +145,63 @@ typedef struct crowd_stage {
     uint8_t *moving;
     int gw, gh;
     double step;
-    float *bg;    /* scratch: background magnitudes */
-    float *spd;   /* per moving cell: its speed (m/s or input px/s), once per frame */
-    uint8_t *sel; /* scratch: the moving cells of the subject being judged */
-    int disabled; /* the picture is too small for the flow: said once, nothing done */
+    float *bg;     /* scratch: background magnitudes */
+    float *spd;    /* per moving cell: its speed (m/s or input px/s), once per frame */
+    uint8_t *sel;  /* scratch: the moving cells of the subject being judged */
+    int disabled;  /* the picture is too small for the flow: said once, nothing done */
+    uint8_t *flag; /* per cell: bit 0 fast, bit 1 against the normal direction */
+    int *stack;    /* scratch for the components */
 } crowd_stage_t;
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * The share of the cells flagged @bit (in 8-connected components of at least 2 cells) that the
+ * largest rigid body holds: a component moving as one (>= 60 % of its cells within 35 % of its
+ * median vector). A vehicle, or a lone runner, is one body holding nearly all; a crowd breaking
+ * into a run is many people, apart (or, where they touch, not moving as one). 1 when no cell is
+ * flagged. Clears @bit.
+ */
+static double body_share(crowd_stage_t *c, int bit)
+{
+    int best = 0, total = 0, gw = c->gw, gh = c->gh, ncell = gw * gh;
+    int *comp = c->stack + ncell; /* the component's cells */
+    for (int k0 = 0; k0 < ncell; k0++) {
+        if (!(c->flag[k0] & bit)) continue;
+        int sp = 0, n = 0;
+        c->flag[k0] &= (uint8_t)~bit;
+        c->stack[sp++] = k0;
+        while (sp) {
+            int k = c->stack[--sp], i = k % gw, j = k / gw;
+            comp[n++] = k;
+            for (int dj = -1; dj <= 1; dj++)
+                for (int di = -1; di <= 1; di++) {
+                    int ii = i + di, jj = j + dj, kk = jj * gw + ii;
+                    if (ii < 0 || jj < 0 || ii >= gw || jj >= gh || !(c->flag[kk] & bit)) continue;
+                    c->flag[kk] &= (uint8_t)~bit;
+                    c->stack[sp++] = kk;
+                }
+        }
+        if (n < 2) continue;
+        total += n;
+        if (n <= best) continue; /* cannot be the largest */
+        for (int q = 0; q < n; q++) c->bg[q] = c->vec[2 * comp[q]];
+        qsort(c->bg, (size_t)n, sizeof(float), cmp_float);
+        double mx = c->bg[n / 2];
+        for (int q = 0; q < n; q++) c->bg[q] = c->vec[2 * comp[q] + 1];
+        qsort(c->bg, (size_t)n, sizeof(float), cmp_float);
+        double my = c->bg[n / 2], tol = 0.35 * hypot(mx, my);
+        int rigid = 0;
+        for (int q = 0; q < n; q++)
+            rigid += hypot(c->vec[2 * comp[q]] - mx, c->vec[2 * comp[q] + 1] - my) <= tol;
+        if (rigid >= 0.6 * n) best = n;
+    }
+    return total ? (double)best / total : 1;
+}
 
 static int crowd_init(vg_stage_t *st, vg_analysis_t *a)
 {
@@ -156,12 +230,6 @@ static double speed_of(const crowd_stage_t *c, const vg_frame_t *f, double x, do
             return hypot(g1x - g0x, g1y - g0y) / dt;
     }
     return hypot(v[0] * sx, v[1] * sy) / dt;
-}
-
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
 }
 
 static int emit(void *opaque, vg_event_t *ev)
@@ -198,11 +266,20 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
             box[2] = fmax(box[2], x + c->step / 2);
             box[3] = fmax(box[3], y + c->step / 2);
             double ang = atan2(c->vec[2 * k + 1], c->vec[2 * k]);
-            hist[((int)floor((ang + M_PI) / (2 * M_PI) * 8)) & 7] += 1;
+            hist[((int)floor((ang + M_PI + M_PI / 8) / (2 * M_PI) * 8)) & 7] += 1;
         }
     int crowd = n >= p->min_cells;
     double mean = n ? sum / n : 0, spread = n ? sqrt(fmax(0, sum2 / n - mean * mean)) : 0;
-    double fast = 0, div = 0;
+    double fast = 0, div = 0, counter = 0;
+    double body = 1, cbody = 1;
+    /* the normal direction: the baseline histogram's best 3-bin sector */
+    int nd = 0;
+    double oneway = 0;
+    if (s->has_dirs)
+        for (int b = 0; b < 8; b++) {
+            double w = s->dirs[(b + 7) & 7] + s->dirs[b] + s->dirs[(b + 1) & 7];
+            if (w > oneway) oneway = w, nd = b;
+        }
     if (crowd) {
         mx /= n;
         my /= n;
@@ -212,7 +289,17 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
                 int k = j * c->gw + i;
                 if (!c->moving[k] || !c->sel[k]) continue;
                 double x = (i + 0.5) * c->step, y = (j + 0.5) * c->step;
-                if (c->spd[k] >= thr) fast += 1;
+                if (c->spd[k] >= thr) {
+                    fast += 1;
+                    c->flag[k] |= 1;
+                }
+                double ang = atan2(c->vec[2 * k + 1], c->vec[2 * k]);
+                int bin = ((int)floor((ang + M_PI + M_PI / 8) / (2 * M_PI) * 8)) & 7;
+                int off = (bin - nd + 8) & 7;
+                if (s->has_dirs && off >= 3 && off <= 5) {
+                    counter += 1;
+                    c->flag[k] |= 2;
+                }
                 double rx = x - mx, ry = y - my, r = hypot(rx, ry);
                 double m = hypot(c->vec[2 * k], c->vec[2 * k + 1]);
                 if (r > 1e-6 && m > 1e-9)
@@ -220,6 +307,9 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
             }
         fast /= n;
         div /= n;
+        counter /= n;
+        body = body_share(c, 1);
+        cbody = body_share(c, 2);
     }
     double entropy = 0;
     for (int b = 0; b < 8 && n; b++)
@@ -235,6 +325,9 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
         s->s_fast += k * (fast - s->s_fast);
         s->s_div += k * (div - s->s_div);
         s->s_ent += k * (entropy - s->s_ent);
+        s->s_counter = s->has_smooth ? s->s_counter + k * (counter - s->s_counter) : counter;
+        s->s_body = s->has_smooth ? s->s_body + k * (body - s->s_body) : body;
+        s->s_cbody = s->has_smooth ? s->s_cbody + k * (cbody - s->s_cbody) : cbody;
         s->has_smooth = 1;
     } else
         s->has_smooth = 0;
@@ -248,7 +341,10 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
             kind = "dispersal";
         else if (radial && s->s_div <= -p->divergence)
             kind = "convergence";
-        else if (ratio >= p->run_ratio && s->s_fast >= p->fast_share)
+        else if (s->has_dirs && oneway >= p->oneway && s->s_counter >= p->counter_share &&
+                 s->s_cbody <= p->max_body)
+            kind = "counter_flow";
+        else if (ratio >= p->run_ratio && s->s_fast >= p->fast_share && s->s_body <= p->max_body)
             kind = "running";
     }
     if (crowd && !s->rule.active && ratio < p->disperse_ratio) {
@@ -258,6 +354,12 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
         double k = s->warm < p->baseline_time ? dt / s->warm : 1 - exp(-dt / p->baseline_time);
         s->baseline = s->has_baseline ? s->baseline + k * (mean - s->baseline) : mean;
         s->has_baseline = 1;
+        if (!kind && n) { /* the normal directions, learned like the speed */
+            for (int b = 0; b < 8; b++)
+                s->dirs[b] =
+                    s->has_dirs ? s->dirs[b] + k * (hist[b] / n - s->dirs[b]) : hist[b] / n;
+            s->has_dirs = 1;
+        }
     }
     vg_rule_timing_t tm = {p->min_duration, p->end_after, p->cooldown};
     double ibox[4] = {box[0] * sx, box[1] * sy, (box[2] - box[0]) * sx, (box[3] - box[1]) * sy};
@@ -267,8 +369,9 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
     vg_log("crowd", VG_LOG_DEBUG,
            "crowd movement, camera %s: t %.1f moving cells %d speed %.1f (smoothed %.1f) baseline "
            "%.1f fast %.2f "
-           "divergence %.2f entropy %.2f",
-           a->camera, f->t, n, mean, s->s_mean, s->baseline, s->s_fast, s->s_div, s->s_ent);
+           "divergence %.2f entropy %.2f counter %.2f body %.2f/%.2f oneway %.2f",
+           a->camera, f->t, n, mean, s->s_mean, s->baseline, s->s_fast, s->s_div, s->s_ent,
+           s->s_counter, s->s_body, s->s_cbody, oneway);
     vg_rule_action_t act = vg_rule_update(&s->rule, &tm, kind != NULL, f->t, score, f->index, ibox);
     if (act == VG_RULE_NONE) return 0;
     vg_event_t ev;
@@ -292,6 +395,8 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
         vg_event_detail_num(&ev, "divergence", s->s_div);
         vg_event_detail_str(&ev, "direction", dirs[dir_bin]);
         vg_event_detail_num(&ev, "direction_entropy", s->s_ent);
+        vg_event_detail_num(&ev, "counter_share", s->s_counter);
+        if (s->has_dirs) vg_event_detail_str(&ev, "normal_direction", dirs[nd]);
         vg_event_detail_int(&ev, "moving_cells", n);
         vg_event_detail_bool(&ev, "calibrated", c->calib.valid);
     }
@@ -339,7 +444,11 @@ static int crowd_process(vg_stage_t *st, vg_analysis_t *a)
         c->bg = vg_malloc(sizeof(float) * (size_t)gw * gh);
         c->spd = vg_malloc(sizeof(float) * (size_t)gw * gh);
         c->sel = vg_malloc((size_t)gw * gh);
-        if (!c->prev || !c->vec || !c->moving || !c->bg || !c->spd || !c->sel) return VG_ENOMEM;
+        c->flag = vg_calloc((size_t)gw * gh, 1);
+        c->stack = vg_malloc(sizeof(int) * 2 * (size_t)gw * gh);
+        if (!c->prev || !c->vec || !c->moving || !c->bg || !c->spd || !c->sel || !c->flag ||
+            !c->stack)
+            return VG_ENOMEM;
     }
     vg_image_t prev = {c->w, c->h, c->w, VG_PIX_GRAY8, c->prev};
     double dt = f->t - c->prev_t;
@@ -364,7 +473,26 @@ static int crowd_process(vg_stage_t *st, vg_analysis_t *a)
                 c->moving[k] = tot && fg * 4 >= tot && mag >= p->moving_px;
                 if (!fg) c->bg[nbg++] = (float)mag;
             }
-        /* cells on a detected vehicle are not the crowd */
+        /* cells on a vehicle are not the crowd: on a track the detector labelled a vehicle, at
+         * the track's box of this frame (a detection comes from an earlier frame: a fast car has
+         * moved on from its box), and on the last detections' vehicle boxes */
+        const vg_tracker_t *tr = a->slot[VG_SLOT_TRACKS];
+        int ntr = 0;
+        const vg_track_t *tracks = tr && det ? vg_tracker_tracks(tr, &ntr) : NULL;
+        for (int t = 0; t < ntr; t++) {
+            const vg_track_label_t *l = vg_detections_label(det, tracks[t].id);
+            if (!l || l->vehicle < 0.4f || l->vehicle < l->person) continue;
+            /* its box, a cell wider, stretched by a fifth of a second of its motion */
+            const double *b = tracks[t].box;
+            double mx = tracks[t].vx * 0.2, my = tracks[t].vy * 0.2;
+            double x0 = b[0] - step + fmin(0, mx), x1 = b[0] + b[2] + step + fmax(0, mx);
+            double y0 = b[1] - step + fmin(0, my), y1 = b[1] + b[3] + step + fmax(0, my);
+            for (int j = 0; j < gh; j++)
+                for (int i = 0; i < gw; i++) {
+                    double x = (i + 0.5) * step, y = (j + 0.5) * step;
+                    if (x >= x0 && x <= x1 && y >= y0 && y <= y1) c->moving[j * gw + i] = 0;
+                }
+        }
         for (int d = 0; det && d < det->n; d++) {
             if (!is_vehicle(det->det[d].cls)) continue;
             for (int j = 0; j < gh; j++)
@@ -429,6 +557,8 @@ static void crowd_close(vg_stage_t *st)
     vg_free(c->bg);
     vg_free(c->spd);
     vg_free(c->sel);
+    vg_free(c->flag);
+    vg_free(c->stack);
 }
 
 static const char *const crowd_live[] = {"crowd_movement", NULL};

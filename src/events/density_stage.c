@@ -9,10 +9,11 @@
  *   where people hide each other.
  * - Occupancy count, for the dense crowds: from the share c of the zone's pixels that hold
  *   people — the motion core's foreground (moving and static: people who stand still stay
- *   counted) or, with density.texture, pixels whose local texture differs from the long-term
- *   background (a crowd replaces the floor's texture with its own). People at density D on the
- *   ground, each hiding a silhouette of S pixels, cover a pixel with the probability
- *   c = 1 - exp(-D S a), a being the ground area of a pixel (a Boolean model: overlaps
+ *   counted) or, with density.texture (off by default: the edges of each person widen it,
+ *   1.3x on small people), pixels whose local texture differs from the long-term background (a
+ *   crowd replaces the floor's texture with its own; for scenes where static foreground melts).
+ * People at density D on the ground, each hiding a silhouette of S pixels, cover a pixel with the
+ * probability c = 1 - exp(-D S a), a being the ground area of a pixel (a Boolean model: overlaps
  *   included); so a 16-pixel cell of P pixels with coverage c holds -ln(1 - c) P / S people.
  *   S is the silhouette of a person of density.person_area m² at that place: the ground-plane
  *   calibration gives the scale there (the largest singular value of the ground-to-image
@@ -88,9 +89,10 @@ const vg_option_t vg__density_options[] = {
       "detector persons at least this sure are counted"),
     D("coverage_max", coverage_max, 0.98, 0.5, 0.999, NULL, VG_OPT_LIVE,
       "share of a cell's pixels covered beyond which the occupancy cannot tell more"),
-    D("texture", texture, 24, 0, 255, "grey levels", VG_OPT_LIVE,
-      "a pixel whose texture (gradient) differs from the long-term background's by this much "
-      "holds people (0: the foreground only)"),
+    D("texture", texture, 0, 0, 255, "grey levels", VG_OPT_LIVE,
+      "also count as holding people a pixel whose texture (gradient) differs from the long-term "
+      "background's by this much (0: off, the foreground only; try 24 where a standing crowd "
+      "melts into the background)"),
     {.name = NULL},
 };
 #undef D

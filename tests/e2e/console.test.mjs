@@ -177,6 +177,8 @@ try {
   await sup.waitForFunction(() => [...document.querySelectorAll('#cam-hall svg text')].some((t) => t.textContent === 'lawn-e2e'), null, { timeout: 10000 });
   await sup.waitForFunction(() => document.querySelector('#cam-hall .still img').naturalWidth > 0, null, { timeout: 20000 });
   check(true, "the camera's still shows the new zone");
+  await sup.waitForSelector('#cam-hall svg.countchart polyline', { timeout: 20000 });
+  check(true, "the camera's card plots its people count (density stage)");
   await sup.screenshot({ path: path.join(SHOTS, '8-cameras.png') });
   await sup.goto(base + '/#/stats');
   await sup.waitForSelector('svg.chart', { timeout: 10000 });

@@ -145,6 +145,93 @@ static void test_dispersal(void **state)
     assert_true(t >= 25 && t <= 28);
 }
 
+/* A one-way stream: walkers crossing left to right, one every 2.5 s, at 28..40 px/s. */
+static void stream(synth_scene_t *s, double until)
+{
+    for (int i = 0; i * 2.5 < until; i++) {
+        double t0 = i * 2.5, y = 220 + (i % 6) * 40, speed = 28 + (i % 4) * 4;
+        synth_add_walker(s, t0, -20, y, t0 + 680 / speed, 660, y);
+    }
+}
+
+/* The same stream; at 40 s a group of six walks against it: one crowd_movement, counter_flow. */
+static void test_counter_flow(void **state)
+{
+    static synth_scene_t s;
+    char clip[700];
+    double t = 0;
+    char kind[32] = "";
+    (void)state;
+    if (!synth_have_ffmpeg()) skip();
+    synth_init(&s, 640, 480, 10, 700, 29);
+    stream(&s, 70);
+    for (int i = 0; i < 6; i++) {
+        double t0 = 40 + i * 0.6, y = 240 + (i % 3) * 60 + (i / 3) * 25;
+        synth_add_walker(&s, t0, 660, y, t0 + 680 / 34.0, -20, y);
+    }
+    snprintf(clip, sizeof(clip), "%s/counter.avi", dir);
+    assert_int_equal(synth_write(&s, clip, "-c:v mpeg4 -q:v 2"), 0);
+    int n = crowd_starts(clip, NULL, &t, kind);
+    print_message(
+        "counter-flow scene: %d start(s), first %s at %.1f s (the group enters at 40 s)\n", n, kind,
+        t);
+    assert_int_equal(n, 1);
+    assert_string_equal(kind, "counter_flow");
+    assert_true(t >= 40 && t <= 47);
+}
+
+/* Real pixels: vtest.avi with a car (a CDnet highway photo, 300 x 270) driving across at 200 px/s
+ * from 20 s: no crowd_movement — the car's cells move as one rigid body holding nearly all the
+ * fast cells (max_body); with that check off the same clip raises one (the test tells). */
+static void test_passing_vehicle(void **state)
+{
+    char cmd[4096], clip[700], png[700];
+    double t = 0;
+    char kind[32] = "";
+    const char *shared = tu_shared();
+    (void)state;
+    if (!shared || access(VTEST, R_OK) || !synth_have_ffmpeg()) skip();
+    snprintf(png, sizeof(png), "%s/car.png", dir);
+    snprintf(clip, sizeof(clip), "%s/car.avi", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -loglevel error -y -i '%s/data/cdnet-highway/input/in000301.jpg' -vf "
+             "crop=100:90:15:145,scale=300:270 '%s' && ffmpeg -loglevel error -y -i '%s' -loop 1 "
+             "-i '%s' -t 45 -filter_complex \"[0:v][1:v]overlay=x='-300+(t-20)*200':y=290:"
+             "enable='between(t,20,25.4)':shortest=1\" -c:v mpeg4 -q:v 3 '%s'",
+             shared, png, VTEST, png, clip);
+    assert_int_equal(tu_run(cmd), 0);
+    int n = crowd_starts(clip, NULL, &t, kind);
+    int off = crowd_starts(clip, "--set crowd_movement.max_body=1", &t, kind);
+    print_message("a car across the walkers: %d crowd_movement start(s); without the rigid-body "
+                  "check %d (%s at %.1f s)\n",
+                  n, off, kind, t);
+    assert_int_equal(n, 0);
+    assert_int_equal(off, 1);
+}
+
+/* vtest.avi with the camera shaking (up to 8 px, 25 to 28 s; FFmpeg crop with a moving
+ * window): nothing — with the shake check off, the same clip raises one. */
+static void test_camera_shake(void **state)
+{
+    char cmd[2048], clip[700];
+    double t = 0;
+    char kind[32] = "";
+    (void)state;
+    if (access(VTEST, R_OK) || !synth_have_ffmpeg()) skip();
+    snprintf(clip, sizeof(clip), "%s/shake.avi", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -loglevel error -y -i '%s' -t 45 -vf "
+             "\"crop=736:544:x='16+between(t,25,28)*8*sin(t*41)':y='16+between(t,25,28)*6*cos(t*"
+             "29)'\" -c:v mpeg4 -q:v 3 '%s'",
+             VTEST, clip);
+    assert_int_equal(tu_run(cmd), 0);
+    int n = crowd_starts(clip, NULL, &t, kind);
+    int off = crowd_starts(clip, "--set crowd_movement.shake_px=100", &t, kind);
+    print_message("camera shake: %d crowd_movement start(s); without the shake check %d\n", n, off);
+    assert_int_equal(n, 0);
+    assert_true(off >= 1);
+}
+
 /* Run vigie analyze -a motion,density with @scene on @input: the density records (start, update,
  * end) into @rec (one line each), the count series into @csv. Returns the number of records. */
 static int density_records(const char *input, const char *scene, char rec[][1024], int max)
@@ -235,8 +322,7 @@ static void test_density_ramp(void **state)
                        "    - {image: [320, 240], ground: [8, 6]}\n"
                        "    - {image: [0, 240], ground: [0, 6]}\n"
                        "settings:\n"
-                       "  density.person_area: %.3f\n"
-                       "  density.texture: 0\n",
+                       "  density.person_area: %.3f\n",
                        person);
     tu_write_file(scene, yaml, (size_t)len);
     int nr = density_records(clip, scene, rec, 8);
@@ -251,8 +337,8 @@ static void test_density_ramp(void **state)
         if (strstr(rec[i], "\"phase\":\"start\"")) starts++, t_start = field(rec[i], "t");
         if (strstr(rec[i], "\"phase\":\"end\"")) ends++, t_end = field(rec[i], "t");
         if (strstr(rec[i], "\"phase\":\"update\"")) /* up to alert, then back down */
-            assert_non_null(strstr(rec[i], updates++ ? "\"level\":\"warning\""
-                                                     : "\"level\":\"alert\""));
+            assert_non_null(
+                strstr(rec[i], updates++ ? "\"level\":\"warning\"" : "\"level\":\"alert\""));
     }
     assert_int_equal(starts, 1);
     assert_int_equal(ends, 1);
@@ -366,10 +452,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vtest_walking), cmocka_unit_test(test_vtest_running),
-        cmocka_unit_test(test_one_runner),    cmocka_unit_test(test_dispersal),
-        cmocka_unit_test(test_eval_count),    cmocka_unit_test(test_tiny_pictures),
-        cmocka_unit_test(test_density_ramp),
+        cmocka_unit_test(test_vtest_walking),   cmocka_unit_test(test_vtest_running),
+        cmocka_unit_test(test_one_runner),      cmocka_unit_test(test_dispersal),
+        cmocka_unit_test(test_eval_count),      cmocka_unit_test(test_tiny_pictures),
+        cmocka_unit_test(test_density_ramp),    cmocka_unit_test(test_counter_flow),
+        cmocka_unit_test(test_passing_vehicle), cmocka_unit_test(test_camera_shake),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
