@@ -24,6 +24,8 @@
  *   sparse: under 1.5 p/m²) the ratio of its count to the occupancy count of that same frame is
  *   learned (a slow average, within 1/3..3): shadows, bags and the camera's own geometry are
  *   folded into it. Count = max(detector count, scale x occupancy count).
+ * - Cars, buses and trucks hold no one: the pixels of the detector's vehicles (and of the tracks
+ *   it labelled so, at their box of this frame) are left out of the occupancy.
  * - The count is averaged over density.smooth seconds; p/m² = count / the zone's ground area.
  * Event (per subject, with the zone's own thresholds): starts when the density has stayed >=
  * warn for min_duration; an `update` record says when it rises to the alert level (>= alert for
@@ -45,6 +47,7 @@
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
+#include <vigie/track.h>
 #include <vigie/vision.h>
 
 #include "../core/raster.h"
@@ -287,6 +290,44 @@ static void occupancy(density_stage_t *c, const vg_analysis_t *a, double texture
     }
 }
 
+/* Sample points of analysis box (x, y, w, h) hold no one. */
+static void clear_box(density_stage_t *c, double x, double y, double w, double h)
+{
+    int x0 = (int)floor(x / 2), y0 = (int)floor(y / 2);
+    int x1 = (int)ceil((x + w) / 2), y1 = (int)ceil((y + h) / 2);
+    x0 = x0 < 0 ? 0 : x0, y0 = y0 < 0 ? 0 : y0;
+    x1 = x1 > c->sw ? c->sw : x1, y1 = y1 > c->sh ? c->sh : y1;
+    for (int yy = y0; yy < y1; yy++)
+        memset(c->occ + (size_t)yy * c->sw + x0, 0, (size_t)(x1 > x0 ? x1 - x0 : 0));
+}
+
+static int is_motor_vehicle(int cls)
+{
+    return cls == 2 || cls == 5 || cls == 7; /* COCO car, bus, truck (a cyclist is counted) */
+}
+
+/* A car, bus or truck in the picture is not a crowd: its pixels hold no one — those of the last
+ * detections' vehicle boxes, and of this frame's box of each track the detector labelled one (a
+ * detection comes from an earlier frame; a parked van is a static track). */
+static void clear_vehicles(density_stage_t *c, const vg_analysis_t *a)
+{
+    const vg_detections_t *det = a->slot[VG_SLOT_DETECTIONS];
+    const vg_tracker_t *tr = a->slot[VG_SLOT_TRACKS];
+    if (!det) return;
+    for (int d = 0; d < det->n; d++)
+        if (is_motor_vehicle(det->det[d].cls) && det->det[d].score >= 0.3f)
+            clear_box(c, det->det[d].x, det->det[d].y, det->det[d].w, det->det[d].h);
+    int n = 0;
+    const vg_track_t *t = tr ? vg_tracker_tracks(tr, &n) : NULL;
+    for (int i = 0; i < n; i++) {
+        const vg_track_label_t *l = vg_detections_label(det, t[i].id);
+        if (!l || !is_motor_vehicle(l->vehicle_cls) || l->vehicle < 0.4f || l->vehicle < l->person)
+            continue;
+        const double *b = t[i].box;
+        clear_box(c, b[0] - 4, b[1] - 4, b[2] + 8, b[3] + 8);
+    }
+}
+
 /* The occupancy count of subject @s: Boolean-model inversion per cell. */
 static double occupancy_count(const density_stage_t *c, const subject_t *s, double cmax)
 {
@@ -452,6 +493,7 @@ static int density_process(vg_stage_t *st, vg_analysis_t *a)
     }
     if (f->image.w != c->w || f->image.h != c->h) return VG_EINVAL;
     occupancy(c, a, p->texture);
+    clear_vehicles(c, a);
     int fresh = det && det->results != c->last_results && det->frame_index >= 0;
     if (det) c->last_results = det->results;
     for (int i = 0; i < c->nsub; i++) {
