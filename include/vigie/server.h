@@ -36,6 +36,7 @@ typedef struct vg_server_config {
     char *storage;           /**< directory of the database, evidence and anchors */
     double evidence_days;    /**< retention of evidence pictures */
     double audit_days;       /**< retention of the audit trail (0: forever) */
+    double counts_days;      /**< retention of the count series (0: forever) */
     double retention_every;  /**< seconds between retention runs */
     double anchor_every;     /**< seconds between audit anchors */
     int keep_original;       /**< also store the unblurred picture */

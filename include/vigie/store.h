@@ -158,6 +158,8 @@ int vg_store_count_put(vg_store_t *s, int64_t run, const vg_count_t *c, const ch
  */
 int vg_store_counts_json(vg_store_t *s, const char *camera, const char *zone, const char *from,
                          const char *to, int limit, char **json);
+/** Delete the count samples older than @days (0: keep them all); how many into @purged. */
+int vg_store_purge_counts(vg_store_t *s, double days, int64_t *purged);
 /** Record that camera run @run was analysing up to now (for camera hours). */
 int vg_store_run_touch(vg_store_t *s, int64_t run);
 

@@ -3,7 +3,7 @@
  *
  *   listen: 127.0.0.1:8080           # address:port; loopback by default, port 0 = any free one
  *   storage: /var/lib/vigie          # database, evidence/, originals/, audit-anchors.log
- *   retention: {evidence_days: 30, audit_days: 365, every: 3600}
+ *   retention: {evidence_days: 30, audit_days: 365, counts_days: 365, every: 3600}
  *   evidence: {keep_original: false, original_roles: [supervisor], pixel_block: 12}
  *   security: {session_hours: 12, body_limit: 65536, login_failures: 5, login_lockout: 300}
  *   audit: {anchor_every: 3600}
@@ -151,6 +151,7 @@ static int retention_member(cctx_t *c, const char *key, struct fy_node *v, void 
     vg_server_config_t *cfg = obj;
     if (!strcmp(key, "evidence_days")) return cnum(c, v, key, 0.001, 36500, &cfg->evidence_days);
     if (!strcmp(key, "audit_days")) return cnum(c, v, key, 0, 36500, &cfg->audit_days);
+    if (!strcmp(key, "counts_days")) return cnum(c, v, key, 0, 36500, &cfg->counts_days);
     return cnum(c, v, key, 1, 86400 * 7, &cfg->retention_every);
 }
 
@@ -240,7 +241,8 @@ static int camera_member(cctx_t *c, const char *key, struct fy_node *v, void *ob
 
 static int top_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
 {
-    static const char *const ret_keys[] = {"evidence_days", "audit_days", "every", NULL};
+    static const char *const ret_keys[] = {"evidence_days", "audit_days", "counts_days", "every",
+                                           NULL};
     static const char *const ev_keys[] = {"keep_original", "original_roles", "pixel_block", NULL};
     static const char *const sec_keys[] = {"session_hours", "body_limit", "login_failures",
                                            "login_lockout", NULL};
@@ -320,6 +322,7 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
     cfg->port = 8080;
     cfg->evidence_days = 30;
     cfg->audit_days = 0;
+    cfg->counts_days = 365;
     cfg->retention_every = 3600;
     cfg->anchor_every = 3600;
     cfg->original_roles = 1u << VG_ROLE_SUPERVISOR;

@@ -638,6 +638,10 @@ static void *keeper_main(void *opaque)
                        "audit rows purged",
                        (long long)r.evidence_files, (long long)r.events_cleared,
                        (long long)r.audit_rows);
+            int64_t purged = 0;
+            if (vg_store_purge_counts(s->store, s->cfg->counts_days, &purged) == 0 && purged)
+                vg_log(COMP, VG_LOG_INFO, "retention: %lld count samples purged",
+                       (long long)purged);
             pthread_mutex_lock(&s->klock);
             next_ret = now_mono() + s->cfg->retention_every;
             continue;

@@ -23,6 +23,18 @@
 
 #define COMP "retention"
 
+int vg_store_purge_counts(vg_store_t *s, double days, int64_t *purged)
+{
+    *purged = 0;
+    if (days <= 0) return 0;
+    vg__store_lock(s);
+    int ret = vg__store_exec(s, "DELETE FROM counts WHERE unix < ?", "d",
+                             vg__store_unix() - days * 86400.0);
+    if (ret == 0) *purged = sqlite3_changes(s->db);
+    vg__store_unlock(s);
+    return ret;
+}
+
 int vg_store_retention(vg_store_t *s, double evidence_days, double audit_days,
                        int (*unlink_fn)(void *opaque, const char *name), void *opaque,
                        vg_retention_result_t *r)

@@ -80,9 +80,11 @@ static const char *const migrations[] = {
     " SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
     /* 1 -> 2: count series (anonymous aggregates: people per zone, no one in particular) */
     "CREATE TABLE counts(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, camera TEXT NOT NULL,"
-    " zone TEXT NOT NULL, wall TEXT NOT NULL, t REAL NOT NULL, count REAL NOT NULL,"
+    " zone TEXT NOT NULL, wall TEXT NOT NULL, unix REAL NOT NULL, t REAL NOT NULL,"
+    " count REAL NOT NULL,"
     " count_detector REAL NOT NULL, count_occupancy REAL, area REAL, density REAL);"
-    "CREATE INDEX counts_camera ON counts(camera, wall);",
+    "CREATE INDEX counts_camera ON counts(camera, wall);"
+    "CREATE INDEX counts_unix ON counts(unix);",
 };
 
 /* ---- helpers shared with audit.c and retention.c ---- */
@@ -898,11 +900,11 @@ int vg_store_count_put(vg_store_t *s, int64_t run, const vg_count_t *c, const ch
 {
     vg__store_lock(s);
     int ret = vg__store_exec(s,
-                             "INSERT INTO counts(run, camera, zone, wall, t, count, count_detector,"
-                             " count_occupancy, area, density) VALUES (?,?,?,?,?,?,?,"
-                             " nullif(?, -1), nullif(?, 0), nullif(?, -1))",
-                             "itttdddddd", run, c->camera, c->zone, wall, c->t, c->count,
-                             c->count_detector, c->count_occupancy, c->area, c->density);
+                             "INSERT INTO counts(run, camera, zone, wall, unix, t, count,"
+                             " count_detector, count_occupancy, area, density) VALUES"
+                             " (?,?,?,?,?,?,?,?, nullif(?, -1), nullif(?, 0), nullif(?, -1))",
+                             "itttddddddd", run, c->camera, c->zone, wall, vg__store_unix(), c->t,
+                             c->count, c->count_detector, c->count_occupancy, c->area, c->density);
     vg__store_unlock(s);
     return ret;
 }

@@ -83,6 +83,19 @@ static void test_vtest_running(void **state)
                   t);
     assert_string_equal(kind, "running");
     assert_true(t >= 40.0 && t <= 42.0);
+    /* the shared scorer: the fast stretch lasts 15 s / 4 in the clip */
+    char truth[700], out[700];
+    snprintf(truth, sizeof(truth), "%s/splice.csv", dir);
+    snprintf(out, sizeof(out), "%s/splice.txt", dir);
+    tu_write_file(truth, "type,start,end\ncrowd_movement,40,43.75\n", 39);
+    snprintf(cmd, sizeof(cmd), "'%s' eval events --truth '%s' '%s/events.jsonl' > '%s'", tu_vigie(),
+             truth, dir, out);
+    assert_int_equal(tu_run(cmd), 0);
+    char *text = tu_read_file(out, NULL);
+    assert_non_null(text);
+    print_message("%s", text);
+    assert_non_null(strstr(text, "1 intervals, 1 hits, 0 misses, 0 false alerts"));
+    free(text);
 }
 
 /* 14 walkers crossing a 640x480 scene at a walking pace for 40 s. */

@@ -258,6 +258,36 @@ static void test_events_decisions_retention(void **state)
     assert_int_equal(vg_store_audit_json(s, 0, "system", "retention_run", 10, &json), 0);
     assert_non_null(strstr(json, "\"audit_rows_purged\":1"));
     vg_free(json);
+    /* count series: stored, read back per camera, purged after their own retention */
+    vg_count_t cs = {.t = 5,
+                     .frame = 50,
+                     .count = 12.5,
+                     .count_detector = 9,
+                     .count_occupancy = 12.5,
+                     .area = 25,
+                     .density = 0.5};
+    snprintf(cs.camera, sizeof(cs.camera), "quai");
+    snprintf(cs.zone, sizeof(cs.zone), "square");
+    assert_int_equal(vg_store_count_put(s, run, &cs, "2026-11-26T10:00:00.000Z"), 0);
+    cs.count_occupancy = -1, cs.area = 0, cs.density = -1; /* not calibrated */
+    assert_int_equal(vg_store_count_put(s, run, &cs, "2026-11-26T10:00:05.000Z"), 0);
+    assert_int_equal(vg_store_counts_json(s, "quai", NULL, NULL, NULL, 10, &json), 0);
+    assert_non_null(strstr(json, "\"density\":0.5"));
+    assert_non_null(strstr(json, "\"density\":null"));
+    vg_free(json);
+    assert_int_equal(vg_store_counts_json(s, "quai", "elsewhere", NULL, NULL, 10, &json), 0);
+    assert_string_equal(json, "[]");
+    vg_free(json);
+    assert_int_equal(raw_sql("events.db", "UPDATE counts SET unix = unix - 400 * 86400 WHERE t = 5"
+                                          " AND density IS NULL"),
+                     0);
+    int64_t purged = -1;
+    assert_int_equal(vg_store_purge_counts(s, 365, &purged), 0);
+    assert_int_equal(purged, 1);
+    assert_int_equal(vg_store_counts_json(s, "quai", NULL, NULL, NULL, 10, &json), 0);
+    assert_non_null(strstr(json, "\"density\":0.5"));
+    assert_null(strstr(json, "null"));
+    vg_free(json);
     vg_store_close(&s);
 }
 
