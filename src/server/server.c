@@ -305,38 +305,36 @@ static void cam_status(vg_cam_t *c, const char *status, const char *fmt, ...)
     pthread_mutex_unlock(&c->lock);
 }
 
-static int cam_sink(void *opaque, const vg_event_t *ev)
+/* A new job at the end of the camera's pending list (analysis thread), stamped now. */
+static vg_job_t *pend_new(vg_cam_t *c)
 {
-    vg_cam_t *c = opaque;
     vg_job_t *j = vg_calloc(1, sizeof(*j));
-    if (!j) return VG_ENOMEM;
+    if (!j) return NULL;
     j->cam = c;
     j->run = c->run;
-    j->ev = *ev;
     vg_store_now(j->wall);
     if (c->pend_tail)
         c->pend_tail->next = j;
     else
         c->pend_head = j;
     c->pend_tail = j;
+    return j;
+}
+
+static int cam_sink(void *opaque, const vg_event_t *ev)
+{
+    vg_job_t *j = pend_new(opaque);
+    if (!j) return VG_ENOMEM;
+    j->ev = *ev;
     return 0;
 }
 
 static int cam_count_sink(void *opaque, const vg_count_t *cnt)
 {
-    vg_cam_t *c = opaque;
-    vg_job_t *j = vg_calloc(1, sizeof(*j));
+    vg_job_t *j = pend_new(opaque);
     if (!j) return VG_ENOMEM;
-    j->cam = c;
-    j->run = c->run;
     j->is_count = 1;
     j->count = *cnt;
-    vg_store_now(j->wall);
-    if (c->pend_tail)
-        c->pend_tail->next = j;
-    else
-        c->pend_head = j;
-    c->pend_tail = j;
     return 0;
 }
 
