@@ -27,6 +27,7 @@ const T = {
     score: 'Score', ended: 'ended', ongoing: 'ongoing', details: 'Details', evidence: 'Evidence',
     status: 'Status', fps: 'frames/s', dropped: 'dropped', frames: 'frames', edit_scene: 'Edit scene',
     people: 'People', per_m2: 'persons/m²', no_counts: 'No count yet', whole_picture: 'whole picture',
+    export_counts: 'Export people counts (CSV)',
     save: 'Save', cancel: 'Cancel', new_zone: 'New zone', new_line: 'New line', new_fixture: 'New fixture',
     delete: 'Delete', name: 'Name', kind: 'Kind', direction: 'Allowed direction', tolerance: 'Tolerance (°)',
     forbidden: 'Forbidden crossing', options: 'Event options (this camera)', saved: 'Scene saved: the camera restarted with it',
@@ -64,6 +65,7 @@ const T = {
     score: 'Score', ended: 'terminée', ongoing: 'en cours', details: 'Détails', evidence: 'Image',
     status: 'État', fps: 'images/s', dropped: 'perdues', frames: 'images', edit_scene: 'Modifier la scène',
     people: 'Personnes', per_m2: 'personnes/m²', no_counts: 'Pas encore de comptage', whole_picture: 'image entière',
+    export_counts: 'Exporter les comptages (CSV)',
     save: 'Enregistrer', cancel: 'Annuler', new_zone: 'Nouvelle zone', new_line: 'Nouvelle ligne',
     new_fixture: 'Nouveau mobilier', delete: 'Supprimer', name: 'Nom', kind: 'Type', direction: 'Sens autorisé',
     tolerance: 'Tolérance (°)', forbidden: 'Franchissement interdit', options: 'Réglages des événements (cette caméra)',
@@ -610,9 +612,9 @@ async function renderCameras() {
 }
 /* The camera's count series (density stage): one line per zone over the last samples, in
  * persons per m² where the scene is calibrated (with the warning level), else in people. */
-async function drawCounts(box, name) {
+async function drawCounts(box, name, query) {
   let rows;
-  try { rows = await apiJson('GET', `/api/cameras/${encodeURIComponent(name)}/counts?limit=720`); } catch (e) { return; }
+  try { rows = await apiJson('GET', `/api/cameras/${encodeURIComponent(name)}/counts${query || '?limit=720'}`); } catch (e) { return; }
   box.textContent = '';
   if (!rows.length) { box.append(el('p', { class: 'muted' }, t('no_counts'))); return; }
   const dens = rows.every((r) => r.density !== null);
@@ -833,24 +835,33 @@ async function renderStats() {
   async function show() {
     out.textContent = '';
     const rows = await apiJson('GET', '/api/stats' + q());
-    if (!rows.length) { out.append(el('p', { class: 'muted' }, t('no_data'))); return; }
-    out.append(chart(rows));
+    if (!rows.length) out.append(el('p', { class: 'muted' }, t('no_data')));
+    else out.append(chart(rows));
     const num = (v, d) => (v === null || v === undefined ? '—' : Number(v).toFixed(d));
-    out.append(el('table', {}, el('thead', {}, el('tr', {}, [t('camera'), t('type'), t('alerts_n'), t('confirmed'), t('false_alert'), t('not_relevant'),
+    if (rows.length) out.append(el('table', {}, el('thead', {}, el('tr', {}, [t('camera'), t('type'), t('alerts_n'), t('confirmed'), t('false_alert'), t('not_relevant'),
       t('confirmed_rate'), t('camera_hours'), t('fa_per_hour'), t('median_decide')].map((h) => el('th', {}, h)))),
     el('tbody', {}, rows.map((r) => el('tr', {}, el('td', {}, r.camera), el('td', {}, typeName(r.type)),
       el('td', { class: 'num' }, r.alerts), el('td', { class: 'num' }, r.confirmed), el('td', { class: 'num' }, r.false_alerts),
       el('td', { class: 'num' }, r.not_relevant), el('td', { class: 'num' }, r.confirmed_rate === null ? '—' : Math.round(100 * r.confirmed_rate) + ' %'),
       el('td', { class: 'num' }, r.camera_hours > 0 && r.camera_hours < 1 ? Number(r.camera_hours).toPrecision(2) : num(r.camera_hours, 1)), el('td', { class: 'num' }, num(r.false_alerts_per_camera_hour, 2)),
       el('td', { class: 'num' }, num(r.median_decide_s, 1)))))));
+    /* each camera's people count over the period (density stage), with its audited CSV */
+    await loadCameras();
+    for (const c of S.cameras) {
+      const box = el('div', { class: 'counts', 'data-camera': c.name });
+      out.append(el('h2', {}, `${t('people')} — ${c.name}`), box,
+        el('p', {}, el('button', { type: 'button', class: 'secondary', onclick: () => download(`/api/cameras/${encodeURIComponent(c.name)}/counts.csv${q()}`, `vigie-counts-${c.name}.csv`) }, t('export_counts'))));
+      drawCounts(box, c.name, q() + '&limit=5000');
+    }
   }
-  async function csv() {
-    const r = await api('GET', '/api/stats.csv' + q());
-    const a = el('a', { href: URL.createObjectURL(await r.blob()), download: 'vigie-stats.csv' });
+  async function download(path, name) {
+    const r = await api('GET', path);
+    const a = el('a', { href: URL.createObjectURL(await r.blob()), download: name });
     document.body.append(a);
     a.click();
     a.remove();
   }
+  const csv = () => download('/api/stats.csv' + q(), 'vigie-stats.csv');
   main.append(el('h1', {}, t('stats')), el('div', { class: 'row panel' }, el('label', {}, t('from'), from), el('label', {}, t('to'), to),
     el('button', { type: 'button', onclick: show }, t('show')), el('button', { type: 'button', class: 'secondary', id: 'csv', onclick: csv }, t('export_csv'))), out);
   show();

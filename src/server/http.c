@@ -906,9 +906,52 @@ static void add_decision_fixture(void *opaque, const double b[4])
                                        b[0], b[1] + b[3]));
 }
 
+/* @json's count samples as CSV (names quoted), newly allocated into @out/@n; 0 or VG_ENOMEM. */
+static int counts_csv(const char *json, char **out, size_t *n)
+{
+    json_t *arr = json_loads(json, 0, NULL), *o;
+    size_t i, cap = 256 + json_array_size(arr) * (2 * VG_EVENT_NAME_MAX + 400), len = 0;
+    char *buf = arr ? vg_malloc(cap) : NULL;
+    if (!buf) {
+        json_decref(arr);
+        return VG_ENOMEM;
+    }
+    len += snprintf(buf, cap, "wall,zone,count,count_detector,count_occupancy,area_m2,density\n");
+    json_array_foreach(arr, i, o)
+    {
+        char zone[2 * VG_EVENT_NAME_MAX + 3], num[3][32];
+        const char *z = json_string_value(json_object_get(o, "zone"));
+        size_t k = 0;
+        zone[k++] = '"';
+        for (; z && *z && k < sizeof(zone) - 3; z++) {
+            if (*z == '"') zone[k++] = '"';
+            zone[k++] = *z;
+        }
+        zone[k++] = '"';
+        zone[k] = 0;
+        static const char *const opt[3] = {"count_occupancy", "area", "density"};
+        for (int m = 0; m < 3; m++) {
+            json_t *v = json_object_get(o, opt[m]);
+            num[m][0] = 0;
+            if (json_is_number(v)) snprintf(num[m], sizeof(num[m]), "%.3f", json_number_value(v));
+        }
+        len += snprintf(buf + len, cap - len, "%s,%s,%.2f,%.0f,%s,%s,%s\n",
+                        json_string_value(json_object_get(o, "wall")), zone,
+                        json_number_value(json_object_get(o, "count")),
+                        json_number_value(json_object_get(o, "count_detector")), num[0], num[1],
+                        num[2]);
+        if (len >= cap) len = cap - 1;
+    }
+    json_decref(arr);
+    *out = buf;
+    *n = len;
+    return 0;
+}
+
 /* A camera's count series (density stage): operators and supervisors follow a crowd, auditors
- * check the statistics; anonymous aggregates, not evidence. */
-static void h_counts(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, vg_cam_t *c)
+ * check the statistics; anonymous aggregates, not evidence. The CSV export is audited. */
+static void h_counts(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, vg_cam_t *c,
+                     int csv)
 {
     session_t ses;
     char *json = NULL;
@@ -919,7 +962,7 @@ static void h_counts(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, 
         reply_error(r, 400, "from/to: ISO 8601 UTC times, e.g. 2026-11-26T00:00:00Z");
         return;
     }
-    int limit = 2000;
+    int limit = csv ? 100000 : 2000;
     if (lim) {
         char *end;
         long v = strtol(lim, &end, 10);
@@ -937,7 +980,24 @@ static void h_counts(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, 
         reply_error(r, 503, "the store is unavailable");
         return;
     }
-    reply_json(r, 200, json);
+    if (!csv) {
+        reply_json(r, 200, json);
+        return;
+    }
+    char *out = NULL, target[128];
+    size_t n = 0;
+    int ret = counts_csv(json, &out, &n);
+    vg_free(json);
+    if (ret < 0) {
+        reply_error(r, 500, "out of memory");
+        return;
+    }
+    snprintf(target, sizeof(target), "cameras/%s", c->cfg->name);
+    audit(s, ses.user, "counts_export", target,
+          json_pack("{s:s?,s:s?,s:s?}", "zone", zone, "from", from, "to", to));
+    snprintf(r->disposition, sizeof(r->disposition), "attachment; filename=\"vigie-counts-%s.csv\"",
+             c->cfg->name);
+    set_body(r, 200, "text/csv; charset=utf-8", out, n);
 }
 
 static void h_scene_json(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, vg_cam_t *c)
@@ -1084,8 +1144,8 @@ void vg__http_handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
             if (method_ok(q, r, "GET")) h_scene_json(s, q, r, c);
             return;
         }
-        if (!strcmp(seg[3], "counts")) {
-            if (method_ok(q, r, "GET")) h_counts(s, q, r, c);
+        if (!strcmp(seg[3], "counts") || !strcmp(seg[3], "counts.csv")) {
+            if (method_ok(q, r, "GET")) h_counts(s, q, r, c, !strcmp(seg[3], "counts.csv"));
             return;
         }
         goto not_found;

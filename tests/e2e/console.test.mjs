@@ -182,6 +182,8 @@ try {
   await sup.screenshot({ path: path.join(SHOTS, '8-cameras.png') });
   await sup.goto(base + '/#/stats');
   await sup.waitForSelector('svg.chart', { timeout: 10000 });
+  await sup.waitForSelector('.counts svg.countchart polyline', { timeout: 10000 });
+  check(true, 'the statistics page plots each camera\'s people count over the period');
   await sup.screenshot({ path: path.join(SHOTS, '9-stats.png') });
 } catch (e) {
   console.log('FAIL ' + (e.stack || e));

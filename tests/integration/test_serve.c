@@ -688,6 +688,12 @@ static void test_roles(void **state)
         json_decref(cs);
     }
     resp_free(&r);
+    assert_int_equal(get(&aud, "/api/cameras/hall/counts.csv?from=2000-01-01T00:00:00Z", &r), 200);
+    assert_non_null(strstr(r.ctype, "text/csv"));
+    assert_true(strncmp(r.body, "wall,zone,count,count_detector,count_occupancy,area_m2,density\n",
+                        62) == 0);
+    assert_non_null(strstr(r.body, ",\"\","));
+    resp_free(&r);
     assert_int_equal(get(&aud, "/api/cameras/hall/counts?limit=0", NULL), 400);
     assert_int_equal(get(&aud, "/api/cameras/hall/counts?from=1%27%20OR%201=1", NULL), 400);
     assert_int_equal(get(&aud, "/api/cameras/nowhere/counts", NULL), 404);
@@ -736,6 +742,7 @@ static void test_roles(void **state)
     assert_true(audit_has(rows, "sam", "scene_change", "lab"));
     assert_true(audit_has(rows, "sam", "login_failed", NULL));
     assert_true(audit_has(rows, "alice", "stats_export", NULL));
+    assert_true(audit_has(rows, "alice", "counts_export", "cameras/hall"));
     assert_true(audit_has(rows, "adam", "user_add", "nina"));
     assert_true(audit_has(rows, "adam", "user_disable", "nina"));
     assert_true(audit_has(rows, "adam", "logout", NULL));
