@@ -67,6 +67,11 @@ int vg_detector_run_refined(vg_detector_t *d, const vg_image_t *img, int tiles, 
 
 /** COCO-80 class name ("person"), or "?" . */
 const char *vg_coco_name(int cls);
+/** 1 for the COCO classes vigie takes for a vehicle: bicycle, car, motorcycle, bus, truck,
+ * skateboard (a cyclist is a person and a bicycle). */
+int vg_coco_is_vehicle(int cls);
+/** 1 for a motor vehicle that carries no one in view: car, bus, truck. */
+int vg_coco_is_motor_vehicle(int cls);
 
 /** What the detection stage knows about a track (see vg_detections_t). */
 typedef struct vg_track_label {

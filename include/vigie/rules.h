@@ -124,6 +124,21 @@ int vg_zone_rules_flush(vg_zone_rules_t *z, int64_t frame, double t, vg_emit_fn 
 /** The calibration in use (valid 0 when the scene has none). */
 const vg_calib_t *vg_zone_rules_calib(const vg_zone_rules_t *z);
 
+/* ---- vehicles in view ---- */
+
+/**
+ * Where the vehicles are in this frame (analysis pixels, x y w h) for stages that must leave
+ * them out of a crowd: the vehicle detections of the last detector result (@det, may be NULL:
+ * none), and the box of this frame of each track (@tr, may be NULL) the detector labelled a
+ * vehicle at least 0.4 sure and more than a person — a detection comes from an earlier frame, a
+ * fast car has moved on from its box, the track has not. Track boxes are grown by @margin pixels
+ * and stretched by @lead seconds of the track's motion. @motor_only: cars, buses and trucks only
+ * (vg_coco_is_motor_vehicle), else every vg_coco_is_vehicle class. Returns the count (at most
+ * @max).
+ */
+int vg_vehicle_boxes(const vg_detections_t *det, const vg_tracker_t *tr, int motor_only,
+                     double margin, double lead, double (*out)[4], int max);
+
 #ifdef __cplusplus
 }
 #endif

@@ -56,6 +56,7 @@
 
 #define MAX_SUBJECTS 65  /* the picture and up to 64 watch zones */
 #define SMOOTH       0.3 /* s: the frame statistics are averaged this long (flow is noisy) */
+#define MAX_VEHICLES 64
 
 typedef struct crowd_params {
     double baseline_time, warmup, run_ratio, fast_share, disperse_ratio, divergence, entropy;
@@ -406,12 +407,6 @@ static int judge(vg_stage_t *st, vg_analysis_t *a, subject_t *s, double dt)
     return ret;
 }
 
-static int is_vehicle(int cls)
-{
-    return cls >= 1 &&
-           cls <= 8; /* COCO: bicycle, car, motorcycle, airplane, bus, train, truck, boat */
-}
-
 static int crowd_process(vg_stage_t *st, vg_analysis_t *a)
 {
     crowd_stage_t *c = st->priv;
@@ -473,36 +468,18 @@ static int crowd_process(vg_stage_t *st, vg_analysis_t *a)
                 c->moving[k] = tot && fg * 4 >= tot && mag >= p->moving_px;
                 if (!fg) c->bg[nbg++] = (float)mag;
             }
-        /* cells on a vehicle are not the crowd: on a track the detector labelled a vehicle, at
-         * the track's box of this frame (a detection comes from an earlier frame: a fast car has
-         * moved on from its box), and on the last detections' vehicle boxes */
-        const vg_tracker_t *tr = a->slot[VG_SLOT_TRACKS];
-        int ntr = 0;
-        const vg_track_t *tracks = tr && det ? vg_tracker_tracks(tr, &ntr) : NULL;
-        for (int t = 0; t < ntr; t++) {
-            const vg_track_label_t *l = vg_detections_label(det, tracks[t].id);
-            if (!l || l->vehicle < 0.4f || l->vehicle < l->person) continue;
-            /* its box, a cell wider, stretched by a fifth of a second of its motion */
-            const double *b = tracks[t].box;
-            double mx = tracks[t].vx * 0.2, my = tracks[t].vy * 0.2;
-            double x0 = b[0] - step + fmin(0, mx), x1 = b[0] + b[2] + step + fmax(0, mx);
-            double y0 = b[1] - step + fmin(0, my), y1 = b[1] + b[3] + step + fmax(0, my);
+        /* cells on a vehicle are not the crowd (a box a cell wider, stretched by a fifth of a
+         * second of the vehicle's motion) */
+        double vb[MAX_VEHICLES][4];
+        int nv = vg_vehicle_boxes(det, a->slot[VG_SLOT_TRACKS], 0, step, 0.2, vb, MAX_VEHICLES);
+        for (int v = 0; v < nv; v++)
             for (int j = 0; j < gh; j++)
                 for (int i = 0; i < gw; i++) {
                     double x = (i + 0.5) * step, y = (j + 0.5) * step;
-                    if (x >= x0 && x <= x1 && y >= y0 && y <= y1) c->moving[j * gw + i] = 0;
-                }
-        }
-        for (int d = 0; det && d < det->n; d++) {
-            if (!is_vehicle(det->det[d].cls)) continue;
-            for (int j = 0; j < gh; j++)
-                for (int i = 0; i < gw; i++) {
-                    double x = (i + 0.5) * step, y = (j + 0.5) * step;
-                    if (x >= det->det[d].x && x <= det->det[d].x + det->det[d].w &&
-                        y >= det->det[d].y && y <= det->det[d].y + det->det[d].h)
+                    if (x >= vb[v][0] && x <= vb[v][0] + vb[v][2] && y >= vb[v][1] &&
+                        y <= vb[v][1] + vb[v][3])
                         c->moving[j * gw + i] = 0;
                 }
-        }
         int shake = 0;
         if (nbg >= 8) {
             qsort(c->bg, (size_t)nbg, sizeof(float), cmp_float);

@@ -47,6 +47,7 @@
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
+#include <vigie/rules.h>
 #include <vigie/track.h>
 #include <vigie/vision.h>
 
@@ -106,6 +107,7 @@ typedef struct subject {
     density_params_t p;     /* the zone's own values */
     double area;            /* m², 0 when unknown */
     uint8_t *in;            /* per sample point (2-px grid): inside the subject */
+    int ci0, cj0, ci1, cj1; /* the cells it touches (a zone costs its own cells only) */
     double count, det, occ; /* smoothed count; this frame's detector and occupancy counts */
     int has_count;
     double hist_occ[HIST_N]; /* raw occupancy count of frame index % HIST_N */
@@ -220,9 +222,16 @@ static int setup(vg_stage_t *st, vg_analysis_t *a)
         const vg_zone_t *z = s->zone >= 0 ? &a->scene->zones[s->zone] : NULL;
         memset(c->lt, z ? 0 : 1, (size_t)c->w * c->h);
         if (z) vg__fill_polygon(&full, &z->polygon, 1 / c->sx, 1 / c->sy, 1);
+        s->ci0 = c->gw, s->cj0 = c->gh, s->ci1 = -1, s->cj1 = -1;
         for (int y = 0; y < c->sh; y++)
-            for (int x = 0; x < c->sw; x++)
-                s->in[(size_t)y * c->sw + x] = c->lt[(size_t)(2 * y) * c->w + 2 * x];
+            for (int x = 0; x < c->sw; x++) {
+                uint8_t v = c->lt[(size_t)(2 * y) * c->w + 2 * x];
+                s->in[(size_t)y * c->sw + x] = v;
+                if (!v) continue;
+                int ci = x / (CELL / 2), cj = y / (CELL / 2);
+                s->ci0 = ci < s->ci0 ? ci : s->ci0, s->ci1 = ci > s->ci1 ? ci : s->ci1;
+                s->cj0 = cj < s->cj0 ? cj : s->cj0, s->cj1 = cj > s->cj1 ? cj : s->cj1;
+            }
         if (c->calib.valid) {
             vg_point_t corners[4] = {{0, 0}, {f->in_w, 0}, {f->in_w, f->in_h}, {0, f->in_h}};
             vg_polygon_t pic = {4, corners};
@@ -301,31 +310,14 @@ static void clear_box(density_stage_t *c, double x, double y, double w, double h
         memset(c->occ + (size_t)yy * c->sw + x0, 0, (size_t)(x1 > x0 ? x1 - x0 : 0));
 }
 
-static int is_motor_vehicle(int cls)
-{
-    return cls == 2 || cls == 5 || cls == 7; /* COCO car, bus, truck (a cyclist is counted) */
-}
-
-/* A car, bus or truck in the picture is not a crowd: its pixels hold no one — those of the last
- * detections' vehicle boxes, and of this frame's box of each track the detector labelled one (a
- * detection comes from an earlier frame; a parked van is a static track). */
+/* A car, bus or truck in the picture is not a crowd: its pixels hold no one (a cyclist is
+ * counted). */
 static void clear_vehicles(density_stage_t *c, const vg_analysis_t *a)
 {
-    const vg_detections_t *det = a->slot[VG_SLOT_DETECTIONS];
-    const vg_tracker_t *tr = a->slot[VG_SLOT_TRACKS];
-    if (!det) return;
-    for (int d = 0; d < det->n; d++)
-        if (is_motor_vehicle(det->det[d].cls) && det->det[d].score >= 0.3f)
-            clear_box(c, det->det[d].x, det->det[d].y, det->det[d].w, det->det[d].h);
-    int n = 0;
-    const vg_track_t *t = tr ? vg_tracker_tracks(tr, &n) : NULL;
-    for (int i = 0; i < n; i++) {
-        const vg_track_label_t *l = vg_detections_label(det, t[i].id);
-        if (!l || !is_motor_vehicle(l->vehicle_cls) || l->vehicle < 0.4f || l->vehicle < l->person)
-            continue;
-        const double *b = t[i].box;
-        clear_box(c, b[0] - 4, b[1] - 4, b[2] + 8, b[3] + 8);
-    }
+    double vb[64][4];
+    int n =
+        vg_vehicle_boxes(a->slot[VG_SLOT_DETECTIONS], a->slot[VG_SLOT_TRACKS], 1, 4, 0.2, vb, 64);
+    for (int v = 0; v < n; v++) clear_box(c, vb[v][0], vb[v][1], vb[v][2], vb[v][3]);
 }
 
 /* The occupancy count of subject @s: Boolean-model inversion per cell. */
@@ -333,8 +325,8 @@ static double occupancy_count(const density_stage_t *c, const subject_t *s, doub
 {
     double sum = 0;
     int per = CELL / 2; /* sample points per cell side */
-    for (int j = 0; j < c->gh; j++)
-        for (int i = 0; i < c->gw; i++) {
+    for (int j = s->cj0; j <= s->cj1; j++)
+        for (int i = s->ci0; i <= s->ci1; i++) {
             float inv = c->inv_s[j * c->gw + i];
             if (inv <= 0) continue;
             int tot = 0, on = 0;

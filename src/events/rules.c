@@ -340,12 +340,6 @@ static track_state_t *state_of(vg_zone_rules_t *z, int64_t id)
     return s;
 }
 
-static int is_vehicle(int cls)
-{
-    /* bicycle, car, motorcycle, bus, truck, skateboard */
-    return cls == 1 || cls == 2 || cls == 3 || cls == 5 || cls == 7 || cls == 36;
-}
-
 typedef struct emitter {
     vg_zone_rules_t *z;
     vg_emit_fn emit;
@@ -447,7 +441,7 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
                     double vmax = z->calib.valid ? zp->walk_speed_max : zp->walk_heights;
                     double s_speed = 1 / (1 + exp(-6 * (speed / vmax - 1)));
                     double s_class =
-                        is_vehicle(cls) && class_score >= zp->class_score ? class_score : 0;
+                        vg_coco_is_vehicle(cls) && class_score >= zp->class_score ? class_score : 0;
                     s = s_class >= s_speed ? s_class : s_speed;
                     reason = s_class >= s_speed ? "class" : "speed";
                     if (s > frame_score) frame_score = s;
@@ -540,7 +534,7 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
         z->nprev = z->ncur;
         z->ncur = 0;
         for (int i = 0; i < det->n && z->ncur < MAX_VEH; i++)
-            if (is_vehicle(det->det[i].cls)) {
+            if (vg_coco_is_vehicle(det->det[i].cls)) {
                 float *b = z->cur[z->ncur++];
                 b[0] = det->det[i].x, b[1] = det->det[i].y, b[2] = det->det[i].w;
                 b[3] = det->det[i].h;
@@ -549,7 +543,7 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
     }
     for (int i = 0; det && i < det->n; i++) {
         const vg_detection_t *d = &det->det[i];
-        if (!is_vehicle(d->cls)) continue;
+        if (!vg_coco_is_vehicle(d->cls)) continue;
         double fx = (d->x + d->w / 2) * sx, fy = (d->y + d->h) * sy;
         int again = 0;
         for (int j = 0; j < z->nprev && !again; j++) {
@@ -628,4 +622,34 @@ int vg_zone_rules_flush(vg_zone_rules_t *z, int64_t frame, double t, vg_emit_fn 
     }
     z->nts = 0;
     return 0;
+}
+
+/* ---- vehicles in view ---- */
+
+int vg_vehicle_boxes(const vg_detections_t *det, const vg_tracker_t *tr, int motor_only,
+                     double margin, double lead, double (*out)[4], int max)
+{
+    int n = 0, nt = 0;
+    if (!det) return 0;
+    for (int d = 0; d < det->n && n < max; d++) {
+        const vg_detection_t *q = &det->det[d];
+        if (motor_only ? !vg_coco_is_motor_vehicle(q->cls) : !vg_coco_is_vehicle(q->cls)) continue;
+        out[n][0] = q->x, out[n][1] = q->y, out[n][2] = q->w, out[n][3] = q->h;
+        n++;
+    }
+    const vg_track_t *t = tr ? vg_tracker_tracks(tr, &nt) : NULL;
+    for (int i = 0; i < nt && n < max; i++) {
+        const vg_track_label_t *l = vg_detections_label(det, t[i].id);
+        if (!l || l->vehicle < 0.4f || l->vehicle < l->person ||
+            (motor_only && !vg_coco_is_motor_vehicle(l->vehicle_cls)))
+            continue;
+        const double *b = t[i].box;
+        double mx = t[i].vx * lead, my = t[i].vy * lead;
+        out[n][0] = b[0] - margin + fmin(0, mx);
+        out[n][1] = b[1] - margin + fmin(0, my);
+        out[n][2] = b[2] + 2 * margin + fabs(mx);
+        out[n][3] = b[3] + 2 * margin + fabs(my);
+        n++;
+    }
+    return n;
 }

@@ -176,10 +176,9 @@ static void label_tracks(detect_stage_t *d, const detect_params_t *p, const vg_i
             if (overlap_small(b, &r->det[k]) < p->match) continue;
             if (r->det[k].cls == 0 && r->det[k].score > l->person) l->person = r->det[k].score;
             int c = r->det[k].cls;
-            if ((c == 1 || c == 2 || c == 3 || c == 5 || c == 7 || c == 36) &&
-                r->det[k].score > l->vehicle)
+            if (vg_coco_is_vehicle(c) && r->det[k].score > l->vehicle)
                 l->vehicle = r->det[k].score, l->vehicle_cls = c;
-            if (c == 1 || c == 2 || c == 3 || c == 5 || c == 7 || c == 36) vehicle_seen = 1;
+            if (vg_coco_is_vehicle(c)) vehicle_seen = 1;
             if (r->det[k].score > best) best = r->det[k].score, best_cls = r->det[k].cls;
         }
         l->vehicle_looks += vehicle_seen;

@@ -62,6 +62,16 @@ static const char *const coco[80] = {
     "hair drier",    "toothbrush",
 };
 
+int vg_coco_is_vehicle(int cls)
+{
+    return cls == 1 || cls == 2 || cls == 3 || cls == 5 || cls == 7 || cls == 36;
+}
+
+int vg_coco_is_motor_vehicle(int cls)
+{
+    return cls == 2 || cls == 5 || cls == 7;
+}
+
 const char *vg_coco_name(int cls)
 {
     return cls >= 0 && cls < 80 ? coco[cls] : "?";

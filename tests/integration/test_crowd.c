@@ -24,33 +24,50 @@
 
 static char dir[512];
 
-/* Run vigie analyze on @input; count the crowd_movement starts, the first's time and kind. */
-static int crowd_starts(const char *input, const char *extra, double *t, char *kind)
+#define MAX_REC 16
+
+/* The records of type @type in the JSON Lines file @path (printed), the first @max into @rec.
+ * Returns how many there are. */
+static int records(const char *path, const char *type, char rec[][1024], int max)
 {
-    char cmd[4096], out[700];
-    snprintf(out, sizeof(out), "%s/events.jsonl", dir);
-    snprintf(cmd, sizeof(cmd),
-             "'%s' analyze -q -a motion,tracker,crowd_movement %s -o '%s' '%s' 2>'%s/err.txt'",
-             tu_vigie(), extra ? extra : "", out, input, dir);
-    assert_int_equal(tu_run(cmd), 0);
-    char *text = tu_read_file(out, NULL);
+    char want[64];
+    char *text = tu_read_file(path, NULL);
     assert_non_null(text);
+    snprintf(want, sizeof(want), "\"type\":\"%s\"", type);
     int n = 0;
     for (char *l = text; l && *l;) {
         char *nl = strchr(l, '\n');
         if (nl) *nl = 0;
-        if (strstr(l, "\"type\":\"crowd_movement\"") && strstr(l, "\"phase\":\"start\"")) {
-            if (!n) {
-                const char *pt = strstr(l, "\"t\":"), *pk = strstr(l, "\"kind\":\"");
-                *t = pt ? atof(pt + 4) : -1;
-                if (pk) sscanf(pk + 8, "%31[^\"]", kind);
-            }
+        if (strstr(l, want)) {
             print_message("%s\n", l);
+            if (n < max) snprintf(rec[n], 1024, "%s", l);
             n++;
         }
         l = nl ? nl + 1 : NULL;
     }
     free(text);
+    return n;
+}
+
+/* Run vigie analyze on @input; count the crowd_movement starts, the first's time and kind. */
+static int crowd_starts(const char *input, const char *extra, double *t, char *kind)
+{
+    char cmd[4096], out[700], rec[MAX_REC][1024];
+    snprintf(out, sizeof(out), "%s/events.jsonl", dir);
+    snprintf(cmd, sizeof(cmd),
+             "'%s' analyze -q -a motion,tracker,crowd_movement %s -o '%s' '%s' 2>'%s/err.txt'",
+             tu_vigie(), extra ? extra : "", out, input, dir);
+    assert_int_equal(tu_run(cmd), 0);
+    int nr = records(out, "crowd_movement", rec, MAX_REC), n = 0;
+    assert_true(nr <= MAX_REC);
+    for (int i = 0; i < nr; i++) {
+        if (!strstr(rec[i], "\"phase\":\"start\"")) continue;
+        if (!n++) {
+            const char *pt = strstr(rec[i], "\"t\":"), *pk = strstr(rec[i], "\"kind\":\"");
+            *t = pt ? atof(pt + 4) : -1;
+            if (pk) sscanf(pk + 8, "%31[^\"]", kind);
+        }
+    }
     return n;
 }
 
@@ -256,21 +273,7 @@ static int density_records(const char *input, const char *scene, char rec[][1024
              "2>'%s/err.txt'",
              tu_vigie(), scene, dir, out, input, dir);
     assert_int_equal(tu_run(cmd), 0);
-    char *text = tu_read_file(out, NULL);
-    assert_non_null(text);
-    int n = 0;
-    for (char *l = text; l && *l;) {
-        char *nl = strchr(l, '\n');
-        if (nl) *nl = 0;
-        if (strstr(l, "\"type\":\"density\"")) {
-            print_message("%s\n", l);
-            if (n < max) snprintf(rec[n], 1024, "%s", l);
-            n++;
-        }
-        l = nl ? nl + 1 : NULL;
-    }
-    free(text);
-    return n;
+    return records(out, "density", rec, max);
 }
 
 static double field(const char *rec, const char *key)
@@ -444,12 +447,11 @@ static void test_density_vehicle(void **state)
         assert_non_null(text);
         peak[k] = peak_count(text, 25, 45);
         free(text);
+        char rec[MAX_REC][1024];
         snprintf(cmd, sizeof(cmd), "%s/parked.jsonl", dir);
-        text = tu_read_file(cmd, NULL);
-        assert_non_null(text);
+        int nr = records(cmd, "density", rec, MAX_REC);
         starts[k] = 0;
-        for (const char *q = text; (q = strstr(q, "\"phase\":\"start\"")); q++) starts[k]++;
-        free(text);
+        for (int i = 0; i < nr && i < MAX_REC; i++) starts[k] += !!strstr(rec[i], "\"start\"");
     }
     print_message("parked car: peak count %.1f without the detector (%d density event(s)), %.1f "
                   "with it (%d)\n",
