@@ -303,11 +303,9 @@ int eval_frames(int argc, char **argv)
         current = &run;
         vg_pipeline_t *pipe = NULL;
         vg_source_t *src = NULL;
-        const char *names[] = {"motion", "tracker", "detect", "zones"};
-        int ret = vg_pipeline_new(&pipe, scene, clip_names[k], all, err, sizeof(err));
-        for (int i = 0; ret == 0 && i < 4; i++)
-            ret = vg_pipeline_add_stage(pipe, vg_stage_class_find(names[i]), all, err, sizeof(err));
-        if (ret == 0) ret = vg_pipeline_add_stage(pipe, &collect_class, all, err, sizeof(err));
+        static const vg_stage_class_t *const extra[] = {&collect_class, NULL};
+        vg_pipeline_spec_t spec = {scene, clip_names[k], all, "motion,tracker,detect,zones", extra};
+        int ret = vg_pipeline_new_for_scene(&pipe, &spec, NULL, err, sizeof(err));
         if (ret == 0) ret = vg_source_open(&src, pattern, &sp, NULL);
         if (ret == 0) {
             vg_event_sink_t sink = {sink_write, &run};

@@ -23,10 +23,6 @@
 
 #include "cli.h"
 
-#define EXIT_INPUT  1
-#define EXIT_USAGE  2
-#define EXIT_SIGNAL 130
-
 typedef struct cli_log {
     int progress_shown; /* a progress line is on screen and must be cleared first */
     int errors;
@@ -242,31 +238,6 @@ static int write_count(void *opaque, const vg_count_t *c)
     return fflush(f) == 0 && !ferror(f) ? 0 : VG_EIO;
 }
 
-static int select_stages(const char *list, const vg_stage_class_t **out, int *n)
-{
-    const vg_stage_class_t *const *cls = vg_stage_classes();
-    char buf[1024], *save = NULL;
-    *n = 0;
-    if (!list || !strcmp(list, "all")) {
-        for (int i = 0; cls[i]; i++) out[(*n)++] = cls[i];
-        return 0;
-    }
-    if (!strcmp(list, "none")) return 0;
-    snprintf(buf, sizeof(buf), "%s", list);
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        const vg_stage_class_t *c = vg_stage_class_find(tok);
-        if (!c) {
-            fprintf(stderr, "vigie: error: --analysers: no analyser called '%s'; available:", tok);
-            if (!cls[0]) fprintf(stderr, " none yet");
-            for (int i = 0; cls[i]; i++) fprintf(stderr, " %s", cls[i]->name);
-            fprintf(stderr, "\n");
-            return -1;
-        }
-        if (*n < 64) out[(*n)++] = c;
-    }
-    return 0;
-}
-
 static int exit_code_for(int err)
 {
     if (err == VG_ESTOPPED) return EXIT_SIGNAL;
@@ -297,18 +268,16 @@ static int cmd_analyze(int argc, char **argv)
     const char *counts_path = NULL;
     FILE *counts = NULL;
     int progress = -1, c, ret, code = 0;
-    vg_settings_t *cli = NULL, *all = NULL;
+    vg_settings_t *cli = NULL;
     vg_scene_t *scene = NULL;
     vg_pipeline_t *pipe = NULL;
     vg_source_t *src = NULL;
     vg_source_params_t sp;
     FILE *out = stdout;
     char err[1024] = "";
-    const vg_stage_class_t *stages[64];
-    int nb_stages = 0;
 
     memset(&sp, 0, sizeof(sp));
-    if (vg_settings_new(&cli) < 0 || vg_settings_new(&all) < 0) {
+    if (vg_settings_new(&cli) < 0) {
         fprintf(stderr, "vigie: error: out of memory\n");
         code = EXIT_INPUT;
         goto end;
@@ -381,26 +350,8 @@ static int cmd_analyze(int argc, char **argv)
             code = ret == VG_ENOMEM ? EXIT_INPUT : EXIT_USAGE;
             goto end;
         }
-        vg_settings_merge(all, scene->settings);
     } else if ((ret = vg_scene_new_empty(&scene)) < 0) {
         code = EXIT_INPUT;
-        goto end;
-    }
-    if (vg_settings_merge(all, cli) < 0 ||
-        vg_settings_validate(all, vg_option_groups(), err, sizeof(err)) < 0) {
-        fprintf(stderr, "vigie: error: %s\n", err[0] ? err : "out of memory");
-        code = EXIT_USAGE;
-        goto end;
-    }
-    for (int z = 0; z < scene->nb_zones; z++)
-        if (vg_settings_validate(scene->zones[z].settings, vg_option_groups(), err, sizeof(err)) <
-            0) {
-            fprintf(stderr, "vigie: error: %s\n", err);
-            code = EXIT_USAGE;
-            goto end;
-        }
-    if (select_stages(analysers, stages, &nb_stages) < 0) {
-        code = EXIT_USAGE;
         goto end;
     }
     if (!camera) camera = scene->camera[0] ? scene->camera : NULL;
@@ -411,24 +362,12 @@ static int cmd_analyze(int argc, char **argv)
         snprintf(base, sizeof(base), "%s", basename(tmp));
         camera = base;
     }
-    if (vg_pipeline_new(&pipe, scene, camera, all, err, sizeof(err)) < 0) {
-        fprintf(stderr, "vigie: error: %s\n", err[0] ? err : "out of memory");
-        code = EXIT_USAGE;
+    vg_pipeline_spec_t spec = {scene, camera, cli, analysers, NULL};
+    if ((ret = vg_pipeline_new_for_scene(&pipe, &spec, &sp, err, sizeof(err))) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err[0] ? err : vg_strerror(ret));
+        code = ret == VG_ENOMEM ? EXIT_INPUT : EXIT_USAGE;
         goto end;
     }
-    for (int i = 0; i < nb_stages; i++)
-        if (vg_pipeline_add_stage(pipe, stages[i], all, err, sizeof(err)) < 0) {
-            fprintf(stderr, "vigie: error: %s\n", err[0] ? err : "out of memory");
-            code = EXIT_USAGE;
-            goto end;
-        }
-    if (vg_opt_defaults(&sp, vg_source_option_group.options) < 0 ||
-        vg_settings_apply(all, &vg_source_option_group, &sp, err, sizeof(err)) < 0) {
-        fprintf(stderr, "vigie: error: %s\n", err[0] ? err : "out of memory");
-        code = EXIT_USAGE;
-        goto end;
-    }
-    if (vg_pipeline_needs_color(pipe)) sp.color = 1;
 
     if (output) {
         out = fopen(output, "w");
@@ -515,7 +454,6 @@ end:
     vg_source_free(&src);
     vg_scene_free(&scene);
     vg_settings_free(&cli);
-    vg_settings_free(&all);
     vg_opt_free(&sp, vg_source_option_group.options);
     if (counts && fclose(counts) != 0 && !code) {
         fprintf(stderr, "vigie: error: %s: %s\n", counts_path, strerror(errno));

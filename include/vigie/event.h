@@ -77,6 +77,8 @@ int vg_event_detail_json(vg_event_t *ev, const char *key, const char *json);
 int vg_event_to_json(const vg_event_t *ev, char *buf, size_t len);
 
 const char *vg_event_type_name(vg_event_type_t type);
+/** Every type's name, indexed by type, NULL-terminated (immutable; any thread). */
+const char *const *vg_event_type_names(void);
 /** The type called @name, or VG_EINVAL. */
 int vg_event_type_from_name(const char *name);
 const char *vg_event_phase_name(vg_event_phase_t phase);
@@ -105,6 +107,29 @@ typedef struct vg_event_writer {
 } vg_event_writer_t;
 void vg_event_writer_init(vg_event_writer_t *w, FILE *f);
 int vg_event_writer_write(void *writer, const vg_event_t *ev);
+
+/**
+ * One sample of a count time series: the people of a zone (or of the whole picture, zone "") at
+ * scene time t, as a stage that counts (density) reports it every few seconds — for plots and
+ * statistics, not an alert.
+ */
+typedef struct vg_count {
+    double t;      /**< scene time, seconds */
+    int64_t frame; /**< frame index */
+    char camera[VG_EVENT_NAME_MAX];
+    char zone[VG_EVENT_NAME_MAX]; /**< "" for the whole picture */
+    double count;                 /**< people (an estimate: not an integer) */
+    double count_detector;        /**< people the detector separated */
+    double count_occupancy;       /**< people the occupancy estimate saw (-1: none) */
+    double area;                  /**< m² on the ground (0: not calibrated) */
+    double density;               /**< persons per m² (-1: not calibrated) */
+} vg_count_t;
+
+/** Where count samples go; write() is called from the analysis thread. */
+typedef struct vg_count_sink {
+    int (*write)(void *opaque, const vg_count_t *c);
+    void *opaque;
+} vg_count_sink_t;
 
 /** Escape @s as a JSON string (with quotes) into @buf. Returns the length or VG_ERANGE. */
 int vg_json_quote(char *buf, size_t len, const char *s);

@@ -19,7 +19,6 @@
 #include <stdint.h>
 
 #include <vigie/event.h>
-#include <vigie/stage.h>
 
 #ifdef __cplusplus
 extern "C" {

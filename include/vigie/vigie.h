@@ -14,6 +14,7 @@
 #include <vigie/scene.h>
 #include <vigie/event.h>
 #include <vigie/stage.h>
+#include <vigie/box.h>
 #include <vigie/vision.h>
 #include <vigie/track.h>
 #include <vigie/nn.h>
@@ -25,5 +26,6 @@
 #include <vigie/image.h>
 #include <vigie/abandoned.h>
 #include <vigie/flow.h>
+#include <vigie/pipeline.h>
 
 #endif

@@ -87,6 +87,21 @@ double vg_bgs_gain(const vg_bgs_t *b);
  */
 int vg_mask_clean(vg_image_t *dst, const vg_image_t *src, vg_pool_t *pool);
 
+/**
+ * One 3x3 step of binary morphology in place on the pixels of @o equal to 255: an erosion
+ * (@dilate 0: a pixel stays 255 when its 8 neighbours are, the border replicated) or a dilation
+ * (a pixel becomes 255 next to one, only where @limit — w*h bytes, packed — is 255; NULL:
+ * anywhere). Pixels equal to @keep (and not made 255) keep that value; every other value becomes 0.
+ * @tmp holds w*h bytes of scratch. Deterministic; the calling thread only.
+ */
+void vg_mask_morph3(vg_image_t *o, uint8_t *tmp, const uint8_t *limit, int dilate, uint8_t keep);
+/**
+ * Fill the holes of the 255 pixels of @o: every pixel that is not 255 and not 4-connected to the
+ * picture's border through such pixels becomes 255. @mark holds w*h bytes of scratch and
+ * @stack room for w*h entries.
+ */
+void vg_mask_fill_holes(vg_image_t *o, uint8_t *mark, int32_t *stack);
+
 /** A connected foreground region (analysis pixels). */
 typedef struct vg_object {
     int x, y, w, h;        /**< bounding box */

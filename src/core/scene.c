@@ -432,7 +432,6 @@ static int top_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, c
 {
     static const char *const mask_keys[] = {"privacy", "ignore", NULL};
     static const char *const calib_keys[] = {"points", NULL};
-    static const char *event_keys[VG_EVENT_NB + 1];
     vg_scene_t *s = obj;
     (void)path;
     if (!strcmp(key, "version")) {
@@ -458,11 +457,8 @@ static int top_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, c
     if (!strcmp(key, "calibration"))
         return walk_mapping(c, v, "calibration", calib_keys, calibration_member, s);
     if (!strcmp(key, "settings")) return get_settings(c, v, "settings", "", s->settings);
-    if (!strcmp(key, "events")) {
-        for (int i = 0; i < VG_EVENT_NB; i++) event_keys[i] = vg_event_type_name(i);
-        event_keys[VG_EVENT_NB] = NULL;
-        return walk_mapping(c, v, "events", event_keys, events_member, s);
-    }
+    if (!strcmp(key, "events"))
+        return walk_mapping(c, v, "events", vg_event_type_names(), events_member, s);
     return VG_EBUG;
 }
 

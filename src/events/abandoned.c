@@ -39,13 +39,14 @@
 #include <string.h>
 
 #include <vigie/abandoned.h>
+#include <vigie/box.h>
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
 #include <vigie/vision.h>
 
 #include "../core/raster.h"
-#include "../core/stages.h"
+#include "events_priv.h"
 
 #define COMP         "abandoned"
 #define MAX_CANDS    64
@@ -402,25 +403,6 @@ void vg_abandon_free(vg_abandon_t **pab)
 
 /* ---- geometry ---- */
 
-static double inter(const double *a, const double *b)
-{
-    double x0 = fmax(a[0], b[0]), y0 = fmax(a[1], b[1]);
-    double x1 = fmin(a[0] + a[2], b[0] + b[2]), y1 = fmin(a[1] + a[3], b[1] + b[3]);
-    return x1 > x0 && y1 > y0 ? (x1 - x0) * (y1 - y0) : 0;
-}
-
-/* overlap as a share of the smaller box */
-static double overlap_small(const double *a, const double *b)
-{
-    double m = fmin(a[2] * a[3], b[2] * b[3]);
-    return m > 0 ? inter(a, b) / m : 0;
-}
-
-static int inside(const double *r, double x, double y)
-{
-    return r[2] > 0 && x >= r[0] && y >= r[1] && x <= r[0] + r[2] && y <= r[1] + r[3];
-}
-
 /* Distance between two foot points given in input pixels: metres on the ground with a
  * calibration, else pixels. NAN if a point does not project. */
 static double foot_distance(const vg_abandon_t *ab, double x0, double y0, double x1, double y1)
@@ -516,29 +498,6 @@ static double static_share(const vg_image_t *mask, const double *b)
     return n ? (double)s / n : 0;
 }
 
-static void morph(vg_image_t *o, uint8_t *tmp, const uint8_t *orig, int grow)
-{
-    int w = o->w, h = o->h;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *r = vg_image_row(o, y), *ru = y ? r - o->stride : r,
-                      *rd = y + 1 < h ? r + o->stride : r;
-        uint8_t *t = tmp + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            int xl = x ? x - 1 : x, xr = x + 1 < w ? x + 1 : x;
-            int n = (ru[xl] == 255) + (ru[x] == 255) + (ru[xr] == 255) + (r[xl] == 255) +
-                    (r[x] == 255) + (r[xr] == 255) + (rd[xl] == 255) + (rd[x] == 255) +
-                    (rd[xr] == 255);
-            if (grow)
-                t[x] = r[x] == 255 || (n && (!orig || orig[(size_t)y * w + x] == 255)) ? 255
-                       : r[x] == CUT                                                   ? CUT
-                                                                                       : 0;
-            else
-                t[x] = r[x] == 255 && n == 9 ? 255 : r[x] == CUT ? CUT : 0;
-        }
-    }
-    for (int y = 0; y < h; y++) memcpy(vg_image_row(o, y), tmp + (size_t)y * w, (size_t)w);
-}
-
 /* Opening of radius OPEN_RADIUS: scattered pixels and thin bridges between an object and the static
  * debris around it (a lighting change, a reflection) go. */
 static void open_objects(vg_abandon_t *ab, vg_image_t *o)
@@ -547,54 +506,23 @@ static void open_objects(vg_abandon_t *ab, vg_image_t *o)
     uint8_t *orig = ab->tmp, *tmp = ab->tmp + n;
     for (int y = 0; y < o->h; y++)
         memcpy(orig + (size_t)y * o->w, vg_image_row(o, y), (size_t)o->w);
-    for (int k = 0; k < OPEN_RADIUS; k++) morph(o, tmp, orig, 0);
-    for (int k = 0; k < OPEN_RADIUS; k++) morph(o, tmp, orig, 1);
+    for (int k = 0; k < OPEN_RADIUS; k++) vg_mask_morph3(o, tmp, NULL, 0, CUT);
+    for (int k = 0; k < OPEN_RADIUS; k++) vg_mask_morph3(o, tmp, orig, 1, CUT);
 }
 
 /* Fill the holes of the object pixels: background not connected to the picture's border (the
  * inside of a uniform bag that the shadow test took for floor, say) becomes object. */
 static void fill_holes(vg_abandon_t *ab, vg_image_t *o)
 {
-    int w = o->w, h = o->h, n = 0;
-    uint8_t *mark = ab->tmp; /* 1: background reached from the border */
-    int32_t *stack = ab->stack;
-    memset(mark, 0, (size_t)w * h);
-#define PUSH(x, y)                                                                                 \
-    do {                                                                                           \
-        size_t i_ = (size_t)(y)*w + (x);                                                           \
-        if (!mark[i_] && vg_image_row(o, (y))[(x)] != 255) mark[i_] = 1, stack[n++] = (int32_t)i_; \
-    } while (0)
-    for (int x = 0; x < w; x++) {
-        PUSH(x, 0);
-        PUSH(x, h - 1);
-    }
-    for (int y = 0; y < h; y++) {
-        PUSH(0, y);
-        PUSH(w - 1, y);
-    }
-    while (n) {
-        int32_t i = stack[--n];
-        int x = i % w, y = i / w;
-        if (x > 0) PUSH(x - 1, y);
-        if (x + 1 < w) PUSH(x + 1, y);
-        if (y > 0) PUSH(x, y - 1);
-        if (y + 1 < h) PUSH(x, y + 1);
-    }
-#undef PUSH
-    for (int y = 0; y < h; y++) {
-        uint8_t *r = vg_image_row(o, y);
-        const uint8_t *m = mark + (size_t)y * w;
-        for (int x = 0; x < w; x++)
-            if (!m[x]) r[x] = 255;
-    }
+    vg_mask_fill_holes(o, ab->tmp, ab->stack);
 }
 
 /* Closing of radius CLOSE_RADIUS: the pieces of one object that the shadow test broke apart
  * (a uniform bag whose inside looked like a shadow) join again. */
 static void close_objects(vg_abandon_t *ab, vg_image_t *o)
 {
-    for (int k = 0; k < CLOSE_RADIUS; k++) morph(o, ab->tmp, NULL, 1);
-    for (int k = 0; k < CLOSE_RADIUS; k++) morph(o, ab->tmp, NULL, 0);
+    for (int k = 0; k < CLOSE_RADIUS; k++) vg_mask_morph3(o, ab->tmp, NULL, 1, CUT);
+    for (int k = 0; k < CLOSE_RADIUS; k++) vg_mask_morph3(o, ab->tmp, NULL, 0, CUT);
 }
 
 static void object_image(vg_abandon_t *ab, const vg_abandon_input_t *in, int fresh)
@@ -661,7 +589,7 @@ static void object_image(vg_abandon_t *ab, const vg_abandon_input_t *in, int fre
             if (static_share(in->mask, b) < 0.5) continue;
             int j;
             for (j = 0; j < ab->nstill; j++)
-                if (overlap_small(ab->still[j].box, b) > 0.7) break;
+                if (vg_box_overlap_small(ab->still[j].box, b) > 0.7) break;
             if (j == ab->nstill) {
                 if (ab->nstill == MAX_STILL) continue;
                 ab->nstill++;
@@ -812,7 +740,7 @@ static const vg_track_t *track_of(const vg_abandon_input_t *in, const double *b)
     const vg_track_t *best = NULL;
     double bo = 0.5 * b[2] * b[3];
     for (int i = 0; i < in->ntracks; i++) {
-        double o = inter(in->tracks[i].box, b);
+        double o = vg_box_inter(in->tracks[i].box, b);
         if (o > bo) bo = o, best = &in->tracks[i];
     }
     return best;
@@ -825,8 +753,8 @@ static const vg_track_t *track_matching(const vg_abandon_input_t *in, const doub
     double bi = 0.3;
     for (int i = 0; i < in->ntracks; i++) {
         const double *t = in->tracks[i].box;
-        double o = inter(t, b), u = t[2] * t[3] + b[2] * b[3] - o;
-        if (u > 0 && o / u > bi) bi = o / u, best = &in->tracks[i];
+        double o = vg_box_iou(t, b);
+        if (o > bi) bi = o, best = &in->tracks[i];
     }
     return best;
 }
@@ -844,11 +772,11 @@ static int attended(vg_abandon_t *ab, const vg_abandon_input_t *in, cand_t *c, i
         for (int i = 0; i < in->ntracks; i++) {
             const vg_track_t *tr = &in->tracks[i];
             if (tr->id != c->owner) continue;
-            if (inter(tr->box, c->box) >= 0.8 * tr->box[2] * tr->box[3]) break;
+            if (vg_box_inter(tr->box, c->box) >= 0.8 * tr->box[2] * tr->box[3]) break;
             /* a person box on the track is a better place than a merged blob's box */
             const double *pb = tr->box;
             for (int j = 0; fresh_persons && j < in->npersons; j++)
-                if (inter(in->persons[j].box, tr->box) >=
+                if (vg_box_inter(in->persons[j].box, tr->box) >=
                     0.5 * in->persons[j].box[2] * in->persons[j].box[3])
                     pb = in->persons[j].box;
             double d =
@@ -874,7 +802,7 @@ static int attended(vg_abandon_t *ab, const vg_abandon_input_t *in, cand_t *c, i
             if (in->t - pl->t < 1.0 || in->t - pl->t > 3.0) continue;
             earlier = 1;
             for (int q = 0; q < pl->n && !same; q++) {
-                double o = inter(pl->box[q], pb);
+                double o = vg_box_inter(pl->box[q], pb);
                 same = o >= 0.5 * (pl->box[q][2] * pl->box[q][3] + pb[2] * pb[3] - o);
             }
         }
@@ -984,7 +912,7 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
         int best = -1;
         double bo = 0.5;
         for (int i = 0; i < ab->ncand; i++) {
-            double ov = overlap_small(ab->cand[i].box, bb);
+            double ov = vg_box_overlap_small(ab->cand[i].box, bb);
             if (ov > bo) bo = ov, best = i;
             /* an object is there as long as some blob covers it */
             if (ov > 0.5) ab->cand[i].present = 1, ab->cand[i].last_seen = in->t;
@@ -1046,7 +974,7 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
                 continue;
             if (b->first_seen < a->first_seen || (b->first_seen == a->first_seen && j < i))
                 continue;
-            if (a->dead || overlap_small(grown(a->box, 0.25, ga), b->box) <= 0.5) continue;
+            if (a->dead || vg_box_overlap_small(grown(a->box, 0.25, ga), b->box) <= 0.5) continue;
             b->dead = 1;
         }
     for (int i = 0; i < ab->ncand; i++) {
@@ -1064,7 +992,8 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
                 }
             const vg_abandon_params_t *p = params_of(ab, c);
             double cx = c->box[0] + c->box[2] / 2, cy = c->box[1] + c->box[3] / 2;
-            if (in->look && in->results_id != c->last_look && inside(in->look_region, cx, cy)) {
+            if (in->look && in->results_id != c->last_look &&
+                vg_box_contains(in->look_region, cx, cy)) {
                 c->last_look = in->results_id;
                 c->looks++;
                 double cov = 0;
@@ -1072,7 +1001,7 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
                     double pb[4] = {in->persons[j].box[0] - 0.1 * in->persons[j].box[2],
                                     in->persons[j].box[1] - 0.2 * in->persons[j].box[3],
                                     in->persons[j].box[2] * 1.2, in->persons[j].box[3] * 1.3};
-                    cov = fmax(cov, inter(pb, c->box) / fmax(c->box[2] * c->box[3], 1));
+                    cov = fmax(cov, vg_box_inter(pb, c->box) / fmax(c->box[2] * c->box[3], 1));
                 }
                 if (cov >= p->person_share) c->person_looks++;
                 if (c->person_looks >= 2 && c->person_looks * 4 >= c->looks) c->is_person = 1;

@@ -13,12 +13,13 @@
 
 #include <vigie/abandoned.h>
 #include <vigie/error.h>
+#include <vigie/stage.h>
 #include <vigie/image.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
 #include <vigie/vision.h>
 
-#include "../core/stages.h"
+#include "events_priv.h"
 
 typedef struct abandoned_stage {
     vg_abandon_t *ab;
@@ -233,6 +234,8 @@ static int ab_update(vg_stage_t *st, const vg_settings_t *settings, char *err, s
 
 static const char *const ab_live[] = {"abandoned_object", NULL};
 
+static const vg_option_group_t *const ab_reads[] = {&vg_bgs_option_group, NULL};
+
 const vg_stage_class_t vg__abandoned_stage = {
     .name = "abandoned_object",
     .help = "abandoned objects: static, not a person, left by their owner",
@@ -245,4 +248,8 @@ const vg_stage_class_t vg__abandoned_stage = {
     .configure = ab_configure,
     .live_groups = ab_live,
     .update = ab_update,
+    .reads = ab_reads,
+    .needs = VG_SLOT_BIT(VG_SLOT_FOREGROUND) | VG_SLOT_BIT(VG_SLOT_BGS) |
+             VG_SLOT_BIT(VG_SLOT_DETECTIONS),
+    .uses = VG_SLOT_BIT(VG_SLOT_TRACKS),
 };

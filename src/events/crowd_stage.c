@@ -45,14 +45,13 @@
 #include <vigie/calib.h>
 #include <vigie/detect.h>
 #include <vigie/error.h>
+#include <vigie/stage.h>
 #include <vigie/flow.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
 #include <vigie/rules.h>
 #include <vigie/track.h>
 #include <vigie/vision.h>
-
-#include "../core/stages.h"
 
 #define MAX_SUBJECTS 65  /* the picture and up to 64 watch zones */
 #define SMOOTH       0.3 /* s: the frame statistics are averaged this long (flow is noisy) */
@@ -72,7 +71,7 @@ typedef struct crowd_params {
         .name = n_, .type = VG_OPT_DOUBLE, .offset = OFF(f_), .def.d = def_, .min = lo_,           \
         .max = hi_, .unit = u_, .flags = fl_, .help = h_                                           \
     }
-const vg_option_t vg__crowd_options[] = {
+static const vg_option_t vg__crowd_options[] = {
     D("baseline_time", baseline_time, 120, 5, 86400, "s", VG_OPT_LIVE,
       "time constant of the normal speed learned on this camera"),
     D("warmup", warmup, 10, 0, 3600, "s", VG_OPT_LIVE,
@@ -564,4 +563,7 @@ const vg_stage_class_t vg__crowd_stage = {
     .close = crowd_close,
     .live_groups = crowd_live,
     .update = crowd_update,
+    .needs = VG_SLOT_BIT(VG_SLOT_FOREGROUND),
+    .uses = VG_SLOT_BIT(VG_SLOT_DETECTIONS) | VG_SLOT_BIT(VG_SLOT_TRACKS),
+    .provides = VG_SLOT_BIT(VG_SLOT_FLOW),
 };

@@ -45,6 +45,7 @@
 #include <vigie/calib.h>
 #include <vigie/detect.h>
 #include <vigie/error.h>
+#include <vigie/stage.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
 #include <vigie/rules.h>
@@ -52,7 +53,6 @@
 #include <vigie/vision.h>
 
 #include "../core/raster.h"
-#include "../core/stages.h"
 
 #define MAX_SUBJECTS 64
 #define CELL         16 /* analysis pixels */
@@ -70,7 +70,7 @@ typedef struct density_params {
         .name = n_, .type = VG_OPT_DOUBLE, .offset = OFF(f_), .def.d = def_, .min = lo_,           \
         .max = hi_, .unit = u_, .flags = fl_, .help = h_                                           \
     }
-const vg_option_t vg__density_options[] = {
+static const vg_option_t vg__density_options[] = {
     D("warn", warn, 4, 0.1, 20, "p/m²", VG_OPT_LIVE,
       "density at which the event starts (warning level)"),
     D("alert", alert, 5, 0.1, 20, "p/m²", VG_OPT_LIVE,
@@ -605,4 +605,7 @@ const vg_stage_class_t vg__density_stage = {
     .close = density_close,
     .live_groups = density_live,
     .update = density_update,
+    .needs = VG_SLOT_BIT(VG_SLOT_FOREGROUND),
+    .uses =
+        VG_SLOT_BIT(VG_SLOT_BGS) | VG_SLOT_BIT(VG_SLOT_DETECTIONS) | VG_SLOT_BIT(VG_SLOT_TRACKS),
 };

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <vigie/box.h>
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
@@ -548,10 +549,9 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
         int again = 0;
         for (int j = 0; j < z->nprev && !again; j++) {
             const float *b = z->prev[j];
-            double x0 = fmax(b[0], d->x), y0 = fmax(b[1], d->y);
-            double x1 = fmin(b[0] + b[2], d->x + d->w), y1 = fmin(b[1] + b[3], d->y + d->h);
-            double in = x1 > x0 && y1 > y0 ? (x1 - x0) * (y1 - y0) : 0;
-            again = in >= (b[2] * b[3] + d->w * d->h - in) / 3;
+            const double bd[4] = {b[0], b[1], b[2], b[3]}, dd[4] = {d->x, d->y, d->w, d->h};
+            double in = vg_box_inter(bd, dd);
+            again = in >= (b[2] * b[3] + d->w * d->h - in) / 3; /* IoU >= 1/3, areas in float */
         }
         double ds = again ? d->score : d->score / 2;
         for (int k = 0; k < z->nz; k++)

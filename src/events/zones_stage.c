@@ -11,10 +11,9 @@
 #include <string.h>
 
 #include <vigie/error.h>
+#include <vigie/stage.h>
 #include <vigie/log.h>
 #include <vigie/rules.h>
-
-#include "../core/stages.h"
 
 typedef struct zones_stage {
     vg_intrusion_params_t ip;
@@ -125,6 +124,9 @@ static int zones_update(vg_stage_t *st, const vg_settings_t *settings, char *err
 
 static const char *const zones_live[] = {"intrusion", "wrong_way", NULL};
 
+static const vg_option_group_t *const zones_reads[] = {&vg_intrusion_option_group,
+                                                       &vg_wrong_way_option_group, NULL};
+
 const vg_stage_class_t vg__zones_stage = {
     .name = "zones",
     .help = "intrusion (forbidden and pedestrian-only zones, lines) and wrong-way events",
@@ -136,4 +138,8 @@ const vg_stage_class_t vg__zones_stage = {
     .configure = zones_configure,
     .live_groups = zones_live,
     .update = zones_update,
+    .reads = zones_reads,
+    .needs = VG_SLOT_BIT(VG_SLOT_TRACKS),
+    .uses = VG_SLOT_BIT(VG_SLOT_DETECTIONS),
+    .provides = VG_SLOT_BIT(VG_SLOT_SCORES),
 };

@@ -20,13 +20,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <vigie/box.h>
 #include <vigie/error.h>
+#include <vigie/stage.h>
 #include <vigie/infer.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
 #include <vigie/track.h>
-
-#include "../core/stages.h"
 
 typedef struct detect_params {
     double every;   /**< s between whole-frame requests (0: only regions) */
@@ -39,7 +39,7 @@ typedef struct detect_params {
 } detect_params_t;
 
 #define OFF(x) offsetof(detect_params_t, x)
-const vg_option_t vg__detect_options[] = {
+static const vg_option_t vg__detect_options[] = {
     {.name = "every",
      .type = VG_OPT_DOUBLE,
      .offset = OFF(every),
@@ -144,11 +144,8 @@ static vg_track_label_t *label_of(detect_stage_t *d, int64_t id, int create)
 /* Intersection over the smaller box. */
 static double overlap_small(const double *b, const vg_detection_t *q)
 {
-    double x0 = fmax(b[0], q->x), y0 = fmax(b[1], q->y);
-    double x1 = fmin(b[0] + b[2], q->x + q->w), y1 = fmin(b[1] + b[3], q->y + q->h);
-    if (x1 <= x0 || y1 <= y0) return 0;
-    double small = fmin(b[2] * b[3], (double)q->w * q->h);
-    return small > 0 ? (x1 - x0) * (y1 - y0) / small : 0;
+    const double qb[4] = {q->x, q->y, q->w, q->h};
+    return vg_box_overlap_small(b, qb);
 }
 
 /* Evidence from a finished request for the tracks it covered. Per-class sums are kept in the
@@ -398,6 +395,8 @@ static int detect_update(vg_stage_t *st, const vg_settings_t *settings, char *er
 
 static const char *const detect_live[] = {"detect", NULL};
 
+static const vg_option_group_t *const detect_reads[] = {&vg_detector_option_group, NULL};
+
 const vg_stage_class_t vg__detect_stage = {
     .name = "detect",
     .help = "object classes (person, vehicle, bag...) from the shared inference thread",
@@ -412,4 +411,7 @@ const vg_stage_class_t vg__detect_stage = {
     .configure = detect_configure,
     .live_groups = detect_live,
     .update = detect_update,
+    .reads = detect_reads,
+    .uses = VG_SLOT_BIT(VG_SLOT_TRACKS),
+    .provides = VG_SLOT_BIT(VG_SLOT_DETECTIONS),
 };

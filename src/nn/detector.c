@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vigie/box.h>
 #include <vigie/detect.h>
 #include <vigie/error.h>
 #include <vigie/mem.h>
@@ -186,11 +187,8 @@ void vg_detector_free(vg_detector_t **pd)
 
 static float iou(const vg_detection_t *a, const vg_detection_t *b)
 {
-    float x0 = fmaxf(a->x, b->x), y0 = fmaxf(a->y, b->y);
-    float x1 = fminf(a->x + a->w, b->x + b->w), y1 = fminf(a->y + a->h, b->y + b->h);
-    float inter = fmaxf(0, x1 - x0) * fmaxf(0, y1 - y0);
-    float uni = a->w * a->h + b->w * b->h - inter;
-    return uni > 0 ? inter / uni : 0;
+    const float ab[4] = {a->x, a->y, a->w, a->h}, bb[4] = {b->x, b->y, b->w, b->h};
+    return vg_boxf_iou(ab, bb);
 }
 
 static int by_score(const void *a, const void *b)

@@ -31,7 +31,7 @@
 #include <vigie/error.h>
 #include <vigie/mem.h>
 #include <vigie/server.h>
-#include <vigie/stage.h>
+#include <vigie/pipeline.h>
 #include <vigie/store.h>
 
 #include "core/sha256.h"

@@ -448,36 +448,19 @@ int vg__server_cam_scene(vg_cam_t *c, vg_scene_t **out, int with_fixtures, char 
 static int cam_run_once(vg_cam_t *c)
 {
     vg_scene_t *scene = NULL;
-    vg_settings_t *all = NULL;
     vg_pipeline_t *pipe = NULL;
     vg_source_t *src = NULL;
     vg_source_params_t sp;
     char err[1024] = "";
     int ret;
-    const vg_stage_class_t *const *cls = vg_stage_classes();
 
     memset(&sp, 0, sizeof(sp));
     cam_status(c, "starting", "opening %s", c->cfg->input);
     if ((ret = vg__server_cam_scene(c, &scene, 1, err, sizeof(err))) < 0) goto fail;
-    if ((ret = vg_settings_new(&all)) < 0) goto fail;
-    if (vg_settings_merge(all, scene->settings) < 0 ||
-        vg_settings_merge(all, c->cfg->settings) < 0) {
-        ret = VG_ENOMEM;
-        goto fail;
-    }
-    if ((ret = vg_settings_validate(all, vg_option_groups(), err, sizeof(err))) < 0) goto fail;
-    for (int z = 0; z < scene->nb_zones; z++)
-        if ((ret = vg_settings_validate(scene->zones[z].settings, vg_option_groups(), err,
-                                        sizeof(err))) < 0)
-            goto fail;
-    if ((ret = vg_pipeline_new(&pipe, scene, c->cfg->name, all, err, sizeof(err))) < 0) goto fail;
-    for (int i = 0; cls[i]; i++)
-        if ((ret = vg_pipeline_add_stage(pipe, cls[i], all, err, sizeof(err))) < 0) goto fail;
-    if ((ret = vg_pipeline_add_stage(pipe, &serve_stage, all, err, sizeof(err))) < 0) goto fail;
+    static const vg_stage_class_t *const extra[] = {&serve_stage, NULL};
+    vg_pipeline_spec_t spec = {scene, c->cfg->name, c->cfg->settings, NULL, extra};
+    if ((ret = vg_pipeline_new_for_scene(&pipe, &spec, &sp, err, sizeof(err))) < 0) goto fail;
     vg_pipeline_set_user(pipe, c);
-    if ((ret = vg_opt_defaults(&sp, vg_source_option_group.options)) < 0 ||
-        (ret = vg_settings_apply(all, &vg_source_option_group, &sp, err, sizeof(err))) < 0)
-        goto fail;
     sp.color = 1;
     if (c->cfg->loop) sp.loop = 1;
     if (c->cfg->realtime) sp.realtime = 1;
@@ -526,7 +509,6 @@ fail:
     if (ret < 0 && ret != VG_ESTOPPED) cam_status(c, "failed", "%s", err);
     vg_source_free(&src);
     vg_pipeline_free(&pipe);
-    vg_settings_free(&all);
     vg_scene_free(&scene);
     vg_opt_free(&sp, vg_source_option_group.options);
     return ret;

@@ -10,7 +10,7 @@
 #include <vigie/event.h>
 #include <vigie/frame.h>
 #include <vigie/server.h>
-#include <vigie/stage.h>
+#include <vigie/pipeline.h>
 #include <vigie/store.h>
 
 #define VG_MAX_PERSON_BOXES 128

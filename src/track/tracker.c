@@ -26,11 +26,13 @@
 #include <math.h>
 #include <string.h>
 
+#include <vigie/box.h>
 #include <vigie/error.h>
 #include <vigie/mem.h>
 #include <vigie/track.h>
 
 #include "hungarian.h"
+#include "track_priv.h"
 
 #define OFF(x) offsetof(vg_tracker_params_t, x)
 const vg_option_t vg__tracker_options[] = {
@@ -202,23 +204,6 @@ void vg_tracker_free(vg_tracker_t **pt)
     *pt = NULL;
 }
 
-static double iou(const double *a, const double *b)
-{
-    double x0 = fmax(a[0], b[0]), y0 = fmax(a[1], b[1]);
-    double x1 = fmin(a[0] + a[2], b[0] + b[2]), y1 = fmin(a[1] + a[3], b[1] + b[3]);
-    double inter = fmax(0, x1 - x0) * fmax(0, y1 - y0);
-    double uni = a[2] * a[3] + b[2] * b[3] - inter;
-    return uni > 0 ? inter / uni : 0;
-}
-
-/* Gap between two boxes (0 when they overlap or touch). */
-static double box_gap(const double *a, const double *b)
-{
-    double dx = fmax(0, fmax(a[0] - (b[0] + b[2]), b[0] - (a[0] + a[2])));
-    double dy = fmax(0, fmax(a[1] - (b[1] + b[3]), b[1] - (a[1] + a[3])));
-    return hypot(dx, dy);
-}
-
 static int push_ended(vg_tracker_t *tr, int64_t id)
 {
     if (tr->nended == tr->ended_cap) {
@@ -270,7 +255,7 @@ int vg_tracker_update(vg_tracker_t *tr, const vg_objects_t *objs, double t)
             for (int j = 0; j < nobj; j++) {
                 const vg_object_t *o = &objs->obj[j];
                 double ob[4] = {o->x, o->y, o->w, o->h};
-                double ov = iou(tk->box, ob);
+                double ov = vg_box_iou(tk->box, ob);
                 double d = hypot(o->x + o->w / 2.0 - cx, o->y + o->h / 2.0 - cy);
                 double c = forbid;
                 if (ov >= p->min_iou && ov > 0)
@@ -369,7 +354,7 @@ int vg_tracker_update(vg_tracker_t *tr, const vg_objects_t *objs, double t)
             const vg_track_t *ow = &tr->t[k].pub;
             if (ow->state == VG_TRACK_TENTATIVE || ow->box[2] * ow->box[3] <= (double)o->w * o->h)
                 continue;
-            double gap = box_gap(ow->box, ob);
+            double gap = vg_box_gap(ow->box, ob);
             if (gap <= p->owner_distance * ow->box[3] && gap < best) {
                 best = gap;
                 tk->pub.owner = ow->id;
@@ -388,7 +373,7 @@ int vg_tracker_update(vg_tracker_t *tr, const vg_objects_t *objs, double t)
                 o->box[2] * o->box[3] <= a->box[2] * a->box[3])
                 continue;
             double dv = hypot(a->vx - o->vx, a->vy - o->vy);
-            double gap = box_gap(o->box, a->box);
+            double gap = vg_box_gap(o->box, a->box);
             if (dv <= fmax(a->speed, o->speed) / 3 && gap <= p->owner_distance * o->box[3] &&
                 gap < best) {
                 best = gap;

@@ -4,9 +4,10 @@
  * Without the motion stage before it, it has nothing to track and publishes an empty tracker.
  */
 #include <vigie/error.h>
+#include <vigie/stage.h>
 #include <vigie/track.h>
 
-#include "../core/stages.h"
+#include "track_priv.h"
 
 typedef struct tracker_stage {
     vg_tracker_t *tr;
@@ -43,4 +44,6 @@ const vg_stage_class_t vg__tracker_stage = {
     .init = tracker_init,
     .process = tracker_process,
     .close = tracker_close,
+    .needs = VG_SLOT_BIT(VG_SLOT_OBJECTS),
+    .provides = VG_SLOT_BIT(VG_SLOT_TRACKS),
 };

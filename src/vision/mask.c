@@ -4,6 +4,12 @@
  * cost of rounding one-pixel corners. Foreground pixels keep their level; pixels that become
  * foreground take the level most of their foreground neighbours have. Rows are slice jobs
  * reading only the source image, so the output is the same for any number of threads.
+ *
+ * Binary morphology for later stages that clean masks of their own (the abandoned-object
+ * candidates): a 3x3 erosion or dilation step on 255 pixels that keeps one other value as it is
+ * (the pixels a stage cut out), a dilation that can be limited to an earlier mask (the second
+ * half of an opening, so that it never grows beyond what was there), and hole filling by a flood
+ * from the border with a caller-given stack (no allocation per frame).
  */
 #include <string.h>
 
@@ -122,4 +128,63 @@ int vg_mask_clean(vg_image_t *dst, const vg_image_t *src, vg_pool_t *pool)
     if (njobs > src->h) njobs = src->h;
     vg_pool_run(pool, clean_slice, &c, njobs);
     return 0;
+}
+
+/* ---- binary morphology on 255-valued masks (the abandoned-object candidates' cleaning) ---- */
+
+void vg_mask_morph3(vg_image_t *o, uint8_t *tmp, const uint8_t *limit, int dilate, uint8_t keep)
+{
+    int w = o->w, h = o->h;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *r = vg_image_row(o, y), *ru = y ? r - o->stride : r,
+                      *rd = y + 1 < h ? r + o->stride : r;
+        uint8_t *t = tmp + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            int xl = x ? x - 1 : x, xr = x + 1 < w ? x + 1 : x;
+            int n = (ru[xl] == 255) + (ru[x] == 255) + (ru[xr] == 255) + (r[xl] == 255) +
+                    (r[x] == 255) + (r[xr] == 255) + (rd[xl] == 255) + (rd[x] == 255) +
+                    (rd[xr] == 255);
+            if (dilate)
+                t[x] = r[x] == 255 || (n && (!limit || limit[(size_t)y * w + x] == 255)) ? 255
+                       : r[x] == keep                                                    ? keep
+                                                                                         : 0;
+            else
+                t[x] = r[x] == 255 && n == 9 ? 255 : r[x] == keep ? keep : 0;
+        }
+    }
+    for (int y = 0; y < h; y++) memcpy(vg_image_row(o, y), tmp + (size_t)y * w, (size_t)w);
+}
+
+void vg_mask_fill_holes(vg_image_t *o, uint8_t *mark, int32_t *stack)
+{
+    int w = o->w, h = o->h, n = 0;
+    memset(mark, 0, (size_t)w * h); /* 1: not 255 and reached from the border */
+#define PUSH(x, y)                                                                                 \
+    do {                                                                                           \
+        size_t i_ = (size_t)(y)*w + (x);                                                           \
+        if (!mark[i_] && vg_image_row(o, (y))[(x)] != 255) mark[i_] = 1, stack[n++] = (int32_t)i_; \
+    } while (0)
+    for (int x = 0; x < w; x++) {
+        PUSH(x, 0);
+        PUSH(x, h - 1);
+    }
+    for (int y = 0; y < h; y++) {
+        PUSH(0, y);
+        PUSH(w - 1, y);
+    }
+    while (n) {
+        int32_t i = stack[--n];
+        int x = i % w, y = i / w;
+        if (x > 0) PUSH(x - 1, y);
+        if (x + 1 < w) PUSH(x + 1, y);
+        if (y > 0) PUSH(x, y - 1);
+        if (y + 1 < h) PUSH(x, y + 1);
+    }
+#undef PUSH
+    for (int y = 0; y < h; y++) {
+        uint8_t *r = vg_image_row(o, y);
+        const uint8_t *m = mark + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            if (!m[x]) r[x] = 255;
+    }
 }

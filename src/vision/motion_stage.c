@@ -8,10 +8,11 @@
 #include <string.h>
 
 #include <vigie/error.h>
+#include <vigie/stage.h>
 #include <vigie/vision.h>
 
 #include "../core/raster.h"
-#include "../core/stages.h"
+#include "vision_priv.h"
 
 typedef struct motion {
     vg_bgs_t *bgs;
@@ -85,4 +86,6 @@ const vg_stage_class_t vg__motion_stage = {
     .priv_size = sizeof(motion_t),
     .process = motion_process,
     .close = motion_close,
+    .provides =
+        VG_SLOT_BIT(VG_SLOT_FOREGROUND) | VG_SLOT_BIT(VG_SLOT_OBJECTS) | VG_SLOT_BIT(VG_SLOT_BGS),
 };

@@ -439,6 +439,114 @@ static void test_live_update(void **state)
     vg_pipeline_free(&p);
 }
 
+/* The registry: stage classes ordered from the slots they need, use and provide (a stable sort),
+ * a need no chosen stage provides refused with a message naming who provides it, a cycle
+ * refused; --analysers selection; every option group listed once. */
+static const vg_stage_class_t fake_a = {.name = "a", .provides = VG_SLOT_BIT(VG_SLOT_OBJECTS)};
+static const vg_stage_class_t fake_b = {
+    .name = "b", .needs = VG_SLOT_BIT(VG_SLOT_OBJECTS), .provides = VG_SLOT_BIT(VG_SLOT_TRACKS)};
+static const vg_stage_class_t fake_c = {.name = "c", .uses = VG_SLOT_BIT(VG_SLOT_TRACKS)};
+static const vg_stage_class_t fake_d = {.name = "d"};
+static const vg_stage_class_t cyc_1 = {
+    .name = "x", .uses = VG_SLOT_BIT(VG_SLOT_FLOW), .provides = VG_SLOT_BIT(VG_SLOT_SCORES)};
+static const vg_stage_class_t cyc_2 = {
+    .name = "y", .uses = VG_SLOT_BIT(VG_SLOT_SCORES), .provides = VG_SLOT_BIT(VG_SLOT_FLOW)};
+
+static void test_stage_order(void **state)
+{
+    char err[512];
+    (void)state;
+    const vg_stage_class_t *l[4] = {&fake_c, &fake_d, &fake_b, &fake_a};
+    assert_int_equal(vg_stage_order(l, 4, err, sizeof(err)), 0);
+    /* d depends on nothing and keeps its place before the chain; a, b, c in slot order */
+    assert_ptr_equal(l[0], &fake_d);
+    assert_ptr_equal(l[1], &fake_a);
+    assert_ptr_equal(l[2], &fake_b);
+    assert_ptr_equal(l[3], &fake_c);
+    /* c only uses tracks: fine alone */
+    const vg_stage_class_t *u[1] = {&fake_c};
+    assert_int_equal(vg_stage_order(u, 1, err, sizeof(err)), 0);
+    /* b needs objects */
+    const vg_stage_class_t *m[2] = {&fake_c, &fake_b};
+    assert_int_equal(vg_stage_order(m, 2, err, sizeof(err)), VG_EINVAL);
+    assert_non_null(strstr(err, "analyser 'b' needs the foreground objects that analyser "
+                                "'motion' provides"));
+    assert_ptr_equal(m[0], &fake_c); /* untouched on failure */
+    const vg_stage_class_t *cy[2] = {&cyc_1, &cyc_2};
+    assert_int_equal(vg_stage_order(cy, 2, err, sizeof(err)), VG_EINVAL);
+    assert_non_null(strstr(err, "wait on each other"));
+
+    /* the built-in classes, in run order: each provider before its users */
+    const vg_stage_class_t *const *all = vg_stage_classes();
+    unsigned have = 0;
+    int n = 0;
+    for (; all[n]; n++) {
+        assert_int_equal(all[n]->needs & ~have, 0);
+        have |= all[n]->provides;
+    }
+    assert_true(n >= 7);
+    assert_string_equal(all[0]->name, "motion");
+
+    const vg_stage_class_t *sel[16];
+    assert_int_equal(vg_stage_select("density,tracker,motion,tracker", sel, 16, err, sizeof(err)),
+                     3);
+    assert_string_equal(sel[0]->name, "motion");
+    assert_string_equal(sel[1]->name, "tracker");
+    assert_string_equal(sel[2]->name, "density");
+    assert_int_equal(vg_stage_select("none", sel, 16, err, sizeof(err)), 0);
+    assert_int_equal(vg_stage_select(NULL, sel, 16, err, sizeof(err)), n);
+    assert_int_equal(vg_stage_select("motion,nosuch", sel, 16, err, sizeof(err)), VG_EINVAL);
+    assert_non_null(strstr(err, "no analyser called 'nosuch'; available: motion"));
+    assert_int_equal(vg_stage_select("motion,zones", sel, 16, err, sizeof(err)), VG_EINVAL);
+    assert_non_null(strstr(err, "add 'tracker'"));
+
+    /* option groups: each once, the groups stages read included */
+    const vg_option_group_t *const *g = vg_option_groups();
+    const char *want[] = {"input",     "pipeline",         "detector", "intrusion",
+                          "wrong_way", "motion",           "tracker",  "detect",
+                          "zones",     "abandoned_object", "density"};
+    for (size_t w = 0; w < sizeof(want) / sizeof(*want); w++) {
+        int found = 0;
+        for (int i = 0; g[i]; i++) found += !strcmp(g[i]->name, want[w]);
+        assert_int_equal(found, 1);
+    }
+}
+
+/* vg_pipeline_new_for_scene: the scene's settings under the program's, every option checked,
+ * analysers selected and ordered, the program's own stages last, input options returned. */
+static void test_new_for_scene(void **state)
+{
+    vg_pipeline_t *p = NULL;
+    vg_settings_t *s;
+    vg_scene_t *scene;
+    vg_source_params_t in;
+    char err[512] = "";
+    (void)state;
+    const char *yaml = "camera: quai\nsettings:\n  input.width: 320\n  tracker.confirm_hits: 2\n";
+    assert_int_equal(vg_scene_parse(&scene, yaml, strlen(yaml), "s.yaml", err, sizeof(err)), 0);
+    assert_int_equal(vg_settings_new(&s), 0);
+    assert_int_equal(vg_settings_add(s, "input.width", "160", "--set"), 0);
+    static const vg_stage_class_t *const extra[] = {&probe_class, NULL};
+    vg_pipeline_spec_t spec = {scene, NULL, s, "tracker,motion,detect", extra};
+    assert_int_equal(vg_pipeline_new_for_scene(&p, &spec, &in, err, sizeof(err)), 0);
+    assert_int_equal(in.width, 160); /* the program's settings win */
+    assert_int_equal(in.color, 1);   /* detect needs colour */
+    vg_opt_free(&in, vg_source_option_group.options);
+    vg_pipeline_free(&p);
+
+    spec.analysers = "zones";
+    assert_int_equal(vg_pipeline_new_for_scene(&p, &spec, &in, err, sizeof(err)), VG_EINVAL);
+    assert_null(p);
+    assert_non_null(strstr(err, "add 'tracker'"));
+    spec.analysers = "none";
+    vg_settings_add(s, "nosuch.option", "1", "--set");
+    assert_true(vg_pipeline_new_for_scene(&p, &spec, NULL, err, sizeof(err)) < 0);
+    assert_null(p);
+    assert_non_null(strstr(err, "nosuch.option"));
+    vg_settings_free(&s);
+    vg_scene_free(&scene);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +557,8 @@ int main(void)
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_bad_stage_option),
         cmocka_unit_test(test_live_update),
+        cmocka_unit_test(test_stage_order),
+        cmocka_unit_test(test_new_for_scene),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,15 +24,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <vigie/detect.h>
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
-#include <vigie/rules.h>
-#include <vigie/stage.h>
+#include <vigie/pipeline.h>
 
-#include "raster.h"
-#include "stages.h"
+#include "../core/raster.h"
 
 #define COMP "pipeline"
 
@@ -67,50 +64,6 @@ static const vg_option_t pipeline_options[] = {
 
 const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline", pipeline_options};
 
-/* Built-in stages, in the order they run. */
-static const vg_stage_class_t *const stage_classes[] = {
-    &vg__motion_stage,    &vg__tracker_stage, &vg__detect_stage,  &vg__zones_stage,
-    &vg__abandoned_stage, &vg__crowd_stage,   &vg__density_stage, NULL};
-
-const vg_stage_class_t *const *vg_stage_classes(void)
-{
-    return stage_classes;
-}
-
-const vg_stage_class_t *vg_stage_class_find(const char *name)
-{
-    for (int i = 0; stage_classes[i]; i++)
-        if (!strcmp(stage_classes[i]->name, name)) return stage_classes[i];
-    return NULL;
-}
-
-#define NB_CLASSES (sizeof(stage_classes) / sizeof(*stage_classes))
-static const vg_option_group_t *option_groups[5 + NB_CLASSES];
-static vg_option_group_t stage_groups[NB_CLASSES];
-static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
-
-static void build_groups(void)
-{
-    int n = 0;
-    option_groups[n++] = &vg_source_option_group;
-    option_groups[n++] = &vg_pipeline_option_group;
-    option_groups[n++] = &vg_detector_option_group;  /* vigie detect and the detect stage */
-    option_groups[n++] = &vg_intrusion_option_group; /* the zones stage */
-    option_groups[n++] = &vg_wrong_way_option_group;
-    for (int i = 0; stage_classes[i]; i++) {
-        stage_groups[i] = (vg_option_group_t){stage_classes[i]->name, stage_classes[i]->help,
-                                              stage_classes[i]->options};
-        option_groups[n++] = &stage_groups[i];
-    }
-    option_groups[n] = NULL;
-}
-
-const vg_option_group_t *const *vg_option_groups(void)
-{
-    pthread_once(&groups_once, build_groups);
-    return option_groups;
-}
-
 struct vg_pipeline {
     vg_pipeline_params_t p;
     const vg_scene_t *scene;
@@ -130,6 +83,7 @@ struct vg_pipeline {
     pthread_mutex_t live_lock; /* pending, below */
     vg_settings_t *pending;    /* new values waiting for the next frame */
     atomic_int has_pending;
+    vg_stage_host_t host; /* what the stages' vg_stage_emit* reach */
 };
 
 /* ---- live option changes ---- */
@@ -216,6 +170,31 @@ static void apply_pending(vg_pipeline_t *p)
     vg_log(COMP, VG_LOG_INFO, "camera '%s': new option values in force", p->camera);
 }
 
+/* ---- the stages' host ---- */
+
+static int64_t host_new_event_id(void *opaque)
+{
+    vg_pipeline_t *p = opaque;
+    return p->next_event_id++;
+}
+
+static int host_emit(void *opaque, vg_event_t *ev)
+{
+    vg_pipeline_t *p = opaque;
+    if (!ev->event_id) ev->event_id = host_new_event_id(p);
+    vg_event_set_camera(ev, p->camera);
+    p->events++;
+    return p->sink && p->sink->write ? p->sink->write(p->sink->opaque, ev) : 0;
+}
+
+static int host_emit_count(void *opaque, vg_count_t *c)
+{
+    vg_pipeline_t *p = opaque;
+    snprintf(c->camera, sizeof(c->camera), "%s", p->camera);
+    return p->count_sink && p->count_sink->write ? p->count_sink->write(p->count_sink->opaque, c)
+                                                 : 0;
+}
+
 void vg_pipeline_set_user(vg_pipeline_t *p, void *user)
 {
     p->user = user;
@@ -236,6 +215,7 @@ int vg_pipeline_new(vg_pipeline_t **out, const vg_scene_t *scene, const char *ca
     atomic_init(&p->has_pending, 0);
     pthread_mutex_init(&p->live_lock, NULL);
     p->next_event_id = 1;
+    p->host = (vg_stage_host_t){host_emit, host_emit_count, host_new_event_id, p};
     if ((ret = vg_settings_new(&p->settings)) < 0) goto fail;
     if (settings && (ret = vg_settings_merge(p->settings, settings)) < 0) goto fail;
     if ((ret = vg_opt_defaults(&p->p, pipeline_options)) < 0) goto fail;
@@ -329,28 +309,6 @@ void vg_pipeline_free(vg_pipeline_t **pp)
     vg_free(p->camera);
     vg_free(p);
     *pp = NULL;
-}
-
-int64_t vg_stage_new_event_id(vg_analysis_t *a)
-{
-    return a->pipeline->next_event_id++;
-}
-
-int vg_stage_emit(vg_analysis_t *a, vg_event_t *ev)
-{
-    vg_pipeline_t *p = a->pipeline;
-    if (!ev->event_id) ev->event_id = vg_stage_new_event_id(a);
-    vg_event_set_camera(ev, p->camera);
-    p->events++;
-    return p->sink && p->sink->write ? p->sink->write(p->sink->opaque, ev) : 0;
-}
-
-int vg_stage_emit_count(vg_analysis_t *a, vg_count_t *c)
-{
-    vg_pipeline_t *p = a->pipeline;
-    snprintf(c->camera, sizeof(c->camera), "%s", p->camera);
-    return p->count_sink && p->count_sink->write ? p->count_sink->write(p->count_sink->opaque, c)
-                                                 : 0;
 }
 
 void vg_pipeline_set_count_sink(vg_pipeline_t *p, const vg_count_sink_t *sink)
@@ -461,6 +419,7 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
     a.camera = p->camera;
     a.pool = p->pool;
     a.pipeline = p;
+    a.host = &p->host;
     if ((ret = run_stages(p, &a, 0)) < 0) {
         vg_queue_free(&in.q);
         return ret;
@@ -521,4 +480,53 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
     if (progress) progress(popaque, &pr);
     vg_queue_free(&in.q);
     return status;
+}
+
+/* ---- assembly ---- */
+
+int vg_pipeline_new_for_scene(vg_pipeline_t **out, const vg_pipeline_spec_t *spec,
+                              vg_source_params_t *input, char *err, size_t errlen)
+{
+    const vg_stage_class_t *cls[64];
+    const vg_scene_t *scene = spec->scene;
+    const char *camera = spec->camera;
+    vg_settings_t *all = NULL;
+    vg_pipeline_t *p = NULL;
+    vg_source_params_t in;
+    int n, ret, have_input = 0;
+
+    if ((ret = vg_settings_new(&all)) < 0) goto fail;
+    if ((scene && (ret = vg_settings_merge(all, scene->settings)) < 0) ||
+        (spec->settings && (ret = vg_settings_merge(all, spec->settings)) < 0))
+        goto fail;
+    if ((ret = vg_settings_validate(all, vg_option_groups(), err, errlen)) < 0) goto fail;
+    for (int z = 0; scene && z < scene->nb_zones; z++)
+        if ((ret = vg_settings_validate(scene->zones[z].settings, vg_option_groups(), err,
+                                        errlen)) < 0)
+            goto fail;
+    if ((ret = n = vg_stage_select(spec->analysers, cls, 64, err, errlen)) < 0) goto fail;
+    if (!camera) camera = scene && scene->camera ? scene->camera : "";
+    if ((ret = vg_pipeline_new(&p, scene, camera, all, err, errlen)) < 0) goto fail;
+    for (int i = 0; i < n; i++)
+        if ((ret = vg_pipeline_add_stage(p, cls[i], all, err, errlen)) < 0) goto fail;
+    for (const vg_stage_class_t *const *x = spec->extra; x && *x; x++)
+        if ((ret = vg_pipeline_add_stage(p, *x, all, err, errlen)) < 0) goto fail;
+    if (input) {
+        memset(&in, 0, sizeof(in));
+        have_input = 1;
+        if ((ret = vg_opt_defaults(&in, vg_source_option_group.options)) < 0 ||
+            (ret = vg_settings_apply(all, &vg_source_option_group, &in, err, errlen)) < 0)
+            goto fail;
+        if (vg_pipeline_needs_color(p)) in.color = 1;
+        *input = in;
+    }
+    vg_settings_free(&all);
+    *out = p;
+    return 0;
+fail:
+    if (ret == VG_ENOMEM && err && errlen && !err[0]) snprintf(err, errlen, "out of memory");
+    if (have_input) vg_opt_free(&in, vg_source_option_group.options);
+    vg_pipeline_free(&p);
+    vg_settings_free(&all);
+    return ret;
 }

@@ -1,5 +1,6 @@
 /*
- * The event record and its JSON Lines writer.
+ * The event record and its JSON Lines writer (core: every analyser, the pipeline, the store and
+ * the server speak it).
  *
  * Records are serialised by hand into a caller buffer (no allocation on the analysis thread) in
  * a fixed field order, so that two runs over the same input give byte-identical output that can
@@ -7,7 +8,6 @@
  * every record so that a crash or a later error never loses an event already reported.
  */
 #include <math.h>
-#include <stdio.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -16,15 +16,20 @@
 #include <vigie/error.h>
 #include <vigie/event.h>
 
-static const char *const type_names[VG_EVENT_NB] = {
+static const char *const type_names[VG_EVENT_NB + 1] = {
     "abandoned_object", "weapon",  "wrong_way", "intrusion", "fall",
-    "crowd_movement",   "density", "fire",
+    "crowd_movement",   "density", "fire",      NULL,
 };
 static const char *const phase_names[VG_PHASE_NB] = {"start", "update", "end"};
 
 const char *vg_event_type_name(vg_event_type_t type)
 {
     return (unsigned)type < VG_EVENT_NB ? type_names[type] : "unknown";
+}
+
+const char *const *vg_event_type_names(void)
+{
+    return type_names;
 }
 
 int vg_event_type_from_name(const char *name)

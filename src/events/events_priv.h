@@ -1,0 +1,10 @@
+/* Internals the events module's files share. */
+#ifndef VG_EVENTS_PRIV_H
+#define VG_EVENTS_PRIV_H
+
+#include <vigie/opt.h>
+
+/* The "abandoned_object" option group's table (abandoned.c), also its stage's. */
+extern const vg_option_t vg__abandon_options[];
+
+#endif
