@@ -15,6 +15,7 @@
 #include <vigie/event.h>
 #include <vigie/stage.h>
 #include <vigie/box.h>
+#include <vigie/debug.h>
 #include <vigie/vision.h>
 #include <vigie/track.h>
 #include <vigie/nn.h>

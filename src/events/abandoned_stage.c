@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <vigie/abandoned.h>
+#include <vigie/debug.h>
 #include <vigie/error.h>
 #include <vigie/stage.h>
 #include <vigie/image.h>
@@ -33,7 +34,6 @@ typedef struct abandoned_stage {
     int64_t last_frame;
     double last_t;
     int warned;
-    int debug; /* VIGIE_DEBUG_ABANDONED is set */
 } abandoned_stage_t;
 
 static int ab_configure(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen)
@@ -53,15 +53,13 @@ static int emit(void *opaque, vg_event_t *ev)
     return vg_stage_emit(opaque, ev);
 }
 
-/* Troubleshooting: VIGIE_DEBUG_ABANDONED=DIR writes a picture every 15 frames (DIR/abNNNNNN.png:
- * the frame, the static foreground in blue, moving foreground in green, detector persons in
- * white, candidates coloured by state: red abandoned, orange unattended, yellow attended, magenta
- * person, grey other) and appends each candidate's measures to DIR/candidates.txt. */
+/* Troubleshooting, for the debug sink the program installed (<vigie/debug.h>; vigie analyze:
+ * VIGIE_DEBUG_ABANDONED=DIR): a picture (the frame, the static foreground in blue, moving
+ * foreground in green, detector persons in white, candidates coloured by state: red abandoned,
+ * orange unattended, yellow attended, magenta person, grey other) and each candidate's measures
+ * as lines of text. */
 static void debug_picture(abandoned_stage_t *s, const vg_abandon_input_t *in, const vg_frame_t *f)
 {
-    const char *dir = getenv("VIGIE_DEBUG_ABANDONED");
-    const char *every = getenv("VIGIE_DEBUG_EVERY");
-    if (f->index % (every && atoi(every) > 0 ? atoi(every) : 15)) return;
     int w = f->image.w, h = f->image.h;
     uint8_t *px = vg_malloc((size_t)w * h * 3 + 64);
     if (!px) return;
@@ -89,27 +87,23 @@ static void debug_picture(abandoned_stage_t *s, const vg_abandon_input_t *in, co
                           (int)(info[i].box[2] / in->sx), (int)(info[i].box[3] / in->sy), 2, c[0],
                           c[1], c[2]);
     }
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/candidates.txt", dir);
-    FILE *fp = fopen(path, "a");
-    for (int i = 0; fp && i < in->npersons; i++)
-        fprintf(fp, "t %.1f person %.0f %.0f %.0f %.0f score %.2f\n", f->t,
-                in->persons[i].box[0] * in->sx, in->persons[i].box[1] * in->sy,
-                in->persons[i].box[2] * in->sx, in->persons[i].box[3] * in->sy,
-                in->persons[i].score);
-    for (int i = 0; fp && i < n; i++)
-        fprintf(fp,
-                "t %.1f cand %d %s box %.0f %.0f %.0f %.0f looks %d/%d contrast %.1f bg %.1f new "
-                "%.2f old %.2f owner "
-                "%lld d %.0f size %.0f attended %d seen %.1f %s\n",
-                f->t, info[i].id, vg_abandon_state_name(info[i].state), info[i].box[0],
-                info[i].box[1], info[i].box[2], info[i].box[3], info[i].person_looks, info[i].looks,
-                info[i].contrast, info[i].contrast_bg, info[i].edge_new, info[i].edge_old,
-                (long long)info[i].owner, info[i].owner_distance, info[i].size, info[i].attended,
-                info[i].last_seen, info[i].reason ? info[i].reason : "-");
-    if (fp) fclose(fp);
-    snprintf(path, sizeof(path), "%s/ab%06lld.png", dir, (long long)f->index);
-    vg_image_write_png(path, &img);
+    for (int i = 0; i < in->npersons; i++)
+        vg_debug_text("abandoned", "t %.1f person %.0f %.0f %.0f %.0f score %.2f", f->t,
+                      in->persons[i].box[0] * in->sx, in->persons[i].box[1] * in->sy,
+                      in->persons[i].box[2] * in->sx, in->persons[i].box[3] * in->sy,
+                      in->persons[i].score);
+    for (int i = 0; i < n; i++)
+        vg_debug_text(
+            "abandoned",
+            "t %.1f cand %d %s box %.0f %.0f %.0f %.0f looks %d/%d contrast %.1f bg %.1f new "
+            "%.2f old %.2f owner "
+            "%lld d %.0f size %.0f attended %d seen %.1f %s",
+            f->t, info[i].id, vg_abandon_state_name(info[i].state), info[i].box[0], info[i].box[1],
+            info[i].box[2], info[i].box[3], info[i].person_looks, info[i].looks, info[i].contrast,
+            info[i].contrast_bg, info[i].edge_new, info[i].edge_old, (long long)info[i].owner,
+            info[i].owner_distance, info[i].size, info[i].attended, info[i].last_seen,
+            info[i].reason ? info[i].reason : "-");
+    vg_debug_picture("abandoned", f->index, &img);
     vg_free(px);
 }
 
@@ -143,7 +137,6 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
             return ret == VG_EINVAL ? VG_ESYNTAX : ret;
         }
         s->last_results = -1;
-        s->debug = getenv("VIGIE_DEBUG_ABANDONED") != NULL; /* read once, not every frame */
     }
     int np = 0;
     if (det->n > s->cap) {
@@ -195,7 +188,7 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
     s->last_frame = f->index;
     s->last_t = f->t;
     ret = vg_abandon_update(s->ab, &in, emit, a);
-    if (ret >= 0 && s->debug) debug_picture(s, &in, f);
+    if (ret >= 0 && vg_debug_want("abandoned", f->index)) debug_picture(s, &in, f);
     return ret;
 }
 

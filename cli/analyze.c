@@ -1,9 +1,6 @@
 /*
- * The vigie command. Subcommands are built only on the public API (<vigie/vigie.h>):
- *
- *   vigie analyze [options] INPUT   run the analysers over an input, events as JSON Lines
- *   vigie options [GROUP] [--markdown]   every option from the tables
- *   vigie version
+ * vigie analyze: the analysers over one input (a file, an image sequence, a stream, a device),
+ * events as JSON Lines, progress on stderr, count series as CSV.
  *
  * Exit status: 0 success; 1 the input could not be read completely or analysis failed (events
  * written before stay written); 2 bad command line, scene file or option value; 130 stopped by
@@ -23,29 +20,8 @@
 
 #include "cli.h"
 
-typedef struct cli_log {
-    int progress_shown; /* a progress line is on screen and must be cleared first */
-    int errors;
-} cli_log_t;
-
-static cli_log_t cli_log;
 static vg_pipeline_t *volatile running; /* read by the signal handler only */
 static atomic_int got_signal;
-
-static void log_sink(void *opaque, int level, const char *component, const char *msg)
-{
-    cli_log_t *l = opaque;
-    (void)component;
-    if (l->progress_shown) {
-        fputs("\r\033[K", stderr);
-        l->progress_shown = 0;
-    }
-    if (level == VG_LOG_ERROR) l->errors++;
-    if (level <= VG_LOG_WARNING)
-        fprintf(stderr, "vigie: %s: %s\n", vg_log_level_name(level), msg);
-    else
-        fprintf(stderr, "vigie: %s\n", msg);
-}
 
 static void on_signal(int sig)
 {
@@ -95,72 +71,6 @@ static void on_progress(void *opaque, const vg_progress_t *p)
                 pc->tty ? "" : "\n");
     if (pc->tty) cli_log.progress_shown = 1;
     fflush(stderr);
-}
-
-int cli_add_set(vg_settings_t *s, const char *arg)
-{
-    char err[512];
-    if (vg_settings_add_arg(s, arg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "vigie: error: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- vigie options ---- */
-
-static void print_option(const char *group, const vg_option_t *o, int markdown)
-{
-    char def[128], range[256];
-    vg_opt_format_default(o, def, sizeof(def));
-    vg_opt_format_range(o, range, sizeof(range));
-    if (markdown) {
-        printf("| `%s.%s` | %s | `%s` | %s%s%s | %s | %s |\n", group, o->name,
-               vg_opt_type_name(o->type), def, range, o->unit ? " " : "", o->unit ? o->unit : "",
-               o->flags & VG_OPT_LIVE ? "yes" : "no", o->help);
-    } else {
-        printf("  %s.%s\n      %s\n      type %s, default %s, range %s%s%s, %s\n", group, o->name,
-               o->help, vg_opt_type_name(o->type), def[0] ? def : "\"\"", range, o->unit ? " " : "",
-               o->unit ? o->unit : "",
-               o->flags & VG_OPT_LIVE ? "can change live" : "needs a restart");
-    }
-}
-
-static int cmd_options(int argc, char **argv)
-{
-    const vg_option_group_t *const *groups = vg_option_groups();
-    int markdown = 0, found = 0;
-    const char *only = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--markdown"))
-            markdown = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: vigie options [GROUP] [--markdown]\n"
-                   "Prints every option: name, help, type, default, range, whether it can "
-                   "change live.\nThe same names work with --set and in scene files.\n");
-            return 0;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "vigie options: unknown flag %s (see vigie options --help)\n", argv[i]);
-            return EXIT_USAGE;
-        } else
-            only = argv[i];
-    }
-    if (markdown)
-        printf("| option | type | default | range | live | help |\n|---|---|---|---|---|---|\n");
-    for (int g = 0; groups[g]; g++) {
-        if (only && strcmp(only, groups[g]->name)) continue;
-        found = 1;
-        if (!markdown) printf("%s: %s\n", groups[g]->name, groups[g]->help);
-        for (const vg_option_t *o = groups[g]->options; o && o->name; o++)
-            print_option(groups[g]->name, o, markdown);
-    }
-    if (only && !found) {
-        fprintf(stderr, "vigie options: no option group '%s'; groups are:", only);
-        for (int g = 0; groups[g]; g++) fprintf(stderr, " %s", groups[g]->name);
-        fprintf(stderr, "\n");
-        return EXIT_USAGE;
-    }
-    return 0;
 }
 
 /* ---- vigie analyze ---- */
@@ -245,7 +155,7 @@ static int exit_code_for(int err)
     return EXIT_INPUT;
 }
 
-static int cmd_analyze(int argc, char **argv)
+int cmd_analyze(int argc, char **argv)
 {
     enum { OPT_FROM = 256, OPT_TO, OPT_CAMERA, OPT_NOPROGRESS, OPT_COUNTS };
     static const struct option longopts[] = {
@@ -464,48 +374,4 @@ end:
         code = EXIT_INPUT;
     }
     return code;
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "vigie %s — auditable video analytics for the safety of public places\n\n"
-            "usage: vigie COMMAND [options]\n\n"
-            "  analyze INPUT    run the analysers over a video, stream, image sequence or "
-            "device; events as JSON Lines\n"
-            "  serve            run cameras, store and HTTP API from a config file "
-            "(docs/server.md)\n"
-            "  user add|disable manage the server's users\n"
-            "  audit verify     check the server's audit trail\n"
-            "  options [GROUP]  list every option (name, type, default, range, help)\n"
-            "  version          print the version\n\n"
-            "'vigie COMMAND --help' tells more.\n",
-            VG_VERSION_STRING);
-}
-
-int main(int argc, char **argv)
-{
-    vg_log_set_sink(log_sink, &cli_log);
-    if (argc < 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (!strcmp(argv[1], "analyze") || !strcmp(argv[1], "analyse"))
-        return cmd_analyze(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "options")) return cmd_options(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "detect")) return cmd_detect(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "serve") || !strcmp(argv[1], "user") || !strcmp(argv[1], "audit"))
-        return cmd_server(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-        printf("vigie %s\n", VG_VERSION_STRING);
-        return 0;
-    }
-    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(stdout);
-        return 0;
-    }
-    fprintf(stderr, "vigie: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return EXIT_USAGE;
 }
