@@ -16,6 +16,7 @@
 #include <vigie/stage.h>
 #include <vigie/box.h>
 #include <vigie/debug.h>
+#include <vigie/file.h>
 #include <vigie/vision.h>
 #include <vigie/track.h>
 #include <vigie/nn.h>

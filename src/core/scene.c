@@ -20,6 +20,7 @@
 
 #include <vigie/error.h>
 #include <vigie/event.h>
+#include <vigie/file.h>
 #include <vigie/mem.h>
 #include <vigie/scene.h>
 
@@ -646,51 +647,26 @@ int vg_scene_parse(vg_scene_t **out, const char *yaml, size_t len, const char *n
 
 int vg_scene_load(vg_scene_t **out, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int ret;
-    if (!f) {
-        ret = errno == EACCES ? VG_EACCES : VG_ENOENT;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int ret = vg_file_read(path, 16u << 20, &buf, &n);
+    if (ret == VG_ENOENT || ret == VG_EACCES) {
         snprintf(err, errlen, "%s: cannot read the scene file: %s", path, strerror(errno));
         return ret;
     }
-    for (;;) {
-        if (cap - n < 4096) {
-            char *nb;
-            if (cap > (16u << 20)) {
-                fclose(f);
-                vg_free(buf);
-                snprintf(err, errlen, "%s: a scene file may not exceed 16 MiB", path);
-                return VG_ESYNTAX;
-            }
-            cap = cap ? cap * 2 : 8192;
-            nb = vg_realloc(buf, cap);
-            if (!nb) {
-                fclose(f);
-                vg_free(buf);
-                return VG_ENOMEM;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (!r) break;
+    if (ret == VG_ERANGE) {
+        snprintf(err, errlen, "%s: a scene file may not exceed 16 MiB", path);
+        return VG_ESYNTAX;
     }
-    if (ferror(f)) {
-        fclose(f);
-        vg_free(buf);
-        snprintf(err, errlen, "%s: read error", path);
-        return VG_EIO;
-    }
-    fclose(f);
+    if (ret == VG_EIO) snprintf(err, errlen, "%s: read error", path);
+    if (ret < 0) return ret;
     if (memchr(buf, 0, n)) {
         vg_free(buf);
         snprintf(err, errlen, "%s: this is not a text file: a scene description is YAML text",
                  path);
         return VG_ESYNTAX;
     }
-    ret = vg_scene_parse(out, buf, n, path, err, errlen);
+    ret = vg_scene_parse(out, (const char *)buf, n, path, err, errlen);
     vg_free(buf);
     return ret;
 }

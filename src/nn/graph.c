@@ -38,6 +38,7 @@
 
 #include <vigie/clock.h>
 #include <vigie/error.h>
+#include <vigie/file.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
 #include <vigie/nn.h>
@@ -215,39 +216,19 @@ static void fmt(char *err, size_t len, const char *f, ...)
 
 /* ---- loading ---- */
 
-static int read_file(const char *path, size_t limit, uint8_t **data, size_t *len, char *err,
-                     size_t errlen)
+static int read_model_file(const char *path, size_t limit, uint8_t **data, size_t *len, char *err,
+                           size_t errlen)
 {
-    struct stat st;
-    FILE *f;
-    if (stat(path, &st) != 0) {
+    int ret = vg_file_read(path, limit, data, len);
+    if (ret == VG_ENOENT)
         fmt(err, errlen, "%s: %s. Run scripts/setup to fetch the models", path, strerror(errno));
-        return VG_ENOENT;
-    }
-    if ((size_t)st.st_size > limit) {
-        fmt(err, errlen, "%s: %lld bytes is larger than a model may be", path,
-            (long long)st.st_size);
-        return VG_EFORMAT;
-    }
-    f = fopen(path, "rb");
-    if (!f) {
+    else if (ret == VG_EACCES)
         fmt(err, errlen, "%s: %s", path, strerror(errno));
-        return VG_EACCES;
-    }
-    *data = vg_malloc((size_t)st.st_size + 1);
-    if (!*data) {
-        fclose(f);
-        return VG_ENOMEM;
-    }
-    *len = fread(*data, 1, (size_t)st.st_size, f);
-    fclose(f);
-    if (*len != (size_t)st.st_size) {
-        vg_freep(data);
+    else if (ret == VG_ERANGE)
+        fmt(err, errlen, "%s: larger than a model may be (%zu bytes)", path, limit);
+    else if (ret == VG_EIO)
         fmt(err, errlen, "%s: read error", path);
-        return VG_EIO;
-    }
-    (*data)[*len] = 0;
-    return 0;
+    return ret == VG_ERANGE ? VG_EFORMAT : ret;
 }
 
 static float half_to_float(uint16_t h)
@@ -919,8 +900,8 @@ int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char 
     uint8_t *js = NULL, *bin = NULL;
     size_t jlen, blen;
     int ret;
-    if ((ret = read_file(json_path, 64u << 20, &js, &jlen, err, errlen)) >= 0 &&
-        (ret = read_file(bin_path, 512u << 20, &bin, &blen, err, errlen)) >= 0)
+    if ((ret = read_model_file(json_path, 64u << 20, &js, &jlen, err, errlen)) >= 0 &&
+        (ret = read_model_file(bin_path, 512u << 20, &bin, &blen, err, errlen)) >= 0)
         ret = vg_model_load_memory(out, (const char *)js, jlen, bin, blen, outputs, json_path, err,
                                    errlen);
     vg_free(js);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include <vigie/error.h>
+#include <vigie/file.h>
 #include <vigie/mem.h>
 #include <vigie/server.h>
 #include <vigie/pipeline.h>
@@ -315,8 +316,8 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
     struct fy_diag *diag = NULL;
     char *buf = NULL;
     size_t n = 0;
+    uint8_t *raw = NULL;
     int ret;
-    FILE *f;
     if (!cfg) return VG_ENOMEM;
     cfg->listen_addr = vg_strdup("127.0.0.1");
     cfg->port = 8080;
@@ -346,30 +347,16 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
         } else
             snprintf(c.dir, sizeof(c.dir), ".");
     }
-    f = fopen(path, "rb");
-    if (!f) {
-        ret = VG_ENOENT;
-        snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
+    if ((ret = vg_file_read(path, 4u << 20, &raw, &n)) < 0) {
+        if (ret == VG_ENOENT || ret == VG_EACCES)
+            snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
+        else if (ret == VG_ERANGE)
+            snprintf(err, errlen, "%s: too large for a config file", path);
+        else
+            snprintf(err, errlen, "%s: %s", path, vg_strerror(ret));
         goto fail;
     }
-    for (size_t cap = 0;;) {
-        if (cap - n < 4096) {
-            char *nb = cap > (4u << 20) ? NULL : vg_realloc(buf, cap + 65536);
-            if (!nb) {
-                fclose(f);
-                ret = VG_ENOMEM;
-                snprintf(err, errlen, "%s: too large for a config file", path);
-                goto fail;
-            }
-            buf = nb;
-            cap += 65536;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (!got) break;
-    }
-    fclose(f);
-    buf[n] = 0;
+    buf = (char *)raw;
     {
         char hex[65];
         vg__sha256_hex(buf, n, hex);

@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include <vigie/error.h>
+#include <vigie/file.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
 #include <vigie/scene.h>
@@ -432,12 +433,9 @@ static void h_scene(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, v
         char *yaml = NULL;
         if (get_session(s, q, r, &ses, R_OP | R_SUP) < 0) return;
         if (vg_store_scene_get(s->store, c->cfg->name, &yaml) < 0 && c->cfg->scene[0]) {
-            FILE *f = fopen(c->cfg->scene, "rb");
-            if (f) {
-                yaml = vg_calloc(1, 1 << 20);
-                if (yaml && fread(yaml, 1, (1 << 20) - 1, f) == 0 && ferror(f)) yaml[0] = 0;
-                fclose(f);
-            }
+            uint8_t *text;
+            size_t len;
+            if (vg_file_read(c->cfg->scene, 16u << 20, &text, &len) == 0) yaml = (char *)text;
         }
         set_body(r, 200, "application/yaml", yaml ? yaml : vg_strdup(""), yaml ? strlen(yaml) : 0);
         return;
@@ -639,27 +637,6 @@ static void h_decision(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r
     json_decref(b);
 }
 
-static int read_file(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return VG_ENOENT;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (64 << 20)) {
-        fclose(f);
-        return VG_EIO;
-    }
-    *out = vg_malloc(n ? (size_t)n : 1);
-    if (!*out) {
-        fclose(f);
-        return VG_ENOMEM;
-    }
-    *len = fread(*out, 1, (size_t)n, f);
-    fclose(f);
-    return 0;
-}
-
 static void h_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, const char *name,
                        int original)
 {
@@ -696,7 +673,7 @@ static void h_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r
         return;
     }
     snprintf(path, sizeof(path), "%s/%s", original ? s->dir_originals : s->dir_evidence, name);
-    if (read_file(path, &data, &len) < 0) {
+    if (vg_file_read(path, 64u << 20, &data, &len) < 0) {
         reply_error(r, 404, "the picture %s is no longer on disk", name);
         json_decref(b);
         return;

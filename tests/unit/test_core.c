@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vigie/vigie.h>
 
@@ -321,6 +322,34 @@ static void test_clock(void **state)
     assert_true(b >= a);
 }
 
+/* vg_file_read: the whole file with a NUL after it, at the limit and one byte over it, a file
+ * that cannot be opened, a pipe-like file of unknown size. */
+static void test_file_read(void **state)
+{
+    char dir[] = "/tmp/vg_file_XXXXXX", path[64];
+    uint8_t *data = NULL, big[200000];
+    size_t len = 0;
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    for (size_t i = 0; i < sizeof(big); i++) big[i] = (uint8_t)(i * 7 + 1);
+    assert_int_equal(tu_write_file(path, big, sizeof(big)), 0);
+    assert_int_equal(vg_file_read(path, sizeof(big), &data, &len), 0);
+    assert_int_equal(len, sizeof(big));
+    assert_memory_equal(data, big, sizeof(big));
+    assert_int_equal(data[len], 0);
+    vg_free(data);
+    data = NULL;
+    assert_int_equal(vg_file_read(path, sizeof(big) - 1, &data, &len), VG_ERANGE);
+    assert_null(data);
+    assert_int_equal(vg_file_read("/nonexistent/vigie", 100, &data, &len), VG_ENOENT);
+    assert_int_equal(vg_file_read("/proc/self/status", 1 << 20, &data, &len), 0);
+    assert_true(len > 0 && strstr((char *)data, "Name:") != NULL);
+    vg_free(data);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_pool_thread_invariance),
         cmocka_unit_test(test_pool_back_to_back),
         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_file_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
