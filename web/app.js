@@ -168,7 +168,8 @@ function beep() {
 }
 
 /* ---- frame ---- */
-function roles(...r) { return S.me && r.includes(S.me.role); }
+// What the role may do comes from the server's route table (GET /api/me: can).
+function can(what) { return !!(S.me && S.me.can && S.me.can[what]); }
 function chrome() {
   const top = $('#top');
   top.hidden = !S.me;
@@ -176,11 +177,11 @@ function chrome() {
   const nav = $('#nav');
   nav.textContent = '';
   const links = [];
-  if (roles('operator', 'supervisor')) links.push(['#/alerts', 'alerts'], ['#/cameras', 'cameras']);
-  if (roles('admin', 'auditor')) links.push(['#/cameras', 'cameras']);
-  if (roles('supervisor', 'auditor')) links.push(['#/stats', 'stats']);
-  if (roles('auditor')) links.push(['#/audit', 'audit']);
-  if (roles('admin')) links.push(['#/users', 'users']);
+  if (can('alerts')) links.push(['#/alerts', 'alerts']);
+  if (can('cameras')) links.push(['#/cameras', 'cameras']);
+  if (can('stats')) links.push(['#/stats', 'stats']);
+  if (can('audit')) links.push(['#/audit', 'audit']);
+  if (can('users')) links.push(['#/users', 'users']);
   const here = location.hash.split('/')[1] || '';
   for (const [href, k] of links)
     nav.append(el('a', { href, 'aria-current': href.split('/')[1] === here ? 'page' : null }, t(k)));
@@ -189,14 +190,14 @@ function chrome() {
   $('#lang').textContent = t('lang');
   $('#sound').textContent = S.sound ? t('sound_on') : t('sound_off');
   $('#sound').setAttribute('aria-pressed', S.sound ? 'true' : 'false');
-  $('#sound').hidden = !roles('operator', 'supervisor');
+  $('#sound').hidden = !can('alerts');
   document.documentElement.lang = S.lang;
   $('.skip').textContent = t('skip');
   liveStatus();
 }
 function liveStatus() {
   const l = $('#live');
-  l.hidden = !S.es || !roles('operator', 'supervisor');
+  l.hidden = !S.es || !can('alerts');
   if (l.hidden) return;
   const open = S.es.readyState === 1;
   l.textContent = open ? '● ' + t('live') : '○ ' + t('reconnecting');
@@ -456,7 +457,7 @@ async function renderEvent(id) {
       el('button', { type: 'button', id: 'btn-false', onclick: () => qualify(id, 'false_alert', reasonSel.value, note.value) }, t('false_alert') + ' (f)')),
     el('label', {}, t('note'), note));
   const picture = el('div', {}, shot(ev), el('p', { class: 'muted' }, t('evidence')));
-  if (roles('supervisor') && ev.evidence) {
+  if (can('original') && ev.evidence) {
     picture.append(el('button', { type: 'button', class: 'secondary', id: 'btn-unblur', onclick: () => unblur(ev, picture) }, t('unblur')));
   }
   main.append(el('p', {}, el('a', { href: '#/alerts' }, '← ' + t('back'))),
@@ -583,7 +584,7 @@ async function renderCameras() {
     card.append(el('h2', {}, c.name),
       el('p', {}, el('span', { class: 'status-' + c.status }, c.status), ' · ', c.message),
       el('p', { class: 'muted' }, `${Number(c.fps).toFixed(1)} ${t('fps')} · ${c.frames} ${t('frames')} · ${c.dropped} ${t('dropped')}`));
-    if (roles('operator', 'supervisor') && c.width) {
+    if (can('still') && c.width) {
       const wrap = el('div', { class: 'shot still' });
       const img = el('img', { src: `/api/cameras/${c.name}/still?ts=${Date.now()}`, alt: c.name });
       img.onerror = () => { img.alt = c.status; };
@@ -594,12 +595,12 @@ async function renderCameras() {
       } catch (e) { /* no scene drawn */ }
       card.append(wrap);
     }
-    if (roles('operator', 'supervisor', 'auditor')) {
+    if (can('counts')) {
       const box = el('div', { class: 'counts', 'data-camera': c.name });
       card.append(box);
       drawCounts(box, c.name);
     }
-    if (roles('supervisor')) card.append(el('p', {}, el('a', { href: '#/scene/' + c.name, class: 'edit' }, t('edit_scene'))));
+    if (can('scene_edit')) card.append(el('p', {}, el('a', { href: '#/scene/' + c.name, class: 'edit' }, t('edit_scene'))));
     grid.append(card);
   }
   let tick = 0;
@@ -947,14 +948,14 @@ async function route() {
   document.onkeydown = null;
   const [, view, arg] = location.hash.split('/');
   try {
-    if (view === 'event' && roles('operator', 'supervisor')) await renderEvent(Number(arg));
+    if (view === 'event' && can('alerts')) await renderEvent(Number(arg));
     else if (view === 'cameras') await renderCameras();
-    else if (view === 'scene' && roles('supervisor')) await renderEditor(decodeURIComponent(arg));
-    else if (view === 'stats' && roles('supervisor', 'auditor')) await renderStats();
-    else if (view === 'audit' && roles('auditor')) await renderAudit();
-    else if (view === 'users' && roles('admin')) await renderUsers();
-    else if (roles('operator', 'supervisor')) { S.view = 'alerts'; $('#main').textContent = ''; renderAlerts(); }
-    else location.hash = roles('auditor') ? '#/audit' : roles('admin') ? '#/users' : '#/cameras';
+    else if (view === 'scene' && can('scene_edit')) await renderEditor(decodeURIComponent(arg));
+    else if (view === 'stats' && can('stats')) await renderStats();
+    else if (view === 'audit' && can('audit')) await renderAudit();
+    else if (view === 'users' && can('users')) await renderUsers();
+    else if (can('alerts')) { S.view = 'alerts'; $('#main').textContent = ''; renderAlerts(); }
+    else location.hash = can('audit') ? '#/audit' : can('users') ? '#/users' : '#/cameras';
   } catch (e) {
     if (e.message !== '401') toast(e.message, true);
   }
@@ -964,8 +965,8 @@ async function route() {
 async function start() {
   chrome();
   await loadCameras().catch(() => {});
-  if (roles('operator', 'supervisor')) await loadEvents().catch((e) => toast(e.message, true));
-  if (!location.hash || location.hash === '#/') location.hash = roles('operator', 'supervisor') ? '#/alerts' : '';
+  if (can('alerts')) await loadEvents().catch((e) => toast(e.message, true));
+  if (!location.hash || location.hash === '#/') location.hash = can('alerts') ? '#/alerts' : '';
   await route();
   clearInterval(S.tick);
   S.tick = setInterval(() => { if (S.view === 'alerts') overdueTick(); liveStatus(); }, 1000);

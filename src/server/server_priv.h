@@ -1,4 +1,5 @@
-/* Internals of `vigie serve` shared by server.c, http.c and evidence.c. */
+/* Internals of `vigie serve` shared by its files (server.c, cameras.c, writer.c, keeper.c,
+ * snap.c, evidence.c, http.c and the API). */
 #ifndef VG_SERVER_PRIV_H
 #define VG_SERVER_PRIV_H
 
@@ -6,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <vigie/event.h>
 #include <vigie/frame.h>
@@ -103,19 +105,46 @@ struct vg_server {
     int port;
 };
 
+/* Monotonic seconds, and an absolute CLOCK_REALTIME deadline @seconds from now (condvars). */
+static inline double vg__now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static inline void vg__abs_deadline(struct timespec *ts, double seconds)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    double t = ts->tv_sec + ts->tv_nsec * 1e-9 + seconds;
+    ts->tv_sec = (time_t)t;
+    ts->tv_nsec = (long)((t - (double)ts->tv_sec) * 1e9);
+}
+
+/* snap.c: the frame, person boxes and (without detections) the mask of @a's frame. */
+int vg__snap_take(vg_snap_t *snap, const vg_analysis_t *a);
+/* writer.c: hand a list of jobs, in order, to the writer; the writer thread; free a job. */
+void vg__writer_push(vg_server_t *s, vg_job_t *head, vg_job_t *tail);
+void *vg__writer_main(void *server);
+void vg__job_free(vg_job_t *j);
+/* keeper.c: the keeper thread. */
+void *vg__keeper_main(void *server);
+/* cameras.c: a camera's thread. */
+void *vg__cam_main(void *cam);
+
 /* evidence.c */
 void vg__evidence_pixelate(vg_image_t *img, const float (*boxes)[4], int nb, const vg_image_t *fg,
                            int bs);
 int vg__evidence_jpeg(const vg_image_t *img, int quality, uint8_t **out, size_t *len);
 int vg__write_file(const char *path, const void *data, size_t len, int mode);
 
-/* server.c */
-/* A pixelated JPEG of @snap (vg_free *out). */
+/* snap.c: a pixelated JPEG of @snap (vg_free *out). */
 int vg__server_snap_jpeg(vg_server_t *s, const vg_snap_t *snap, int pixelate, uint8_t **out,
                          size_t *len);
 void vg__snap_clear(vg_snap_t *snap);
 /* Copy @src into @dst with a new frame reference. */
 int vg__snap_copy(vg_snap_t *dst, const vg_snap_t *src);
+/* cameras.c */
 vg_cam_t *vg__server_cam(vg_server_t *s, const char *name);
 /* The camera's scene: saved through the API, else its file, else empty; with the fixtures added
  * by decisions when @with_fixtures. */

@@ -552,6 +552,34 @@ static void test_roles(void **state)
     assert_int_equal(login(&adm, "adam", PW), 200);
     assert_int_equal(login(&anon, "sam", "wrong password"), 401);
 
+    /* what each role may do, as /api/me tells the console: the route table's roles */
+    {
+        const struct {
+            client_t *cl;
+            const char *yes, *no;
+        } want[] = {
+            {&sup, "alerts decide cameras still counts scene_edit original stats", "audit users"},
+            {&aud, "cameras counts stats audit", "alerts decide still scene_edit original users"},
+            {&adm, "cameras original users", "alerts decide still counts scene_edit stats audit"},
+        };
+        for (size_t w = 0; w < sizeof(want) / sizeof(*want); w++) {
+            assert_int_equal(get(want[w].cl, "/api/me", &r), 200);
+            json_t *me = json_loads(r.body, 0, NULL), *can = json_object_get(me, "can");
+            assert_non_null(can);
+            for (int k = 0; k < 2; k++) {
+                char list[200], *save = NULL;
+                snprintf(list, sizeof(list), "%s", k ? want[w].no : want[w].yes);
+                for (char *c = strtok_r(list, " ", &save); c; c = strtok_r(NULL, " ", &save))
+                    if (json_is_true(json_object_get(can, c)) != !k)
+                        fail_msg("%s: can.%s should be %s",
+                                 json_string_value(json_object_get(me, "role")), c,
+                                 k ? "false" : "true");
+            }
+            json_decref(me);
+            resp_free(&r);
+        }
+    }
+
     /* nobody logged in: 401 everywhere but health and login */
     assert_int_equal(get(&anon, "/api/events", NULL), 401);
     assert_int_equal(get(&anon, "/api/health", NULL), 200);

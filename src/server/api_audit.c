@@ -1,0 +1,55 @@
+/*
+ * The audit trail (auditor only): its rows, and the verification of its hash chain.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <vigie/error.h>
+#include <vigie/file.h>
+#include <vigie/log.h>
+#include <vigie/mem.h>
+#include <vigie/pipeline.h>
+#include <vigie/scene.h>
+#include <vigie/version.h>
+
+#include "api.h"
+
+void vg__api_audit_rows(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
+                        const vg_route_ctx_t *x)
+{
+    int verify = x->variant;
+    char *json = NULL;
+    if (verify) {
+        vg_audit_report_t rep;
+        if (vg_store_audit_verify(s->store, s->anchors, &rep) < 0) {
+            vg__api_error(r, 503, "the store is unavailable");
+            return;
+        }
+        vg__api_audit(s, x->ses.user, "audit_verify", "",
+                      json_pack("{s:b,s:I}", "ok", rep.ok, "rows", (json_int_t)rep.rows));
+        vg__api_pack(r, 200,
+                     json_pack("{s:b,s:I,s:I,s:I,s:s}", "ok", rep.ok, "rows", (json_int_t)rep.rows,
+                               "head", (json_int_t)rep.head, "bad_row", (json_int_t)rep.bad_seq,
+                               "what", rep.what));
+        return;
+    }
+    const char *after = q->query(q->opaque, "after"), *lim = q->query(q->opaque, "limit");
+    int64_t a = after ? vg__api_parse_id(after) : 0, l = lim ? vg__api_parse_id(lim) : 200;
+    if ((after && a < 0 && strcmp(after, "0")) || l < 1 || l > 5000) {
+        vg__api_error(r, 400, "after: a row number; limit: 1 to 5000");
+        return;
+    }
+    if (vg_store_audit_json(s->store, a < 0 ? 0 : a, q->query(q->opaque, "actor"),
+                            q->query(q->opaque, "action"), (int)l, &json) < 0) {
+        vg__api_error(r, 503, "the store is unavailable");
+        return;
+    }
+    vg__api_audit(s, x->ses.user, "audit_view", "", NULL);
+    vg__api_reply_json(r, 200, json);
+}
