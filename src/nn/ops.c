@@ -12,6 +12,7 @@
 
 #include <vigie/error.h>
 
+#include "act.h"
 #include "ops.h"
 
 /*
@@ -281,66 +282,6 @@ void vg__depthwise_ref(const vg_conv_geom_t *g, int mult, const float *in, const
                        float *out)
 {
     conv_ref(g, mult, in, filt, out);
-}
-
-/*
- * Activations. Written with comparisons rather than fminf/fmaxf, whose NaN rules keep GCC from
- * using the vector min/max instructions (they become a libm call per element).
- */
-static inline float relu(float v)
-{
-    return v > 0.0f ? v : 0.0f;
-}
-
-static inline float relu6(float v)
-{
-    v = v > 0.0f ? v : 0.0f;
-    return v < 6.0f ? v : 6.0f;
-}
-
-#define INLINE static inline __attribute__((always_inline))
-
-/* The activation loops, inlined into each caller (and so into each clone of it). */
-INLINE void act_inline(const float *in, float *out, size_t n, const vg_act_t *act)
-{
-    const float a = act->alpha, add = act->add, scale = act->scale;
-    switch (act->kind) {
-    case VG_ACT_NONE:
-        if (out != in) memmove(out, in, n * sizeof(float));
-        break;
-    case VG_ACT_RELU:
-        for (size_t i = 0; i < n; i++) out[i] = relu(in[i]);
-        break;
-    case VG_ACT_RELU6:
-        for (size_t i = 0; i < n; i++) out[i] = relu6(in[i]);
-        break;
-    case VG_ACT_LEAKY:
-        for (size_t i = 0; i < n; i++) out[i] = in[i] >= 0.0f ? in[i] : a * in[i];
-        break;
-    case VG_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-in[i]));
-        break;
-    case VG_ACT_HSWISH: /* TF's graph: mul_1 = (x * scale) * relu6(x + add) */
-        for (size_t i = 0; i < n; i++) out[i] = (in[i] * scale) * relu6(in[i] + add);
-        break;
-    }
-}
-
-VG_CLONES
-void vg__act(const float *in, float *out, size_t n, const vg_act_t *act)
-{
-    act_inline(in, out, n, act);
-}
-
-VG_CLONES
-void vg__bias_act(float *x, size_t n, const float *bias, size_t c, const vg_act_t *act)
-{
-    if (bias)
-        for (size_t i = 0; i < n; i += c) {
-            float *restrict r = x + i;
-            for (size_t k = 0; k < c; k++) r[k] += bias[k];
-        }
-    if (act->kind != VG_ACT_NONE) act_inline(x, x, n, act);
 }
 
 /* Eight floats: GCC's vector extension, AVX in the AVX2 clone, two SSE registers otherwise.
