@@ -304,7 +304,7 @@ void vg__http_handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
         vg__api_error(r, 400, "malformed path");
         return;
     }
-    if (n == 0 || (n == 1 && strcmp(seg[0], "api"))) {
+    if (n == 0 || strcmp(seg[0], "api")) {
         /* the console's files */
         if (strcmp(q->method, "GET")) {
             snprintf(r->allow, sizeof(r->allow), "GET");

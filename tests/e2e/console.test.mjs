@@ -125,6 +125,22 @@ try {
   await op.keyboard.press('Escape');
   await op.waitForSelector('#queue');
 
+  /* leaving a view removes its listeners: after going to the cameras and back ten times, one
+   * press of j moves the selection by exactly one alert */
+  for (let i = 0; i < 10; i++) {
+    await op.evaluate(() => { location.hash = '#/cameras'; });
+    await op.waitForSelector('.cams');
+    await op.evaluate(() => { location.hash = '#/alerts'; });
+    await op.waitForSelector('#queue');
+  }
+  const order = await op.evaluate(() => [...document.querySelectorAll('.alert')].map((n) => Number(n.dataset.id)));
+  if (order.length >= 3) {
+    await op.click(`#alert-${order[0]} .type`);
+    await op.keyboard.press('j');
+    const sel = await op.evaluate(() => Number(document.querySelector('.alert.selected').dataset.id));
+    check(sel === order[1], `after 10 visits to another view, j moved the selection by one (#${order[0]} -> #${sel})`);
+  }
+
   /* 2. the server restarts underneath the page */
   await stopServer();
   await op.waitForFunction(() => document.getElementById('live').textContent.includes('reconnecting'), null, { timeout: 15000 });

@@ -621,11 +621,17 @@ static void test_roles(void **state)
     /* the console's files, the scene as JSON (sent back as is, it is accepted), the options */
     assert_int_equal(get(&anon, "/", &r), 200);
     assert_string_equal(r.ctype, "text/html; charset=utf-8");
-    assert_non_null(strstr(r.body, "/app.js"));
+    assert_non_null(strstr(r.body, "/js/app.js"));
     resp_free(&r);
-    assert_int_equal(get(&anon, "/app.js", &r), 200);
+    /* the modules, from their sub-folders */
+    assert_int_equal(get(&anon, "/js/app.js", &r), 200);
     assert_non_null(strstr(r.ctype, "javascript"));
     resp_free(&r);
+    assert_int_equal(get(&anon, "/js/views/alerts.js", &r), 200);
+    assert_non_null(strstr(r.body, "export function enter"));
+    resp_free(&r);
+    assert_int_equal(get(&anon, "/js/nothing.js", NULL), 404);
+    assert_int_equal(get(&anon, "/js/../app.css", NULL), 400);
     assert_int_equal(get(&anon, "/app.css", NULL), 200);
     assert_int_equal(get(&anon, "/nothing.js", NULL), 404);
     assert_int_equal(get(&sup, "/api/feed/head", &r), 200);

@@ -1,0 +1,35 @@
+/* An operator's decisions on an alert: acknowledge, then qualify (confirmed, false alert with
+ * its reason, not relevant) with an optional note. Each is the server's to record and audit. */
+import { S, bus } from './state.js';
+import { api, errorOf } from './api.js';
+import { toast, typeName } from './dom.js';
+import { t } from './i18n.js';
+
+export async function ack(id) {
+  const ev = S.events.get(id);
+  if (!ev || ev.ack_at) return true;
+  const r = await api('POST', `/api/events/${id}/ack`, {});
+  if (r.ok || r.status === 409) {
+    ev.ack_at = ev.ack_at || new Date().toISOString();
+    ev.ack_by = ev.ack_by || S.me.user;
+    return true;
+  }
+  toast(await errorOf(r), true);
+  return false;
+}
+
+export async function qualify(id, qualification, reason, note) {
+  if (!(await ack(id))) return;
+  const body = { qualification };
+  if (reason) body.reason = reason;
+  if (note) body.note = note;
+  const r = await api('POST', `/api/events/${id}/decision`, body);
+  if (!r.ok) {
+    toast(await errorOf(r), true);
+    return;
+  }
+  const ev = S.events.get(id);
+  Object.assign(ev, { qualification, reason: reason || null, decided_by: S.me.user });
+  toast(`${typeName(ev.type)} #${id}: ${t(qualification)}${reason ? ' · ' + t(reason) : ''}`);
+  bus.dispatchEvent(new CustomEvent('feed', { detail: { id, decided: true } }));
+}

@@ -1,0 +1,130 @@
+/*
+ * The live queue's data: the feed's head is read first, then the newest events, then the live
+ * stream (Server-Sent Events) from that head. Every message has the feed's sequence number; the
+ * browser sends the last one back when it reconnects (Last-Event-ID), so a restart of the server
+ * loses nothing, and messages are applied once (by sequence number and event id). Views hear of
+ * each change on the bus ('feed', the event id); the stream's state too ('live').
+ */
+import { S, bus } from './state.js';
+import { api, apiJson } from './api.js';
+
+function beep() {
+  if (!S.sound) return;
+  try {
+    S.audio = S.audio || new AudioContext();
+    const o = S.audio.createOscillator(),
+      g = S.audio.createGain();
+    o.frequency.value = 880;
+    g.gain.value = 0.08;
+    o.connect(g).connect(S.audio.destination);
+    o.start();
+    o.stop(S.audio.currentTime + 0.18);
+  } catch (e) {
+    /* no audio: the visual cue stays */
+  }
+}
+
+const live = () => bus.dispatchEvent(new Event('live'));
+const changed = (id) => bus.dispatchEvent(new CustomEvent('feed', { detail: { id } }));
+
+export function stopStream() {
+  if (S.es) S.es.close();
+  S.es = null;
+}
+
+export function startStream() {
+  stopStream();
+  const es = new EventSource('/api/events/stream?after=' + S.lastSeq);
+  S.es = es;
+  es.onopen = live;
+  es.onerror = async () => {
+    live();
+    if (es.readyState === 2) {
+      /* refused (session gone) or the server answered an error: check and start again */
+      try {
+        const r = await api('GET', '/api/me');
+        if (r.ok)
+          setTimeout(() => {
+            if (S.es === es) startStream();
+          }, 2000);
+        else bus.dispatchEvent(new CustomEvent('logout', { detail: { expired: true } }));
+      } catch (e) {
+        setTimeout(() => {
+          if (S.es === es) startStream();
+        }, 2000);
+      }
+    }
+  };
+  es.onmessage = (m) => {
+    const seq = Number(m.lastEventId);
+    if (seq && S.seenSeq.has(seq)) return;
+    if (seq) {
+      S.seenSeq.add(seq);
+      S.lastSeq = Math.max(S.lastSeq, seq);
+    }
+    let d;
+    try {
+      d = JSON.parse(m.data);
+    } catch (e) {
+      return;
+    }
+    apply(d);
+  };
+}
+
+function apply(d) {
+  const id = d.id;
+  let ev = S.events.get(id);
+  if (d.phase === 'start') {
+    if (ev) return;
+    ev = {
+      id,
+      camera: d.camera,
+      type: d.type,
+      zone: d.zone,
+      start: d.wall,
+      t: d.t,
+      score: d.score,
+      box: d.box,
+      details: d.details,
+      evidence: d.evidence,
+      open: 1,
+      arrived: Date.now(),
+      fresh: true,
+    };
+    S.events.set(id, ev);
+    S.order.unshift(id);
+    beep();
+    changed(id);
+    return;
+  }
+  if (!ev) return;
+  if (d.phase === 'end') {
+    ev.open = 0;
+    ev.end = d.wall;
+  }
+  if (d.phase === 'ack') {
+    ev.ack_at = d.wall;
+    ev.ack_by = d.user;
+  }
+  if (d.phase === 'decision') {
+    ev.qualification = d.qualification;
+    ev.reason = d.reason;
+    ev.note = d.note;
+    ev.decided_by = d.user;
+  }
+  changed(id);
+}
+
+export async function loadEvents() {
+  const head = await apiJson('GET', '/api/feed/head');
+  const list = await apiJson('GET', '/api/events?limit=200');
+  S.events.clear();
+  S.order = [];
+  for (const e of list) {
+    S.events.set(e.id, e);
+    S.order.push(e.id);
+  }
+  S.lastSeq = head.seq;
+  startStream();
+}

@@ -1,0 +1,38 @@
+/*
+ * What the console knows while it runs: the session (me, with what its role may do), the
+ * operator's settings (language, sound, overdue delay), the cameras, the events of the queue and
+ * where the live stream is. One object, imported where needed; views do not keep their own copy.
+ *
+ * bus carries what happens to the views that care, for as long as they are shown:
+ * 'feed' (detail: the event id a live message changed), 'logout' (the session is gone),
+ * 'live' (the stream opened or dropped).
+ */
+export const S = {
+  lang: localStorage.getItem('vigie.lang') || (navigator.language.startsWith('fr') ? 'fr' : 'en'),
+  sound: localStorage.getItem('vigie.sound') !== 'off',
+  overdue: Number(localStorage.getItem('vigie.overdue') || 60),
+  me: null,
+  cameras: [],
+  events: new Map(),
+  order: [],
+  selected: null,
+  lastSeq: 0,
+  es: null,
+  seenSeq: new Set(),
+  reasonMode: false,
+  view: null,
+  audio: null,
+};
+
+export const bus = new EventTarget();
+
+/* What the role may do comes from the server's route table (login and GET /api/me: can). */
+export function can(what) {
+  return !!(S.me && S.me.can && S.me.can[what]);
+}
+
+export const REASONS = ['person_not_object', 'fixture', 'reflection_or_light', 'weather', 'other'];
+
+export function camOf(name) {
+  return S.cameras.find((c) => c.name === name) || {};
+}

@@ -1,0 +1,78 @@
+/*
+ * The queue's and the event page's keys: j/k or arrows move, Enter opens, Esc goes back, a
+ * acknowledges, c confirms, n is not relevant, f then 1-5 a false alert with its reason, ? the
+ * help. Registered for as long as the view is shown (ctx.signal); never while a text field has
+ * the focus, nor with a modifier.
+ */
+import { S, REASONS } from '../state.js';
+import { $, toast } from '../dom.js';
+import { t } from '../i18n.js';
+import { ack, qualify } from '../decisions.js';
+import { markSelected, showHelp } from './queue.js';
+
+export function queueKeys(ctx, redraw) {
+  const note = () => ($('#note') ? $('#note').value : '');
+  const onKey = (e) => {
+    if (!S.me || e.ctrlKey || e.metaKey || e.altKey) return;
+    const tag = (e.target.tagName || '').toLowerCase();
+    if (['input', 'textarea', 'select'].includes(tag)) return;
+    if ($('.dialog')) return;
+    const id = S.selected;
+    if (S.reasonMode) {
+      const n = Number(e.key);
+      S.reasonMode = false;
+      if (n >= 1 && n <= 5 && id) {
+        e.preventDefault();
+        qualify(id, 'false_alert', REASONS[n - 1], note());
+      }
+      return;
+    }
+    const i = S.order.indexOf(id);
+    switch (e.key) {
+      case 'j':
+      case 'ArrowDown':
+        if (S.view === 'alerts' && i < S.order.length - 1) {
+          S.selected = S.order[i + 1];
+          markSelected();
+          e.preventDefault();
+        }
+        break;
+      case 'k':
+      case 'ArrowUp':
+        if (S.view === 'alerts' && i > 0) {
+          S.selected = S.order[i - 1];
+          markSelected();
+          e.preventDefault();
+        }
+        break;
+      case 'Enter':
+      case 'o':
+        if (S.view === 'alerts' && id) location.hash = '#/event/' + id;
+        break;
+      case 'Escape':
+        if (S.view === 'event') location.hash = '#/alerts';
+        break;
+      case 'a':
+        if (id) ack(id).then(() => redraw(id));
+        break;
+      case 'c':
+        if (id) qualify(id, 'confirmed', null, note());
+        break;
+      case 'n':
+        if (id) qualify(id, 'not_relevant', null, note());
+        break;
+      case 'f':
+        if (id) {
+          S.reasonMode = true;
+          toast(t('choose_reason'));
+        }
+        break;
+      case '?':
+        showHelp();
+        break;
+      default:
+        return;
+    }
+  };
+  document.addEventListener('keydown', onKey, { signal: ctx.signal });
+}

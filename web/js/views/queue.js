@@ -1,0 +1,64 @@
+/* What the queue and its keys share: the selection, the overdue highlight, the keys' help. */
+import { S, REASONS } from '../state.js';
+import { $, el } from '../dom.js';
+import { t } from '../i18n.js';
+
+export function overdueTick() {
+  const now = Date.now();
+  let unacked = 0;
+  for (const id of S.order) {
+    const ev = S.events.get(id);
+    if (ev.ack_at) continue;
+    unacked++;
+    const li = document.getElementById('alert-' + id);
+    const since = ev.arrived || Date.parse(ev.start);
+    if (li) li.classList.toggle('overdue', now - since > S.overdue * 1000);
+  }
+  document.title = (unacked ? `(${unacked}) ` : '') + 'vigie';
+}
+
+export function markSelected() {
+  for (const li of document.querySelectorAll('.alert')) {
+    const on = Number(li.dataset.id) === S.selected;
+    li.classList.toggle('selected', on);
+    li.setAttribute('aria-selected', on ? 'true' : 'false');
+    if (on) li.focus({ preventScroll: false });
+  }
+}
+
+export function showHelp() {
+  const rows = [
+    ['j / ↓, k / ↑', 'k_next'],
+    ['Enter', 'k_open'],
+    ['Esc', 'k_back'],
+    ['a', 'k_ack'],
+    ['c', 'k_conf'],
+    ['f, 1–5', 'k_false'],
+    ['n', 'k_nr'],
+    ['?', 'k_help'],
+  ];
+  const dlg = el(
+    'div',
+    {
+      class: 'dialog',
+      role: 'dialog',
+      'aria-modal': 'true',
+      onclick: (e) => {
+        if (e.target === dlg) dlg.remove();
+      },
+    },
+    el(
+      'div',
+      { class: 'panel help' },
+      el('h2', {}, t('keys')),
+      el(
+        'table',
+        {},
+        rows.map(([k, v]) => el('tr', {}, el('td', {}, el('kbd', {}, k)), el('td', {}, t(v)))),
+      ),
+      el('p', {}, REASONS.map((r, i) => `${i + 1}. ${t(r)}`).join(' · ')),
+      el('button', { type: 'button', onclick: () => dlg.remove() }, 'OK'),
+    ),
+  );
+  $('#dialog-host').append(dlg);
+}

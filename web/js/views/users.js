@@ -1,0 +1,84 @@
+/* Users (#/users, admins): the list, a new user with a role, disabling one. */
+import { S } from '../state.js';
+import { apiJson } from '../api.js';
+import { $, el, fmtTime, toast } from '../dom.js';
+import { t } from '../i18n.js';
+
+export async function enter() {
+  S.view = 'users';
+  const main = $('#main');
+  main.textContent = '';
+  const rows = await apiJson('GET', '/api/users');
+  const name = el('input', { required: true }),
+    pw = el('input', { type: 'password', required: true, minlength: 10 });
+  const role = el(
+    'select',
+    {},
+    ['operator', 'supervisor', 'auditor', 'admin'].map((r) => el('option', { value: r }, r)),
+  );
+  main.append(
+    el('h1', {}, t('users')),
+    el(
+      'table',
+      {},
+      el(
+        'tbody',
+        {},
+        rows.map((u) =>
+          el(
+            'tr',
+            {},
+            el('td', {}, u.name),
+            el('td', {}, u.role),
+            el('td', {}, fmtTime(u.created)),
+            el(
+              'td',
+              {},
+              u.disabled
+                ? t('disabled')
+                : el(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'secondary',
+                      onclick: async () => {
+                        try {
+                          await apiJson('POST', `/api/users/${u.name}/disable`, {});
+                          enter();
+                        } catch (e) {
+                          toast(e.message, true);
+                        }
+                      },
+                    },
+                    t('disable'),
+                  ),
+            ),
+          ),
+        ),
+      ),
+    ),
+    el(
+      'form',
+      {
+        class: 'row panel',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          try {
+            await apiJson('POST', '/api/users', {
+              name: name.value,
+              role: role.value,
+              password: pw.value,
+            });
+            enter();
+          } catch (err) {
+            toast(err.message, true);
+          }
+        },
+      },
+      el('label', {}, t('name'), name),
+      el('label', {}, t('role'), role),
+      el('label', {}, t('password'), pw),
+      el('button', { type: 'submit' }, t('add_user')),
+    ),
+  );
+}
