@@ -153,33 +153,16 @@ static int get_polygon(ctx_t *c, struct fy_node *n, const char *key, vg_polygon_
     return 0;
 }
 
-/* Iterate a mapping, checking each key against @allowed. */
-typedef int (*member_fn)(ctx_t *c, const char *key, struct fy_node *val, void *obj,
-                         const char *path);
-
-static int walk_mapping(ctx_t *c, struct fy_node *n, const char *path, const char *const *allowed,
-                        member_fn fn, void *obj)
+static int fail_msg(void *c, struct fy_node *n, const char *key, const char *msg)
 {
-    void *it = NULL;
-    struct fy_node_pair *p;
-    if (!n || !fy_node_is_mapping(n)) return fail(c, n, path, "expected a mapping of keys");
-    while ((p = fy_node_mapping_iterate(n, &it))) {
-        struct fy_node *k = fy_node_pair_key(p);
-        const char *key = scalar(c, k, path);
-        int known = 0;
-        char list[512] = "";
-        size_t len = 0;
-        if (!key) return VG_ESYNTAX;
-        for (int i = 0; allowed[i]; i++) {
-            if (!strcmp(key, allowed[i])) known = 1;
-            len +=
-                (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", allowed[i]);
-        }
-        if (!known) return fail(c, k, key, "unknown key in %s (known keys: %s)", path, list);
-        int ret = fn(c, key, fy_node_pair_value(p), obj, path);
-        if (ret < 0) return ret;
-    }
-    return 0;
+    return fail(c, n, key, "%s", msg);
+}
+
+/* Walk a mapping, checking each key against @allowed (vg__yaml_walk). */
+static int walk_mapping(ctx_t *c, struct fy_node *n, const char *path, const char *const *allowed,
+                        vg_yaml_member_fn fn, void *obj)
+{
+    return vg__yaml_walk(n, path, allowed, fn, fail_msg, c, obj);
 }
 
 /* A mapping of option names to scalar values, added to @set as "<prefix>name". */
@@ -204,11 +187,11 @@ static int get_settings(ctx_t *c, struct fy_node *n, const char *path, const cha
     return 0;
 }
 
-static int zone_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+static int zone_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    ctx_t *c = vc;
     vg_zone_t *z = obj;
     int k;
-    (void)path;
     if (!strcmp(key, "name")) return get_string(c, v, "zones.name", &z->name);
     if (!strcmp(key, "kind")) {
         if (get_choice(c, v, "zones.kind", zone_kinds, VG_ZONE_NB, &k) < 0) return VG_ESYNTAX;
@@ -234,11 +217,11 @@ static int zone_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, 
     return VG_EBUG;
 }
 
-static int line_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+static int line_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    ctx_t *c = vc;
     vg_line_t *l = obj;
     int k;
-    (void)path;
     if (!strcmp(key, "name")) return get_string(c, v, "lines.name", &l->name);
     if (!strcmp(key, "points")) {
         if (!v || !fy_node_is_sequence(v) || fy_node_sequence_item_count(v) != 2)
@@ -258,19 +241,19 @@ static int line_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, 
     return VG_EBUG;
 }
 
-static int fixture_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+static int fixture_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    ctx_t *c = vc;
     vg_fixture_t *f = obj;
-    (void)path;
     if (!strcmp(key, "name")) return get_string(c, v, "fixtures.name", &f->name);
     if (!strcmp(key, "polygon")) return get_polygon(c, v, "fixtures.polygon", &f->polygon);
     return VG_EBUG;
 }
 
-static int calib_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+static int calib_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    ctx_t *c = vc;
     vg_calib_point_t *p = obj;
-    (void)path;
     if (!strcmp(key, "image")) return get_point(c, v, "calibration.points.image", 1, &p->image);
     if (!strcmp(key, "ground")) return get_point(c, v, "calibration.points.ground", 0, &p->ground);
     return VG_EBUG;
@@ -359,10 +342,10 @@ static int parse_polygon_list(ctx_t *c, struct fy_node *n, const char *key, vg_p
     return 0;
 }
 
-static int masks_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+static int masks_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    ctx_t *c = vc;
     vg_scene_t *s = obj;
-    (void)path;
     if (!strcmp(key, "privacy"))
         return parse_polygon_list(c, v, "masks.privacy", &s->privacy, &s->nb_privacy);
     return parse_polygon_list(c, v, "masks.ignore", &s->ignore, &s->nb_ignore);
@@ -391,16 +374,15 @@ static int parse_fixtures(ctx_t *c, struct fy_node *n)
     return check_unique(c, n, "fixtures", names, s->nb_fixtures);
 }
 
-static int calibration_member(ctx_t *c, const char *key, struct fy_node *v, void *obj,
-                              const char *path)
+static int calibration_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    ctx_t *c = vc;
     static const char *const keys[] = {"image", "ground", NULL};
     vg_scene_t *s = obj;
     void *it = NULL;
     struct fy_node *item;
     int count;
     (void)key;
-    (void)path;
     if (!fy_node_is_sequence(v))
         return fail(c, v, "calibration.points",
                     "expected a list of {image: [x, y], ground: [X, Y]}");
@@ -420,21 +402,21 @@ static int calibration_member(ctx_t *c, const char *key, struct fy_node *v, void
     return 0;
 }
 
-static int events_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+static int events_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    ctx_t *c = vc;
     char prefix[96];
     (void)obj;
-    (void)path;
     snprintf(prefix, sizeof(prefix), "%s.", key);
     return get_settings(c, v, key, prefix, c->scene->settings);
 }
 
-static int top_member(ctx_t *c, const char *key, struct fy_node *v, void *obj, const char *path)
+static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    ctx_t *c = vc;
     static const char *const mask_keys[] = {"privacy", "ignore", NULL};
     static const char *const calib_keys[] = {"points", NULL};
     vg_scene_t *s = obj;
-    (void)path;
     if (!strcmp(key, "version")) {
         double ver;
         if (get_number(c, v, "version", 1, 1, &ver) < 0) return VG_ESYNTAX;
@@ -572,7 +554,7 @@ static int parse_doc(vg_scene_t **out, struct fy_document *doc, struct fy_diag *
     /* The declared size bounds every coordinate, wherever it stands in the file. */
     if (fy_node_is_mapping(root)) {
         struct fy_node *size = fy_node_mapping_lookup_by_string(root, "size", FY_NT);
-        if (size) top_member(&c, "size", size, c.scene, "scene");
+        if (size) top_member(&c, "size", size, c.scene);
     }
     ret = c.failed ? VG_ESYNTAX : walk_mapping(&c, root, "scene", keys, top_member, c.scene);
     if (ret == VG_ENOMEM && err) snprintf(err, errlen, "%s: out of memory", name);

@@ -48,3 +48,32 @@ int vg__yaml_line(struct fy_node *n)
     }
     return 0;
 }
+
+int vg__yaml_walk(struct fy_node *n, const char *what, const char *const *allowed,
+                  vg_yaml_member_fn member, vg_yaml_fail_fn fail, void *ctx, void *obj)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+    char msg[700];
+    if (!n || !fy_node_is_mapping(n))
+        return fail(ctx, n, what, "expected a mapping of keys (key: value)");
+    while ((p = fy_node_mapping_iterate(n, &it))) {
+        struct fy_node *k = fy_node_pair_key(p);
+        const char *key = k && fy_node_is_scalar(k) ? fy_node_get_scalar0(k) : NULL;
+        int known = 0;
+        if (!key) return fail(ctx, k, what, "keys must be plain names");
+        for (int i = 0; allowed[i]; i++) known |= !strcmp(allowed[i], key);
+        if (!known) {
+            size_t len =
+                (size_t)snprintf(msg, sizeof(msg), "unknown key in %s (known keys: ", what);
+            for (int i = 0; allowed[i] && len < sizeof(msg); i++)
+                len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%s", i ? ", " : "",
+                                        allowed[i]);
+            if (len < sizeof(msg)) snprintf(msg + len, sizeof(msg) - len, ")");
+            return fail(ctx, k, key, msg);
+        }
+        int ret = member(ctx, key, fy_node_pair_value(p), obj);
+        if (ret < 0) return ret;
+    }
+    return 0;
+}

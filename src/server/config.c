@@ -119,36 +119,21 @@ static int valid_name(const char *s)
     return s[0] != '.';
 }
 
-typedef int (*cmember_fn)(cctx_t *c, const char *key, struct fy_node *v, void *obj);
-
-static int cwalk(cctx_t *c, struct fy_node *n, const char *what, const char *const *keys,
-                 cmember_fn fn, void *obj)
+static int cfail_msg(void *c, struct fy_node *n, const char *key, const char *msg)
 {
-    void *it = NULL;
-    struct fy_node_pair *p;
-    if (!n || !fy_node_is_mapping(n)) return cfail(c, n, what, "expected a mapping (key: value)");
-    while ((p = fy_node_mapping_iterate(n, &it))) {
-        struct fy_node *k = fy_node_pair_key(p);
-        const char *key = k && fy_node_is_scalar(k) ? fy_node_get_scalar0(k) : NULL;
-        int known = 0;
-        if (!key) return cfail(c, k, what, "keys must be plain names");
-        for (int i = 0; keys[i]; i++) known |= !strcmp(keys[i], key);
-        if (!known) {
-            char list[512] = "";
-            for (int i = 0; keys[i]; i++) {
-                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
-                strncat(list, keys[i], sizeof(list) - strlen(list) - 1);
-            }
-            return cfail(c, k, key, "unknown key in %s; known keys: %s", what, list);
-        }
-        int ret = fn(c, key, fy_node_pair_value(p), obj);
-        if (ret < 0) return ret;
-    }
-    return 0;
+    return cfail(c, n, key, "%s", msg);
 }
 
-static int retention_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+/* Walk a mapping, checking each key against @keys (vg__yaml_walk). */
+static int cwalk(cctx_t *c, struct fy_node *n, const char *what, const char *const *keys,
+                 vg_yaml_member_fn fn, void *obj)
 {
+    return vg__yaml_walk(n, what, keys, fn, cfail_msg, c, obj);
+}
+
+static int retention_member(void *vc, const char *key, struct fy_node *v, void *obj)
+{
+    cctx_t *c = vc;
     vg_server_config_t *cfg = obj;
     if (!strcmp(key, "evidence_days")) return cnum(c, v, key, 0.001, 36500, &cfg->evidence_days);
     if (!strcmp(key, "audit_days")) return cnum(c, v, key, 0, 36500, &cfg->audit_days);
@@ -156,8 +141,9 @@ static int retention_member(cctx_t *c, const char *key, struct fy_node *v, void 
     return cnum(c, v, key, 1, 86400 * 7, &cfg->retention_every);
 }
 
-static int evidence_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+static int evidence_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    cctx_t *c = vc;
     vg_server_config_t *cfg = obj;
     if (!strcmp(key, "keep_original")) return cbool(c, v, key, &cfg->keep_original);
     if (!strcmp(key, "pixel_block")) {
@@ -183,8 +169,9 @@ static int evidence_member(cctx_t *c, const char *key, struct fy_node *v, void *
     return 0;
 }
 
-static int security_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+static int security_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    cctx_t *c = vc;
     vg_server_config_t *cfg = obj;
     double d;
     int r;
@@ -200,14 +187,16 @@ static int security_member(cctx_t *c, const char *key, struct fy_node *v, void *
     return r;
 }
 
-static int audit_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+static int audit_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    cctx_t *c = vc;
     vg_server_config_t *cfg = obj;
     return cnum(c, v, key, 1, 86400 * 7, &cfg->anchor_every);
 }
 
-static int camera_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+static int camera_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    cctx_t *c = vc;
     vg_server_camera_t *cam = obj;
     if (!strcmp(key, "name")) {
         const char *s = cscalar(c, v, key);
@@ -240,8 +229,9 @@ static int camera_member(cctx_t *c, const char *key, struct fy_node *v, void *ob
     return 0;
 }
 
-static int top_member(cctx_t *c, const char *key, struct fy_node *v, void *obj)
+static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
+    cctx_t *c = vc;
     static const char *const ret_keys[] = {"evidence_days", "audit_days", "counts_days", "every",
                                            NULL};
     static const char *const ev_keys[] = {"keep_original", "original_roles", "pixel_block", NULL};
