@@ -27,6 +27,7 @@
 #include <vigie/pose.h>
 #include <vigie/image.h>
 #include <vigie/abandoned.h>
+#include <vigie/crowd.h>
 #include <vigie/flow.h>
 #include <vigie/pipeline.h>
 

@@ -6,5 +6,7 @@
 
 /* The "abandoned_object" option group's table (abandoned.c), also its stage's. */
 extern const vg_option_t vg__abandon_options[];
+/* The "crowd_movement" option group's table (crowd.c), also its stage's. */
+extern const vg_option_t vg__crowd_options[];
 
 #endif
