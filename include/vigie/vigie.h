@@ -28,6 +28,7 @@
 #include <vigie/image.h>
 #include <vigie/abandoned.h>
 #include <vigie/crowd.h>
+#include <vigie/density.h>
 #include <vigie/flow.h>
 #include <vigie/pipeline.h>
 

@@ -8,5 +8,7 @@
 extern const vg_option_t vg__abandon_options[];
 /* The "crowd_movement" option group's table (crowd.c), also its stage's. */
 extern const vg_option_t vg__crowd_options[];
+/* The "density" option group's table (density.c), also its stage's. */
+extern const vg_option_t vg__density_options[];
 
 #endif
