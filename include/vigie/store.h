@@ -141,19 +141,49 @@ int vg_store_fixtures(vg_store_t *s, const char *camera,
 int vg_store_scene_get(vg_store_t *s, const char *camera, char **yaml);
 int vg_store_scene_put(vg_store_t *s, const char *camera, const char *yaml, const char *user);
 
+/** Statistics of one camera and event type over a period (vg_store_stats). */
+typedef struct vg_store_stats_row {
+    const char *camera, *type;
+    int64_t alerts, acknowledged, confirmed, false_alerts, not_relevant;
+    double confirmed_rate;               /**< NAN when none was qualified */
+    double camera_hours;                 /**< analysed, from the runs' recorded spans */
+    double false_alerts_per_camera_hour; /**< NAN without camera hours */
+    double median_decide_s;              /**< NAN when none was decided */
+} vg_store_stats_row_t;
+
 /**
  * Statistics per camera and event type for starts between @from and @to (ISO times, NULL for
- * open ends), as a JSON array (newly allocated) of {camera, type, alerts, acknowledged,
- * confirmed, false_alerts, not_relevant, confirmed_rate, false_alerts_per_camera_hour,
- * median_decide_s, camera_hours}. Camera hours come from the runs' recorded spans.
+ * open ends): @fn(opaque, row) for each, by camera then type (the row is valid for the call
+ * only; a negative return stops and is returned). Returns the number of rows or an error.
+ */
+int vg_store_stats(vg_store_t *s, const char *from, const char *to,
+                   int (*fn)(void *opaque, const vg_store_stats_row_t *row), void *opaque);
+/**
+ * The same as a JSON array (newly allocated) of {camera, type, alerts, acknowledged, confirmed,
+ * false_alerts, not_relevant, confirmed_rate, false_alerts_per_camera_hour, median_decide_s,
+ * camera_hours} (null where NAN). Made from vg_store_stats.
  */
 int vg_store_stats_json(vg_store_t *s, const char *from, const char *to, char **json);
 /** Store one sample of a camera's count series (vg_count_t) with its wall-clock time. */
 int vg_store_count_put(vg_store_t *s, int64_t run, const vg_count_t *c, const char *wall);
+/** One sample of a camera's count series as stored (vg_store_counts). */
+typedef struct vg_store_count_row {
+    const char *wall, *zone;
+    double count, count_detector;
+    double count_occupancy, area, density; /**< NAN where unknown (no calibration) */
+} vg_store_count_row_t;
+
 /**
  * The count series of @camera (one @zone, or all when NULL) between @from and @to (ISO times,
- * NULL for open ends), the last @limit samples, oldest first, as a JSON array (newly allocated)
- * of {wall, zone, count, count_detector, count_occupancy, area, density} (null where unknown).
+ * NULL for open ends), the last @limit samples, oldest first: @fn(opaque, row) for each (valid
+ * for the call only; a negative return stops and is returned). Returns the count or an error.
+ */
+int vg_store_counts(vg_store_t *s, const char *camera, const char *zone, const char *from,
+                    const char *to, int limit,
+                    int (*fn)(void *opaque, const vg_store_count_row_t *row), void *opaque);
+/**
+ * The same as a JSON array (newly allocated) of {wall, zone, count, count_detector,
+ * count_occupancy, area, density} (null where unknown). Made from vg_store_counts.
  */
 int vg_store_counts_json(vg_store_t *s, const char *camera, const char *zone, const char *from,
                          const char *to, int limit, char **json);

@@ -19,6 +19,7 @@
  * Everything that reads personal data or changes anything is audited with the user.
  */
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,45 @@ void vg__http_resp_free(vg_http_resp_t *r)
 void vg__api_jpeg(vg_http_resp_t *r, uint8_t *jpg, size_t len)
 {
     vg__api_set_body(r, 200, "image/jpeg", (char *)jpg, len);
+}
+
+/* ---- text built row by row (the CSV exports) ---- */
+
+void vg__api_text_add(vg_api_text_t *t, const char *fmt, ...)
+{
+    va_list ap;
+    for (int tries = 0; tries < 2 && !t->failed; tries++) {
+        va_start(ap, fmt);
+        int k = vsnprintf(t->p ? t->p + t->n : NULL, t->p ? t->cap - t->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            t->failed = 1;
+            return;
+        }
+        if (t->p && t->n + (size_t)k < t->cap) {
+            t->n += (size_t)k;
+            return;
+        }
+        size_t cap = (t->cap ? 2 * t->cap : 4096) + (size_t)k;
+        char *np = vg_realloc(t->p, cap);
+        if (!np) {
+            t->failed = 1;
+            return;
+        }
+        t->p = np, t->cap = cap;
+    }
+}
+
+void vg__api_text_csv_str(vg_api_text_t *t, const char *s)
+{
+    vg__api_text_add(t, "\"");
+    for (; s && *s; s++) vg__api_text_add(t, *s == '"' ? "\"\"" : "%c", *s);
+    vg__api_text_add(t, "\"");
+}
+
+json_t *vg__api_num(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
 }
 
 /* ---- requests ---- */

@@ -56,6 +56,18 @@ void vg__api_error(vg_http_resp_t *r, int status, const char *fmt, ...)
 void vg__api_pack(vg_http_resp_t *r, int status, json_t *o);
 /* A JPEG body (takes @jpg). */
 void vg__api_jpeg(vg_http_resp_t *r, uint8_t *jpg, size_t len);
+/* api.c: text built row by row (the CSV exports): appended with printf formats; failed is set
+ * (and nothing more added) when memory runs out. */
+typedef struct vg_api_text {
+    char *p;
+    size_t n, cap;
+    int failed;
+} vg_api_text_t;
+void vg__api_text_add(vg_api_text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A CSV field: quoted, quotes doubled. */
+void vg__api_text_csv_str(vg_api_text_t *t, const char *s);
+/* A JSON number, or null for NAN. */
+json_t *vg__api_num(double v);
 /* api.c: requests */
 int64_t vg__api_parse_id(const char *s);
 json_t *vg__api_body_json(const vg_http_req_t *q, vg_http_resp_t *r);

@@ -65,46 +65,26 @@ static int scene_live_change(vg_cam_t *c, const vg_scene_t *next, char *why, siz
     return same ? 0 : -1;
 }
 
-/* @json's count samples as CSV (names quoted), newly allocated into @out/@n; 0 or VG_ENOMEM. */
-static int counts_csv(const char *json, char **out, size_t *n)
+static int count_csv_row(void *opaque, const vg_store_count_row_t *r)
 {
-    json_t *arr = json_loads(json, 0, NULL), *o;
-    size_t i, cap = 256 + json_array_size(arr) * (2 * VG_EVENT_NAME_MAX + 400), len = 0;
-    char *buf = arr ? vg_malloc(cap) : NULL;
-    if (!buf) {
-        json_decref(arr);
-        return VG_ENOMEM;
-    }
-    len += snprintf(buf, cap, "wall,zone,count,count_detector,count_occupancy,area_m2,density\n");
-    json_array_foreach(arr, i, o)
-    {
-        char zone[2 * VG_EVENT_NAME_MAX + 3], num[3][32];
-        const char *z = json_string_value(json_object_get(o, "zone"));
-        size_t k = 0;
-        zone[k++] = '"';
-        for (; z && *z && k < sizeof(zone) - 3; z++) {
-            if (*z == '"') zone[k++] = '"';
-            zone[k++] = *z;
-        }
-        zone[k++] = '"';
-        zone[k] = 0;
-        static const char *const opt[3] = {"count_occupancy", "area", "density"};
-        for (int m = 0; m < 3; m++) {
-            json_t *v = json_object_get(o, opt[m]);
-            num[m][0] = 0;
-            if (json_is_number(v)) snprintf(num[m], sizeof(num[m]), "%.3f", json_number_value(v));
-        }
-        len += snprintf(buf + len, cap - len, "%s,%s,%.2f,%.0f,%s,%s,%s\n",
-                        json_string_value(json_object_get(o, "wall")), zone,
-                        json_number_value(json_object_get(o, "count")),
-                        json_number_value(json_object_get(o, "count_detector")), num[0], num[1],
-                        num[2]);
-        if (len >= cap) len = cap - 1;
-    }
-    json_decref(arr);
-    *out = buf;
-    *n = len;
-    return 0;
+    vg_api_text_t *t = opaque;
+    const double opt[3] = {r->count_occupancy, r->area, r->density};
+    vg__api_text_add(t, "%s,", r->wall);
+    vg__api_text_csv_str(t, r->zone);
+    vg__api_text_add(t, ",%.2f,%.0f", r->count, r->count_detector);
+    for (int m = 0; m < 3; m++)
+        isnan(opt[m]) ? vg__api_text_add(t, ",") : vg__api_text_add(t, ",%.3f", opt[m]);
+    vg__api_text_add(t, "\n");
+    return t->failed ? VG_ENOMEM : 0;
+}
+
+static int count_json_row(void *opaque, const vg_store_count_row_t *r)
+{
+    json_t *o = json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o}", "wall", r->wall, "zone", r->zone,
+                          "count", r->count, "count_detector", r->count_detector, "count_occupancy",
+                          vg__api_num(r->count_occupancy), "area", vg__api_num(r->area), "density",
+                          vg__api_num(r->density));
+    return o && json_array_append_new(opaque, o) == 0 ? 0 : VG_ENOMEM;
 }
 
 void vg__api_cameras(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
@@ -254,7 +234,6 @@ void vg__api_counts(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
 {
     vg_cam_t *c = x->cam;
     int csv = x->variant;
-    char *json = NULL;
     const char *from = q->query(q->opaque, "from"), *to = q->query(q->opaque, "to");
     const char *zone = q->query(q->opaque, "zone"), *lim = q->query(q->opaque, "limit");
     if (!vg__api_iso_time_ok(from) || !vg__api_iso_time_ok(to)) {
@@ -275,20 +254,28 @@ void vg__api_counts(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
         vg__api_error(r, 400, "zone: a zone name (at most 63 characters)");
         return;
     }
-    if (vg_store_counts_json(s->store, c->cfg->name, zone, from, to, limit, &json) < 0) {
-        vg__api_error(r, 503, "the store is unavailable");
-        return;
-    }
     if (!csv) {
-        vg__api_reply_json(r, 200, json);
+        json_t *arr = json_array();
+        int ret = arr ? vg_store_counts(s->store, c->cfg->name, zone, from, to, limit,
+                                        count_json_row, arr)
+                      : VG_ENOMEM;
+        if (ret < 0)
+            vg__api_error(r, ret == VG_ENOMEM ? 500 : 503,
+                          ret == VG_ENOMEM ? "out of memory" : "the store is unavailable");
+        else
+            vg__api_pack(r, 200, json_incref(arr));
+        json_decref(arr);
         return;
     }
-    char *out = NULL, target[128];
-    size_t n = 0;
-    int ret = counts_csv(json, &out, &n);
-    vg_free(json);
-    if (ret < 0) {
-        vg__api_error(r, 500, "out of memory");
+    char target[128];
+    vg_api_text_t out = {0};
+    vg__api_text_add(&out, "wall,zone,count,count_detector,count_occupancy,area_m2,density\n");
+    int ret = vg_store_counts(s->store, c->cfg->name, zone, from, to, limit, count_csv_row, &out);
+    if (ret < 0 || out.failed) {
+        vg_free(out.p);
+        vg__api_error(r, ret == VG_ENOMEM || out.failed ? 500 : 503,
+                      ret == VG_ENOMEM || out.failed ? "out of memory"
+                                                     : "the store is unavailable");
         return;
     }
     snprintf(target, sizeof(target), "cameras/%s", c->cfg->name);
@@ -296,5 +283,5 @@ void vg__api_counts(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                   json_pack("{s:s?,s:s?,s:s?}", "zone", zone, "from", from, "to", to));
     snprintf(r->disposition, sizeof(r->disposition), "attachment; filename=\"vigie-counts-%s.csv\"",
              c->cfg->name);
-    vg__api_set_body(r, 200, "text/csv; charset=utf-8", out, n);
+    vg__api_set_body(r, 200, "text/csv; charset=utf-8", out.p, out.n);
 }

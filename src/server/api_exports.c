@@ -79,60 +79,79 @@ void vg__api_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     json_decref(b);
 }
 
+static int stats_json_row(void *opaque, const vg_store_stats_row_t *r)
+{
+    json_t *o = json_object();
+    if (!o) return VG_ENOMEM;
+    json_object_set_new(o, "camera", json_string(r->camera));
+    json_object_set_new(o, "type", json_string(r->type));
+    json_object_set_new(o, "alerts", json_integer(r->alerts));
+    json_object_set_new(o, "acknowledged", json_integer(r->acknowledged));
+    json_object_set_new(o, "confirmed", json_integer(r->confirmed));
+    json_object_set_new(o, "false_alerts", json_integer(r->false_alerts));
+    json_object_set_new(o, "not_relevant", json_integer(r->not_relevant));
+    json_object_set_new(o, "confirmed_rate", vg__api_num(r->confirmed_rate));
+    json_object_set_new(o, "camera_hours", json_real(r->camera_hours));
+    json_object_set_new(o, "false_alerts_per_camera_hour",
+                        vg__api_num(r->false_alerts_per_camera_hour));
+    json_object_set_new(o, "median_decide_s", vg__api_num(r->median_decide_s));
+    return json_array_append_new(opaque, o) == 0 ? 0 : VG_ENOMEM;
+}
+
+static int stats_csv_row(void *opaque, const vg_store_stats_row_t *r)
+{
+    vg_api_text_t *t = opaque;
+    vg__api_text_add(t, "%s,%s,%lld,%lld,%lld,%lld,%lld,", r->camera, r->type, (long long)r->alerts,
+                     (long long)r->acknowledged, (long long)r->confirmed,
+                     (long long)r->false_alerts, (long long)r->not_relevant);
+    if (!isnan(r->confirmed_rate)) vg__api_text_add(t, "%.4f", r->confirmed_rate);
+    vg__api_text_add(t, ",%.4f,", r->camera_hours);
+    if (!isnan(r->false_alerts_per_camera_hour))
+        vg__api_text_add(t, "%.4f", r->false_alerts_per_camera_hour);
+    vg__api_text_add(t, ",");
+    if (!isnan(r->median_decide_s)) vg__api_text_add(t, "%.1f", r->median_decide_s);
+    vg__api_text_add(t, "\n");
+    return t->failed ? VG_ENOMEM : 0;
+}
+
 void vg__api_stats(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                    const vg_route_ctx_t *x)
 {
-    int csv = x->variant;
-    char *json = NULL;
+    int csv = x->variant, ret;
     const char *from = q->query(q->opaque, "from"), *to = q->query(q->opaque, "to");
     if (!vg__api_iso_time_ok(from) || !vg__api_iso_time_ok(to)) {
         vg__api_error(r, 400, "from/to: ISO 8601 UTC times, e.g. 2026-11-26T00:00:00Z");
         return;
     }
-    if (vg_store_stats_json(s->store, from, to, &json) < 0) {
-        vg__api_error(r, 503, "the store is unavailable");
-        return;
-    }
     if (!csv) {
-        vg__api_reply_json(r, 200, json);
-        return;
-    }
-    json_t *arr = json_loads(json, 0, NULL), *o;
-    size_t i, cap = 256 + json_array_size(arr) * 256, n = 0;
-    char *out = vg_malloc(cap);
-    vg_free(json);
-    if (!arr || !out) {
+        json_t *arr = json_array();
+        ret = arr ? vg_store_stats(s->store, from, to, stats_json_row, arr) : VG_ENOMEM;
+        char *txt =
+            ret < 0 ? NULL
+                    : json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
+        if (ret < 0)
+            vg__api_error(r, ret == VG_ENOMEM ? 500 : 503,
+                          ret == VG_ENOMEM ? "out of memory" : "the store is unavailable");
+        else
+            vg__api_reply_json(r, 200, txt ? vg_strdup(txt) : NULL);
+        free(txt);
         json_decref(arr);
-        vg_free(out);
-        vg__api_error(r, 500, "out of memory");
         return;
     }
-    n += snprintf(out + n, cap - n,
-                  "camera,type,alerts,acknowledged,confirmed,false_alerts,not_relevant,"
-                  "confirmed_rate,camera_hours,false_alerts_per_camera_hour,median_decide_s\n");
-    json_array_foreach(arr, i, o)
-    {
-        json_t *cr = json_object_get(o, "confirmed_rate"),
-               *fph = json_object_get(o, "false_alerts_per_camera_hour"),
-               *md = json_object_get(o, "median_decide_s");
-        char a[32] = "", b2[32] = "", c2[32] = "";
-        if (json_is_number(cr)) snprintf(a, sizeof(a), "%.4f", json_number_value(cr));
-        if (json_is_number(fph)) snprintf(b2, sizeof(b2), "%.4f", json_number_value(fph));
-        if (json_is_number(md)) snprintf(c2, sizeof(c2), "%.1f", json_number_value(md));
-        n += snprintf(out + n, cap - n, "%s,%s,%lld,%lld,%lld,%lld,%lld,%s,%.4f,%s,%s\n",
-                      json_string_value(json_object_get(o, "camera")),
-                      json_string_value(json_object_get(o, "type")),
-                      (long long)json_integer_value(json_object_get(o, "alerts")),
-                      (long long)json_integer_value(json_object_get(o, "acknowledged")),
-                      (long long)json_integer_value(json_object_get(o, "confirmed")),
-                      (long long)json_integer_value(json_object_get(o, "false_alerts")),
-                      (long long)json_integer_value(json_object_get(o, "not_relevant")), a,
-                      json_number_value(json_object_get(o, "camera_hours")), b2, c2);
-        if (n >= cap) n = cap - 1;
+    vg_api_text_t out = {0};
+    vg__api_text_add(&out, "camera,type,alerts,acknowledged,confirmed,false_alerts,not_relevant,"
+                           "confirmed_rate,camera_hours,false_alerts_per_camera_hour,"
+                           "median_decide_s\n");
+    ret = vg_store_stats(s->store, from, to, stats_csv_row, &out);
+    if (ret < 0 || out.failed) {
+        vg_free(out.p);
+        vg__api_error(r, ret == VG_ENOMEM || out.failed ? 500 : 503,
+                      ret == VG_ENOMEM || out.failed ? "out of memory"
+                                                     : "the store is unavailable");
+        return;
     }
-    json_decref(arr);
     vg__api_audit(s, x->ses.user, "stats_export", "",
                   json_pack("{s:s?,s:s?}", "from", from, "to", to));
     snprintf(r->disposition, sizeof(r->disposition), "attachment; filename=\"vigie-stats.csv\"");
-    vg__api_set_body(r, 200, "text/csv; charset=utf-8", out, n);
+    vg__api_set_body(r, 200, "text/csv; charset=utf-8", out.p, out.n);
 }

@@ -909,13 +909,12 @@ int vg_store_count_put(vg_store_t *s, int64_t run, const vg_count_t *c, const ch
     return ret;
 }
 
-int vg_store_counts_json(vg_store_t *s, const char *camera, const char *zone, const char *from,
-                         const char *to, int limit, char **json)
+int vg_store_counts(vg_store_t *s, const char *camera, const char *zone, const char *from,
+                    const char *to, int limit,
+                    int (*fn)(void *opaque, const vg_store_count_row_t *row), void *opaque)
 {
     sqlite3_stmt *st;
-    json_t *arr = json_array();
-    int ret;
-    if (!arr) return VG_ENOMEM;
+    int ret, n = 0;
     vg__store_lock(s);
     ret = vg__store_prep(s, &st,
                          "SELECT * FROM (SELECT wall, zone, count, count_detector,"
@@ -925,36 +924,54 @@ int vg_store_counts_json(vg_store_t *s, const char *camera, const char *zone, co
                          "tttti", camera, zone, from, to, (int64_t)limit);
     if (ret == 0) {
         while (sqlite3_step(st) == SQLITE_ROW) {
-            json_t *o = json_pack(
-                "{s:s,s:s,s:f,s:f}", "wall", (const char *)sqlite3_column_text(st, 0), "zone",
-                (const char *)sqlite3_column_text(st, 1), "count", sqlite3_column_double(st, 2),
-                "count_detector", sqlite3_column_double(st, 3));
-            if (!o) {
-                ret = VG_ENOMEM;
-                break;
-            }
-            static const char *const opt[3] = {"count_occupancy", "area", "density"};
+            vg_store_count_row_t r = {.wall = (const char *)sqlite3_column_text(st, 0),
+                                      .zone = (const char *)sqlite3_column_text(st, 1),
+                                      .count = sqlite3_column_double(st, 2),
+                                      .count_detector = sqlite3_column_double(st, 3)};
+            double *opt[3] = {&r.count_occupancy, &r.area, &r.density};
             for (int k = 0; k < 3; k++)
-                json_object_set_new(o, opt[k],
-                                    sqlite3_column_type(st, 4 + k) == SQLITE_NULL
-                                        ? json_null()
-                                        : json_real(sqlite3_column_double(st, 4 + k)));
-            json_array_append_new(arr, o);
+                *opt[k] = sqlite3_column_type(st, 4 + k) == SQLITE_NULL
+                              ? NAN
+                              : sqlite3_column_double(st, 4 + k);
+            if ((ret = fn(opaque, &r)) < 0) break;
+            n++;
         }
         sqlite3_finalize(st);
     }
     vg__store_unlock(s);
-    if (ret == 0 && !(*json = json_dumps(arr, JSON_COMPACT))) ret = VG_ENOMEM;
-    json_decref(arr);
-    return ret;
+    return ret < 0 ? ret : n;
 }
 
-int vg_store_stats_json(vg_store_t *s, const char *from, const char *to, char **json)
+static json_t *num_or_null(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+static int count_to_json(void *opaque, const vg_store_count_row_t *r)
+{
+    json_t *o = json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o}", "wall", r->wall, "zone", r->zone,
+                          "count", r->count, "count_detector", r->count_detector, "count_occupancy",
+                          num_or_null(r->count_occupancy), "area", num_or_null(r->area), "density",
+                          num_or_null(r->density));
+    return o && json_array_append_new(opaque, o) == 0 ? 0 : VG_ENOMEM;
+}
+
+int vg_store_counts_json(vg_store_t *s, const char *camera, const char *zone, const char *from,
+                         const char *to, int limit, char **json)
+{
+    json_t *arr = json_array();
+    int ret =
+        arr ? vg_store_counts(s, camera, zone, from, to, limit, count_to_json, arr) : VG_ENOMEM;
+    if (ret >= 0 && !(*json = json_dumps(arr, JSON_COMPACT))) ret = VG_ENOMEM;
+    json_decref(arr);
+    return ret < 0 ? ret : 0;
+}
+
+int vg_store_stats(vg_store_t *s, const char *from, const char *to,
+                   int (*fn)(void *opaque, const vg_store_stats_row_t *row), void *opaque)
 {
     sqlite3_stmt *st, *hs, *ms;
-    json_t *arr = json_array();
-    int ret;
-    if (!arr) return VG_ENOMEM;
+    int ret, rows = 0;
     vg__store_lock(s);
     ret = vg__store_prep(s, &st,
                          "SELECT camera, type, count(*), count(ack_at),"
@@ -1004,31 +1021,54 @@ int vg_store_stats_json(vg_store_t *s, const char *from, const char *to, char **
             }
             vg_free(v);
         }
-        json_t *o = json_object();
-        json_object_set_new(o, "camera", json_string(cam));
-        json_object_set_new(o, "type", json_string(type));
-        json_object_set_new(o, "alerts", json_integer(alerts));
-        json_object_set_new(o, "acknowledged", json_integer(acked));
-        json_object_set_new(o, "confirmed", json_integer(conf));
-        json_object_set_new(o, "false_alerts", json_integer(fa));
-        json_object_set_new(o, "not_relevant", json_integer(nr));
-        json_object_set_new(o, "confirmed_rate",
-                            conf + fa + nr ? json_real((double)conf / (conf + fa + nr))
-                                           : json_null());
-        json_object_set_new(o, "camera_hours", json_real(hours));
-        json_object_set_new(o, "false_alerts_per_camera_hour",
-                            hours > 0 ? json_real(fa / hours) : json_null());
-        json_object_set_new(o, "median_decide_s", median >= 0 ? json_real(median) : json_null());
-        json_array_append_new(arr, o);
+        vg_store_stats_row_t r = {cam,
+                                  type,
+                                  alerts,
+                                  acked,
+                                  conf,
+                                  fa,
+                                  nr,
+                                  conf + fa + nr ? (double)conf / (conf + fa + nr) : NAN,
+                                  hours,
+                                  hours > 0 ? fa / hours : NAN,
+                                  median >= 0 ? median : NAN};
+        if ((ret = fn(opaque, &r)) < 0) break;
+        rows++;
     }
     sqlite3_finalize(st);
 end:
     vg__store_unlock(s);
+    return ret < 0 ? ret : rows;
+}
+
+static int stats_to_json(void *opaque, const vg_store_stats_row_t *r)
+{
+    json_t *o = json_object();
+    if (!o) return VG_ENOMEM;
+    json_object_set_new(o, "camera", json_string(r->camera));
+    json_object_set_new(o, "type", json_string(r->type));
+    json_object_set_new(o, "alerts", json_integer(r->alerts));
+    json_object_set_new(o, "acknowledged", json_integer(r->acknowledged));
+    json_object_set_new(o, "confirmed", json_integer(r->confirmed));
+    json_object_set_new(o, "false_alerts", json_integer(r->false_alerts));
+    json_object_set_new(o, "not_relevant", json_integer(r->not_relevant));
+    json_object_set_new(o, "confirmed_rate", num_or_null(r->confirmed_rate));
+    json_object_set_new(o, "camera_hours", json_real(r->camera_hours));
+    json_object_set_new(o, "false_alerts_per_camera_hour",
+                        num_or_null(r->false_alerts_per_camera_hour));
+    json_object_set_new(o, "median_decide_s", num_or_null(r->median_decide_s));
+    return json_array_append_new(opaque, o) == 0 ? 0 : VG_ENOMEM;
+}
+
+int vg_store_stats_json(vg_store_t *s, const char *from, const char *to, char **json)
+{
+    json_t *arr = json_array();
+    int ret = arr ? vg_store_stats(s, from, to, stats_to_json, arr) : VG_ENOMEM;
     if (ret < 0) {
         json_decref(arr);
         return ret;
     }
-    *json = vg__store_dump(arr);
+    *json = vg__store_dump(arr); /* takes arr */
     return *json ? 0 : VG_ENOMEM;
 }
 
