@@ -99,6 +99,12 @@ static int run_pose(void *arg)
     return vg_pose_run(r->p, &r->img, &r->box, &r->res);
 }
 
+static int want_profile(void *opaque, const char *component, int64_t frame)
+{
+    (void)opaque, (void)frame;
+    return !strcmp(component, "nn.profile");
+}
+
 /* The child: load, warm up, time; prints its lines; writes the median to @fd. For MoveNet it
  * also writes the crop the model saw to @crop_path (for TF.js). */
 static int child(const bench_case_t *c, const char *models, const char *shared, int runs,
@@ -108,6 +114,10 @@ static int child(const bench_case_t *c, const char *models, const char *shared, 
     double med, best;
     openblas_set_num_threads(1);
     vg_log_set_level(getenv("VG_NN_PROFILE") ? VG_LOG_INFO : VG_LOG_ERROR);
+    if (getenv("VG_NN_PROFILE")) { /* the library reads no environment: say it through the sink */
+        static const vg_debug_sink_t prof = {want_profile, NULL, NULL, NULL};
+        vg_debug_set_sink(&prof);
+    }
     if (!strcmp(c->name, "movenet-lightning")) {
         pose_run_t r;
         if (vg_pose_new(&r.p, models, err, sizeof(err)) < 0) {

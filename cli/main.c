@@ -4,10 +4,12 @@
  * built only on the public API (<vigie/vigie.h>, <vigie/store.h>, <vigie/server.h>); their exit
  * codes are cli.h's.
  *
- * The program installs the library's sinks here: the log (errors and warnings tagged, a
- * progress line cleared first) and, when VIGIE_DEBUG_ABANDONED=DIR is set, the troubleshooting
- * sink (<vigie/debug.h>) that writes the abandoned-object stage's pictures (DIR/abNNNNNN.png,
- * every VIGIE_DEBUG_EVERY frames, 15 by default) and measures (DIR/candidates.txt).
+ * The program installs the library's sinks and settings here, from the environment (the library
+ * reads none): the log (errors and warnings tagged, a progress line cleared first); where the
+ * models are besides ./models ($VIGIE_MODELS); and the troubleshooting sink (<vigie/debug.h>)
+ * when VIGIE_DEBUG_ABANDONED=DIR is set — the abandoned-object stage's pictures
+ * (DIR/abNNNNNN.png, every VIGIE_DEBUG_EVERY frames, 15 by default) and measures
+ * (DIR/candidates.txt) — or VG_NN_PROFILE=1 (the inference core's time per op).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -48,15 +50,17 @@ int cli_add_set(vg_settings_t *s, const char *arg)
 /* ---- troubleshooting pictures ---- */
 
 static struct {
-    const char *dir;
+    const char *dir; /* VIGIE_DEBUG_ABANDONED, or NULL */
     int every;
+    int profile;          /* VG_NN_PROFILE */
     pthread_mutex_t lock; /* the measures file is shared by every camera */
-} dbg = {NULL, 15, PTHREAD_MUTEX_INITIALIZER};
+} dbg = {NULL, 15, 0, PTHREAD_MUTEX_INITIALIZER};
 
 static int debug_want(void *opaque, const char *component, int64_t frame)
 {
     (void)opaque;
-    return !strcmp(component, "abandoned") && frame % dbg.every == 0;
+    if (!strcmp(component, "nn.profile")) return dbg.profile;
+    return dbg.dir && !strcmp(component, "abandoned") && frame % dbg.every == 0;
 }
 
 static void debug_picture(void *opaque, const char *component, int64_t frame, const vg_image_t *img)
@@ -87,8 +91,11 @@ static void debug_text(void *opaque, const char *component, const char *line)
 static void install_debug_sink(void)
 {
     const char *dir = getenv("VIGIE_DEBUG_ABANDONED"), *every = getenv("VIGIE_DEBUG_EVERY");
-    if (!dir || !*dir) return;
-    dbg.dir = dir;
+    const char *models = getenv("VIGIE_MODELS");
+    if (models && *models) vg_model_set_search_dir(models);
+    dbg.profile = getenv("VG_NN_PROFILE") != NULL;
+    if (dir && *dir) dbg.dir = dir;
+    if (!dbg.dir && !dbg.profile) return;
     if (every && atoi(every) > 0) dbg.every = atoi(every);
     vg_debug_sink_t s = {debug_want, debug_picture, debug_text, NULL};
     vg_debug_set_sink(&s);

@@ -56,6 +56,13 @@ typedef struct vg_model_info {
 const vg_model_info_t *vg_model_registry(int *count);
 
 /**
+ * Another folder where vg_model_load looks for the models when a relative @dir is not found
+ * from the working directory (the program sets it, vigie from $VIGIE_MODELS; NULL: none). Copied.
+ * Call once, before any thread loads a model.
+ */
+void vg_model_set_search_dir(const char *dir);
+
+/**
  * Load model @name from @dir (files NAME.json and NAME.bin). Returns VG_EACCES when @name is not
  * in vigie's model table, VG_ENOENT when a file is missing, VG_ECORRUPT when a checksum differs
  * (a damaged or substituted file), VG_EFORMAT for a malformed graph, VG_ENOSYS for an op vigie

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include <vigie/clock.h>
+#include <vigie/debug.h>
 #include <vigie/error.h>
 #include <vigie/file.h>
 #include <vigie/log.h>
@@ -185,9 +186,10 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *input, int keep_all)
     m->mode = keep_all ? 0 : same ? 2 : 1;
     m->next = 0;
     if (m->mode == 1) m->planned = 0, m->nrec = 0;
-    /* VG_NN_PROFILE=1: time per op kind at info level, and per node (with multiply-adds of the
-     * convolutions) at debug level */
-    const int profile = getenv("VG_NN_PROFILE") != NULL; /* per run: no shared state */
+    /* profiling, when the program's debug sink wants "nn.profile" (vigie: VG_NN_PROFILE=1): time
+     * per op kind at info level, and per node (with multiply-adds of the convolutions) at debug
+     * level */
+    const int profile = vg_debug_want("nn.profile", -1);
     double op_time[OP_NB] = {0}, macs = 0, conv_time = 0;
     for (int oi = 0; oi < m->norder; oi++) {
         node_t *nd = &m->nodes[m->order[oi]];

@@ -73,18 +73,27 @@ static int file_sha256(const char *path, char hex[65])
 
 /*
  * Where the models are: @dir when it holds NAME.json; else, for a relative @dir (the default
- * "models"), $VIGIE_MODELS, then "models" beside the program or up to two folders above it
+ * "models"), the folder the program set (vg_model_set_search_dir; vigie's $VIGIE_MODELS), then
+ * "models" beside the program or up to two folders above it
  * (build/vigie, build/bench/bench-nn and the test programs of a checkout find the checkout's
  * models/ from any working directory). Falls back to @dir, for the error message.
  */
+/* Set once by the program before threads start (like the log sink), read only afterwards. */
+static char search_dir[4096];
+
+void vg_model_set_search_dir(const char *dir)
+{
+    snprintf(search_dir, sizeof(search_dir), "%s", dir ? dir : "");
+}
+
 static const char *models_dir(const char *dir, const char *name, char *buf, size_t len)
 {
     char p[8400], exe[4096];
     struct stat sb;
     snprintf(p, sizeof(p), "%s/%s.json", dir, name);
     if (stat(p, &sb) == 0 || dir[0] == '/') return dir;
-    const char *env = getenv("VIGIE_MODELS");
-    if (env && env[0]) {
+    const char *env = search_dir;
+    if (env[0]) {
         snprintf(p, sizeof(p), "%s/%s.json", env, name);
         if (stat(p, &sb) == 0) return snprintf(buf, len, "%s", env), buf;
     }
