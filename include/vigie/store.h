@@ -158,12 +158,6 @@ typedef struct vg_store_stats_row {
  */
 int vg_store_stats(vg_store_t *s, const char *from, const char *to,
                    int (*fn)(void *opaque, const vg_store_stats_row_t *row), void *opaque);
-/**
- * The same as a JSON array (newly allocated) of {camera, type, alerts, acknowledged, confirmed,
- * false_alerts, not_relevant, confirmed_rate, false_alerts_per_camera_hour, median_decide_s,
- * camera_hours} (null where NAN). Made from vg_store_stats.
- */
-int vg_store_stats_json(vg_store_t *s, const char *from, const char *to, char **json);
 /** Store one sample of a camera's count series (vg_count_t) with its wall-clock time. */
 int vg_store_count_put(vg_store_t *s, int64_t run, const vg_count_t *c, const char *wall);
 /** One sample of a camera's count series as stored (vg_store_counts). */
@@ -181,12 +175,6 @@ typedef struct vg_store_count_row {
 int vg_store_counts(vg_store_t *s, const char *camera, const char *zone, const char *from,
                     const char *to, int limit,
                     int (*fn)(void *opaque, const vg_store_count_row_t *row), void *opaque);
-/**
- * The same as a JSON array (newly allocated) of {wall, zone, count, count_detector,
- * count_occupancy, area, density} (null where unknown). Made from vg_store_counts.
- */
-int vg_store_counts_json(vg_store_t *s, const char *camera, const char *zone, const char *from,
-                         const char *to, int limit, char **json);
 /** Delete the count samples older than @days (0: keep them all); how many into @purged. */
 int vg_store_purge_counts(vg_store_t *s, double days, int64_t *purged);
 /** Record that camera run @run was analysing up to now (for camera hours). */

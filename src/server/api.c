@@ -124,6 +124,14 @@ json_t *vg__api_num(double v)
     return isnan(v) ? json_null() : json_real(v);
 }
 
+void vg__api_store_error(vg_http_resp_t *r, int err)
+{
+    if (err == VG_ENOMEM)
+        vg__api_error(r, 500, "out of memory");
+    else
+        vg__api_error(r, 503, "the store is unavailable");
+}
+
 /* ---- requests ---- */
 
 int64_t vg__api_parse_id(const char *s)

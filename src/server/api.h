@@ -54,6 +54,8 @@ void vg__api_reply_json(vg_http_resp_t *r, int status, char *json);
 void vg__api_error(vg_http_resp_t *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void vg__api_pack(vg_http_resp_t *r, int status, json_t *o);
+/* The answer to a store call that failed with @err: 500 out of memory, else 503. */
+void vg__api_store_error(vg_http_resp_t *r, int err);
 /* A JPEG body (takes @jpg). */
 void vg__api_jpeg(vg_http_resp_t *r, uint8_t *jpg, size_t len);
 /* api.c: text built row by row (the CSV exports): appended with printf formats; failed is set

@@ -260,8 +260,7 @@ void vg__api_counts(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                                         count_json_row, arr)
                       : VG_ENOMEM;
         if (ret < 0)
-            vg__api_error(r, ret == VG_ENOMEM ? 500 : 503,
-                          ret == VG_ENOMEM ? "out of memory" : "the store is unavailable");
+            vg__api_store_error(r, ret);
         else
             vg__api_pack(r, 200, json_incref(arr));
         json_decref(arr);
@@ -273,9 +272,7 @@ void vg__api_counts(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     int ret = vg_store_counts(s->store, c->cfg->name, zone, from, to, limit, count_csv_row, &out);
     if (ret < 0 || out.failed) {
         vg_free(out.p);
-        vg__api_error(r, ret == VG_ENOMEM || out.failed ? 500 : 503,
-                      ret == VG_ENOMEM || out.failed ? "out of memory"
-                                                     : "the store is unavailable");
+        vg__api_store_error(r, out.failed ? VG_ENOMEM : ret);
         return;
     }
     snprintf(target, sizeof(target), "cameras/%s", c->cfg->name);

@@ -130,8 +130,7 @@ void vg__api_stats(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
             ret < 0 ? NULL
                     : json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
         if (ret < 0)
-            vg__api_error(r, ret == VG_ENOMEM ? 500 : 503,
-                          ret == VG_ENOMEM ? "out of memory" : "the store is unavailable");
+            vg__api_store_error(r, ret);
         else
             vg__api_reply_json(r, 200, txt ? vg_strdup(txt) : NULL);
         free(txt);
@@ -145,9 +144,7 @@ void vg__api_stats(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     ret = vg_store_stats(s->store, from, to, stats_csv_row, &out);
     if (ret < 0 || out.failed) {
         vg_free(out.p);
-        vg__api_error(r, ret == VG_ENOMEM || out.failed ? 500 : 503,
-                      ret == VG_ENOMEM || out.failed ? "out of memory"
-                                                     : "the store is unavailable");
+        vg__api_store_error(r, out.failed ? VG_ENOMEM : ret);
         return;
     }
     vg__api_audit(s, x->ses.user, "stats_export", "",

@@ -942,31 +942,6 @@ int vg_store_counts(vg_store_t *s, const char *camera, const char *zone, const c
     return ret < 0 ? ret : n;
 }
 
-static json_t *num_or_null(double v)
-{
-    return isnan(v) ? json_null() : json_real(v);
-}
-
-static int count_to_json(void *opaque, const vg_store_count_row_t *r)
-{
-    json_t *o = json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o}", "wall", r->wall, "zone", r->zone,
-                          "count", r->count, "count_detector", r->count_detector, "count_occupancy",
-                          num_or_null(r->count_occupancy), "area", num_or_null(r->area), "density",
-                          num_or_null(r->density));
-    return o && json_array_append_new(opaque, o) == 0 ? 0 : VG_ENOMEM;
-}
-
-int vg_store_counts_json(vg_store_t *s, const char *camera, const char *zone, const char *from,
-                         const char *to, int limit, char **json)
-{
-    json_t *arr = json_array();
-    int ret =
-        arr ? vg_store_counts(s, camera, zone, from, to, limit, count_to_json, arr) : VG_ENOMEM;
-    if (ret >= 0 && !(*json = json_dumps(arr, JSON_COMPACT))) ret = VG_ENOMEM;
-    json_decref(arr);
-    return ret < 0 ? ret : 0;
-}
-
 int vg_store_stats(vg_store_t *s, const char *from, const char *to,
                    int (*fn)(void *opaque, const vg_store_stats_row_t *row), void *opaque)
 {
@@ -1039,37 +1014,6 @@ int vg_store_stats(vg_store_t *s, const char *from, const char *to,
 end:
     vg__store_unlock(s);
     return ret < 0 ? ret : rows;
-}
-
-static int stats_to_json(void *opaque, const vg_store_stats_row_t *r)
-{
-    json_t *o = json_object();
-    if (!o) return VG_ENOMEM;
-    json_object_set_new(o, "camera", json_string(r->camera));
-    json_object_set_new(o, "type", json_string(r->type));
-    json_object_set_new(o, "alerts", json_integer(r->alerts));
-    json_object_set_new(o, "acknowledged", json_integer(r->acknowledged));
-    json_object_set_new(o, "confirmed", json_integer(r->confirmed));
-    json_object_set_new(o, "false_alerts", json_integer(r->false_alerts));
-    json_object_set_new(o, "not_relevant", json_integer(r->not_relevant));
-    json_object_set_new(o, "confirmed_rate", num_or_null(r->confirmed_rate));
-    json_object_set_new(o, "camera_hours", json_real(r->camera_hours));
-    json_object_set_new(o, "false_alerts_per_camera_hour",
-                        num_or_null(r->false_alerts_per_camera_hour));
-    json_object_set_new(o, "median_decide_s", num_or_null(r->median_decide_s));
-    return json_array_append_new(opaque, o) == 0 ? 0 : VG_ENOMEM;
-}
-
-int vg_store_stats_json(vg_store_t *s, const char *from, const char *to, char **json)
-{
-    json_t *arr = json_array();
-    int ret = arr ? vg_store_stats(s, from, to, stats_to_json, arr) : VG_ENOMEM;
-    if (ret < 0) {
-        json_decref(arr);
-        return ret;
-    }
-    *json = vg__store_dump(arr); /* takes arr */
-    return *json ? 0 : VG_ENOMEM;
 }
 
 /* ---- users and sessions ---- */
