@@ -307,7 +307,8 @@ int cmd_analyze(int argc, char **argv)
     running = pipe;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    ret = vg_source_open(&src, input, &sp, NULL);
+    /* a named pipe nobody writes to, or a camera that does not answer, yields to the signal */
+    ret = vg_source_open_cancellable(&src, input, &sp, NULL, &got_signal);
     if (ret < 0) {
         code = exit_code_for(ret);
         goto end;

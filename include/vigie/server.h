@@ -39,6 +39,7 @@ typedef struct vg_server_config {
     double counts_days;      /**< retention of the count series (0: forever) */
     double retention_every;  /**< seconds between retention runs */
     double anchor_every;     /**< seconds between audit anchors */
+    double repeat_window;    /**< repeats of one audited refusal within it make one row */
     int keep_original;       /**< also store the unblurred picture */
     unsigned original_roles; /**< bit per enum vg_role allowed to read originals (with a reason) */
     int pixel_block;         /**< pixelation block, analysis pixels */
@@ -46,6 +47,19 @@ typedef struct vg_server_config {
     int body_limit;          /**< largest request body, bytes */
     int login_failures;      /**< failed logins per address or name before a lockout */
     double login_lockout;    /**< seconds of that lockout (and of the counting window) */
+    int login_parallel;      /**< logins checked at once for one name or one address */
+    /* limits: what any client can make the server hold (docs/server.md#limits) */
+    int max_connections;     /**< open connections in all */
+    int max_per_address;     /**< open connections from one address */
+    int max_streams;         /**< live streams in all */
+    int max_streams_address; /**< live streams from one address */
+    int max_streams_login;   /**< live streams of one login */
+    int max_logins_user;     /**< open logins per user (a new one ends the oldest) */
+    double header_timeout;   /**< seconds a client has to send a request's headers */
+    double body_timeout;     /**< seconds it has to send the body after them */
+    int http_threads;        /**< threads answering requests */
+    double memory_mb;        /**< memory budget of all the cameras together, MB */
+    double camera_memory_mb; /**< memory budget of one camera, MB */
     int nb_cameras;
     vg_server_camera_t *cameras;
 } vg_server_config_t;

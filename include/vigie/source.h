@@ -10,6 +10,8 @@
 #ifndef VIGIE_SOURCE_H
 #define VIGIE_SOURCE_H
 
+#include <stdatomic.h>
+
 #include <vigie/clock.h>
 #include <vigie/frame.h>
 #include <vigie/opt.h>
@@ -76,6 +78,15 @@ int vg_source_open(vg_source_t **out, const char *url, const vg_source_params_t 
  * VG_ENOMEM. Errors are logged once with the input's name, frame and time.
  */
 int vg_source_read(vg_source_t *s, vg_frame_t **out);
+
+/**
+ * vg_source_open, ended with VG_ESTOPPED soon after *@cancel becomes non-zero (a signal handler
+ * or another thread sets it): opening a named pipe nobody writes to, or a camera that does not
+ * answer, can be given up at once. The flag is read for the source's whole life.
+ */
+int vg_source_open_cancellable(vg_source_t **out, const char *url, const vg_source_params_t *params,
+                               const vg_clock_t *clock, const atomic_int *cancel)
+    __attribute__((warn_unused_result));
 
 /** Ask a blocked vg_source_open/vg_source_read to return VG_ESTOPPED soon. Any thread,
  * async-signal-safe. */

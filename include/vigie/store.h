@@ -210,6 +210,8 @@ int vg_store_users_json(vg_store_t *s, char **json);
  * disabled or the password wrong (the same time is spent either way).
  */
 int vg_store_user_check(vg_store_t *s, const char *name, const char *password);
+/** 1 when @name is a user's (disabled or not), 0 when not, or an error. */
+int vg_store_user_exists(vg_store_t *s, const char *name);
 
 /**
  * Open a session for @name lasting @seconds: a new random token (64 hex) and CSRF token (64 hex)
@@ -220,6 +222,8 @@ int vg_store_session_new(vg_store_t *s, const char *name, int seconds, char toke
 /** The session of @token: user name (65 bytes), role and CSRF token, or VG_EACCES. */
 int vg_store_session_get(vg_store_t *s, const char *token, char user[65], int *role, char csrf[65]);
 int vg_store_session_end(vg_store_t *s, const char *token);
+/** End @name's oldest sessions so that at most @keep stay open; returns how many ended. */
+int vg_store_session_trim(vg_store_t *s, const char *name, int keep);
 
 /* ---- audit trail ---- */
 

@@ -37,6 +37,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,7 +124,10 @@ struct vg_source {
     int out_w, out_h, geometry_warned;
 
     atomic_int interrupted;
-    double deadline; /* clock time after which FFmpeg calls are interrupted; 0: none */
+    const atomic_int *cancel; /* the caller's stop flag (vg_source_open_cancellable), or NULL */
+    double deadline;          /* clock time after which FFmpeg calls are interrupted; 0: none */
+    int fifo;                 /* the input is a named pipe */
+    int fifo_fd; /* its descriptor, non-blocking, handed to FFmpeg as pipe:N; -1: none */
 
     /* timing */
     int64_t index;
@@ -180,7 +185,7 @@ static void redact(char *dst, size_t len, const char *url)
 static int interrupt_cb(void *opaque)
 {
     vg_source_t *s = opaque;
-    if (atomic_load(&s->interrupted)) return 1;
+    if (atomic_load(&s->interrupted) || (s->cancel && atomic_load(s->cancel))) return 1;
     return s->deadline > 0 && vg_clock_now(s->clock) > s->deadline;
 }
 
@@ -198,6 +203,8 @@ static void close_input(vg_source_t *s)
 {
     avcodec_free_context(&s->dec);
     avformat_close_input(&s->fmt);
+    if (s->fifo_fd >= 0) close(s->fifo_fd);
+    s->fifo_fd = -1;
     s->draining = 0;
 }
 
@@ -245,6 +252,40 @@ static int open_error(vg_source_t *s, int err, int log_level)
            "video. Check it with 'ffprobe %s'",
            s->shown, e, s->shown);
     return VG_EFORMAT;
+}
+
+/* A named pipe: open(2) of a pipe blocks until a writer comes, and no signal or stop request
+ * ends it. So it is opened non-blocking and polled until data arrives, input.open_timeout or a
+ * stop; FFmpeg then reads the descriptor (pipe:N), and as it stays non-blocking, FFmpeg's reads
+ * wait in its own loop that checks the interrupt callback: a stop is prompt at any time. */
+static int open_fifo(vg_source_t *s, char *url, size_t len)
+{
+    int fd = open(s->url, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return open_error(s, AVERROR(errno), VG_LOG_ERROR);
+    for (;;) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        int n = poll(&pf, 1, 50);
+        if (n > 0 && (pf.revents & (POLLIN | POLLHUP))) break;
+        if (n < 0 && errno != EINTR) {
+            close(fd);
+            return open_error(s, AVERROR(errno), VG_LOG_ERROR);
+        }
+        if (atomic_load(&s->interrupted) || (s->cancel && atomic_load(s->cancel))) {
+            close(fd);
+            return VG_ESTOPPED;
+        }
+        if (deadline_passed(s)) {
+            close(fd);
+            vg_log(COMP, VG_LOG_ERROR,
+                   "%s: a named pipe that nobody writes to: no data within %.1f s "
+                   "(input.open_timeout). Start the program that feeds it",
+                   s->shown, s->p.open_timeout);
+            return VG_EUNREACHABLE;
+        }
+    }
+    s->fifo_fd = fd;
+    snprintf(url, len, "pipe:%d", fd);
+    return 0;
 }
 
 /* Image sequences: FFmpeg's image2 looks for the first index in 0..4. */
@@ -331,16 +372,31 @@ static int open_once(vg_source_t *s, int log_level)
         av_dict_set(&opts, "rw_timeout", us, 0);
     }
 
+    set_deadline(s, s->p.open_timeout);
+    char fifo_url[32];
+    if (s->fifo) {
+        if ((ret = open_fifo(s, fifo_url, sizeof(fifo_url))) < 0) {
+            av_dict_free(&opts);
+            s->deadline = 0;
+            return ret;
+        }
+        url = fifo_url;
+    }
     s->fmt = avformat_alloc_context();
-    if (!s->fmt) return VG_ENOMEM;
+    if (!s->fmt) {
+        av_dict_free(&opts);
+        close_input(s);
+        return VG_ENOMEM;
+    }
     s->fmt->interrupt_callback.callback = interrupt_cb;
     s->fmt->interrupt_callback.opaque = s;
-    set_deadline(s, s->p.open_timeout);
     ret = avformat_open_input(&s->fmt, url, ifmt, &opts);
     av_dict_free(&opts);
     if (ret < 0) {
         s->deadline = 0;
-        return open_error(s, ret, log_level);
+        ret = open_error(s, ret, log_level);
+        close_input(s);
+        return ret;
     }
     ret = avformat_find_stream_info(s->fmt, NULL);
     if (ret < 0) {
@@ -415,7 +471,7 @@ static int open_once(vg_source_t *s, int log_level)
      * a few frames when the video stream itself declares its length, more when only the
      * container's duration is known (it may include a longer audio track). */
     s->dur_tolerance = 0;
-    if (!is_live(s) && s->kind != VG_SOURCE_SEQUENCE) {
+    if (!is_live(s) && s->kind != VG_SOURCE_SEQUENCE && !s->fifo) {
         if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
             s->info.duration = st->duration * av_q2d(st->time_base);
             s->dur_tolerance = 3 * s->frame_dur + 0.01 * s->info.duration;
@@ -501,6 +557,12 @@ static int reconnect(vg_source_t *s, int cause, const char *why)
 int vg_source_open(vg_source_t **out, const char *url, const vg_source_params_t *params,
                    const vg_clock_t *clock)
 {
+    return vg_source_open_cancellable(out, url, params, clock, NULL);
+}
+
+int vg_source_open_cancellable(vg_source_t **out, const char *url, const vg_source_params_t *params,
+                               const vg_clock_t *clock, const atomic_int *cancel)
+{
     vg_source_t *s;
     int ret;
     struct stat sb;
@@ -508,6 +570,8 @@ int vg_source_open(vg_source_t **out, const char *url, const vg_source_params_t 
     pthread_once(&register_once, register_devices);
     s = vg_calloc(1, sizeof(*s));
     if (!s) return VG_ENOMEM;
+    s->cancel = cancel;
+    s->fifo_fd = -1;
     s->url = vg_strdup(url);
     if (!s->url) goto nomem;
     if (params)
@@ -543,6 +607,7 @@ int vg_source_open(vg_source_t **out, const char *url, const vg_source_params_t 
             ret = VG_EINVAL;
             goto fail;
         }
+        s->fifo = S_ISFIFO(sb.st_mode);
         if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
             vg_log(COMP, VG_LOG_ERROR, "%s: the file is empty (0 bytes)", s->shown);
             ret = VG_EFORMAT;
@@ -552,7 +617,7 @@ int vg_source_open(vg_source_t **out, const char *url, const vg_source_params_t 
     if (s->kind == VG_SOURCE_SEQUENCE && (ret = check_sequence(s)) < 0) goto fail;
 
     ret = open_once(s, is_live(s) ? VG_LOG_WARNING : VG_LOG_ERROR);
-    if (ret == VG_EUNREACHABLE && s->p.reconnect != 0)
+    if (ret == VG_EUNREACHABLE && s->p.reconnect != 0 && !s->fifo)
         ret = reconnect(s, VG_EUNREACHABLE, "cannot open the stream");
     if (ret < 0) goto fail;
     *out = s;

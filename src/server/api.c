@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <vigie/error.h>
 #include <vigie/log.h>
@@ -158,7 +159,10 @@ json_t *vg__api_body_json(const vg_http_req_t *q, vg_http_resp_t *r)
 {
     const char *ct = q->header(q->opaque, "Content-Type");
     json_error_t je;
-    if (!ct || strncmp(ct, "application/json", 16)) {
+    /* application/json, with parameters or not ("; charset=utf-8"), and nothing else */
+    size_t ctn = ct ? strcspn(ct, ";") : 0;
+    while (ct && ctn && (ct[ctn - 1] == ' ' || ct[ctn - 1] == '\t')) ctn--;
+    if (!ct || ctn != 16 || strncasecmp(ct, "application/json", 16)) {
         vg__api_error(r, 415, "send the body as JSON with Content-Type: application/json");
         return NULL;
     }
@@ -203,6 +207,16 @@ void vg__api_audit(vg_server_t *s, const char *actor, const char *action, const 
     free(txt);
 }
 
+/* A refusal of a logged-in user, audited (an auditor looks for attempts to reach what a role
+ * may not): one row per user, action and path per window, with the count (audit_repeat.c). */
+void vg__api_refused(vg_server_t *s, const vg_http_req_t *q, const session_t *ses,
+                     const char *action, const char *why)
+{
+    vg__audit_repeat(
+        s, ses->user, action, q->path, q->client,
+        json_pack("{s:s,s:s,s:s}", "method", q->method, "from", q->client, "why", why));
+}
+
 static int get_session(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, session_t *ses,
                        unsigned roles)
 {
@@ -213,12 +227,16 @@ static int get_session(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r
     }
     snprintf(ses->token, sizeof(ses->token), "%s", tok);
     if (!(roles & (1u << ses->role))) {
-        vg__api_error(r, 403, "the role %s may not do this", vg_role_name(ses->role));
+        char why[96];
+        snprintf(why, sizeof(why), "the role %s may not do this", vg_role_name(ses->role));
+        vg__api_error(r, 403, "%s", why);
+        vg__api_refused(s, q, ses, "refused", why);
         return -1;
     }
     if (strcmp(q->method, "GET") && strcmp(q->method, "HEAD") &&
         !same_token(q->header(q->opaque, "X-CSRF-Token"), ses->csrf)) {
         vg__api_error(r, 403, "missing or wrong X-CSRF-Token header (it comes with the login)");
+        vg__api_refused(s, q, ses, "refused", "missing or wrong X-CSRF-Token header");
         return -1;
     }
     return 0;
@@ -324,7 +342,7 @@ static int match(vg_server_t *s, const char *pattern, char seg[6][80], int n, vg
     if (m != n) return 0;
     for (int i = 0; i < n; i++) {
         if (!strcmp(pat[i], ":camera")) {
-            if (!(x->cam = vg__server_cam(s, seg[i]))) return 0;
+            x->cam_name = seg[i]; /* resolved once the session is checked */
         } else if (!strcmp(pat[i], ":id")) {
             if ((x->id = vg__api_parse_id(seg[i])) < 0) return 0;
         } else if (!strcmp(pat[i], ":name") || !strcmp(pat[i], ":user")) {
@@ -388,5 +406,10 @@ void vg__http_handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
     }
     x.variant = found->variant;
     if (found->roles && get_session(s, q, r, &x.ses, found->roles) < 0) return;
+    /* only a logged-in user learns which cameras exist */
+    if (x.cam_name && !(x.cam = vg__server_cam(s, x.cam_name))) {
+        vg__api_error(r, 404, "no camera named '%.80s' (GET /api/cameras lists them)", x.cam_name);
+        return;
+    }
     found->handler(s, q, r, &x);
 }

@@ -27,11 +27,12 @@ typedef struct session {
 
 /* What the dispatcher hands a handler beside the request. */
 typedef struct vg_route_ctx {
-    session_t ses;    /* the logged-in user (routes with roles only) */
-    vg_cam_t *cam;    /* :camera, a configured camera */
-    int64_t id;       /* :id, a positive number */
-    const char *name; /* :name or :user, one path segment */
-    int variant;      /* the route's own flag (csv, verify, original) */
+    session_t ses;        /* the logged-in user (routes with roles only) */
+    vg_cam_t *cam;        /* :camera, a configured camera */
+    const char *cam_name; /* :camera as the path has it */
+    int64_t id;           /* :id, a positive number */
+    const char *name;     /* :name or :user, one path segment */
+    int variant;          /* the route's own flag (csv, verify, original) */
 } vg_route_ctx_t;
 
 typedef void (*vg_route_fn)(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
@@ -47,6 +48,10 @@ typedef struct vg_route {
     vg_route_fn handler;
     int variant;
 } vg_route_t;
+
+/* api.c: audit a refusal of @ses's request (403s, refused requests for personal data). */
+void vg__api_refused(vg_server_t *s, const vg_http_req_t *q, const session_t *ses,
+                     const char *action, const char *why);
 
 /* api.c: responses */
 void vg__api_set_body(vg_http_resp_t *r, int status, const char *type, char *body, size_t len);

@@ -50,6 +50,12 @@ void vg__api_audit_rows(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *
         vg__api_error(r, 503, "the store is unavailable");
         return;
     }
-    vg__api_audit(s, x->ses.user, "audit_view", "", NULL);
+    /* what was looked at: the filters, as given */
+    json_t *d =
+        json_pack("{s:I,s:I}", "after", (json_int_t)(a < 0 ? 0 : a), "limit", (json_int_t)l);
+    const char *actor = q->query(q->opaque, "actor"), *action = q->query(q->opaque, "action");
+    if (actor) json_object_set_new(d, "actor", json_stringn(actor, strnlen(actor, 64)));
+    if (action) json_object_set_new(d, "action", json_stringn(action, strnlen(action, 64)));
+    vg__api_audit(s, x->ses.user, "audit_view", "", d);
     vg__api_reply_json(r, 200, json);
 }

@@ -1,10 +1,11 @@
 /*
  * Login, logout and who am I (docs/server.md). Sessions: cookie `vigie_session` (HttpOnly,
- * SameSite=Strict, Path=/), 64 hex characters; the store keeps its SHA-256. Login needs
- * Content-Type: application/json, which a cross-site form cannot send. The login limiter:
- * security.login_failures failures for one name (four times as many from one address) within
- * security.login_lockout seconds lock that name (address) out for that long (429, with
- * Retry-After); failures and refusals are audited. /api/me also says what the role may do,
+ * SameSite=Strict, Path=/), 64 hex characters; the store keeps its SHA-256; a user has at most
+ * limits.logins_per_user open (a new login ends the oldest, audited). Login needs
+ * Content-Type: application/json, which a cross-site form cannot send. The login limiter
+ * (limiter.c) counts an attempt before the password is checked and answers 429 with Retry-After;
+ * failures and refusals are audited through audit_repeat.c (one row per kind and window, with
+ * the count), a lockout always in a row of its own. /api/me also says what the role may do,
  * from the route table (vg__api_can), so that the console shows only that.
  */
 #include <errno.h>
@@ -26,60 +27,14 @@
 
 #include "api.h"
 
-static vg_limiter_entry_t *limiter_find(vg_server_t *s, const char *key, int create)
+/* A failed or refused login, audited through audit_repeat.c: keyed by the name when it is a
+ * user's (each account's failures stay visible), else by the address alone (a client inventing
+ * names makes one kind of row, with the count). */
+static void audit_login(vg_server_t *s, const char *user, int known, const char *action,
+                        const char *from, json_t *details)
 {
-    vg_limiter_entry_t *free_e = NULL, *oldest = NULL;
-    for (int i = 0; i < 256; i++) {
-        vg_limiter_entry_t *e = &s->limiter[i];
-        if (!strcmp(e->key, key)) return e;
-        if (!e->key[0] && !free_e) free_e = e;
-        if (!oldest || e->first < oldest->first) oldest = e;
-    }
-    if (!create) return NULL;
-    vg_limiter_entry_t *e = free_e ? free_e : oldest;
-    memset(e, 0, sizeof(*e));
-    snprintf(e->key, sizeof(e->key), "%s", key);
-    return e;
-}
-
-static double limiter_locked(vg_server_t *s, const char *key, double now)
-{
-    double left = 0;
-    pthread_mutex_lock(&s->llock);
-    vg_limiter_entry_t *e = limiter_find(s, key, 0);
-    if (e && e->locked_until > now) left = e->locked_until - now;
-    pthread_mutex_unlock(&s->llock);
-    return left;
-}
-
-/* Count a failure; returns 1 when it starts a lockout. An address gets four times a name's
- * allowance: one control room behind one address must not lock its colleagues out. */
-static int limiter_fail(vg_server_t *s, const char *key, double now)
-{
-    int allowed = s->cfg->login_failures * (strncmp(key, "ip:", 3) ? 1 : 4);
-    int locked = 0;
-    pthread_mutex_lock(&s->llock);
-    vg_limiter_entry_t *e = limiter_find(s, key, 1);
-    if (now - e->first > s->cfg->login_lockout) {
-        e->first = now;
-        e->failures = 0;
-    }
-    if (++e->failures >= allowed) {
-        e->locked_until = now + s->cfg->login_lockout;
-        e->failures = 0;
-        e->first = now;
-        locked = 1;
-    }
-    pthread_mutex_unlock(&s->llock);
-    return locked;
-}
-
-static void limiter_clear(vg_server_t *s, const char *key)
-{
-    pthread_mutex_lock(&s->llock);
-    vg_limiter_entry_t *e = limiter_find(s, key, 0);
-    if (e) memset(e, 0, sizeof(*e));
-    pthread_mutex_unlock(&s->llock);
+    if (!known) json_object_set_new(details, "name", json_string(user));
+    vg__audit_repeat(s, known ? user : "(unknown user)", action, "", from, details);
 }
 
 void vg__api_login(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
@@ -87,8 +42,8 @@ void vg__api_login(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
 {
     json_t *b = vg__api_body_json(q, r);
     const char *user, *pw;
-    char kip[80], kuser[80], token[65], csrf[65];
-    double now = vg__now_mono(), left;
+    char token[65], csrf[65], why[200];
+    double retry;
     if (!b) return;
     user = vg__api_member_str(b, "user", 64, 1, r);
     pw = user ? vg__api_member_str(b, "password", 1024, 1, r) : NULL;
@@ -96,40 +51,46 @@ void vg__api_login(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
         json_decref(b);
         return;
     }
-    snprintf(kip, sizeof(kip), "ip:%s", q->client);
-    snprintf(kuser, sizeof(kuser), "user:%.64s", user);
-    left = fmax(limiter_locked(s, kip, now), limiter_locked(s, kuser, now));
-    if (left > 0) {
-        snprintf(r->retry_after, sizeof(r->retry_after), "%.0f", ceil(left));
-        vg__api_error(r, 429, "too many failed logins: try again in %.0f s", ceil(left));
-        vg__api_audit(
-            s, user, "login_refused", "",
-            json_pack("{s:s,s:s}", "from", q->client, "why", "locked out after failed logins"));
+    int known = vg_store_user_exists(s->store, user);
+    if (known < 0) {
+        vg__api_store_error(r, known);
+        json_decref(b);
+        return;
+    }
+    /* the attempt is counted before the password is checked (limiter.c) */
+    if (vg__limiter_begin(s, user, known, q->client, &retry, why, sizeof(why)) < 0) {
+        snprintf(r->retry_after, sizeof(r->retry_after), "%.0f", ceil(retry));
+        vg__api_error(r, 429, "%s", why);
+        audit_login(s, user, known, "login_refused", q->client,
+                    json_pack("{s:s,s:s}", "from", q->client, "why", why));
         json_decref(b);
         return;
     }
     int role = vg_store_user_check(s->store, user, pw);
+    int locked = vg__limiter_end(s, user, known, q->client, role >= 0);
     if (role < 0) {
-        int l1 = limiter_fail(s, kip, now), l2 = limiter_fail(s, kuser, now);
-        vg__api_audit(s, user, "login_failed", "",
-                      json_pack("{s:s,s:b}", "from", q->client, "lockout", l1 || l2));
+        json_t *d = json_pack("{s:s,s:b}", "from", q->client, "lockout", locked);
+        if (locked) /* a lockout is never folded into a count */
+            vg__api_audit(s, known ? user : "(unknown user)", "login_failed", "", d);
+        else
+            audit_login(s, user, known, "login_failed", q->client, d);
         vg__api_error(r, 401, "wrong user name or password");
         json_decref(b);
         return;
     }
-    limiter_clear(s, kip);
-    limiter_clear(s, kuser);
     if (vg_store_session_new(s->store, user, (int)(s->cfg->session_hours * 3600), token, csrf) <
         0) {
         vg__api_error(r, 503, "cannot open a session: the store is unavailable");
         json_decref(b);
         return;
     }
+    int ended = vg_store_session_trim(s->store, user, s->cfg->max_logins_user);
     snprintf(r->set_cookie, sizeof(r->set_cookie),
              "vigie_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d", token,
              (int)(s->cfg->session_hours * 3600));
-    vg__api_audit(s, user, "login", "",
-                  json_pack("{s:s,s:s}", "from", q->client, "role", vg_role_name(role)));
+    json_t *d = json_pack("{s:s,s:s}", "from", q->client, "role", vg_role_name(role));
+    if (ended > 0) json_object_set_new(d, "ended_oldest_logins", json_integer(ended));
+    vg__api_audit(s, user, "login", "", d);
     vg__api_pack(r, 200,
                  json_pack("{s:s,s:s,s:s,s:o}", "user", user, "role", vg_role_name(role), "csrf",
                            csrf, "can", vg__api_can(role)));

@@ -173,6 +173,8 @@ void vg__api_scene(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     if (ret < 0) {
         vg_scene_free(&scene);
         vg__api_error(r, 400, "%s", err[0] ? err : "the scene is not valid text");
+        vg__api_refused(s, q, &x->ses, "scene_rejected",
+                        err[0] ? err : "the scene is not valid text");
         vg_free(text);
         return;
     }

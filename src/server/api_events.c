@@ -159,13 +159,20 @@ void vg__api_stream(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     const char *last = q->header(q->opaque, "Last-Event-ID");
     const char *after = q->query(q->opaque, "after");
     int64_t from = -1;
-    if (last && *last) from = vg__api_parse_id(last);
-    if (from < 0 && after) from = strcmp(after, "0") ? vg__api_parse_id(after) : 0;
+    if (last && *last && (from = vg__api_parse_id(last)) < 0) {
+        vg__api_error(r, 400, "Last-Event-ID: '%.40s' is not a message number", last);
+        return;
+    }
+    if (from < 0 && after && (from = strcmp(after, "0") ? vg__api_parse_id(after) : 0) < 0) {
+        vg__api_error(r, 400, "after: '%.40s' is not a message number (0 for all)", after);
+        return;
+    }
     if (from < 0) from = vg_store_feed_head(s->store);
     r->status = 200;
     r->type = "text/event-stream";
     r->stream = 1;
     r->stream_after = from;
+    snprintf(r->stream_login, sizeof(r->stream_login), "%s", x->ses.token);
 }
 
 void vg__api_feed_head(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,

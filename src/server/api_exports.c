@@ -49,13 +49,15 @@ void vg__api_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
         if (!s->cfg->keep_original || !(s->cfg->original_roles & (1u << x->ses.role))) {
             vg__api_error(r, 403, "unblurred evidence is not available to the role %s here",
                           vg_role_name(x->ses.role));
+            vg__api_refused(s, q, &x->ses, "evidence_original_refused",
+                            "the role may not see unblurred evidence here");
             return;
         }
         b = vg__api_body_json(q, r);
-        if (!b) return;
-        reason = vg__api_member_str(b, "reason", 500, 1, r);
+        if (b) reason = vg__api_member_str(b, "reason", 500, 1, r);
         if (!reason || strlen(reason) < 3) {
             if (reason) vg__api_error(r, 400, "say why the unblurred picture is needed (reason)");
+            vg__api_refused(s, q, &x->ses, "evidence_original_refused", "no reason given");
             json_decref(b);
             return;
         }

@@ -207,7 +207,7 @@ static int cam_run_once(vg_cam_t *c)
     sp.color = 1;
     if (c->cfg->loop) sp.loop = 1;
     if (c->cfg->realtime) sp.realtime = 1;
-    if ((ret = vg_source_open(&src, c->cfg->input, &sp, NULL)) < 0) {
+    if ((ret = vg_source_open_cancellable(&src, c->cfg->input, &sp, NULL, &c->srv->stopping)) < 0) {
         snprintf(err, sizeof(err), "cannot open %s: %s", c->cfg->input, vg_strerror(ret));
         goto fail;
     }

@@ -5,8 +5,13 @@
  *   storage: /var/lib/vigie          # database, evidence/, originals/, audit-anchors.log
  *   retention: {evidence_days: 30, audit_days: 365, counts_days: 365, every: 3600}
  *   evidence: {keep_original: false, original_roles: [supervisor], pixel_block: 12}
- *   security: {session_hours: 12, body_limit: 65536, login_failures: 5, login_lockout: 300}
- *   audit: {anchor_every: 3600}
+ *   security: {session_hours: 12, body_limit: 65536, login_failures: 5, login_lockout: 300,
+ *              login_parallel: 2}
+ *   limits: {connections: 1024, connections_per_address: 64, streams: 256,
+ *            streams_per_address: 32, streams_per_login: 4, logins_per_user: 8,
+ *            header_timeout: 10, body_timeout: 30, threads: 4, memory_mb: 8192,
+ *            camera_memory_mb: 2048}
+ *   audit: {anchor_every: 3600, repeat_window: 60}
  *   cameras:
  *     - name: hall
  *       input: /usr/share/doc/opencv-doc/examples/data/vtest.avi
@@ -24,6 +29,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,15 +188,58 @@ static int security_member(void *vc, const char *key, struct fy_node *v, void *o
         cfg->body_limit = (int)d;
         return r;
     }
+    if (!strcmp(key, "login_parallel")) {
+        r = cnum(c, v, key, 1, 64, &d);
+        cfg->login_parallel = (int)d;
+        return r;
+    }
     r = cnum(c, v, key, 1, 1000, &d);
     cfg->login_failures = (int)d;
     return r;
+}
+
+static int limits_member(void *vc, const char *key, struct fy_node *v, void *obj)
+{
+    cctx_t *c = vc;
+    vg_server_config_t *cfg = obj;
+    static const struct {
+        const char *key;
+        double lo, hi;
+        size_t off;
+        int is_int;
+    } tab[] = {
+        {"connections", 16, 65536, offsetof(vg_server_config_t, max_connections), 1},
+        {"connections_per_address", 1, 65536, offsetof(vg_server_config_t, max_per_address), 1},
+        {"streams", 1, 65536, offsetof(vg_server_config_t, max_streams), 1},
+        {"streams_per_address", 1, 65536, offsetof(vg_server_config_t, max_streams_address), 1},
+        {"streams_per_login", 1, 64, offsetof(vg_server_config_t, max_streams_login), 1},
+        {"logins_per_user", 1, 1000, offsetof(vg_server_config_t, max_logins_user), 1},
+        {"header_timeout", 1, 600, offsetof(vg_server_config_t, header_timeout), 0},
+        {"body_timeout", 1, 3600, offsetof(vg_server_config_t, body_timeout), 0},
+        {"threads", 1, 64, offsetof(vg_server_config_t, http_threads), 1},
+        {"memory_mb", 64, 1 << 22, offsetof(vg_server_config_t, memory_mb), 0},
+        {"camera_memory_mb", 16, 1 << 22, offsetof(vg_server_config_t, camera_memory_mb), 0},
+    };
+    for (size_t i = 0; i < sizeof(tab) / sizeof(*tab); i++) {
+        double d;
+        if (strcmp(key, tab[i].key)) continue;
+        int r = cnum(c, v, key, tab[i].lo, tab[i].hi, &d);
+        if (r < 0) return r;
+        if (tab[i].is_int) {
+            if (d != floor(d)) return cfail(c, v, key, "expected a whole number");
+            *(int *)((char *)cfg + tab[i].off) = (int)d;
+        } else
+            *(double *)((char *)cfg + tab[i].off) = d;
+        return 0;
+    }
+    return cfail(c, v, key, "unknown key");
 }
 
 static int audit_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
     cctx_t *c = vc;
     vg_server_config_t *cfg = obj;
+    if (!strcmp(key, "repeat_window")) return cnum(c, v, key, 1, 3600, &cfg->repeat_window);
     return cnum(c, v, key, 1, 86400 * 7, &cfg->anchor_every);
 }
 
@@ -235,9 +284,15 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
     static const char *const ret_keys[] = {"evidence_days", "audit_days", "counts_days", "every",
                                            NULL};
     static const char *const ev_keys[] = {"keep_original", "original_roles", "pixel_block", NULL};
-    static const char *const sec_keys[] = {"session_hours", "body_limit", "login_failures",
-                                           "login_lockout", NULL};
-    static const char *const audit_keys[] = {"anchor_every", NULL};
+    static const char *const sec_keys[] = {"session_hours", "body_limit",     "login_failures",
+                                           "login_lockout", "login_parallel", NULL};
+    static const char *const lim_keys[] = {"connections",       "connections_per_address",
+                                           "streams",           "streams_per_address",
+                                           "streams_per_login", "logins_per_user",
+                                           "header_timeout",    "body_timeout",
+                                           "threads",           "memory_mb",
+                                           "camera_memory_mb",  NULL};
+    static const char *const audit_keys[] = {"anchor_every", "repeat_window", NULL};
     static const char *const cam_keys[] = {"name",     "input",    "scene", "loop",
                                            "realtime", "settings", NULL};
     vg_server_config_t *cfg = obj;
@@ -258,6 +313,7 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
     if (!strcmp(key, "evidence")) return cwalk(c, v, key, ev_keys, evidence_member, cfg);
     if (!strcmp(key, "security")) return cwalk(c, v, key, sec_keys, security_member, cfg);
     if (!strcmp(key, "audit")) return cwalk(c, v, key, audit_keys, audit_member, cfg);
+    if (!strcmp(key, "limits")) return cwalk(c, v, key, lim_keys, limits_member, cfg);
     /* cameras */
     void *it = NULL;
     struct fy_node *item;
@@ -298,8 +354,8 @@ static void diag_out(struct fy_diag *diag, void *user, const char *buf, size_t l
 
 int vg_server_config_load(vg_server_config_t **out, const char *path, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"listen",   "storage", "retention", "evidence",
-                                       "security", "audit",   "cameras",   NULL};
+    static const char *const keys[] = {"listen", "storage", "retention", "evidence", "security",
+                                       "audit",  "cameras", "limits",    NULL};
     cctx_t c = {path, err, errlen, 0, "", ""};
     vg_server_config_t *cfg = vg_calloc(1, sizeof(*cfg));
     struct fy_document *doc = NULL;
@@ -316,12 +372,25 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
     cfg->counts_days = 365;
     cfg->retention_every = 3600;
     cfg->anchor_every = 3600;
+    cfg->repeat_window = 60;
     cfg->original_roles = 1u << VG_ROLE_SUPERVISOR;
     cfg->pixel_block = 12;
     cfg->session_hours = 12;
     cfg->body_limit = 65536;
     cfg->login_failures = 5;
     cfg->login_lockout = 300;
+    cfg->login_parallel = 2;
+    cfg->max_connections = 1024;
+    cfg->max_per_address = 64;
+    cfg->max_streams = 256;
+    cfg->max_streams_address = 32;
+    cfg->max_streams_login = 4;
+    cfg->max_logins_user = 8;
+    cfg->header_timeout = 10;
+    cfg->body_timeout = 30;
+    cfg->http_threads = 4;
+    cfg->memory_mb = 8192;
+    cfg->camera_memory_mb = 2048;
     cfg->path = vg_strdup(path);
     if (!cfg->listen_addr || !cfg->path) {
         ret = VG_ENOMEM;

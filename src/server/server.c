@@ -59,6 +59,7 @@ int vg_server_new(vg_server_t **out, const vg_server_config_t *cfg, char *err, s
     pthread_mutex_init(&s->klock, NULL);
     pthread_cond_init(&s->kcond, NULL);
     pthread_mutex_init(&s->llock, NULL);
+    pthread_mutex_init(&s->alock, NULL);
     snprintf(s->dir_evidence, sizeof(s->dir_evidence), "%s/evidence", cfg->storage);
     snprintf(s->dir_originals, sizeof(s->dir_originals), "%s/originals", cfg->storage);
     vg_server_config_anchors(cfg, s->anchors, sizeof(s->anchors));
@@ -187,6 +188,7 @@ void vg_server_free(vg_server_t **ps)
         pthread_join(s->keeper, NULL);
     }
     if (s->store && s->writer_started) {
+        vg__audit_repeat_flush(s, 1);
         vg_store_audit(s->store, "system", "server_stop", "", NULL);
         vg_store_audit_anchor(s->store, s->anchors);
     }
@@ -211,6 +213,9 @@ void vg_server_free(vg_server_t **ps)
     pthread_mutex_destroy(&s->klock);
     pthread_cond_destroy(&s->kcond);
     pthread_mutex_destroy(&s->llock);
+    pthread_mutex_destroy(&s->alock);
+    vg__limiter_free(s);
+    vg__audit_repeat_free(s);
     vg_free(s);
     *ps = NULL;
 }

@@ -65,12 +65,6 @@ typedef struct vg_cam {
     double last_touch;
 } vg_cam_t;
 
-typedef struct vg_limiter_entry {
-    char key[80];
-    int failures;
-    double first, locked_until;
-} vg_limiter_entry_t;
-
 struct vg_server {
     const vg_server_config_t *cfg;
     vg_store_t *store;
@@ -88,9 +82,10 @@ struct vg_server {
     int jcount;
     int wstop;
 
-    pthread_mutex_t hlock; /* the live stream's hub */
+    pthread_mutex_t hlock; /* the live stream's hub (http.c) */
     pthread_cond_t hcond;
     int64_t head;
+    struct vg_http *http; /* http.c's state */
 
     pthread_t keeper; /* retention and anchors */
     int keeper_started;
@@ -98,10 +93,12 @@ struct vg_server {
     pthread_cond_t kcond;
     int kstop;
 
-    pthread_mutex_t llock; /* login limiter */
-    vg_limiter_entry_t limiter[256];
+    pthread_mutex_t llock; /* login limiter (limiter.c) */
+    struct vg_limiter *limiter;
 
-    void *mhd;
+    pthread_mutex_t alock; /* repeated audit rows (audit_repeat.c) */
+    struct vg_audit_repeat *repeats;
+
     int port;
 };
 
@@ -155,6 +152,26 @@ char *vg__scene_json(const vg_scene_t *sc, json_t *extra);
 /* Restart @cam's pipeline (a new scene or fixture). */
 void vg__server_cam_restart(vg_cam_t *cam);
 
+/* limiter.c: the login limiter. Before checking a password: 0 when the attempt may go ahead (it
+ * is then counted as a failure until vg__limiter_end says otherwise), else VG_EAGAIN with the
+ * seconds to wait in *@retry and the reason in @why. @known: the name is a user's. */
+int vg__limiter_begin(vg_server_t *s, const char *name, int known, const char *addr, double *retry,
+                      char *why, size_t whylen);
+/* After the check: @ok or not; returns 1 when this failure starts a lockout. */
+int vg__limiter_end(vg_server_t *s, const char *name, int known, const char *addr, int ok);
+void vg__limiter_free(vg_server_t *s);
+
+/* audit_repeat.c: an audit row that a client can repeat at will (failed logins, refused
+ * actions). The first of each kind (@actor, @action, @target, @from) in a window of
+ * audit.repeat_window seconds is written at once; the repeats are counted and written as one
+ * row with "repeated": N when the window ends (vg__audit_repeat_flush, every second, and at
+ * stop). Takes @details. */
+void vg__audit_repeat(vg_server_t *s, const char *actor, const char *action, const char *target,
+                      const char *from, json_t *details);
+/* Write the windows that ended (all of them when @all). */
+void vg__audit_repeat_flush(vg_server_t *s, int all);
+void vg__audit_repeat_free(vg_server_t *s);
+
 /* http.c: a request reduced to what the API reads, and its answer. */
 typedef struct vg_http_req {
     const char *method;
@@ -179,6 +196,7 @@ typedef struct vg_http_resp {
     char retry_after[16];
     int stream; /* 1: the live stream, from feed seq stream_after */
     int64_t stream_after;
+    char stream_login[65]; /* the session that opened it (limits per login) */
     char disposition[128];
 } vg_http_resp_t;
 

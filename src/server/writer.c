@@ -33,16 +33,6 @@
 
 #define COMP "serve"
 
-/* ---- the hub ---- */
-
-void vg__hub_notify(vg_server_t *s, int64_t seq)
-{
-    pthread_mutex_lock(&s->hlock);
-    if (seq > s->head) s->head = seq;
-    pthread_cond_broadcast(&s->hcond);
-    pthread_mutex_unlock(&s->hlock);
-}
-
 /* ---- the writer ---- */
 
 void vg__job_free(vg_job_t *j)

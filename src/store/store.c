@@ -1092,6 +1092,33 @@ int vg_store_user_disable(vg_store_t *s, const char *name, int disabled)
     return ret;
 }
 
+int vg_store_user_exists(vg_store_t *s, const char *name)
+{
+    sqlite3_stmt *st;
+    int n = 0, ret;
+    vg__store_lock(s);
+    ret = vg__store_prep(s, &st, "SELECT 1 FROM users WHERE name = ?", "t", name);
+    if (ret == 0) {
+        n = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    vg__store_unlock(s);
+    return ret < 0 ? ret : n;
+}
+
+int vg_store_session_trim(vg_store_t *s, const char *name, int keep)
+{
+    vg__store_lock(s);
+    int ret = vg__store_exec(s,
+                             "DELETE FROM sessions WHERE user = ? AND token_hash NOT IN (SELECT"
+                             " token_hash FROM sessions WHERE user = ? ORDER BY created DESC,"
+                             " rowid DESC LIMIT ?)",
+                             "tti", name, name, (int64_t)keep);
+    if (ret == 0) ret = sqlite3_changes(s->db);
+    vg__store_unlock(s);
+    return ret;
+}
+
 int vg_store_user_count(vg_store_t *s)
 {
     sqlite3_stmt *st;

@@ -38,60 +38,21 @@
 static char dir[256];
 static int have_data;
 
-typedef struct server {
-    pid_t pid;
-    int port;
-    char config[512];
-    char log[512];
-} server_t;
-
-static server_t main_srv;
+static tu_server_t main_srv;
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
+    return tu_now();
 }
 
-static int srv_start(server_t *s, const char *config, const char *tag)
+static int srv_start(tu_server_t *s, const char *config, const char *tag)
 {
-    char port_file[600];
-    snprintf(port_file, sizeof(port_file), "%s/%s.port", dir, tag);
-    snprintf(s->log, sizeof(s->log), "%s/%s.log", dir, tag);
-    snprintf(s->config, sizeof(s->config), "%s", config);
-    unlink(port_file);
-    s->pid = fork();
-    if (s->pid == 0) {
-        /* its own log; nothing inherited that a reader of the test's output waits on */
-        if (!freopen(s->log, "a", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
-        execl(tu_vigie(), "vigie", "serve", "--config", config, "--port-file", port_file,
-              (char *)NULL);
-        _exit(127);
-    }
-    for (double t0 = now_s(); now_s() - t0 < 120;) {
-        size_t len;
-        char *txt = tu_read_file(port_file, &len);
-        if (txt) {
-            s->port = atoi(txt);
-            free(txt);
-            return s->port > 0 ? 0 : -1;
-        }
-        int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) return -1;
-        usleep(50000);
-    }
-    return -1;
+    return tu_server_start(s, dir, config, tag);
 }
 
-static int srv_stop(server_t *s, int sig)
+static int srv_stop(tu_server_t *s, int sig)
 {
-    int st = 0;
-    if (s->pid <= 0) return -1;
-    kill(s->pid, sig);
-    waitpid(s->pid, &st, 0);
-    s->pid = 0;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return tu_server_stop(s, sig);
 }
 
 /* ---- HTTP ---- */
@@ -1107,7 +1068,7 @@ static void test_tamper(void **state)
 static void test_kill9(void **state)
 {
     char path[600], cmd[2048], out[2048];
-    server_t busy;
+    tu_server_t busy;
     (void)state;
     if (!have_data) skip();
     /* A busy server: the vtest camera as fast as it decodes, with the walkway zone. */

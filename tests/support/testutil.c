@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <vigie/log.h>
 
@@ -107,5 +109,52 @@ int tu_run(const char *cmd)
 {
     int st = system(cmd);
     if (st == -1) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+double tu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int tu_server_start(tu_server_t *s, const char *dir, const char *config, const char *tag)
+{
+    char port_file[600];
+    snprintf(port_file, sizeof(port_file), "%s/%s.port", dir, tag);
+    snprintf(s->log, sizeof(s->log), "%s/%s.log", dir, tag);
+    snprintf(s->config, sizeof(s->config), "%s", config);
+    unlink(port_file);
+    s->pid = fork();
+    if (s->pid == 0) {
+        /* its own log; nothing inherited that a reader of the test's output waits on */
+        if (!freopen(s->log, "a", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
+        execl(tu_vigie(), "vigie", "serve", "--config", config, "--port-file", port_file,
+              (char *)NULL);
+        _exit(127);
+    }
+    for (double t0 = tu_now(); tu_now() - t0 < 120;) {
+        size_t len;
+        char *txt = tu_read_file(port_file, &len);
+        if (txt) {
+            s->port = atoi(txt);
+            free(txt);
+            return s->port > 0 ? 0 : -1;
+        }
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) return -1;
+        usleep(50000);
+    }
+    return -1;
+}
+
+int tu_server_stop(tu_server_t *s, int sig)
+{
+    int st = 0;
+    if (s->pid <= 0) return -1;
+    kill(s->pid, sig);
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

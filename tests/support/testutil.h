@@ -24,4 +24,21 @@ int tu_count_lines(const char *path);
 /** Run a shell command; its stderr+stdout go to @out_path if given. Returns the exit status. */
 int tu_run(const char *cmd);
 
+/** Monotonic seconds. */
+double tu_now(void);
+
+/** A `vigie serve` started by a test: its process, port, config and log. */
+typedef struct tu_server {
+    int pid;
+    int port;
+    char config[512];
+    char log[512];
+} tu_server_t;
+
+/** Start `vigie serve --config @config` with its log in @dir/@tag.log; waits (up to 120 s) for
+ * its port. 0 or -1. */
+int tu_server_start(tu_server_t *s, const char *dir, const char *config, const char *tag);
+/** Send @sig and wait: the exit status, or 128 + the signal that ended it. */
+int tu_server_stop(tu_server_t *s, int sig);
+
 #endif
