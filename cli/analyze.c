@@ -155,6 +155,27 @@ static int exit_code_for(int err)
     return EXIT_INPUT;
 }
 
+/* Settings expected to need more memory than pipeline.memory_limit are refused before the
+ * first frame (an input.width of 8192 with upscaling and a long queue would take gigabytes). */
+static int memory_check(const vg_scene_t *scene, const vg_settings_t *cli,
+                        const vg_source_info_t *info, int color)
+{
+    vg_settings_t *all = NULL;
+    double limit = 0, need = 0;
+    if (vg_settings_new(&all) == 0 && vg_settings_merge(all, scene->settings) == 0 &&
+        vg_settings_merge(all, cli) == 0)
+        need = vg_pipeline_memory_mb(all, info->in_w, info->in_h, color, &limit);
+    vg_settings_free(&all);
+    if (need <= limit) return 0;
+    fprintf(stderr,
+            "vigie: error: these settings would need about %.0f MB for this %dx%d input "
+            "(analysis size from input.width/height/upscale, pipeline.queue), more than "
+            "pipeline.memory_limit (%.0f MB): lower them, or raise the limit if this machine "
+            "has the memory\n",
+            need, info->in_w, info->in_h, limit);
+    return -1;
+}
+
 int cmd_analyze(int argc, char **argv)
 {
     enum { OPT_FROM = 256, OPT_TO, OPT_CAMERA, OPT_NOPROGRESS, OPT_COUNTS };
@@ -315,6 +336,10 @@ int cmd_analyze(int argc, char **argv)
     }
     vg_source_info_t info;
     vg_source_get_info(src, &info);
+    if (memory_check(scene, cli, &info, sp.color) < 0) {
+        code = EXIT_USAGE;
+        goto end;
+    }
     if (scene->width && (scene->width != info.in_w || scene->height != info.in_h)) {
         fprintf(stderr,
                 "vigie: error: %s: the scene was drawn for %dx%d pictures but %s is %dx%d; "

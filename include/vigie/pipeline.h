@@ -26,9 +26,10 @@ extern "C" {
 
 /** Options of the "pipeline" group. */
 typedef struct vg_pipeline_params {
-    int queue;   /**< frames between ingest and analysis */
-    int drop;    /**< enum vg_drop: when analysis falls behind */
-    int threads; /**< slice-job threads for analysis stages (0: one per core) */
+    int queue;           /**< frames between ingest and analysis */
+    int drop;            /**< enum vg_drop: when analysis falls behind */
+    int threads;         /**< slice-job threads for analysis stages (0: one per core) */
+    double memory_limit; /**< MB a camera's settings may be expected to need */
 } vg_pipeline_params_t;
 
 enum vg_drop { VG_DROP_AUTO = 0, VG_DROP_NEVER, VG_DROP_OLDEST };
@@ -113,6 +114,17 @@ int vg_stage_order(const vg_stage_class_t **cls, int n, char *err, size_t errlen
  */
 int vg_stage_select(const char *list, const vg_stage_class_t **out, int max, char *err,
                     size_t errlen);
+
+/**
+ * Memory, MB, that a camera with @settings (merged: scene then program) is expected to take for
+ * an input of @in_w x @in_h pixels (0 x 0: not known yet — then the analysis size the settings
+ * ask for, else 1920x1080), with colour frames kept when @color (vigie serve). A model fitted on
+ * measurements (docs/server.md#memory): a fixed part, the analysers' state per analysis pixel,
+ * and the frames the queue holds. *@limit_mb (may be NULL) gets the settings'
+ * pipeline.memory_limit. Settings that do not parse count as their defaults (validate first).
+ */
+double vg_pipeline_memory_mb(const vg_settings_t *settings, int in_w, int in_h, int color,
+                             double *limit_mb);
 
 /** How vg_pipeline_new_for_scene assembles a camera's pipeline. */
 typedef struct vg_pipeline_spec {

@@ -14,6 +14,9 @@
 #ifndef VIGIE_SCENE_H
 #define VIGIE_SCENE_H
 
+/** The largest scene file or upload read, bytes (checked before parsing). */
+#define VG_SCENE_MAX_BYTES (1u << 20)
+
 #include <vigie/opt.h>
 
 #ifdef __cplusplus

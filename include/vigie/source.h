@@ -88,6 +88,9 @@ int vg_source_open_cancellable(vg_source_t **out, const char *url, const vg_sour
                                const vg_clock_t *clock, const atomic_int *cancel)
     __attribute__((warn_unused_result));
 
+/** The analysis size @params give an input of @in_w x @in_h (input.width, height, upscale). */
+void vg_source_output_size(const vg_source_params_t *params, int in_w, int in_h, int *w, int *h);
+
 /** Ask a blocked vg_source_open/vg_source_read to return VG_ESTOPPED soon. Any thread,
  * async-signal-safe. */
 void vg_source_interrupt(vg_source_t *s);

@@ -135,6 +135,37 @@ static int get_point(ctx_t *c, struct fy_node *n, const char *key, int coords, v
     return get_number(c, y, key, -1e6, 1e6, &p->y);
 }
 
+static double orient(const vg_point_t *a, const vg_point_t *b, const vg_point_t *p)
+{
+    return (b->x - a->x) * (p->y - a->y) - (b->y - a->y) * (p->x - a->x);
+}
+
+/* Do segments ab and cd cross at a point inside both (touching ends count as crossing only when
+ * they are not shared)? */
+static int segments_cross(const vg_point_t *a, const vg_point_t *b, const vg_point_t *c,
+                          const vg_point_t *d)
+{
+    double o1 = orient(a, b, c), o2 = orient(a, b, d), o3 = orient(c, d, a), o4 = orient(c, d, b);
+    return ((o1 > 0 && o2 < 0) || (o1 < 0 && o2 > 0)) && ((o3 > 0 && o4 < 0) || (o3 < 0 && o4 > 0));
+}
+
+/* A self-crossing outline (a bow tie) has no agreed inside: which edges cross, if any. */
+static int polygon_crossing(const vg_polygon_t *poly, int *e1, int *e2)
+{
+    int n = poly->n;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 2; j < n; j++) {
+            if (i == 0 && j == n - 1) continue; /* adjacent through the closing edge */
+            if (segments_cross(&poly->pts[i], &poly->pts[(i + 1) % n], &poly->pts[j],
+                               &poly->pts[(j + 1) % n])) {
+                *e1 = i;
+                *e2 = j;
+                return 1;
+            }
+        }
+    return 0;
+}
+
 static int get_polygon(ctx_t *c, struct fy_node *n, const char *key, vg_polygon_t *poly)
 {
     int count;
@@ -150,6 +181,17 @@ static int get_polygon(ctx_t *c, struct fy_node *n, const char *key, vg_polygon_
     poly->n = count;
     for (int i = 0; (item = fy_node_sequence_iterate(n, &it)); i++)
         if (get_point(c, item, key, 1, &poly->pts[i]) < 0) return VG_ESYNTAX;
+    int e1, e2;
+    if (polygon_crossing(poly, &e1, &e2)) {
+        const vg_point_t *p = poly->pts;
+        int n1 = (e1 + 1) % count, n2 = (e2 + 1) % count;
+        return fail(c, n, key,
+                    "the outline crosses itself: edge %d (%g, %g)-(%g, %g) crosses edge %d "
+                    "(%g, %g)-(%g, %g). Give the points in order around the area, without "
+                    "crossing (or make two polygons)",
+                    e1 + 1, p[e1].x, p[e1].y, p[n1].x, p[n1].y, e2 + 1, p[e2].x, p[e2].y, p[n2].x,
+                    p[n2].y);
+    }
     return 0;
 }
 
@@ -551,6 +593,15 @@ static int parse_doc(vg_scene_t **out, struct fy_document *doc, struct fy_diag *
         *out = c.scene; /* an empty file is an empty scene */
         return 0;
     }
+    struct fy_node *bad = vg__yaml_find_alias(root);
+    if (bad) {
+        fail(&c, bad, fy_node_is_alias(bad) ? "alias" : "nesting",
+             fy_node_is_alias(bad)
+                 ? "YAML aliases (*name) are not accepted in a scene: write the value out"
+                 : "nested too deep for a scene");
+        vg_scene_free(&c.scene);
+        return VG_ESYNTAX;
+    }
     /* The declared size bounds every coordinate, wherever it stands in the file. */
     if (fy_node_is_mapping(root)) {
         struct fy_node *size = fy_node_mapping_lookup_by_string(root, "size", FY_NT);
@@ -631,13 +682,16 @@ int vg_scene_load(vg_scene_t **out, const char *path, char *err, size_t errlen)
 {
     uint8_t *buf = NULL;
     size_t n = 0;
-    int ret = vg_file_read(path, 16u << 20, &buf, &n);
+    int ret = vg_file_read(path, VG_SCENE_MAX_BYTES, &buf, &n);
     if (ret == VG_ENOENT || ret == VG_EACCES) {
         snprintf(err, errlen, "%s: cannot read the scene file: %s", path, strerror(errno));
         return ret;
     }
     if (ret == VG_ERANGE) {
-        snprintf(err, errlen, "%s: a scene file may not exceed 16 MiB", path);
+        snprintf(err, errlen,
+                 "%s: a scene file may not exceed %u KiB (it is read before anything else is "
+                 "checked); a scene is zones, lines and masks, not data",
+                 path, VG_SCENE_MAX_BYTES >> 10);
         return VG_ESYNTAX;
     }
     if (ret == VG_EIO) snprintf(err, errlen, "%s: read error", path);

@@ -77,3 +77,28 @@ int vg__yaml_walk(struct fy_node *n, const char *what, const char *const *allowe
     }
     return 0;
 }
+
+static struct fy_node *find_alias(struct fy_node *n, int depth)
+{
+    if (!n) return NULL;
+    if (fy_node_is_alias(n) || depth > 64) return n;
+    void *it = NULL;
+    if (fy_node_is_sequence(n)) {
+        struct fy_node *item, *bad;
+        while ((item = fy_node_sequence_iterate(n, &it)))
+            if ((bad = find_alias(item, depth + 1))) return bad;
+    } else if (fy_node_is_mapping(n)) {
+        struct fy_node_pair *p;
+        struct fy_node *bad;
+        while ((p = fy_node_mapping_iterate(n, &it)))
+            if ((bad = find_alias(fy_node_pair_key(p), depth + 1)) ||
+                (bad = find_alias(fy_node_pair_value(p), depth + 1)))
+                return bad;
+    }
+    return NULL;
+}
+
+struct fy_node *vg__yaml_find_alias(struct fy_node *n)
+{
+    return find_alias(n, 0);
+}

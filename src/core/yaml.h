@@ -30,4 +30,8 @@ typedef int (*vg_yaml_fail_fn)(void *ctx, struct fy_node *n, const char *key, co
 int vg__yaml_walk(struct fy_node *n, const char *what, const char *const *allowed,
                   vg_yaml_member_fn member, vg_yaml_fail_fn fail, void *ctx, void *obj);
 
+/* The first alias node under @n (YAML's *name: refused, an alias bomb otherwise expands without
+ * bound), or a node nested more than 64 deep; NULL when there is none. */
+struct fy_node *vg__yaml_find_alias(struct fy_node *n);
+
 #endif

@@ -303,18 +303,23 @@ static int check_sequence(vg_source_t *s)
     return VG_ENOVIDEO;
 }
 
-static void compute_output_size(vg_source_t *s, int in_w, int in_h)
+void vg_source_output_size(const vg_source_params_t *p, int in_w, int in_h, int *out_w, int *out_h)
 {
     int w = in_w, h = in_h;
-    if (s->p.width > 0 && (s->p.upscale || s->p.width < in_w)) w = s->p.width;
-    if (s->p.height > 0) {
-        if (s->p.upscale || s->p.height < in_h) h = s->p.height;
-        if (s->p.width <= 0) w = (int)lround((double)in_w * h / in_h);
+    if (p->width > 0 && (p->upscale || p->width < in_w)) w = p->width;
+    if (p->height > 0) {
+        if (p->upscale || p->height < in_h) h = p->height;
+        if (p->width <= 0) w = (int)lround((double)in_w * h / in_h);
     } else {
         h = (int)lround((double)in_h * w / in_w);
     }
-    s->out_w = w < 1 ? 1 : w;
-    s->out_h = h < 1 ? 1 : h;
+    *out_w = w < 1 ? 1 : w;
+    *out_h = h < 1 ? 1 : h;
+}
+
+static void compute_output_size(vg_source_t *s, int in_w, int in_h)
+{
+    vg_source_output_size(&s->p, in_w, in_h, &s->out_w, &s->out_h);
 }
 
 /* Matroska muxers store each stream's length as a "DURATION" tag (HH:MM:SS.fraction). */

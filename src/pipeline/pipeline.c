@@ -58,11 +58,60 @@ static const vg_option_t pipeline_options[] = {
      .min = 0,
      .max = 256,
      .help = "slice-job threads for analysis stages (0: one per core)"},
+    {.name = "memory_limit",
+     .type = VG_OPT_DOUBLE,
+     .offset = OFF(memory_limit),
+     .def.d = 2048,
+     .min = 64,
+     .max = 1 << 22,
+     .unit = "MB",
+     .help = "refuse settings expected to need more memory than this (input size, queue; "
+             "vigie serve also has limits.camera_memory_mb)"},
     {.name = NULL},
 };
 #undef OFF
 
 const vg_option_group_t vg_pipeline_option_group = {"pipeline", "frame pipeline", pipeline_options};
+
+/* The memory model, fitted on `vigie analyze --to 6` of vtest.avi (768x576) at analysis widths
+ * 640, 1536 and 3072 with queues of 8 and 64 (maximum RSS): about 96 MB whatever the size, 115
+ * bytes of analysers' state per analysis pixel, and 2 bytes per pixel of each frame in flight
+ * (3 more with colour). Frames in flight: the queue and the few the stages hold. */
+#define MEM_FIXED_MB        96.0
+#define MEM_STATE_PER_PX    115.0
+#define MEM_FRAME_PER_PX    2.0
+#define MEM_COLOR_PER_PX    3.0
+#define MEM_FRAMES_IN_STAGE 4
+
+double vg_pipeline_memory_mb(const vg_settings_t *settings, int in_w, int in_h, int color,
+                             double *limit_mb)
+{
+    vg_source_params_t sp;
+    vg_pipeline_params_t pp;
+    char err[256];
+    int w, h;
+    memset(&sp, 0, sizeof(sp));
+    memset(&pp, 0, sizeof(pp));
+    vg_opt_defaults(&sp, vg_source_option_group.options);
+    vg_opt_defaults(&pp, pipeline_options);
+    if (settings) {
+        vg_settings_apply(settings, &vg_source_option_group, &sp, err, sizeof(err));
+        vg_settings_apply(settings, &vg_pipeline_option_group, &pp, err, sizeof(err));
+    }
+    if (in_w <= 0 || in_h <= 0) {
+        in_w = sp.width > 0 ? sp.width : 1920;
+        in_h = sp.height > 0 ? sp.height : (int)((double)in_w * 9 / 16 + 0.5);
+    }
+    vg_source_output_size(&sp, in_w, in_h, &w, &h);
+    double px = (double)w * h;
+    double frame = MEM_FRAME_PER_PX + (color || sp.color ? MEM_COLOR_PER_PX : 0);
+    double mb =
+        MEM_FIXED_MB + px * (MEM_STATE_PER_PX + (pp.queue + MEM_FRAMES_IN_STAGE) * frame) / 1e6;
+    if (limit_mb) *limit_mb = pp.memory_limit;
+    vg_opt_free(&sp, vg_source_option_group.options);
+    vg_opt_free(&pp, pipeline_options);
+    return mb;
+}
 
 struct vg_pipeline {
     vg_pipeline_params_t p;

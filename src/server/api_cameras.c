@@ -54,15 +54,43 @@ static int scene_live_change(vg_cam_t *c, const vg_scene_t *next, char *why, siz
         snprintf(why, len, "the scene in force cannot be read");
         return -1;
     }
-    json_t *strip = json_pack("{s:n}", "settings");
-    char *a = vg__scene_json(cur, strip), *b = vg__scene_json(next, strip);
-    json_decref(strip);
-    int same = a && b && !strcmp(a, b);
+    char *a = vg__scene_json(cur, NULL), *b = vg__scene_json(next, NULL);
+    json_t *ja = a ? json_loads(a, 0, NULL) : NULL, *jb = b ? json_loads(b, 0, NULL) : NULL;
     vg_free(a);
     vg_free(b);
     vg_scene_free(&cur);
-    if (!same) snprintf(why, len, "zones, lines, masks, fixtures or calibration changed");
-    return same ? 0 : -1;
+    if (!ja || !jb) {
+        json_decref(ja);
+        json_decref(jb);
+        snprintf(why, len, "out of memory");
+        return -1;
+    }
+    /* what changed, besides the camera-wide settings (which may apply live): named */
+    static const char *const parts[] = {"camera", "size",     "zones",       "lines",
+                                        "masks",  "fixtures", "calibration", NULL};
+    size_t n = 0;
+    why[0] = 0;
+    for (int i = 0; parts[i]; i++) {
+        json_t *pa = json_object_get(ja, parts[i]), *pb = json_object_get(jb, parts[i]);
+        if ((!pa && !pb) || (pa && pb && json_equal(pa, pb))) continue;
+        const char *what = parts[i];
+        if (!strcmp(parts[i], "zones") && pa && pb && json_array_size(pa) == json_array_size(pb)) {
+            /* the same zones with other settings of their own? */
+            json_t *ca = json_deep_copy(pa), *cb = json_deep_copy(pb), *z;
+            size_t k;
+            json_array_foreach(ca, k, z) json_object_del(z, "settings");
+            json_array_foreach(cb, k, z) json_object_del(z, "settings");
+            if (json_equal(ca, cb)) what = "a zone's own settings";
+            json_decref(ca);
+            json_decref(cb);
+        }
+        n += (size_t)snprintf(why + n, n < len ? len - n : 0, "%s%s", n ? ", " : "", what);
+    }
+    json_decref(ja);
+    json_decref(jb);
+    if (!why[0]) return 0;
+    if (n < len) snprintf(why + n, len - n, " changed: the camera restarts to apply it");
+    return -1;
 }
 
 static int count_csv_row(void *opaque, const vg_store_count_row_t *r)
@@ -165,6 +193,7 @@ void vg__api_scene(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     pthread_mutex_lock(&c->lock);
     int in_w = c->in_w, in_h = c->in_h;
     pthread_mutex_unlock(&c->lock);
+    if (ret == 0) ret = vg__server_cam_memory(c, scene, in_w, in_h, 0, err, sizeof(err));
     if (ret == 0 && scene->width && in_w && (scene->width != in_w || scene->height != in_h)) {
         snprintf(err, sizeof(err), "%s: drawn for %dx%d but the camera gives %dx%d", name,
                  scene->width, scene->height, in_w, in_h);

@@ -159,7 +159,7 @@ void vg__api_stream(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     const char *last = q->header(q->opaque, "Last-Event-ID");
     const char *after = q->query(q->opaque, "after");
     int64_t from = -1;
-    if (last && *last && (from = vg__api_parse_id(last)) < 0) {
+    if (last && *last && (from = strcmp(last, "0") ? vg__api_parse_id(last) : 0) < 0) {
         vg__api_error(r, 400, "Last-Event-ID: '%.40s' is not a message number", last);
         return;
     }

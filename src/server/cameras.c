@@ -187,6 +187,55 @@ int vg__server_cam_scene(vg_cam_t *c, vg_scene_t **out, int with_fixtures, char 
     return 0;
 }
 
+static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int vg__server_cam_memory(vg_cam_t *c, const vg_scene_t *scene, int in_w, int in_h, int reserve,
+                          char *err, size_t errlen)
+{
+    const vg_server_config_t *cfg = c->srv->cfg;
+    vg_settings_t *all = NULL;
+    double limit = 0, need;
+    if (vg_settings_new(&all) < 0 || (scene && vg_settings_merge(all, scene->settings) < 0) ||
+        vg_settings_merge(all, c->cfg->settings) < 0) {
+        vg_settings_free(&all);
+        snprintf(err, errlen, "out of memory");
+        return VG_ENOMEM;
+    }
+    need = vg_pipeline_memory_mb(all, in_w, in_h, 1, &limit);
+    vg_settings_free(&all);
+    if (cfg->camera_memory_mb < limit) limit = cfg->camera_memory_mb;
+    if (need > limit) {
+        snprintf(err, errlen,
+                 "these settings would need about %.0f MB (analysis size from input.width/height/"
+                 "upscale, pipeline.queue), more than this camera's budget of %.0f MB "
+                 "(limits.camera_memory_mb, pipeline.memory_limit)",
+                 need, limit);
+        return VG_ERANGE;
+    }
+    pthread_mutex_lock(&mem_lock);
+    double others = 0;
+    for (int i = 0; i < c->srv->nb_cams; i++)
+        if (&c->srv->cams[i] != c) others += c->srv->cams[i].mem_mb;
+    int fits = others + need <= cfg->memory_mb;
+    if (fits && reserve) c->mem_mb = need;
+    pthread_mutex_unlock(&mem_lock);
+    if (!fits) {
+        snprintf(err, errlen,
+                 "these settings would need about %.0f MB, and with the other cameras' %.0f MB "
+                 "that is more than the server's budget of %.0f MB (limits.memory_mb)",
+                 need, others, cfg->memory_mb);
+        return VG_ERANGE;
+    }
+    return 0;
+}
+
+static void cam_memory_release(vg_cam_t *c)
+{
+    pthread_mutex_lock(&mem_lock);
+    c->mem_mb = 0;
+    pthread_mutex_unlock(&mem_lock);
+}
+
 /* One start of the camera's pipeline: 0 at the end of a file, VG_ESTOPPED, or an error. */
 static int cam_run_once(vg_cam_t *c)
 {
@@ -213,6 +262,8 @@ static int cam_run_once(vg_cam_t *c)
     }
     vg_source_info_t info;
     vg_source_get_info(src, &info);
+    if ((ret = vg__server_cam_memory(c, scene, info.in_w, info.in_h, 1, err, sizeof(err))) < 0)
+        goto fail;
     if (scene->width && (scene->width != info.in_w || scene->height != info.in_h)) {
         snprintf(err, sizeof(err),
                  "the scene was drawn for %dx%d pictures but the input is %dx%d; redraw the "
@@ -249,6 +300,7 @@ static int cam_run_once(vg_cam_t *c)
     if (ret < 0 && ret != VG_ESTOPPED)
         snprintf(err, sizeof(err), "%s stopped: %s", c->cfg->input, vg_strerror(ret));
 fail:
+    cam_memory_release(c);
     if (ret < 0 && ret != VG_ESTOPPED) cam_status(c, "failed", "%s", err);
     vg_source_free(&src);
     vg_pipeline_free(&pipe);

@@ -446,6 +446,14 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
             snprintf(err, errlen, "%s: not valid YAML, or empty (see docs/server.md)", path);
         goto fail;
     }
+    struct fy_node *bad = vg__yaml_find_alias(fy_document_root(doc));
+    if (bad) {
+        ret = cfail(&c, bad, fy_node_is_alias(bad) ? "alias" : "nesting", "%s",
+                    fy_node_is_alias(bad)
+                        ? "YAML aliases (*name) are not accepted in the config: write the value out"
+                        : "nested too deep");
+        goto fail;
+    }
     ret = cwalk(&c, fy_document_root(doc), "the config", keys, top_member, cfg);
     if (ret == VG_ENOMEM) snprintf(err, errlen, "%s: out of memory", path);
     if (ret < 0) goto fail;

@@ -590,9 +590,11 @@ void vg__http_stop(vg_server_t *s)
         pthread_mutex_unlock(&s->hlock);
         MHD_stop_daemon(h->d);
     }
+    pthread_mutex_lock(&s->hlock); /* the writer may still notify the hub */
+    s->http = NULL;
+    pthread_mutex_unlock(&s->hlock);
     pthread_mutex_destroy(&h->lock);
     pthread_mutex_destroy(&h->wlock);
     pthread_cond_destroy(&h->wcond);
     vg_free(h);
-    s->http = NULL;
 }

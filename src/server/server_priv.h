@@ -55,6 +55,7 @@ typedef struct vg_cam {
     double fps;
     int64_t frames, dropped, events, restarts;
     int in_w, in_h;
+    double mem_mb; /* the memory its running pipeline is expected to take (under mem_lock) */
     vg_snap_t still;
     double still_t;
     vg_pipeline_t *pipe;
@@ -149,6 +150,12 @@ int vg__server_cam_scene(vg_cam_t *c, vg_scene_t **out, int with_fixtures, char 
                          size_t errlen);
 /* scene_json.c: @sc in the scene file's schema as JSON, with @extra's members (may be NULL). */
 char *vg__scene_json(const vg_scene_t *sc, json_t *extra);
+/* cameras.c: the memory the camera would take with @scene (and its config's settings) for an
+ * input of @in_w x @in_h (0: not known), checked against its budget (limits.camera_memory_mb
+ * and pipeline.memory_limit) and, with the other cameras', limits.memory_mb. 0, or VG_ERANGE
+ * with the figures in @err. @reserve: record it as the camera's when it fits. */
+int vg__server_cam_memory(vg_cam_t *c, const vg_scene_t *scene, int in_w, int in_h, int reserve,
+                          char *err, size_t errlen);
 /* Restart @cam's pipeline (a new scene or fixture). */
 void vg__server_cam_restart(vg_cam_t *cam);
 

@@ -23,10 +23,13 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <vigie/error.h>
 #include <vigie/log.h>
@@ -342,6 +345,19 @@ int vg_store_open(vg_store_t **out, const char *path, char *err, size_t errlen)
     if (!s->path) {
         ret = VG_ENOMEM;
         goto fail;
+    }
+    /* The database holds users, sessions and the trail: readable by its owner only (SQLite
+     * would create it 0644; its WAL and shared-memory files take the database's mode). */
+    {
+        int fd = strcmp(path, ":memory:") && strncmp(path, "file:", 5)
+                     ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)
+                     : -1;
+        struct stat sb;
+        if (fd >= 0) {
+            if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0007))
+                fchmod(fd, sb.st_mode & 0770);
+            close(fd);
+        }
     }
     rc = sqlite3_open_v2(path, &s->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
