@@ -7,7 +7,10 @@
  * Input: lines METHOD, PATH, CONTENT-TYPE, SESSION, CSRF, QUERY, then the body (the rest).
  * SESSION is a role letter (o, s, a, d: the session of that role's user; anything else is sent
  * as the cookie's value as is); CSRF "=" stands for that session's right token. QUERY is
- * k=v&k=v. Nothing may crash, leak or hang; any status is fine.
+ * k=v&k=v; its "from" is the client's address (default 127.0.0.1: the login limiter's pools and
+ * the folded audit rows see several), its "last" the Last-Event-ID header. Every 64 inputs the
+ * folded audit rows are written out, as the server's watchdog does. Nothing may crash, leak or
+ * hang; any status is fine.
  *
  * Build and run with scripts/fuzz 120 fuzz_http; tests/fuzz/replay.c replays the kept corpus
  * (tests/fuzz/corpus/http) in every test run.
@@ -156,12 +159,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fuzz_req_t fr = {line[5], line[2], role >= 0 ? tokens[role] : line[3],
                      role >= 0 && !strcmp(line[4], "=") ? csrfs[role] : line[4]};
+    char from[64];
+    const char *f = q_lookup(&fr, "from");
+    snprintf(from, sizeof(from), "%s", f && *f ? f : "127.0.0.1");
     vg_http_req_t q = {
         line[0],  line[1][0] ? line[1] : "/",         q_lookup,   h_lookup, c_lookup, &fr, body,
-        body_len, body_len > (size_t)cfg->body_limit, "127.0.0.1"};
+        body_len, body_len > (size_t)cfg->body_limit, from};
     vg_http_resp_t r;
     vg__http_handle(srv, &q, &r);
     vg__http_resp_free(&r);
+    static unsigned n;
+    if ((++n & 63) == 0) vg__audit_repeat_flush(srv, 1);
     free(text);
     return 0;
 }
