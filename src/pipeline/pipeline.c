@@ -63,7 +63,7 @@ static const vg_option_t pipeline_options[] = {
      .offset = OFF(memory_limit),
      .def.d = 2048,
      .min = 64,
-     .max = 1 << 22,
+     .max = 1e6,
      .unit = "MB",
      .help = "refuse settings expected to need more memory than this (input size, queue; "
              "vigie serve also has limits.camera_memory_mb)"},

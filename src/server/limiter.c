@@ -1,9 +1,9 @@
 /*
  * The login limiter (docs/server.md#logins, issue #17).
  *
- * security.login_failures failures for one name (four times as many from one address) within
- * security.login_lockout seconds lock that name (address) out for that long. What makes it hold
- * against a determined client:
+ * security.login_failures failures for one name (four times as many from one address), each
+ * within security.login_lockout seconds of the previous one, lock that name (address) out for that
+ * long. What makes it hold against a determined client:
  *
  * - An attempt is counted before the password is hashed: it reserves a failure, released only if
  *   the password was right. So N parallel guesses give at most login_failures answers 401, the
@@ -32,7 +32,7 @@
 typedef struct entry {
     char key[72];
     int failures, inflight;
-    double first, locked_until;
+    double last, locked_until; /* last: the latest failure (monotonic s) */
 } entry_t;
 
 typedef struct pool {
@@ -47,7 +47,7 @@ struct vg_limiter {
 static int idle(const entry_t *e, double now, double window)
 {
     return e->inflight == 0 && e->locked_until <= now &&
-           (e->failures == 0 || now - e->first > window);
+           (e->failures == 0 || now - e->last > window);
 }
 
 /* The entry of @key, made when missing; NULL when the pool is full of live entries. */
@@ -71,7 +71,7 @@ static entry_t *pool_get(pool_t *p, const char *key, double now, double window)
     }
     memset(spare, 0, sizeof(*spare));
     snprintf(spare->key, sizeof(spare->key), "%s", key);
-    spare->first = now;
+    spare->last = now;
     return spare;
 }
 
@@ -122,10 +122,12 @@ static int refuses(const entry_t *e, int allowed, int parallel, double now, doub
     return 0;
 }
 
+/* Failures count while each follows the previous within the span: how fast the password
+ * checks run (a busy machine, a slow hash) changes nothing. */
 static void window(entry_t *e, double now, double span)
 {
-    if (e->inflight == 0 && now - e->first > span) {
-        e->first = now;
+    if (e->inflight == 0 && now - e->last > span) {
+        e->last = now;
         e->failures = 0;
     }
 }
@@ -175,10 +177,10 @@ static int settle(entry_t *e, int allowed, int ok, double now, double lockout)
         e->failures = 0;
         return 0;
     }
+    e->last = now;
     if (++e->failures >= allowed) {
         e->locked_until = now + lockout;
         e->failures = 0;
-        e->first = now;
         return 1;
     }
     return 0;

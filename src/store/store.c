@@ -23,6 +23,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -347,16 +348,18 @@ int vg_store_open(vg_store_t **out, const char *path, char *err, size_t errlen)
         goto fail;
     }
     /* The database holds users, sessions and the trail: readable by its owner only (SQLite
-     * would create it 0644; its WAL and shared-memory files take the database's mode). */
-    {
-        int fd = strcmp(path, ":memory:") && strncmp(path, "file:", 5)
-                     ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)
-                     : -1;
+     * would create it 0644; its WAL and shared-memory files take the database's mode). Only a
+     * file that does not exist yet is opened here: closing a descriptor of a database this
+     * process has open elsewhere would drop SQLite's POSIX locks on it. */
+    if (strcmp(path, ":memory:") && strncmp(path, "file:", 5)) {
         struct stat sb;
-        if (fd >= 0) {
-            if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0007))
-                fchmod(fd, sb.st_mode & 0770);
-            close(fd);
+        if (stat(path, &sb) != 0 && errno == ENOENT) {
+            int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd >= 0) close(fd);
+        } else if (S_ISREG(sb.st_mode) && (sb.st_mode & 0007)) {
+            if (chmod(path, sb.st_mode & 0770) != 0)
+                vg_log("store", VG_LOG_WARNING, "%s: readable by anyone, and cannot change it: %s",
+                       path, strerror(errno));
         }
     }
     rc = sqlite3_open_v2(path, &s->db,
