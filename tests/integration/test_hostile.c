@@ -16,6 +16,7 @@
  *   ?after= and a Content-Type that only starts with application/json are refused, a
  *   self-crossing zone and YAML aliases are refused with a message that says so, the database is
  *   readable by its owner only, audit_view rows keep their filters;
+ * - `vigie analyze` refuses settings over pipeline.memory_limit and scene files over 1 MiB;
  * - a camera reading a named pipe that nobody writes to: `failed` in serve and a clean stop with
  *   its final audit row on SIGTERM; `vigie analyze` on it ends with 130 on SIGINT.
  *
@@ -627,6 +628,47 @@ static void test_small_findings(void **state)
     assert_int_equal(sb.st_mode & 0077, 0);
 }
 
+/* ---- the command line's own limits ---- */
+
+/* Run vigie with @args (a shell fragment); its exit status, its stderr in @err. */
+static int vigie_run(const char *args, char *err, size_t len)
+{
+    char cmd[2048], path[600];
+    snprintf(path, sizeof(path), "%s/cli.err", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' %s > /dev/null 2> '%s'", tu_vigie(), args, path);
+    int st = tu_run(cmd);
+    char *txt = tu_read_file(path, NULL);
+    snprintf(err, len, "%s", txt ? txt : "");
+    free(txt);
+    return st;
+}
+
+static void test_cli_limits(void **state)
+{
+    char args[1600], err[2048], path[600];
+    (void)state;
+    if (!have_data) skip();
+    /* settings that would take gigabytes: refused before the first frame, with the figure */
+    snprintf(args, sizeof(args),
+             "analyze --set input.width=8192 --set input.upscale=yes --set pipeline.queue=1024 "
+             "-o /dev/null %s",
+             VTEST);
+    assert_int_equal(vigie_run(args, err, sizeof(err)), 2);
+    print_message("%s", err);
+    assert_non_null(strstr(err, "pipeline.memory_limit"));
+    /* a scene file of several MB is refused before it is parsed */
+    snprintf(path, sizeof(path), "%s/huge.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("zones:\n", f);
+    for (int i = 0; i < 40000; i++)
+        fprintf(f, "  - {name: z%d, kind: forbidden, polygon: [[0, 0], [10, 0], [10, 10]]}\n", i);
+    fclose(f);
+    snprintf(args, sizeof(args), "analyze --scene '%s' -o /dev/null %s", path, VTEST);
+    assert_int_equal(vigie_run(args, err, sizeof(err)), 2);
+    assert_non_null(strstr(err, "may not exceed"));
+}
+
 /* ---- a named pipe nobody writes to ---- */
 
 static void test_fifo(void **state)
@@ -713,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_audit_flood),
         cmocka_unit_test(test_refusals_audited),
         cmocka_unit_test(test_small_findings),
+        cmocka_unit_test(test_cli_limits),
         cmocka_unit_test(test_fifo),
     };
     if (getenv("VG_TEST_FILTER")) cmocka_set_test_filter(getenv("VG_TEST_FILTER"));
