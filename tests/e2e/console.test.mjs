@@ -6,7 +6,10 @@
 //  2. the server restarts underneath the page: the live stream reconnects, every event of the
 //     store since the page opened is shown once, none twice;
 //  3. auditor: the decision is in the audit view, the chain verifies;
-//  4. supervisor: draw a zone on the still, save it; the camera's still shows it.
+//     a note typed while a colleague acts on the alert is kept and fires no shortcut; the focus
+//     stays put while 50 feed messages redraw the queue; Enter on a button is the button's;
+//  4. supervisor: draw a zone on the still, save it; the camera's still shows it; the points
+//     saved are those clicked, options panel open or closed, at three window sizes.
 //
 // Screenshots of each page go to $SHOTS (default: console-shots/ here). Exit 77 (skipped) when
 // chromium or playwright-core is missing; 0 passed; 1 failed.
@@ -125,6 +128,62 @@ try {
   await op.keyboard.press('Escape');
   await op.waitForSelector('#queue');
 
+  /* a note typed while the alert changes under it (a colleague acknowledges it): the page
+   * redraws, the note and the focus stay, and its letters (a, c, n...) fire no shortcut */
+  const col = await loginAs('sam');
+  const colleague = (what, id) =>
+    col.evaluate(async ([w, i]) => {
+      const me = await (await fetch('/api/me')).json();
+      const h = { 'X-CSRF-Token': me.csrf, 'Content-Type': 'application/json' };
+      if (w === 'ack') return (await fetch(`/api/events/${i}/ack`, { method: 'POST', headers: h, body: '{}' })).status;
+      await fetch(`/api/events/${i}/ack`, { method: 'POST', headers: h, body: '{}' });
+      return (await fetch(`/api/events/${i}/decision`, { method: 'POST', headers: h, body: '{"qualification":"not_relevant"}' })).status;
+    }, [what, id]);
+  const pending = async () => (await op.evaluate(async () => (await fetch('/api/events?limit=200')).json()))
+    .filter((e) => !e.ack_at && !e.qualification).map((e) => e.id);
+  let open = [];
+  for (let i = 0; i < 120 && !open.length; i++) { open = await pending(); if (!open.length) await op.waitForTimeout(500); }
+  const tid = open[0];
+  await op.evaluate((id) => { location.hash = '#/event/' + id; }, tid);
+  await op.waitForSelector('#note');
+  await op.click('#note');
+  await op.keyboard.type('Suspect bag, ', { delay: 10 });
+  await colleague('ack', tid);
+  await op.waitForFunction(() => document.querySelector('#btn-ack') && document.querySelector('#btn-ack').disabled, null, { timeout: 10000 });
+  await op.keyboard.type('calling the patrol now', { delay: 10 });
+  const noteNow = await op.inputValue('#note');
+  const tev = await op.evaluate(async (id) => (await fetch('/api/events/' + id)).json(), tid);
+  check(noteNow === 'Suspect bag, calling the patrol now' && !tev.qualification && tev.ack_by === 'sam',
+    `a note typed while a colleague acknowledged alert #${tid} is kept whole ("${noteNow}") and fired no shortcut (qualification: ${tev.qualification}, acknowledged by ${tev.ack_by})`);
+  await op.screenshot({ path: path.join(SHOTS, '3b-note-kept.png') });
+  await op.keyboard.press('Escape'); /* in the note: nothing */
+  await op.evaluate(() => { location.hash = '#/alerts'; });
+  await op.waitForSelector('#queue');
+
+  /* the focus stays where the operator put it while the queue changes: 50 feed messages (a
+   * colleague acknowledging and deciding 25 alerts) while "120" is typed in the delay field */
+  for (let i = 0; i < 240 && (await pending()).length < 25; i++) await op.waitForTimeout(500);
+  await op.click('#overdue');
+  await op.fill('#overdue', '');
+  const decidedBefore = await op.evaluate(() => document.querySelectorAll('.alert.decided').length);
+  let moved = 0;
+  for (const digit of ['1', '2', '0']) {
+    await op.keyboard.type(digit);
+    if (digit === '0') break;
+    for (const id of (await pending()).slice(0, digit === '1' ? 13 : 12)) { await colleague('decide', id); moved++; }
+  }
+  await op.waitForFunction((n) => document.querySelectorAll('.alert.decided').length >= n, decidedBefore + moved, { timeout: 20000 });
+  const focusNow = await op.evaluate(() => [document.activeElement.id, document.getElementById('overdue').value]);
+  check(focusNow[0] === 'overdue' && focusNow[1] === '120',
+    `typing "120" while ${2 * moved} feed messages redrew the queue: the focus stayed (${focusNow[0]}), the field reads "${focusNow[1]}"`);
+  await op.keyboard.press('Tab');
+  /* Enter on a button is the button's, not "open the selected alert" */
+  await op.focus('#sound');
+  await op.keyboard.press('Enter');
+  await op.keyboard.press('Enter');
+  check(await op.evaluate(() => location.hash === '#/alerts'), 'Enter on the sound button does not open the selected alert');
+  await col.context().close();
+
   /* leaving a view removes its listeners: after going to the cameras and back ten times, one
    * press of j moves the selection by exactly one alert */
   for (let i = 0; i < 10; i++) {
@@ -190,6 +249,35 @@ try {
   await sup.waitForSelector('#cam-hall');
   const scene = await sup.evaluate(async () => (await fetch('/api/cameras/hall/scene.json')).json());
   check(scene.zones.some((z) => z.name === 'lawn-e2e' && z.polygon.length === 4), 'the saved scene holds the new zone');
+
+  /* the editor saves exactly the points clicked, with the options panel open or closed, at three
+   * window sizes (the picture's box, not the canvas's, maps a click) */
+  const want = [[100, 100], [300, 100], [300, 300], [100, 300]];
+  for (const [vw, vh] of [[1360, 900], [1024, 768], [1920, 1080]]) {
+    for (const opened of [false, true]) {
+      await sup.setViewportSize({ width: vw, height: vh });
+      await sup.goto(base + '/#/scene/hall');
+      await sup.waitForFunction(() => document.querySelector('#scene-canvas img') && document.querySelector('#scene-canvas img').naturalWidth > 0, null, { timeout: 20000 });
+      if (opened) await sup.click('#scene-options summary');
+      await sup.click('#new-zone');
+      const size = await sup.evaluate(async () => { const c = (await (await fetch('/api/cameras')).json()).find((x) => x.name === 'hall'); return [c.width, c.height]; });
+      const ib = await (await sup.$('#scene-canvas img')).boundingBox();
+      for (const [x, y] of want)
+        await sup.mouse.click(ib.x + ((x + 0.5) / size[0]) * ib.width, ib.y + ((y + 0.5) / size[1]) * ib.height);
+      await sup.keyboard.press('Enter');
+      const zname = `at-${vw}-${opened ? 'open' : 'closed'}`;
+      await sup.fill('#item-name', zname);
+      await sup.press('#item-name', 'Tab');
+      if (opened) check(await sup.evaluate(() => document.getElementById('scene-options').open), `${vw}x${vh}: the options panel stays open while drawing`);
+      await sup.click('#save-scene');
+      await sup.waitForSelector('#cam-hall');
+      const sc = await sup.evaluate(async () => (await fetch('/api/cameras/hall/scene.json')).json());
+      const z = sc.zones.find((q) => q.name === zname);
+      const off = z ? Math.max(...z.polygon.map((p, i) => Math.max(Math.abs(p[0] - want[i][0]), Math.abs(p[1] - want[i][1])))) : -1;
+      check(z && off <= 1, `${vw}x${vh}, options ${opened ? 'open' : 'closed'}: the zone is saved where it was clicked (largest offset ${off} px)`);
+    }
+  }
+  await sup.setViewportSize({ width: 1360, height: 900 });
   await sup.waitForFunction(() => [...document.querySelectorAll('#cam-hall svg text')].some((t) => t.textContent === 'lawn-e2e'), null, { timeout: 10000 });
   await sup.waitForFunction(() => document.querySelector('#cam-hall .still img').naturalWidth > 0, null, { timeout: 20000 });
   check(true, "the camera's still shows the new zone");

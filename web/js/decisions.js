@@ -29,6 +29,7 @@ export async function qualify(id, qualification, reason, note) {
     return;
   }
   const ev = S.events.get(id);
+  S.drafts.delete(id); /* the note went with the decision */
   Object.assign(ev, { qualification, reason: reason || null, decided_by: S.me.user });
   toast(`${typeName(ev.type)} #${id}: ${t(qualification)}${reason ? ' · ' + t(reason) : ''}`);
   bus.dispatchEvent(new CustomEvent('feed', { detail: { id, decided: true } }));

@@ -20,6 +20,7 @@ export const S = {
   es: null,
   seenSeq: new Set(),
   reasonMode: false,
+  drafts: new Map(), // event id -> { note, reason }: what the operator is writing, kept across redraws
   view: null,
   audio: null,
 };

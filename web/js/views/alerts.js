@@ -16,7 +16,7 @@ function alertNode(ev) {
   li.thumb = shot(ev, 'thumb');
   li.addEventListener('click', () => {
     S.selected = ev.id;
-    markSelected();
+    markSelected(true);
   });
   li.addEventListener('dblclick', () => {
     location.hash = '#/event/' + ev.id;
@@ -100,13 +100,10 @@ function render() {
         ),
       ),
     );
-    list = el('ol', {
-      id: 'queue',
-      class: 'queue',
-      'aria-live': 'polite',
-      'aria-label': t('alerts'),
-    });
-    main.append(list);
+    /* the list is not a live region (a screen reader would read it all again on each alert):
+     * new alerts are announced on their own */
+    list = el('ol', { id: 'queue', class: 'queue', 'aria-label': t('alerts') });
+    main.append(list, el('div', { id: 'announce', class: 'sr-only', 'aria-live': 'polite' }));
   }
   if (!S.order.length) {
     list.textContent = '';
@@ -117,6 +114,7 @@ function render() {
   if (empty) empty.remove();
   /* keep nodes (their pictures are loaded once): insert new ones in order, refresh the rest */
   let prev = null;
+  const added = [];
   for (const id of S.order) {
     let li = document.getElementById('alert-' + id);
     const ev = S.events.get(id);
@@ -124,12 +122,18 @@ function render() {
       li = alertNode(ev);
       if (prev) prev.after(li);
       else list.prepend(li);
+      if (ev.fresh) added.push(ev);
     }
     fillAlert(li, ev);
     prev = li;
   }
+  if (added.length)
+    $('#announce').textContent =
+      added.length === 1
+        ? `${typeName(added[0].type)}, ${t('camera')} ${added[0].camera}`
+        : `${added.length} ${t('alerts')}`;
   if (S.selected === null && S.order.length) S.selected = S.order[0];
-  markSelected();
+  markSelected(false);
   overdueTick();
 }
 

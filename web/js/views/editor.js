@@ -14,7 +14,7 @@ export async function enter(ctx, name) {
   const scene = await apiJson('GET', `/api/cameras/${name}/scene.json`);
   delete scene.decision_fixtures;
   const options = await apiJson('GET', '/api/options');
-  const st = { scene, sel: null, drawing: null, drag: null, dirFor: null };
+  const st = { scene, sel: null, drawing: null, drag: null, dirFor: null, optsOpen: false };
   const W = cam.width || (scene.size && scene.size[0]) || 640,
     H = cam.height || (scene.size && scene.size[1]) || 480;
   const main = $('#main');
@@ -24,8 +24,10 @@ export async function enter(ctx, name) {
   canvas.append(img);
   const side = el('div', {});
   const msg = el('p', { class: 'error', role: 'alert', id: 'scene-error' });
+  /* the picture's own box: the canvas may be taller than the picture (a grid row stretched by
+   * the side panel), which once shifted every point drawn */
   const toImage = (e) => {
-    const r = canvas.getBoundingClientRect();
+    const r = img.getBoundingClientRect();
     return [
       Math.round(((e.clientX - r.left) / r.width) * W),
       Math.round(((e.clientY - r.top) / r.height) * H),
@@ -365,7 +367,18 @@ export async function enter(ctx, name) {
     return box;
   }
   function optionsPanel() {
-    const box = el('details', { class: 'panel' }, el('summary', {}, t('options')));
+    const box = el(
+      'details',
+      {
+        class: 'panel',
+        id: 'scene-options',
+        open: st.optsOpen,
+        ontoggle: (e) => {
+          st.optsOpen = e.target.open;
+        },
+      },
+      el('summary', {}, t('options')),
+    );
     const list = el('div', { class: 'opts' });
     st.scene.settings = st.scene.settings || {};
     for (const g of options.filter((x) =>

@@ -75,13 +75,23 @@ async function render(id) {
     }
   }
   const main = $('#main');
+  /* a redraw (the event ended, a colleague acted) keeps what the operator is writing and where
+   * the focus is: the note is a draft of the event's, and the focused field gets the focus back */
+  const active = document.activeElement;
+  const focusId = active && main.contains(active) ? active.id : '';
+  const selStart = active && 'selectionStart' in active ? active.selectionStart : null;
+  const selEnd = active && 'selectionEnd' in active ? active.selectionEnd : null;
   main.textContent = '';
+  const draft = S.drafts.get(id) || { note: '', reason: REASONS[0] };
+  const keep = () => S.drafts.set(id, { note: note.value, reason: reasonSel.value });
   const reasonSel = el(
     'select',
-    { id: 'reason' },
+    { id: 'reason', onchange: keep },
     REASONS.map((r, i) => el('option', { value: r }, `${i + 1}. ${t(r)}`)),
   );
-  const note = el('textarea', { id: 'note', rows: 3 });
+  reasonSel.value = draft.reason;
+  const note = el('textarea', { id: 'note', rows: 3, oninput: keep });
+  note.value = draft.note;
   const button = (id_, cls, label, onclick, disabled) =>
     el('button', { type: 'button', id: id_, class: cls, disabled, onclick }, label);
   const decide = el(
@@ -131,6 +141,12 @@ async function render(id) {
       el('div', {}, el('div', { class: 'panel' }, facts(ev)), decide),
     ),
   );
+  const again = focusId && document.getElementById(focusId);
+  if (again && !again.disabled) {
+    again.focus({ preventScroll: true });
+    if (selStart !== null && 'setSelectionRange' in again)
+      again.setSelectionRange(selStart, selEnd);
+  }
 }
 
 export async function enter(ctx, id) {

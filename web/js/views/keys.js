@@ -2,7 +2,8 @@
  * The queue's and the event page's keys: j/k or arrows move, Enter opens, Esc goes back, a
  * acknowledges, c confirms, n is not relevant, f then 1-5 a false alert with its reason, ? the
  * help. Registered for as long as the view is shown (ctx.signal); never while a text field has
- * the focus, nor with a modifier.
+ * the focus (the letters of a note are the note's), nor with a modifier; Enter and Space on a
+ * button or a link are that button's.
  */
 import { S, REASONS } from '../state.js';
 import { $, toast } from '../dom.js';
@@ -14,8 +15,10 @@ export function queueKeys(ctx, redraw) {
   const note = () => ($('#note') ? $('#note').value : '');
   const onKey = (e) => {
     if (!S.me || e.ctrlKey || e.metaKey || e.altKey) return;
-    const tag = (e.target.tagName || '').toLowerCase();
-    if (['input', 'textarea', 'select'].includes(tag)) return;
+    const target = e.target instanceof Element ? e.target : null;
+    if (target && (target.isContentEditable || target.closest('input, textarea, select'))) return;
+    if (target && (e.key === 'Enter' || e.key === ' ') && target.closest('button, a, summary'))
+      return;
     if ($('.dialog')) return;
     const id = S.selected;
     if (S.reasonMode) {
@@ -33,7 +36,7 @@ export function queueKeys(ctx, redraw) {
       case 'ArrowDown':
         if (S.view === 'alerts' && i < S.order.length - 1) {
           S.selected = S.order[i + 1];
-          markSelected();
+          markSelected(true);
           e.preventDefault();
         }
         break;
@@ -41,7 +44,7 @@ export function queueKeys(ctx, redraw) {
       case 'ArrowUp':
         if (S.view === 'alerts' && i > 0) {
           S.selected = S.order[i - 1];
-          markSelected();
+          markSelected(true);
           e.preventDefault();
         }
         break;

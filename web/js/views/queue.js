@@ -17,12 +17,14 @@ export function overdueTick() {
   document.title = (unacked ? `(${unacked}) ` : '') + 'vigie';
 }
 
-export function markSelected() {
+/* Show the selection; move the keyboard focus to it only when the operator moved it (@focus:
+ * j/k, a click), never because alerts arrived: the focus stays where the operator put it. */
+export function markSelected(focus) {
   for (const li of document.querySelectorAll('.alert')) {
     const on = Number(li.dataset.id) === S.selected;
     li.classList.toggle('selected', on);
     li.setAttribute('aria-selected', on ? 'true' : 'false');
-    if (on) li.focus({ preventScroll: false });
+    if (on && focus) li.focus({ preventScroll: false });
   }
 }
 
