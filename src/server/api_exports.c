@@ -74,6 +74,31 @@ void vg__api_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
         return;
     }
     snprintf(target, sizeof(target), "evidence/%s", name);
+    const char *size = q->query(q->opaque, "size");
+    if (!original && size && !strcmp(size, "thumb")) {
+        /* the queue's thumbnails: small, kept by the browser a few minutes (the names never
+         * change), and audited as what they are — pictures glanced at in a list, one row per
+         * user and window with the count (audit_repeat.c), not one per row shown */
+        uint8_t *th = NULL;
+        size_t thn = 0;
+        int ret = vg__evidence_thumb(data, len, 320, &th, &thn);
+        vg_free(data);
+        if (ret < 0) {
+            vg__api_error(r, 500, "cannot make the thumbnail of %s", name);
+            return;
+        }
+        vg__audit_repeat(s, x->ses.user, "evidence_thumbnails", "", q->client,
+                         json_pack("{s:s,s:I}", "from", q->client, "event", (json_int_t)event));
+        vg__api_jpeg(r, th, thn);
+        r->private_max_age = 600;
+        return;
+    }
+    if (size && strcmp(size, "thumb")) {
+        vg_free(data);
+        vg__api_error(r, 400, "size: 'thumb' or nothing");
+        json_decref(b);
+        return;
+    }
     vg__api_audit(s, x->ses.user, original ? "evidence_view_original" : "evidence_view", target,
                   original ? json_pack("{s:I,s:s}", "event", (json_int_t)event, "reason", reason)
                            : json_pack("{s:I}", "event", (json_int_t)event));

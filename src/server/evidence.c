@@ -109,6 +109,47 @@ int vg__evidence_jpeg(const vg_image_t *img, int quality, uint8_t **out, size_t 
     return ret;
 }
 
+int vg__evidence_thumb(const uint8_t *jpg, size_t len, int max_w, uint8_t **out, size_t *olen)
+{
+    tjhandle tj = tjInitDecompress();
+    int w, h, sub, cs, nf = 0, ret;
+    if (!tj) return VG_ENOMEM;
+    if (tjDecompressHeader3(tj, jpg, (unsigned long)len, &w, &h, &sub, &cs) != 0) {
+        tjDestroy(tj);
+        return VG_EFORMAT;
+    }
+    /* the largest of libjpeg's DCT scalings that is at most @max_w wide (decoding at that size
+     * costs a fraction of a full decode) */
+    tjscalingfactor *sf = tjGetScalingFactors(&nf), best = {1, 1};
+    int bw = w;
+    for (int i = 0; sf && i < nf; i++) {
+        int sw = TJSCALED(w, sf[i]);
+        if (sw <= max_w && (bw > max_w || sw > bw)) {
+            best = sf[i];
+            bw = sw;
+        }
+    }
+    int gray = cs == TJCS_GRAY;
+    vg_image_t img = {0};
+    img.w = TJSCALED(w, best);
+    img.h = TJSCALED(h, best);
+    img.fmt = gray ? VG_PIX_GRAY8 : VG_PIX_BGR24;
+    img.stride = (size_t)img.w * (gray ? 1 : 3);
+    img.data = vg_malloc(img.stride * (size_t)img.h);
+    if (!img.data) {
+        tjDestroy(tj);
+        return VG_ENOMEM;
+    }
+    if (tjDecompress2(tj, jpg, (unsigned long)len, img.data, img.w, (int)img.stride, img.h,
+                      gray ? TJPF_GRAY : TJPF_BGR, 0) != 0)
+        ret = VG_EFORMAT;
+    else
+        ret = vg__evidence_jpeg(&img, 80, out, olen);
+    vg_free(img.data);
+    tjDestroy(tj);
+    return ret;
+}
+
 int vg__write_file(const char *path, const void *data, size_t len, int mode)
 {
     char tmp[4200];

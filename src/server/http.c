@@ -405,7 +405,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         vg__http_resp_free(&r);
         if (!resp) return MHD_NO;
         if (r.type) MHD_add_response_header(resp, "Content-Type", r.type);
-        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        char cc[48] = "no-store";
+        if (r.private_max_age > 0)
+            snprintf(cc, sizeof(cc), "private, max-age=%d", r.private_max_age);
+        MHD_add_response_header(resp, "Cache-Control", cc);
     }
     add_common_headers(resp, &r);
     enum MHD_Result ret = MHD_queue_response(con, (unsigned)r.status, resp);

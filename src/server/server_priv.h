@@ -134,6 +134,8 @@ void *vg__cam_main(void *cam);
 void vg__evidence_pixelate(vg_image_t *img, const float (*boxes)[4], int nb, const vg_image_t *fg,
                            int bs);
 int vg__evidence_jpeg(const vg_image_t *img, int quality, uint8_t **out, size_t *len);
+/* A JPEG at most @max_w wide (libjpeg's DCT scaling: 1/2, 1/4, 1/8) of the JPEG @jpg. */
+int vg__evidence_thumb(const uint8_t *jpg, size_t len, int max_w, uint8_t **out, size_t *olen);
 int vg__write_file(const char *path, const void *data, size_t len, int mode);
 
 /* snap.c: a pixelated JPEG of @snap (vg_free *out). */
@@ -205,6 +207,7 @@ typedef struct vg_http_resp {
     int64_t stream_after;
     char stream_login[65]; /* the session that opened it (limits per login) */
     char disposition[128];
+    int private_max_age; /* > 0: the browser may keep it that many seconds (else no-store) */
 } vg_http_resp_t;
 
 /* Answer @req (any thread). */

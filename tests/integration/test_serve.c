@@ -424,6 +424,34 @@ static void test_operator_flow(void **state)
         tjDestroy(tj);
     }
     resp_free(&r);
+    /* the queue's thumbnails: at most 320 px wide, and twenty of them glanced at make no
+     * evidence_view rows but one evidence_thumbnails row (the repeats are counted in a later
+     * one, audit.repeat_window) */
+    {
+        json_t *v0 = audit_rows("evidence_view");
+        size_t views_before = json_array_size(v0);
+        json_decref(v0);
+        snprintf(path, sizeof(path), "/api/evidence/%s?size=thumb", evidence);
+        for (int i = 0; i < 20; i++) {
+            assert_int_equal(get(&op, path, &r), 200);
+            assert_string_equal(r.ctype, "image/jpeg");
+            tjhandle tj = tjInitDecompress();
+            int w = 0, h = 0, sub, cs;
+            assert_int_equal(tjDecompressHeader3(tj, (uint8_t *)r.body, r.len, &w, &h, &sub, &cs),
+                             0);
+            tjDestroy(tj);
+            if (i == 0) print_message("thumbnail %dx%d, %zu bytes\n", w, h, r.len);
+            assert_true(w > 0 && w <= 320);
+            resp_free(&r);
+        }
+        json_t *v1 = audit_rows("evidence_view"), *th = audit_rows("evidence_thumbnails");
+        assert_int_equal(json_array_size(v1), views_before);
+        assert_true(json_array_size(th) >= 1 && json_array_size(th) <= 2);
+        json_decref(v1);
+        json_decref(th);
+        snprintf(path, sizeof(path), "/api/evidence/%s?size=huge", evidence);
+        assert_int_equal(get(&op, path, NULL), 400);
+    }
     /* the original is not for an operator */
     snprintf(path, sizeof(path), "/api/evidence/%s/original", evidence);
     assert_int_equal(post_json(&op, path, "{\"reason\":\"curious\"}", NULL), 403);

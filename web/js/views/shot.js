@@ -1,4 +1,5 @@
-/* An alert's picture (its pixelated evidence) with the event's box drawn over it. */
+/* An alert's picture (its pixelated evidence) with the event's box drawn over it; in the queue
+ * (cls 'thumb') the server's small thumbnail, which the browser keeps a few minutes. */
 import { camOf } from '../state.js';
 import { el } from '../dom.js';
 import { t } from '../i18n.js';
@@ -8,7 +9,10 @@ export function shot(ev, cls) {
   const wrap = el('span', { class: 'shot ' + (cls || '') });
   if (ev.evidence)
     wrap.append(
-      el('img', { src: '/api/evidence/' + ev.evidence, alt: t('evidence') + ' ' + ev.id }),
+      el('img', {
+        src: '/api/evidence/' + ev.evidence + (cls === 'thumb' ? '?size=thumb' : ''),
+        alt: t('evidence') + ' ' + ev.id,
+      }),
     );
   else wrap.append(el('span', { class: 'muted' }, '—'));
   if (ev.box && c.width && c.height) {
