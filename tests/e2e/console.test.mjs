@@ -3,8 +3,9 @@
 //
 //  1. operator: log in, a new alert appears within 2 s of its event, open it, qualify it
 //     false_alert / person_not_object with the keyboard;
-//  2. the server restarts underneath the page: the live stream reconnects, every event of the
-//     store since the page opened is shown once, none twice;
+//  2. the server restarts underneath the page: a banner says so, an acknowledgement made meanwhile
+//     is refused visibly; the live stream reconnects, every event of the store since the page
+//     opened is shown once, none twice;
 //  3. auditor: the decision is in the audit view, the chain verifies;
 //     a note typed while a colleague acts on the alert is kept and fires no shortcut; the focus
 //     stays put while 50 feed messages redraw the queue; Enter on a button is the button's;
@@ -200,11 +201,30 @@ try {
     check(sel === order[1], `after 10 visits to another view, j moved the selection by one (#${order[0]} -> #${sel})`);
   }
 
-  /* 2. the server restarts underneath the page */
+  /* 2. the server restarts underneath the page: a banner says so at once, and an
+   * acknowledgement made meanwhile is refused visibly (not saved, not sent later) */
+  let unacked = [];
+  for (let i = 0; i < 120 && !unacked.length; i++) {
+    const shownNow = await op.evaluate(() => [...document.querySelectorAll('.alert')].map((n) => Number(n.dataset.id)));
+    unacked = (await pending()).filter((id) => shownNow.includes(id));
+    if (!unacked.length) await op.waitForTimeout(500);
+  }
+  const downId = unacked[0];
+  await op.click(`#alert-${downId} .type`);
+  const tDown = Date.now();
   await stopServer();
+  await op.waitForSelector('#offline:not([hidden])', { timeout: 15000 });
+  const bannerAfter = (Date.now() - tDown) / 1000;
+  check(bannerAfter < 15, `server stopped: the banner shows ${bannerAfter.toFixed(2)} s later: "${await op.textContent('#offline')}"`);
   await op.waitForFunction(() => document.getElementById('live').textContent.includes('reconnecting'), null, { timeout: 15000 });
+  await op.keyboard.press('a');
+  await op.waitForFunction(() => [...document.querySelectorAll('#toast .bad')].some((d) => d.textContent.includes('Not saved')), null, { timeout: 10000 });
+  check(true, `'a' on alert #${downId} while the server is down: refused visibly ("Not saved…")`);
   await op.screenshot({ path: path.join(SHOTS, '4-server-down.png') });
   await startServer();
+  await op.waitForSelector('#offline[hidden]', { state: 'attached', timeout: 30000 });
+  const downEv = await op.evaluate(async (id) => (await fetch('/api/events/' + id)).json(), downId);
+  check(downEv.ack_by !== 'olga', `after the restart, alert #${downId} was not acknowledged behind the operator's back (ack_by: ${downEv.ack_by})`);
   const maxBefore = await op.evaluate(() => Math.max(...[...document.querySelectorAll('.alert')].map((n) => Number(n.dataset.id))));
   await op.waitForFunction((m) => [...document.querySelectorAll('.alert')].some((n) => Number(n.dataset.id) > m), maxBefore, { timeout: 60000 });
   await op.waitForTimeout(3000);

@@ -33,6 +33,10 @@ export function chrome() {
 }
 
 export function liveStatus() {
+  const off = $('#offline');
+  off.hidden = !S.me || S.offlineSince === null;
+  if (!off.hidden)
+    off.textContent = t('offline_banner').replace('%s', S.offlineSince.toLocaleTimeString(S.lang));
   const l = $('#live');
   l.hidden = !S.es || !can('alerts');
   if (l.hidden) return;

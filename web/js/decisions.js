@@ -5,10 +5,21 @@ import { api, errorOf } from './api.js';
 import { toast, typeName } from './dom.js';
 import { t } from './i18n.js';
 
+/* A request whose failure is shown (the server down: said so, nothing saved). */
+async function send(path, body) {
+  try {
+    return await api('POST', path, body);
+  } catch (e) {
+    if (e.message !== '401') toast(e.message, true);
+    return null;
+  }
+}
+
 export async function ack(id) {
   const ev = S.events.get(id);
   if (!ev || ev.ack_at) return true;
-  const r = await api('POST', `/api/events/${id}/ack`, {});
+  const r = await send(`/api/events/${id}/ack`, {});
+  if (!r) return false;
   if (r.ok || r.status === 409) {
     ev.ack_at = ev.ack_at || new Date().toISOString();
     ev.ack_by = ev.ack_by || S.me.user;
@@ -23,7 +34,8 @@ export async function qualify(id, qualification, reason, note) {
   const body = { qualification };
   if (reason) body.reason = reason;
   if (note) body.note = note;
-  const r = await api('POST', `/api/events/${id}/decision`, body);
+  const r = await send(`/api/events/${id}/decision`, body);
+  if (!r) return;
   if (!r.ok) {
     toast(await errorOf(r), true);
     return;

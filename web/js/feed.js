@@ -6,7 +6,7 @@
  * each change on the bus ('feed', the event id); the stream's state too ('live').
  */
 import { S, bus } from './state.js';
-import { api, apiJson } from './api.js';
+import { api, apiJson, setOnline } from './api.js';
 
 function beep() {
   if (!S.sound) return;
@@ -36,8 +36,12 @@ export function startStream() {
   stopStream();
   const es = new EventSource('/api/events/stream?after=' + S.lastSeq);
   S.es = es;
-  es.onopen = live;
+  es.onopen = () => {
+    setOnline(true);
+    live();
+  };
   es.onerror = async () => {
+    if (es.readyState !== 1) setOnline(false);
     live();
     if (es.readyState === 2) {
       /* refused (session gone) or the server answered an error: check and start again */

@@ -18,6 +18,11 @@ export const T = {
     users: 'Users',
     live: 'live',
     reconnecting: 'reconnecting…',
+    offline_banner:
+      'The server cannot be reached since %s: no new alerts arrive and nothing you do is saved. Reconnecting…',
+    offline_action:
+      'Not saved: the server cannot be reached. Do it again once the red banner is gone.',
+    offline_read: 'The server cannot be reached: try again once the red banner is gone.',
     sound_on: 'Sound on',
     sound_off: 'Sound off',
     lang: 'Français',
@@ -147,6 +152,11 @@ export const T = {
     users: 'Utilisateurs',
     live: 'en direct',
     reconnecting: 'reconnexion…',
+    offline_banner:
+      'Le serveur est injoignable depuis %s : aucune nouvelle alerte n’arrive et rien de ce que vous faites n’est enregistré. Reconnexion…',
+    offline_action:
+      'Non enregistré : le serveur est injoignable. Recommencez quand le bandeau rouge aura disparu.',
+    offline_read: 'Le serveur est injoignable : réessayez quand le bandeau rouge aura disparu.',
     sound_on: 'Son activé',
     sound_off: 'Son coupé',
     lang: 'English',

@@ -5,7 +5,7 @@
  *
  * bus carries what happens to the views that care, for as long as they are shown:
  * 'feed' (detail: the event id a live message changed), 'logout' (the session is gone),
- * 'live' (the stream opened or dropped).
+ * 'live' (the stream opened or dropped, the server stopped or started answering).
  */
 export const S = {
   lang: localStorage.getItem('vigie.lang') || (navigator.language.startsWith('fr') ? 'fr' : 'en'),
@@ -20,6 +20,7 @@ export const S = {
   es: null,
   seenSeq: new Set(),
   reasonMode: false,
+  offlineSince: null, // Date the server stopped answering (the banner), null while it answers
   drafts: new Map(), // event id -> { note, reason }: what the operator is writing, kept across redraws
   view: null,
   audio: null,
