@@ -26,6 +26,9 @@ typedef enum vg_event_type {
     VG_EVENT_CROWD_MOVEMENT,
     VG_EVENT_DENSITY,
     VG_EVENT_FIRE,
+    /** Technical, not one of the decree's eight: a camera that failed, stalled or went dark.
+     * Raised by vigie serve (and the camera_health analyser), decided like the others. */
+    VG_EVENT_CAMERA_FAULT,
     VG_EVENT_NB
 } vg_event_type_t;
 

@@ -17,8 +17,8 @@
 #include <vigie/event.h>
 
 static const char *const type_names[VG_EVENT_NB + 1] = {
-    "abandoned_object", "weapon",  "wrong_way", "intrusion", "fall",
-    "crowd_movement",   "density", "fire",      NULL,
+    "abandoned_object", "weapon",  "wrong_way", "intrusion",    "fall",
+    "crowd_movement",   "density", "fire",      "camera_fault", NULL,
 };
 static const char *const phase_names[VG_PHASE_NB] = {"start", "update", "end"};
 

@@ -124,11 +124,24 @@ void vg__api_cameras(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
         char url[1024];
         shown_url(c->cfg->input, url, sizeof(url));
         pthread_mutex_lock(&c->lock);
+        /* running but no picture for longer than its input.timeout: stalled (its source is
+         * still retrying; health.c raises the technical alert on the same rule) */
+        const char *status = c->status, *message = c->message;
+        char stall[128];
+        double quiet = vg__now_mono() - c->last_frame;
+        int stalled =
+            !strcmp(c->status, "running") && c->last_frame > 0 && quiet > c->stall_after + 1;
+        if (stalled) {
+            status = "stalled";
+            snprintf(stall, sizeof(stall), "no picture for %.0f s (input.timeout %.0f s)", quiet,
+                     c->stall_after);
+            message = stall;
+        }
         json_array_append_new(
             arr,
             json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:i,s:i}", "name", c->cfg->name,
-                      "input", url, "status", c->status, "message", c->message, "since", c->since,
-                      "fps", c->fps, "frames", (json_int_t)c->frames, "dropped",
+                      "input", url, "status", status, "message", message, "since", c->since, "fps",
+                      stalled ? 0.0 : c->fps, "frames", (json_int_t)c->frames, "dropped",
                       (json_int_t)c->dropped, "events", (json_int_t)c->events, "restarts",
                       (json_int_t)c->restarts, "width", c->in_w, "height", c->in_h));
         pthread_mutex_unlock(&c->lock);

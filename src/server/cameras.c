@@ -135,6 +135,7 @@ static void cam_progress(void *opaque, const vg_progress_t *p)
     vg_cam_t *c = opaque;
     double now = vg__now_mono();
     pthread_mutex_lock(&c->lock);
+    if (p->frames > c->frames || c->last_frame == 0) c->last_frame = now;
     c->fps = p->fps;
     c->frames = p->frames;
     c->dropped = p->dropped;
@@ -284,6 +285,9 @@ static int cam_run_once(vg_cam_t *c)
     c->pipe = pipe;
     c->in_w = info.in_w;
     c->in_h = info.in_h;
+    c->frames = 0;
+    c->last_frame = vg__now_mono();
+    c->stall_after = sp.timeout > 0 ? sp.timeout : 5;
     pthread_mutex_unlock(&c->lock);
     if (atomic_load(&c->srv->stopping) || atomic_load(&c->restart)) vg_pipeline_stop(pipe);
     cam_status(c, "running", "%s %dx%d", info.codec, info.in_w, info.in_h);

@@ -1,7 +1,7 @@
 /*
  * The keeper of `vigie serve`: one thread runs retention every retention.every seconds (and once
- * at start), and writes an audit anchor every audit.anchor_every seconds; anchors also at start
- * and stop (server.c).
+ * at start), writes an audit anchor every audit.anchor_every seconds (anchors also at start and
+ * stop: server.c), and twice a second looks at each camera's health (health.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +46,7 @@ void *vg__keeper_main(void *opaque)
 {
     vg_server_t *s = opaque;
     double next_ret = vg__now_mono() + 2, next_anchor = vg__now_mono() + s->cfg->anchor_every;
+    double next_health = vg__now_mono() + 0.5;
     pthread_mutex_lock(&s->klock);
     while (!s->kstop) {
         double now = vg__now_mono();
@@ -75,8 +76,15 @@ void *vg__keeper_main(void *opaque)
             next_anchor = vg__now_mono() + s->cfg->anchor_every;
             continue;
         }
+        if (now >= next_health) {
+            pthread_mutex_unlock(&s->klock);
+            vg__cam_health(s);
+            pthread_mutex_lock(&s->klock);
+            next_health = vg__now_mono() + 0.5;
+            continue;
+        }
         struct timespec ts;
-        vg__abs_deadline(&ts, fmin(next_ret, next_anchor) - now);
+        vg__abs_deadline(&ts, fmin(fmin(next_ret, next_anchor), next_health) - now);
         pthread_cond_timedwait(&s->kcond, &s->klock, &ts);
     }
     pthread_mutex_unlock(&s->klock);

@@ -173,19 +173,21 @@ void vg_server_free(vg_server_t **ps)
     }
     for (int i = 0; i < s->nb_cams; i++)
         if (s->cams[i].started) pthread_join(s->cams[i].th, NULL);
-    if (s->writer_started) {
-        pthread_mutex_lock(&s->wlock);
-        s->wstop = 1;
-        pthread_cond_broadcast(&s->wcond);
-        pthread_mutex_unlock(&s->wlock);
-        pthread_join(s->writer, NULL);
-    }
     if (s->keeper_started) {
         pthread_mutex_lock(&s->klock);
         s->kstop = 1;
         pthread_cond_broadcast(&s->kcond);
         pthread_mutex_unlock(&s->klock);
         pthread_join(s->keeper, NULL);
+    }
+    /* the technical alerts still open end too (the keeper, their owner, has stopped) */
+    if (s->writer_started) vg__cam_health_end(s);
+    if (s->writer_started) {
+        pthread_mutex_lock(&s->wlock);
+        s->wstop = 1;
+        pthread_cond_broadcast(&s->wcond);
+        pthread_mutex_unlock(&s->wlock);
+        pthread_join(s->writer, NULL);
     }
     if (s->store && s->writer_started) {
         vg__audit_repeat_flush(s, 1);

@@ -55,7 +55,12 @@ typedef struct vg_cam {
     double fps;
     int64_t frames, dropped, events, restarts;
     int in_w, in_h;
-    double mem_mb; /* the memory its running pipeline is expected to take (under mem_lock) */
+    double mem_mb;      /* the memory its running pipeline is expected to take (under mem_lock) */
+    double last_frame;  /* monotonic time frames last advanced (under lock) */
+    double stall_after; /* its input.timeout: no frame for longer is a stall (under lock) */
+    /* the camera's technical alert (health.c, keeper thread only) */
+    int fault_open;
+    int64_t fault_run, fault_next_id, fault_id;
     vg_snap_t still;
     double still_t;
     vg_pipeline_t *pipe;
@@ -127,6 +132,10 @@ void *vg__writer_main(void *server);
 void vg__job_free(vg_job_t *j);
 /* keeper.c: the keeper thread. */
 void *vg__keeper_main(void *server);
+/* health.c: raise or end each camera's technical alert (camera_fault) from its state. */
+void vg__cam_health(vg_server_t *s);
+/* End the technical alerts still open (at stop, once the keeper has stopped). */
+void vg__cam_health_end(vg_server_t *s);
 /* cameras.c: a camera's thread. */
 void *vg__cam_main(void *cam);
 

@@ -10,7 +10,8 @@
 //     a note typed while a colleague acts on the alert is kept and fires no shortcut; the focus
 //     stays put while 50 feed messages redraw the queue; Enter on a button is the button's;
 //  4. supervisor: draw a zone on the still, save it; the camera's still shows it; the points
-//     saved are those clicked, options panel open or closed, at three window sizes.
+//     saved are those clicked, options panel open or closed, at three window sizes;
+//  5. a camera whose stream dies raises a technical alert in the queue.
 //
 // Screenshots of each page go to $SHOTS (default: console-shots/ here). Exit 77 (skipped) when
 // chromium or playwright-core is missing; 0 passed; 1 failed.
@@ -309,6 +310,42 @@ try {
   await sup.waitForSelector('.counts svg.countchart polyline', { timeout: 10000 });
   check(true, 'the statistics page plots each camera\'s people count over the period');
   await sup.screenshot({ path: path.join(SHOTS, '9-stats.png') });
+
+  /* 5. a camera that dies is itself an alert: a second server whose one camera reads a live
+   * stream (FFmpeg serving HTTP on loopback); FFmpeg is killed, and the operator's queue shows a
+   * technical camera_fault within the camera's stall timeout (input.timeout: 1 s) */
+  await stopServer();
+  const freePort = () => new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+  const camPort = await freePort();
+  const ff = spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10', '-c:v', 'mpeg4',
+    '-f', 'mpegts', '-listen', '1', `http://127.0.0.1:${camPort}`], { stdio: 'ignore' });
+  fs.writeFileSync(config, `listen: 127.0.0.1:${port}\nstorage: store2\ncameras:\n  - name: door\n` +
+    `    input: http://127.0.0.1:${camPort}\n    settings: {input.timeout: 1, input.reconnect: 1000, detector.models_dir: '${MODELS}'}\n`);
+  for (const [u, r] of [['olga', 'operator']])
+    execFileSync(VIGIE, ['user', 'add', '--config', config, u, '--role', r], { input: PW + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
+  await startServer();
+  const op2 = await loginAs('olga');
+  await op2.waitForSelector('#queue');
+  await op2.waitForFunction(async () => {
+    const c = (await (await fetch('/api/cameras')).json())[0];
+    return c.status === 'running' && c.frames > 0;
+  }, null, { timeout: 60000, polling: 200 });
+  const tKill = Date.now();
+  ff.kill('SIGKILL');
+  await op2.waitForSelector('.alert.technical', { timeout: 60000 });
+  const faultAfter = (Date.now() - tKill) / 1000;
+  const faultText = await op2.textContent('.alert.technical');
+  check(/Camera fault/.test(faultText) && /door/.test(faultText),
+    `the camera's stream killed: a technical alert in the queue ${faultAfter.toFixed(1)} s later (input.timeout 1 s): "${faultText.replace(/\s+/g, ' ').trim()}"`);
+  await op2.screenshot({ path: path.join(SHOTS, '10-camera-fault.png') });
+  /* the cameras page follows the camera's state without a reload */
+  await op2.evaluate(() => { location.hash = '#/cameras'; });
+  await op2.waitForSelector('#cam-door .cam-state');
+  await op2.waitForFunction(() => /stalled|failed|reconnecting/.test(document.querySelector('#cam-door .cam-state').textContent),
+    null, { timeout: 60000 });
+  check(true, `the cameras page shows the dead camera's state live: "${await op2.textContent('#cam-door .cam-state')}"`);
 } catch (e) {
   console.log('FAIL ' + (e.stack || e));
   failures++;

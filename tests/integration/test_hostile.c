@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -266,16 +267,16 @@ static json_t *row_details(json_t *row)
 typedef struct trickle {
     int *fds;
     int n;
-    volatile int stop;
+    atomic_int stop;
 } trickle_t;
 
 static void *trickle_main(void *arg)
 {
     trickle_t *t = arg;
-    while (!t->stop) {
+    while (!atomic_load(&t->stop)) {
         for (int i = 0; i < t->n; i++)
             if (t->fds[i] >= 0) send(t->fds[i], "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        for (int k = 0; k < 10 && !t->stop; k++) usleep(50000);
+        for (int k = 0; k < 10 && !atomic_load(&t->stop); k++) usleep(50000);
     }
     return NULL;
 }
@@ -307,7 +308,10 @@ static void test_load(void **state)
         if (slow[i] >= 0 && send_all(slow[i], "GET /api/health HTTP/1.1\r\nX-Slow: ", 34) == 0)
             slow_open++;
     }
-    trickle_t tr = {slow, SLOW, 0};
+    trickle_t tr;
+    tr.fds = slow;
+    tr.n = SLOW;
+    atomic_init(&tr.stop, 0);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, trickle_main, &tr), 0);
     /* 256 live streams from 127.0.0.6-9, with the 8 logins one operator may hold */
@@ -399,7 +403,7 @@ static void test_load(void **state)
     print_message("%d of %d trickling connections cut after %.1f s more\n", cut, slow_open,
                   tu_now() - tc);
     assert_int_equal(cut, slow_open);
-    tr.stop = 1;
+    atomic_store(&tr.stop, 1);
     pthread_join(th, NULL);
     for (int i = 0; i < SLOW; i++)
         if (slow[i] >= 0) close(slow[i]);

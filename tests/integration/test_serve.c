@@ -377,10 +377,16 @@ static void test_operator_flow(void **state)
     assert_int_equal(login(&op, "olga", PW), 200);
     /* the live stream from its start: events of the vtest camera arrive */
     double t0 = now_s();
-    json_t *evs = read_stream(&op, "?after=0", 3, 90, NULL);
+    json_t *evs = read_stream(&op, "?after=0", 4, 90, NULL);
     print_message("live stream: %zu messages in %.1f s\n", json_array_size(evs), now_s() - t0);
-    assert_true(json_array_size(evs) >= 3);
-    json_t *first = json_array_get(evs, 0);
+    assert_true(json_array_size(evs) >= 4);
+    /* the first of the hall camera (the dead camera's technical alert may come first) */
+    json_t *first = NULL, *m;
+    size_t k;
+    json_array_foreach(
+        evs, k, m) if (!first && !strcmp(json_string_value(json_object_get(m, "camera")), "hall"))
+        first = m;
+    assert_non_null(first);
     assert_string_equal(json_string_value(json_object_get(first, "phase")), "start");
     assert_string_equal(json_string_value(json_object_get(first, "camera")), "hall");
     assert_string_equal(json_string_value(json_object_get(first, "type")), "intrusion");
@@ -905,6 +911,25 @@ static void test_cameras(void **state)
         }
     }
     json_decref(cams);
+    /* the dead camera is itself an alert: one technical camera_fault, open, saying why */
+    json_t *faults = NULL;
+    for (int tries = 0; tries < 600; tries++) {
+        assert_int_equal(get(&op, "/api/events?type=camera_fault&camera=dead", &r), 200);
+        json_decref(faults);
+        faults = json_loads(r.body, 0, NULL);
+        resp_free(&r);
+        if (json_array_size(faults)) break;
+        usleep(100000);
+    }
+    assert_int_equal(json_array_size(faults), 1);
+    json_t *f = json_array_get(faults, 0);
+    char *fd = json_dumps(json_object_get(f, "details"), 0);
+    print_message("technical alert: %s\n", fd ? fd : "?");
+    free(fd);
+    assert_true(json_integer_value(json_object_get(f, "open")) == 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(f, "details"), "reason")),
+                        "failed");
+    json_decref(faults);
     client_free(&op);
 }
 

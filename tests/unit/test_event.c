@@ -59,8 +59,9 @@ static void test_no_box_no_zone_and_escaping(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    const char *names[] = {"abandoned_object", "weapon",  "wrong_way", "intrusion", "fall",
-                           "crowd_movement",   "density", "fire"};
+    const char *names[] = {"abandoned_object", "weapon",  "wrong_way", "intrusion",   "fall",
+                           "crowd_movement",   "density", "fire",      "camera_fault"};
+    assert_int_equal(VG_EVENT_NB, sizeof(names) / sizeof(*names));
     for (int i = 0; i < VG_EVENT_NB; i++) {
         assert_string_equal(vg_event_type_name(i), names[i]);
         assert_int_equal(vg_event_type_from_name(names[i]), i);

@@ -39,8 +39,10 @@ function fillAlert(li, ev) {
   else status.push(el('span', { class: 'badge alert-b' }, t('unacked')));
   status.push(el('span', { class: 'badge' }, ev.open ? t('ongoing') : t('ended')));
   li.textContent = '';
+  const fault = ev.type === 'camera_fault' && ev.details && ev.details.reason;
   const meta =
     `${t('camera')}: ${ev.camera}` +
+    (fault ? ` · ${t('fault_' + ev.details.reason)}` : '') +
     (ev.zone ? ` · ${t('zone')}: ${ev.zone}` : '') +
     ` · ${fmtTime(ev.start)} · ${t('score')} ${Number(ev.score).toFixed(2)}`;
   li.append(
@@ -66,6 +68,7 @@ function fillAlert(li, ev) {
     ),
   );
   li.classList.toggle('decided', !!ev.qualification);
+  li.classList.toggle('technical', ev.type === 'camera_fault');
   li.classList.toggle('new', !!ev.fresh);
   ev.fresh = false;
 }

@@ -1,11 +1,22 @@
 /* The cameras (#/cameras): state, frame rate, the latest still with the scene drawn over it,
- * the people count series; refreshed every 2 s (counts every 10 s) while shown. */
+ * the people count series; state, rates and stills refreshed every 2 s (counts every 10 s)
+ * while shown. */
 import { S, can } from '../state.js';
 import { apiJson, loadCameras } from '../api.js';
 import { $, el } from '../dom.js';
 import { t } from '../i18n.js';
 import { sceneSvg } from './scene.js';
 import { drawCounts } from './counts.js';
+
+/* The camera's state line and its rates (refreshed every 2 s). */
+function fillState(card, c) {
+  const st = card.querySelector('.cam-state');
+  st.textContent = '';
+  st.append(el('span', { class: 'status-' + c.status }, c.status), ' · ', c.message);
+  card.querySelector('.muted').textContent =
+    `${Number(c.fps).toFixed(1)} ${t('fps')} · ${c.frames} ${t('frames')} · ` +
+    `${c.dropped} ${t('dropped')}`;
+}
 
 export async function enter(ctx) {
   S.view = 'cameras';
@@ -17,15 +28,8 @@ export async function enter(ctx) {
   main.append(grid);
   for (const c of S.cameras) {
     const card = el('section', { class: 'cam panel', id: 'cam-' + c.name, 'aria-label': c.name });
-    card.append(
-      el('h2', {}, c.name),
-      el('p', {}, el('span', { class: 'status-' + c.status }, c.status), ' · ', c.message),
-      el(
-        'p',
-        { class: 'muted' },
-        `${Number(c.fps).toFixed(1)} ${t('fps')} · ${c.frames} ${t('frames')} · ${c.dropped} ${t('dropped')}`,
-      ),
-    );
+    card.append(el('h2', {}, c.name), el('p', { class: 'cam-state' }), el('p', { class: 'muted' }));
+    fillState(card, c);
     if (can('still') && c.width) {
       const wrap = el('div', { class: 'shot still' });
       const img = el('img', { src: `/api/cameras/${c.name}/still?ts=${Date.now()}`, alt: c.name });
@@ -53,7 +57,16 @@ export async function enter(ctx) {
     grid.append(card);
   }
   let tick = 0;
-  ctx.every(() => {
+  ctx.every(async () => {
+    try {
+      await loadCameras();
+    } catch (e) {
+      return; /* the banner says why */
+    }
+    for (const c of S.cameras) {
+      const card = document.getElementById('cam-' + c.name);
+      if (card) fillState(card, c);
+    }
     for (const img of document.querySelectorAll('.still img'))
       img.src = img.src.replace(/ts=\d+/, 'ts=' + Date.now());
     if (++tick % 5 === 0)
