@@ -91,6 +91,10 @@ int vg_store_feed_read(vg_store_t *s, int64_t after, int max,
  */
 int vg_store_events_json(vg_store_t *s, int64_t id, const char *camera, const char *type, int limit,
                          char **json);
+/** The same, listing only events whose id is below @before (> 0): the page after a page, so that
+ * a client pages back through any number of events. */
+int vg_store_events_page_json(vg_store_t *s, int64_t id, int64_t before, const char *camera,
+                              const char *type, int limit, char **json);
 
 /* ---- decisions ---- */
 

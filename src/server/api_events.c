@@ -40,7 +40,13 @@ void vg__api_events(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
         }
         limit = (int)v;
     }
-    if (vg_store_events_json(s->store, 0, cam, type, limit, &json) < 0) {
+    const char *bef = q->query(q->opaque, "before");
+    int64_t before = 0;
+    if (bef && (before = vg__api_parse_id(bef)) < 0) {
+        vg__api_error(r, 400, "before: an event id (the oldest of the previous page)");
+        return;
+    }
+    if (vg_store_events_page_json(s->store, 0, before, cam, type, limit, &json) < 0) {
         vg__api_error(r, 503, "the store is unavailable");
         return;
     }

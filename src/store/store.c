@@ -666,6 +666,12 @@ int vg_store_feed_read(vg_store_t *s, int64_t after, int max,
 int vg_store_events_json(vg_store_t *s, int64_t id, const char *camera, const char *type, int limit,
                          char **json)
 {
+    return vg_store_events_page_json(s, id, 0, camera, type, limit, json);
+}
+
+int vg_store_events_page_json(vg_store_t *s, int64_t id, int64_t before, const char *camera,
+                              const char *type, int limit, char **json)
+{
     sqlite3_stmt *st;
     int ret;
     if (limit < 1) limit = 1;
@@ -682,8 +688,9 @@ int vg_store_events_json(vg_store_t *s, int64_t id, const char *camera, const ch
     } else {
         ret = vg__store_prep(s, &st,
                              EVENT_COLS " WHERE (?1 IS NULL OR e.camera = ?1) AND (?2 IS NULL OR"
-                                        " e.type = ?2) ORDER BY e.id DESC LIMIT ?3",
-                             "tti", camera, type, (int64_t)limit);
+                                        " e.type = ?2) AND (?4 <= 0 OR e.id < ?4) ORDER BY e.id"
+                                        " DESC LIMIT ?3",
+                             "ttii", camera, type, (int64_t)limit, before);
         if (ret == 0) ret = vg__store_rows_json(st, json);
     }
     vg__store_unlock(s);

@@ -850,6 +850,8 @@ static void test_bad_input(void **state)
     assert_int_equal(get(&op, "/api/events?type=intrusion';DROP%20TABLE%20events;--", NULL), 400);
     assert_int_equal(get(&op, "/api/events/1%20OR%201=1", NULL), 404);
     assert_int_equal(get(&op, "/api/events?limit=-1", NULL), 400);
+    assert_int_equal(get(&op, "/api/events?before=banana", NULL), 400);
+    assert_int_equal(get(&op, "/api/events?before=1&limit=5", NULL), 200);
     /* path traversal in evidence names */
     assert_int_equal(get(&op, "/api/evidence/../vigie.db", NULL), 400);
     assert_int_equal(get(&op, "/api/evidence/..%2f..%2fvigie.db", NULL), 400);

@@ -25,7 +25,8 @@ function beep() {
 }
 
 const live = () => bus.dispatchEvent(new Event('live'));
-const changed = (id) => bus.dispatchEvent(new CustomEvent('feed', { detail: { id } }));
+const changed = (id, added) =>
+  bus.dispatchEvent(new CustomEvent('feed', { detail: { id, added } }));
 
 export function stopStream() {
   if (S.es) S.es.close();
@@ -72,11 +73,14 @@ export function startStream() {
     } catch (e) {
       return;
     }
-    apply(d);
+    applyMessage(d);
   };
 }
 
-function apply(d) {
+/* One message of the live stream (a start, end, acknowledgement or decision) applied to what the
+ * console knows; the views hear of it on the bus ('feed', with the event id and whether it is a
+ * new alert). Exported for the browser test, which measures what one message costs. */
+export function applyMessage(d) {
   const id = d.id;
   let ev = S.events.get(id);
   if (d.phase === 'start') {
@@ -99,7 +103,7 @@ function apply(d) {
     S.events.set(id, ev);
     S.order.unshift(id);
     beep();
-    changed(id);
+    changed(id, true);
     return;
   }
   if (!ev) return;
@@ -120,15 +124,37 @@ function apply(d) {
   changed(id);
 }
 
+const PAGE = 200;
+
 export async function loadEvents() {
   const head = await apiJson('GET', '/api/feed/head');
-  const list = await apiJson('GET', '/api/events?limit=200');
+  const list = await apiJson('GET', '/api/events?limit=' + PAGE);
   S.events.clear();
   S.order = [];
   for (const e of list) {
     S.events.set(e.id, e);
     S.order.push(e.id);
   }
+  S.olderOnServer = list.length === PAGE;
   S.lastSeq = head.seq;
   startStream();
+}
+
+/* The next page back from the server (older than the oldest known): how many came. */
+export async function loadOlder() {
+  if (!S.olderOnServer) return 0;
+  const oldest = S.order.length ? Math.min(...S.order.slice(-PAGE)) : 0;
+  const list = await apiJson(
+    'GET',
+    `/api/events?limit=${PAGE}` + (oldest ? `&before=${oldest}` : ''),
+  );
+  let n = 0;
+  for (const e of list)
+    if (!S.events.has(e.id)) {
+      S.events.set(e.id, e);
+      S.order.push(e.id);
+      n++;
+    }
+  S.olderOnServer = list.length === PAGE;
+  return n;
 }

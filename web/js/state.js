@@ -14,7 +14,9 @@ export const S = {
   me: null,
   cameras: [],
   events: new Map(),
-  order: [],
+  order: [], // event ids, newest first
+  olderOnServer: false, // the server has events older than the oldest in order
+  shown: 200, // rows of the queue in the page (the operator asks for more)
   selected: null,
   lastSeq: 0,
   es: null,

@@ -5,7 +5,8 @@
  * the operator's delay is highlighted, and the page title counts them.
  */
 import { S, bus } from '../state.js';
-import { $, el, fmtTime, typeName } from '../dom.js';
+import { $, el, fmtTime, typeName, toast } from '../dom.js';
+import { loadOlder } from '../feed.js';
 import { t } from '../i18n.js';
 import { shot } from './shot.js';
 import { queueKeys } from './keys.js';
@@ -115,35 +116,95 @@ function render() {
   }
   const empty = list.querySelector('li.muted');
   if (empty) empty.remove();
-  /* keep nodes (their pictures are loaded once): insert new ones in order, refresh the rest */
+  /* the newest S.shown alerts, in order; nodes are kept (their pictures load once) */
   let prev = null;
-  const added = [];
-  for (const id of S.order) {
+  for (const id of S.order.slice(0, S.shown)) {
     let li = document.getElementById('alert-' + id);
     const ev = S.events.get(id);
     if (!li) {
       li = alertNode(ev);
       if (prev) prev.after(li);
       else list.prepend(li);
-      if (ev.fresh) added.push(ev);
     }
     fillAlert(li, ev);
     prev = li;
   }
-  if (added.length)
-    $('#announce').textContent =
-      added.length === 1
-        ? `${typeName(added[0].type)}, ${t('camera')} ${added[0].camera}`
-        : `${added.length} ${t('alerts')}`;
+  for (let li = prev && prev.nextElementSibling; li; ) {
+    const next = li.nextElementSibling;
+    if (li.classList.contains('alert')) li.remove();
+    li = next;
+  }
+  olderButton(list);
   if (S.selected === null && S.order.length) S.selected = S.order[0];
   markSelected(false);
   overdueTick();
 }
 
+/* "Older alerts": the next page, from what is known or from the server. */
+function olderButton(list) {
+  let more = $('#older');
+  const rows = list.querySelectorAll('.alert').length;
+  const left = S.order.length > rows || S.olderOnServer;
+  if (!left) {
+    if (more) more.remove();
+    return;
+  }
+  if (!more) {
+    more = el(
+      'button',
+      {
+        type: 'button',
+        id: 'older',
+        class: 'secondary',
+        onclick: async () => {
+          S.shown += 200;
+          if (S.order.length < S.shown) {
+            try {
+              await loadOlder();
+            } catch (e) {
+              toast(e.message, true);
+            }
+          }
+          render();
+        },
+      },
+      t('older_alerts'),
+    );
+    list.after(more);
+  }
+}
+
+/* One message of the feed: only its row changes (a new alert: one row more on top, the oldest
+ * shown goes when there are more than S.shown): the cost of a message does not grow with the
+ * queue. */
+function update(e) {
+  const list = $('#queue');
+  const id = e.detail && e.detail.id;
+  const ev = S.events.get(id);
+  if (!list || !ev || !list.querySelector('li.alert')) {
+    render();
+    return;
+  }
+  let li = document.getElementById('alert-' + id);
+  if (!li) {
+    if (!e.detail.added) return; /* an older alert, not shown */
+    li = alertNode(ev);
+    list.prepend(li);
+    $('#announce').textContent = `${typeName(ev.type)}, ${t('camera')} ${ev.camera}`;
+    const rows = list.querySelectorAll('li.alert');
+    if (rows.length > S.shown) rows[rows.length - 1].remove();
+    olderButton(list);
+  }
+  fillAlert(li, ev);
+  const on = id === S.selected;
+  li.classList.toggle('selected', on);
+  li.setAttribute('aria-selected', on ? 'true' : 'false');
+}
+
 export function enter(ctx) {
   S.view = 'alerts';
   $('#main').textContent = '';
-  bus.addEventListener('feed', render, { signal: ctx.signal });
+  bus.addEventListener('feed', update, { signal: ctx.signal });
   queueKeys(ctx, render);
   render();
 }

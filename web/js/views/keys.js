@@ -34,7 +34,7 @@ export function queueKeys(ctx, redraw) {
     switch (e.key) {
       case 'j':
       case 'ArrowDown':
-        if (S.view === 'alerts' && i < S.order.length - 1) {
+        if (S.view === 'alerts' && i < Math.min(S.order.length, S.shown) - 1) {
           S.selected = S.order[i + 1];
           markSelected(true);
           e.preventDefault();
