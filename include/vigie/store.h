@@ -246,6 +246,16 @@ int vg_store_audit_head(vg_store_t *s, int64_t *seq, char hash[65]);
  */
 int vg_store_audit_json(vg_store_t *s, int64_t after, const char *actor, const char *action,
                         int limit, char **json);
+/** What vg_store_audit_query_json lists: rows after @after and (when > 0) before @before, whose
+ * actor and action begin with @actor and @action, and whose time is in [@from, @to) (ISO 8601
+ * UTC); NULL: any. */
+typedef struct vg_audit_query {
+    int64_t after, before;
+    const char *actor, *action;
+    const char *from, *to;
+} vg_audit_query_t;
+/** The audit rows @q selects, newest first, at most @limit (1-5000), as a JSON array. */
+int vg_store_audit_query_json(vg_store_t *s, const vg_audit_query_t *q, int limit, char **json);
 
 typedef struct vg_audit_report {
     int ok;          /**< 1 when the chain verifies */

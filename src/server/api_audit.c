@@ -40,13 +40,24 @@ void vg__api_audit_rows(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *
         return;
     }
     const char *after = q->query(q->opaque, "after"), *lim = q->query(q->opaque, "limit");
+    const char *bef = q->query(q->opaque, "before");
     int64_t a = after ? vg__api_parse_id(after) : 0, l = lim ? vg__api_parse_id(lim) : 200;
-    if ((after && a < 0 && strcmp(after, "0")) || l < 1 || l > 5000) {
-        vg__api_error(r, 400, "after: a row number; limit: 1 to 5000");
+    int64_t b = bef ? vg__api_parse_id(bef) : 0;
+    vg_audit_query_t aq = {a < 0 ? 0 : a,
+                           b,
+                           q->query(q->opaque, "actor"),
+                           q->query(q->opaque, "action"),
+                           q->query(q->opaque, "from"),
+                           q->query(q->opaque, "to")};
+    if ((after && a < 0 && strcmp(after, "0")) || (bef && b < 0) || l < 1 || l > 5000) {
+        vg__api_error(r, 400, "after, before: row numbers; limit: 1 to 5000");
         return;
     }
-    if (vg_store_audit_json(s->store, a < 0 ? 0 : a, q->query(q->opaque, "actor"),
-                            q->query(q->opaque, "action"), (int)l, &json) < 0) {
+    if (!vg__api_iso_time_ok(aq.from) || !vg__api_iso_time_ok(aq.to)) {
+        vg__api_error(r, 400, "from/to: ISO 8601 UTC times, e.g. 2026-11-26T00:00:00Z");
+        return;
+    }
+    if (vg_store_audit_query_json(s->store, &aq, (int)l, &json) < 0) {
         vg__api_error(r, 503, "the store is unavailable");
         return;
     }
@@ -56,6 +67,9 @@ void vg__api_audit_rows(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *
     const char *actor = q->query(q->opaque, "actor"), *action = q->query(q->opaque, "action");
     if (actor) json_object_set_new(d, "actor", json_stringn(actor, strnlen(actor, 64)));
     if (action) json_object_set_new(d, "action", json_stringn(action, strnlen(action, 64)));
+    if (aq.before) json_object_set_new(d, "before", json_integer(aq.before));
+    if (aq.from) json_object_set_new(d, "from", json_string(aq.from));
+    if (aq.to) json_object_set_new(d, "to", json_string(aq.to));
     vg__api_audit(s, x->ses.user, "audit_view", "", d);
     vg__api_reply_json(r, 200, json);
 }

@@ -148,16 +148,27 @@ out:
 int vg_store_audit_json(vg_store_t *s, int64_t after, const char *actor, const char *action,
                         int limit, char **json)
 {
+    vg_audit_query_t q = {after, 0, actor, action, NULL, NULL};
+    return vg_store_audit_query_json(s, &q, limit, json);
+}
+
+int vg_store_audit_query_json(vg_store_t *s, const vg_audit_query_t *q, int limit, char **json)
+{
     sqlite3_stmt *st;
     int ret;
     if (limit < 1) limit = 1;
     if (limit > 5000) limit = 5000;
     vg__store_lock(s);
+    /* actor and action match by their beginning ("login" finds login, login_failed and
+     * login_refused); times are ISO 8601 UTC text, which sorts as time does */
     ret = vg__store_prep(s, &st,
                          "SELECT seq, at, actor, action, target, details AS details_json, hash"
-                         " FROM audit WHERE seq > ?1 AND (?2 IS NULL OR actor = ?2) AND (?3 IS"
-                         " NULL OR action = ?3) ORDER BY seq DESC LIMIT ?4",
-                         "itti", after, actor, action, (int64_t)limit);
+                         " FROM audit WHERE seq > ?1 AND (?2 IS NULL OR substr(actor, 1,"
+                         " length(?2)) = ?2) AND (?3 IS NULL OR substr(action, 1, length(?3)) ="
+                         " ?3) AND (?5 <= 0 OR seq < ?5) AND (?6 IS NULL OR at >= ?6) AND (?7 IS"
+                         " NULL OR at < ?7) ORDER BY seq DESC LIMIT ?4",
+                         "ittiitt", q->after, q->actor, q->action, (int64_t)limit, q->before,
+                         q->from, q->to);
     if (ret == 0) ret = vg__store_rows_json(st, json);
     vg__store_unlock(s);
     return ret;

@@ -248,7 +248,22 @@ try {
   await au.click('#verify');
   await au.waitForSelector('#verify-result.verify-ok', { timeout: 10000 });
   check(true, 'the audit view verifies the chain: ' + (await au.textContent('#verify-result')));
+  /* filters match the beginning ("event" finds event_ack and event_decision), by period too;
+   * the rows come 200 at a time, older ones on demand */
+  await au.fill('#audit-action', 'event');
+  await au.press('#audit-action', 'Enter');
+  await au.waitForFunction(() => { const a = [...document.querySelectorAll('#audit-table tbody tr td:nth-child(4)')].map((c) => c.textContent);
+    return a.includes('event_ack') || a.includes('event_decision'); }, null, { timeout: 10000 });
+  const actions = await au.evaluate(() => [...new Set([...document.querySelectorAll('#audit-table tbody tr td:nth-child(4)')].map((c) => c.textContent))]);
+  check(actions.every((a) => a.startsWith('event')), `the audit filter "event" finds ${actions.join(', ')}`);
   await au.fill('#audit-action', '');
+  await au.fill('#audit-from', '2000-01-01T00:00');
+  await au.fill('#audit-to', '2000-01-02T00:00');
+  await au.press('#audit-action', 'Enter');
+  await au.waitForFunction(() => document.querySelectorAll('#audit-table tbody tr').length === 0, null, { timeout: 10000 });
+  check(true, 'the audit filter by period: nothing on 1 January 2000');
+  await au.fill('#audit-from', '');
+  await au.fill('#audit-to', '');
   await au.press('#audit-action', 'Enter');
   await au.waitForTimeout(500);
   await au.screenshot({ path: path.join(SHOTS, '6-audit.png') });

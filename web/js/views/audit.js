@@ -1,5 +1,6 @@
-/* The audit trail (#/audit, auditors): rows filtered by actor and action, and the verification
- * of its hash chain. */
+/* The audit trail (#/audit, auditors): rows filtered by the beginning of the actor and of the
+ * action and by period, 200 at a time with older pages on demand, and the verification of its
+ * hash chain. */
 import { S } from '../state.js';
 import { apiJson } from '../api.js';
 import { $, el, fmtTime } from '../dom.js';
@@ -10,48 +11,73 @@ export async function enter() {
   const main = $('#main');
   main.textContent = '';
   const actor = el('input', { id: 'audit-actor' }),
-    action = el('input', { id: 'audit-action' });
+    action = el('input', { id: 'audit-action' }),
+    from = el('input', { id: 'audit-from', type: 'datetime-local' }),
+    to = el('input', { id: 'audit-to', type: 'datetime-local' });
   const out = el('div', {}),
     result = el('p', { id: 'verify-result', role: 'status' });
-  async function show() {
-    let q = '/api/audit?limit=500';
+  const PAGE = 200;
+  /* a local date and time from the form as ISO 8601 UTC, or '' */
+  const iso = (v) => (v ? new Date(v).toISOString() : '');
+  const row = (r) =>
+    el(
+      'tr',
+      {},
+      el('td', { class: 'num' }, r.seq),
+      el('td', {}, fmtTime(r.at)),
+      el('td', {}, r.actor),
+      el('td', {}, r.action),
+      el('td', {}, r.target),
+      el('td', {}, el('code', {}, JSON.stringify(r.details))),
+    );
+  /* the rows matching the form, newest first, PAGE at a time: @before the oldest shown */
+  async function show(before) {
+    let q = '/api/audit?limit=' + PAGE;
     if (actor.value) q += '&actor=' + encodeURIComponent(actor.value);
     if (action.value) q += '&action=' + encodeURIComponent(action.value);
+    if (from.value) q += '&from=' + encodeURIComponent(iso(from.value));
+    if (to.value) q += '&to=' + encodeURIComponent(iso(to.value));
+    if (before) q += '&before=' + before;
     const rows = await apiJson('GET', q);
-    out.textContent = '';
-    out.append(
-      el(
-        'table',
-        { id: 'audit-table' },
+    let body = $('#audit-table tbody');
+    if (!before || !body) {
+      out.textContent = '';
+      body = el('tbody', {});
+      out.append(
         el(
-          'thead',
-          {},
+          'table',
+          { id: 'audit-table' },
           el(
-            'tr',
+            'thead',
             {},
-            ['#', t('time'), t('actor'), t('action'), t('target'), t('details')].map((h) =>
-              el('th', {}, h),
-            ),
-          ),
-        ),
-        el(
-          'tbody',
-          {},
-          rows.map((r) =>
             el(
               'tr',
               {},
-              el('td', { class: 'num' }, r.seq),
-              el('td', {}, fmtTime(r.at)),
-              el('td', {}, r.actor),
-              el('td', {}, r.action),
-              el('td', {}, r.target),
-              el('td', {}, el('code', {}, JSON.stringify(r.details))),
+              ['#', t('time'), t('actor'), t('action'), t('target'), t('details')].map((h) =>
+                el('th', {}, h),
+              ),
             ),
           ),
+          body,
         ),
-      ),
-    );
+      );
+    }
+    body.append(...rows.map(row));
+    const old = $('#audit-older');
+    if (old) old.remove();
+    if (rows.length === PAGE)
+      out.append(
+        el(
+          'button',
+          {
+            type: 'button',
+            id: 'audit-older',
+            class: 'secondary',
+            onclick: () => show(rows[rows.length - 1].seq),
+          },
+          t('older_rows'),
+        ),
+      );
   }
   async function verify() {
     const v = await apiJson('GET', '/api/audit/verify');
@@ -71,6 +97,8 @@ export async function enter() {
       },
       el('label', {}, t('actor'), actor),
       el('label', {}, t('action'), action),
+      el('label', {}, t('from'), from),
+      el('label', {}, t('to'), to),
       el('button', { type: 'submit' }, t('filter')),
       el(
         'button',
