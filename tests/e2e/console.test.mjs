@@ -47,6 +47,36 @@ function check(cond, what) {
   if (!cond) failures++;
 }
 
+/* Accessibility: axe-core (from npm) on the page as it stands, in the light and the dark theme,
+ * WCAG 2.1 A and AA rules; a serious or critical violation fails; a screenshot of each. */
+const AXE = fs.readFileSync(path.join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
+async function accessibility(page, name) {
+  const start = await page.evaluate(() => document.documentElement.dataset.theme || 'light');
+  for (const theme of [start, start === 'dark' ? 'light' : 'dark']) {
+    if (theme !== start) {
+      if (await page.$('#theme:visible')) await page.click('#theme');
+      else await page.evaluate((th) => { document.documentElement.dataset.theme = th; }, theme);
+      await page.waitForFunction((th) => document.documentElement.dataset.theme === th, theme);
+    }
+    if (!(await page.evaluate(() => !!window.axe))) await page.addScriptTag({ content: AXE });
+    const found = await page.evaluate(async () => {
+      const r = await window.axe.run(document, {
+        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+        resultTypes: ['violations'],
+      });
+      return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length,
+        target: v.nodes[0] ? v.nodes[0].target.join(' ') : '' }));
+    });
+    const serious = found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    check(serious.length === 0, `accessibility of ${name} (${theme} theme): ${serious.length} serious violations` +
+      (serious.length ? ': ' + serious.map((v) => `${v.id} ×${v.nodes} (${v.target})`).join('; ') : '') +
+      `, ${found.length - serious.length} lesser`);
+    await page.screenshot({ path: path.join(SHOTS, `theme-${name}-${theme}.png`) });
+  }
+  if (await page.$('#theme:visible')) await page.click('#theme');
+  else await page.evaluate((th) => { document.documentElement.dataset.theme = th; }, start);
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigie-console-'));
 fs.mkdirSync(SHOTS, { recursive: true });
 const port = await new Promise((resolve) => {
@@ -59,7 +89,7 @@ fs.writeFileSync(path.join(dir, 'serve.yaml'),
   `listen: 127.0.0.1:${port}\nstorage: store\ncameras:\n  - name: hall\n    input: ${VTEST}\n` +
   `    loop: true\n    scene: hall.yaml\n    settings: {detector.models_dir: '${MODELS}'}\n`);
 const config = path.join(dir, 'serve.yaml');
-for (const [u, r] of [['olga', 'operator'], ['sam', 'supervisor'], ['alice', 'auditor']])
+for (const [u, r] of [['olga', 'operator'], ['sam', 'supervisor'], ['alice', 'auditor'], ['adam', 'admin']])
   execFileSync(VIGIE, ['user', 'add', '--config', config, u, '--role', r], { input: PW + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
 
 let server = null;
@@ -80,7 +110,7 @@ async function stopServer() {
 const base = `http://127.0.0.1:${port}`;
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
 async function loginAs(user) {
-  const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-GB', timezoneId: 'Europe/Paris' });
+  const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-GB', timezoneId: 'Europe/Paris', bypassCSP: true });
   const page = await ctx.newPage();
   page.on('pageerror', (e) => { console.log('page error: ' + e.message); failures++; });
   await page.goto(base + '/');
@@ -93,6 +123,17 @@ async function loginAs(user) {
 
 try {
   await startServer();
+
+  /* the login page */
+  {
+    const ctx0 = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-GB', bypassCSP: true });
+    const p0 = await ctx0.newPage();
+    await p0.goto(base + '/');
+    await p0.waitForSelector('#login-user');
+    check(await p0.evaluate(() => !document.getElementById('top').checkVisibility()), 'the login page shows no top bar (no empty buttons)');
+    await accessibility(p0, 'login');
+    await ctx0.close();
+  }
 
   /* 1. operator */
   const op = await loginAs('olga');
@@ -114,12 +155,14 @@ try {
   check(latency >= 0 && latency < 2, `alert #${newId} shown ${latency.toFixed(2)} s after its event (bar 2 s)`);
   await op.waitForTimeout(800);
   await op.screenshot({ path: path.join(SHOTS, '1-alerts.png') });
+  await accessibility(op, 'alerts');
 
   /* open it and qualify it with the keyboard */
   await op.click(`#alert-${newId} .type`);
   await op.keyboard.press('Enter');
   await op.waitForSelector('#btn-false');
   await op.screenshot({ path: path.join(SHOTS, '2-alert-detail.png') });
+  await accessibility(op, 'alert');
   await op.keyboard.press('f');
   await op.keyboard.press('1');
   await op.waitForFunction(() => document.body.innerText.includes('False alert · Person, not an object'), null, { timeout: 10000 });
@@ -267,6 +310,13 @@ try {
   await au.press('#audit-action', 'Enter');
   await au.waitForTimeout(500);
   await au.screenshot({ path: path.join(SHOTS, '6-audit.png') });
+  await accessibility(au, 'audit');
+  const ad = await loginAs('adam');
+  await ad.waitForSelector('#main h1');
+  await ad.evaluate(() => { location.hash = '#/users'; });
+  await ad.waitForSelector('table');
+  await accessibility(ad, 'users');
+  await ad.context().close();
 
   /* 4. supervisor: draw a zone and save it */
   const sup = await loginAs('sam');
@@ -281,6 +331,7 @@ try {
   await sup.fill('#item-name', 'lawn-e2e');
   await sup.press('#item-name', 'Tab');
   await sup.screenshot({ path: path.join(SHOTS, '7-scene-editor.png') });
+  await accessibility(sup, 'scene-editor');
   await sup.click('#save-scene');
   await sup.waitForSelector('#cam-hall');
   const scene = await sup.evaluate(async () => (await fetch('/api/cameras/hall/scene.json')).json());
@@ -320,11 +371,13 @@ try {
   await sup.waitForSelector('#cam-hall svg.countchart polyline', { timeout: 20000 });
   check(true, "the camera's card plots its people count (density stage)");
   await sup.screenshot({ path: path.join(SHOTS, '8-cameras.png') });
+  await accessibility(sup, 'cameras');
   await sup.goto(base + '/#/stats');
   await sup.waitForSelector('svg.chart', { timeout: 10000 });
   await sup.waitForSelector('.counts svg.countchart polyline', { timeout: 10000 });
   check(true, 'the statistics page plots each camera\'s people count over the period');
   await sup.screenshot({ path: path.join(SHOTS, '9-stats.png') });
+  await accessibility(sup, 'stats');
 
   /* 5. a camera that dies is itself an alert: a second server whose one camera reads a live
    * stream (FFmpeg serving HTTP on loopback); FFmpeg is killed, and the operator's queue shows a

@@ -11,7 +11,7 @@ import { S, bus, can } from './state.js';
 import { api, loadCameras } from './api.js';
 import { $, toast } from './dom.js';
 import { t } from './i18n.js';
-import { chrome, liveStatus } from './chrome.js';
+import { applyTheme, chrome, liveStatus } from './chrome.js';
 import { loadEvents, stopStream } from './feed.js';
 import { leave, route } from './router.js';
 import { showLogin } from './views/login.js';
@@ -66,12 +66,18 @@ $('#lang').addEventListener('click', () => {
   localStorage.setItem('vigie.lang', S.lang);
   route();
 });
+$('#theme').addEventListener('click', () => {
+  S.theme = S.theme === 'dark' ? 'light' : 'dark';
+  localStorage.setItem('vigie.theme', S.theme);
+  chrome();
+});
 $('#sound').addEventListener('click', () => {
   S.sound = !S.sound;
   localStorage.setItem('vigie.sound', S.sound ? 'on' : 'off');
   chrome();
 });
 
+applyTheme(); /* the login page too */
 const r = await fetch('/api/me', { credentials: 'same-origin' });
 if (r.ok) {
   S.me = await r.json();

@@ -4,7 +4,12 @@ import { S, can } from './state.js';
 import { $, el } from './dom.js';
 import { t } from './i18n.js';
 
+export function applyTheme() {
+  document.documentElement.dataset.theme = S.theme;
+}
+
 export function chrome() {
+  applyTheme();
   const top = $('#top');
   top.hidden = !S.me;
   if (!S.me) return;
@@ -27,6 +32,7 @@ export function chrome() {
   $('#sound').textContent = S.sound ? t('sound_on') : t('sound_off');
   $('#sound').setAttribute('aria-pressed', S.sound ? 'true' : 'false');
   $('#sound').hidden = !can('alerts');
+  $('#theme').textContent = S.theme === 'dark' ? t('theme_light') : t('theme_dark');
   document.documentElement.lang = S.lang;
   $('.skip').textContent = t('skip');
   liveStatus();

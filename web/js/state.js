@@ -10,6 +10,9 @@
 export const S = {
   lang: localStorage.getItem('vigie.lang') || (navigator.language.startsWith('fr') ? 'fr' : 'en'),
   sound: localStorage.getItem('vigie.sound') !== 'off',
+  theme:
+    localStorage.getItem('vigie.theme') ||
+    (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'),
   overdue: Number(localStorage.getItem('vigie.overdue') || 60),
   me: null,
   cameras: [],

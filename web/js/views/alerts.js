@@ -69,6 +69,7 @@ function fillAlert(li, ev) {
     ),
   );
   li.classList.toggle('decided', !!ev.qualification);
+  li.classList.toggle('confirmed', ev.qualification === 'confirmed');
   li.classList.toggle('technical', ev.type === 'camera_fault');
   li.classList.toggle('new', !!ev.fresh);
   ev.fresh = false;
@@ -198,7 +199,8 @@ function update(e) {
   fillAlert(li, ev);
   const on = id === S.selected;
   li.classList.toggle('selected', on);
-  li.setAttribute('aria-selected', on ? 'true' : 'false');
+  if (on) li.setAttribute('aria-current', 'true');
+  else li.removeAttribute('aria-current');
 }
 
 export function enter(ctx) {

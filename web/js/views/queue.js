@@ -23,7 +23,8 @@ export function markSelected(focus) {
   for (const li of document.querySelectorAll('.alert')) {
     const on = Number(li.dataset.id) === S.selected;
     li.classList.toggle('selected', on);
-    li.setAttribute('aria-selected', on ? 'true' : 'false');
+    if (on) li.setAttribute('aria-current', 'true');
+    else li.removeAttribute('aria-current');
     if (on && focus) li.focus({ preventScroll: false });
   }
 }
