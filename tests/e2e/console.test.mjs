@@ -165,6 +165,12 @@ try {
   await op.waitForSelector('#btn-false');
   await op.screenshot({ path: path.join(SHOTS, '2-alert-detail.png') });
   await accessibility(op, 'alert');
+  {
+    const [win] = await Promise.all([op.context().waitForEvent('page'), op.click('#new-window')]);
+    await win.waitForSelector('#btn-false', { timeout: 20000 });
+    check(true, 'the alert page opens in a second window (another screen), logged in');
+    await win.close();
+  }
   await op.keyboard.press('f');
   await op.keyboard.press('1');
   await op.waitForFunction(() => document.body.innerText.includes('False alert · Person, not an object'), null, { timeout: 10000 });
@@ -247,6 +253,17 @@ try {
     check(sel === order[1], `after 10 visits to another view, j moved the selection by one (#${order[0]} -> #${sel})`);
   }
 
+  /* the compact list on a large screen, and the alert page in a second window */
+  await op.setViewportSize({ width: 1920, height: 1080 });
+  const inView = () => op.evaluate(() => [...document.querySelectorAll('#queue .alert')]
+    .filter((n) => { const r = n.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }).length);
+  const normalRows = await inView();
+  await op.check('#dense');
+  const denseRows = await inView();
+  check(denseRows > normalRows, `at 1920×1080 the compact list shows ${denseRows} alerts at once (${normalRows} otherwise)`);
+  await op.screenshot({ path: path.join(SHOTS, '3c-compact.png') });
+  await op.uncheck('#dense');
+  await op.setViewportSize({ width: 1360, height: 900 });
   /* 2. the server restarts underneath the page: a banner says so at once, and an
    * acknowledgement made meanwhile is refused visibly (not saved, not sent later) */
   let unacked = [];
@@ -318,6 +335,26 @@ try {
   await ad.evaluate(() => { location.hash = '#/users'; });
   await ad.waitForSelector('table');
   await accessibility(ad, 'users');
+  /* disabling a user asks first: cancelled, nothing happens; confirmed, the user is disabled */
+  await ad.fill('form.row input:not([type=password])', 'temp-e2e');
+  await ad.selectOption('form.row select', 'operator');
+  await ad.fill('form.row input[type=password]', 'temporary password 1');
+  await ad.click('form.row button[type=submit]');
+  await ad.waitForSelector('button[aria-label="Disable temp-e2e"]');
+  await ad.click('button[aria-label="Disable temp-e2e"]');
+  await ad.waitForSelector('#confirm-yes');
+  await ad.keyboard.press('Escape');
+  const stillActive = (await ad.evaluate(async () => (await fetch('/api/users')).json())).find((u) => u.name === 'temp-e2e');
+  check(stillActive && !stillActive.disabled, 'Disable asks first: cancelled, the user stays active');
+  await ad.click('button[aria-label="Disable temp-e2e"]');
+  await ad.click('#confirm-yes');
+  await ad.waitForFunction(async () => (await (await fetch('/api/users')).json()).find((u) => u.name === 'temp-e2e').disabled, null, { timeout: 10000, polling: 200 });
+  check(true, 'Disable confirmed: the user is disabled');
+  /* a narrow window: the top bar wraps instead of running off the screen */
+  await ad.setViewportSize({ width: 560, height: 800 });
+  const overflow = await ad.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `at 560 px wide nothing runs off the screen (overflow ${overflow} px)`);
+  await ad.screenshot({ path: path.join(SHOTS, '6b-users-narrow.png') });
   await ad.context().close();
 
   /* 4. supervisor: draw a zone and save it */

@@ -66,7 +66,7 @@ export function ask(question) {
       el(
         'div',
         { class: 'row' },
-        el('button', { type: 'submit' }, 'OK'),
+        el('button', { type: 'submit' }, t('ok')),
         el(
           'button',
           { type: 'button', class: 'secondary', onclick: () => close(null) },
@@ -77,6 +77,42 @@ export function ask(question) {
     const dlg = el('div', { class: 'dialog', role: 'dialog', 'aria-modal': 'true' }, form);
     $('#dialog-host').append(dlg);
     input.focus();
+  });
+}
+
+/* A modal yes/no question (true when confirmed); the focus starts on "cancel". */
+export function confirmDialog(question, yes) {
+  return new Promise((resolve) => {
+    const close = (v) => {
+      dlg.remove();
+      resolve(v);
+    };
+    const no = el(
+      'button',
+      { type: 'button', class: 'secondary', onclick: () => close(false) },
+      t('cancel'),
+    );
+    const dlg = el(
+      'div',
+      { class: 'dialog', role: 'alertdialog', 'aria-modal': 'true', 'aria-label': question },
+      el(
+        'div',
+        { class: 'panel' },
+        el('p', {}, question),
+        el(
+          'div',
+          { class: 'row' },
+          el(
+            'button',
+            { type: 'button', class: 'danger', id: 'confirm-yes', onclick: () => close(true) },
+            yes,
+          ),
+          no,
+        ),
+      ),
+    );
+    $('#dialog-host').append(dlg);
+    no.focus();
   });
 }
 

@@ -20,6 +20,7 @@ export const S = {
   order: [], // event ids, newest first
   olderOnServer: false, // the server has events older than the oldest in order
   shown: 200, // rows of the queue in the page (the operator asks for more)
+  dense: localStorage.getItem('vigie.dense') === 'on', // the compact queue
   selected: null,
   lastSeq: 0,
   es: null,

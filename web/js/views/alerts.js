@@ -101,13 +101,32 @@ function render() {
           'div',
           { class: 'row' },
           el('label', {}, t('overdue_after'), od),
+          el(
+            'label',
+            { class: 'check' },
+            el('input', {
+              type: 'checkbox',
+              id: 'dense',
+              checked: S.dense,
+              onchange: (e) => {
+                S.dense = e.target.checked;
+                localStorage.setItem('vigie.dense', S.dense ? 'on' : 'off');
+                $('#queue').classList.toggle('dense', S.dense);
+              },
+            }),
+            t('dense'),
+          ),
           el('button', { class: 'secondary', type: 'button', onclick: showHelp }, '? ' + t('help')),
         ),
       ),
     );
     /* the list is not a live region (a screen reader would read it all again on each alert):
      * new alerts are announced on their own */
-    list = el('ol', { id: 'queue', class: 'queue', 'aria-label': t('alerts') });
+    list = el('ol', {
+      id: 'queue',
+      class: 'queue' + (S.dense ? ' dense' : ''),
+      'aria-label': t('alerts'),
+    });
     main.append(list, el('div', { id: 'announce', class: 'sr-only', 'aria-live': 'polite' }));
   }
   if (!S.order.length) {

@@ -219,7 +219,7 @@ export async function enter(ctx, name) {
         ),
       );
     entry('zone', st.scene.zones, t('zone'));
-    entry('line', st.scene.lines, 'Line');
+    entry('line', st.scene.lines, t('line'));
     entry('fixture', st.scene.fixtures, t('fixture'));
     side.append(
       el('div', { class: 'panel' }, tools, el('p', { class: 'muted' }, t('draw_hint')), items),

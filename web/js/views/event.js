@@ -132,7 +132,17 @@ async function render(id) {
   if (can('original') && ev.evidence)
     picture.append(button('btn-unblur', 'secondary', t('unblur'), () => unblur(ev, picture)));
   main.append(
-    el('p', {}, el('a', { href: '#/alerts' }, '← ' + t('back'))),
+    el(
+      'p',
+      { class: 'row' },
+      el('a', { href: '#/alerts' }, '← ' + t('back')),
+      /* a second screen: the alert page in a window of its own (same session) */
+      el(
+        'a',
+        { href: '#/event/' + id, target: '_blank', rel: 'noopener', id: 'new-window' },
+        t('new_window'),
+      ),
+    ),
     el('h1', {}, `${typeName(ev.type)} #${id}`),
     el(
       'div',

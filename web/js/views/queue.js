@@ -60,7 +60,7 @@ export function showHelp() {
         rows.map(([k, v]) => el('tr', {}, el('td', {}, el('kbd', {}, k)), el('td', {}, t(v)))),
       ),
       el('p', {}, REASONS.map((r, i) => `${i + 1}. ${t(r)}`).join(' · ')),
-      el('button', { type: 'button', onclick: () => dlg.remove() }, 'OK'),
+      el('button', { type: 'button', onclick: () => dlg.remove() }, t('ok')),
     ),
   );
   $('#dialog-host').append(dlg);

@@ -1,7 +1,7 @@
 /* Users (#/users, admins): the list, a new user with a role, disabling one. */
 import { S } from '../state.js';
 import { apiJson } from '../api.js';
-import { $, el, fmtTime, toast } from '../dom.js';
+import { $, el, fmtTime, toast, confirmDialog } from '../dom.js';
 import { t } from '../i18n.js';
 
 export async function enter() {
@@ -21,6 +21,16 @@ export async function enter() {
     el(
       'table',
       {},
+      el('caption', { class: 'sr-only' }, t('users')),
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          [t('name'), t('role'), t('created'), ''].map((h) => el('th', { scope: 'col' }, h)),
+        ),
+      ),
       el(
         'tbody',
         {},
@@ -41,7 +51,13 @@ export async function enter() {
                     {
                       type: 'button',
                       class: 'secondary',
+                      'aria-label': `${t('disable')} ${u.name}`,
                       onclick: async () => {
+                        const sure = await confirmDialog(
+                          t('disable_confirm').replace('%s', u.name),
+                          t('disable'),
+                        );
+                        if (!sure) return;
                         try {
                           await apiJson('POST', `/api/users/${u.name}/disable`, {});
                           enter();
@@ -57,6 +73,7 @@ export async function enter() {
         ),
       ),
     ),
+    el('h2', {}, t('add_user')),
     el(
       'form',
       {
