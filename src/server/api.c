@@ -292,6 +292,7 @@ static const vg_route_t routes[] = {
     {"GET", "/api/events/:id", R_OP | R_SUP, vg__api_event, 0},
     {"POST", "/api/events/:id/ack", R_OP | R_SUP, vg__api_ack, 0},
     {"POST", "/api/events/:id/decision", R_OP | R_SUP, vg__api_decision, 0},
+    {"POST", "/api/incidents/decision", R_OP | R_SUP, vg__api_incident_decision, 0},
     {"GET", "/api/evidence/:name", R_OP | R_SUP, vg__api_evidence, 0},
     {"POST", "/api/evidence/:name/original", R_SUP | R_ADM, vg__api_evidence, 1},
     {"GET", "/api/stats", R_SUP | R_AUD, vg__api_stats, 0},

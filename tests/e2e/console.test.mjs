@@ -111,8 +111,11 @@ async function stopServer() {
 
 const base = `http://127.0.0.1:${port}`;
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
-async function loginAs(user) {
+/* @grouped: the queue groups alerts into incidents (the default); the tests that follow single
+ * alerts turn it off, as an operator can. */
+async function loginAs(user, grouped) {
   const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-GB', timezoneId: 'Europe/Paris', bypassCSP: true });
+  if (!grouped) await ctx.addInitScript(() => localStorage.setItem('vigie.grouped', 'off'));
   const page = await ctx.newPage();
   page.on('pageerror', (e) => { console.log('page error: ' + e.message); failures++; });
   await page.goto(base + '/');
@@ -251,6 +254,39 @@ try {
     await op.keyboard.press('j');
     const sel = await op.evaluate(() => Number(document.querySelector('.alert.selected').dataset.id));
     check(sel === order[1], `after 10 visits to another view, j moved the selection by one (#${order[0]} -> #${sel})`);
+  }
+
+  /* incidents: the example scene's intrusions on one zone follow each other closely: the queue
+   * shows them as one incident row, and one key decides every alert of it (each recorded) */
+  {
+    const gi = await loginAs('olga', true);
+    await gi.waitForSelector('#queue');
+    const grab = () => gi.evaluate(async () => {
+      const { S } = await import('/js/state.js');
+      const rows = [...document.querySelectorAll('#queue .alert')].map((n) => Number(n.dataset.id));
+      const best = rows.map((id) => S.incident.get(id)).filter(Boolean).sort((a, b) => b.undecided - a.undecided)[0];
+      return { rows: rows.length, alerts: S.order.length, head: best && best.head, ids: best ? [...best.ids] : [], undecided: best ? best.undecided : 0 };
+    });
+    let g = await grab();
+    for (let i = 0; i < 240 && g.undecided < 3; i++) { await gi.waitForTimeout(500); g = await grab(); }
+    check(g.undecided >= 3 && g.rows < g.alerts, `incidents: ${g.alerts} alerts in ${g.rows} rows; incident #${g.head} holds ${g.ids.length} alerts, ${g.undecided} undecided`);
+    const fetchAll = (ids) => gi.evaluate(async (l) => Promise.all(l.map(async (id) => (await fetch('/api/events/' + id)).json())), ids);
+    const before = await fetchAll(g.ids);
+    await gi.click(`#alert-${g.head} .type`);
+    await gi.keyboard.press('n');
+    await gi.waitForFunction(async (ids) => {
+      const evs = await Promise.all(ids.map(async (id) => (await fetch('/api/events/' + id)).json()));
+      return evs.every((e) => e.qualification);
+    }, g.ids, { timeout: 20000, polling: 250 });
+    const after = await fetchAll(g.ids);
+    const fresh = after.filter((e, i) => !before[i].qualification);
+    const kept = after.filter((e, i) => before[i].qualification &&
+      e.qualification === before[i].qualification && e.decided_by === before[i].decided_by);
+    check(fresh.length >= g.undecided && fresh.every((e) => e.qualification === 'not_relevant' && e.decided_by === 'olga') &&
+      fresh.length + kept.length === g.ids.length,
+      `one key (n) decided the incident: its ${fresh.length} undecided alerts not relevant by olga, each recorded; the ${kept.length} decided before keep their decision`);
+    await gi.screenshot({ path: path.join(SHOTS, '3d-incident.png') });
+    await gi.context().close();
   }
 
   /* the compact list on a large screen, and the alert page in a second window */

@@ -851,6 +851,14 @@ static void test_bad_input(void **state)
     assert_int_equal(get(&op, "/api/events/1%20OR%201=1", NULL), 404);
     assert_int_equal(get(&op, "/api/events?limit=-1", NULL), 400);
     assert_int_equal(get(&op, "/api/events?before=banana", NULL), 400);
+    assert_int_equal(
+        post_json(&op, "/api/incidents/decision", "{\"qualification\":\"confirmed\"}", NULL), 400);
+    assert_int_equal(post_json(&op, "/api/incidents/decision",
+                               "{\"ids\":[0],\"qualification\":\"confirmed\"}", NULL),
+                     400);
+    assert_int_equal(post_json(&op, "/api/incidents/decision",
+                               "{\"ids\":[999999],\"qualification\":\"maybe\"}", NULL),
+                     400);
     assert_int_equal(get(&op, "/api/events?before=1&limit=5", NULL), 200);
     /* path traversal in evidence names */
     assert_int_equal(get(&op, "/api/evidence/../vigie.db", NULL), 400);

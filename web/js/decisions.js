@@ -3,6 +3,7 @@
 import { S, bus } from './state.js';
 import { api, errorOf } from './api.js';
 import { toast, typeName } from './dom.js';
+import { decidedOne } from './feed.js';
 import { t } from './i18n.js';
 
 /* A request whose failure is shown (the server down: said so, nothing saved). */
@@ -42,7 +43,44 @@ export async function qualify(id, qualification, reason, note) {
   }
   const ev = S.events.get(id);
   S.drafts.delete(id); /* the note went with the decision */
+  if (!ev.qualification) decidedOne(ev);
   Object.assign(ev, { qualification, reason: reason || null, decided_by: S.me.user });
   toast(`${typeName(ev.type)} #${id}: ${t(qualification)}${reason ? ' · ' + t(reason) : ''}`);
   bus.dispatchEvent(new CustomEvent('feed', { detail: { id, decided: true } }));
+}
+
+/* An incident decided once: every alert of it (the server acknowledges those that were not,
+ * qualifies those not yet decided and audits each). */
+export async function qualifyIncident(inc, qualification, reason, note) {
+  const body = { ids: inc.ids, qualification };
+  if (reason) body.reason = reason;
+  if (note) body.note = note;
+  const r = await send('/api/incidents/decision', body);
+  if (!r) return;
+  if (!r.ok) {
+    toast(await errorOf(r), true);
+    return;
+  }
+  const j = await r.json();
+  for (const id of j.decided) {
+    const ev = S.events.get(id);
+    if (!ev) continue;
+    S.drafts.delete(id);
+    if (!ev.qualification) decidedOne(ev);
+    ev.ack_at = ev.ack_at || new Date().toISOString();
+    ev.ack_by = ev.ack_by || S.me.user;
+    Object.assign(ev, { qualification, reason: reason || null, decided_by: S.me.user });
+  }
+  const head = S.events.get(inc.head);
+  toast(
+    `${typeName(head.type)} ×${j.decided.length}: ${t(qualification)}${reason ? ' · ' + t(reason) : ''}`,
+  );
+  bus.dispatchEvent(new CustomEvent('feed', { detail: { id: inc.head, decided: true } }));
+}
+
+/* Acknowledge every alert of an incident. */
+export async function ackIncident(inc) {
+  for (const id of inc.ids) if (!(await ack(id))) return false;
+  bus.dispatchEvent(new CustomEvent('feed', { detail: { id: inc.head } }));
+  return true;
 }

@@ -102,6 +102,7 @@ export function applyMessage(d) {
     };
     S.events.set(id, ev);
     S.order.unshift(id);
+    join(ev, S.openIncidents);
     beep();
     changed(id, true);
     return;
@@ -116,12 +117,53 @@ export function applyMessage(d) {
     ev.ack_by = d.user;
   }
   if (d.phase === 'decision') {
+    if (!ev.qualification) decidedOne(ev);
     ev.qualification = d.qualification;
     ev.reason = d.reason;
     ev.note = d.note;
     ev.decided_by = d.user;
   }
   changed(id);
+}
+
+/* Incidents: alerts of one camera, type and zone, each within INCIDENT_GAP_MS of the previous
+ * one, are one incident, shown as one row and decided once (each alert is still recorded and
+ * audited on its own). */
+export const INCIDENT_GAP_MS = 60000;
+export const INCIDENT_SPAN_MS = 600000; /* one incident spans at most ten minutes */
+const keyOf = (ev) => `${ev.camera}|${ev.type}|${ev.zone || ''}`;
+const timeOf = (ev) => Date.parse(ev.start) || ev.arrived || 0;
+
+/* @ev joins the open incident of its key, or starts one. ids: oldest first (head: the last);
+ * undecided: how many are not qualified (kept as messages come, never recounted). */
+function join(ev, open) {
+  const key = keyOf(ev),
+    at = timeOf(ev);
+  let inc = open.get(key);
+  if (inc && at - inc.last <= INCIDENT_GAP_MS && at - inc.first <= INCIDENT_SPAN_MS) {
+    inc.ids.push(ev.id);
+    inc.head = ev.id;
+    inc.last = Math.max(inc.last, at);
+  } else {
+    inc = { head: ev.id, ids: [ev.id], key, first: at, last: at, undecided: 0 };
+    open.set(key, inc);
+  }
+  if (!ev.qualification) inc.undecided++;
+  S.incident.set(ev.id, inc);
+  return inc;
+}
+
+/* @ev was just qualified (it was not): its incident has one undecided alert fewer. */
+export function decidedOne(ev) {
+  const inc = S.incident.get(ev.id);
+  if (inc && inc.undecided > 0) inc.undecided--;
+}
+
+/* The incidents of every known alert, from the oldest. */
+export function regroup() {
+  S.incident = new Map();
+  S.openIncidents = new Map();
+  for (let i = S.order.length - 1; i >= 0; i--) join(S.events.get(S.order[i]), S.openIncidents);
 }
 
 const PAGE = 200;
@@ -136,6 +178,7 @@ export async function loadEvents() {
     S.order.push(e.id);
   }
   S.olderOnServer = list.length === PAGE;
+  regroup();
   S.lastSeq = head.seq;
   startStream();
 }
@@ -156,5 +199,6 @@ export async function loadOlder() {
       n++;
     }
   S.olderOnServer = list.length === PAGE;
+  regroup();
   return n;
 }

@@ -19,8 +19,11 @@ export const S = {
   events: new Map(),
   order: [], // event ids, newest first
   olderOnServer: false, // the server has events older than the oldest in order
+  incident: new Map(), // event id -> its incident { head, ids (newest first), key, last } (feed.js)
+  openIncidents: new Map(), // key -> the incident a new alert of that key may join
   shown: 200, // rows of the queue in the page (the operator asks for more)
   dense: localStorage.getItem('vigie.dense') === 'on', // the compact queue
+  grouped: localStorage.getItem('vigie.grouped') !== 'off', // one row per incident
   selected: null,
   lastSeq: 0,
   es: null,

@@ -10,7 +10,7 @@ import { loadOlder } from '../feed.js';
 import { t } from '../i18n.js';
 import { shot } from './shot.js';
 import { queueKeys } from './keys.js';
-import { overdueTick, markSelected, showHelp } from './queue.js';
+import { overdueTick, markSelected, showHelp, heads, incidentOf } from './queue.js';
 
 function alertNode(ev) {
   const li = el('li', { class: 'alert', id: 'alert-' + ev.id, 'data-id': ev.id, tabindex: '-1' });
@@ -39,6 +39,18 @@ function fillAlert(li, ev) {
     status.push(el('span', { class: 'badge warn' }, t('acknowledged_by') + ' ' + ev.ack_by));
   else status.push(el('span', { class: 'badge alert-b' }, t('unacked')));
   status.push(el('span', { class: 'badge' }, ev.open ? t('ongoing') : t('ended')));
+  const inc = incidentOf(ev.id);
+  if (inc && inc.ids.length > 1) {
+    const undecided = inc.undecided;
+    status.push(
+      el(
+        'span',
+        { class: 'badge incident', title: t('incident_help') },
+        `${t('incident')}: ${inc.ids.length} ${t('alerts_word')}` +
+          (undecided ? ` · ${undecided} ${t('undecided_n')}` : ''),
+      ),
+    );
+  }
   li.textContent = '';
   const fault = ev.type === 'camera_fault' && ev.details && ev.details.reason;
   const meta =
@@ -68,7 +80,7 @@ function fillAlert(li, ev) {
       t('open'),
     ),
   );
-  li.classList.toggle('decided', !!ev.qualification);
+  li.classList.toggle('decided', inc && inc.ids.length > 1 ? !inc.undecided : !!ev.qualification);
   li.classList.toggle('confirmed', ev.qualification === 'confirmed');
   li.classList.toggle('technical', ev.type === 'camera_fault');
   li.classList.toggle('new', !!ev.fresh);
@@ -116,6 +128,21 @@ function render() {
             }),
             t('dense'),
           ),
+          el(
+            'label',
+            { class: 'check' },
+            el('input', {
+              type: 'checkbox',
+              id: 'grouped',
+              checked: S.grouped,
+              onchange: (e) => {
+                S.grouped = e.target.checked;
+                localStorage.setItem('vigie.grouped', S.grouped ? 'on' : 'off');
+                render();
+              },
+            }),
+            t('grouped'),
+          ),
           el('button', { class: 'secondary', type: 'button', onclick: showHelp }, '? ' + t('help')),
         ),
       ),
@@ -138,7 +165,8 @@ function render() {
   if (empty) empty.remove();
   /* the newest S.shown alerts, in order; nodes are kept (their pictures load once) */
   let prev = null;
-  for (const id of S.order.slice(0, S.shown)) {
+  const rowIds = heads().slice(0, S.shown);
+  for (const id of rowIds) {
     let li = document.getElementById('alert-' + id);
     const ev = S.events.get(id);
     if (!li) {
@@ -154,6 +182,9 @@ function render() {
     if (li.classList.contains('alert')) li.remove();
     li = next;
   }
+  /* rows of alerts that joined an incident since */
+  const keep = new Set(rowIds.map((id) => 'alert-' + id));
+  for (const li of [...list.querySelectorAll('li.alert')]) if (!keep.has(li.id)) li.remove();
   olderButton(list);
   if (S.selected === null && S.order.length) S.selected = S.order[0];
   markSelected(false);
@@ -164,7 +195,7 @@ function render() {
 function olderButton(list) {
   let more = $('#older');
   const rows = list.querySelectorAll('.alert').length;
-  const left = S.order.length > rows || S.olderOnServer;
+  const left = heads().length > rows || S.olderOnServer;
   if (!left) {
     if (more) more.remove();
     return;
@@ -178,7 +209,7 @@ function olderButton(list) {
         class: 'secondary',
         onclick: async () => {
           S.shown += 200;
-          if (S.order.length < S.shown) {
+          if (heads().length < S.shown) {
             try {
               await loadOlder();
             } catch (e) {
@@ -205,18 +236,29 @@ function update(e) {
     render();
     return;
   }
-  let li = document.getElementById('alert-' + id);
+  const inc = incidentOf(id);
+  let li = document.getElementById('alert-' + (inc ? inc.head : id));
   if (!li) {
     if (!e.detail.added) return; /* an older alert, not shown */
     li = alertNode(ev);
     list.prepend(li);
+    /* it joined an incident: the incident's row is this one now */
+    if (inc && inc.ids.length > 1) {
+      const before = inc.ids[inc.ids.length - 2];
+      const was = document.getElementById('alert-' + before);
+      if (was) {
+        if (S.selected === before) S.selected = id;
+        was.remove();
+      }
+    }
     $('#announce').textContent = `${typeName(ev.type)}, ${t('camera')} ${ev.camera}`;
     const rows = list.querySelectorAll('li.alert');
     if (rows.length > S.shown) rows[rows.length - 1].remove();
     olderButton(list);
   }
-  fillAlert(li, ev);
-  const on = id === S.selected;
+  const shownEv = S.events.get(Number(li.dataset.id));
+  fillAlert(li, shownEv);
+  const on = shownEv.id === S.selected;
   li.classList.toggle('selected', on);
   if (on) li.setAttribute('aria-current', 'true');
   else li.removeAttribute('aria-current');

@@ -8,8 +8,8 @@
 import { S, REASONS } from '../state.js';
 import { $, toast } from '../dom.js';
 import { t } from '../i18n.js';
-import { ack, qualify } from '../decisions.js';
-import { markSelected, showHelp } from './queue.js';
+import { ack, qualify, ackIncident, qualifyIncident } from '../decisions.js';
+import { markSelected, showHelp, heads, incidentOf } from './queue.js';
 
 export function queueKeys(ctx, redraw) {
   const note = () => ($('#note') ? $('#note').value : '');
@@ -21,21 +21,27 @@ export function queueKeys(ctx, redraw) {
       return;
     if ($('.dialog')) return;
     const id = S.selected;
+    /* in the queue, a decision applies to the selected row's whole incident */
+    const inc = S.view === 'alerts' && id ? incidentOf(id) : null;
+    const many = inc && inc.ids.length > 1;
+    const decide = (q, r) =>
+      many ? qualifyIncident(inc, q, r, note()) : qualify(id, q, r, note());
     if (S.reasonMode) {
       const n = Number(e.key);
       S.reasonMode = false;
       if (n >= 1 && n <= 5 && id) {
         e.preventDefault();
-        qualify(id, 'false_alert', REASONS[n - 1], note());
+        decide('false_alert', REASONS[n - 1]);
       }
       return;
     }
-    const i = S.order.indexOf(id);
+    const rows = S.view === 'alerts' ? heads().slice(0, S.shown) : S.order;
+    const i = rows.indexOf(id);
     switch (e.key) {
       case 'j':
       case 'ArrowDown':
-        if (S.view === 'alerts' && i < Math.min(S.order.length, S.shown) - 1) {
-          S.selected = S.order[i + 1];
+        if (S.view === 'alerts' && i < rows.length - 1) {
+          S.selected = rows[i + 1];
           markSelected(true);
           e.preventDefault();
         }
@@ -43,7 +49,7 @@ export function queueKeys(ctx, redraw) {
       case 'k':
       case 'ArrowUp':
         if (S.view === 'alerts' && i > 0) {
-          S.selected = S.order[i - 1];
+          S.selected = rows[i - 1];
           markSelected(true);
           e.preventDefault();
         }
@@ -56,13 +62,13 @@ export function queueKeys(ctx, redraw) {
         if (S.view === 'event') location.hash = '#/alerts';
         break;
       case 'a':
-        if (id) ack(id).then(() => redraw(id));
+        if (id) (many ? ackIncident(inc) : ack(id)).then(() => redraw(id));
         break;
       case 'c':
-        if (id) qualify(id, 'confirmed', null, note());
+        if (id) decide('confirmed', null);
         break;
       case 'n':
-        if (id) qualify(id, 'not_relevant', null, note());
+        if (id) decide('not_relevant', null);
         break;
       case 'f':
         if (id) {

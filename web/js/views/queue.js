@@ -1,7 +1,18 @@
-/* What the queue and its keys share: the selection, the overdue highlight, the keys' help. */
+/* What the queue and its keys share: the rows (incidents), the selection, the overdue highlight,
+ * the keys' help. */
 import { S, REASONS } from '../state.js';
 import { $, el } from '../dom.js';
 import { t } from '../i18n.js';
+
+/* The queue's rows: one per incident, its newest alert (or one per alert, ungrouped). */
+export const incidentOf = (id) => (S.grouped ? S.incident.get(id) : null);
+export function heads() {
+  if (!S.grouped) return S.order;
+  return S.order.filter((id) => {
+    const inc = S.incident.get(id);
+    return !inc || inc.head === id;
+  });
+}
 
 export function overdueTick() {
   const now = Date.now();
