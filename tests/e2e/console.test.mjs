@@ -167,6 +167,10 @@ try {
   await op.keyboard.press('Enter');
   await op.waitForSelector('#btn-false');
   await op.screenshot({ path: path.join(SHOTS, '2-alert-detail.png') });
+  await op.waitForSelector('.detail .shot svg polygon', { timeout: 10000 });
+  const seen = await op.evaluate(() => { const dt = [...document.querySelectorAll('.facts dt')].find((d) => d.textContent === 'What was seen');
+    return dt ? dt.nextElementSibling.textContent : ''; });
+  check(seen.length > 0, `the alert page draws the event's zone over its picture and says what was seen: "${seen}"`);
   await accessibility(op, 'alert');
   {
     const [win] = await Promise.all([op.context().waitForEvent('page'), op.click('#new-window')]);

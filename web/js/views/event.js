@@ -3,14 +3,16 @@
  * the decision panel (acknowledge, confirm, false alert with its reason, not relevant, a note).
  * A supervisor may ask for the original picture, giving a reason (audited).
  */
-import { S, REASONS, bus, can } from '../state.js';
+import { S, REASONS, bus, can, camOf } from '../state.js';
 import { api, apiJson, errorOf } from '../api.js';
 import { $, el, fmtTime, typeName, toast, ask } from '../dom.js';
 import { t } from '../i18n.js';
 import { ack, qualify } from '../decisions.js';
 import { shot } from './shot.js';
+import { sceneSvg } from './scene.js';
 import { queueKeys } from './keys.js';
 
+/* The original replaces the blurred picture in place, under the same box and zone, and says so. */
 async function unblur(ev, host) {
   const reason = await ask(t('unblur_reason'));
   if (!reason) return;
@@ -20,7 +22,67 @@ async function unblur(ev, host) {
     return;
   }
   const url = URL.createObjectURL(await r.blob());
-  host.append(el('img', { src: url, alt: 'original', class: 'original' }));
+  const img = host.querySelector('.shot img');
+  if (img) {
+    img.src = url;
+    img.alt = t('original_picture');
+    img.classList.add('original');
+  }
+  const note = host.querySelector('.muted');
+  if (note) note.textContent = t('original_picture');
+  host.scrollIntoView({ block: 'nearest' });
+}
+
+/* The event's zone or line drawn over its picture. */
+async function drawPlace(ev, wrap) {
+  if (!ev.zone) return;
+  const c = camOf(ev.camera);
+  if (!c.width) return;
+  try {
+    const sc = await apiJson('GET', `/api/cameras/${ev.camera}/scene.json`);
+    const only = {
+      zones: (sc.zones || []).filter((z) => z.name === ev.zone),
+      lines: (sc.lines || []).filter((l) => l.name === ev.zone),
+    };
+    /* under the event's box: the box stays on top */
+    wrap.insertBefore(sceneSvg(only, c.width, c.height), wrap.querySelector('.box'));
+  } catch (e) {
+    /* no scene: the box alone */
+  }
+}
+
+const num = (v, d) => Number(v).toFixed(d);
+const words = (s) => String(s).replace(/_/g, ' ');
+
+/* What the analyser said, in words (every detail stays available below). */
+function describe(ev) {
+  const d = ev.details || {};
+  const out = [];
+  if (ev.type === 'intrusion' || ev.type === 'wrong_way') {
+    if (d.class)
+      out.push(
+        `${words(d.class)}` +
+          (d.class_score !== undefined ? ` (${num(100 * d.class_score, 0)} %)` : ''),
+      );
+    if (d.reason) out.push(words(d.reason) + (d.kind ? ` · ${words(d.kind)}` : ''));
+    if (d.speed !== undefined) out.push(`${num(d.speed, 2)} ${words(d.speed_unit || '')}`);
+    if (d.distance !== undefined) out.push(`${num(d.distance, 1)} ${d.distance_unit || ''}`);
+    if (d.duration !== undefined) out.push(`${num(d.duration, 1)} s`);
+  } else if (ev.type === 'crowd_movement') {
+    if (d.kind) out.push(words(d.kind));
+    if (d.speed !== undefined) out.push(`${num(d.speed, 2)} ${words(d.speed_unit || '')}`);
+    if (d.ratio !== undefined) out.push(`×${num(d.ratio, 1)} ${t('usual')}`);
+    if (d.direction) out.push(words(d.direction));
+  } else if (ev.type === 'density') {
+    if (d.density !== undefined) out.push(`${num(d.density, 1)} ${t('per_m2')}`);
+    if (d.count !== undefined) out.push(`${num(d.count, 0)} ${t('people').toLowerCase()}`);
+    if (d.level) out.push(words(d.level));
+    if (d.trend) out.push(words(d.trend));
+  } else if (ev.type === 'camera_fault') {
+    if (d.reason) out.push(t('fault_' + d.reason));
+    if (d.message) out.push(d.message);
+  }
+  return out.join(' · ');
 }
 
 function facts(ev) {
@@ -43,13 +105,29 @@ function facts(ev) {
       add('owner_distance', Number(d.owner_distance).toFixed(1) + ' ' + (d.unit || ''));
     if (d.owner !== undefined) add('owner', d.owner);
   }
-  if (d.reason !== undefined) add('reason_label', String(d.reason));
-  const shown = ['put_down_at', 'unattended_since', 'owner_distance', 'owner', 'reason'];
-  const rest = Object.entries(d).filter(([k]) => !shown.includes(k));
-  if (rest.length)
-    add(
-      'details',
-      rest.map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · '),
+  const said = describe(ev);
+  if (said) add('what_seen', said);
+  else if (d.reason !== undefined) add('reason_label', words(d.reason));
+  const all = Object.entries(d);
+  if (all.length)
+    dl.append(
+      el('dt', {}, t('details')),
+      el(
+        'dd',
+        {},
+        el(
+          'details',
+          {},
+          el('summary', {}, t('all_details')),
+          el(
+            'ul',
+            {},
+            all.map(([k, v]) =>
+              el('li', {}, `${words(k)}: ${typeof v === 'object' ? JSON.stringify(v) : v}`),
+            ),
+          ),
+        ),
+      ),
     );
   if (ev.ack_at) add('acknowledged_by', `${ev.ack_by} · ${fmtTime(ev.ack_at)}`);
   if (ev.qualification)
@@ -128,7 +206,9 @@ async function render(id) {
     ),
     el('label', {}, t('note'), note),
   );
-  const picture = el('div', {}, shot(ev), el('p', { class: 'muted' }, t('evidence')));
+  const pic = shot(ev);
+  drawPlace(ev, pic);
+  const picture = el('div', {}, pic, el('p', { class: 'muted' }, t('evidence')));
   if (can('original') && ev.evidence)
     picture.append(button('btn-unblur', 'secondary', t('unblur'), () => unblur(ev, picture)));
   main.append(
