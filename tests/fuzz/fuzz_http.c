@@ -163,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *f = q_lookup(&fr, "from");
     snprintf(from, sizeof(from), "%s", f && *f ? f : "127.0.0.1");
     vg_http_req_t q = {
-        line[0],  line[1][0] ? line[1] : "/",         q_lookup,   h_lookup, c_lookup, &fr, body,
+        line[0],  line[1][0] ? line[1] : "/",         q_lookup, h_lookup, c_lookup, &fr, body,
         body_len, body_len > (size_t)cfg->body_limit, from};
     vg_http_resp_t r;
     vg__http_handle(srv, &q, &r);

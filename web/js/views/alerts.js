@@ -87,6 +87,26 @@ function fillAlert(li, ev) {
   ev.fresh = false;
 }
 
+/* A choice of the operator's kept per browser (S[@key], localStorage vigie.@key): a checkbox
+ * whose change calls @then. */
+function choice(key, then) {
+  return el(
+    'label',
+    { class: 'check' },
+    el('input', {
+      type: 'checkbox',
+      id: key,
+      checked: S[key],
+      onchange: (e) => {
+        S[key] = e.target.checked;
+        localStorage.setItem('vigie.' + key, S[key] ? 'on' : 'off');
+        then();
+      },
+    }),
+    t(key),
+  );
+}
+
 function render() {
   const main = $('#main');
   let list = $('#queue');
@@ -113,36 +133,8 @@ function render() {
           'div',
           { class: 'row' },
           el('label', {}, t('overdue_after'), od),
-          el(
-            'label',
-            { class: 'check' },
-            el('input', {
-              type: 'checkbox',
-              id: 'dense',
-              checked: S.dense,
-              onchange: (e) => {
-                S.dense = e.target.checked;
-                localStorage.setItem('vigie.dense', S.dense ? 'on' : 'off');
-                $('#queue').classList.toggle('dense', S.dense);
-              },
-            }),
-            t('dense'),
-          ),
-          el(
-            'label',
-            { class: 'check' },
-            el('input', {
-              type: 'checkbox',
-              id: 'grouped',
-              checked: S.grouped,
-              onchange: (e) => {
-                S.grouped = e.target.checked;
-                localStorage.setItem('vigie.grouped', S.grouped ? 'on' : 'off');
-                render();
-              },
-            }),
-            t('grouped'),
-          ),
+          choice('dense', () => $('#queue').classList.toggle('dense', S.dense)),
+          choice('grouped', render),
           el('button', { class: 'secondary', type: 'button', onclick: showHelp }, '? ' + t('help')),
         ),
       ),
