@@ -60,6 +60,8 @@ typedef struct vg_server_config {
     int http_threads;        /**< threads answering requests */
     double memory_mb;        /**< memory budget of all the cameras together, MB */
     double camera_memory_mb; /**< memory budget of one camera, MB */
+    char **instructions;     /**< per event type (VG_EVENT_NB entries, NULL: none): what an
+                                  operator checks and whom they call, shown with each alert */
     int nb_cameras;
     vg_server_camera_t *cameras;
 } vg_server_config_t;

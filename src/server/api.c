@@ -288,6 +288,7 @@ static const vg_route_t routes[] = {
     {"GET", "/api/cameras/:camera/counts", R_OP | R_SUP | R_AUD, vg__api_counts, 0},
     {"GET", "/api/cameras/:camera/counts.csv", R_OP | R_SUP | R_AUD, vg__api_counts, 1},
     {"GET", "/api/events", R_OP | R_SUP, vg__api_events, 0},
+    {"GET", "/api/instructions", R_OP | R_SUP, vg__api_instructions, 0},
     {"GET", "/api/events/stream", R_OP | R_SUP, vg__api_stream, 0},
     {"GET", "/api/events/:id", R_OP | R_SUP, vg__api_event, 0},
     {"POST", "/api/events/:id/ack", R_OP | R_SUP, vg__api_ack, 0},

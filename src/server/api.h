@@ -110,6 +110,8 @@ void vg__api_ack(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                  const vg_route_ctx_t *x);
 void vg__api_incident_decision(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                                const vg_route_ctx_t *x);
+void vg__api_instructions(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
+                          const vg_route_ctx_t *x);
 void vg__api_decision(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                       const vg_route_ctx_t *x);
 void vg__api_stream(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,

@@ -265,3 +265,14 @@ void vg__api_feed_head(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r
 {
     vg__api_pack(r, 200, json_pack("{s:I}", "seq", (json_int_t)vg_store_feed_head(s->store)));
 }
+
+/* What to do for each event type (the config's instructions), for the alert page. */
+void vg__api_instructions(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
+                          const vg_route_ctx_t *x)
+{
+    json_t *o = json_object();
+    for (int i = 0; o && s->cfg->instructions && i < VG_EVENT_NB; i++)
+        if (s->cfg->instructions[i])
+            json_object_set_new(o, vg_event_type_name(i), json_string(s->cfg->instructions[i]));
+    vg__api_pack(r, 200, o);
+}

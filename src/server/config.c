@@ -12,6 +12,7 @@
  *            header_timeout: 10, body_timeout: 30, threads: 4, memory_mb: 8192,
  *            camera_memory_mb: 2048}
  *   audit: {anchor_every: 3600, repeat_window: 60}
+ *   instructions: {fire: "Call the fire brigade (18), then ...", intrusion: "..."}
  *   cameras:
  *     - name: hall
  *       input: /usr/share/doc/opencv-doc/examples/data/vtest.avi
@@ -35,6 +36,7 @@
 #include <string.h>
 
 #include <vigie/error.h>
+#include <vigie/event.h>
 #include <vigie/file.h>
 #include <vigie/mem.h>
 #include <vigie/server.h>
@@ -278,6 +280,23 @@ static int camera_member(void *vc, const char *key, struct fy_node *v, void *obj
     return 0;
 }
 
+/* instructions: event type -> what to do (text) */
+static int instructions_member(void *vc, const char *key, struct fy_node *v, void *obj)
+{
+    cctx_t *c = vc;
+    vg_server_config_t *cfg = obj;
+    int type = vg_event_type_from_name(key);
+    const char *s = cscalar(c, v, key);
+    if (!s) return VG_ESYNTAX;
+    if (type < 0) return cfail(c, v, key, "not an event type");
+    if (strlen(s) > 2000) return cfail(c, v, key, "at most 2000 characters");
+    if (!cfg->instructions && !(cfg->instructions = vg_calloc(VG_EVENT_NB, sizeof(char *))))
+        return VG_ENOMEM;
+    vg_free(cfg->instructions[type]);
+    cfg->instructions[type] = vg_strdup(s);
+    return cfg->instructions[type] ? 0 : VG_ENOMEM;
+}
+
 static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
     cctx_t *c = vc;
@@ -314,6 +333,8 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
     if (!strcmp(key, "security")) return cwalk(c, v, key, sec_keys, security_member, cfg);
     if (!strcmp(key, "audit")) return cwalk(c, v, key, audit_keys, audit_member, cfg);
     if (!strcmp(key, "limits")) return cwalk(c, v, key, lim_keys, limits_member, cfg);
+    if (!strcmp(key, "instructions"))
+        return cwalk(c, v, key, vg_event_type_names(), instructions_member, cfg);
     /* cameras */
     void *it = NULL;
     struct fy_node *item;
@@ -354,8 +375,8 @@ static void diag_out(struct fy_diag *diag, void *user, const char *buf, size_t l
 
 int vg_server_config_load(vg_server_config_t **out, const char *path, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"listen", "storage", "retention", "evidence", "security",
-                                       "audit",  "cameras", "limits",    NULL};
+    static const char *const keys[] = {"listen", "storage", "retention", "evidence",     "security",
+                                       "audit",  "cameras", "limits",    "instructions", NULL};
     cctx_t c = {path, err, errlen, 0, "", ""};
     vg_server_config_t *cfg = vg_calloc(1, sizeof(*cfg));
     struct fy_document *doc = NULL;
@@ -486,6 +507,8 @@ void vg_server_config_free(vg_server_config_t **pc)
         vg_settings_free(&c->cameras[i].settings);
     }
     vg_free(c->cameras);
+    for (int i = 0; c->instructions && i < VG_EVENT_NB; i++) vg_free(c->instructions[i]);
+    vg_free(c->instructions);
     vg_free(c->path);
     vg_free(c->sha256);
     vg_free(c->listen_addr);

@@ -89,7 +89,8 @@ fs.writeFileSync(path.join(dir, 'hall.yaml'),
   '    polygon: [[200, 150], [568, 150], [568, 576], [200, 576]]\n');
 fs.writeFileSync(path.join(dir, 'serve.yaml'),
   `listen: 127.0.0.1:${port}\nstorage: store\ncameras:\n  - name: hall\n    input: ${VTEST}\n` +
-  `    loop: true\n    scene: hall.yaml\n    settings: {detector.models_dir: '${MODELS}'}\n`);
+  `    loop: true\n    scene: hall.yaml\n    settings: {detector.models_dir: '${MODELS}'}\n` +
+  'instructions: {intrusion: "Look at the walkway camera; if someone is on the works, call the site guard (ext. 4410)."}\n');
 const config = path.join(dir, 'serve.yaml');
 for (const [u, r] of [['olga', 'operator'], ['sam', 'supervisor'], ['alice', 'auditor'], ['adam', 'admin']])
   execFileSync(VIGIE, ['user', 'add', '--config', config, u, '--role', r], { input: PW + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
@@ -168,6 +169,7 @@ try {
   await op.waitForSelector('#btn-false');
   await op.screenshot({ path: path.join(SHOTS, '2-alert-detail.png') });
   await op.waitForSelector('.detail .shot svg polygon', { timeout: 10000 });
+  check((await op.textContent('#instructions')).includes('ext. 4410'), 'the alert page shows what to do for an intrusion (the config\'s instructions)');
   const seen = await op.evaluate(() => { const dt = [...document.querySelectorAll('.facts dt')].find((d) => d.textContent === 'What was seen');
     return dt ? dt.nextElementSibling.textContent : ''; });
   check(seen.length > 0, `the alert page draws the event's zone over its picture and says what was seen: "${seen}"`);

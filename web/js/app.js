@@ -8,7 +8,7 @@
  * stream's state), and what the bus says (login, logout, live).
  */
 import { S, bus, can } from './state.js';
-import { api, loadCameras } from './api.js';
+import { api, apiJson, loadCameras } from './api.js';
 import { $, toast } from './dom.js';
 import { t } from './i18n.js';
 import { applyTheme, chrome, liveStatus } from './chrome.js';
@@ -22,7 +22,10 @@ let tick = null;
 async function start() {
   chrome();
   await loadCameras().catch(() => {});
-  if (can('alerts')) await loadEvents().catch((e) => toast(e.message, true));
+  if (can('alerts')) {
+    S.instructions = await apiJson('GET', '/api/instructions').catch(() => ({}));
+    await loadEvents().catch((e) => toast(e.message, true));
+  }
   if (!location.hash || location.hash === '#/') location.hash = can('alerts') ? '#/alerts' : '';
   await route();
   clearInterval(tick);

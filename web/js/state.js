@@ -16,6 +16,7 @@ export const S = {
   overdue: Number(localStorage.getItem('vigie.overdue') || 60),
   me: null,
   cameras: [],
+  instructions: {}, // event type -> what to do (the server's config)
   events: new Map(),
   order: [], // event ids, newest first
   olderOnServer: false, // the server has events older than the oldest in order

@@ -228,7 +228,20 @@ async function render(id) {
       'div',
       { class: 'detail' },
       el('div', { class: 'panel' }, picture),
-      el('div', {}, el('div', { class: 'panel' }, facts(ev)), decide),
+      el(
+        'div',
+        {},
+        S.instructions[ev.type]
+          ? el(
+              'div',
+              { class: 'panel instructions', id: 'instructions' },
+              el('h2', {}, t('what_to_do')),
+              el('p', {}, S.instructions[ev.type]),
+            )
+          : null,
+        el('div', { class: 'panel' }, facts(ev)),
+        decide,
+      ),
     ),
   );
   const again = focusId && document.getElementById(focusId);
