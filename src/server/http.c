@@ -447,7 +447,7 @@ static void *watch_main(void *arg)
 {
     vg_server_t *s = arg;
     struct vg_http *h = s->http;
-    double last_report = vg__now_mono(), last_flush = last_report;
+    double last_report = vg__now_mono();
     int64_t reported = 0;
     pthread_mutex_lock(&h->wlock);
     while (!h->wstop) {
@@ -477,10 +477,7 @@ static void *watch_main(void *arg)
         pthread_mutex_lock(&s->hlock);
         wake_streams(s, 0, now);
         pthread_mutex_unlock(&s->hlock);
-        if (now - last_flush >= 1) {
-            vg__audit_repeat_flush(s, 0);
-            last_flush = now;
-        }
+
         if (cut > reported && now - last_report > 60) {
             vg_log(COMP, VG_LOG_WARNING,
                    "%lld connections cut for sending too slowly (limits.header_timeout, "

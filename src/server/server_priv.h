@@ -182,8 +182,8 @@ void vg__limiter_free(vg_server_t *s);
 /* audit_repeat.c: an audit row that a client can repeat at will (failed logins, refused
  * actions). The first of each kind (@actor, @action, @target, @from) in a window of
  * audit.repeat_window seconds is written at once; the repeats are counted and written as one
- * row with "repeated": N when the window ends (vg__audit_repeat_flush, every second, and at
- * stop). Takes @details. */
+ * row with "repeated": N when the window ends (vg__audit_repeat_flush, from the keeper twice a
+ * second, and at stop). Takes @details. */
 void vg__audit_repeat(vg_server_t *s, const char *actor, const char *action, const char *target,
                       const char *from, json_t *details);
 /* Write the windows that ended (all of them when @all). */
