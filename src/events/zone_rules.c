@@ -145,6 +145,17 @@ int vg__zone_send(vg_zone_rules_t *z, vg_emit_fn emit, void *opaque, vg_rule_t *
             vg_event_detail_str(&ev, "distance_unit", z->calib.valid ? "m" : "px");
         }
         vg_event_detail_bool(&ev, "calibrated", z->calib.valid);
+        if (ts->npath >= 2) { /* where it came from: the operator sees the way it went */
+            char path[PATH_N * 24 + 4];
+            size_t n = 0;
+            for (int i = 0; i < ts->npath; i++) {
+                const float *pt = ts->path[(ts->path_head + i) % PATH_N];
+                n += (size_t)snprintf(path + n, sizeof(path) - n, "%s[%.0f,%.0f]", i ? "," : "[",
+                                      pt[0], pt[1]);
+            }
+            snprintf(path + n, sizeof(path) - n, "]");
+            vg_event_detail_json(&ev, "path", path);
+        }
     } else {
         vg_event_detail_num(&ev, "duration", t - r->started);
         vg_event_detail_int(&ev, "evidence_frame", r->best_frame);
@@ -197,6 +208,15 @@ int vg_zone_rules_update(vg_zone_rules_t *z, const vg_track_t *tracks, int n,
         m.lost = tk->state == VG_TRACK_LOST;
         int cls = m.lb ? m.lb->cls : -1;
         double class_score = m.lb ? m.lb->score : 0;
+        if (!m.lost && (!ts->npath || t - ts->path_t >= PATH_STEP)) {
+            int at = (ts->path_head + ts->npath) % PATH_N;
+            if (ts->npath == PATH_N)
+                ts->path_head = (ts->path_head + 1) % PATH_N;
+            else
+                ts->npath++;
+            ts->path[at][0] = (float)m.fx, ts->path[at][1] = (float)m.fy;
+            ts->path_t = t;
+        }
         /* zones: intrusion, then wrong way, zone by zone; the class as each zone judges it (its
          * class_looks and class_fade), and the lines then report it as the last zone did */
         for (int k = 0; k < z->nz; k++) {

@@ -9,6 +9,10 @@
 
 enum { MAX_ZONES = 64, MAX_LINES = 64 };
 
+/* The track's path kept for the evidence: a foot point every PATH_STEP s, the last PATH_N. */
+enum { PATH_N = 16 };
+#define PATH_STEP 0.25
+
 typedef struct track_state {
     int64_t id;
     int64_t seen_frame; /* last frame it was in the tracker's list */
@@ -22,6 +26,9 @@ typedef struct track_state {
     double gx, gy;       /* and on the ground (when calibrated) */
     double t;            /* time of the last frame it was seen */
     int has_prev;
+    float path[PATH_N][2]; /* foot points (input pixels), a ring: the oldest at path_head */
+    int npath, path_head;
+    double path_t; /* time of the newest */
 } track_state_t;
 
 #define MAX_VEH 64
