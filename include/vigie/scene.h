@@ -39,6 +39,16 @@ typedef enum vg_zone_kind {
     VG_ZONE_NB
 } vg_zone_kind_t;
 
+/** How urgent an alert is for the operator (the console's order and sound). 0: not given (an
+ * event type's own priority applies: vigie serve's `priorities`). Extended, never renumbered. */
+typedef enum vg_priority {
+    VG_PRIORITY_UNSET = 0,
+    VG_PRIORITY_LOW,
+    VG_PRIORITY_NORMAL,
+    VG_PRIORITY_HIGH,
+    VG_PRIORITY_NB
+} vg_priority_t;
+
 typedef struct vg_zone {
     char *name;
     vg_zone_kind_t kind;
@@ -48,6 +58,7 @@ typedef struct vg_zone {
     double tolerance_deg;    /**< angle around @direction still allowed */
     vg_settings_t *settings; /**< per-zone option values ("abandoned_object.unattended_time") */
     int line;                /**< line in the scene file, for messages */
+    vg_priority_t priority;  /**< the priority of this zone's alerts (0: the event type's) */
 } vg_zone_t;
 
 typedef enum vg_crossing {
@@ -63,6 +74,7 @@ typedef struct vg_line {
     vg_point_t a, b;
     vg_crossing_t forbidden;
     int line;
+    vg_priority_t priority; /**< the priority of this line's alerts (0: the event type's) */
 } vg_line_t;
 
 typedef struct vg_fixture {
@@ -110,6 +122,10 @@ void vg_scene_free(vg_scene_t **s);
 
 const char *vg_zone_kind_name(vg_zone_kind_t kind);
 const char *vg_crossing_name(vg_crossing_t c);
+/** "low", "normal", "high" ("" for VG_PRIORITY_UNSET). */
+const char *vg_priority_name(vg_priority_t p);
+/** The priority called @name ("low", "normal", "high"), or VG_EINVAL. */
+int vg_priority_from_name(const char *name);
 
 /** 1 if (x, y) lies inside @poly (even-odd rule; points on the edge count as inside). */
 int vg_polygon_contains(const vg_polygon_t *poly, double x, double y);

@@ -62,6 +62,9 @@ typedef struct vg_server_config {
     double camera_memory_mb; /**< memory budget of one camera, MB */
     char **instructions;     /**< per event type (VG_EVENT_NB entries, NULL: none): what an
                                   operator checks and whom they call, shown with each alert */
+    int priority[VG_EVENT_NB]; /**< per event type: its alerts' vg_priority_t (`priorities:`);
+                                    a zone's or line's own priority (scene) may change it, never
+                                    lowering a type ranked high */
     int nb_cameras;
     vg_server_camera_t *cameras;
 } vg_server_config_t;

@@ -27,7 +27,7 @@ extern "C" {
 typedef struct vg_store vg_store_t;
 
 /** The schema version this build writes; older databases are migrated on open. */
-#define VG_STORE_SCHEMA_VERSION 2
+#define VG_STORE_SCHEMA_VERSION 3
 
 /**
  * Open (creating if needed) the database at @path, migrate it to VG_STORE_SCHEMA_VERSION.
@@ -63,6 +63,12 @@ int64_t vg_store_run_start(vg_store_t *s, const char *camera);
  */
 int64_t vg_store_event_put(vg_store_t *s, int64_t run, const vg_event_t *ev, const char *wall,
                            const char *evidence, int64_t evidence_bytes, int64_t *feed_seq);
+/** vg_store_event_put, a start also recording its @priority ("low", "normal", "high"; NULL:
+ * none), which its feed record and the event's JSON then carry. */
+int64_t vg_store_event_put_priority(vg_store_t *s, int64_t run, const vg_event_t *ev,
+                                    const char *wall, const char *evidence,
+                                    int64_t evidence_bytes, const char *priority,
+                                    int64_t *feed_seq);
 
 /** Add an evidence file row for event @event_id. @kind: "blurred", "original" or "frame". */
 int vg_store_evidence_add(vg_store_t *s, int64_t event_id, const char *kind, const char *name,
@@ -131,6 +137,33 @@ int vg_store_event_ack(vg_store_t *s, int64_t id, const char *user);
  */
 int vg_store_event_qualify(vg_store_t *s, int64_t id, const char *user, int qual, int reason,
                            const char *note);
+/** What vg_store_event_claim does. */
+enum vg_claim_mode {
+    VG_CLAIM_TAKE = 0, /**< handle it: refused (VG_EBUSY) when someone else does */
+    VG_CLAIM_TAKE_OVER, /**< handle it, taking it from whoever did */
+    VG_CLAIM_RELEASE,   /**< no longer handle it (the holder, or @force) */
+};
+/**
+ * Who handles event @id (issue #18: operators see who is on it). @user takes it, takes it over
+ * or releases it (@mode); a release by someone other than the holder needs @force (a
+ * supervisor). @holder (64 bytes, may be NULL) receives who holds it afterwards, or who held it
+ * when refused ("" when nobody). Adds a feed record ("claim": user, by) and a decision row.
+ * Returns 0 (done, or nothing to do: already the holder, nobody to release), VG_ENOENT,
+ * VG_EBUSY (held by someone else), VG_EACCES (a release of someone else's without @force).
+ */
+int vg_store_event_claim(vg_store_t *s, int64_t id, const char *user, int mode, int force,
+                         char *holder);
+
+/**
+ * Shift hand-over notes: what one shift leaves to the next (a camera to watch, a call pending).
+ * vg_store_handover_add records @text (1-2000 bytes of UTF-8) by @user and adds a feed record
+ * ("handover", event 0) so that consoles show it at once; returns the note's id or a negative
+ * error. vg_store_handover_json: the newest notes older than @before (0: any) as a JSON array
+ * [{id, at, user, text}], at most @limit (1-500).
+ */
+int64_t vg_store_handover_add(vg_store_t *s, const char *user, const char *text);
+int vg_store_handover_json(vg_store_t *s, int64_t before, int limit, char **json);
+
 /** The camera, type and box of event @id (box NULL-able; *has_box says). */
 int vg_store_event_info(vg_store_t *s, int64_t id, char camera[64], char type[64], double box[4],
                         int *has_box);

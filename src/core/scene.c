@@ -38,6 +38,23 @@ static const char *const zone_kinds[VG_ZONE_NB] = {"forbidden", "pedestrian_only
 static const char *const crossings[VG_CROSS_NB] = {"none", "left_to_right", "right_to_left",
                                                    "both"};
 
+static const char *const priorities[VG_PRIORITY_NB] = {"", "low", "normal", "high"};
+
+const char *vg_priority_name(vg_priority_t p)
+{
+    return (unsigned)p < VG_PRIORITY_NB ? priorities[p] : "";
+}
+
+int vg_priority_from_name(const char *name)
+{
+    for (int i = 1; name && i < VG_PRIORITY_NB; i++)
+        if (!strcmp(priorities[i], name)) return i;
+    return VG_EINVAL;
+}
+
+/* A priority member: "low", "normal" or "high". */
+static int get_priority(ctx_t *c, struct fy_node *v, const char *key, vg_priority_t *out);
+
 const char *vg_zone_kind_name(vg_zone_kind_t k)
 {
     return (unsigned)k < VG_ZONE_NB ? zone_kinds[k] : "unknown";
@@ -113,6 +130,14 @@ static int get_choice(ctx_t *c, struct fy_node *n, const char *key, const char *
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", names[i]);
     }
     return fail(c, n, key, "'%s' is not one of %s", s, list);
+}
+
+static int get_priority(ctx_t *c, struct fy_node *v, const char *key, vg_priority_t *out)
+{
+    int k;
+    if (get_choice(c, v, key, priorities + 1, VG_PRIORITY_NB - 1, &k) < 0) return VG_ESYNTAX;
+    *out = (vg_priority_t)(k + 1);
+    return 0;
 }
 
 static int get_point(ctx_t *c, struct fy_node *n, const char *key, int coords, vg_point_t *p)
@@ -256,6 +281,7 @@ static int zone_member(void *vc, const char *key, struct fy_node *v, void *obj)
     if (!strcmp(key, "tolerance"))
         return get_number(c, v, "zones.tolerance", 0, 180, &z->tolerance_deg);
     if (!strcmp(key, "settings")) return get_settings(c, v, "zones.settings", "", z->settings);
+    if (!strcmp(key, "priority")) return get_priority(c, v, "zones.priority", &z->priority);
     return VG_EBUG;
 }
 
@@ -280,6 +306,7 @@ static int line_member(void *vc, const char *key, struct fy_node *v, void *obj)
         l->forbidden = (vg_crossing_t)k;
         return 0;
     }
+    if (!strcmp(key, "priority")) return get_priority(c, v, "lines.priority", &l->priority);
     return VG_EBUG;
 }
 
@@ -318,8 +345,8 @@ static int check_unique(ctx_t *c, struct fy_node *n, const char *what, char **na
 
 static int parse_zones(ctx_t *c, struct fy_node *n)
 {
-    static const char *const keys[] = {"name",      "kind",     "polygon", "direction",
-                                       "tolerance", "settings", NULL};
+    static const char *const keys[] = {"name",      "kind",     "polygon",  "direction",
+                                       "tolerance", "settings", "priority", NULL};
     vg_scene_t *s = c->scene;
     void *it = NULL;
     struct fy_node *item;
@@ -346,7 +373,7 @@ static int parse_zones(ctx_t *c, struct fy_node *n)
 
 static int parse_lines(ctx_t *c, struct fy_node *n)
 {
-    static const char *const keys[] = {"name", "points", "forbidden", NULL};
+    static const char *const keys[] = {"name", "points", "forbidden", "priority", NULL};
     vg_scene_t *s = c->scene;
     void *it = NULL;
     struct fy_node *item;

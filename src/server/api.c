@@ -294,6 +294,9 @@ static const vg_route_t routes[] = {
     {"POST", "/api/events/:id/ack", R_OP | R_SUP, vg__api_ack, 0},
     {"POST", "/api/events/:id/decision", R_OP | R_SUP, vg__api_decision, 0},
     {"POST", "/api/incidents/decision", R_OP | R_SUP, vg__api_incident_decision, 0},
+    {"POST", "/api/events/:id/claim", R_OP | R_SUP, vg__api_claim, 0},
+    {"GET", "/api/handover", R_OP | R_SUP, vg__api_handover, 0},
+    {"POST", "/api/handover", R_OP | R_SUP, vg__api_handover, 0},
     {"GET", "/api/evidence/:name", R_OP | R_SUP, vg__api_evidence, 0},
     {"POST", "/api/evidence/:name/original", R_SUP | R_ADM, vg__api_evidence, 1},
     {"GET", "/api/stats", R_SUP | R_AUD, vg__api_stats, 0},
@@ -312,6 +315,8 @@ static const struct {
 } capabilities[] = {
     {"alerts", "GET", "/api/events"},
     {"decide", "POST", "/api/events/:id/decision"},
+    {"claim", "POST", "/api/events/:id/claim"},
+    {"handover", "GET", "/api/handover"},
     {"cameras", "GET", "/api/cameras"},
     {"still", "GET", "/api/cameras/:camera/still"},
     {"counts", "GET", "/api/cameras/:camera/counts"},

@@ -114,6 +114,11 @@ void vg__api_instructions(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t
                           const vg_route_ctx_t *x);
 void vg__api_decision(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                       const vg_route_ctx_t *x);
+/* api_shift.c: who handles an alert, and the shift hand-over notes */
+void vg__api_claim(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
+                   const vg_route_ctx_t *x);
+void vg__api_handover(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
+                      const vg_route_ctx_t *x);
 void vg__api_stream(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                     const vg_route_ctx_t *x);
 void vg__api_feed_head(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,

@@ -81,15 +81,34 @@ static int cam_count_sink(void *opaque, const vg_count_t *cnt)
     return 0;
 }
 
-/* Hand the pending events to the writer; starts get the frame (when @a has one). */
+/* The priority of an alert (docs/server.md, "Priorities"): its event type's (the config's
+ * `priorities`), unless its zone or line in the scene has one; a type ranked high stays high. */
+static int priority_of(const vg_server_config_t *cfg, const vg_scene_t *sc, const vg_event_t *ev)
+{
+    int p = cfg->priority[ev->type];
+    if (p == VG_PRIORITY_HIGH || !sc || !ev->zone[0]) return p;
+    for (int i = 0; i < sc->nb_zones; i++)
+        if (!strcmp(sc->zones[i].name, ev->zone) && sc->zones[i].priority)
+            return sc->zones[i].priority;
+    for (int i = 0; i < sc->nb_lines; i++)
+        if (!strcmp(sc->lines[i].name, ev->zone) && sc->lines[i].priority)
+            return sc->lines[i].priority;
+    return p;
+}
+
+/* Hand the pending events to the writer; starts get the frame (when @a has one) and their
+ * priority. */
 static int cam_flush_pending(vg_cam_t *c, const vg_analysis_t *a)
 {
     int ret = 0;
-    for (vg_job_t *j = c->pend_head; j; j = j->next)
-        if (a && a->frame && !j->is_count && j->ev.phase == VG_PHASE_START && !j->snap.frame) {
+    for (vg_job_t *j = c->pend_head; j; j = j->next) {
+        if (j->is_count || j->ev.phase != VG_PHASE_START) continue;
+        j->priority = priority_of(c->srv->cfg, a ? a->scene : NULL, &j->ev);
+        if (a && a->frame && !j->snap.frame) {
             ret = vg__snap_take(&j->snap, a);
             if (ret < 0) break;
         }
+    }
     vg__writer_push(c->srv, c->pend_head, c->pend_tail);
     c->pend_head = c->pend_tail = NULL;
     return ret;

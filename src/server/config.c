@@ -13,6 +13,7 @@
  *            camera_memory_mb: 2048}
  *   audit: {anchor_every: 3600, repeat_window: 60}
  *   instructions: {fire: "Call the fire brigade (18), then ...", intrusion: "..."}
+ *   priorities: {intrusion: normal, camera_fault: low}   # low | normal | high, per event type
  *   cameras:
  *     - name: hall
  *       input: /usr/share/doc/opencv-doc/examples/data/vtest.avi
@@ -297,6 +298,21 @@ static int instructions_member(void *vc, const char *key, struct fy_node *v, voi
     return cfg->instructions[type] ? 0 : VG_ENOMEM;
 }
 
+/* priorities: event type -> low | normal | high */
+static int priorities_member(void *vc, const char *key, struct fy_node *v, void *obj)
+{
+    cctx_t *c = vc;
+    vg_server_config_t *cfg = obj;
+    int type = vg_event_type_from_name(key), p;
+    const char *s = cscalar(c, v, key);
+    if (!s) return VG_ESYNTAX;
+    if (type < 0) return cfail(c, v, key, "not an event type");
+    if ((p = vg_priority_from_name(s)) < 0)
+        return cfail(c, v, key, "'%s' is not one of low, normal, high", s);
+    cfg->priority[type] = p;
+    return 0;
+}
+
 static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
     cctx_t *c = vc;
@@ -335,6 +351,8 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
     if (!strcmp(key, "limits")) return cwalk(c, v, key, lim_keys, limits_member, cfg);
     if (!strcmp(key, "instructions"))
         return cwalk(c, v, key, vg_event_type_names(), instructions_member, cfg);
+    if (!strcmp(key, "priorities"))
+        return cwalk(c, v, key, vg_event_type_names(), priorities_member, cfg);
     /* cameras */
     void *it = NULL;
     struct fy_node *item;
@@ -376,7 +394,7 @@ static void diag_out(struct fy_diag *diag, void *user, const char *buf, size_t l
 int vg_server_config_load(vg_server_config_t **out, const char *path, char *err, size_t errlen)
 {
     static const char *const keys[] = {"listen", "storage", "retention", "evidence",     "security",
-                                       "audit",  "cameras", "limits",    "instructions", NULL};
+                                       "audit",  "cameras", "limits",    "instructions", "priorities", NULL};
     cctx_t c = {path, err, errlen, 0, "", ""};
     vg_server_config_t *cfg = vg_calloc(1, sizeof(*cfg));
     struct fy_document *doc = NULL;
@@ -401,6 +419,10 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
     cfg->login_failures = 5;
     cfg->login_lockout = 300;
     cfg->login_parallel = 2;
+    /* what endangers life first; a camera that cannot watch with the ordinary alerts */
+    for (int i = 0; i < VG_EVENT_NB; i++) cfg->priority[i] = VG_PRIORITY_NORMAL;
+    cfg->priority[VG_EVENT_FIRE] = cfg->priority[VG_EVENT_FALL] = VG_PRIORITY_HIGH;
+    cfg->priority[VG_EVENT_WEAPON] = cfg->priority[VG_EVENT_CROWD_MOVEMENT] = VG_PRIORITY_HIGH;
     cfg->max_connections = 1024;
     cfg->max_per_address = 64;
     cfg->max_streams = 256;

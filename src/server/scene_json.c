@@ -52,15 +52,19 @@ char *vg__scene_json(const vg_scene_t *sc, json_t *extra)
         }
         if (z->settings && vg_settings_count(z->settings))
             json_object_set_new(zo, "settings", settings(z->settings));
+        if (z->priority)
+            json_object_set_new(zo, "priority", json_string(vg_priority_name(z->priority)));
         json_array_append_new(a, zo);
     }
     json_object_set_new(o, "zones", a);
     a = json_array();
     for (int i = 0; i < sc->nb_lines; i++) {
         const vg_line_t *l = &sc->lines[i];
-        json_array_append_new(a,
-                              json_pack("{s:s,s:[o,o],s:s}", "name", l->name, "points", point(l->a),
-                                        point(l->b), "forbidden", vg_crossing_name(l->forbidden)));
+        json_t *lo = json_pack("{s:s,s:[o,o],s:s}", "name", l->name, "points", point(l->a),
+                               point(l->b), "forbidden", vg_crossing_name(l->forbidden));
+        if (lo && l->priority)
+            json_object_set_new(lo, "priority", json_string(vg_priority_name(l->priority)));
+        json_array_append_new(a, lo);
     }
     json_object_set_new(o, "lines", a);
     json_t *masks = json_object(), *pm = json_array(), *im = json_array();

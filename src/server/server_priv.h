@@ -40,6 +40,7 @@ typedef struct vg_job {
     int tries;
     int is_count; /* a count sample (count), not an event */
     vg_count_t count;
+    int priority; /* a start's vg_priority_t (its zone's, its type's); 0: its type's */
 } vg_job_t;
 
 typedef struct vg_cam {

@@ -113,8 +113,12 @@ static int write_job(vg_server_t *s, vg_job_t *j)
         write_evidence(s, j);
         vg__snap_clear(&j->snap); /* the picture is on disk (or could not be): free the frame */
     }
-    id = vg_store_event_put(s->store, j->run, &j->ev, j->wall, j->evidence[0] ? j->evidence : NULL,
-                            j->evidence_bytes, &seq);
+    const char *priority = NULL;
+    if (j->ev.phase == VG_PHASE_START)
+        priority = vg_priority_name(j->priority ? j->priority : s->cfg->priority[j->ev.type]);
+    id = vg_store_event_put_priority(s->store, j->run, &j->ev, j->wall,
+                                     j->evidence[0] ? j->evidence : NULL, j->evidence_bytes,
+                                     priority, &seq);
     if (id == VG_ENOENT) {
         vg_log(COMP, VG_LOG_WARNING, "camera '%s': %s of event %lld whose start is not stored",
                j->cam->cfg->name, vg_event_phase_name(j->ev.phase), (long long)j->ev.event_id);

@@ -85,6 +85,20 @@ int vg_store_retention(vg_store_t *s, double evidence_days, double audit_days,
                              "d", ev_cut);
         r->events_cleared = sqlite3_changes(s->db);
     }
+    /* shift hand-over notes (what operators wrote may name people): kept as long as evidence */
+    if (ret == 0) {
+        char cut[32];
+        time_t t = (time_t)ev_cut;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(cut, sizeof(cut), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        ret = vg__store_exec(s, "DELETE FROM handover WHERE unix < ?", "d", ev_cut);
+        if (ret == 0)
+            ret = vg__store_exec(s,
+                                 "UPDATE feed SET record = NULL WHERE event = 0 AND phase ="
+                                 " 'handover' AND record IS NOT NULL AND wall < ?",
+                                 "t", cut);
+    }
     if (ret == 0 && audit_days > 0) {
         char cut[32], bseq[32], bhash[65] = "";
         int64_t last = 0;

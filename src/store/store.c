@@ -89,6 +89,13 @@ static const char *const migrations[] = {
     " count_detector REAL NOT NULL, count_occupancy REAL, area REAL, density REAL);"
     "CREATE INDEX counts_camera ON counts(camera, wall);"
     "CREATE INDEX counts_unix ON counts(unix);",
+    /* 2 -> 3: an alert's priority and who handles it; shift hand-over notes (issue #18) */
+    "ALTER TABLE events ADD COLUMN priority TEXT;"
+    "ALTER TABLE events ADD COLUMN claimed_by TEXT;"
+    "ALTER TABLE events ADD COLUMN claimed_at TEXT;"
+    "CREATE TABLE handover(id INTEGER PRIMARY KEY, at TEXT NOT NULL, unix REAL NOT NULL,"
+    " user TEXT NOT NULL, text TEXT NOT NULL);"
+    "CREATE INDEX handover_unix ON handover(unix);",
 };
 
 /* ---- helpers shared with audit.c and retention.c ---- */
@@ -474,7 +481,8 @@ static int feed_json(vg_store_t *s, int64_t event, const char *phase, const char
 }
 
 /* The feed record of an event phase: the event record's fields plus the store's. */
-static char *event_record(int64_t id, const vg_event_t *ev, const char *wall, const char *evidence)
+static char *event_record(int64_t id, const vg_event_t *ev, const char *wall, const char *evidence,
+                          const char *priority)
 {
     char line[VG_EVENT_DETAILS_MAX + 1024];
     json_t *o;
@@ -484,11 +492,19 @@ static char *event_record(int64_t id, const vg_event_t *ev, const char *wall, co
     json_object_set_new(o, "id", json_integer(id));
     json_object_set_new(o, "wall", json_string(wall));
     if (evidence) json_object_set_new(o, "evidence", json_string(evidence));
+    if (priority) json_object_set_new(o, "priority", json_string(priority));
     return vg__store_dump(o);
 }
 
 int64_t vg_store_event_put(vg_store_t *s, int64_t run, const vg_event_t *ev, const char *wall,
                            const char *evidence, int64_t evidence_bytes, int64_t *feed_seq)
+{
+    return vg_store_event_put_priority(s, run, ev, wall, evidence, evidence_bytes, NULL, feed_seq);
+}
+
+int64_t vg_store_event_put_priority(vg_store_t *s, int64_t run, const vg_event_t *ev,
+                                    const char *wall, const char *evidence, int64_t evidence_bytes,
+                                    const char *priority, int64_t *feed_seq)
 {
     char box[160] = "", *details = NULL, *rec = NULL;
     int64_t id = 0, seq;
@@ -506,9 +522,11 @@ int64_t vg_store_event_put(vg_store_t *s, int64_t run, const vg_event_t *ev, con
         ret = vg__store_exec(
             s,
             "INSERT INTO events(run, camera, event_id, type, zone, start_wall, start_unix,"
-            " t_start, frame_start, score, box, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            "ititttddidtt", run, ev->camera, ev->event_id, vg_event_type_name(ev->type), ev->zone,
-            wall, vg__store_unix(), ev->t, ev->frame, ev->score, ev->has_box ? box : NULL, details);
+            " t_start, frame_start, score, box, details, priority) VALUES"
+            " (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "ititttddidttt", run, ev->camera, ev->event_id, vg_event_type_name(ev->type), ev->zone,
+            wall, vg__store_unix(), ev->t, ev->frame, ev->score, ev->has_box ? box : NULL, details,
+            priority);
         if (ret < 0) goto end;
         id = sqlite3_last_insert_rowid(s->db);
         if (evidence && (ret = vg__store_exec(
@@ -537,7 +555,7 @@ int64_t vg_store_event_put(vg_store_t *s, int64_t run, const vg_event_t *ev, con
                                  ev->score, id);
         if (ret < 0) goto end;
     }
-    rec = event_record(id, ev, wall, evidence);
+    rec = event_record(id, ev, wall, evidence, ev->phase == VG_PHASE_START ? priority : NULL);
     if (!rec) {
         ret = VG_ENOMEM;
         goto end;
@@ -658,7 +676,7 @@ int vg_store_feed_read(vg_store_t *s, int64_t after, int max,
     "SELECT e.id, e.camera, e.type, e.zone, e.start_wall AS start, e.end_wall AS \"end\","         \
     " e.t_start AS t, e.t_end, e.frame_start AS frame, e.score, e.box AS box_json,"                \
     " e.details AS details_json, e.open, e.ack_at, e.ack_by, e.qualification, e.reason, e.note,"   \
-    " e.decided_at, e.decided_by, e.decide_s, e.purged,"                                           \
+    " e.decided_at, e.decided_by, e.decide_s, e.purged, e.priority, e.claimed_by, e.claimed_at,"   \
     " (SELECT name FROM evidence v WHERE v.event = e.id AND v.kind = 'blurred') AS evidence,"      \
     " (SELECT count(*) FROM evidence v WHERE v.event = e.id AND v.kind = 'original') AS"           \
     " has_original FROM events e"
@@ -845,6 +863,101 @@ int vg_store_event_qualify(vg_store_t *s, int64_t id, const char *user, int qual
 end:
     ret = vg__store_end(s, ret);
 out:
+    vg__store_unlock(s);
+    return ret;
+}
+
+int vg_store_event_claim(vg_store_t *s, int64_t id, const char *user, int mode, int force,
+                         char *holder)
+{
+    sqlite3_stmt *st;
+    char now[32], held[64] = "";
+    int ret, found = 0;
+    if (mode < VG_CLAIM_TAKE || mode > VG_CLAIM_RELEASE) return VG_EINVAL;
+    vg_store_now(now);
+    vg__store_lock(s);
+    if ((ret = vg__store_begin(s)) < 0) goto out;
+    if ((ret = vg__store_prep(s, &st, "SELECT claimed_by FROM events WHERE id = ?", "i", id)) < 0)
+        goto end;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        found = 1;
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+            snprintf(held, sizeof(held), "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (!found) {
+        ret = VG_ENOENT;
+        goto end;
+    }
+    const char *to = NULL; /* the new holder (NULL: nobody) */
+    if (mode == VG_CLAIM_RELEASE) {
+        if (!held[0]) goto end; /* nobody holds it: nothing to do */
+        if (strcmp(held, user) && !force) {
+            ret = VG_EACCES;
+            goto end;
+        }
+    } else {
+        if (!strcmp(held, user)) goto end; /* already the holder */
+        if (held[0] && mode == VG_CLAIM_TAKE) {
+            ret = VG_EBUSY;
+            goto end;
+        }
+        to = user;
+    }
+    ret = vg__store_exec(s, "UPDATE events SET claimed_by = ?, claimed_at = ? WHERE id = ?", "tti",
+                         to, to ? now : NULL, id);
+    if (ret == 0)
+        ret = vg__store_exec(
+            s, "INSERT INTO decisions(event, user, kind, note, at) VALUES (?,?,?,?,?)", "itttt", id,
+            user, to ? (held[0] ? "take_over" : "claim") : "release", held[0] ? held : NULL, now);
+    if (ret == 0)
+        ret = feed_json(s, id, "claim", now,
+                        json_pack("{s:I,s:s,s:s?,s:s,s:s}", "id", (json_int_t)id, "phase", "claim",
+                                  "user", to, "by", user, "wall", now));
+    if (ret == 0) snprintf(held, sizeof(held), "%s", to ? to : "");
+end:
+    ret = vg__store_end(s, ret);
+out:
+    vg__store_unlock(s);
+    if (holder) snprintf(holder, 64, "%s", held);
+    return ret;
+}
+
+int64_t vg_store_handover_add(vg_store_t *s, const char *user, const char *text)
+{
+    char now[32];
+    int64_t id = 0;
+    size_t len = text ? strlen(text) : 0;
+    if (!len || len > 2000) return VG_EINVAL;
+    vg_store_now(now);
+    vg__store_lock(s);
+    int ret = vg__store_begin(s);
+    if (ret < 0) goto out;
+    ret = vg__store_exec(s, "INSERT INTO handover(at, unix, user, text) VALUES (?,?,?,?)", "tdtt",
+                         now, vg__store_unix(), user, text);
+    if (ret == 0) {
+        id = sqlite3_last_insert_rowid(s->db);
+        ret = feed_json(s, 0, "handover", now,
+                        json_pack("{s:s,s:I,s:s,s:s,s:s}", "phase", "handover", "note",
+                                  (json_int_t)id, "user", user, "text", text, "wall", now));
+    }
+    ret = vg__store_end(s, ret);
+out:
+    vg__store_unlock(s);
+    return ret < 0 ? ret : id;
+}
+
+int vg_store_handover_json(vg_store_t *s, int64_t before, int limit, char **json)
+{
+    sqlite3_stmt *st;
+    if (limit < 1) limit = 1;
+    if (limit > 500) limit = 500;
+    vg__store_lock(s);
+    int ret = vg__store_prep(s, &st,
+                             "SELECT id, at, user, text FROM handover WHERE (?1 <= 0 OR id < ?1)"
+                             " ORDER BY id DESC LIMIT ?2",
+                             "ii", before, (int64_t)limit);
+    if (ret == 0) ret = vg__store_rows_json(st, json);
     vg__store_unlock(s);
     return ret;
 }

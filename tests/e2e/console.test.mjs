@@ -11,7 +11,12 @@
 //     stays put while 50 feed messages redraw the queue; Enter on a button is the button's;
 //  4. supervisor: draw a zone on the still, save it; the camera's still shows it; the points
 //     saved are those clicked, options panel open or closed, at three window sizes;
-//  5. a camera whose stream dies raises a technical alert in the queue.
+//  5. a camera whose stream dies raises a technical alert in the queue, and so does one whose
+//     picture goes dark;
+//  6. a shift: alerts carry their priority (the zone's over the type's) with its badge and its
+//     sound, "priority first" orders the queue; an operator takes an alert and a colleague sees
+//     who handles it, live; a shift note reaches every console at once; the alert page draws
+//     the track's path with its direction.
 //
 // Screenshots of each page go to $SHOTS (default: console-shots/ here). Exit 77 (skipped) when
 // chromium or playwright-core is missing; 0 passed; 1 failed.
@@ -86,11 +91,12 @@ const port = await new Promise((resolve) => {
 });
 fs.writeFileSync(path.join(dir, 'hall.yaml'),
   'camera: hall\nzones:\n  - name: walkway\n    kind: forbidden\n' +
-  '    polygon: [[200, 150], [568, 150], [568, 576], [200, 576]]\n');
+  '    polygon: [[200, 150], [568, 150], [568, 576], [200, 576]]\n    priority: high\n');
 fs.writeFileSync(path.join(dir, 'serve.yaml'),
   `listen: 127.0.0.1:${port}\nstorage: store\ncameras:\n  - name: hall\n    input: ${VTEST}\n` +
   `    loop: true\n    scene: hall.yaml\n    settings: {detector.models_dir: '${MODELS}'}\n` +
-  'instructions: {intrusion: "Look at the walkway camera; if someone is on the works, call the site guard (ext. 4410)."}\n');
+  'instructions: {intrusion: "Look at the walkway camera; if someone is on the works, call the site guard (ext. 4410)."}\n' +
+  'priorities: {intrusion: low}\n');
 const config = path.join(dir, 'serve.yaml');
 for (const [u, r] of [['olga', 'operator'], ['sam', 'supervisor'], ['alice', 'auditor'], ['adam', 'admin']])
   execFileSync(VIGIE, ['user', 'add', '--config', config, u, '--role', r], { input: PW + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
@@ -173,6 +179,14 @@ try {
   const seen = await op.evaluate(() => { const dt = [...document.querySelectorAll('.facts dt')].find((d) => d.textContent === 'What was seen');
     return dt ? dt.nextElementSibling.textContent : ''; });
   check(seen.length > 0, `the alert page draws the event's zone over its picture and says what was seen: "${seen}"`);
+  {
+    const evp = await op.evaluate(async (id) => (await fetch('/api/events/' + id)).json(), newId);
+    const pts = (evp.details && evp.details.path) || [];
+    const drawn = await op.$$eval('.detail .shot svg.path polyline', (l) => l.map((p) => p.getAttribute('points')));
+    const arrowHead = await op.$('.detail .shot svg.path .track-arrow polygon');
+    check(pts.length < 2 || (drawn.length === 1 && drawn[0].split(' ').length === pts.length && !!arrowHead),
+      `the alert page draws the track's path (${pts.length} points, the last ${JSON.stringify(pts[pts.length - 1] || null)}) with an arrowhead where it went`);
+  }
   await accessibility(op, 'alert');
   {
     const [win] = await Promise.all([op.context().waitForEvent('page'), op.click('#new-window')]);
@@ -295,6 +309,96 @@ try {
     await gi.context().close();
   }
 
+  /* 6. a shift: priorities, who handles an alert, shift notes */
+  {
+    const o = await loginAs('olga');
+    const s2 = await loginAs('sam');
+    await o.waitForSelector('#queue .alert');
+    await s2.waitForSelector('#queue .alert');
+    /* the walkway's priority (high) wins over intrusion's (low): badge, row, and three tones */
+    await o.evaluate(() => { window.__tones = null; });
+    const shownBefore = await o.evaluate(() => Math.max(...[...document.querySelectorAll('.alert')].map((n) => Number(n.dataset.id))));
+    await o.waitForFunction((m) => [...document.querySelectorAll('.alert')].some((n) => Number(n.dataset.id) > m), shownBefore, { timeout: 60000 });
+    const pr = await o.evaluate(async () => {
+      const { S } = await import('/js/state.js');
+      const id = S.order[0];
+      const li = document.getElementById('alert-' + id);
+      return { id, priority: S.events.get(id).priority, tones: S.lastTones,
+        high: li.classList.contains('high'), badge: li.querySelector('.badge.prio-high') ? li.querySelector('.badge.prio-high').textContent : '' };
+    });
+    check(pr.priority === 'high' && pr.high && pr.badge === 'High priority' && JSON.stringify(pr.tones) === '[660,880,1175]',
+      `alert #${pr.id} has its zone's priority (${pr.priority}, over intrusion's low): "${pr.badge}", three rising tones ${JSON.stringify(pr.tones)}`);
+    /* priority first: undecided alerts by priority, then the rest (two made-up alerts, low and
+     * normal, joined to the page's own high ones) */
+    const order = await o.evaluate(async () => {
+      const { applyMessage } = await import('/js/feed.js');
+      const { S } = await import('/js/state.js');
+      for (const [id, p] of [[80000001, 'low'], [80000002, 'normal']])
+        applyMessage({ phase: 'start', id, camera: 'hall', type: 'intrusion', zone: 'lawn', priority: p,
+          wall: new Date().toISOString(), t: 0, score: 1, box: [10, 10, 20, 40], details: {}, evidence: null });
+      const tonesLow = S.lastTones;
+      document.getElementById('priority').click();
+      await new Promise((r) => setTimeout(r, 300));
+      const rows = [...document.querySelectorAll('#queue .alert')].map((n) => S.events.get(Number(n.dataset.id)));
+      const rank = (e) => (e.qualification ? 0 : { high: 3, normal: 2, low: 1 }[e.priority] || 2);
+      const ok = rows.every((e, i) => i === 0 || rank(rows[i - 1]) >= rank(e));
+      document.getElementById('priority').click();
+      return { ok, first: rows[0] && rows[0].priority, lowAt: rows.findIndex((e) => e.id === 80000001), n: rows.length, tonesLow };
+    });
+    check(order.ok && order.first === 'high' && JSON.stringify(order.tonesLow) === '[880]',
+      `"priority first" orders the ${order.n} rows by priority (undecided high first; the low one at row ${order.lowAt + 1}); a normal alert plays one tone`);
+    await o.reload();
+    await o.waitForSelector('#queue .alert');
+    /* olga takes an alert (key t on its page); sam's queue shows who handles it, live */
+    let tid = 0;
+    for (let i = 0; i < 120 && !tid; i++) {
+      tid = (await pending())[0] || 0;
+      if (!tid) await o.waitForTimeout(500);
+    }
+    await o.evaluate((id) => { location.hash = '#/event/' + id; }, tid);
+    await o.waitForSelector('#btn-take');
+    const tTake = Date.now();
+    await o.keyboard.press('t');
+    await o.waitForFunction(() => /Handled by you/.test(document.getElementById('claim').textContent), null, { timeout: 10000 });
+    await s2.waitForFunction((id) => { const li = document.getElementById('alert-' + id);
+      return li && /Handled by olga/.test(li.textContent); }, tid, { timeout: 10000 });
+    check(true, `olga takes alert #${tid} with t; sam's queue shows "Handled by olga" ${((Date.now() - tTake) / 1000).toFixed(2)} s later`);
+    await o.screenshot({ path: path.join(SHOTS, '3e-claimed.png') });
+    /* sam's t is refused, saying who; on the page sam may take it over or (a supervisor) release it */
+    await s2.click(`#alert-${tid} .type`);
+    await s2.keyboard.press('t');
+    await s2.waitForFunction(() => [...document.querySelectorAll('#toast .bad')].some((d) => /olga already handles/.test(d.textContent)), null, { timeout: 10000 });
+    await s2.evaluate((id) => { location.hash = '#/event/' + id; }, tid);
+    await s2.waitForSelector('#btn-take-over');
+    check(!!(await s2.$('#btn-release')), 'sam\'s t on it is refused, saying olga handles it; its page offers "Take it over" and (a supervisor) "Release"');
+    await s2.click('#btn-take-over');
+    await o.waitForFunction(() => /Handled by sam/.test(document.getElementById('claim').textContent), null, { timeout: 10000 });
+    const cl = await o.evaluate(async (id) => (await fetch('/api/events/' + id)).json(), tid);
+    check(cl.claimed_by === 'sam' && !!(await o.$('#btn-take-over')), `sam took it over: olga's page says so at once (claimed_by ${cl.claimed_by})`);
+    await s2.click('#btn-release');
+    await o.waitForFunction(() => /Nobody handles/.test(document.getElementById('claim').textContent), null, { timeout: 10000 });
+    check(true, 'released: every page says nobody handles it');
+    /* a shift note: sam writes it, olga's top bar counts it at once; reading it clears the count */
+    await s2.evaluate(() => { location.hash = '#/handover'; });
+    await s2.waitForSelector('#handover-text');
+    await o.evaluate(() => { location.hash = '#/alerts'; });
+    await o.waitForSelector('#queue');
+    await s2.fill('#handover-text', 'Hall camera: the works gate is propped open; the site guard knows (ext. 4410).');
+    const tNote = Date.now();
+    await s2.click('#handover-save');
+    await o.waitForSelector('#nav-handover .count', { timeout: 10000 });
+    check(true, `a shift note from sam: olga's top bar counts it ${((Date.now() - tNote) / 1000).toFixed(2)} s later ("${(await o.textContent('#nav-handover')).trim()}")`);
+    await o.click('#nav-handover');
+    await o.waitForSelector('#handover-list .note-item');
+    const noteText = await o.textContent('#handover-list .note-item');
+    check(/propped open/.test(noteText) && /sam/.test(noteText) && !(await o.$('#nav-handover .count')),
+      'olga reads it on the shift notes page (who, when, what); the count goes');
+    await o.screenshot({ path: path.join(SHOTS, '3f-handover.png') });
+    await accessibility(o, 'handover');
+    await o.context().close();
+    await s2.context().close();
+  }
+
   /* the compact list on a large screen, and the alert page in a second window */
   await op.setViewportSize({ width: 1920, height: 1080 });
   const inView = () => op.evaluate(() => [...document.querySelectorAll('#queue .alert')]
@@ -411,12 +515,13 @@ try {
   await sup.keyboard.press('Enter');
   await sup.fill('#item-name', 'lawn-e2e');
   await sup.press('#item-name', 'Tab');
+  await sup.selectOption('#item-priority', 'low');
   await sup.screenshot({ path: path.join(SHOTS, '7-scene-editor.png') });
   await accessibility(sup, 'scene-editor');
   await sup.click('#save-scene');
   await sup.waitForSelector('#cam-hall');
   const scene = await sup.evaluate(async () => (await fetch('/api/cameras/hall/scene.json')).json());
-  check(scene.zones.some((z) => z.name === 'lawn-e2e' && z.polygon.length === 4), 'the saved scene holds the new zone');
+  check(scene.zones.some((z) => z.name === 'lawn-e2e' && z.polygon.length === 4 && z.priority === 'low'), 'the saved scene holds the new zone, with the priority chosen for its alerts (low)');
 
   /* the editor saves exactly the points clicked, with the options panel open or closed, at three
    * window sizes (the picture's box, not the canvas's, maps a click) */
@@ -470,22 +575,29 @@ try {
   const camPort = await freePort();
   const ff = spawn('ffmpeg', ['-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10', '-c:v', 'mpeg4',
     '-f', 'mpegts', '-listen', '1', `http://127.0.0.1:${camPort}`], { stdio: 'ignore' });
+  /* and a camera whose picture is black (lights out): its camera_health analyser raises it */
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=black:size=320x240:rate=10:duration=20',
+    '-c:v', 'mpeg4', path.join(dir, 'black.avi')]);
   fs.writeFileSync(config, `listen: 127.0.0.1:${port}\nstorage: store2\ncameras:\n  - name: door\n` +
-    `    input: http://127.0.0.1:${camPort}\n    settings: {input.timeout: 1, input.reconnect: 1000, detector.models_dir: '${MODELS}'}\n`);
+    `    input: http://127.0.0.1:${camPort}\n    settings: {input.timeout: 1, input.reconnect: 1000, detector.models_dir: '${MODELS}'}\n` +
+    `  - name: lens\n    input: black.avi\n    loop: true\n    settings: {camera_health.duration: 3, detector.models_dir: '${MODELS}'}\n`);
   for (const [u, r] of [['olga', 'operator']])
     execFileSync(VIGIE, ['user', 'add', '--config', config, u, '--role', r], { input: PW + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
   await startServer();
   const op2 = await loginAs('olga');
   await op2.waitForSelector('#queue');
   await op2.waitForFunction(async () => {
-    const c = (await (await fetch('/api/cameras')).json())[0];
+    const c = (await (await fetch('/api/cameras')).json()).find((x) => x.name === 'door');
     return c.status === 'running' && c.frames > 0;
   }, null, { timeout: 60000, polling: 200 });
+  await op2.waitForFunction(() => [...document.querySelectorAll('.alert.technical')].some((n) => /lens/.test(n.textContent)), null, { timeout: 60000 });
+  const darkText = (await op2.$$eval('.alert.technical', (l) => l.map((n) => n.textContent).find((x) => /lens/.test(x)))).replace(/\s+/g, ' ').trim();
+  check(/picture is dark/.test(darkText), `a camera whose picture is black (lights out) is a technical alert in the queue: "${darkText}"`);
   const tKill = Date.now();
   ff.kill('SIGKILL');
-  await op2.waitForSelector('.alert.technical', { timeout: 60000 });
+  await op2.waitForFunction(() => [...document.querySelectorAll('.alert.technical')].some((n) => /door/.test(n.textContent)), null, { timeout: 60000 });
   const faultAfter = (Date.now() - tKill) / 1000;
-  const faultText = await op2.textContent('.alert.technical');
+  const faultText = await op2.$$eval('.alert.technical', (l) => l.map((n) => n.textContent).find((x) => /door/.test(x)));
   check(/Camera fault/.test(faultText) && /door/.test(faultText),
     `the camera's stream killed: a technical alert in the queue ${faultAfter.toFixed(1)} s later (input.timeout 1 s): "${faultText.replace(/\s+/g, ' ').trim()}"`);
   await op2.screenshot({ path: path.join(SHOTS, '10-camera-fault.png') });

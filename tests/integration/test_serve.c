@@ -291,6 +291,7 @@ static int setup(void **state)
     snprintf(path, sizeof(path), "%s/hall.yaml", dir);
     write_text(path, "camera: hall\nzones:\n  - name: walkway\n    kind: forbidden\n"
                      "    polygon: [[200, 150], [568, 150], [568, 576], [200, 576]]\n"
+                     "    priority: low\n"
                      "masks:\n  privacy:\n    - [[576, 0], [768, 0], [768, 96], [576, 96]]\n");
     snprintf(path, sizeof(path), "%s/serve.yaml", dir);
     write_text(path,
@@ -298,6 +299,7 @@ static int setup(void **state)
                "storage: store\n"
                "evidence: {keep_original: true, original_roles: [supervisor]}\n"
                "security: {login_failures: 3, login_lockout: 10, body_limit: 65536}\n"
+               "priorities: {camera_fault: high}\n"
                "cameras:\n"
                "  - name: hall\n    input: %s\n    loop: true\n    scene: hall.yaml\n"
                "    settings: {detector.models_dir: '%s'}\n"
@@ -305,12 +307,9 @@ static int setup(void **state)
                "    settings: {detector.models_dir: '%s'}\n"
                "  - name: dead\n    input: gone.avi\n",
                VTEST, models, models);
-    const char *roles[][2] = {{"olga", "operator"},
-                              {"sam", "supervisor"},
-                              {"alice", "auditor"},
-                              {"adam", "admin"},
-                              {"lock", "operator"}};
-    for (int i = 0; i < 5; i++)
+    const char *roles[][2] = {{"olga", "operator"}, {"sam", "supervisor"}, {"alice", "auditor"},
+                              {"adam", "admin"},    {"lock", "operator"},  {"oscar", "operator"}};
+    for (int i = 0; i < 6; i++)
         if (add_user(path, roles[i][0], roles[i][1]) != 0) return -1;
     if (srv_start(&main_srv, path, "main") < 0) {
         print_error("vigie serve did not start; see %s\n", main_srv.log);
@@ -365,6 +364,158 @@ static int audit_has(json_t *rows, const char *actor, const char *action, const 
 }
 
 /* ---- the tests ---- */
+
+static json_t *get_json(client_t *cl, const char *path)
+{
+    resp_t r;
+    assert_int_equal(get(cl, path, &r), 200);
+    json_t *j = json_loads(r.body, 0, NULL);
+    resp_free(&r);
+    assert_non_null(j);
+    return j;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+/* Who handles an alert, its priority, and the shift hand-over notes (issue #18). */
+static void test_shift(void **state)
+{
+    client_t olga, oscar, sam, alice;
+    resp_t r;
+    char path[256], body[2100];
+    (void)state;
+    if (!have_data) skip();
+    client_init(&olga), client_init(&oscar), client_init(&sam), client_init(&alice);
+    assert_int_equal(login(&olga, "olga", PW), 200);
+    assert_int_equal(login(&oscar, "oscar", PW), 200);
+    assert_int_equal(login(&sam, "sam", PW), 200);
+    assert_int_equal(login(&alice, "alice", PW), 200);
+
+    /* priorities: the walkway zone says low (over intrusion's normal); the config ranks the
+     * technical alert high; both in the event and in its feed record */
+    json_t *evs = read_stream(&olga, "?after=0", 4, 90, NULL), *m, *hall = NULL;
+    size_t k;
+    double t0;
+    json_array_foreach(evs, k, m) if (!hall && !strcmp(jstr(m, "phase"), "start") &&
+                                      !strcmp(jstr(m, "camera"), "hall")) hall = m;
+    assert_non_null(hall);
+    assert_string_equal(jstr(hall, "priority"), "low");
+    int64_t id = json_integer_value(json_object_get(hall, "id"));
+    json_decref(evs);
+    json_t *faults = NULL;
+    t0 = now_s();
+    while (now_s() - t0 < 60) {
+        faults = get_json(&olga, "/api/events?type=camera_fault&camera=dead");
+        if (json_array_size(faults)) break;
+        json_decref(faults);
+        faults = NULL;
+        usleep(100000);
+    }
+    assert_non_null(faults);
+    assert_string_equal(jstr(json_array_get(faults, 0), "priority"), "high");
+    json_decref(faults);
+
+    /* claims: olga takes it; oscar is refused, cannot release it, may take it over; a
+     * supervisor releases it; every step on the live stream and in the audit trail */
+    int64_t head = 0;
+    {
+        json_t *h = get_json(&olga, "/api/feed/head");
+        head = json_integer_value(json_object_get(h, "seq"));
+        json_decref(h);
+    }
+    snprintf(path, sizeof(path), "/api/events/%lld/claim", (long long)id);
+    assert_int_equal(post_json(&olga, path, "{\"action\":\"take\"}", &r), 200);
+    assert_non_null(strstr(r.body, "\"claimed_by\":\"olga\""));
+    resp_free(&r);
+    assert_int_equal(post_json(&olga, path, "{\"action\":\"take\"}", NULL), 200); /* again */
+    assert_int_equal(post_json(&oscar, path, "{\"action\":\"take\"}", &r), 409);
+    assert_non_null(strstr(r.body, "\"claimed_by\":\"olga\""));
+    resp_free(&r);
+    assert_int_equal(post_json(&oscar, path, "{\"action\":\"release\"}", NULL), 403);
+    snprintf(body, sizeof(body), "/api/events/%lld", (long long)id);
+    json_t *ev = get_json(&oscar, body);
+    assert_string_equal(jstr(ev, "claimed_by"), "olga");
+    json_decref(ev);
+    assert_int_equal(post_json(&oscar, path, "{\"action\":\"take_over\"}", &r), 200);
+    assert_non_null(strstr(r.body, "\"claimed_by\":\"oscar\""));
+    resp_free(&r);
+    assert_int_equal(post_json(&sam, path, "{\"action\":\"release\"}", &r), 200);
+    assert_non_null(strstr(r.body, "\"claimed_by\":null"));
+    resp_free(&r);
+    ev = get_json(&olga, body);
+    assert_true(json_is_null(json_object_get(ev, "claimed_by")));
+    json_decref(ev);
+    /* bad input and roles */
+    assert_int_equal(post_json(&olga, path, "{\"action\":\"grab\"}", NULL), 400);
+    assert_int_equal(post_json(&olga, path, "[]", NULL), 400);
+    assert_int_equal(post_json(&olga, "/api/events/999999999/claim", "{\"action\":\"take\"}", NULL),
+                     404);
+    assert_int_equal(post_json(&alice, path, "{\"action\":\"take\"}", NULL), 403);
+    char after[64];
+    snprintf(after, sizeof(after), "?after=%lld", (long long)head);
+    json_t *claims = json_array();
+    t0 = now_s();
+    while (json_array_size(claims) < 3 && now_s() - t0 < 60) {
+        json_t *more = read_stream(&olga, after, 1000, 2, NULL);
+        json_array_clear(claims);
+        json_array_foreach(more, k, m) if (!strcmp(jstr(m, "phase"), "claim") &&
+                                           json_integer_value(json_object_get(m, "id")) == id)
+            json_array_append(claims, m);
+        json_decref(more);
+    }
+    assert_int_equal(json_array_size(claims), 3);
+    assert_string_equal(jstr(json_array_get(claims, 0), "user"), "olga");
+    assert_string_equal(jstr(json_array_get(claims, 1), "user"), "oscar");
+    assert_true(json_is_null(json_object_get(json_array_get(claims, 2), "user")));
+    assert_string_equal(jstr(json_array_get(claims, 2), "by"), "sam");
+    json_decref(claims);
+
+    /* hand-over notes: written by an operator, read by the next shift, newest first; empty,
+     * blank or too long refused; the auditor sees the action, not the text */
+    assert_int_equal(post_json(&olga, "/api/handover",
+                               "{\"text\":\"Camera hall: the gate is propped open, patrol "
+                               "called at 21:40.\"}",
+                               &r),
+                     201);
+    resp_free(&r);
+    assert_int_equal(post_json(&oscar, "/api/handover", "{\"text\":\"Quiet night so far.\"}", NULL),
+                     201);
+    assert_int_equal(post_json(&olga, "/api/handover", "{\"text\":\"\"}", NULL), 400);
+    assert_int_equal(post_json(&olga, "/api/handover", "{\"text\":\" \\n \"}", NULL), 400);
+    assert_int_equal(post_json(&olga, "/api/handover", "{}", NULL), 400);
+    memset(body, 0, sizeof(body));
+    strcpy(body, "{\"text\":\"");
+    memset(body + 9, 'x', 2001);
+    strcpy(body + 2010, "\"}");
+    assert_int_equal(post_json(&olga, "/api/handover", body, NULL), 400);
+    assert_int_equal(post_json(&alice, "/api/handover", "{\"text\":\"hi\"}", NULL), 403);
+    assert_int_equal(get(&alice, "/api/handover", NULL), 403);
+    assert_int_equal(get(&olga, "/api/handover?limit=0", NULL), 400);
+    json_t *notes = get_json(&sam, "/api/handover?limit=10");
+    assert_int_equal(json_array_size(notes), 2);
+    assert_string_equal(jstr(json_array_get(notes, 0), "user"), "oscar");
+    assert_string_equal(jstr(json_array_get(notes, 1), "user"), "olga");
+    assert_non_null(strstr(jstr(json_array_get(notes, 1), "text"), "propped open"));
+    snprintf(path, sizeof(path), "/api/handover?before=%lld",
+             (long long)json_integer_value(json_object_get(json_array_get(notes, 0), "id")));
+    json_decref(notes);
+    notes = get_json(&olga, path);
+    assert_int_equal(json_array_size(notes), 1);
+    json_decref(notes);
+
+    json_t *rows = audit_rows(NULL);
+    snprintf(path, sizeof(path), "event/%lld", (long long)id);
+    assert_true(audit_has(rows, "olga", "event_claim", path));
+    assert_true(audit_has(rows, "oscar", "event_claim", path));
+    assert_true(audit_has(rows, "sam", "event_claim", path));
+    assert_true(audit_has(rows, "olga", "handover_note", NULL));
+    json_decref(rows);
+    client_free(&olga), client_free(&oscar), client_free(&sam), client_free(&alice);
+}
 
 static void test_operator_flow(void **state)
 {
@@ -1232,15 +1383,11 @@ static void test_kill9(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_operator_flow),
-        cmocka_unit_test(test_roles),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_cameras),
-        cmocka_unit_test(test_fixture_from_decision),
-        cmocka_unit_test(test_store_locked),
-        cmocka_unit_test(test_login_lockout),
-        cmocka_unit_test(test_tamper),
-        cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_operator_flow), cmocka_unit_test(test_shift),
+        cmocka_unit_test(test_roles),         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_cameras),       cmocka_unit_test(test_fixture_from_decision),
+        cmocka_unit_test(test_store_locked),  cmocka_unit_test(test_login_lockout),
+        cmocka_unit_test(test_tamper),        cmocka_unit_test(test_kill9),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

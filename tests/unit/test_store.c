@@ -87,6 +87,16 @@ static void test_schema(void **state)
     assert_int_equal(vg_store_open(&s, path, err, sizeof(err)), 0); /* again: nothing to do */
     assert_int_equal(vg_store_schema_version(s), VG_STORE_SCHEMA_VERSION);
     vg_store_close(&s);
+    /* a database of schema 2 (before priorities, claims and hand-over notes) is migrated */
+    assert_int_equal(raw_sql("schema.db", "ALTER TABLE events DROP COLUMN priority;"
+                                          "ALTER TABLE events DROP COLUMN claimed_by;"
+                                          "ALTER TABLE events DROP COLUMN claimed_at;"
+                                          "DROP TABLE handover; PRAGMA user_version = 2"),
+                     0);
+    assert_int_equal(vg_store_open(&s, path, err, sizeof(err)), 0);
+    assert_int_equal(vg_store_schema_version(s), VG_STORE_SCHEMA_VERSION);
+    assert_true(vg_store_handover_add(s, "olga", "the gate is open") > 0);
+    vg_store_close(&s);
     /* a database from a newer vigie is refused, untouched */
     assert_int_equal(raw_sql("schema.db", "PRAGMA user_version = 99"), 0);
     assert_int_equal(vg_store_open(&s, path, err, sizeof(err)), VG_ERANGE);
@@ -241,15 +251,39 @@ static void test_events_decisions_retention(void **state)
 
     /* retention: the event is made 40 days old; evidence purged, personal fields cleared, the
      * decision kept for statistics */
+    /* claims: taken, refused to another, taken over, released only by the holder or by force */
+    char holder[64];
+    assert_int_equal(vg_store_event_claim(s, id, "olga", VG_CLAIM_TAKE, 0, holder), 0);
+    assert_string_equal(holder, "olga");
+    assert_int_equal(vg_store_event_claim(s, id, "oscar", VG_CLAIM_TAKE, 0, holder), VG_EBUSY);
+    assert_string_equal(holder, "olga");
+    assert_int_equal(vg_store_event_claim(s, id, "oscar", VG_CLAIM_RELEASE, 0, holder), VG_EACCES);
+    assert_int_equal(vg_store_event_claim(s, id, "oscar", VG_CLAIM_TAKE_OVER, 0, holder), 0);
+    assert_string_equal(holder, "oscar");
+    assert_int_equal(vg_store_event_claim(s, id, "sam", VG_CLAIM_RELEASE, 1, holder), 0);
+    assert_string_equal(holder, "");
+    assert_int_equal(vg_store_event_claim(s, 999999, "olga", VG_CLAIM_TAKE, 0, holder), VG_ENOENT);
+    /* hand-over notes: kept, paged newest first, purged with the evidence */
+    assert_int_equal(vg_store_handover_add(s, "olga", ""), VG_EINVAL);
+    int64_t n1 = vg_store_handover_add(s, "olga", "first"),
+            n2 = vg_store_handover_add(s, "oscar", "second");
+    assert_true(n1 > 0 && n2 > n1);
+    assert_int_equal(vg_store_handover_json(s, 0, 10, &json), 0);
+    assert_true(strstr(json, "second") < strstr(json, "first") && strstr(json, "second"));
+    vg_free(json);
     char path[256];
     sqlite3 *db;
     db_path(path, sizeof(path), "events.db");
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "UPDATE events SET start_unix = start_unix - 40 * 86400;"
-                                  " UPDATE evidence SET created_unix = created_unix - 40 * 86400",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "UPDATE events SET start_unix = start_unix - 40 * 86400;"
+             " UPDATE evidence SET created_unix = created_unix - 40 * 86400;"
+             " UPDATE handover SET unix = unix - 40 * 86400, at = '2000-01-01T00:00:00.000Z'"
+             " WHERE id = %lld; UPDATE feed SET wall = '2000-01-01T00:00:00.000Z'"
+             " WHERE phase = 'handover' AND record LIKE '%%first%%'",
+             (long long)n1);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     vg_store_audit(s, "olga", "login", "", NULL);
     unlinked = 0;
@@ -263,6 +297,10 @@ static void test_events_decisions_retention(void **state)
     assert_non_null(strstr(json, "\"details\":null"));
     assert_non_null(strstr(json, "\"purged\":1"));
     assert_non_null(strstr(json, "\"qualification\":\"false_alert\""));
+    vg_free(json);
+    assert_int_equal(vg_store_handover_json(s, 0, 10, &json), 0);
+    assert_null(strstr(json, "first"));
+    assert_non_null(strstr(json, "second"));
     vg_free(json);
     /* the audit trail's own retention keeps the rest verifiable */
     assert_int_equal(raw_sql("events.db", "DROP TRIGGER audit_no_update;"

@@ -49,6 +49,13 @@ bus.addEventListener('logout', (e) => {
   loggedOut(e.detail && e.detail.expired ? t('logged_out') : '');
 });
 bus.addEventListener('live', liveStatus);
+/* a shift note from a colleague: said at once, counted in the top bar until read */
+bus.addEventListener('handover', (e) => {
+  const n = S.handover.find((x) => x.id === e.detail.id);
+  if (n && n.user !== S.me.user && S.view !== 'handover')
+    toast(t('new_note_from').replace('%s', n.user));
+  chrome();
+});
 
 /* A dialog takes the keys first: Esc closes it, and no view reacts. */
 document.addEventListener('keydown', (e) => {

@@ -18,13 +18,22 @@ export function chrome() {
   const links = [];
   if (can('alerts')) links.push(['#/alerts', 'alerts']);
   if (can('cameras')) links.push(['#/cameras', 'cameras']);
+  if (can('handover')) links.push(['#/handover', 'handover']);
   if (can('stats')) links.push(['#/stats', 'stats']);
   if (can('audit')) links.push(['#/audit', 'audit']);
   if (can('users')) links.push(['#/users', 'users']);
   const here = location.hash.split('/')[1] || '';
+  const unread = S.handover.filter((n) => n.id > S.handoverSeen).length;
   for (const [href, k] of links)
     nav.append(
-      el('a', { href, 'aria-current': href.split('/')[1] === here ? 'page' : null }, t(k)),
+      el(
+        'a',
+        { href, id: 'nav-' + k, 'aria-current': href.split('/')[1] === here ? 'page' : null },
+        t(k),
+        k === 'handover' && unread
+          ? el('span', { class: 'count', title: t('unread_notes') }, ` ${unread}`)
+          : null,
+      ),
     );
   $('#who').textContent = S.me.user + ' (' + S.me.role + ')';
   $('#logout').textContent = t('logout');

@@ -78,6 +78,33 @@ export async function qualifyIncident(inc, qualification, reason, note) {
   bus.dispatchEvent(new CustomEvent('feed', { detail: { id: inc.head, decided: true } }));
 }
 
+/* Who handles an alert: take it, take it over from a colleague, or release it. A take of an
+ * alert a colleague holds says who (the operator then may take it over). */
+export async function claim(id, action) {
+  const r = await send(`/api/events/${id}/claim`, { action });
+  if (!r) return false;
+  const ev = S.events.get(id);
+  if (r.status === 409) {
+    const j = await r.json().catch(() => ({}));
+    if (ev) ev.claimed_by = j.claimed_by;
+    toast(t('claimed_by_other').replace('%s', j.claimed_by || '?'), true);
+    bus.dispatchEvent(new CustomEvent('feed', { detail: { id } }));
+    return false;
+  }
+  if (!r.ok) {
+    toast(await errorOf(r), true);
+    return false;
+  }
+  const j = await r.json();
+  if (ev) {
+    ev.claimed_by = j.claimed_by;
+    ev.claimed_at = j.claimed_by ? new Date().toISOString() : null;
+  }
+  toast(j.claimed_by ? t('you_handle').replace('%s', '#' + id) : t('released') + ' #' + id);
+  bus.dispatchEvent(new CustomEvent('feed', { detail: { id } }));
+  return true;
+}
+
 /* Acknowledge every alert of an incident. */
 export async function ackIncident(inc) {
   for (const id of inc.ids) if (!(await ack(id))) return false;

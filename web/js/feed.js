@@ -8,17 +8,25 @@
 import { S, bus } from './state.js';
 import { api, apiJson, setOnline } from './api.js';
 
-function beep() {
-  if (!S.sound) return;
+/* The sound of a new alert, by its priority: three rising tones (high), one tone (normal),
+ * none (low: the row alone). Exported for the browser test, which listens to what is played. */
+export const TONES = { high: [660, 880, 1175], normal: [880], low: [] };
+export function beep(priority) {
+  const tones = TONES[priority] || TONES.normal;
+  S.lastTones = tones; /* what was (or would have been) played: the browser test reads it */
+  if (!S.sound || !tones.length) return;
   try {
     S.audio = S.audio || new AudioContext();
-    const o = S.audio.createOscillator(),
-      g = S.audio.createGain();
-    o.frequency.value = 880;
-    g.gain.value = 0.08;
-    o.connect(g).connect(S.audio.destination);
-    o.start();
-    o.stop(S.audio.currentTime + 0.18);
+    tones.forEach((f, i) => {
+      const o = S.audio.createOscillator(),
+        g = S.audio.createGain(),
+        at = S.audio.currentTime + i * 0.16;
+      o.frequency.value = f;
+      g.gain.value = 0.08;
+      o.connect(g).connect(S.audio.destination);
+      o.start(at);
+      o.stop(at + 0.13);
+    });
   } catch (e) {
     /* no audio: the visual cue stays */
   }
@@ -82,6 +90,12 @@ export function startStream() {
  * new alert). Exported for the browser test, which measures what one message costs. */
 export function applyMessage(d) {
   const id = d.id;
+  if (d.phase === 'handover') {
+    if (!d.text || S.handover.some((n) => n.id === d.note)) return; /* purged, or known */
+    S.handover.unshift({ id: d.note, at: d.wall, user: d.user, text: d.text });
+    bus.dispatchEvent(new CustomEvent('handover', { detail: { id: d.note } }));
+    return;
+  }
   let ev = S.events.get(id);
   if (d.phase === 'start') {
     if (ev) return;
@@ -96,6 +110,7 @@ export function applyMessage(d) {
       box: d.box,
       details: d.details,
       evidence: d.evidence,
+      priority: d.priority,
       open: 1,
       arrived: Date.now(),
       fresh: true,
@@ -103,7 +118,7 @@ export function applyMessage(d) {
     S.events.set(id, ev);
     S.order.unshift(id);
     join(ev, S.openIncidents);
-    beep();
+    beep(ev.priority);
     changed(id, true);
     return;
   }
@@ -115,6 +130,10 @@ export function applyMessage(d) {
   if (d.phase === 'ack') {
     ev.ack_at = d.wall;
     ev.ack_by = d.user;
+  }
+  if (d.phase === 'claim') {
+    ev.claimed_by = d.user || null;
+    ev.claimed_at = d.user ? d.wall : null;
   }
   if (d.phase === 'decision') {
     if (!ev.qualification) decidedOne(ev);
@@ -180,7 +199,13 @@ export async function loadEvents() {
   S.olderOnServer = list.length === PAGE;
   regroup();
   S.lastSeq = head.seq;
+  await loadHandover().catch(() => {});
   startStream();
+}
+
+/* The newest shift hand-over notes (the live stream brings the next ones). */
+export async function loadHandover() {
+  S.handover = await apiJson('GET', '/api/handover?limit=50');
 }
 
 /* The next page back from the server (older than the oldest known): how many came. */

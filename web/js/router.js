@@ -1,6 +1,6 @@
 /*
  * Views by location.hash: #/alerts (the live queue), #/event/ID, #/cameras, #/scene/NAME
- * (editor), #/stats, #/audit, #/users — each only for a role that may (state.can), else the
+ * (editor), #/stats, #/audit, #/users, #/handover (shift notes) — each only for a role that may (state.can), else the
  * first the role has. Leaving a view removes everything it registered: each view gets a context
  * whose signal aborts on leave (listeners added with it go) and whose every() timers stop.
  */
@@ -14,6 +14,7 @@ import * as editor from './views/editor.js';
 import * as stats from './views/stats.js';
 import * as audit from './views/audit.js';
 import * as users from './views/users.js';
+import * as handover from './views/handover.js';
 
 let current = null;
 
@@ -48,6 +49,7 @@ export async function route() {
     else if (view === 'stats' && can('stats')) await stats.enter(ctx);
     else if (view === 'audit' && can('audit')) await audit.enter(ctx);
     else if (view === 'users' && can('users')) await users.enter(ctx);
+    else if (view === 'handover' && can('handover')) await handover.enter(ctx);
     else if (can('alerts')) alerts.enter(ctx);
     else location.hash = can('audit') ? '#/audit' : can('users') ? '#/users' : '#/cameras';
   } catch (e) {

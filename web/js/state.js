@@ -5,7 +5,8 @@
  *
  * bus carries what happens to the views that care, for as long as they are shown:
  * 'feed' (detail: the event id a live message changed), 'logout' (the session is gone),
- * 'live' (the stream opened or dropped, the server stopped or started answering).
+ * 'live' (the stream opened or dropped, the server stopped or started answering), 'handover' (a
+ * shift hand-over note arrived).
  */
 export const S = {
   lang: localStorage.getItem('vigie.lang') || (navigator.language.startsWith('fr') ? 'fr' : 'en'),
@@ -25,6 +26,9 @@ export const S = {
   shown: 200, // rows of the queue in the page (the operator asks for more)
   dense: localStorage.getItem('vigie.dense') === 'on', // the compact queue
   grouped: localStorage.getItem('vigie.grouped') !== 'off', // one row per incident
+  priority: localStorage.getItem('vigie.priority') === 'on', // undecided high-priority rows first
+  handover: [], // the shift hand-over notes, newest first ({id, at, user, text})
+  handoverSeen: Number(localStorage.getItem('vigie.handoverSeen') || 0), // newest note read
   selected: null,
   lastSeq: 0,
   es: null,
@@ -44,6 +48,10 @@ export function can(what) {
 }
 
 export const REASONS = ['person_not_object', 'fixture', 'reflection_or_light', 'weather', 'other'];
+
+/* Priorities, highest first: the queue's order on demand and the sound of a new alert. */
+export const PRIORITY_RANK = { high: 3, normal: 2, low: 1 };
+export const rankOf = (ev) => PRIORITY_RANK[ev.priority] || 2;
 
 export function camOf(name) {
   return S.cameras.find((c) => c.name === name) || {};

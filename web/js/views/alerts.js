@@ -51,6 +51,16 @@ function fillAlert(li, ev) {
       ),
     );
   }
+  if (ev.priority && ev.priority !== 'normal')
+    status.unshift(el('span', { class: 'badge prio-' + ev.priority }, t('prio_' + ev.priority)));
+  if (ev.claimed_by)
+    status.push(
+      el(
+        'span',
+        { class: 'badge claim' + (ev.claimed_by === S.me.user ? ' mine' : '') },
+        t('handled_by') + ' ' + (ev.claimed_by === S.me.user ? t('you') : ev.claimed_by),
+      ),
+    );
   li.textContent = '';
   const fault = ev.type === 'camera_fault' && ev.details && ev.details.reason;
   const meta =
@@ -83,6 +93,7 @@ function fillAlert(li, ev) {
   li.classList.toggle('decided', inc && inc.ids.length > 1 ? !inc.undecided : !!ev.qualification);
   li.classList.toggle('confirmed', ev.qualification === 'confirmed');
   li.classList.toggle('technical', ev.type === 'camera_fault');
+  li.classList.toggle('high', ev.priority === 'high');
   li.classList.toggle('new', !!ev.fresh);
   ev.fresh = false;
 }
@@ -135,6 +146,7 @@ function render() {
           el('label', {}, t('overdue_after'), od),
           choice('dense', () => $('#queue').classList.toggle('dense', S.dense)),
           choice('grouped', render),
+          choice('priority', render),
           el('button', { class: 'secondary', type: 'button', onclick: showHelp }, '? ' + t('help')),
         ),
       ),
@@ -161,8 +173,9 @@ function render() {
   for (const id of rowIds) {
     let li = document.getElementById('alert-' + id);
     const ev = S.events.get(id);
-    if (!li) {
-      li = alertNode(ev);
+    if (!li) li = alertNode(ev);
+    /* in place (a new row, or one whose place changed: priority first) */
+    if (prev ? prev.nextElementSibling !== li : list.firstElementChild !== li) {
       if (prev) prev.after(li);
       else list.prepend(li);
     }
@@ -224,8 +237,11 @@ function update(e) {
   const list = $('#queue');
   const id = e.detail && e.detail.id;
   const ev = S.events.get(id);
-  if (!list || !ev || !list.querySelector('li.alert')) {
+  /* priority first: a row's place depends on the others (a new alert may not go on top) */
+  if (!list || !ev || !list.querySelector('li.alert') || S.priority) {
     render();
+    if (e.detail && e.detail.added && ev && $('#announce'))
+      $('#announce').textContent = `${typeName(ev.type)}, ${t('camera')} ${ev.camera}`;
     return;
   }
   const inc = incidentOf(id);

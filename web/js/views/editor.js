@@ -346,6 +346,32 @@ export async function enter(ctx, name) {
         ),
       );
     }
+    if (kind === 'zone' || kind === 'line')
+      /* the priority of this place's alerts in the queue (its sound); none: the event type's */
+      box.append(
+        el(
+          'label',
+          {},
+          t('priority_label'),
+          el(
+            'select',
+            {
+              id: 'item-priority',
+              onchange: (e) => {
+                if (e.target.value) item.priority = e.target.value;
+                else delete item.priority;
+              },
+            },
+            ['', 'low', 'normal', 'high'].map((k) =>
+              el(
+                'option',
+                { value: k, selected: (item.priority || '') === k },
+                k ? t('prio_' + k) : t('prio_type'),
+              ),
+            ),
+          ),
+        ),
+      );
     box.append(
       el(
         'button',

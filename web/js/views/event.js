@@ -7,9 +7,9 @@ import { S, REASONS, bus, can, camOf } from '../state.js';
 import { api, apiJson, errorOf } from '../api.js';
 import { $, el, fmtTime, typeName, toast, ask } from '../dom.js';
 import { t } from '../i18n.js';
-import { ack, qualify } from '../decisions.js';
+import { ack, qualify, claim } from '../decisions.js';
 import { shot } from './shot.js';
-import { sceneSvg } from './scene.js';
+import { sceneSvg, pathSvg } from './scene.js';
 import { queueKeys } from './keys.js';
 
 /* The original replaces the blurred picture in place, under the same box and zone, and says so. */
@@ -33,11 +33,14 @@ async function unblur(ev, host) {
   host.scrollIntoView({ block: 'nearest' });
 }
 
-/* The event's zone or line drawn over its picture. */
+/* The event's zone or line drawn over its picture, and the track's path with its direction. */
 async function drawPlace(ev, wrap) {
-  if (!ev.zone) return;
   const c = camOf(ev.camera);
   if (!c.width) return;
+  const path = ev.details && ev.details.path;
+  if (Array.isArray(path) && path.length >= 2)
+    wrap.insertBefore(pathSvg(path, c.width, c.height), wrap.querySelector('.box'));
+  if (!ev.zone) return;
   try {
     const sc = await apiJson('GET', `/api/cameras/${ev.camera}/scene.json`);
     const only = {
@@ -45,7 +48,10 @@ async function drawPlace(ev, wrap) {
       lines: (sc.lines || []).filter((l) => l.name === ev.zone),
     };
     /* under the event's box: the box stays on top */
-    wrap.insertBefore(sceneSvg(only, c.width, c.height), wrap.querySelector('.box'));
+    wrap.insertBefore(
+      sceneSvg(only, c.width, c.height),
+      wrap.querySelector('svg.path') || wrap.querySelector('.box'),
+    );
   } catch (e) {
     /* no scene: the box alone */
   }
@@ -66,7 +72,12 @@ function describe(ev) {
       );
     if (d.reason) out.push(words(d.reason) + (d.kind ? ` · ${words(d.kind)}` : ''));
     if (d.speed !== undefined) out.push(`${num(d.speed, 2)} ${words(d.speed_unit || '')}`);
-    if (d.distance !== undefined) out.push(`${num(d.distance, 1)} ${d.distance_unit || ''}`);
+    if (d.distance !== undefined)
+      out.push(
+        `${num(d.distance, 1)} ${d.distance_unit || ''}` +
+          (ev.type === 'wrong_way' ? ' ' + t('against_direction') : ''),
+      );
+    if (Array.isArray(d.path) && d.path.length >= 2) out.push(t('path_drawn'));
     if (d.duration !== undefined) out.push(`${num(d.duration, 1)} s`);
   } else if (ev.type === 'crowd_movement') {
     if (d.kind) out.push(words(d.kind));
@@ -95,6 +106,7 @@ function facts(ev) {
   add('zone', ev.zone);
   add('time', fmtTime(ev.start));
   add('score', Number(ev.score).toFixed(2));
+  if (ev.priority) add('priority_label', t('prio_' + ev.priority));
   add('status', ev.open ? t('ongoing') : t('ended') + ' ' + fmtTime(ev.end));
   const d = ev.details || {};
   if (ev.type === 'abandoned_object') {
@@ -172,10 +184,35 @@ async function render(id) {
   note.value = draft.note;
   const button = (id_, cls, label, onclick, disabled) =>
     el('button', { type: 'button', id: id_, class: cls, disabled, onclick }, label);
+  /* who handles it: take it, release it, or take it over from a colleague */
+  const mine = ev.claimed_by === S.me.user,
+    other = ev.claimed_by && !mine;
+  const act = (a) => async () => {
+    await claim(id, a);
+    render(id);
+  };
+  const handler = el(
+    'div',
+    { class: 'row claim-row', id: 'claim' },
+    el(
+      'span',
+      { class: 'badge claim' + (mine ? ' mine' : '') },
+      ev.claimed_by
+        ? `${t('handled_by')} ${mine ? t('you') : ev.claimed_by}` +
+            (ev.claimed_at ? ` · ${fmtTime(ev.claimed_at)}` : '')
+        : t('nobody_handles'),
+    ),
+    !ev.claimed_by ? button('btn-take', null, t('take') + ' (t)', act('take')) : null,
+    other ? button('btn-take-over', 'secondary', t('take_over'), act('take_over')) : null,
+    mine || (other && S.me.role === 'supervisor')
+      ? button('btn-release', 'secondary', t('release'), act('release'))
+      : null,
+  );
   const decide = el(
     'div',
     { class: 'decide panel' },
     el('h2', {}, t('decided')),
+    handler,
     el(
       'div',
       { class: 'buttons' },

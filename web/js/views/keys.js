@@ -1,14 +1,14 @@
 /*
  * The queue's and the event page's keys: j/k or arrows move, Enter opens, Esc goes back, a
- * acknowledges, c confirms, n is not relevant, f then 1-5 a false alert with its reason, ? the
- * help. Registered for as long as the view is shown (ctx.signal); never while a text field has
- * the focus (the letters of a note are the note's), nor with a modifier; Enter and Space on a
- * button or a link are that button's.
+ * acknowledges, c confirms, n is not relevant, f then 1-5 a false alert with its reason, t takes
+ * it (the operator handles it: colleagues see so), ? the help. Registered for as long as the view
+ * is shown (ctx.signal); never while a text field has the focus (the letters of a note are the
+ * note's), nor with a modifier; Enter and Space on a button or a link are that button's.
  */
 import { S, REASONS } from '../state.js';
 import { $, toast } from '../dom.js';
 import { t } from '../i18n.js';
-import { ack, qualify, ackIncident, qualifyIncident } from '../decisions.js';
+import { ack, qualify, ackIncident, qualifyIncident, claim } from '../decisions.js';
 import { markSelected, showHelp, heads, incidentOf } from './queue.js';
 
 export function queueKeys(ctx, redraw) {
@@ -69,6 +69,9 @@ export function queueKeys(ctx, redraw) {
         break;
       case 'n':
         if (id) decide('not_relevant', null);
+        break;
+      case 't':
+        if (id) claim(id, 'take');
         break;
       case 'f':
         if (id) {

@@ -1,17 +1,30 @@
 /* What the queue and its keys share: the rows (incidents), the selection, the overdue highlight,
  * the keys' help. */
-import { S, REASONS } from '../state.js';
+import { S, REASONS, rankOf } from '../state.js';
 import { $, el } from '../dom.js';
 import { t } from '../i18n.js';
 
-/* The queue's rows: one per incident, its newest alert (or one per alert, ungrouped). */
+/* The queue's rows: one per incident, its newest alert (or one per alert, ungrouped); with
+ * "priority first", the rows still to decide by priority (highest first), then the others, each
+ * newest first. */
 export const incidentOf = (id) => (S.grouped ? S.incident.get(id) : null);
 export function heads() {
-  if (!S.grouped) return S.order;
-  return S.order.filter((id) => {
-    const inc = S.incident.get(id);
-    return !inc || inc.head === id;
-  });
+  const rows = !S.grouped
+    ? S.order
+    : S.order.filter((id) => {
+        const inc = S.incident.get(id);
+        return !inc || inc.head === id;
+      });
+  if (!S.priority) return rows;
+  const rank = (id) => {
+    const ev = S.events.get(id),
+      inc = incidentOf(id);
+    const open = inc && inc.ids.length > 1 ? inc.undecided > 0 : !ev.qualification;
+    return open ? rankOf(ev) : 0;
+  };
+  const ranked = rows.map((id, i) => [rank(id), i, id]);
+  ranked.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  return ranked.map((r) => r[2]);
 }
 
 export function overdueTick() {
@@ -49,6 +62,7 @@ export function showHelp() {
     ['c', 'k_conf'],
     ['f, 1–5', 'k_false'],
     ['n', 'k_nr'],
+    ['t', 'k_take'],
     ['?', 'k_help'],
   ];
   const dlg = el(

@@ -1,6 +1,7 @@
 /* A scene drawn over a camera's picture: privacy and ignore masks, fixtures, zones (with their
  * direction), lines (with their forbidden way), in the picture's pixels. */
 import { el } from '../dom.js';
+import { t } from '../i18n.js';
 
 export function sceneSvg(scene, w, h, extra) {
   const svg = el('svg', {
@@ -71,6 +72,31 @@ export function sceneSvg(scene, w, h, extra) {
   });
   return svg;
 }
+/* A track's path (foot points, oldest first, input pixels) with its direction: a line through
+ * the points, a dot where it was first seen, an arrowhead where it was last. */
+export function pathSvg(path, w, h) {
+  const svg = el('svg', { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: 'none', class: 'path' });
+  const stroke = Math.max(2, w / 250);
+  svg.append(el('title', {}, t('track_path')));
+  svg.append(
+    el('polyline', {
+      points: path.map((q) => q.join(',')).join(' '),
+      class: 'track-path',
+      'stroke-width': stroke,
+    }),
+  );
+  const [x0, y0] = path[0];
+  svg.append(el('circle', { cx: x0, cy: y0, r: stroke * 1.5, class: 'track-start' }));
+  /* the arrow: from a point far enough back that its direction is not the last step's noise */
+  const [x2, y2] = path[path.length - 1];
+  let k = path.length - 2;
+  while (k > 0 && Math.hypot(x2 - path[k][0], y2 - path[k][1]) < w / 40) k--;
+  const a = el('g', { class: 'track-arrow' });
+  a.append(arrow(path[k][0], path[k][1], x2, y2, stroke));
+  svg.append(a);
+  return svg;
+}
+
 export function arrow(x1, y1, x2, y2, stroke) {
   const g = el('g', { class: 'arrow' });
   const a = Math.atan2(y2 - y1, x2 - x1),
