@@ -148,6 +148,62 @@ static int write_count(void *opaque, const vg_count_t *c)
     return fflush(f) == 0 && !ferror(f) ? 0 : VG_EIO;
 }
 
+/* What was raised, per event type, for the summary at the end of a run: the events go on to the
+ * writer unchanged. */
+typedef struct summary {
+    vg_event_writer_t *writer;
+    int64_t starts[VG_EVENT_NB];
+    double first[VG_EVENT_NB], last[VG_EVENT_NB];
+    char zones[VG_EVENT_NB][160]; /* the zones named, comma-separated, as many as fit */
+} summary_t;
+
+static int summary_write(void *opaque, const vg_event_t *ev)
+{
+    summary_t *sm = opaque;
+    if (ev->phase == VG_PHASE_START && (unsigned)ev->type < VG_EVENT_NB) {
+        int k = ev->type;
+        if (!sm->starts[k]++) sm->first[k] = ev->t;
+        sm->last[k] = ev->t;
+        char *z = sm->zones[k];
+        size_t len = strlen(z), n = strlen(ev->zone);
+        int known = 0;
+        for (const char *p = z; n && *p && !known;
+             p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 1 : 0))
+            known = strncmp(p, ev->zone, n) == 0 && (p[n] == ',' || !p[n]);
+        if (n && !known && len + n + 2 < sizeof(sm->zones[k]))
+            snprintf(z + len, sizeof(sm->zones[k]) - len, "%s%s", len ? "," : "", ev->zone);
+    }
+    return vg_event_writer_write(sm->writer, ev);
+}
+
+/* The one-screen summary: per event type, how many started, when the first and the last, where;
+ * then what to look at next. */
+static void summary_print(const summary_t *sm, const char *output, int64_t records)
+{
+    int any = 0;
+    for (int k = 0; k < VG_EVENT_NB; k++) any |= sm->starts[k] > 0;
+    if (!any) {
+        fprintf(stderr, "  nothing was raised%s\n",
+                records ? ""
+                        : " (with a scene, zones and lines give the rules something to watch)");
+        return;
+    }
+    fprintf(stderr, "  %-18s %6s  %-26s %s\n", "event type", "starts", "first .. last (s)",
+            "where");
+    for (int k = 0; k < VG_EVENT_NB; k++) {
+        if (!sm->starts[k]) continue;
+        char when[40];
+        snprintf(when, sizeof(when), "%.1f .. %.1f", sm->first[k], sm->last[k]);
+        fprintf(stderr, "  %-18s %6lld  %-26s %s\n", vg_event_type_name(k),
+                (long long)sm->starts[k], when, sm->zones[k][0] ? sm->zones[k] : "-");
+    }
+    if (output)
+        fprintf(stderr,
+                "  each event is a start and an end record in %s (docs/events.md); next: the "
+                "server and its console, docs/server.md\n",
+                output);
+}
+
 static int exit_code_for(int err)
 {
     if (err == VG_ESTOPPED) return EXIT_SIGNAL;
@@ -360,7 +416,8 @@ int cmd_analyze(int argc, char **argv)
     if (progress < 0) pc.enabled = pc.tty && vg_log_get_level() >= VG_LOG_INFO;
     vg_event_writer_t writer;
     vg_event_writer_init(&writer, out);
-    vg_event_sink_t sink = {vg_event_writer_write, &writer};
+    summary_t summary = {.writer = &writer};
+    vg_event_sink_t sink = {summary_write, &summary};
     double t0 = vg_clock_now(NULL);
     ret = vg_pipeline_run(pipe, src, &sink, on_progress, &pc);
     double wall = vg_clock_now(NULL) - t0;
@@ -383,6 +440,7 @@ int cmd_analyze(int argc, char **argv)
                 : ret < 0          ? " (incomplete)"
                                    : "",
                 st.reconnects ? "; reconnected" : "");
+    if (vg_log_get_level() >= VG_LOG_INFO) summary_print(&summary, output, writer.count);
     if (ret < 0) code = exit_code_for(ret);
 end:
     running = NULL;

@@ -91,6 +91,16 @@ static void test_vtest_complete(void **state)
         skip();
     }
     expect("analyze " VTEST, 0, "795 frames analysed");
+    /* the README's first run: the example scene raises events, and the run ends with a summary
+     * of them (per type: how many, when, where) */
+    char args[4096];
+    const char *err;
+    snprintf(args, sizeof(args), "analyze -s '%s/docs/examples/vtest.yaml' -o '%s/vt.jsonl' " VTEST,
+             VG_SOURCE_DIR, dir);
+    assert_int_equal(vigie(args, &err), 0);
+    if (!strstr(err, "795 frames analysed") || !strstr(err, "event type") ||
+        !strstr(err, "wrong_way") || !strstr(err, "intrusion") || !strstr(err, "docs/server.md"))
+        fail_msg("the first run's summary is missing: %s", err);
 }
 
 static void test_cdnet_sequence_complete(void **state)

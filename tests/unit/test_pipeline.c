@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +66,11 @@ static int probe_init(vg_stage_t *st, vg_analysis_t *a)
     return 0;
 }
 
+static atomic_int probe_starts; /* starts emitted by any probe (read by other threads) */
+
 static int emit(vg_analysis_t *a, probe_priv_t *p, vg_event_phase_t phase, int64_t frame, double t)
 {
+    if (phase == VG_PHASE_START) atomic_fetch_add(&probe_starts, 1);
     vg_event_t ev;
     vg_event_init(&ev, VG_EVENT_ABANDONED_OBJECT, phase);
     ev.event_id = phase == VG_PHASE_START ? 0 : p->open_id;
@@ -284,9 +288,10 @@ static void test_source_error_keeps_events(void **state)
     run_close(&r);
 }
 
+/* Stops the pipeline once its probe has started its event (however slow the machine). */
 static void *stopper(void *opaque)
 {
-    usleep(300000);
+    for (int i = 0; i < 6000 && !atomic_load(&probe_starts); i++) usleep(10000);
     vg_pipeline_stop(opaque);
     return NULL;
 }
@@ -298,6 +303,7 @@ static void test_stop(void **state)
     run_t r;
     (void)state;
     run_open(&r, clip, sets, 1); /* looping: never ends by itself */
+    atomic_store(&probe_starts, 0);
     pthread_create(&th, NULL, stopper, r.pipe);
     run_go(&r);
     pthread_join(th, NULL);
@@ -334,14 +340,31 @@ typedef struct live_priv {
 } live_priv_t;
 
 static live_priv_t live_seen; /* what the stage saw, copied at each frame for the test */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int live_process(vg_stage_t *st, vg_analysis_t *a)
 {
     live_priv_t *p = st->priv;
     p->frames++;
     if (p->updates && p->applied_at < 0) p->applied_at = a->frame->index;
+    pthread_mutex_lock(&live_lock);
     live_seen = *p;
+    pthread_mutex_unlock(&live_lock);
     return 0;
+}
+
+/* Waits (at most a minute, however slow the machine) until the live stage has seen more than
+ * @frames frames after the update was applied (@after_update) or at all. */
+static void live_wait(int64_t frames, int after_update)
+{
+    for (int i = 0; i < 6000; i++) {
+        pthread_mutex_lock(&live_lock);
+        live_priv_t seen = live_seen;
+        pthread_mutex_unlock(&live_lock);
+        int64_t base = after_update ? seen.applied_at : 0;
+        if ((!after_update || seen.applied_at >= 0) && seen.frames > base + frames) return;
+        usleep(10000);
+    }
 }
 
 static int live_init(vg_stage_t *st, vg_analysis_t *a)
@@ -385,7 +408,7 @@ static void *updater(void *opaque)
     updater_t *u = opaque;
     vg_settings_t *s = NULL;
     char e[512];
-    usleep(100000);
+    live_wait(2, 0); /* the run is under way */
     if (vg_settings_new(&s) < 0) return NULL;
     vg_settings_add(s, "intrusion.min_dwell", "3", "test");
     vg_settings_add(s, "motion.static_time", "9", "test"); /* no stage here takes it live */
@@ -399,7 +422,7 @@ static void *updater(void *opaque)
     vg_settings_add(s, "intrusion.min_dwell", "3", "test");
     u->ok = vg_pipeline_update(u->p, s, e, sizeof(e));
     vg_settings_free(&s);
-    usleep(200000);
+    live_wait(2, 1); /* frames go on after the update */
     vg_pipeline_stop(u->p);
     return NULL;
 }
