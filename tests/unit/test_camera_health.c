@@ -93,6 +93,7 @@ static void run(rec_t *r, int n, enum look (*look_at)(int), const char *const *s
     }
     a.frame = NULL;
     assert_int_equal(cls->flush(&st, &a), 0);
+    if (cls->close) cls->close(&st);
     vg_opt_free(params, cls->options);
     free(params);
     free(st.priv);
