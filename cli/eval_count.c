@@ -1,21 +1,25 @@
 /*
  * vigie eval count — people counted in pictures against annotated head points.
  *
- *   vigie eval count --truth POINTS.csv [--tiles N] [--no-refine] [--set detector.K=V]... IMAGE...
+ *   vigie eval count --truth POINTS.csv [--tiles N] [--no-refine] [--boxes DIR]
+ *                    [--set detector.K=V]... IMAGE...
  *
  * POINTS.csv has a header and one row "image,x,y" per annotated head (the image's file name).
- * Each IMAGE is read at its own size; its people are counted as detector persons over N x N
- * overlapping tiles, refined by a pass over (N+1) x (N+1) finer tiles that adds only the small,
- * far people (vg_detector_run_refined; default N = 2; --no-refine: N x N only), merged; persons
- * scoring at least detector.score_min. A person whose box starts on the picture's top row is not
+ * Each IMAGE is read at its own size; its people are counted as detector persons found over the
+ * whole picture and N x N overlapping tiles, refined by a pass over (N+1) x (N+1) finer tiles that
+ * adds only the small, far people (vg_detector_run_refined; default N = 2; --no-refine: no finer
+ * pass), merged so that a person cut by tile edges counts once; persons scoring at least
+ * detector.score_min. A person whose box starts on the picture's top row is not
  * counted: the annotations mark heads, and that person's head is out of the picture. Printed: one
  * line per image (truth, count, error), then the mean absolute error and the mean squared error of
  * the per-image count, and the mean signed error (bias). An image without a row in POINTS.csv
- * counts as 0 people.
+ * counts as 0 people. --boxes DIR writes DIR/IMAGE.svg per picture: the picture, each person
+ * counted (a red box) and each annotated head (a green dot), to see where a count goes wrong.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +36,45 @@ typedef struct truth {
     int count;
 } truth_t;
 
+/* DIR/NAME.svg: the picture @path with the persons of @dets and the heads annotated for @name. */
+static void write_boxes(const char *dir, const char *path, const char *name, int w, int h,
+                        const vg_detection_t *dets, int n, const char *truth_path)
+{
+    char out[4096], abs_path[PATH_MAX], line[1024];
+    snprintf(out, sizeof(out), "%s/%s.svg", dir, name);
+    FILE *f = fopen(out, "w");
+    if (!f) {
+        fprintf(stderr, "vigie: warning: %s: %s\n", out, strerror(errno));
+        return;
+    }
+    if (!realpath(path, abs_path)) snprintf(abs_path, sizeof(abs_path), "%s", path);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+            "xmlns:xlink=\"http://www.w3.org/1999/xlink\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+            "height=\"%d\">\n<image xlink:href=\"file://%s\" width=\"%d\" height=\"%d\"/>\n",
+            w, h, w, h, abs_path, w, h);
+    for (int k = 0; k < n; k++)
+        if (dets[k].cls == 0 && dets[k].y >= 1)
+            fprintf(f,
+                    "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+                    "stroke=\"red\" stroke-width=\"2\"><title>%.2f</title></rect>\n",
+                    dets[k].x, dets[k].y, dets[k].w, dets[k].h, dets[k].score);
+    FILE *t = fopen(truth_path, "r");
+    while (t && fgets(line, sizeof(line), t)) {
+        char img[256];
+        double x, y;
+        if (sscanf(line, "%255[^,],%lf,%lf", img, &x, &y) == 3 && !strcmp(img, name))
+            fprintf(f, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"5\" fill=\"lime\"/>\n", x, y);
+    }
+    if (t) fclose(t);
+    fputs("</svg>\n", f);
+    fclose(f);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: vigie eval count --truth POINTS.csv [--tiles N] [--no-refine]\n"
+            "usage: vigie eval count --truth POINTS.csv [--tiles N] [--no-refine] [--boxes DIR]\n"
             "                        [--set detector.K=V]... IMAGE...\n"
             "Counts the people of each picture (detector persons over N x N tiles, default 2,\n"
             "refined by (N+1) x (N+1) finer tiles for the small, far people unless --no-refine)\n"
@@ -45,11 +84,15 @@ static void usage(FILE *f)
 int eval_count(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"truth", required_argument, NULL, 't'}, {"tiles", required_argument, NULL, 'n'},
-        {"set", required_argument, NULL, 'S'},   {"no-refine", no_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"truth", required_argument, NULL, 't'},
+        {"tiles", required_argument, NULL, 'n'},
+        {"set", required_argument, NULL, 'S'},
+        {"no-refine", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {"boxes", required_argument, NULL, 'b'},
+        {NULL, 0, NULL, 0},
     };
-    const char *truth_path = NULL;
+    const char *truth_path = NULL, *boxes = NULL;
     int tiles = 2, refine = 1, c, code = 0, nt = 0;
     truth_t *truth = NULL;
     vg_settings_t *set = NULL;
@@ -75,6 +118,9 @@ int eval_count(int argc, char **argv)
             break;
         case 'r':
             refine = 0;
+            break;
+        case 'b':
+            boxes = optarg;
             break;
         case 'S':
             if (cli_add_set(set, optarg) < 0) {
@@ -189,6 +235,8 @@ int eval_count(int argc, char **argv)
         for (int k = 0; k < nt; k++)
             if (!strcmp(truth[k].name, base)) want = truth[k].count;
         printf("%s: truth %d, counted %d, error %+d\n", base, want, people, people - want);
+        if (boxes)
+            write_boxes(boxes, argv[i], base, fr->color.w, fr->color.h, dets, got, truth_path);
         sae += abs(people - want);
         sse += (double)(people - want) * (people - want);
         sbias += people - want;

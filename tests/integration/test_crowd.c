@@ -494,9 +494,39 @@ static void test_eval_count(void **state)
         print_message("heads: count MAE %.2f over 30 photos (bar 3)\n", mae);
         assert_non_null(strstr(text, "eval.count.images: 30 (tiles 2x2 refined"));
         if (mae > 3) fail_msg("count MAE %.2f is above the bar 3", mae);
+        /* no person counted twice across tiles (#19): the photos whose people were split between
+         * tiles and counted as halves (10 people counted 16, 9 counted 16, 11 counted 17) */
+        static const struct {
+            const char *name;
+            int truth;
+        } split[] = {{"IMG_1.jpg", 10}, {"IMG_23.jpg", 9}, {"IMG_28.jpg", 11}};
+        for (size_t i = 0; i < sizeof(split) / sizeof(*split); i++) {
+            char key[64];
+            snprintf(key, sizeof(key), "%s: truth %d, counted ", split[i].name, split[i].truth);
+            const char *c = strstr(text, key);
+            assert_non_null(c);
+            int counted = atoi(c + strlen(key));
+            if (counted > split[i].truth + 3)
+                fail_msg("%s: %d people counted %d: someone is counted twice", split[i].name,
+                         split[i].truth, counted);
+        }
     } else
         assert_non_null(strstr(text, "eval.count.images: 2 (tiles 2x2 refined"));
     free(text);
+    /* --boxes: a picture of what was counted against the annotation */
+    snprintf(cmd, sizeof(cmd),
+             "'%s' eval count --boxes '%s' --truth '%s/data/heads/points.csv' --set "
+             "detector.models_dir='%s' \"$VG_SHARED\"/data/heads/images/IMG_13.jpg > /dev/null",
+             tu_vigie(), dir, shared, getenv("VG_MODELS") ? getenv("VG_MODELS") : "models");
+    assert_int_equal(tu_run(cmd), 0);
+    char svg_path[700];
+    snprintf(svg_path, sizeof(svg_path), "%s/IMG_13.jpg.svg", dir);
+    char *svg = tu_read_file(svg_path, NULL);
+    assert_non_null(svg);
+    assert_non_null(strstr(svg, "<image "));
+    assert_non_null(strstr(svg, "<rect "));   /* a person counted */
+    assert_non_null(strstr(svg, "<circle ")); /* a head annotated */
+    free(svg);
     snprintf(bad, sizeof(bad), "%s/bad.csv", dir);
     tu_write_file(bad, "image,x,y\nIMG_13.jpg;1;2\n", 25);
     snprintf(cmd, sizeof(cmd),
