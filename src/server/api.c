@@ -207,6 +207,12 @@ void vg__api_audit(vg_server_t *s, const char *actor, const char *action, const 
     free(txt);
 }
 
+void vg__api_feed_changed(vg_server_t *s)
+{
+    int64_t head = vg_store_feed_head(s->store);
+    if (head > 0) vg__hub_notify(s, head);
+}
+
 /* A refusal of a logged-in user, audited (an auditor looks for attempts to reach what a role
  * may not): one row per user, action and path per window, with the count (audit_repeat.c). */
 void vg__api_refused(vg_server_t *s, const vg_http_req_t *q, const session_t *ses,

@@ -83,6 +83,9 @@ const char *vg__api_member_str(json_t *o, const char *key, size_t max, int requi
 int vg__api_iso_time_ok(const char *t);
 void vg__api_audit(vg_server_t *s, const char *actor, const char *action, const char *target,
                    json_t *details);
+/* A person's action added to the feed (an acknowledgement, a decision, a claim, a shift note):
+ * the live streams are woken at once, not at the next event or keep-alive. */
+void vg__api_feed_changed(vg_server_t *s);
 /* api.c: what @role may do, by capability name, from the route table (for /api/me). */
 json_t *vg__api_can(int role);
 

@@ -86,6 +86,7 @@ void vg__api_ack(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, cons
         return;
     }
     vg__api_audit(s, x->ses.user, "event_ack", target, NULL);
+    vg__api_feed_changed(s);
     vg__api_pack(r, 200, json_pack("{s:b}", "ok", 1));
 }
 
@@ -108,6 +109,7 @@ static int decide_one(vg_server_t *s, const char *user, int64_t id, int qv, int 
                   reason >= 0 ? vg_false_reason_name(reason) : NULL, "note", note ? note : "");
     if (incident) json_object_set_new(d, "incident", json_integer(incident));
     vg__api_audit(s, user, "event_decision", target, d);
+    vg__api_feed_changed(s);
     *fixture = 0;
     if (reason == VG_FALSE_FIXTURE &&
         vg_store_event_info(s->store, id, camera, type, box, &has_box) == 0 && has_box &&

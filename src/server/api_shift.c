@@ -55,6 +55,7 @@ void vg__api_claim(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
         vg__api_error(r, 503, "the store is unavailable");
         return;
     }
+    vg__api_feed_changed(s);
     vg__api_audit(s, x->ses.user, "event_claim", target,
                   json_pack("{s:s,s:s}", "action", actions[mode], "claimed_by", holder));
     vg__api_pack(r, 200, json_pack("{s:s?}", "claimed_by", holder[0] ? holder : NULL));
@@ -101,6 +102,7 @@ void vg__api_handover(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     }
     char target[32];
     snprintf(target, sizeof(target), "handover/%lld", (long long)id);
+    vg__api_feed_changed(s);
     vg__api_audit(s, x->ses.user, "handover_note", target, NULL);
     vg__api_pack(r, 201, json_pack("{s:I}", "id", (json_int_t)id));
 }

@@ -393,8 +393,9 @@ static void diag_out(struct fy_diag *diag, void *user, const char *buf, size_t l
 
 int vg_server_config_load(vg_server_config_t **out, const char *path, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"listen", "storage", "retention", "evidence",     "security",
-                                       "audit",  "cameras", "limits",    "instructions", "priorities", NULL};
+    static const char *const keys[] = {"listen",       "storage",    "retention", "evidence",
+                                       "security",     "audit",      "cameras",   "limits",
+                                       "instructions", "priorities", NULL};
     cctx_t c = {path, err, errlen, 0, "", ""};
     vg_server_config_t *cfg = vg_calloc(1, sizeof(*cfg));
     struct fy_document *doc = NULL;
