@@ -347,6 +347,20 @@ try {
     });
     check(order.ok && order.first === 'high' && JSON.stringify(order.tonesLow) === '[880]',
       `"priority first" orders the ${order.n} rows by priority (undecided high first; the low one at row ${order.lowAt + 1}); a normal alert plays one tone`);
+    /* the filter: by type, and only what is still to decide */
+    await o.selectOption('#filter-type', 'camera_fault');
+    await o.waitForFunction(() => !document.querySelector('#queue .alert') && /No alert matches/.test(document.getElementById('queue').textContent));
+    await o.selectOption('#filter-type', 'intrusion');
+    await o.check('#filter-undecided');
+    const filtered = await o.evaluate(async () => {
+      const { S } = await import('/js/state.js');
+      const rows = [...document.querySelectorAll('#queue .alert')].map((n) => S.events.get(Number(n.dataset.id)));
+      return { n: rows.length, ok: rows.every((e) => e.type === 'intrusion' && !e.qualification), all: S.order.length };
+    });
+    check(filtered.ok && filtered.n > 0 && filtered.n < filtered.all,
+      `the filter: no camera fault on this server ("No alert matches"); intrusions still to decide: ${filtered.n} rows of ${filtered.all} alerts`);
+    await o.uncheck('#filter-undecided');
+    await o.selectOption('#filter-type', '');
     await o.reload();
     await o.waitForSelector('#queue .alert');
     /* olga takes an alert (key t on its page); sam's queue shows who handles it, live */

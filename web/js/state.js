@@ -28,6 +28,8 @@ export const S = {
   grouped: localStorage.getItem('vigie.grouped') !== 'off', // one row per incident
   priority: localStorage.getItem('vigie.priority') === 'on', // undecided high-priority rows first
   handover: [], // the shift hand-over notes, newest first ({id, at, user, text})
+  /* the queue's filter (this tab only): a camera, an event type, only what is still to decide */
+  filter: { camera: '', type: '', undecided: false },
   handoverSeen: Number(localStorage.getItem('vigie.handoverSeen') || 0), // newest note read
   selected: null,
   lastSeq: 0,

@@ -10,7 +10,7 @@ import { loadOlder } from '../feed.js';
 import { t } from '../i18n.js';
 import { shot } from './shot.js';
 import { queueKeys } from './keys.js';
-import { overdueTick, markSelected, showHelp, heads, incidentOf } from './queue.js';
+import { overdueTick, markSelected, showHelp, heads, incidentOf, filtering } from './queue.js';
 
 function alertNode(ev) {
   const li = el('li', { class: 'alert', id: 'alert-' + ev.id, 'data-id': ev.id, tabindex: '-1' });
@@ -118,6 +118,69 @@ function choice(key, then) {
   );
 }
 
+/* The filter: a camera, an event type, only what is still to decide (for this tab). */
+function filterBar() {
+  const opts = (values, all) => [el('option', { value: '' }, all)].concat(values);
+  const pick = (key) => (e) => {
+    S.filter[key] = e.target.type === 'checkbox' ? e.target.checked : e.target.value;
+    render();
+  };
+  const types = [
+    'intrusion',
+    'wrong_way',
+    'abandoned_object',
+    'crowd_movement',
+    'density',
+    'fall',
+    'fire',
+    'weapon',
+    'camera_fault',
+  ];
+  return el(
+    'span',
+    { class: 'row filter', role: 'group', 'aria-label': t('filter') },
+    el(
+      'label',
+      {},
+      t('camera'),
+      el(
+        'select',
+        { id: 'filter-camera', onchange: pick('camera') },
+        opts(
+          S.cameras.map((c) =>
+            el('option', { value: c.name, selected: S.filter.camera === c.name }, c.name),
+          ),
+          t('all'),
+        ),
+      ),
+    ),
+    el(
+      'label',
+      {},
+      t('type'),
+      el(
+        'select',
+        { id: 'filter-type', onchange: pick('type') },
+        opts(
+          types.map((k) => el('option', { value: k, selected: S.filter.type === k }, typeName(k))),
+          t('all'),
+        ),
+      ),
+    ),
+    el(
+      'label',
+      { class: 'check' },
+      el('input', {
+        type: 'checkbox',
+        id: 'filter-undecided',
+        checked: S.filter.undecided,
+        onchange: pick('undecided'),
+      }),
+      t('undecided_only'),
+    ),
+  );
+}
+
 function render() {
   const main = $('#main');
   let list = $('#queue');
@@ -147,6 +210,7 @@ function render() {
           choice('dense', () => $('#queue').classList.toggle('dense', S.dense)),
           choice('grouped', render),
           choice('priority', render),
+          filterBar(),
           el('button', { class: 'secondary', type: 'button', onclick: showHelp }, '? ' + t('help')),
         ),
       ),
@@ -167,6 +231,12 @@ function render() {
   }
   const empty = list.querySelector('li.muted');
   if (empty) empty.remove();
+  if (!heads().length) {
+    for (const li of [...list.querySelectorAll('li.alert')]) li.remove();
+    list.append(el('li', { class: 'muted' }, t('no_match')));
+    olderButton(list);
+    return;
+  }
   /* the newest S.shown alerts, in order; nodes are kept (their pictures load once) */
   let prev = null;
   const rowIds = heads().slice(0, S.shown);
@@ -237,8 +307,9 @@ function update(e) {
   const list = $('#queue');
   const id = e.detail && e.detail.id;
   const ev = S.events.get(id);
-  /* priority first: a row's place depends on the others (a new alert may not go on top) */
-  if (!list || !ev || !list.querySelector('li.alert') || S.priority) {
+  /* priority first or a filter: a row's place depends on the others (a new alert may not go on
+   * top, or not be shown) */
+  if (!list || !ev || !list.querySelector('li.alert') || S.priority || filtering()) {
     render();
     if (e.detail && e.detail.added && ev && $('#announce'))
       $('#announce').textContent = `${typeName(ev.type)}, ${t('camera')} ${ev.camera}`;

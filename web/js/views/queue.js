@@ -4,17 +4,28 @@ import { S, REASONS, rankOf } from '../state.js';
 import { $, el } from '../dom.js';
 import { t } from '../i18n.js';
 
+export const filtering = () => !!(S.filter.camera || S.filter.type || S.filter.undecided);
+
 /* The queue's rows: one per incident, its newest alert (or one per alert, ungrouped); with
  * "priority first", the rows still to decide by priority (highest first), then the others, each
  * newest first. */
 export const incidentOf = (id) => (S.grouped ? S.incident.get(id) : null);
 export function heads() {
-  const rows = !S.grouped
+  const f = S.filter;
+  const shown = (id) => {
+    const ev = S.events.get(id);
+    if ((f.camera && ev.camera !== f.camera) || (f.type && ev.type !== f.type)) return false;
+    if (!f.undecided) return true;
+    const inc = incidentOf(id);
+    return inc && inc.ids.length > 1 ? inc.undecided > 0 : !ev.qualification;
+  };
+  let rows = !S.grouped
     ? S.order
     : S.order.filter((id) => {
         const inc = S.incident.get(id);
         return !inc || inc.head === id;
       });
+  if (filtering()) rows = rows.filter(shown);
   if (!S.priority) return rows;
   const rank = (id) => {
     const ev = S.events.get(id),
