@@ -49,19 +49,19 @@ typedef struct vg_server_config {
     double login_lockout;    /**< seconds of that lockout (and of the counting window) */
     int login_parallel;      /**< logins checked at once for one name or one address */
     /* limits: what any client can make the server hold (docs/server.md#limits) */
-    int max_connections;     /**< open connections in all */
-    int max_per_address;     /**< open connections from one address */
-    int max_streams;         /**< live streams in all */
-    int max_streams_address; /**< live streams from one address */
-    int max_streams_login;   /**< live streams of one login */
-    int max_logins_user;     /**< open logins per user (a new one ends the oldest) */
-    double header_timeout;   /**< seconds a client has to send a request's headers */
-    double body_timeout;     /**< seconds it has to send the body after them */
-    int http_threads;        /**< threads answering requests */
-    double memory_mb;        /**< memory budget of all the cameras together, MB */
-    double camera_memory_mb; /**< memory budget of one camera, MB */
-    char **instructions;     /**< per event type (VG_EVENT_NB entries, NULL: none): what an
-                                  operator checks and whom they call, shown with each alert */
+    int max_connections;       /**< open connections in all */
+    int max_per_address;       /**< open connections from one address */
+    int max_streams;           /**< live streams in all */
+    int max_streams_address;   /**< live streams from one address */
+    int max_streams_login;     /**< live streams of one login */
+    int max_logins_user;       /**< open logins per user (a new one ends the oldest) */
+    double header_timeout;     /**< seconds a client has to send a request's headers */
+    double body_timeout;       /**< seconds it has to send the body after them */
+    int http_threads;          /**< threads answering requests */
+    double memory_mb;          /**< memory budget of all the cameras together, MB */
+    double camera_memory_mb;   /**< memory budget of one camera, MB */
+    char **instructions;       /**< per event type (VG_EVENT_NB entries, NULL: none): what an
+                                    operator checks and whom they call, shown with each alert */
     int priority[VG_EVENT_NB]; /**< per event type: its alerts' vg_priority_t (`priorities:`);
                                     a zone's or line's own priority (scene) may change it, never
                                     lowering a type ranked high */

@@ -66,9 +66,8 @@ int64_t vg_store_event_put(vg_store_t *s, int64_t run, const vg_event_t *ev, con
 /** vg_store_event_put, a start also recording its @priority ("low", "normal", "high"; NULL:
  * none), which its feed record and the event's JSON then carry. */
 int64_t vg_store_event_put_priority(vg_store_t *s, int64_t run, const vg_event_t *ev,
-                                    const char *wall, const char *evidence,
-                                    int64_t evidence_bytes, const char *priority,
-                                    int64_t *feed_seq);
+                                    const char *wall, const char *evidence, int64_t evidence_bytes,
+                                    const char *priority, int64_t *feed_seq);
 
 /** Add an evidence file row for event @event_id. @kind: "blurred", "original" or "frame". */
 int vg_store_evidence_add(vg_store_t *s, int64_t event_id, const char *kind, const char *name,
@@ -139,7 +138,7 @@ int vg_store_event_qualify(vg_store_t *s, int64_t id, const char *user, int qual
                            const char *note);
 /** What vg_store_event_claim does. */
 enum vg_claim_mode {
-    VG_CLAIM_TAKE = 0, /**< handle it: refused (VG_EBUSY) when someone else does */
+    VG_CLAIM_TAKE = 0,  /**< handle it: refused (VG_EBUSY) when someone else does */
     VG_CLAIM_TAKE_OVER, /**< handle it, taking it from whoever did */
     VG_CLAIM_RELEASE,   /**< no longer handle it (the holder, or @force) */
 };
