@@ -182,6 +182,10 @@ static int health_process(vg_stage_t *st, vg_analysis_t *a)
     const health_params_t *p = st->params;
     const vg_frame_t *f = a->frame;
     double dt = h->avg && f->t > h->t_prev && !f->discontinuity ? f->t - h->t_prev : 1e9;
+    if (h->avg && f->t < h->t_prev) { /* time went back (a file playing again): keep what ran */
+        if (h->blind_from >= 0) h->blind_from = f->t - (h->t_prev - h->blind_from);
+        if (h->seen_from >= 0) h->seen_from = f->t - (h->t_prev - h->seen_from);
+    }
     h->t_prev = f->t;
     h->last_index = f->index;
     int ret = update_blocks(h, &f->image, 1 - exp(-dt / AVG_TAU));
