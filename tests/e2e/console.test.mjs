@@ -337,8 +337,7 @@ try {
         applyMessage({ phase: 'start', id, camera: 'hall', type: 'intrusion', zone: 'lawn', priority: p,
           wall: new Date().toISOString(), t: 0, score: 1, box: [10, 10, 20, 40], details: {}, evidence: null });
       const tonesLow = S.lastTones;
-      document.getElementById('priority').click();
-      await new Promise((r) => setTimeout(r, 300));
+      document.getElementById('priority').click(); /* its change handler redraws the queue at once */
       const rows = [...document.querySelectorAll('#queue .alert')].map((n) => S.events.get(Number(n.dataset.id)));
       const rank = (e) => (e.qualification ? 0 : { high: 3, normal: 2, low: 1 }[e.priority] || 2);
       const ok = rows.every((e, i) => i === 0 || rank(rows[i - 1]) >= rank(e));
