@@ -164,13 +164,12 @@ static int summary_write(void *opaque, const vg_event_t *ev)
         int k = ev->type;
         if (!sm->starts[k]++) sm->first[k] = ev->t;
         sm->last[k] = ev->t;
-        char *z = sm->zones[k];
-        size_t len = strlen(z), n = strlen(ev->zone);
-        int known = 0;
-        for (const char *p = z; n && *p && !known;
-             p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 1 : 0))
-            known = strncmp(p, ev->zone, n) == 0 && (p[n] == ',' || !p[n]);
-        if (n && !known && len + n + 2 < sizeof(sm->zones[k]))
+        /* a new zone's name joins the list, as many as fit ("a,b": ",a,b," holds ",a,") */
+        char *z = sm->zones[k], list[sizeof(sm->zones[k]) + 2], name[VG_EVENT_NAME_MAX + 2];
+        size_t len = strlen(z);
+        snprintf(list, sizeof(list), ",%s,", z);
+        snprintf(name, sizeof(name), ",%s,", ev->zone);
+        if (ev->zone[0] && !strstr(list, name) && len + strlen(ev->zone) + 2 < sizeof(sm->zones[k]))
             snprintf(z + len, sizeof(sm->zones[k]) - len, "%s%s", len ? "," : "", ev->zone);
     }
     return vg_event_writer_write(sm->writer, ev);

@@ -16,6 +16,7 @@
  * counts as 0 people. --boxes DIR writes DIR/IMAGE.svg per picture: the picture, each person
  * counted (a red box) and each annotated head (a green dot), to see where a count goes wrong.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -48,11 +49,20 @@ static void write_boxes(const char *dir, const char *path, const char *name, int
         return;
     }
     if (!realpath(path, abs_path)) snprintf(abs_path, sizeof(abs_path), "%s", path);
+    /* the path in an XML attribute and a URL: escaped, so that any file name draws */
+    char href[3 * PATH_MAX];
+    size_t hl = 0;
+    for (const char *c = abs_path; *c && hl + 4 < sizeof(href); c++)
+        if (isalnum((unsigned char)*c) || strchr("/._-", *c))
+            href[hl++] = *c;
+        else
+            hl += (size_t)snprintf(href + hl, sizeof(href) - hl, "%%%02X", (unsigned char)*c);
+    href[hl] = 0;
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" "
             "xmlns:xlink=\"http://www.w3.org/1999/xlink\" viewBox=\"0 0 %d %d\" width=\"%d\" "
             "height=\"%d\">\n<image xlink:href=\"file://%s\" width=\"%d\" height=\"%d\"/>\n",
-            w, h, w, h, abs_path, w, h);
+            w, h, w, h, href, w, h);
     for (int k = 0; k < n; k++)
         if (dets[k].cls == 0 && dets[k].y >= 1)
             fprintf(f,

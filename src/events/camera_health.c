@@ -19,8 +19,9 @@
  * on the development footage (docs/events.md, "camera_fault"): on none of it is the picture
  * ever blind, on the same footage darkened or blurred it always is.
  *
- * Cost: one read of each pixel and a few operations per block (below a millisecond a 640 x 480
- * frame). Measured: scripts/eval-camera-health.
+ * Cost: one read of each pixel and a few operations per block: 0.19 ms a 640 x 480 frame on the
+ * development machine (user time of `vigie analyze -a camera_health` against `-a none` over
+ * vtest.avi's 795 frames). What it finds: scripts/eval-camera-health.
  */
 #include <math.h>
 #include <stddef.h>

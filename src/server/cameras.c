@@ -139,7 +139,7 @@ static int serve_process(vg_stage_t *st, vg_analysis_t *a)
 static int serve_flush(vg_stage_t *st, vg_analysis_t *a)
 {
     vg_cam_t *c = vg_pipeline_user(a->pipeline);
-    return c ? cam_flush_pending(c, NULL) : 0;
+    return c ? cam_flush_pending(c, a) : 0; /* no frame now: starts keep their priority */
 }
 
 static const vg_stage_class_t serve_stage = {

@@ -58,6 +58,20 @@ static void test_full_scene(void **state)
     assert_string_equal(s->camera, "quai-2");
     assert_int_equal(s->width, 768);
     assert_int_equal(s->nb_zones, 2);
+    assert_int_equal(s->zones[0].priority, VG_PRIORITY_UNSET); /* the event type's */
+    assert_string_equal(vg_priority_name(VG_PRIORITY_LOW), "low");
+    assert_int_equal(vg_priority_from_name("normal"), VG_PRIORITY_NORMAL);
+    assert_int_equal(vg_priority_from_name("urgent"), VG_EINVAL);
+    {
+        static const char pr[] = "zones:\n  - name: lawn\n    polygon: [[0,0],[9,0],[9,9]]\n"
+                                 "    priority: low\nlines:\n  - name: gate\n"
+                                 "    points: [[0,0],[5,0]]\n    priority: high\n";
+        vg_scene_t *q = NULL;
+        assert_int_equal(vg_scene_parse(&q, pr, sizeof(pr) - 1, "p.yaml", err, sizeof(err)), 0);
+        assert_int_equal(q->zones[0].priority, VG_PRIORITY_LOW);
+        assert_int_equal(q->lines[0].priority, VG_PRIORITY_HIGH);
+        vg_scene_free(&q);
+    }
     assert_string_equal(s->zones[0].name, "tracks");
     assert_int_equal(s->zones[0].kind, VG_ZONE_FORBIDDEN);
     assert_int_equal(s->zones[0].polygon.n, 4);
@@ -126,6 +140,10 @@ static void test_errors_name_line_and_key(void **state)
         {"size: [0, 10]\n", "size: "},
         {"- a\n- b\n", "scene: expected a mapping"},
         {"masks:\n  privacy:\n    - [[0,0],[1,0],[x,1]]\n", "'x' is not a number"},
+        {"zones:\n  - name: z\n    polygon: [[0,0],[1,0],[1,1]]\n    priority: urgent\n",
+         "s.yaml:4: zones.priority: 'urgent' is not one of low, normal, high"},
+        {"lines:\n  - name: l\n    points: [[0,0],[5,0]]\n    priority: [high]\n",
+         "s.yaml:4: lines.priority: expected a single value"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -556,6 +556,23 @@ static void test_config(void **state)
     assert_int_equal(
         load_config_text("storage: s\nevidence: {original_roles: [operator]}\n", err, sizeof(err)),
         VG_ESYNTAX);
+    /* priorities: defaults (life first), an override, and what is refused, with its line */
+    const char *prio = "storage: s\npriorities: {intrusion: low, camera_fault: high}\n";
+    tu_write_file(path, prio, strlen(prio));
+    assert_int_equal(vg_server_config_load(&c, path, err, sizeof(err)), 0);
+    assert_int_equal(c->priority[VG_EVENT_INTRUSION], VG_PRIORITY_LOW);
+    assert_int_equal(c->priority[VG_EVENT_CAMERA_FAULT], VG_PRIORITY_HIGH);
+    assert_int_equal(c->priority[VG_EVENT_FIRE], VG_PRIORITY_HIGH);
+    assert_int_equal(c->priority[VG_EVENT_WRONG_WAY], VG_PRIORITY_NORMAL);
+    vg_server_config_free(&c);
+    assert_int_equal(
+        load_config_text("storage: s\npriorities:\n  fire: urgent\n", err, sizeof(err)),
+        VG_ESYNTAX);
+    assert_non_null(strstr(err, ":3: fire: 'urgent' is not one of low, normal, high"));
+    assert_int_equal(
+        load_config_text("storage: s\npriorities: {loitering: high}\n", err, sizeof(err)),
+        VG_ESYNTAX);
+    assert_non_null(strstr(err, "loitering"));
     assert_int_equal(load_config_text("storage: [s\n", err, sizeof(err)), VG_ESYNTAX);
     assert_int_equal(vg_server_config_load(&c, "/nonexistent.yaml", err, sizeof(err)), VG_ENOENT);
 }
