@@ -69,6 +69,9 @@ extern const vg_option_group_t vg_abandon_option_group;
 typedef struct vg_abandon_person {
     double box[4];
     float score;
+    double t; /**< when the detector saw it; 0: in the look of look_t (a box carried over from an
+                   earlier look is older) */
+    int cls;  /**< COCO class (luggage only) */
 } vg_abandon_person_t;
 
 /** One frame's input. Images and arrays are borrowed for the call. */
@@ -90,6 +93,10 @@ typedef struct vg_abandon_input {
     int64_t results_id;    /**< the result's number (counts each look once per candidate) */
     double static_time;    /**< motion.static_time: how long after it was put down an object
                               turns static (to date the put-down) */
+    /** The same result's luggage (backpack, handbag, suitcase): box and score as for persons,
+     *  the COCO class in cls. A second source of an object's extent. */
+    const vg_abandon_person_t *luggage;
+    int nluggage;
 } vg_abandon_input_t;
 
 typedef struct vg_abandon vg_abandon_t;

@@ -43,6 +43,14 @@ static inline double vg_box_gap(const double *a, const double *b)
     return hypot(dx, dy);
 }
 
+/** The smallest box holding @a and @b, into @out (which may be either). */
+static inline void vg_box_union(const double *a, const double *b, double *out)
+{
+    double x0 = fmin(a[0], b[0]), y0 = fmin(a[1], b[1]);
+    double x1 = fmax(a[0] + a[2], b[0] + b[2]), y1 = fmax(a[1] + a[3], b[1] + b[3]);
+    out[0] = x0, out[1] = y0, out[2] = x1 - x0, out[3] = y1 - y0;
+}
+
 /** 1 if (x, y) lies in @r (edges included) and @r is not empty. */
 static inline int vg_box_contains(const double *r, double x, double y)
 {

@@ -19,6 +19,7 @@ typedef struct vg_detection {
     float x, y, w, h; /**< frame pixels */
     float score;      /**< 0..1 */
     int cls;          /**< COCO-80 class, 0-based (0 = person) */
+    double t; /**< time of the frame it was seen in (the detect stage sets it; 0: unknown) */
 } vg_detection_t;
 
 /** Options of the "detector" group. */

@@ -4,32 +4,40 @@
  * Each frame:
  * 1. Object pixels: the static foreground (VG_MASK_STATIC) outside ignore masks and fixtures;
  *    minus shadows and reflections (darker than the long-term background by a shadow's ratio,
- *    motion.shadow_min..max, with no edge the background lacked: a shadow keeps the floor's
- *    texture, an object as dark keeps its outline); holes filled (a uniform bag whose inside
- *    looked like a shadow); an opening of 1 pixel (specks, thin bridges to static debris) and a
- *    closing of 2 (an object's pieces join); minus the people on it: the current detector
- *    result's person boxes (grown by a tenth on each side) and the "still persons" remembered
- *    from earlier results — a person box under which the mask was mostly static is kept while
- *    the mask under it stays static, so that a sleeping person the detector misses in later looks
- *    is still cut out. Cut pixels are marked apart from background, so that their border is not
- *    taken for the object's outline.
+ *    motion.shadow_min..max, with no edge the background lacked and the floor's texture kept:
+ *    a shadow keeps the floor's grain, an object as dark keeps its outline and hides the
+ *    grain), settled per connected region of static pixels (settle_shadows: an object-sized
+ *    region whose inside is for a quarter unlike a shadow is an object, its smooth dark body
+ *    included); holes filled (a uniform bag whose inside looked like a shadow); an opening of
+ *    1 pixel (specks, thin bridges to static debris) and a closing of 2 (an object's pieces
+ *    join); minus the people on it: the current detector result's person boxes (grown by a
+ *    tenth on each side) and the "still persons" remembered from earlier results — a person
+ *    box under which the mask was mostly static is kept while the mask under it stays static,
+ *    so that a sleeping person the detector misses in later looks is still cut out. Cut pixels
+ *    are marked apart from background, so that their border is not taken for the object's
+ *    outline.
  * 2. Connected components of what is left (8-connectivity, vigie's labelling) are the blobs; a
  *    blob's bottom rows that differ from the background far less than its body (a reflection
  *    fading away below it) are trimmed.
  * 3. Candidates persist across frames: a blob continues the candidate it overlaps most (share of
- *    the smaller box); a candidate is present while some blob covers half of it (a passer-by in
- *    front for a moment does not restart its clock); of two candidates that overlap by half (the
- *    older's box grown by a quarter: a handle), the younger goes. A candidate whose event is open
- *    keeps its box. One unseen for end_after + 1 s with no open event is forgotten.
+ *    the smaller box); a backpack, handbag or suitcase the detector saw over static pixels
+ *    gives the candidate it lies on its box too (the object whole where the mask holds a
+ *    part); a candidate is present while some blob covers half of it (a passer-by in front for
+ *    a moment does not restart its clock); of two candidates that overlap by half (the older's
+ *    box grown by a quarter: a handle), the younger goes. A candidate whose event is open keeps
+ *    its box. One unseen for end_after + 1 s with no open event is forgotten.
  * 4. Per candidate: detector looks (results whose region holds its centre) with and without
  *    person boxes covering person_share of it (a person for good once they did in two looks and
  *    a quarter of them); along its outline, the step (mean of 2 pixels inside minus 2 outside)
  *    in the picture and in the long-term background: the shares of outline pixels with a clear
  *    step only in the picture (new: an object's edge) and only in the background (old: a ghost,
- *    the floor uncovered where something left), averaged over time; its size; whether it touches
- *    the picture's edge; its owner and the owner's distance. A step, not a gradient: a textured
- *    floor has gradients everywhere but no step along a line. Validity has a hysteresis (a
- *    measure must fall to 80 % of its bar to undo it).
+ *    the floor uncovered where something left), averaged over time; its size; whether it
+ *    touches the picture's edge; its owner and the owner's distance. A step, not a gradient: a
+ *    textured floor has gradients everywhere but no step along a line. Validity has a
+ *    hysteresis (a measure must fall to 80 % of its bar to undo it). Someone other than the
+ *    owner attends it only if they stopped (the latest look saw them where a look 1-3 s earlier
+ *    did; a box the detect stage carried over from an older look proves nothing) and are there
+ *    (a tenth of their box unlike the background: not a false person on the empty floor).
  * 5. The condition "a valid object, present, unattended" drives a vg_rule_t (on_time =
  *    unattended_time, off_time = end_after): one start, one end, a cooldown.
  */
@@ -40,6 +48,7 @@
 
 #include <vigie/abandoned.h>
 #include <vigie/box.h>
+#include <vigie/detect.h>
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
@@ -51,14 +60,18 @@
 #define COMP         "abandoned"
 #define MAX_CANDS    64
 #define MAX_STILL    64
-#define CUT          1   /* object-image level of pixels cut out as a person */
-#define SMOOTH       6   /* grey levels of gradient below which a shadow-dark pixel is a shadow */
-#define MISSES_MAX   3   /* looks finding nobody at a remembered person's place forget them */
-#define OPEN_RADIUS  1   /* px of the opening that cuts objects from static debris */
-#define CLOSE_RADIUS 2   /* px of the closing that joins an object's pieces */
-#define ROI_MARGIN   8   /* px around the static pixels where their processing runs */
-#define PRESENT_HOLD 0.5 /* s an object may be hidden without its clock restarting */
-#define ATTEND_HOLD  1.0 /* s an attending person counts after they were last seen */
+#define CUT          1    /* object-image level of pixels cut out as a person */
+#define SHADOW       2    /* object-image level of pixels that look like a shadow, until settled */
+#define SMOOTH       6    /* grey levels of gradient below which a shadow-dark pixel is a shadow */
+#define MISSES_MAX   3    /* looks finding nobody at a remembered person's place forget them */
+#define OPEN_RADIUS  1    /* px of the opening that cuts objects from static debris */
+#define CLOSE_RADIUS 2    /* px of the closing that joins an object's pieces */
+#define ROI_MARGIN   8    /* px around the static pixels where their processing runs */
+#define PRESENT_HOLD 0.5  /* s an object may be hidden without its clock restarting */
+#define SHADOW_KEEP  0.25 /* share of a region's inside unlike a shadow: an object */
+#define PERSON_FG    0.1  /* share of a person box unlike the background for them to attend */
+#define LUG_STATIC   0.3  /* share of a luggage box the static foreground must cover */
+#define ATTEND_HOLD  1.0  /* s an attending person counts after they were last seen */
 
 /* ---- options ---- */
 
@@ -254,8 +267,11 @@ typedef struct cand {
     int dead;            /* merged into an older candidate */
     const char *why_not; /* when not valid */
     vg_rule_t rule;
-    int seen;    /* a blob continued it this frame (its box follows that blob) */
-    int present; /* some blob covers it this frame */
+    double lug_box[4]; /* the detector's luggage box on it (analysis pixels), the last one */
+    double lug_t;      /* when seen; -INFINITY never */
+    int lug_cls;       /* its COCO class */
+    int seen;          /* a blob continued it this frame (its box follows that blob) */
+    int present;       /* some blob covers it this frame */
 } cand_t;
 
 /* the persons of a recent detector look (to tell people standing from people walking past) */
@@ -498,6 +514,19 @@ static double static_share(const vg_image_t *mask, const double *b)
     return n ? (double)s / n : 0;
 }
 
+/* share of the foreground pixels (moving or static) of @mask in box @b */
+static double fg_share(const vg_image_t *mask, const double *b)
+{
+    int x0 = (int)fmax(0, b[0]), y0 = (int)fmax(0, b[1]);
+    int x1 = (int)fmin(mask->w, b[0] + b[2]), y1 = (int)fmin(mask->h, b[1] + b[3]);
+    int64_t n = 0, s = 0;
+    for (int y = y0; y < y1; y++) {
+        const uint8_t *r = vg_image_row(mask, y);
+        for (int x = x0; x < x1; x++) n++, s += r[x] >= VG_MASK_STATIC;
+    }
+    return n ? (double)s / n : 0;
+}
+
 /* Opening of radius OPEN_RADIUS: scattered pixels and thin bridges between an object and the static
  * debris around it (a lighting change, a reflection) go. */
 static void open_objects(vg_abandon_t *ab, vg_image_t *o)
@@ -523,6 +552,73 @@ static void close_objects(vg_abandon_t *ab, vg_image_t *o)
 {
     for (int k = 0; k < CLOSE_RADIUS; k++) vg_mask_morph3(o, ab->tmp, NULL, 1, CUT);
     for (int k = 0; k < CLOSE_RADIUS; k++) vg_mask_morph3(o, ab->tmp, NULL, 0, CUT);
+}
+
+/*
+ * A shadow is darker than the floor by a shadow's ratio all over, with no edge of its own inside;
+ * the per-pixel test cannot tell it from the smooth inside of a dark object on a smooth floor (a
+ * bag's body, between its outline and its darkest folds). So the test is settled per connected
+ * region of static pixels: a region whose inside (pixels whose four neighbours are static too:
+ * a shadow's soft outline is not its inside) is for at least SHADOW_KEEP of its pixels not
+ * shadow-like (darker than any shadow, lighter than the floor, or with an edge of its own) is an
+ * object and keeps all its pixels; otherwise its shadow-like pixels go.
+ */
+static int size_ok(const vg_abandon_t *ab, const vg_abandon_params_t *p, const double *ib,
+                   double *size);
+
+/* whether box @ib (input pixels) is larger than the largest object (the camera's setting) */
+static int too_large(const vg_abandon_t *ab, const double *ib)
+{
+    double size = INFINITY;
+    if (size_ok(ab, &ab->p, ib, &size)) return 0;
+    return !(size <= (ab->calib.valid ? ab->p.max_size : ab->p.max_size_px));
+}
+
+static void settle_shadows(vg_abandon_t *ab, const vg_abandon_input_t *in)
+{
+    vg_image_t *o = &ab->obj;
+    int w = ab->w, x0 = ab->roi[0], y0 = ab->roi[1], x1 = x0 + ab->roi[2], y1 = y0 + ab->roi[3];
+    uint8_t *seen = ab->tmp;
+    int32_t *list = ab->stack;
+    for (int y = y0; y < y1; y++) memset(seen + (size_t)y * w + x0, 0, (size_t)(x1 - x0));
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            size_t i0 = (size_t)y * w + x;
+            if (seen[i0] || !vg_image_row(o, y)[x]) continue;
+            /* flood the region (8-connectivity), listing its pixels */
+            int head = 0, tail = 0, inside = 0, kept = 0, shadowy = 0;
+            int rx0 = x, rx1 = x, ry0 = y, ry1 = y;
+            list[tail++] = (int32_t)i0;
+            seen[i0] = 1;
+            while (head < tail) {
+                int32_t i = list[head++];
+                int px = i % w, py = i / w, n4 = 0;
+                uint8_t v = vg_image_row(o, py)[px];
+                shadowy += v == SHADOW;
+                if (px < rx0) rx0 = px;
+                if (px > rx1) rx1 = px;
+                if (py < ry0) ry0 = py;
+                if (py > ry1) ry1 = py;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++) {
+                        int qx = px + dx, qy = py + dy;
+                        if ((!dx && !dy) || qx < x0 || qy < y0 || qx >= x1 || qy >= y1) continue;
+                        if (!vg_image_row(o, qy)[qx]) continue;
+                        n4 += !dx || !dy;
+                        size_t q = (size_t)qy * w + qx;
+                        if (!seen[q]) seen[q] = 1, list[tail++] = (int32_t)q;
+                    }
+                if (n4 == 4) inside++, kept += v != SHADOW;
+            }
+            if (!shadowy) continue;
+            double ib[4] = {rx0 * in->sx, ry0 * in->sy, (rx1 - rx0 + 1) * in->sx,
+                            (ry1 - ry0 + 1) * in->sy};
+            int object = inside > 0 && kept >= SHADOW_KEEP * inside && !too_large(ab, ib);
+            for (int k = 0; k < tail; k++) {
+                uint8_t *v = vg_image_row(o, list[k] / w) + list[k] % w;
+                if (*v == SHADOW) *v = object ? 255 : 0;
+            }
+        }
 }
 
 static void object_image(vg_abandon_t *ab, const vg_abandon_input_t *in, int fresh)
@@ -571,10 +667,14 @@ static void object_image(vg_abandon_t *ab, const vg_abandon_input_t *in, int fre
                     continue;
                 int gc = abs(g[x + 1] - g[x - 1]) + abs(gd[x] - gu[x]);
                 int gb = abs(b[x + 1] - b[x - 1]) + abs(bd[x] - bu[x]);
-                if (gc < 2 * SMOOTH + gb) r[x] = 0;
+                /* the floor's texture hidden (clear in the background, lost in the picture)
+                 * is no shadow either */
+                int lost = gb >= 4 * SMOOTH && 2 * gc * b[x] < g[x] * gb;
+                if (gc < 2 * SMOOTH + gb && !lost) r[x] = SHADOW;
             }
         }
     }
+    settle_shadows(ab, in);
     fill_holes(ab, &view);
     open_objects(ab, &view);
     close_objects(ab, &view);
@@ -759,6 +859,12 @@ static const vg_track_t *track_matching(const vg_abandon_input_t *in, const doub
     return best;
 }
 
+/* whether person @q was seen by the latest look (not carried over from an earlier one) */
+static int seen_in_look(const vg_abandon_input_t *in, const vg_abandon_person_t *q)
+{
+    return q->t == 0 || q->t >= in->look_t - 1e-6;
+}
+
 /* Whether someone attends candidate @c; sets its owner distance. */
 static int attended(vg_abandon_t *ab, const vg_abandon_input_t *in, cand_t *c, int fresh_persons)
 {
@@ -797,9 +903,12 @@ static int attended(vg_abandon_t *ab, const vg_abandon_input_t *in, cand_t *c, i
          * such a look, slow on the tracker (a track followed for a second: a new one's velocity
          * is not known yet); or already part of the static foreground */
         int earlier = 0, same = 0;
-        for (int l = 0; l < ab->nlooks; l++) {
+        /* a box carried over from an earlier look (outside the last one's region, or not found
+         * again in it) was not seen again: it cannot say that they stayed */
+        int seen_now = seen_in_look(in, &in->persons[j]);
+        for (int l = 0; seen_now && l < ab->nlooks; l++) {
             const past_look_t *pl = &ab->looks[l];
-            if (in->t - pl->t < 1.0 || in->t - pl->t > 3.0) continue;
+            if (in->look_t - pl->t < 1.0 || in->look_t - pl->t > 3.0) continue;
             earlier = 1;
             for (int q = 0; q < pl->n && !same; q++) {
                 double o = vg_box_inter(pl->box[q], pb);
@@ -807,11 +916,11 @@ static int attended(vg_abandon_t *ab, const vg_abandon_input_t *in, cand_t *c, i
             }
         }
         const vg_track_t *tr = earlier ? NULL : track_matching(in, pb);
-        if (same ||
-            (tr && tr->state != VG_TRACK_TENTATIVE && in->t - tr->t_first >= 1.0 &&
-             tr->speed <= p->still_speed * fmax(pb[3], 1)) ||
-            static_share(in->mask, pb) >= 0.5)
-            att = 1;
+        double fg = fg_share(in->mask, pb);
+        int stopped =
+            same || (tr && tr->state != VG_TRACK_TENTATIVE && in->t - tr->t_first >= 1.0 &&
+                     tr->speed <= p->still_speed * fmax(pb[3], 1));
+        if ((stopped && fg >= PERSON_FG) || static_share(in->mask, pb) >= 0.5) att = 1;
     }
     return att;
 }
@@ -843,6 +952,7 @@ static int emit_event(vg_abandon_t *ab, const vg_abandon_input_t *in, cand_t *c,
         else
             vg_event_detail_str(&ev, "owner", "unknown");
         if (!isnan(c->owner_dist)) vg_event_detail_num(&ev, "owner_distance", c->owner_dist);
+        if (c->lug_cls) vg_event_detail_str(&ev, "detector_class", vg_coco_name(c->lug_cls));
         vg_event_detail_bool(&ev, "calibrated", ab->calib.valid);
         vg_event_detail_str(&ev, "unit", ab->calib.valid ? "m" : "px");
         vg_event_detail_num(&ev, "size", size);
@@ -869,8 +979,8 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
         in->mask->h != ab->h || in->gray->fmt != VG_PIX_GRAY8 || in->mask->fmt != VG_PIX_GRAY8 ||
         (in->background && (in->background->w != ab->w || in->background->h != ab->h ||
                             in->background->fmt != VG_PIX_GRAY8)) ||
-        in->npersons < 0 || (in->npersons && !in->persons) || in->ntracks < 0 ||
-        (in->ntracks && !in->tracks))
+        in->npersons < 0 || (in->npersons && !in->persons) || in->nluggage < 0 ||
+        (in->nluggage && !in->luggage) || in->ntracks < 0 || (in->ntracks && !in->tracks))
         return VG_EINVAL;
     int fresh = in->look_region[2] > 0 && in->t - in->look_t <= ab->p.person_memory;
     if (!ab->has_content) find_content(ab, in->gray);
@@ -881,8 +991,11 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
         }
         past_look_t *pl = &ab->looks[ab->nlooks++];
         pl->t = in->look_t;
-        pl->n = in->npersons < PAST_PERSONS ? in->npersons : PAST_PERSONS;
-        for (int i = 0; i < pl->n; i++) memcpy(pl->box[i], in->persons[i].box, sizeof(pl->box[i]));
+        pl->n = 0; /* the persons this look saw (not those carried over from earlier ones) */
+        for (int i = 0; i < in->npersons && pl->n < PAST_PERSONS; i++) {
+            if (seen_in_look(in, &in->persons[i]))
+                memcpy(pl->box[pl->n++], in->persons[i].box, sizeof(pl->box[0]));
+        }
     }
     object_image(ab, in, fresh);
     int min_area = (int)(ab->p.min_size_px * ab->p.min_size_px / (in->sx * in->sy) / 4);
@@ -937,6 +1050,7 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
             c->first_seen = in->t;
             c->owner_dist = NAN;
             c->last_attended = -INFINITY;
+            c->lug_t = -INFINITY;
             c->zone = -1;
             vg_rule_init(&c->rule);
             /* the owner: the person the tracker saw it split from, else the nearest person in
@@ -977,9 +1091,26 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
             if (a->dead || vg_box_overlap_small(grown(a->box, 0.25, ga), b->box) <= 0.5) continue;
             b->dead = 1;
         }
+    /* the detector's luggage on a still object: the whole object where the mask holds a part */
+    for (int l = 0; in->look && l < in->nluggage; l++) {
+        const vg_abandon_person_t *q = &in->luggage[l];
+        if (!seen_in_look(in, q) || static_share(in->mask, q->box) < LUG_STATIC) continue;
+        cand_t *best = NULL;
+        double bo = 0.5;
+        for (int i = 0; i < ab->ncand; i++) {
+            cand_t *c = &ab->cand[i];
+            double ov = vg_box_overlap_small(c->box, q->box);
+            if (!c->dead && (c->seen || c->present) && ov > bo) bo = ov, best = c;
+        }
+        if (!best) continue;
+        memcpy(best->lug_box, q->box, sizeof(best->lug_box));
+        best->lug_t = in->t, best->lug_cls = q->cls;
+    }
     for (int i = 0; i < ab->ncand; i++) {
         cand_t *c = &ab->cand[i];
         if (c->dead) continue;
+        if (!c->rule.active && c->seen && in->t - c->lug_t <= params_of(ab, c)->person_memory)
+            vg_box_union(c->box, c->lug_box, c->box);
         if (c->seen || c->present) {
             double ib[4];
             to_input(ab, in, c->box, ib);

@@ -144,12 +144,17 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
         if (!n) return VG_ENOMEM;
         s->persons = n, s->cap = det->n;
     }
+    /* persons first, then luggage (backpack, handbag, suitcase) from the end of the array */
+    int nl = 0;
     for (int i = 0; i < det->n; i++) {
         const vg_detection_t *d = &det->det[i];
-        if (d->cls != 0) continue;
-        vg_abandon_person_t *o = &s->persons[np++];
+        int lug = d->cls == 24 || d->cls == 26 || d->cls == 28;
+        if (d->cls != 0 && !lug) continue;
+        vg_abandon_person_t *o = lug ? &s->persons[det->n - 1 - nl++] : &s->persons[np++];
         o->box[0] = d->x, o->box[1] = d->y, o->box[2] = d->w, o->box[3] = d->h;
         o->score = d->score;
+        o->t = d->t;
+        o->cls = d->cls;
     }
     vg_tracker_t *tr = a->slot[VG_SLOT_TRACKS];
     vg_abandon_input_t in = {
@@ -165,6 +170,8 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
         .look = det->frame_index >= 0 && det->results != s->last_results,
         .results_id = det->results,
         .static_time = s->static_time,
+        .luggage = nl ? &s->persons[det->n - nl] : NULL,
+        .nluggage = nl,
     };
     if (tr) in.tracks = vg_tracker_tracks(tr, &in.ntracks);
     int any_static = 0; /* the long-term background is read only where static pixels are */

@@ -241,7 +241,8 @@ static int collect(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a
     }
     if (d->pending_whole || d->ndet == 0 || d->pub.frame_index < 0) {
         /* a whole frame replaces the published list; a region's detections are added to it
-         * where they are new (same class overlapping by half: the same object) */
+         * where they are new, and replace the old box where they are not (same class
+         * overlapping by half: the same object, seen again where it is now) */
         if (d->pending_whole) d->ndet = 0;
     }
     for (int k = 0; k < r.n; k++) {
@@ -250,7 +251,7 @@ static int collect(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a
             for (int i = 0; i < d->ndet && !dup; i++) {
                 double b[4] = {d->det[i].x, d->det[i].y, d->det[i].w, d->det[i].h};
                 dup = d->det[i].cls == r.det[k].cls && overlap_small(b, &r.det[k]) > 0.5;
-                if (dup && r.det[k].score > d->det[i].score) d->det[i] = r.det[k];
+                if (dup) d->det[i] = r.det[k], d->det[i].t = r.t; /* where it is now */
             }
         if (dup) continue;
         if (d->ndet == d->capdet) {
@@ -259,7 +260,8 @@ static int collect(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a
             if (!n) return VG_ENOMEM;
             d->det = n, d->capdet = cap;
         }
-        d->det[d->ndet++] = r.det[k];
+        d->det[d->ndet] = r.det[k];
+        d->det[d->ndet++].t = r.t;
     }
     d->pub.frame_index = r.frame_index;
     d->pub.t = r.t;

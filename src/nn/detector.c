@@ -245,7 +245,12 @@ static int decode_nanodet(vg_detector_t *d, int w, int h, int *np)
             float cx = (i % fm + 0.5f) * strides[lvl], cy = (i / fm + 0.5f) * strides[lvl];
             float x0 = fmaxf(0, cx - dist[0]), y0 = fmaxf(0, cy - dist[1]);
             float x1 = fminf(SIZE, cx + dist[2]), y1 = fminf(SIZE, cy + dist[3]);
-            vg_detection_t det = {x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy, sc[best], best};
+            vg_detection_t det = {.x = x0 * sx,
+                                  .y = y0 * sy,
+                                  .w = (x1 - x0) * sx,
+                                  .h = (y1 - y0) * sy,
+                                  .score = sc[best],
+                                  .cls = best};
             if ((ret = push(d, np, det)) < 0) return ret;
         }
     }
@@ -280,7 +285,12 @@ static int decode_centernet(vg_detector_t *d, int w, int h, int *np)
                 const float *bb = b + ((size_t)y * gw + x) * 4;
                 float x0 = x * stride - bb[0], y0 = y * stride - bb[1];
                 float x1 = x * stride + bb[2], y1 = y * stride + bb[3];
-                vg_detection_t det = {x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy, s, c};
+                vg_detection_t det = {.x = x0 * sx,
+                                      .y = y0 * sy,
+                                      .w = (x1 - x0) * sx,
+                                      .h = (y1 - y0) * sy,
+                                      .score = s,
+                                      .cls = c};
                 if ((ret = push(d, np, det)) < 0) return ret;
             }
     qsort(d->cand + n0, (size_t)(*np - n0), sizeof(*d->cand), by_score);
@@ -436,7 +446,7 @@ static int merge(tiled_t *all, int n, vg_detection_t *out, int max)
                 float x1 = fmaxf(a->d.x + a->d.w, b->d.x + b->d.w);
                 float y1 = fmaxf(a->d.y + a->d.h, b->d.y + b->d.h);
                 a->d = (vg_detection_t){
-                    x0, y0, x1 - x0, y1 - y0, fmaxf(a->d.score, b->d.score), a->d.cls};
+                    x0, y0, x1 - x0, y1 - y0, fmaxf(a->d.score, b->d.score), a->d.cls, a->d.t};
                 a->cut &= b->cut; /* cut where both were */
                 b->cut = -1;
                 joined = 1;

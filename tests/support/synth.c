@@ -117,11 +117,16 @@ int synth_position(const synth_scene_t *s, int i, double t, double *x, double *y
     return 1;
 }
 
+/* the floor's level without its grain */
+static double floor_smooth(int x, int y)
+{
+    return 120 + 25 * sin(x * 0.07 + 0.3 * sin(y * 0.05)) + 18 * cos(y * 0.11 - x * 0.02);
+}
+
 static double background(const synth_scene_t *s, int x, int y)
 {
-    double v = 120 + 25 * sin(x * 0.07 + 0.3 * sin(y * 0.05)) + 18 * cos(y * 0.11 - x * 0.02);
-    v += ((int)(hash3(s->seed, (uint32_t)x, (uint32_t)y) & 0xff) - 128) * 0.12;
-    return v;
+    return floor_smooth(x, y) +
+           ((int)(hash3(s->seed, (uint32_t)x, (uint32_t)y) & 0xff) - 128) * 0.12;
 }
 
 void synth_render(const synth_scene_t *s, int k, uint8_t *gray, ptrdiff_t stride, uint8_t *mask,
@@ -175,7 +180,11 @@ void synth_render(const synth_scene_t *s, int k, uint8_t *gray, ptrdiff_t stride
                     in = ex * ex + ey * ey <= 1 || hx * hx + hy * hy <= hr * hr;
                 }
                 if (in) {
-                    v[(size_t)y * s->w + x] = o->luma + 6 * sin(x * 0.5 + y * 0.3);
+                    double *px = &v[(size_t)y * s->w + x];
+                    if (o->shade > 0)
+                        *px = o->shade * (o->grain ? background(s, x, y) : floor_smooth(x, y));
+                    else
+                        *px = o->luma + 6 * sin(x * 0.5 + y * 0.3);
                     fg[(size_t)y * s->w + x] = 1;
                 }
             }

@@ -28,6 +28,9 @@ typedef struct synth_object {
     synth_kind_t kind;
     double w, h;        /* box size in pixels */
     uint8_t luma;       /* fill level */
+    double shade;       /* > 0: fill at this ratio of the floor's smooth level instead (a dark,
+                           smooth object: darker by a shadow's ratio, without the floor's grain) */
+    int grain;          /* with shade: keep the floor's grain (a shadow, not an object) */
     double t_in, t_out; /* visible during [t_in, t_out) */
     int nkeys;
     synth_key_t keys[SYNTH_MAX_KEYS];

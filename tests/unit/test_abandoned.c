@@ -6,7 +6,9 @@
  * 20 s raises nothing; a bag left while the owner walks away raises one event, at the right
  * time, on the bag, naming its owner; a bag that appears with nobody around raises one with
  * owner "unknown"; the lights dimming raises nothing; an object on a fixture raises nothing; the
- * floor uncovered where a parked object left (a ghost) raises nothing; per-zone times apply. */
+ * floor uncovered where a parked object left (a ghost) raises nothing; per-zone times apply; a
+ * dark smooth bag is found whole and a static shadow is not an object; a false person on the
+ * empty floor does not attend a bag; the detector's suitcase gives an object its class and box. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,6 +42,8 @@ typedef struct world {
     unsigned states;   /* candidate states seen (1 << vg_abandon_state_t) */
     char reasons[256]; /* reasons seen, each once, space-separated */
     int64_t static_px; /* static foreground seen, summed over frames */
+    double phantom[4]; /* w > 0: a "person" every look reports there, where nobody is */
+    double luggage[4]; /* w > 0: a suitcase every look reports there */
 } world_t;
 
 static int sink(void *opaque, vg_event_t *ev)
@@ -107,6 +111,11 @@ static void world_step(world_t *w, const synth_scene_t *s, int k, int miss)
             memcpy(p->box, truth.box[i], sizeof(p->box));
             p->score = 0.9f;
         }
+        if (w->phantom[2] > 0 && w->npersons < SYNTH_MAX_OBJECTS) {
+            vg_abandon_person_t *p = &w->persons[w->npersons++];
+            memcpy(p->box, w->phantom, sizeof(p->box));
+            p->score = 0.4f;
+        }
         w->results++;
         w->look_t = t;
     }
@@ -126,6 +135,11 @@ static void world_step(world_t *w, const synth_scene_t *s, int k, int miss)
         .results_id = w->results,
         .static_time = 10,
     };
+    vg_abandon_person_t lug = {.score = 0.5f, .cls = 28};
+    if (w->luggage[2] > 0) {
+        memcpy(lug.box, w->luggage, sizeof(lug.box));
+        in.luggage = &lug, in.nluggage = 1;
+    }
     in.tracks = vg_tracker_tracks(w->tr, &in.ntracks);
     if (w->look_t < 0) in.look_region[2] = 0;
     assert_int_equal(vg_abandon_update(w->ab, &in, sink, w), 0);
@@ -385,6 +399,114 @@ static void test_ghost_raises_nothing(void **state)
     world_close(&w);
 }
 
+/* A bag that appears with nobody around, at 3 s, its foot at (200, 150); @luma its level, @w x
+ * @h its size. */
+static int lone_bag_scene(synth_scene_t *s, uint32_t seed, uint8_t luma, double w, double h)
+{
+    synth_init(s, 320, 240, 5, 5 * 40, seed);
+    int p = synth_add_walker(s, 0, -50, 100, 1, -60, 100);
+    int b = synth_add_bag(s, p, 0);
+    s->obj[b].owner = -1;
+    s->obj[b].t_in = 3;
+    s->obj[b].nkeys = 1;
+    s->obj[b].keys[0] = (synth_key_t){3, 200, 150};
+    s->obj[b].luma = luma;
+    s->obj[b].w = w, s->obj[b].h = h;
+    return b;
+}
+
+/* A dark, smooth bag (0.7 of the floor's level, without its grain: its inside is darker than
+ * the floor by a shadow's ratio, with no edge of its own) is found whole, not as the pieces of
+ * its outline that pass the shadow test. */
+static void test_dark_bag_whole(void **state)
+{
+    (void)state;
+    synth_scene_t s;
+    world_t w;
+    int b = lone_bag_scene(&s, 17, 0, 44, 32);
+    s.obj[b].shade = 0.7;
+    world_open(&w, &s, NULL, "abandoned_object.unattended_time=5");
+    world_run(&w, &s, 0);
+    print_events(&w);
+    assert_int_equal(starts(&w), 1);
+    const vg_event_t *e = first_start(&w);
+    double truth[4] = {200 - s.obj[b].w / 2, 150 - s.obj[b].h, s.obj[b].w, s.obj[b].h};
+    print_message("  box IoU with the bag %.2f\n", iou(e->box, truth));
+    assert_true(iou(e->box, truth) >= 0.7);
+    assert_true(e->t >= 3 + 10 + 5 && e->t <= 3 + 10 + 5 + 4);
+    world_close(&w);
+}
+
+/* A shadow that stays (cast by something out of view: 0.7 of the floor's level, its grain
+ * kept), as large as the dark bag above, raises nothing. */
+static void test_still_shadow_raises_nothing(void **state)
+{
+    (void)state;
+    synth_scene_t s;
+    world_t w;
+    int b = lone_bag_scene(&s, 17, 0, 44, 32);
+    s.obj[b].shade = 0.7, s.obj[b].grain = 1;
+    world_open(&w, &s, NULL, "abandoned_object.unattended_time=5");
+    world_run(&w, &s, 0);
+    print_events(&w);
+    print_message("  candidates seen as: %s\n", w.reasons);
+    assert_int_equal(w.nev, 0);
+    assert_true(w.static_px > 50000); /* it did turn static */
+    world_close(&w);
+}
+
+/* A false person the detector reports in every look on the empty floor beside a bag (a manhole
+ * cover, a pattern): no foreground under it, so nobody stands there and the bag is raised. */
+static void test_phantom_person_does_not_attend(void **state)
+{
+    (void)state;
+    synth_scene_t s;
+    world_t w;
+    lone_bag_scene(&s, 18, 210, 22, 12);
+    world_open(&w, &s, NULL, "abandoned_object.unattended_time=5");
+    double ph[4] = {150, 90, 25, 60}; /* foot 50 px from the bag's (owner_distance_px 60) */
+    memcpy(w.phantom, ph, sizeof(ph));
+    world_run(&w, &s, 0);
+    print_events(&w);
+    assert_int_equal(starts(&w), 1);
+    world_close(&w);
+}
+
+/* The detector's suitcase on the bag gives the event its class, and its box where the mask holds
+ * only part of the object; a suitcase box over the empty floor (no static pixels) adds nothing. */
+static void test_luggage_box(void **state)
+{
+    (void)state;
+    synth_scene_t s;
+    world_t w;
+    int b = lone_bag_scene(&s, 19, 210, 22, 12);
+    world_open(&w, &s, NULL, "abandoned_object.unattended_time=5");
+    double truth[4] = {200 - s.obj[b].w / 2, 150 - s.obj[b].h, s.obj[b].w, s.obj[b].h};
+    double lug[4] = {truth[0] - 2, truth[1] - 8, truth[2] + 4, truth[3] + 10}; /* handle */
+    memcpy(w.luggage, lug, sizeof(lug));
+    world_run(&w, &s, 0);
+    print_events(&w);
+    assert_int_equal(starts(&w), 1);
+    const vg_event_t *e = first_start(&w);
+    assert_non_null(e);
+    const char *details = e ? e->details : "";
+    assert_non_null(strstr(details, "\"detector_class\":\"suitcase\""));
+    assert_true(e->box[1] <= lug[1] + 1 && e->box[3] >= lug[3] - 1);
+    world_close(&w);
+    lone_bag_scene(&s, 19, 210, 22, 12);
+    world_open(&w, &s, NULL, "abandoned_object.unattended_time=5");
+    double away[4] = {60, 60, 30, 30};
+    memcpy(w.luggage, away, sizeof(away));
+    world_run(&w, &s, 0);
+    assert_int_equal(starts(&w), 1);
+    e = first_start(&w);
+    assert_non_null(e);
+    details = e ? e->details : "";
+    assert_null(strstr(details, "detector_class"));
+    assert_true(iou(e->box, truth) >= 0.5);
+    world_close(&w);
+}
+
 /* A caller's mistakes are refused, not read past: a background of another size, a count of
  * persons without their array. */
 static void test_bad_input(void **state)
@@ -418,6 +540,10 @@ int main(void)
         cmocka_unit_test(test_bag_left_raises_once),
         cmocka_unit_test(test_bag_collected_raises_nothing),
         cmocka_unit_test(test_bag_unknown_owner),
+        cmocka_unit_test(test_dark_bag_whole),
+        cmocka_unit_test(test_still_shadow_raises_nothing),
+        cmocka_unit_test(test_phantom_person_does_not_attend),
+        cmocka_unit_test(test_luggage_box),
         cmocka_unit_test(test_lights_dim_raise_nothing),
         cmocka_unit_test(test_fixture_and_zone_time),
         cmocka_unit_test(test_ghost_raises_nothing),
