@@ -36,6 +36,7 @@ typedef enum vg_zone_kind {
     VG_ZONE_FORBIDDEN = 0,   /**< nobody may enter: intrusion */
     VG_ZONE_PEDESTRIAN_ONLY, /**< walking people only: anything else is an intrusion */
     VG_ZONE_WATCH,           /**< no restriction: a zone in which rules (density, ...) apply */
+    VG_ZONE_REST,            /**< lying down is normal here (a bed, a bench, a lawn): no fall */
     VG_ZONE_NB
 } vg_zone_kind_t;
 

@@ -29,6 +29,7 @@
 #include <vigie/abandoned.h>
 #include <vigie/crowd.h>
 #include <vigie/density.h>
+#include <vigie/fall.h>
 #include <vigie/flow.h>
 #include <vigie/pipeline.h>
 

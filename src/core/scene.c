@@ -34,7 +34,7 @@ typedef struct ctx {
     vg_scene_t *scene;
 } ctx_t;
 
-static const char *const zone_kinds[VG_ZONE_NB] = {"forbidden", "pedestrian_only", "watch"};
+static const char *const zone_kinds[VG_ZONE_NB] = {"forbidden", "pedestrian_only", "watch", "rest"};
 static const char *const crossings[VG_CROSS_NB] = {"none", "left_to_right", "right_to_left",
                                                    "both"};
 

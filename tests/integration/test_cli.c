@@ -458,6 +458,56 @@ static void test_abandoned_aboda(void **state)
     assert_int_equal(tu_run(cmd), 0);
 }
 
+/*
+ * Falls (issue 21) on real pixels, in the normal build (two clips of ../shared/data/falls, each
+ * extended by FFmpeg holding its last frame for 15 s): UP-Fall activity 1, a fall forward onto
+ * the hands landing at 3.0 s, raises exactly one `fall` starting within fall.ground_time + 2 s
+ * of the landing; activity 11, someone lying on the mattress from the first frame (no fall in
+ * view), raises none. scripts/eval-falls runs all 20 clips.
+ */
+static void test_falls(void **state)
+{
+    char args[8192], cmd[4096], ext[700], out[700];
+    const char *err;
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    fprintf(stderr, "the falls clips run in the normal build only\n");
+    skip();
+#endif
+    if (!tu_shared() || !getenv("VG_MODELS")) {
+        fprintf(stderr, "../shared or models absent: skipping the falls measurement\n");
+        skip();
+    }
+    static const struct {
+        const char *activity;
+        int falls;
+        double landing;
+    } clips[] = {{"Activity1", 1, 3.0}, {"Activity11", 0, 0}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(ext, sizeof(ext), "%s/%s.mp4", dir, clips[i].activity);
+        snprintf(cmd, sizeof(cmd),
+                 "ffmpeg -loglevel error -y -i '%s/data/falls/upfall/%s/Subject1_Trial1_Cam1.mp4' "
+                 "-vf tpad=stop_mode=clone:stop_duration=15 -an -c:v libx264 -preset ultrafast "
+                 "'%s' </dev/null",
+                 tu_shared(), clips[i].activity, ext);
+        assert_int_equal(tu_run(cmd), 0);
+        snprintf(out, sizeof(out), "%s/falls%d.jsonl", dir, i);
+        snprintf(args, sizeof(args),
+                 "analyze --set detect.wait=yes --set detector.models_dir='%s' -o '%s' '%s'",
+                 getenv("VG_MODELS"), out, ext);
+        int ret = vigie(args, &err);
+        if (ret != 0) fail_msg("vigie %s: exit %d: %s", args, ret, err);
+        int64_t frames[8];
+        double boxes[8][4];
+        int n = count_events(out, "fall", frames, boxes, 8);
+        double t = n ? start_time(out, "fall", 0) : NAN;
+        fprintf(stderr, "UP-Fall %s: %d fall events (want %d), first at %.2f s (landing %.1f s)\n",
+                clips[i].activity, n, clips[i].falls, t, clips[i].landing);
+        assert_int_equal(n, clips[i].falls);
+        if (n) assert_true(t >= clips[i].landing && t <= clips[i].landing + 5 + 2);
+    }
+}
+
 /* vigie eval events on hand-made records: hits, misses, false alerts, repeats, latencies. */
 static void test_eval_events(void **state)
 {
@@ -674,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_wrong_way_highway),
         cmocka_unit_test(test_abandoned_avss),
         cmocka_unit_test(test_abandoned_aboda),
+        cmocka_unit_test(test_falls),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_bad_configuration),
         cmocka_unit_test(test_options_listing),

@@ -115,7 +115,7 @@ static void test_errors_name_line_and_key(void **state)
     static const bad_case_t cases[] = {
         {"camera: a\ncolour: red\n", "s.yaml:2: colour: unknown key in scene"},
         {"zones:\n  - name: z\n    kind: forbiden\n    polygon: [[0,0],[1,0],[1,1]]\n",
-         "s.yaml:3: zones.kind: 'forbiden' is not one of forbidden, pedestrian_only, watch"},
+         "s.yaml:3: zones.kind: 'forbiden' is not one of forbidden, pedestrian_only, watch, rest"},
         {"zones:\n  - name: z\n    polygon: [[0,0],[1,0]]\n",
          "s.yaml:3: zones.polygon: a polygon needs at least 3 points, it has 2"},
         {"zones:\n  - kind: watch\n    polygon: [[0,0],[1,0],[1,1]]\n", "each zone needs a name"},

@@ -264,7 +264,7 @@ export async function enter(ctx, name) {
                 redraw();
               },
             },
-            ['forbidden', 'pedestrian_only', 'watch'].map((k) =>
+            ['forbidden', 'pedestrian_only', 'watch', 'rest'].map((k) =>
               el(
                 'option',
                 { value: k, selected: item.kind === k },
