@@ -35,3 +35,15 @@ void vg__fill_polygon(vg_image_t *img, const vg_polygon_t *poly, double sx, doub
         }
     }
 }
+
+double vg__box_share(const vg_image_t *mask, const double *b, uint8_t lo, uint8_t hi)
+{
+    int x0 = (int)fmax(0, b[0]), y0 = (int)fmax(0, b[1]);
+    int x1 = (int)fmin(mask->w, b[0] + b[2]), y1 = (int)fmin(mask->h, b[1] + b[3]);
+    int64_t n = 0, s = 0;
+    for (int y = y0; y < y1; y++) {
+        const uint8_t *r = vg_image_row(mask, y);
+        for (int x = x0; x < x1; x++) n++, s += r[x] >= lo && r[x] <= hi;
+    }
+    return n ? (double)s / n : 0;
+}

@@ -501,30 +501,16 @@ static const double *grown(const double *b, double f, double *out)
     return out;
 }
 
-/* share of the static pixels of @mask in box @b */
+/* shares of box @b (analysis pixels) that the mask holds static, and foreground (moving or
+ * static) */
 static double static_share(const vg_image_t *mask, const double *b)
 {
-    int x0 = (int)fmax(0, b[0]), y0 = (int)fmax(0, b[1]);
-    int x1 = (int)fmin(mask->w, b[0] + b[2]), y1 = (int)fmin(mask->h, b[1] + b[3]);
-    int64_t n = 0, s = 0;
-    for (int y = y0; y < y1; y++) {
-        const uint8_t *r = vg_image_row(mask, y);
-        for (int x = x0; x < x1; x++) n++, s += r[x] == VG_MASK_STATIC;
-    }
-    return n ? (double)s / n : 0;
+    return vg__box_share(mask, b, VG_MASK_STATIC, VG_MASK_STATIC);
 }
 
-/* share of the foreground pixels (moving or static) of @mask in box @b */
 static double fg_share(const vg_image_t *mask, const double *b)
 {
-    int x0 = (int)fmax(0, b[0]), y0 = (int)fmax(0, b[1]);
-    int x1 = (int)fmin(mask->w, b[0] + b[2]), y1 = (int)fmin(mask->h, b[1] + b[3]);
-    int64_t n = 0, s = 0;
-    for (int y = y0; y < y1; y++) {
-        const uint8_t *r = vg_image_row(mask, y);
-        for (int x = x0; x < x1; x++) n++, s += r[x] >= VG_MASK_STATIC;
-    }
-    return n ? (double)s / n : 0;
+    return vg__box_share(mask, b, VG_MASK_STATIC, 255);
 }
 
 /* Opening of radius OPEN_RADIUS: scattered pixels and thin bridges between an object and the static

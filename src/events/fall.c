@@ -42,6 +42,7 @@
 #include <vigie/stage.h>
 #include <vigie/vision.h>
 
+#include "../core/raster.h"
 #include "events_priv.h"
 
 #define MAX_PEOPLE   64
@@ -180,18 +181,10 @@ static int foot_in(const vg_fall_t *f, const vg_fall_input_t *in, const double *
     return 0;
 }
 
-/* share of @b covered by foreground in @mask */
+/* share of @b that @mask (may be NULL: 0) holds as foreground, moving or static */
 static double fg_share(const vg_image_t *mask, const double *b)
 {
-    if (!mask) return 0;
-    int x0 = (int)fmax(0, b[0]), y0 = (int)fmax(0, b[1]);
-    int x1 = (int)fmin(mask->w, b[0] + b[2]), y1 = (int)fmin(mask->h, b[1] + b[3]);
-    int64_t n = 0, s = 0;
-    for (int y = y0; y < y1; y++) {
-        const uint8_t *r = vg_image_row(mask, y);
-        for (int x = x0; x < x1; x++) n++, s += r[x] >= VG_MASK_STATIC;
-    }
-    return n ? (double)s / n : 0;
+    return mask ? vg__box_share(mask, b, VG_MASK_STATIC, 255) : 0;
 }
 
 /* how well box @b continues person @q: 0 not at all. Its centre within the last box grown by

@@ -312,6 +312,27 @@ static double start_time(const char *path, const char *type, int k)
     return t;
 }
 
+/* Runs "vigie analyze" on @input (relative to ../shared) with @scene (relative to the source
+ * tree), detect.wait and the models, @extra options, events to @out; returns how many events of
+ * any kind started (fails the test when vigie does). */
+static int analyze_clip(const char *scene, const char *input, const char *extra, const char *out)
+{
+    char args[8192];
+    const char *err;
+    snprintf(args, sizeof(args),
+             "analyze --scene '%s/%s' --set detect.wait=yes --set detector.models_dir='%s' %s -o "
+             "'%s' '%s/%s'",
+             VG_SOURCE_DIR, scene, getenv("VG_MODELS"), extra, out, tu_shared(), input);
+    int ret = vigie(args, &err);
+    if (ret != 0) fail_msg("vigie %s: exit %d: %s", args, ret, err);
+    char *text = tu_read_file(out, NULL);
+    assert_non_null(text);
+    int any = 0;
+    for (const char *p = text; (p = strstr(p, "\"phase\":\"start\"")) != NULL; p++) any++;
+    free(text);
+    return any;
+}
+
 /*
  * Abandoned objects on real pixels (issue 6): the i-LIDS AVSS 2007 platform excerpt with
  * abandonment after 5 s unattended (docs/examples/avss-platform.yaml) raises exactly one event
@@ -330,8 +351,7 @@ static void test_abandoned_avss(void **state)
         fprintf(stderr, "../shared or models absent: skipping the abandoned-object measurement\n");
         skip();
     }
-    const char *h = tu_shared();
-    const char *sc = VG_SOURCE_DIR "/docs/examples/avss-platform.yaml";
+    const char *sc = "docs/examples/avss-platform.yaml", *clip_in = "data/aod-avss/AVSS_corto.mov";
     snprintf(out5, sizeof(out5), "%s/avss5.jsonl", dir);
     snprintf(out30, sizeof(out30), "%s/avss30.jsonl", dir);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -339,17 +359,7 @@ static void test_abandoned_avss(void **state)
 #else
     const char *limit = "";
 #endif
-    snprintf(args, sizeof(args),
-             "analyze --scene '%s' --set detect.wait=yes --set detector.models_dir='%s' %s -o '%s' "
-             "'%s/data/aod-avss/AVSS_corto.mov'",
-             sc, getenv("VG_MODELS"), limit, out5, h);
-    int ret = vigie(args, &err);
-    if (ret != 0) fail_msg("vigie %s: exit %d: %s", args, ret, err);
-    char *text = tu_read_file(out5, NULL);
-    assert_non_null(text);
-    int any = 0;
-    for (const char *p = text; (p = strstr(p, "\"phase\":\"start\"")) != NULL; p++) any++;
-    free(text);
+    int any = analyze_clip(sc, clip_in, limit, out5);
     int64_t frames[16];
     double boxes[16][4];
     int n = count_events(out5, "abandoned_object", frames, boxes, 16);
@@ -379,11 +389,8 @@ static void test_abandoned_avss(void **state)
     assert_non_null(strstr(ev, "1 intervals, 1 hits, 0 misses, 0 false alerts"));
     free(ev);
     /* the default, 30 s: the case has not been unattended that long when the clip ends */
-    snprintf(args, sizeof(args),
-             "analyze --scene '%s' --set detect.wait=yes --set detector.models_dir='%s' --set "
-             "abandoned_object.unattended_time=30 -o '%s' '%s/data/aod-avss/AVSS_corto.mov'",
-             sc, getenv("VG_MODELS"), out30, h);
-    assert_int_equal(vigie(args, &err), 0);
+    assert_int_equal(analyze_clip(sc, clip_in, "--set abandoned_object.unattended_time=30", out30),
+                     0);
     snprintf(cmd, sizeof(cmd), "test ! -s '%s'", out30);
     assert_int_equal(tu_run(cmd), 0);
 #endif
@@ -407,8 +414,7 @@ static void test_abandoned_aboda(void **state)
         fprintf(stderr, "../shared or models absent: skipping the ABODA measurement\n");
         skip();
     }
-    const char *h = tu_shared();
-    const char *sc = VG_SOURCE_DIR "/docs/examples/aboda-video4.yaml";
+    const char *sc = "docs/examples/aboda-video4.yaml", *clip_in = "data/aboda/video4.avi";
     snprintf(out, sizeof(out), "%s/aboda10.jsonl", dir);
     snprintf(out30, sizeof(out30), "%s/aboda30.jsonl", dir);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -416,17 +422,7 @@ static void test_abandoned_aboda(void **state)
 #else
     const char *limit = "";
 #endif
-    snprintf(args, sizeof(args),
-             "analyze --scene '%s' --set detect.wait=yes --set detector.models_dir='%s' %s -o '%s' "
-             "'%s/data/aboda/video4.avi'",
-             sc, getenv("VG_MODELS"), limit, out, h);
-    int ret = vigie(args, &err);
-    if (ret != 0) fail_msg("vigie %s: exit %d: %s", args, ret, err);
-    char *text = tu_read_file(out, NULL);
-    assert_non_null(text);
-    int any = 0;
-    for (const char *p = text; (p = strstr(p, "\"phase\":\"start\"")) != NULL; p++) any++;
-    free(text);
+    int any = analyze_clip(sc, clip_in, limit, out);
     int64_t frames[16];
     double boxes[16][4];
     int n = count_events(out, "abandoned_object", frames, boxes, 16);
@@ -449,11 +445,9 @@ static void test_abandoned_aboda(void **state)
     assert_true(iou >= 0.5);
     free(ev);
     /* the default, 30 s: the bag has not been unattended that long when the clip ends */
-    snprintf(args, sizeof(args),
-             "analyze --scene '%s' --set detect.wait=yes --set detector.models_dir='%s' %s --set "
-             "abandoned_object.unattended_time=30 -o '%s' '%s/data/aboda/video4.avi'",
-             sc, getenv("VG_MODELS"), limit, out30, h);
-    assert_int_equal(vigie(args, &err), 0);
+    char extra30[256];
+    snprintf(extra30, sizeof(extra30), "%s --set abandoned_object.unattended_time=30", limit);
+    assert_int_equal(analyze_clip(sc, clip_in, extra30, out30), 0);
     snprintf(cmd, sizeof(cmd), "test ! -s '%s'", out30);
     assert_int_equal(tu_run(cmd), 0);
 }
