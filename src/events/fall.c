@@ -437,6 +437,24 @@ static int stage_emit(void *opaque, vg_event_t *ev)
     return vg_stage_emit(opaque, ev);
 }
 
+/* the two shapes must not overlap: a box cannot be someone standing and someone lying */
+static int check_params(const vg_fall_params_t *p, char *err, size_t errlen)
+{
+    if (p->lying_aspect > p->upright_aspect) return 0;
+    snprintf(err, errlen,
+             "fall.lying_aspect (%g) must be larger than fall.upright_aspect (%g): a box cannot "
+             "be someone standing and someone lying",
+             p->lying_aspect, p->upright_aspect);
+    return VG_EINVAL;
+}
+
+/* called with the stage's own options applied: refuse shapes that overlap before any frame */
+static int fall_configure(vg_stage_t *st, const vg_settings_t *settings, char *err, size_t errlen)
+{
+    (void)settings;
+    return check_params(st->params, err, errlen);
+}
+
 static int fall_init(vg_stage_t *st, vg_analysis_t *a)
 {
     fall_stage_t *s = st->priv;
@@ -501,7 +519,8 @@ static int fall_update(vg_stage_t *st, const vg_settings_t *settings, char *err,
     vg_fall_params_t p;
     int ret;
     if ((ret = vg_opt_defaults(&p, vg__fall_options)) < 0 ||
-        (ret = vg_settings_apply(settings, &vg_fall_option_group, &p, err, errlen)) < 0)
+        (ret = vg_settings_apply(settings, &vg_fall_option_group, &p, err, errlen)) < 0 ||
+        (ret = check_params(&p, err, errlen)) < 0)
         return ret;
     if (s->f) vg_fall_set_params(s->f, &p);
     *(vg_fall_params_t *)st->params = p;
@@ -518,6 +537,7 @@ const vg_stage_class_t vg__fall_stage = {
     .process = fall_process,
     .flush = fall_flush,
     .close = fall_close,
+    .configure = fall_configure,
     .live_groups = fall_live,
     .update = fall_update,
     .needs = VG_SLOT_BIT(VG_SLOT_DETECTIONS),

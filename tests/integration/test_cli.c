@@ -648,6 +648,8 @@ static void test_bad_configuration(void **state)
     expect(args, 2, "expected KEY=VALUE");
     snprintf(args, sizeof(args), "analyze --analysers nosuch '%s'", clip);
     expect(args, 2, "no analyser called 'nosuch'");
+    snprintf(args, sizeof(args), "analyze --set fall.upright_aspect=1.5 '%s'", clip);
+    expect(args, 2, "fall.lying_aspect (1.2) must be larger than fall.upright_aspect (1.5)");
     snprintf(scene, sizeof(scene), "%s/scene.yaml", dir);
     const char *bad = "camera: c\nzones:\n  - name: z\n    kind: forbiden\n"
                       "    polygon: [[0,0],[10,0],[10,10]]\n";
