@@ -88,6 +88,7 @@ typedef struct vg_track_label {
     double t;          /**< scene time of the last look */
     int vehicle_misses; /**< looks in a row, since the last that saw a vehicle class on it, that
                            saw none (evidence that later looks contradict fades) */
+    double look_box[4]; /**< the track's box (analysis pixels) at its last look */
 } vg_track_label_t;
 
 /**

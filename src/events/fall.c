@@ -38,6 +38,7 @@
 #include <vigie/error.h>
 #include <vigie/event.h>
 #include <vigie/fall.h>
+#include <vigie/log.h>
 #include <vigie/mem.h>
 #include <vigie/stage.h>
 #include <vigie/vision.h>
@@ -50,6 +51,7 @@
 #define TALL         0.75 /* of the standing height: a standing look that counts for a fall */
 #define OCCUPIED     0.3  /* share of a place covered (boxes or foreground): someone is there */
 #define FRAGMENT     0.3  /* of the standing height: a box smaller both ways is a piece of them */
+#define PIECE        0.5  /* of the standing height: an upright box shorter is a piece of them */
 #define REACH        0.25 /* of the standing height: a fall lands within this of where they stood */
 #define LYING_FG     0.2  /* share of a lying box unlike the background: someone is there */
 
@@ -280,7 +282,19 @@ static void follow(vg_fall_t *f, const vg_fall_input_t *in)
         /* a piece of them (a region look's crop finds an arm, a head): not their posture */
         if (q->stature > 0 && b[3] < FRAGMENT * q->stature && b[2] < FRAGMENT * q->stature)
             continue;
+        /* standing at less than half their height: a leg, an arm, a crop of them, not them
+         * standing (someone far off is a new person: this one was seen within STATURE_KEEP) */
+        if (pos == P_UPRIGHT && q->stature > 0 && in->t - q->stature_t <= STATURE_KEEP &&
+            b[3] < PIECE * q->stature)
+            continue;
         q->seen = 1;
+        double last[4];
+        memcpy(last, q->box, sizeof(last));
+        if (vg_log_get_level() >= VG_LOG_DEBUG)
+            vg_log("fall", VG_LOG_DEBUG, "t=%.2f person %d box %.0f,%.0f %.0fx%.0f %s stature %.0f fg %.2f",
+                   in->t, (int)(q - f->people), b[0], b[1], b[2], b[3],
+                   pos == P_UPRIGHT ? "upright" : pos == P_LYING ? "lying" : "other", q->stature,
+                   fg_share(in->mask, b));
         memcpy(q->box, b, sizeof(q->box));
         q->last_seen = in->t;
         if (pos == P_UPRIGHT) {
@@ -290,8 +304,11 @@ static void follow(vg_fall_t *f, const vg_fall_input_t *in)
                 q->up_t = in->t, q->up_top = b[1], q->up_h = b[3],
                 memcpy(q->up_box, b, sizeof(q->up_box));
             q->lying_since = -1, q->fall = 0, q->raised = 0;
-        } else if (pos == P_LYING && in->mask && fg_share(in->mask, b) < LYING_FG) {
-            /* nothing there unlike the floor: a pattern on it taken for someone lying */
+        } else if (pos == P_LYING && in->mask && fg_share(in->mask, b) < LYING_FG &&
+                   (q->lying_since < 0 || vg_box_iou(last, b) < 0.3)) {
+            /* nothing there unlike the floor: a pattern on it taken for someone lying (once
+             * down where they were, someone lying still fades into the background: the
+             * detector seeing them there again is enough) */
         } else if (pos == P_LYING) {
             q->down_t = in->t;
             if (q->lying_since < 0) {
@@ -304,6 +321,13 @@ static void follow(vg_fall_t *f, const vg_fall_input_t *in)
                                                     q->up_box[2] + 2 * r, q->up_box[3] + 2 * r};
                 q->fall = q->fall_duration <= p->fall_time && q->fall_drop >= p->drop &&
                           vg_box_inter(g, b) > 0;
+                if (vg_log_get_level() >= VG_LOG_DEBUG)
+                    vg_log("fall", VG_LOG_DEBUG,
+                           "t=%.2f person %d lying: %.1f s after standing, head %.2f lower, "
+                           "%s: %s",
+                           in->t, (int)(q - f->people), q->fall_duration, q->fall_drop,
+                           vg_box_inter(g, b) > 0 ? "where they stood" : "away from there",
+                           q->fall ? "a fall" : "no fall");
             }
         } else if (q->lying_since < 0) {
             /* neither (kneeling, sitting, bending, in the middle of a fall): nothing yet */
@@ -322,7 +346,12 @@ static void still_down(vg_fall_t *f, const vg_fall_input_t *in)
         person_t *q = &f->people[i];
         if (q->lying_since >= 0) {
             if (fg_share(in->mask, q->box) >= OCCUPIED) q->down_t = in->t;
-            if (in->t - q->down_t > p->end_after) q->lying_since = -1, q->fall = 0, q->raised = 0;
+            if (in->t - q->down_t > p->end_after) {
+                if (vg_log_get_level() >= VG_LOG_DEBUG)
+                    vg_log("fall", VG_LOG_DEBUG, "t=%.2f person %d: place empty, not lying",
+                           in->t, i);
+                q->lying_since = -1, q->fall = 0, q->raised = 0;
+            }
         }
         double seen = fmax(q->last_seen, q->lying_since >= 0 ? q->down_t : -INFINITY);
         if (in->t - seen <= fmax(p->hidden_time, p->fall_time) + 1) f->people[k++] = *q;
@@ -462,6 +491,17 @@ static int fall_init(vg_stage_t *st, vg_analysis_t *a)
     return vg_fall_new(&s->f, a->scene, st->params);
 }
 
+/* a box the look's region cut (an edge on the region's edge, inside the frame): a piece of
+ * someone, of no use for their posture. A region look around a moving arm or leg finds the
+ * person it belongs to cut at the crop's edge. */
+static int cut_by_region(const vg_detections_t *det, const vg_detection_t *d, int w, int h)
+{
+    const float *r = det->region, e = 2;
+    return (r[0] > e && d->x <= r[0] + e) || (r[1] > e && d->y <= r[1] + e) ||
+           (r[0] + r[2] < w - e && d->x + d->w >= r[0] + r[2] - e) ||
+           (r[1] + r[3] < h - e && d->y + d->h >= r[1] + r[3] - e);
+}
+
 static int fall_process(vg_stage_t *st, vg_analysis_t *a)
 {
     fall_stage_t *s = st->priv;
@@ -480,6 +520,7 @@ static int fall_process(vg_stage_t *st, vg_analysis_t *a)
         const vg_detection_t *d = &det->det[i];
         /* persons this look saw (not those carried over from an earlier one) */
         if (d->cls != 0 || (d->t != 0 && d->t < det->t - 1e-6)) continue;
+        if (cut_by_region(det, d, fr->image.w, fr->image.h)) continue;
         vg_fall_person_t *o = &s->persons[np++];
         o->box[0] = d->x, o->box[1] = d->y, o->box[2] = d->w, o->box[3] = d->h;
         o->score = d->score;

@@ -12,7 +12,11 @@
  *    passed since the last whole frame; otherwise, on demand, a region around a confirmed track
  *    the detector has not looked at yet, or not for detect.recheck seconds (the region is the
  *    box grown by detect.margin on each side, at least 96 pixels: small objects get the
- *    detector's full resolution). Tracks take turns, oldest look first.
+ *    detector's full resolution). Tracks take turns, oldest look first. A track whose box
+ *    changed shape since its last look (height or width by more than detect.reshape of what
+ *    it was: someone falling, sitting down, coming fully into view, a bag set down) is looked
+ *    at again after RESHAPE_GAP rather than after detect.recheck, so that a fall, over in a
+ *    second, is seen through more than the whole-frame looks every detect.every seconds.
  * Requests refused because the inference thread is busy with other cameras are simply asked
  * again on a later frame.
  */
@@ -28,11 +32,14 @@
 #include <vigie/mem.h>
 #include <vigie/track.h>
 
+#define RESHAPE_GAP 0.25 /* s: the shortest time between two looks at a track changing shape */
+
 typedef struct detect_params {
     double every;   /**< s between whole-frame requests (0: only regions) */
     int regions;    /**< ask for regions around tracks not looked at yet */
     double recheck; /**< s after which a track's region is asked for again */
     double margin;  /**< region = track box grown by this fraction on each side */
+    double reshape; /**< a box changed by this share since its last look is looked at again */
     double match;   /**< overlap (of the smaller box) for a detection to label a track */
     int wait;       /**< wait for each result (reproducible offline runs) */
     int tiles;      /**< a whole frame is looked at in this many overlapping vertical strips */
@@ -72,6 +79,15 @@ static const vg_option_t vg__detect_options[] = {
      .max = 4,
      .flags = VG_OPT_LIVE,
      .help = "a track's region is its box grown by this fraction on each side"},
+    {.name = "reshape",
+     .type = VG_OPT_DOUBLE,
+     .offset = OFF(reshape),
+     .def.d = 0.4,
+     .min = 0,
+     .max = 10,
+     .flags = VG_OPT_LIVE,
+     .help = "look again soon at a track whose box height or width changed by more than this "
+             "share since its last look (a fall, someone sitting down; 0: never)"},
     {.name = "match",
      .type = VG_OPT_DOUBLE,
      .offset = OFF(match),
@@ -167,6 +183,7 @@ static void label_tracks(detect_stage_t *d, const detect_params_t *p, const vg_i
         if (!l) return;
         l->looks++;
         l->t = now;
+        memcpy(l->look_box, b, sizeof(l->look_box));
         float best = 0;
         int best_cls = -1, vehicle_seen = 0;
         for (int k = 0; k < r->n; k++) {
@@ -271,6 +288,16 @@ static int collect(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a
     return 0;
 }
 
+/* the track's box changed shape since its last look (@l): height or width by more than
+ * detect.reshape of what it was, either way */
+static int reshaped(const detect_params_t *p, const vg_track_label_t *l, const vg_track_t *t)
+{
+    if (!(p->reshape > 0) || !(l->look_box[2] > 0) || !(l->look_box[3] > 0)) return 0;
+    double rw = t->box[2] / l->look_box[2], rh = t->box[3] / l->look_box[3];
+    double lo = 1 / (1 + p->reshape), hi = 1 + p->reshape;
+    return rw > hi || rw < lo || rh > hi || rh < lo;
+}
+
 /* The next thing to ask for, if any: 1 whole frame, 2 a region (in @region), 0 nothing. */
 static int choose(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a, float *region,
                   int64_t *track)
@@ -300,7 +327,8 @@ static int choose(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a,
         if (t[i].state != VG_TRACK_CONFIRMED || t[i].object < 0) continue;
         const vg_track_label_t *l = label_of(d, t[i].id, 0);
         double seen = l ? l->t : -INFINITY;
-        if (l && now - seen < p->recheck) continue;
+        if (l && now - seen < p->recheck && !(now - seen >= RESHAPE_GAP && reshaped(p, l, &t[i])))
+            continue;
         if (seen < oldest) oldest = seen, pick = i;
     }
     if (pick < 0) return 0;
