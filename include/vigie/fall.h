@@ -41,6 +41,9 @@ extern const vg_option_group_t vg_fall_option_group;
 typedef struct vg_fall_person {
     double box[4];
     float score;
+    int standin; /**< not a person box but one of a class the detector gives people lying on a
+                      floor (dog, cat): it only continues someone followed who lies or is
+                      falling, never starts a person */
 } vg_fall_person_t;
 
 /** One frame's input; arrays and images are borrowed for the call. */

@@ -52,6 +52,8 @@
 #define OCCUPIED     0.3  /* share of a place covered (boxes or foreground): someone is there */
 #define FRAGMENT     0.3  /* of the standing height: a box smaller both ways is a piece of them */
 #define PIECE        0.5  /* of the standing height: an upright box shorter is a piece of them */
+#define STANDIN_LONG 0.6  /* of the standing height: the least width of a stand-in lying box */
+#define STANDIN_FG   0.4  /* share of a stand-in box unlike the background, new there */
 #define REACH        0.25 /* of the standing height: a fall lands within this of where they stood */
 #define LYING_FG     0.2  /* share of a lying box unlike the background: someone is there */
 
@@ -196,6 +198,10 @@ static double fg_share(const vg_image_t *mask, const double *b)
 static double match_score(const person_t *q, const double *b, int upright)
 {
     if (upright && vg_box_inter(q->box, b) <= 0) return 0;
+    /* who gets up from lying stands on where they lay, not beside it (a chair there) */
+    double cx = b[0] + b[2] / 2;
+    if (upright && q->lying_since >= 0 && (cx < q->box[0] || cx > q->box[0] + q->box[2]))
+        return 0;
     double iou = vg_box_iou(q->box, b), g[4];
     double m = 0.5 * fmax(fmax(q->box[2], q->box[3]), q->stature);
     g[0] = q->box[0] - m, g[1] = q->box[1] - m, g[2] = q->box[2] + 2 * m, g[3] = q->box[3] + 2 * m;
@@ -256,21 +262,40 @@ static int emit_end(vg_fall_t *f, open_event_t *e, int64_t frame, double t, doub
     return emit(opaque, &ev);
 }
 
+/* a stand-in box @b (a class the detector gives people lying on a floor: dog, cat) may continue
+ * person @q: someone lying, or standing within fall_time, as long as the box is (their height
+ * at least STANDIN_LONG wide), and either where they already lie or unlike the background */
+static int standin_fits(const vg_fall_t *f, const vg_fall_input_t *in, const person_t *q,
+                        const double *b)
+{
+    if (q->seen || !(q->stature > 0) || b[2] < STANDIN_LONG * q->stature) return 0;
+    if (q->lying_since >= 0 && vg_box_iou(q->box, b) >= 0.3) return 1;
+    if (q->lying_since < 0 && in->t - q->up_t > f->p.fall_time) return 0;
+    return !in->mask || fg_share(in->mask, b) >= STANDIN_FG;
+}
+
 /* the persons of a new look: follow each, note standing and lying */
 static void follow(vg_fall_t *f, const vg_fall_input_t *in)
 {
     const vg_fall_params_t *p = &f->p;
     for (int i = 0; i < f->npeople; i++) f->people[i].seen = 0;
-    for (int j = 0; j < in->npersons; j++) {
+    /* persons first, then the stand-ins for someone lying (they only continue a person) */
+    for (int jj = 0; jj < 2 * in->npersons; jj++) {
+        int j = jj % in->npersons, standin = jj >= in->npersons;
+        if (!in->persons[j].standin != !standin) continue;
         const double *b = in->persons[j].box;
         if (foot_in(f, in, b, -1)) continue;
         person_t *best = NULL;
         double bs = 0;
         posture_t pos = posture(p, in, b);
+        if (standin && pos != P_LYING) continue;
         for (int i = 0; i < f->npeople; i++) {
-            double s = f->people[i].seen ? 0 : match_score(&f->people[i], b, pos == P_UPRIGHT);
+            const person_t *q = &f->people[i];
+            if (standin && !standin_fits(f, in, q, b)) continue;
+            double s = q->seen ? 0 : match_score(q, b, pos == P_UPRIGHT);
             if (s > bs) bs = s, best = &f->people[i];
         }
+        if (standin && !best) continue;
         if (!best) {
             if (f->npeople == MAX_PEOPLE) continue;
             best = &f->people[f->npeople++];
@@ -519,11 +544,13 @@ static int fall_process(vg_stage_t *st, vg_analysis_t *a)
     for (int i = 0; look && i < det->n; i++) {
         const vg_detection_t *d = &det->det[i];
         /* persons this look saw (not those carried over from an earlier one) */
-        if (d->cls != 0 || (d->t != 0 && d->t < det->t - 1e-6)) continue;
+        int standin = d->cls == 15 || d->cls == 16; /* COCO cat, dog */
+        if ((d->cls != 0 && !standin) || (d->t != 0 && d->t < det->t - 1e-6)) continue;
         if (cut_by_region(det, d, fr->image.w, fr->image.h)) continue;
         vg_fall_person_t *o = &s->persons[np++];
         o->box[0] = d->x, o->box[1] = d->y, o->box[2] = d->w, o->box[3] = d->h;
         o->score = d->score;
+        o->standin = standin;
     }
     vg_fall_input_t in = {
         .frame = fr->index,
