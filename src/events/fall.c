@@ -30,6 +30,7 @@
  * nobody standing, so no fall is ever seen.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,8 @@
 #define PIECE        0.5  /* of the standing height: an upright box shorter is a piece of them */
 #define STANDIN_LONG 0.6  /* of the standing height: the least width of a stand-in lying box */
 #define STANDIN_FG   0.4  /* share of a stand-in box unlike the background, new there */
+#define FALLING_DROP 0.5  /* of the standing height: the head this far down (not lying) is falling */
+#define SETTLE       3.0  /* s: seen falling, then lying within this long, is a fall */
 #define REACH        0.25 /* of the standing height: a fall lands within this of where they stood */
 #define LYING_FG     0.2  /* share of a lying box unlike the background: someone is there */
 
@@ -112,7 +115,9 @@ typedef struct person {
     int raised;          /* this lying run raised its event */
     int fall;            /* a fall was seen into this lying run */
     double fall_duration, fall_drop;
-    int seen; /* matched this look */
+    double falling_t;    /* a look that saw them falling since up_t, else -INFINITY */
+    double falling_drop; /* how far the head was down then (of up_h) */
+    int seen;            /* matched this look */
 } person_t;
 
 typedef struct open_event {
@@ -275,88 +280,142 @@ static int standin_fits(const vg_fall_t *f, const vg_fall_input_t *in, const per
 }
 
 /* the persons of a new look: follow each, note standing and lying */
+/* where they stood: a fall lands against the standing box grown by REACH of their height (a fall
+ * forward), not further */
+static int near_stand(const person_t *q, const double *b)
+{
+    double r = REACH * q->up_h, g[4] = {q->up_box[0] - r, q->up_box[1] - r, q->up_box[2] + 2 * r,
+                                        q->up_box[3] + 2 * r};
+    return vg_box_inter(g, b) > 0;
+}
+
+/* box @b, of posture @pos, is person @q this look: note standing, falling and lying */
+static void observe(vg_fall_t *f, const vg_fall_input_t *in, person_t *q, const double *b,
+                    posture_t pos)
+{
+    const vg_fall_params_t *p = &f->p;
+    int who = (int)(q - f->people), debug = vg_log_get_level() >= VG_LOG_DEBUG;
+    double last[4];
+    memcpy(last, q->box, sizeof(last));
+    q->seen = 1;
+    if (debug)
+        vg_log("fall", VG_LOG_DEBUG, "t=%.2f person %d box %.0f,%.0f %.0fx%.0f %s stature %.0f",
+               in->t, who, b[0], b[1], b[2], b[3],
+               pos == P_UPRIGHT ? "upright" : pos == P_LYING ? "lying" : "other", q->stature);
+    memcpy(q->box, b, sizeof(q->box));
+    q->last_seen = in->t;
+    double drop = q->up_h > 0 ? (b[1] - q->up_top) / q->up_h : 0;
+    if (pos == P_UPRIGHT) {
+        if (in->t - q->stature_t > STATURE_KEEP || b[3] >= q->stature)
+            q->stature = b[3], q->stature_t = in->t;
+        if (b[3] >= TALL * q->stature)
+            q->up_t = in->t, q->up_top = b[1], q->up_h = b[3],
+            memcpy(q->up_box, b, sizeof(q->up_box));
+        q->lying_since = -1, q->fall = 0, q->raised = 0, q->falling_t = -INFINITY;
+    } else if (pos == P_LYING && in->mask && fg_share(in->mask, b) < LYING_FG &&
+               (q->lying_since < 0 || vg_box_iou(last, b) < 0.3)) {
+        /* nothing there unlike the floor: a pattern on it taken for someone lying (once down
+         * where they were, someone lying still fades into the background: the detector seeing
+         * them there again is enough) */
+    } else if (pos == P_LYING) {
+        q->down_t = in->t;
+        if (q->lying_since >= 0) return;
+        q->lying_since = in->t;
+        /* straight from standing to lying within fall_time, or lying soon after a look that
+         * saw them falling (the head down by half their height within fall_time) */
+        int straight = in->t - q->up_t <= p->fall_time && drop >= p->drop && near_stand(q, b);
+        int settled = in->t - q->falling_t <= SETTLE;
+        q->fall = straight || settled;
+        if (straight)
+            q->fall_duration = in->t - q->up_t, q->fall_drop = drop;
+        else if (settled)
+            q->fall_duration = q->falling_t - q->up_t, q->fall_drop = q->falling_drop;
+        else
+            q->fall_duration = in->t - q->up_t, q->fall_drop = drop;
+        q->falling_t = -INFINITY;
+        if (debug)
+            vg_log("fall", VG_LOG_DEBUG,
+                   "t=%.2f person %d lying: %.1f s after standing, head %.2f lower, %s: %s", in->t,
+                   who, in->t - q->up_t, drop, near_stand(q, b) ? "where they stood" : "away",
+                   q->fall ? "a fall" : "no fall");
+    } else if (q->lying_since < 0 && in->t - q->up_t <= p->fall_time && drop >= FALLING_DROP &&
+               near_stand(q, b)) {
+        /* on the way down, or down but not (yet) seen lying: falling */
+        if (q->falling_t < q->up_t) q->falling_t = in->t, q->falling_drop = drop;
+        if (debug)
+            vg_log("fall", VG_LOG_DEBUG, "t=%.2f person %d falling: head %.2f lower %.1f s after "
+                   "standing", in->t, who, drop, in->t - q->up_t);
+    } /* else: kneeling, sitting, bending; or a look between lying ones (a knee raised, a box
+       * cut short) that leaves them down */
+}
+
+/* may box @b of posture @pos be person @q at all: a piece of them (a region look's crop finds an
+ * arm, a head; standing at less than half their height: a leg) is not their posture */
+static int piece_of(const person_t *q, const vg_fall_input_t *in, const double *b, posture_t pos)
+{
+    if (!(q->stature > 0)) return 0;
+    if (b[3] < FRAGMENT * q->stature && b[2] < FRAGMENT * q->stature) return 1;
+    /* (someone far off is a new person: this one was seen within STATURE_KEEP) */
+    return pos == P_UPRIGHT && in->t - q->stature_t <= STATURE_KEEP && b[3] < PIECE * q->stature;
+}
+
+typedef struct pair {
+    double score;
+    int box, person;
+} pair_t;
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const pair_t *x = a, *y = b;
+    return x->score < y->score ? 1 : x->score > y->score ? -1 : x->box - y->box;
+}
+
+/* the persons of a new look: each box goes to the person it continues best (best pairs first),
+ * the others are new people; then the stand-ins, which only continue someone */
 static void follow(vg_fall_t *f, const vg_fall_input_t *in)
 {
     const vg_fall_params_t *p = &f->p;
+    pair_t pairs[4 * MAX_PEOPLE];
+    signed char used[4 * MAX_PEOPLE];
     for (int i = 0; i < f->npeople; i++) f->people[i].seen = 0;
-    /* persons first, then the stand-ins for someone lying (they only continue a person) */
-    for (int jj = 0; jj < 2 * in->npersons; jj++) {
-        int j = jj % in->npersons, standin = jj >= in->npersons;
-        if (!in->persons[j].standin != !standin) continue;
-        const double *b = in->persons[j].box;
-        if (foot_in(f, in, b, -1)) continue;
-        person_t *best = NULL;
-        double bs = 0;
-        posture_t pos = posture(p, in, b);
-        if (standin && pos != P_LYING) continue;
-        for (int i = 0; i < f->npeople; i++) {
-            const person_t *q = &f->people[i];
-            if (standin && !standin_fits(f, in, q, b)) continue;
-            double s = q->seen ? 0 : match_score(q, b, pos == P_UPRIGHT);
-            if (s > bs) bs = s, best = &f->people[i];
-        }
-        if (standin && !best) continue;
-        if (!best) {
-            if (f->npeople == MAX_PEOPLE) continue;
-            best = &f->people[f->npeople++];
-            memset(best, 0, sizeof(*best));
-            best->up_t = -INFINITY;
-            best->lying_since = -1;
-        }
-        person_t *q = best;
-        /* a piece of them (a region look's crop finds an arm, a head): not their posture */
-        if (q->stature > 0 && b[3] < FRAGMENT * q->stature && b[2] < FRAGMENT * q->stature)
-            continue;
-        /* standing at less than half their height: a leg, an arm, a crop of them, not them
-         * standing (someone far off is a new person: this one was seen within STATURE_KEEP) */
-        if (pos == P_UPRIGHT && q->stature > 0 && in->t - q->stature_t <= STATURE_KEEP &&
-            b[3] < PIECE * q->stature)
-            continue;
-        q->seen = 1;
-        double last[4];
-        memcpy(last, q->box, sizeof(last));
-        if (vg_log_get_level() >= VG_LOG_DEBUG)
-            vg_log("fall", VG_LOG_DEBUG, "t=%.2f person %d box %.0f,%.0f %.0fx%.0f %s stature %.0f fg %.2f",
-                   in->t, (int)(q - f->people), b[0], b[1], b[2], b[3],
-                   pos == P_UPRIGHT ? "upright" : pos == P_LYING ? "lying" : "other", q->stature,
-                   fg_share(in->mask, b));
-        memcpy(q->box, b, sizeof(q->box));
-        q->last_seen = in->t;
-        if (pos == P_UPRIGHT) {
-            if (in->t - q->stature_t > STATURE_KEEP || b[3] >= q->stature)
-                q->stature = b[3], q->stature_t = in->t;
-            if (b[3] >= TALL * q->stature)
-                q->up_t = in->t, q->up_top = b[1], q->up_h = b[3],
-                memcpy(q->up_box, b, sizeof(q->up_box));
-            q->lying_since = -1, q->fall = 0, q->raised = 0;
-        } else if (pos == P_LYING && in->mask && fg_share(in->mask, b) < LYING_FG &&
-                   (q->lying_since < 0 || vg_box_iou(last, b) < 0.3)) {
-            /* nothing there unlike the floor: a pattern on it taken for someone lying (once
-             * down where they were, someone lying still fades into the background: the
-             * detector seeing them there again is enough) */
-        } else if (pos == P_LYING) {
-            q->down_t = in->t;
-            if (q->lying_since < 0) {
-                q->lying_since = in->t;
-                q->fall_duration = in->t - q->up_t;
-                q->fall_drop = q->up_h > 0 ? (b[1] - q->up_top) / q->up_h : 0;
-                /* where they stood: they land against their standing box (grown by REACH of
-                 * their height: a fall forward), not further */
-                double r = REACH * q->up_h, g[4] = {q->up_box[0] - r, q->up_box[1] - r,
-                                                    q->up_box[2] + 2 * r, q->up_box[3] + 2 * r};
-                q->fall = q->fall_duration <= p->fall_time && q->fall_drop >= p->drop &&
-                          vg_box_inter(g, b) > 0;
-                if (vg_log_get_level() >= VG_LOG_DEBUG)
-                    vg_log("fall", VG_LOG_DEBUG,
-                           "t=%.2f person %d lying: %.1f s after standing, head %.2f lower, "
-                           "%s: %s",
-                           in->t, (int)(q - f->people), q->fall_duration, q->fall_drop,
-                           vg_box_inter(g, b) > 0 ? "where they stood" : "away from there",
-                           q->fall ? "a fall" : "no fall");
+    int nb = in->npersons < 4 * MAX_PEOPLE ? in->npersons : 4 * MAX_PEOPLE;
+    for (int pass = 0; pass < 2; pass++) {
+        int np = 0;
+        for (int j = 0; j < nb; j++) {
+            const double *b = in->persons[j].box;
+            posture_t pos = posture(p, in, b);
+            used[j] = !in->persons[j].standin != !pass || foot_in(f, in, b, -1) ||
+                      (pass && pos != P_LYING);
+            if (used[j]) continue;
+            /* a box that is a piece of the person it lies best over is nobody */
+            double bs = 0;
+            const person_t *bq = NULL;
+            for (int i = 0; i < f->npeople; i++) {
+                const person_t *q = &f->people[i];
+                double s = q->seen ? 0 : match_score(q, b, pos == P_UPRIGHT);
+                if (pass && !standin_fits(f, in, q, b)) s = 0;
+                if (s > bs) bs = s, bq = q;
+                if (s > 0 && np < 4 * MAX_PEOPLE)
+                    pairs[np++] = (pair_t){.score = s, .box = j, .person = i};
             }
-        } else if (q->lying_since < 0) {
-            /* neither (kneeling, sitting, bending, in the middle of a fall): nothing yet */
-        } /* a look between lying ones (a knee raised, a box cut short) leaves them down */
+            if (bq && piece_of(bq, in, b, pos)) used[j] = 1;
+        }
+        qsort(pairs, (size_t)np, sizeof(pairs[0]), pair_cmp);
+        for (int k = 0; k < np; k++) {
+            person_t *q = &f->people[pairs[k].person];
+            int j = pairs[k].box;
+            if (used[j] || q->seen) continue;
+            used[j] = 1;
+            observe(f, in, q, in->persons[j].box, posture(p, in, in->persons[j].box));
+        }
+        for (int j = 0; !pass && j < nb; j++) {
+            if (used[j] || f->npeople == MAX_PEOPLE) continue;
+            person_t *q = &f->people[f->npeople++];
+            memset(q, 0, sizeof(*q));
+            q->up_t = q->falling_t = -INFINITY;
+            q->lying_since = -1;
+            observe(f, in, q, in->persons[j].box, posture(p, in, in->persons[j].box));
+        }
     }
 }
 
