@@ -211,6 +211,8 @@ static double match_score(const person_t *q, const double *b, int upright)
     double m = 0.5 * fmax(fmax(q->box[2], q->box[3]), q->stature);
     g[0] = q->box[0] - m, g[1] = q->box[1] - m, g[2] = q->box[2] + 2 * m, g[3] = q->box[3] + 2 * m;
     int inside = vg_box_contains(g, b[0] + b[2] / 2, b[1] + b[3] / 2);
+    /* someone lying does not jump: their next box overlaps where they lie */
+    if (!upright && q->lying_since >= 0 && iou < 0.1) return 0;
     return iou >= 0.1 || inside ? iou + 0.1 * inside + 1e-3 : 0;
 }
 
