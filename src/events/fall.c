@@ -8,14 +8,28 @@
  * the last, or its centre lies within the last grown by half: a falling person's box moves down
  * and widens), with their standing height (the tallest standing box of the last 10 s).
  *
+ * Each look's boxes go to the people they continue best, best pairs first; a box that is a piece
+ * of the person it lies over (smaller than FRAGMENT of their height both ways; upright but under
+ * half their height: a leg, an arm) is nobody, and so is a box a region look's crop cut at its
+ * edge. The detect stage looks again at a track within a quarter second when its box changes
+ * shape (detect.reshape), so a fall, over in a second, is seen through several looks.
+ *
  * A fall is seen when a person is first found lying within fall_time of a look that saw them
  * standing at three quarters of their standing height at least, with their box's top (the
- * head) at least `drop` of that height lower: a stumble, a collapse, a fall off a chair. Lying
+ * head) at least `drop` of that height lower, against where they stood; or lying within SETTLE
+ * of a look that saw them falling (not yet lying, the head down by half their height within
+ * half of fall_time: the fast part of a fall). A stumble, a collapse, a fall off a chair. Lying
  * down slowly passes through looks that are neither (kneeling, sitting) for longer than
  * fall_time, and someone lying when first seen fell out of view: neither is a fall (with
  * lying_no_fall, the second raises a lower-scored event of kind lying_no_fall after the same
  * ground time). Once lying for ground_time after a fall — not inside a `rest` zone, not under
  * an ignore mask — the event starts on the lying box.
+ *
+ * People lying on a floor are often named dog or cat by the detector (COCO has few people
+ * lying): such a box, lying-shaped and at least STANDIN_LONG of their height long, continues
+ * someone followed who lies there or is falling, and never starts anyone. A first lying box
+ * must be unlike the background (LYING_FG: not a pattern on the floor); later ones where they
+ * already lie need not be (someone lying still fades into the background model).
  *
  * While it is open the place is watched rather than the person: a lying person found there again
  * keeps it; the person standing up there (their standing height again) or the place left empty
@@ -55,10 +69,11 @@
 #define PIECE        0.5  /* of the standing height: an upright box shorter is a piece of them */
 #define STANDIN_LONG 0.6  /* of the standing height: the least width of a stand-in lying box */
 #define STANDIN_FG   0.4  /* share of a stand-in box unlike the background, new there */
-#define FALLING_DROP 0.5  /* of the standing height: the head this far down (not lying) is falling */
-#define SETTLE       3.0  /* s: seen falling, then lying within this long, is a fall */
-#define REACH        0.25 /* of the standing height: a fall lands within this of where they stood */
-#define LYING_FG     0.2  /* share of a lying box unlike the background: someone is there */
+#define FALLING_DROP 0.5  /* of the standing height: the head this far down (not lying) is falling \
+                           */
+#define SETTLE   3.0      /* s: seen falling, then lying within this long, is a fall */
+#define REACH    0.25     /* of the standing height: a fall lands within this of where they stood */
+#define LYING_FG 0.2      /* share of a lying box unlike the background: someone is there */
 
 #define OFF(x) offsetof(vg_fall_params_t, x)
 #define D(n_, f_, def_, lo_, hi_, u_, h_)                                                          \
@@ -205,8 +220,7 @@ static double match_score(const person_t *q, const double *b, int upright)
     if (upright && vg_box_inter(q->box, b) <= 0) return 0;
     /* who gets up from lying stands on where they lay, not beside it (a chair there) */
     double cx = b[0] + b[2] / 2;
-    if (upright && q->lying_since >= 0 && (cx < q->box[0] || cx > q->box[0] + q->box[2]))
-        return 0;
+    if (upright && q->lying_since >= 0 && (cx < q->box[0] || cx > q->box[0] + q->box[2])) return 0;
     double iou = vg_box_iou(q->box, b), g[4];
     double m = 0.5 * fmax(fmax(q->box[2], q->box[3]), q->stature);
     g[0] = q->box[0] - m, g[1] = q->box[1] - m, g[2] = q->box[2] + 2 * m, g[3] = q->box[3] + 2 * m;
@@ -277,7 +291,8 @@ static int standin_fits(const vg_fall_t *f, const vg_fall_input_t *in, const per
 {
     if (q->seen || !(q->stature > 0) || b[2] < STANDIN_LONG * q->stature) return 0;
     if (q->lying_since >= 0 && vg_box_iou(q->box, b) >= 0.3) return 1;
-    if (q->lying_since < 0 && in->t - q->up_t > f->p.fall_time) return 0;
+    if (q->lying_since < 0 && in->t - q->up_t > f->p.fall_time && in->t - q->falling_t > SETTLE)
+        return 0;
     return !in->mask || fg_share(in->mask, b) >= STANDIN_FG;
 }
 
@@ -286,8 +301,8 @@ static int standin_fits(const vg_fall_t *f, const vg_fall_input_t *in, const per
  * forward), not further */
 static int near_stand(const person_t *q, const double *b)
 {
-    double r = REACH * q->up_h, g[4] = {q->up_box[0] - r, q->up_box[1] - r, q->up_box[2] + 2 * r,
-                                        q->up_box[3] + 2 * r};
+    double r = REACH * q->up_h,
+           g[4] = {q->up_box[0] - r, q->up_box[1] - r, q->up_box[2] + 2 * r, q->up_box[3] + 2 * r};
     return vg_box_inter(g, b) > 0;
 }
 
@@ -303,7 +318,10 @@ static void observe(vg_fall_t *f, const vg_fall_input_t *in, person_t *q, const 
     if (debug)
         vg_log("fall", VG_LOG_DEBUG, "t=%.2f person %d box %.0f,%.0f %.0fx%.0f %s stature %.0f",
                in->t, who, b[0], b[1], b[2], b[3],
-               pos == P_UPRIGHT ? "upright" : pos == P_LYING ? "lying" : "other", q->stature);
+               pos == P_UPRIGHT ? "upright"
+               : pos == P_LYING ? "lying"
+                                : "other",
+               q->stature);
     memcpy(q->box, b, sizeof(q->box));
     q->last_seen = in->t;
     double drop = q->up_h > 0 ? (b[1] - q->up_top) / q->up_h : 0;
@@ -324,7 +342,7 @@ static void observe(vg_fall_t *f, const vg_fall_input_t *in, person_t *q, const 
         if (q->lying_since >= 0) return;
         q->lying_since = in->t;
         /* straight from standing to lying within fall_time, or lying soon after a look that
-         * saw them falling (the head down by half their height within fall_time) */
+         * saw them falling (the head down by half their height within half of fall_time) */
         int straight = in->t - q->up_t <= p->fall_time && drop >= p->drop && near_stand(q, b);
         int settled = in->t - q->falling_t <= SETTLE;
         q->fall = straight || settled;
@@ -340,13 +358,15 @@ static void observe(vg_fall_t *f, const vg_fall_input_t *in, person_t *q, const 
                    "t=%.2f person %d lying: %.1f s after standing, head %.2f lower, %s: %s", in->t,
                    who, in->t - q->up_t, drop, near_stand(q, b) ? "where they stood" : "away",
                    q->fall ? "a fall" : "no fall");
-    } else if (q->lying_since < 0 && in->t - q->up_t <= p->fall_time && drop >= FALLING_DROP &&
+    } else if (q->lying_since < 0 && in->t - q->up_t <= p->fall_time / 2 && drop >= FALLING_DROP &&
                near_stand(q, b)) {
         /* on the way down, or down but not (yet) seen lying: falling */
         if (q->falling_t < q->up_t) q->falling_t = in->t, q->falling_drop = drop;
         if (debug)
-            vg_log("fall", VG_LOG_DEBUG, "t=%.2f person %d falling: head %.2f lower %.1f s after "
-                   "standing", in->t, who, drop, in->t - q->up_t);
+            vg_log("fall", VG_LOG_DEBUG,
+                   "t=%.2f person %d falling: head %.2f lower %.1f s after "
+                   "standing",
+                   in->t, who, drop, in->t - q->up_t);
     } /* else: kneeling, sitting, bending; or a look between lying ones (a knee raised, a box
        * cut short) that leaves them down */
 }
@@ -434,8 +454,8 @@ static void still_down(vg_fall_t *f, const vg_fall_input_t *in)
             if (fg_share(in->mask, q->box) >= OCCUPIED) q->down_t = in->t;
             if (in->t - q->down_t > p->end_after) {
                 if (vg_log_get_level() >= VG_LOG_DEBUG)
-                    vg_log("fall", VG_LOG_DEBUG, "t=%.2f person %d: place empty, not lying",
-                           in->t, i);
+                    vg_log("fall", VG_LOG_DEBUG, "t=%.2f person %d: place empty, not lying", in->t,
+                           i);
                 q->lying_since = -1, q->fall = 0, q->raised = 0;
             }
         }
