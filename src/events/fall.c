@@ -69,11 +69,12 @@
 #define PIECE        0.5  /* of the standing height: an upright box shorter is a piece of them */
 #define STANDIN_LONG 0.6  /* of the standing height: the least width of a stand-in lying box */
 #define STANDIN_FG   0.4  /* share of a stand-in box unlike the background, new there */
-#define FALLING_DROP 0.5  /* of the standing height: the head this far down (not lying) is falling \
-                           */
-#define SETTLE   3.0      /* s: seen falling, then lying within this long, is a fall */
-#define REACH    0.25     /* of the standing height: a fall lands within this of where they stood */
-#define LYING_FG 0.2      /* share of a lying box unlike the background: someone is there */
+#define FALLING_DROP                                                                               \
+    0.5               /* of the standing height: the head this far down (not lying) is falling     \
+                       */
+#define SETTLE   3.0  /* s: seen falling, then lying within this long, is a fall */
+#define REACH    0.25 /* of the standing height: a fall lands within this of where they stood */
+#define LYING_FG 0.2  /* share of a lying box unlike the background: someone is there */
 
 #define OFF(x) offsetof(vg_fall_params_t, x)
 #define D(n_, f_, def_, lo_, hi_, u_, h_)                                                          \
@@ -527,7 +528,13 @@ int vg_fall_update(vg_fall_t *f, const vg_fall_input_t *in, vg_emit_fn emit, voi
         if (!q->fall && !p->lying_no_fall) continue;
         if (foot_in(f, in, q->box, VG_ZONE_REST)) continue;
         int taken = 0;
-        for (int i = 0; i < f->nev && !taken; i++) taken = vg_box_inter(f->ev[i].box, q->box) > 0;
+        /* near an open event: the same fall (a piece of the person followed on its own) */
+        for (int i = 0; i < f->nev && !taken; i++) {
+            const double *e = f->ev[i].box;
+            double m = 0.5 * fmax(e[2], e[3]),
+                   g[4] = {e[0] - m, e[1] - m, e[2] + 2 * m, e[3] + 2 * m};
+            taken = vg_box_inter(g, q->box) > 0;
+        }
         for (int i = 0; i < f->ncool && !taken; i++)
             taken = vg_box_iou(f->cool[i].box, q->box) >= 0.2;
         if (taken || f->nev == MAX_PEOPLE) continue;
