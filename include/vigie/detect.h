@@ -19,7 +19,9 @@ typedef struct vg_detection {
     float x, y, w, h; /**< frame pixels */
     float score;      /**< 0..1 */
     int cls;          /**< COCO-80 class, 0-based (0 = person) */
-    double t; /**< time of the frame it was seen in (the detect stage sets it; 0: unknown) */
+    double t;    /**< time of the frame it was seen in (the detect stage sets it; 0: unknown) */
+    int reshape; /**< found by a region look asked early because its track changed shape
+                      (detect.reshape): a look for postures, see vg_detections_t.reshape */
 } vg_detection_t;
 
 /** Options of the "detector" group. */
@@ -106,6 +108,9 @@ typedef struct vg_detections {
     float region[4]; /**< where the last result looked (analysis pixels; the whole frame for a
                         whole-frame look); det holds that result and earlier regions' finds */
     int64_t results; /**< detector results so far: a new one arrived when this changes */
+    int reshape;     /**< the last result is a region asked early because its track changed
+                          shape (detect.reshape): a look for postures (falls), which stages
+                          that weigh looks over time (abandoned objects) leave out */
 } vg_detections_t;
 
 /** The label of track @id, or NULL when the detector has not seen it yet. */

@@ -30,7 +30,9 @@ typedef struct abandoned_stage {
     vg_image_t lt; /* the long-term background, each frame */
     vg_abandon_person_t *persons;
     int cap;
-    int64_t last_results;
+    int64_t last_results; /* the last look this stage took (detect.reshape's left out) */
+    double look_t;        /* its time */
+    float look_region[4]; /* and region (zero before the first) */
     int64_t last_frame;
     double last_t;
     int warned;
@@ -149,7 +151,10 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
     for (int i = 0; i < det->n; i++) {
         const vg_detection_t *d = &det->det[i];
         int lug = d->cls == 24 || d->cls == 26 || d->cls == 28;
-        if (d->cls != 0 && !lug) continue;
+        /* looks asked for postures (detect.reshape) are left out: they come often around
+         * people changing shape — the owner setting the bag down, someone passing — and would
+         * weigh as much as the regular looks in the evidence gathered over time */
+        if ((d->cls != 0 && !lug) || d->reshape) continue;
         vg_abandon_person_t *o = lug ? &s->persons[det->n - 1 - nl++] : &s->persons[np++];
         o->box[0] = d->x, o->box[1] = d->y, o->box[2] = d->w, o->box[3] = d->h;
         o->score = d->score;
@@ -166,9 +171,9 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
         .sy = (double)f->in_h / f->image.h,
         .persons = s->persons,
         .npersons = np,
-        .look_t = det->t,
-        .look = det->frame_index >= 0 && det->results != s->last_results,
-        .results_id = det->results,
+        .look_t = det->reshape ? s->look_t : det->t,
+        .look = det->frame_index >= 0 && det->results != s->last_results && !det->reshape,
+        .results_id = det->reshape ? s->last_results : det->results,
         .static_time = s->static_time,
         .luggage = nl ? &s->persons[det->n - nl] : NULL,
         .nluggage = nl,
@@ -189,9 +194,12 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
         }
         if (vg_bgs_long_term(s->bgs, &s->lt) >= 0) in.background = &s->lt;
     }
-    if (det->frame_index >= 0)
-        for (int k = 0; k < 4; k++) in.look_region[k] = det->region[k];
-    s->last_results = det->results;
+    if (det->frame_index >= 0 && !det->reshape) {
+        memcpy(s->look_region, det->region, sizeof(s->look_region));
+        s->look_t = det->t;
+        s->last_results = det->results;
+    }
+    for (int k = 0; k < 4; k++) in.look_region[k] = s->look_region[k];
     s->last_frame = f->index;
     s->last_t = f->t;
     ret = vg_abandon_update(s->ab, &in, emit, a);

@@ -11,8 +11,8 @@
  * Each look's boxes go to the people they continue best, best pairs first; a box that is a piece
  * of the person it lies over (smaller than FRAGMENT of their height both ways; upright but under
  * half their height: a leg, an arm) is nobody, and so is a box a region look's crop cut at its
- * edge. With detect.reshape (off by default), the detect stage looks again at a track within a
- * quarter second when its box changes shape, so a fall, over in a second, is seen in several looks.
+ * edge. The detect stage looks again at a track a quarter second apart while its box changes
+ * shape (detect.reshape), so a fall, over in a second, is seen in several looks.
  *
  * A fall is seen when a person is first found lying within fall_time of a look that saw them
  * standing at three quarters of their standing height at least, with their box's top (the

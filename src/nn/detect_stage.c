@@ -82,12 +82,12 @@ static const vg_option_t vg__detect_options[] = {
     {.name = "reshape",
      .type = VG_OPT_DOUBLE,
      .offset = OFF(reshape),
-     .def.d = 0,
+     .def.d = 0.4,
      .min = 0,
      .max = 10,
      .flags = VG_OPT_LIVE,
      .help = "look again soon at a track whose box height or width changed by more than this "
-             "share since its last look (0.4 for falls; 0: never)"},
+             "share since its last look (a fall, someone sitting down; 0: never)"},
     {.name = "match",
      .type = VG_OPT_DOUBLE,
      .offset = OFF(match),
@@ -119,10 +119,12 @@ typedef struct detect_stage {
     int dp_set;
     vg_infer_t *svc;
     vg_infer_client_t *cl;
-    int pending_whole;  /* the request in flight is a whole frame (or its first strip) */
-    int tiles_left;     /* strips of the current whole frame still to ask for */
-    int64_t pending_id; /* or the track it looks at */
-    double last_whole;  /* scene time of the last whole-frame request */
+    int pending_whole;   /* the request in flight is a whole frame (or its first strip) */
+    int pending_reshape; /* or a region asked early because its track changed shape */
+    int pick_reshape;    /* choose() picked such a region */
+    int tiles_left;      /* strips of the current whole frame still to ask for */
+    int64_t pending_id;  /* or the track it looks at */
+    double last_whole;   /* scene time of the last whole-frame request */
     vg_detection_t *det;
     int ndet, capdet;
     vg_track_label_t *labels;
@@ -268,7 +270,8 @@ static int collect(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a
             for (int i = 0; i < d->ndet && !dup; i++) {
                 double b[4] = {d->det[i].x, d->det[i].y, d->det[i].w, d->det[i].h};
                 dup = d->det[i].cls == r.det[k].cls && overlap_small(b, &r.det[k]) > 0.5;
-                if (dup) d->det[i] = r.det[k], d->det[i].t = r.t; /* where it is now */
+                if (dup) /* where it is now */
+                    d->det[i] = r.det[k], d->det[i].t = r.t, d->det[i].reshape = d->pending_reshape;
             }
         if (dup) continue;
         if (d->ndet == d->capdet) {
@@ -278,12 +281,14 @@ static int collect(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a
             d->det = n, d->capdet = cap;
         }
         d->det[d->ndet] = r.det[k];
+        d->det[d->ndet].reshape = d->pending_reshape;
         d->det[d->ndet++].t = r.t;
     }
     d->pub.frame_index = r.frame_index;
     d->pub.t = r.t;
     memcpy(d->pub.region, r.region, sizeof(d->pub.region));
     d->pub.results = d->results;
+    d->pub.reshape = d->pending_reshape;
     label_tracks(d, p, &r, a->slot[VG_SLOT_TRACKS], a->frame->t);
     return 0;
 }
@@ -327,9 +332,9 @@ static int choose(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a,
         if (t[i].state != VG_TRACK_CONFIRMED || t[i].object < 0) continue;
         const vg_track_label_t *l = label_of(d, t[i].id, 0);
         double seen = l ? l->t : -INFINITY;
-        if (l && now - seen < p->recheck && !(now - seen >= RESHAPE_GAP && reshaped(p, l, &t[i])))
-            continue;
-        if (seen < oldest) oldest = seen, pick = i;
+        int early = l && now - seen < p->recheck;
+        if (early && !(now - seen >= RESHAPE_GAP && reshaped(p, l, &t[i]))) continue;
+        if (seen < oldest) oldest = seen, pick = i, d->pick_reshape = early;
     }
     if (pick < 0) return 0;
     const double *b = t[pick].box;
@@ -359,6 +364,7 @@ static int detect_process(vg_stage_t *st, vg_analysis_t *a)
         ret = vg_infer_submit(d->cl, a->frame, what == 1 ? NULL : region);
         if (ret == 0) {
             d->pending_whole = what == 1 || what == 3;
+            d->pending_reshape = what == 2 && d->pick_reshape;
             d->pending_id = track;
             if (what >= 3) d->tiles_left--;
             if (what == 1 || what == 3)

@@ -446,7 +446,7 @@ static int merge(tiled_t *all, int n, vg_detection_t *out, int max)
                 float x1 = fmaxf(a->d.x + a->d.w, b->d.x + b->d.w);
                 float y1 = fmaxf(a->d.y + a->d.h, b->d.y + b->d.h);
                 a->d = (vg_detection_t){
-                    x0, y0, x1 - x0, y1 - y0, fmaxf(a->d.score, b->d.score), a->d.cls, a->d.t};
+                    x0, y0, x1 - x0, y1 - y0, fmaxf(a->d.score, b->d.score), a->d.cls, a->d.t, 0};
                 a->cut &= b->cut; /* cut where both were */
                 b->cut = -1;
                 joined = 1;

@@ -473,9 +473,7 @@ static void test_falls(void **state)
         skip();
     }
     /* UP-Fall 1 (standing to lying), 11 (lying from the start: no fall), GMDCSA S1 15 (off a
-     * chair; on the floor the detector names the person a dog or a cat); with the detector
-     * looking again at tracks that change shape (detect.reshape 0.4, as a camera watching for
-     * falls is set: docs/evaluation.md) */
+     * chair; on the floor the detector names the person a dog or a cat) */
     static const struct {
         const char *clip;
         int falls;
@@ -493,8 +491,7 @@ static void test_falls(void **state)
         assert_int_equal(tu_run(cmd), 0);
         snprintf(out, sizeof(out), "%s/falls%d.jsonl", dir, i);
         snprintf(args, sizeof(args),
-                 "analyze --set detect.wait=yes --set detect.reshape=0.4 "
-                 "--set detector.models_dir='%s' -o '%s' '%s'",
+                 "analyze --set detect.wait=yes --set detector.models_dir='%s' -o '%s' '%s'",
                  getenv("VG_MODELS"), out, ext);
         int ret = vigie(args, &err);
         if (ret != 0) fail_msg("vigie %s: exit %d: %s", args, ret, err);
@@ -657,7 +654,14 @@ static void test_bad_configuration(void **state)
     expect(args, 2, "no analyser called 'nosuch'");
     snprintf(args, sizeof(args), "analyze --set fall.upright_aspect=1.5 '%s'", clip);
     expect(args, 2, "fall.lying_aspect (1.2) must be larger than fall.upright_aspect (1.5)");
+    snprintf(args, sizeof(args), "analyze --set fall.ground_time=-1 '%s'", clip);
+    expect(args, 2, "fall.ground_time: -1 is out of range: use a value from 0 to 600 s");
     snprintf(scene, sizeof(scene), "%s/scene.yaml", dir);
+    const char *rest = "camera: c\nzones:\n  - name: bench\n    kind: rest\n"
+                       "    polygon: [[10, 10], [50, 10]]\n";
+    tu_write_file(scene, rest, strlen(rest));
+    snprintf(args, sizeof(args), "analyze --scene '%s' '%s'", scene, clip);
+    expect(args, 2, "scene.yaml:5: zones.polygon: a polygon needs at least 3 points, it has 2");
     const char *bad = "camera: c\nzones:\n  - name: z\n    kind: forbiden\n"
                       "    polygon: [[0,0],[10,0],[10,10]]\n";
     tu_write_file(scene, bad, strlen(bad));

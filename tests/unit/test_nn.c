@@ -618,7 +618,7 @@ static void test_pose_on_person(void **state)
     json_t *bb = json_object_get(cn, "box_xyxy_px");
     float b[4];
     for (int q = 0; q < 4; q++) b[q] = (float)json_number_value(json_array_get(bb, (size_t)q));
-    vg_detection_t box = {b[0], b[1], b[2] - b[0], b[3] - b[1], 0.67f, 0, 0};
+    vg_detection_t box = {b[0], b[1], b[2] - b[0], b[3] - b[1], 0.67f, 0, 0, 0};
     vg_pose_result_t r;
     assert_int_equal(vg_pose_run(p, &img, &box, &r), 0);
     json_t *kps = json_object_get(
@@ -652,7 +652,7 @@ static void test_pose_on_person(void **state)
     gray.fmt = VG_PIX_GRAY8;
     assert_int_equal(vg_pose_run(p, &gray, &box, &r), VG_EINVAL);
     /* a box half outside the frame still works (black outside) */
-    vg_detection_t edge = {600, 300, 100, 200, 0.5f, 0, 0};
+    vg_detection_t edge = {600, 300, 100, 200, 0.5f, 0, 0, 0};
     assert_int_equal(vg_pose_run(p, &img, &edge, &r), 0);
     json_decref(root);
     free(px);
