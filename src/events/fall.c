@@ -83,8 +83,9 @@
         .max = hi_, .unit = u_, .flags = VG_OPT_LIVE, .help = h_                                   \
     }
 const vg_option_t vg__fall_options[] = {
-    D("ground_time", ground_time, 5, 0, 600, "s",
-      "on the ground this long after a fall raises the event (a stumble is up again sooner)"),
+    D("ground_time", ground_time, 3, 0, 600, "s",
+      "on the ground this long after a fall raises the event (seconds: whoever trips is up "
+      "again within two or three, and the operator of a public place must know at once)"),
     D("fall_time", fall_time, 2, 0.2, 10, "s",
       "the longest a fall takes from standing to lying (lying down more slowly is no fall)"),
     D("upright_aspect", upright_aspect, 0.8, 0.1, 2, NULL,

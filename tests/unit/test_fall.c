@@ -66,6 +66,7 @@ static vg_fall_t *open_fall(const vg_scene_t *scene, int lying_no_fall)
     vg_fall_t *f;
     assert_int_equal(vg_opt_defaults(&p, vg_fall_option_group.options), 0);
     p.lying_no_fall = lying_no_fall;
+    p.ground_time = 5; /* the timings below are written for 5 s */
     assert_int_equal(vg_fall_new(&f, scene, &p), 0);
     return f;
 }
