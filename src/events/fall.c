@@ -69,12 +69,10 @@
 #define PIECE        0.5  /* of the standing height: an upright box shorter is a piece of them */
 #define STANDIN_LONG 0.6  /* of the standing height: the least width of a stand-in lying box */
 #define STANDIN_FG   0.4  /* share of a stand-in box unlike the background, new there */
-#define FALLING_DROP                                                                               \
-    0.5               /* of the standing height: the head this far down (not lying) is falling     \
-                       */
-#define SETTLE   3.0  /* s: seen falling, then lying within this long, is a fall */
-#define REACH    0.25 /* of the standing height: a fall lands within this of where they stood */
-#define LYING_FG 0.2  /* share of a lying box unlike the background: someone is there */
+#define FALLING_DROP 0.5  /* of the standing height: the head this low, not lying: falling */
+#define SETTLE       3.0  /* s: seen falling, then lying within this long, is a fall */
+#define REACH        0.25 /* of the standing height: a fall lands within this of where they stood */
+#define LYING_FG     0.2  /* share of a lying box unlike the background: someone is there */
 
 #define OFF(x) offsetof(vg_fall_params_t, x)
 #define D(n_, f_, def_, lo_, hi_, u_, h_)                                                          \
