@@ -133,7 +133,7 @@ static int child(const bench_case_t *c, const char *models, const char *shared, 
         }
         r.img = (vg_image_t){640, 424, 640 * 3, VG_PIX_BGR24, px};
         /* the person box CenterNet finds (ref/nn/person.decoded.json) */
-        r.box = (vg_detection_t){186.5f, 108.8f, 89.4f, 266.3f, 0.67f, 0, 0, 0};
+        r.box = (vg_detection_t){.x = 186.5f, .y = 108.8f, .w = 89.4f, .h = 266.3f, .score = 0.67f};
         run_pose(&r);
         timed(runs, &med, &best, run_pose, &r);
         printf("nn.%s.vigie: %.2f ms per crop (fastest %.2f; crop, model and decoder; bar <= 12)\n",

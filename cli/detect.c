@@ -5,14 +5,18 @@
  *                [--annotate PATH] INPUT
  *
  * Prints one JSON object per detection (JSON Lines): frame, t, class, class_id, score, box
- * [x, y, w, h] in input pixels; with --pose, persons also get "keypoints": 17 [x, y, score] in
- * MoveNet's order (docs/nn.md) from the pose API, and "pose_score". With --annotate, writes the
+ * [x, y, w, h] in input pixels; with --pose, persons (and the cats and dogs the detector takes
+ * people lying on a floor for) also get "keypoints": 17 [x, y, score] in MoveNet's order
+ * (docs/nn.md) from the pose API, "pose_score", "pose_turn" (a box wider than tall is also tried
+ * turned by 90 and -90 degrees: the best, with "pose_score_unturned" the crop as it is) and
+ * "torso_deg" (hips to shoulders against the image's vertical). With --annotate, writes the
  * frame with its boxes as PNG (persons green, other classes orange); for a video give a pattern
  * with %d (frame index), e.g. out/det%06d.png. Videos are sampled every --every seconds of scene
  * time (default 1).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,9 +157,12 @@ int cmd_detect(int argc, char **argv)
         }
         /* poses first: the annotations below draw on the picture */
         static vg_pose_result_t poses[256];
+        static float unturned[256];
         int has_pose[256] = {0};
-        for (int i = 0; pose && i < n; i++)
-            if (d[i].cls == 0 && vg_pose_run(pose, &f->color, &d[i], &poses[i]) == 0)
+        for (int i = 0; pose && i < n; i++) /* as the inference thread does (people lying:
+                                                 cats, dogs; wide boxes turned) */
+            if ((d[i].cls == 0 || d[i].cls == 15 || d[i].cls == 16) &&
+                vg_pose_run_best(pose, &f->color, &d[i], &poses[i], &unturned[i]) > 0)
                 has_pose[i] = 1;
         for (int i = 0; i < n; i++) {
             fprintf(out,
@@ -164,7 +171,17 @@ int cmd_detect(int argc, char **argv)
                     (long long)f->index, f->t, vg_coco_name(d[i].cls), d[i].cls, d[i].score, d[i].x,
                     d[i].y, d[i].w, d[i].h);
             if (has_pose[i]) {
-                fprintf(out, ",\"pose_score\":%.3f,\"keypoints\":[", poses[i].score);
+                fprintf(out, ",\"pose_score\":%.3f,\"pose_turn\":%d", poses[i].score,
+                        poses[i].turn);
+                if (d[i].w > d[i].h) /* turns were tried */
+                    fprintf(out, ",\"pose_score_unturned\":%.3f", unturned[i]);
+                float hip[2], neck[2];
+                double len;
+                if (vg_pose_torso(&poses[i], 0.3f, hip, neck) &&
+                    (len = hypot(neck[0] - hip[0], neck[1] - hip[1])) > 0)
+                    fprintf(out, ",\"torso_deg\":%.1f", /* from the image's vertical */
+                            acos(fmax(-1, fmin(1, (hip[1] - neck[1]) / len))) * 180 / M_PI);
+                fprintf(out, ",\"keypoints\":[");
                 for (int k = 0; k < VG_KP_COUNT; k++)
                     fprintf(out, "%s[%.1f,%.1f,%.3f]", k ? "," : "", poses[i].kp[k].x,
                             poses[i].kp[k].y, poses[i].kp[k].score);

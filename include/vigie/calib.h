@@ -23,6 +23,8 @@ typedef struct vg_calib {
     double inv[9]; /**< ground -> image */
     double rms;    /**< metres: ground distance between the points and their projections */
     int npoints;
+    int ground_side; /**< sign of the horizon line (h's last row) at the points: the ground's side
+                      */
 } vg_calib_t;
 
 /**
@@ -39,6 +41,20 @@ int vg_calib_to_ground(const vg_calib_t *c, double x, double y, double *gx, doub
 int vg_calib_to_image(const vg_calib_t *c, double gx, double gy, double *x, double *y);
 /** Area of an image polygon on the ground, m² (its vertices projected; VG_ERANGE as above). */
 int vg_calib_area(const vg_calib_t *c, const vg_polygon_t *poly, double *m2);
+
+/**
+ * The local vertical at image point (@x, @y) (input pixels): the unit image direction (@ux, @uy)
+ * in which a post standing on the ground there rises. From the homography alone, taking the
+ * camera's principal point at (@cx, @cy) (the image's middle), square pixels and no skew: the
+ * focal length is the one that makes the ground's two axes perpendicular and alike in the camera
+ * (least squares over both conditions), the ground's normal their cross product, and the vertical
+ * vanishing point its image (Hartley & Zisserman, sec. 8.8). Walls and people lean towards it
+ * at the edges of wide views and of views looking down. Returns 0; VG_EINVAL when @c is not
+ * valid; VG_ERANGE when the calibration gives no camera (no positive focal length: points drawn
+ * on an orthographic or distorted plan) — then use the image's vertical.
+ */
+int vg_calib_up(const vg_calib_t *c, double cx, double cy, double x, double y, double *ux,
+                double *uy);
 
 #ifdef __cplusplus
 }

@@ -19,9 +19,14 @@ typedef struct vg_detection {
     float x, y, w, h; /**< frame pixels */
     float score;      /**< 0..1 */
     int cls;          /**< COCO-80 class, 0-based (0 = person) */
-    double t;    /**< time of the frame it was seen in (the detect stage sets it; 0: unknown) */
-    int reshape; /**< found by a region look asked early because its track changed shape
-                      (detect.reshape): a look for postures, see vg_detections_t.reshape */
+    double t;       /**< time of the frame it was seen in (the detect stage sets it; 0: unknown) */
+    int reshape;    /**< found by a region look asked early because its track changed shape
+                         (detect.reshape): a look for postures, see vg_detections_t.reshape */
+    float pose;     /**< 0: no pose was asked; else the pose model's mean keypoint score on this
+                         box (persons of looks that ask for postures: VG_INFER_POSE) */
+    int pose_turn;  /**< the pose's crop was turned by this (0, 90, -90 degrees): the best turn */
+    float torso[4]; /**< with a pose whose shoulders and hips were found: the middle of the hips
+                         (x, y) then of the shoulders (x, y), frame pixels; else all 0 */
 } vg_detection_t;
 
 /** Options of the "detector" group. */

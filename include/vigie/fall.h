@@ -44,6 +44,11 @@ typedef struct vg_fall_person {
     int standin; /**< not a person box but one of a class the detector gives people lying on a
                       floor (dog, cat): it only continues someone followed who lies or is
                       falling, never starts a person */
+    int torso_seen; /**< the pose model found their torso (looks that ask for poses) */
+    double torso;   /**< then its angle from the local vertical, degrees: 0 upright, 90 lying,
+                         180 head down (the fall stage measures it against the vertical the
+                         scene's ground calibration gives there, else the image's) */
+    float pose;     /**< the pose's confidence (0: no pose asked) */
 } vg_fall_person_t;
 
 /** One frame's input; arrays and images are borrowed for the call. */

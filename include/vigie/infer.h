@@ -51,6 +51,22 @@ void vg_infer_client_free(vg_infer_client_t **c);
  */
 int vg_infer_submit(vg_infer_client_t *c, vg_frame_t *frame, const float *region);
 
+/** vg_infer_submit_flags: */
+enum {
+    /** the pose of the persons found (at most VG_INFER_POSE_MAX, best first, centred in the
+     * region, at least 0.8 of their height wide: a narrower box is someone standing, whose
+     * posture is plain): vg_detection_t.pose, pose_turn, torso. A box wider than tall is also tried
+     * with the crop turned a quarter either way (people lying are rare in the pose model's training
+     * pictures) and the most confident of the three is kept. The pose model is loaded on the first
+     * such request; if it cannot be, one error is logged and poses stay 0. */
+    VG_INFER_POSE = 1,
+};
+#define VG_INFER_POSE_MAX 3
+
+/** vg_infer_submit, asking for more than boxes (VG_INFER_POSE). */
+int vg_infer_submit_flags(vg_infer_client_t *c, vg_frame_t *frame, const float *region,
+                          unsigned flags);
+
 /** What a finished request found. */
 typedef struct vg_infer_result {
     int64_t frame_index; /**< the frame it was asked for */
@@ -74,8 +90,10 @@ void vg_infer_wait(vg_infer_client_t *c);
 typedef struct vg_infer_stats {
     int64_t requests, done; /**< accepted, finished */
     int64_t refused;        /**< submits refused while the client's request was pending */
-    double busy;            /**< seconds spent in the detector */
+    double busy;            /**< seconds spent in the detector (and the pose model) */
     int clients;
+    int64_t poses;    /**< pose model runs (each turn of a crop counts) */
+    double pose_busy; /**< seconds of busy spent in the pose model */
 } vg_infer_stats_t;
 void vg_infer_get_stats(vg_infer_t *s, vg_infer_stats_t *st);
 

@@ -48,6 +48,7 @@ typedef struct vg_pose_result {
     float score; /**< mean of the keypoints' scores */
     /** The square crop the model saw, in frame pixels (may reach outside the frame). */
     float crop_x, crop_y, crop_side;
+    int turn; /**< the crop was turned by this many degrees (0, 90, -90) before the model */
 } vg_pose_result_t;
 
 typedef struct vg_pose vg_pose_t;
@@ -65,6 +66,30 @@ void vg_pose_free(vg_pose_t **p);
  */
 int vg_pose_run(vg_pose_t *p, const vg_image_t *img, const vg_detection_t *box,
                 vg_pose_result_t *out);
+
+/**
+ * vg_pose_run with the crop turned by @turn degrees (0, 90 or -90) before the model sees it: a
+ * person lying across the picture stands up in the turned crop, as in the model's training
+ * pictures. Keypoints come back in frame pixels (turned back). VG_EINVAL for another @turn.
+ */
+int vg_pose_run_turned(vg_pose_t *p, const vg_image_t *img, const vg_detection_t *box, int turn,
+                       vg_pose_result_t *out);
+
+/**
+ * The pose of @box as vg_pose_run, and for a box wider than tall also with the crop turned by 90
+ * and -90 degrees: the most confident of them in @out (its turn said). @unturned (may be NULL)
+ * gets the score of the crop as it is. Returns the number of model runs (1 or 3) or an error
+ * as vg_pose_run.
+ */
+int vg_pose_run_best(vg_pose_t *p, const vg_image_t *img, const vg_detection_t *box,
+                     vg_pose_result_t *out, float *unturned);
+
+/**
+ * The torso of @r: the middle of the hips (@hip, x and y) and of the shoulders (@neck), from the
+ * keypoints scored at least @min_score (one side is enough). Returns 1, or 0 when no shoulder or
+ * no hip is that sure (@hip and @neck then untouched).
+ */
+int vg_pose_torso(const vg_pose_result_t *r, float min_score, float *hip, float *neck);
 
 /** Keypoint name ("left_ankle"), or "?". */
 const char *vg_keypoint_name(int k);

@@ -140,6 +140,11 @@ int vg_calib_fit(vg_calib_t *c, const vg_calib_point_t *pts, int n, char *err, s
     }
     c->rms = sqrt(e2 / n);
     c->npoints = n;
+    {
+        const vg_point_t *q = &pts[0].image;
+        double side = c->h[6] * q->x + c->h[7] * q->y + c->h[8];
+        c->ground_side = side < 0 ? -1 : 1;
+    }
     c->valid = 1;
     return 0;
 }
@@ -172,5 +177,38 @@ int vg_calib_area(const vg_calib_t *c, const vg_polygon_t *poly, double *m2)
     }
     a += px * fy - fx * py;
     *m2 = fabs(a) / 2;
+    return 0;
+}
+
+int vg_calib_up(const vg_calib_t *c, double cx, double cy, double x, double y, double *ux,
+                double *uy)
+{
+    if (!c->valid) return VG_EINVAL;
+    const double *g = c->inv; /* ground -> image; its first two columns, principal point at 0 */
+    double a[2][3];
+    for (int j = 0; j < 2; j++)
+        a[j][0] = g[j] - cx * g[6 + j], a[j][1] = g[3 + j] - cy * g[6 + j], a[j][2] = g[6 + j];
+    /* w = 1 / f^2: w * A + B = 0 for perpendicular axes (1) and for axes of one length (2) */
+    double A1 = a[0][0] * a[1][0] + a[0][1] * a[1][1], B1 = a[0][2] * a[1][2];
+    double A2 = a[0][0] * a[0][0] + a[0][1] * a[0][1] - a[1][0] * a[1][0] - a[1][1] * a[1][1],
+           B2 = a[0][2] * a[0][2] - a[1][2] * a[1][2];
+    double den = A1 * A1 + A2 * A2;
+    if (!(den > 0)) return VG_ERANGE;
+    double w = -(A1 * B1 + A2 * B2) / den;
+    if (!(w > 0) || !isfinite(w)) return VG_ERANGE;
+    double sw = sqrt(w), r[2][3];
+    for (int j = 0; j < 2; j++) r[j][0] = a[j][0] * sw, r[j][1] = a[j][1] * sw, r[j][2] = a[j][2];
+    /* the ground's normal in the camera, and its image k (the vertical vanishing point) */
+    double n0 = r[0][1] * r[1][2] - r[0][2] * r[1][1], n1 = r[0][2] * r[1][0] - r[0][0] * r[1][2],
+           n2 = r[0][0] * r[1][1] - r[0][1] * r[1][0];
+    double k0 = n0 / sw + cx * n2, k1 = n1 / sw + cy * n2, k2 = n2;
+    /* up is away from the vanishing point when it lies on the ground's side of the horizon (the
+     * nadir: a camera looking down), towards it otherwise; written without dividing by k2, so
+     * that a vanishing point at infinity (a level camera) needs no special case */
+    double lk = c->h[6] * k0 + c->h[7] * k1 + c->h[8] * k2;
+    double sg = (lk < 0 ? -1 : 1) * c->ground_side;
+    double dx = sg * (x * k2 - k0), dy = sg * (y * k2 - k1), len = hypot(dx, dy);
+    if (!(len > 0) || !isfinite(len)) return VG_ERANGE;
+    *ux = dx / len, *uy = dy / len;
     return 0;
 }

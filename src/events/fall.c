@@ -49,6 +49,7 @@
 #include <string.h>
 
 #include <vigie/box.h>
+#include <vigie/calib.h>
 #include <vigie/detect.h>
 #include <vigie/error.h>
 #include <vigie/event.h>
@@ -73,6 +74,7 @@
 #define SETTLE       3.0  /* s: seen falling, then lying within this long, is a fall */
 #define REACH        0.25 /* of the standing height: a fall lands within this of where they stood */
 #define LYING_FG     0.2  /* share of a lying box unlike the background: someone is there */
+#define UPRIGHT_WARN 200  /* looks at people with nobody standing: the view cannot see falls */
 
 #define OFF(x) offsetof(vg_fall_params_t, x)
 #define D(n_, f_, def_, lo_, hi_, u_, h_)                                                          \
@@ -133,6 +135,8 @@ typedef struct person {
     double falling_t;    /* a look that saw them falling since up_t, else -INFINITY */
     double falling_drop; /* how far the head was down then (of up_h) */
     int seen;            /* matched this look */
+    int torso_seen;      /* the pose found their torso on a look of this lying run: */
+    double torso;        /* its angle from the local vertical then (degrees) */
 } person_t;
 
 typedef struct open_event {
@@ -157,7 +161,10 @@ struct vg_fall {
     int nev;
     cooling_t cool[MAX_PEOPLE];
     int ncool;
-    double sx, sy; /* the last input's scale (for the flush) */
+    double sx, sy;        /* the last input's scale (for the flush) */
+    int64_t looks_people; /* looks that saw someone */
+    int upright_seen;     /* one of them saw someone standing */
+    int warned_upright;   /* nobody standing in UPRIGHT_WARN looks: said once */
 };
 
 int vg_fall_new(vg_fall_t **out, const vg_scene_t *scene, const vg_fall_params_t *p)
@@ -249,15 +256,20 @@ static int emit_start(const vg_fall_input_t *in, open_event_t *e, const person_t
     vg_event_detail_num(&ev, "on_ground", floor(ground * 10 + 0.5) / 10);
     vg_event_detail_num(&ev, "aspect",
                         floor(q->box[2] * in->sx / (q->box[3] * in->sy) * 100 + 0.5) / 100);
-    vg_event_detail_str(&ev, "seen_by", "box");
-    char why[256];
+    /* the pose, when one was taken while they lay: shown, not decisive (docs/events.md: a
+     * torso foreshortened along the camera's axis looks upright in the picture) */
+    vg_event_detail_str(&ev, "seen_by", q->torso_seen ? "box, pose" : "box");
+    if (q->torso_seen) vg_event_detail_num(&ev, "torso_angle", floor(q->torso + 0.5));
+    char why[320], pose[64] = "";
+    if (q->torso_seen)
+        snprintf(pose, sizeof(pose), "; torso %.0f degrees from the vertical", q->torso);
     if (e->kind_fall)
         snprintf(why, sizeof(why),
                  "standing, then lying %.1f s later with the head %.0f %% of their height "
-                 "lower; on the ground for %.1f s",
-                 q->fall_duration, q->fall_drop * 100, ground);
+                 "lower; on the ground for %.1f s%s",
+                 q->fall_duration, q->fall_drop * 100, ground, pose);
     else
-        snprintf(why, sizeof(why), "lying on the ground for %.1f s (no fall seen)", ground);
+        snprintf(why, sizeof(why), "lying on the ground for %.1f s (no fall seen)%s", ground, pose);
     vg_event_detail_str(&ev, "reason", why);
     int ret = emit(opaque, &ev);
     if (ret >= 0) e->id = ev.event_id;
@@ -307,21 +319,23 @@ static int near_stand(const person_t *q, const double *b)
 }
 
 /* box @b, of posture @pos, is person @q this look: note standing, falling and lying */
-static void observe(vg_fall_t *f, const vg_fall_input_t *in, person_t *q, const double *b,
+static void observe(vg_fall_t *f, const vg_fall_input_t *in, person_t *q, const vg_fall_person_t *o,
                     posture_t pos)
 {
+    const double *b = o->box;
     const vg_fall_params_t *p = &f->p;
     int who = (int)(q - f->people), debug = vg_log_get_level() >= VG_LOG_DEBUG;
     double last[4];
     memcpy(last, q->box, sizeof(last));
     q->seen = 1;
     if (debug)
-        vg_log("fall", VG_LOG_DEBUG, "t=%.2f person %d box %.0f,%.0f %.0fx%.0f %s stature %.0f",
+        vg_log("fall", VG_LOG_DEBUG,
+               "t=%.2f person %d box %.0f,%.0f %.0fx%.0f %s stature %.0f pose %.2f torso %.0f",
                in->t, who, b[0], b[1], b[2], b[3],
                pos == P_UPRIGHT ? "upright"
                : pos == P_LYING ? "lying"
                                 : "other",
-               q->stature);
+               q->stature, o->pose, o->torso_seen ? o->torso : -1.0);
     memcpy(q->box, b, sizeof(q->box));
     q->last_seen = in->t;
     double drop = q->up_h > 0 ? (b[1] - q->up_top) / q->up_h : 0;
@@ -332,6 +346,7 @@ static void observe(vg_fall_t *f, const vg_fall_input_t *in, person_t *q, const 
             q->up_t = in->t, q->up_top = b[1], q->up_h = b[3],
             memcpy(q->up_box, b, sizeof(q->up_box));
         q->lying_since = -1, q->fall = 0, q->raised = 0, q->falling_t = -INFINITY;
+        q->torso_seen = 0;
     } else if (pos == P_LYING && in->mask && fg_share(in->mask, b) < LYING_FG &&
                (q->lying_since < 0 || vg_box_iou(last, b) < 0.3)) {
         /* nothing there unlike the floor: a pattern on it taken for someone lying (once down
@@ -339,6 +354,7 @@ static void observe(vg_fall_t *f, const vg_fall_input_t *in, person_t *q, const 
          * them there again is enough) */
     } else if (pos == P_LYING) {
         q->down_t = in->t;
+        if (o->torso_seen) q->torso_seen = 1, q->torso = o->torso;
         if (q->lying_since >= 0) return;
         q->lying_since = in->t;
         /* straight from standing to lying within fall_time, or lying soon after a look that
@@ -428,7 +444,7 @@ static void follow(vg_fall_t *f, const vg_fall_input_t *in)
             int j = pairs[k].box;
             if (used[j] || q->seen) continue;
             used[j] = 1;
-            observe(f, in, q, in->persons[j].box, posture(p, in, in->persons[j].box));
+            observe(f, in, q, &in->persons[j], posture(p, in, in->persons[j].box));
         }
         for (int j = 0; !pass && j < nb; j++) {
             if (used[j] || f->npeople == MAX_PEOPLE) continue;
@@ -436,7 +452,7 @@ static void follow(vg_fall_t *f, const vg_fall_input_t *in)
             memset(q, 0, sizeof(*q));
             q->up_t = q->falling_t = -INFINITY;
             q->lying_since = -1;
-            observe(f, in, q, in->persons[j].box, posture(p, in, in->persons[j].box));
+            observe(f, in, q, &in->persons[j], posture(p, in, in->persons[j].box));
         }
     }
 }
@@ -473,6 +489,19 @@ int vg_fall_update(vg_fall_t *f, const vg_fall_input_t *in, vg_emit_fn emit, voi
         return VG_EINVAL;
     f->sx = in->sx, f->sy = in->sy;
     if (in->look) follow(f, in);
+    if (in->look && in->npersons > 0 && !f->upright_seen) {
+        for (int j = 0; j < in->npersons && !f->upright_seen; j++)
+            f->upright_seen =
+                !in->persons[j].standin && posture(p, in, in->persons[j].box) == P_UPRIGHT;
+        if (!f->upright_seen && ++f->looks_people == UPRIGHT_WARN && !f->warned_upright) {
+            f->warned_upright = 1;
+            vg_log("fall", VG_LOG_WARNING,
+                   "%d looks at people and nobody seen standing (a camera looking straight "
+                   "down, a fisheye?): a fall is raised only for someone seen standing first, "
+                   "so none will be here; fall.lying_no_fall raises people lying instead",
+                   UPRIGHT_WARN);
+        }
+    }
     still_down(f, in);
     int k = 0;
     for (int i = 0; i < f->ncool; i++)
@@ -565,6 +594,7 @@ int vg_fall_flush(vg_fall_t *f, int64_t frame, double t, vg_emit_fn emit, void *
 
 typedef struct fall_stage {
     vg_fall_t *f;
+    vg_calib_t calib; /* the scene's ground calibration: the local vertical */
     vg_fall_person_t *persons;
     int cap;
     int64_t last_results;
@@ -600,6 +630,9 @@ static int fall_init(vg_stage_t *st, vg_analysis_t *a)
 {
     fall_stage_t *s = st->priv;
     s->last_results = -1;
+    char err[256];
+    if (vg_calib_fit(&s->calib, a->scene->calib, a->scene->nb_calib, err, sizeof(err)) < 0)
+        s->calib.valid = 0; /* the scene's loader has said why */
     return vg_fall_new(&s->f, a->scene, st->params);
 }
 
@@ -638,6 +671,22 @@ static int fall_process(vg_stage_t *st, vg_analysis_t *a)
         o->box[0] = d->x, o->box[1] = d->y, o->box[2] = d->w, o->box[3] = d->h;
         o->score = d->score;
         o->standin = standin;
+        o->pose = d->pose;
+        o->torso_seen = 0;
+        if (d->pose > 0 && (d->torso[0] || d->torso[1] || d->torso[2] || d->torso[3])) {
+            /* hip to shoulders in input pixels, against the local vertical at the hips */
+            double sx = (double)fr->in_w / fr->image.w, sy = (double)fr->in_h / fr->image.h;
+            double tx = (d->torso[2] - d->torso[0]) * sx, ty = (d->torso[3] - d->torso[1]) * sy;
+            double ux = 0, uy = -1, len = hypot(tx, ty);
+            if (s->calib.valid && vg_calib_up(&s->calib, fr->in_w / 2.0, fr->in_h / 2.0,
+                                              d->torso[0] * sx, d->torso[1] * sy, &ux, &uy) < 0)
+                ux = 0, uy = -1;
+            if (len > 0) {
+                double c = (tx * ux + ty * uy) / len;
+                o->torso = acos(fmax(-1, fmin(1, c))) * 180 / M_PI;
+                o->torso_seen = 1;
+            }
+        }
     }
     vg_fall_input_t in = {
         .frame = fr->index,

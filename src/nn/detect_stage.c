@@ -40,6 +40,7 @@ typedef struct detect_params {
     double recheck; /**< s after which a track's region is asked for again */
     double margin;  /**< region = track box grown by this fraction on each side */
     double reshape; /**< a box changed by this share since its last look is looked at again */
+    int pose;       /**< those looks also ask for the persons' poses (VG_INFER_POSE) */
     double match;   /**< overlap (of the smaller box) for a detection to label a track */
     int wait;       /**< wait for each result (reproducible offline runs) */
     int tiles;      /**< a whole frame is looked at in this many overlapping vertical strips */
@@ -88,6 +89,13 @@ static const vg_option_t vg__detect_options[] = {
      .flags = VG_OPT_LIVE,
      .help = "look again soon at a track whose box height or width changed by more than this "
              "share since its last look (a fall, someone sitting down; 0: never)"},
+    {.name = "pose",
+     .type = VG_OPT_BOOL,
+     .offset = OFF(pose),
+     .def.i = 1,
+     .flags = VG_OPT_LIVE,
+     .help = "in the looks detect.reshape asks for, also the pose of the persons found (torso "
+             "angle for falls; the pose model runs only there)"},
     {.name = "match",
      .type = VG_OPT_DOUBLE,
      .offset = OFF(match),
@@ -361,10 +369,12 @@ static int detect_process(vg_stage_t *st, vg_analysis_t *a)
     do {
         what = choose(d, p, a, region, &track);
         if (!what) break;
-        ret = vg_infer_submit(d->cl, a->frame, what == 1 ? NULL : region);
+        int early = what == 2 && d->pick_reshape;
+        ret = vg_infer_submit_flags(d->cl, a->frame, what == 1 ? NULL : region,
+                                    early && p->pose ? VG_INFER_POSE : 0);
         if (ret == 0) {
             d->pending_whole = what == 1 || what == 3;
-            d->pending_reshape = what == 2 && d->pick_reshape;
+            d->pending_reshape = early;
             d->pending_id = track;
             if (what >= 3) d->tiles_left--;
             if (what == 1 || what == 3)

@@ -445,8 +445,13 @@ static int merge(tiled_t *all, int n, vg_detection_t *out, int max)
                 float x0 = fminf(a->d.x, b->d.x), y0 = fminf(a->d.y, b->d.y);
                 float x1 = fmaxf(a->d.x + a->d.w, b->d.x + b->d.w);
                 float y1 = fmaxf(a->d.y + a->d.h, b->d.y + b->d.h);
-                a->d = (vg_detection_t){
-                    x0, y0, x1 - x0, y1 - y0, fmaxf(a->d.score, b->d.score), a->d.cls, a->d.t, 0};
+                a->d = (vg_detection_t){.x = x0,
+                                        .y = y0,
+                                        .w = x1 - x0,
+                                        .h = y1 - y0,
+                                        .score = fmaxf(a->d.score, b->d.score),
+                                        .cls = a->d.cls,
+                                        .t = a->d.t};
                 a->cut &= b->cut; /* cut where both were */
                 b->cut = -1;
                 joined = 1;

@@ -22,8 +22,13 @@
 #include <vigie/infer.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
+#include <vigie/pose.h>
 
-#define COMP "infer"
+#define COMP      "infer"
+#define TORSO_MIN 0.3f /* keypoint score: a shoulder or hip this sure counts for the torso */
+#define POSE_WIDE                                                                                  \
+    0.8f /* a box narrower than this share of its height is someone standing:                      \
+            their posture is plain, no pose is run for it (walkers cost nothing) */
 
 enum { IDLE, QUEUED, RUNNING, DONE };
 
@@ -32,6 +37,7 @@ struct vg_infer_client {
     int state, cancelled;
     vg_frame_t *frame;
     float region[4];
+    unsigned flags;
     double t_submit;
     vg_infer_result_t res;
     vg_detection_t *det;
@@ -46,6 +52,8 @@ struct vg_infer {
     pthread_t thread;
     int stop, refs;
     vg_detector_t *det;
+    vg_pose_t *pose; /* loaded on the first VG_INFER_POSE request */
+    int pose_failed; /* it could not be: said once */
     char model[64], models_dir[4096];
     int max_det;
     vg_infer_client_t *head, *tail;
@@ -54,6 +62,47 @@ struct vg_infer {
 
 static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
 static vg_infer_t *global;
+
+/* The pose of the first VG_INFER_POSE_MAX persons (and cats and dogs: the detector's names for
+ * many people lying on a floor) of @c's result centred in its region and not standing-shaped
+ * (POSE_WIDE), in the whole frame @img.
+ * Runs on the service thread, mutex released; the model is loaded here on first use. */
+static void run_poses(vg_infer_t *s, vg_infer_client_t *c, const vg_image_t *img)
+{
+    vg_infer_result_t *r = &c->res;
+    if (!s->pose && !s->pose_failed) {
+        char err[512] = "";
+        if (vg_pose_new(&s->pose, s->models_dir, err, sizeof(err)) < 0) {
+            s->pose_failed = 1;
+            vg_log(COMP, VG_LOG_ERROR, "no poses (postures for falls from boxes only): %s",
+                   err[0] ? err : "cannot load the pose model");
+        }
+    }
+    if (!s->pose) return;
+    int done = 0;
+    for (int i = 0; i < r->n && done < VG_INFER_POSE_MAX; i++) {
+        vg_detection_t *d = &r->det[i];
+        float cx = d->x + d->w / 2, cy = d->y + d->h / 2;
+        if ((d->cls != 0 && d->cls != 15 && d->cls != 16) || d->w < POSE_WIDE * d->h ||
+            cx < r->region[0] || cy < r->region[1] || cx > r->region[0] + r->region[2] ||
+            cy > r->region[1] + r->region[3])
+            continue;
+        done++;
+        vg_pose_result_t best;
+        double t0 = vg_clock_now(NULL);
+        int runs = vg_pose_run_best(s->pose, img, d, &best, NULL);
+        double t1 = vg_clock_now(NULL);
+        pthread_mutex_lock(&s->mu);
+        s->stats.poses += runs > 0 ? runs : 1;
+        s->stats.pose_busy += t1 - t0;
+        pthread_mutex_unlock(&s->mu);
+        if (runs < 0) continue;
+        d->pose = best.score > 0 ? best.score : 1e-6f;
+        d->pose_turn = best.turn;
+        if (!vg_pose_torso(&best, TORSO_MIN, &d->torso[0], &d->torso[2]))
+            memset(d->torso, 0, sizeof(d->torso));
+    }
+}
 
 /* Detections of @c's request, in frame pixels. Runs on the service thread, mutex released. */
 static void run_request(vg_infer_t *s, vg_infer_client_t *c)
@@ -85,6 +134,7 @@ static void run_request(vg_infer_t *s, vg_infer_client_t *c)
     for (int i = 0; i < n; i++) c->det[i].x += (float)x, c->det[i].y += (float)y;
     r->n = n;
     r->det = c->det;
+    if (c->flags & VG_INFER_POSE) run_poses(s, c, img);
 }
 
 static void *service_main(void *arg)
@@ -119,6 +169,7 @@ static void *service_main(void *arg)
 static void service_free(vg_infer_t *s)
 {
     vg_detector_free(&s->det);
+    vg_pose_free(&s->pose);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work);
     vg_free(s);
@@ -241,6 +292,12 @@ void vg_infer_client_free(vg_infer_client_t **pc)
 
 int vg_infer_submit(vg_infer_client_t *c, vg_frame_t *frame, const float *region)
 {
+    return vg_infer_submit_flags(c, frame, region, 0);
+}
+
+int vg_infer_submit_flags(vg_infer_client_t *c, vg_frame_t *frame, const float *region,
+                          unsigned flags)
+{
     vg_infer_t *s = c->s;
     if (!frame || !frame->color.data || frame->color.fmt != VG_PIX_BGR24) return VG_EINVAL;
     float r[4] = {0, 0, (float)frame->color.w, (float)frame->color.h};
@@ -259,6 +316,7 @@ int vg_infer_submit(vg_infer_client_t *c, vg_frame_t *frame, const float *region
     }
     c->frame = vg_frame_ref(frame);
     memcpy(c->region, r, sizeof(r));
+    c->flags = flags;
     c->res = (vg_infer_result_t){frame->index, frame->t, {0}, 0, c->det, 0, 0};
     c->t_submit = vg_clock_now(NULL);
     c->state = QUEUED;

@@ -17,7 +17,10 @@
  *
  * The crop: a square centred on the detector's box, 1.25 times its longer side, so that limbs
  * the box cut off are still seen; outside the frame it is black. It is resampled from the 8-bit
- * frame straight into the model's input (bilinear, half-pixel centres).
+ * frame straight into the model's input (bilinear, half-pixel centres). MoveNet was trained on
+ * people standing, walking, doing sports: a person lying across the picture is rare there, so
+ * the crop may be turned by a quarter (vg_pose_run_turned) to show them upright, and the
+ * keypoints are turned back.
  */
 #include <math.h>
 #include <stdio.h>
@@ -141,15 +144,52 @@ static void crop(const vg_image_t *img, float x0, float y0, float side, float *i
     }
 }
 
+/* The square crop of @side centred on (@cx, @cy), turned by @turn (90 or -90 degrees), into the
+ * model's input: model pixel (u, v) (from the crop's centre, in sides) reads the frame at
+ * (cx, cy) + side * (v, -u) for 90, (-v, u) for -90; bilinear, black outside the frame. */
+static void crop_turned(const vg_image_t *img, float cx, float cy, float side, int turn, float *in)
+{
+    const float s = side / SIZE, sg = turn > 0 ? 1.0f : -1.0f;
+    for (int oy = 0; oy < SIZE; oy++) {
+        float v = (oy + 0.5f) * s - side / 2;
+        for (int ox = 0; ox < SIZE; ox++, in += 3) {
+            float u = (ox + 0.5f) * s - side / 2;
+            float fx = cx + sg * v - 0.5f, fy = cy - sg * u - 0.5f;
+            int x = (int)floorf(fx), y = (int)floorf(fy);
+            float ax = fx - x, ay = fy - y, acc[3] = {0, 0, 0};
+            for (int dy = 0; dy < 2; dy++)
+                for (int dx = 0; dx < 2; dx++) {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx < 0 || yy < 0 || xx >= img->w || yy >= img->h) continue;
+                    float w = (dx ? ax : 1 - ax) * (dy ? ay : 1 - ay);
+                    const uint8_t *px = vg_image_row(img, yy) + 3 * xx;
+                    for (int c = 0; c < 3; c++) acc[c] += w * px[2 - c]; /* BGR to RGB */
+                }
+            in[0] = acc[0], in[1] = acc[1], in[2] = acc[2];
+        }
+    }
+}
+
 int vg_pose_run(vg_pose_t *p, const vg_image_t *img, const vg_detection_t *box,
                 vg_pose_result_t *out)
 {
+    return vg_pose_run_turned(p, img, box, 0, out);
+}
+
+int vg_pose_run_turned(vg_pose_t *p, const vg_image_t *img, const vg_detection_t *box, int turn,
+                       vg_pose_result_t *out)
+{
     if (!img || img->fmt != VG_PIX_BGR24 || img->w < 1 || img->h < 1 || !box || !(box->w > 0) ||
-        !(box->h > 0) || !isfinite(box->x) || !isfinite(box->y) || box->w > 1e6f || box->h > 1e6f)
+        !(box->h > 0) || !isfinite(box->x) || !isfinite(box->y) || box->w > 1e6f || box->h > 1e6f ||
+        (turn != 0 && turn != 90 && turn != -90))
         return VG_EINVAL;
     float side = 1.25f * (box->w > box->h ? box->w : box->h);
-    float x0 = box->x + box->w / 2 - side / 2, y0 = box->y + box->h / 2 - side / 2;
-    crop(img, x0, y0, side, p->input.data);
+    float cx = box->x + box->w / 2, cy = box->y + box->h / 2;
+    float x0 = cx - side / 2, y0 = cy - side / 2;
+    if (turn)
+        crop_turned(img, cx, cy, side, turn, p->input.data);
+    else
+        crop(img, x0, y0, side, p->input.data);
     int ret = vg_model_run(p->model, &p->input, 0);
     if (ret < 0) return ret;
     const size_t cells = GRID * GRID;
@@ -166,12 +206,12 @@ int vg_pose_run(vg_pose_t *p, const vg_image_t *img, const vg_detection_t *box,
         float v = sigmoid(cen[i]) * p->prior[i];
         if (v > bv) bv = v, best = i;
     }
-    int cy = (int)(best / GRID), cx = (int)(best % GRID);
+    int cgy = (int)(best / GRID), cgx = (int)(best % GRID);
     out->score = 0;
     for (int k = 0; k < VG_KP_COUNT; k++) {
         /* 2. the regressed position */
         const float *r = reg + best * 34 + 2 * k;
-        float ry = (float)cy + r[0], rx = (float)cx + r[1];
+        float ry = (float)cgy + r[0], rx = (float)cgx + r[1];
         /* 3. the keypoint's cell */
         size_t kb = 0;
         float kv = -1, skip_below = -INFINITY;
@@ -193,11 +233,49 @@ int vg_pose_run(vg_pose_t *p, const vg_image_t *img, const vg_detection_t *box,
         const float *o = off + kb * 34 + 2 * k;
         float y = ((float)(kb / GRID) + o[0]) * p->scale,
               x = ((float)(kb % GRID) + o[1]) * p->scale;
-        out->kp[k].x = x0 + x * side;
-        out->kp[k].y = y0 + y * side;
+        if (turn) { /* back through the turn (see crop_turned) */
+            float u = (x - 0.5f) * side, v = (y - 0.5f) * side, sg = turn > 0 ? 1.0f : -1.0f;
+            out->kp[k].x = cx + sg * v;
+            out->kp[k].y = cy - sg * u;
+        } else {
+            out->kp[k].x = x0 + x * side;
+            out->kp[k].y = y0 + y * side;
+        }
         out->kp[k].score = sigmoid(heat[kb * 17 + k]);
         out->score += out->kp[k].score / VG_KP_COUNT;
     }
     out->crop_x = x0, out->crop_y = y0, out->crop_side = side;
+    out->turn = turn;
     return 0;
+}
+
+int vg_pose_torso(const vg_pose_result_t *r, float min_score, float *hip, float *neck)
+{
+    static const int sh[2] = {VG_KP_LEFT_SHOULDER, VG_KP_RIGHT_SHOULDER},
+                     hp[2] = {VG_KP_LEFT_HIP, VG_KP_RIGHT_HIP};
+    float a[2][3] = {{0, 0, 0}, {0, 0, 0}}; /* sums of x, y and the count: shoulders, hips */
+    for (int i = 0; i < 2; i++) {
+        const vg_keypoint_t *s = &r->kp[sh[i]], *h = &r->kp[hp[i]];
+        if (s->score >= min_score) a[0][0] += s->x, a[0][1] += s->y, a[0][2]++;
+        if (h->score >= min_score) a[1][0] += h->x, a[1][1] += h->y, a[1][2]++;
+    }
+    if (!a[0][2] || !a[1][2]) return 0;
+    neck[0] = a[0][0] / a[0][2], neck[1] = a[0][1] / a[0][2];
+    hip[0] = a[1][0] / a[1][2], hip[1] = a[1][1] / a[1][2];
+    return 1;
+}
+
+int vg_pose_run_best(vg_pose_t *p, const vg_image_t *img, const vg_detection_t *box,
+                     vg_pose_result_t *out, float *unturned)
+{
+    static const int turns[3] = {0, 90, -90};
+    int runs = box && box->w > box->h ? 3 : 1;
+    vg_pose_result_t r;
+    for (int k = 0; k < runs; k++) {
+        int ret = vg_pose_run_turned(p, img, box, turns[k], &r);
+        if (ret < 0) return ret;
+        if (k == 0 && unturned) *unturned = r.score;
+        if (k == 0 || r.score > out->score) *out = r;
+    }
+    return runs;
 }

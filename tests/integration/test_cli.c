@@ -505,6 +505,49 @@ static void test_falls(void **state)
         assert_int_equal(n, clips[i].falls);
         if (n) assert_true(t >= clips[i].landing && t <= clips[i].landing + 3 + 2);
     }
+    /* vtest with a person cut from it who sits down slowly at its bottom left: from 3 s to 7 s
+     * their picture shrinks to 40 % of its height and widens by 60 %, feet in place (from
+     * standing to lying-shaped in 4 s, twice fall.fall_time): no fall */
+    snprintf(ext, sizeof(ext), "%s/sitdown.mp4", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -loglevel error -y -t 15 -i " VTEST " -ss 2 -i " VTEST " -filter_complex "
+             "\"[1:v]trim=end_frame=1,loop=-1:1,crop=52:115:680:266,"
+             "scale=w='trunc(52*(1+0.6*clip((t-3)/4,0,1)))':"
+             "h='trunc(115*(1-0.6*clip((t-3)/4,0,1)))':eval=frame[p];"
+             "[0:v][p]overlay=x=90:y='420-overlay_h':shortest=1\" -an -c:v libx264 -preset "
+             "ultrafast -crf 18 '%s' </dev/null",
+             ext);
+    assert_int_equal(tu_run(cmd), 0);
+    /* the detector takes the picture for a person (the test would be empty otherwise) */
+    snprintf(out, sizeof(out), "%s/sitdown-det.jsonl", dir);
+    snprintf(args, sizeof(args),
+             "detect --every 100 --set detector.models_dir='%s' -o '%s' '%s'", getenv("VG_MODELS"),
+             out, ext);
+    assert_int_equal(vigie(args, &err), 0);
+    size_t len;
+    char *det = tu_read_file(out, &len);
+    assert_non_null(det);
+    int seen = 0;
+    for (char *l = det; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        float x, y, w, h;
+        const char *b = strstr(l, "\"person\"");
+        const char *q = strstr(l, "\"box\":[");
+        if (b && q && (!strchr(l, '\n') || q < strchr(l, '\n')) &&
+            sscanf(q, "\"box\":[%f,%f,%f,%f", &x, &y, &w, &h) == 4 && x > 70 && x < 120 &&
+            y > 280)
+            seen = 1;
+    }
+    free(det);
+    assert_true(seen);
+    snprintf(out, sizeof(out), "%s/sitdown.jsonl", dir);
+    snprintf(args, sizeof(args),
+             "analyze --set detect.wait=yes --set detector.models_dir='%s' -o '%s' '%s'",
+             getenv("VG_MODELS"), out, ext);
+    int ret = vigie(args, &err);
+    if (ret != 0) fail_msg("vigie %s: exit %d: %s", args, ret, err);
+    int64_t frames[8];
+    double boxes[8][4];
+    assert_int_equal(count_events(out, "fall", frames, boxes, 8), 0);
 }
 
 /* vigie eval events on hand-made records: hits, misses, false alerts, repeats, latencies. */

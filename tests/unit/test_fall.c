@@ -5,7 +5,9 @@
  * first look raises one event of kind lying_no_fall; someone helped, hidden by the people round
  * them, keeps the event open; a look that saw them falling and then a "dog" box where they lie
  * make a fall, a chair beside them does not get them up, a dog alone or beside a walker is
- * nobody; bad input is refused. Looks every 0.5 s, 10 frames a second. */
+ * nobody; a pose taken while they lie is shown in the details; a view where nobody is ever seen
+ * standing says once that it cannot see falls; bad input is refused. Looks every 0.5 s, 10 frames
+ * a second. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +269,57 @@ static void test_falling_and_standins(void **state)
     vg_scene_free(&sc);
 }
 
+/* the fall of fall_then_up, with a pose on the lying looks: its torso lies across */
+static int fall_with_pose(double t, vg_fall_person_t *o)
+{
+    fall_then_up(t, o);
+    if (t >= 3.5 && t < 20) o->pose = 0.5f, o->torso_seen = 1, o->torso = 84;
+    return 1;
+}
+
+/* a ceiling view: people seen only from above, never standing */
+static int from_above(double t, vg_fall_person_t *o)
+{
+    (void)t;
+    const double b[4] = {300, 300, 90, 100};
+    set_box(o, b);
+    return 1;
+}
+
+static int warnings;
+static void count_warnings(void *opaque, int level, const char *component, const char *msg)
+{
+    (void)opaque;
+    if (level == VG_LOG_WARNING && !strcmp(component, "fall") &&
+        strstr(msg, "nobody seen standing"))
+        warnings++;
+}
+
+static void test_pose_and_views(void **state)
+{
+    (void)state;
+    vg_scene_t *sc = scene_of("");
+    vg_fall_t *f = open_fall(sc, 0);
+    sink_t s = {0};
+    /* the pose is shown in the details, the decision stays the box's */
+    run(f, fall_with_pose, 40, &s);
+    assert_int_equal(s.starts, 1);
+    assert_non_null(strstr(s.ev[0].details, "\"seen_by\":\"box, pose\""));
+    assert_non_null(strstr(s.ev[0].details, "\"torso_angle\":84"));
+    assert_non_null(strstr(s.ev[0].details, "torso 84 degrees"));
+    vg_fall_free(&f);
+    /* nobody ever standing: one warning, at 200 looks, and no event */
+    f = open_fall(sc, 0);
+    memset(&s, 0, sizeof(s));
+    vg_log_set_sink(count_warnings, NULL);
+    run(f, from_above, 150, &s); /* 301 looks */
+    vg_log_set_sink(NULL, NULL);
+    assert_int_equal(warnings, 1);
+    assert_int_equal(s.starts, 0);
+    vg_fall_free(&f);
+    vg_scene_free(&sc);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -290,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_rest_zone),
         cmocka_unit_test(test_hidden_by_helpers),
         cmocka_unit_test(test_falling_and_standins),
+        cmocka_unit_test(test_pose_and_views),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -112,7 +112,7 @@ static void test_client_requests(void **state)
             r.latency * 1e3);
     assert_true(persons >= 5);
     /* a region around the first person: found again, at the same place in frame pixels */
-    vg_detection_t first = {0, 0, 0, 0, 0, -1, 0, 0};
+    vg_detection_t first = {.cls = -1};
     for (int i = 0; i < r.n; i++)
         if (r.det[i].cls == 0) {
             first = r.det[i];

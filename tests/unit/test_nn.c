@@ -618,7 +618,7 @@ static void test_pose_on_person(void **state)
     json_t *bb = json_object_get(cn, "box_xyxy_px");
     float b[4];
     for (int q = 0; q < 4; q++) b[q] = (float)json_number_value(json_array_get(bb, (size_t)q));
-    vg_detection_t box = {b[0], b[1], b[2] - b[0], b[3] - b[1], 0.67f, 0, 0, 0};
+    vg_detection_t box = {.x = b[0], .y = b[1], .w = b[2] - b[0], .h = b[3] - b[1], .score = 0.67f};
     vg_pose_result_t r;
     assert_int_equal(vg_pose_run(p, &img, &box, &r), 0);
     json_t *kps = json_object_get(
@@ -644,6 +644,38 @@ static void test_pose_on_person(void **state)
     /* upright: shoulders above hips above ankles */
     assert_true(r.kp[VG_KP_LEFT_SHOULDER].y < r.kp[VG_KP_LEFT_HIP].y);
     assert_true(r.kp[VG_KP_LEFT_HIP].y < r.kp[VG_KP_LEFT_ANKLE].y);
+    float hip[2], neck[2];
+    assert_int_equal(vg_pose_torso(&r, 0.3f, hip, neck), 1);
+    assert_true(neck[1] < hip[1] - 0.2f * box.h);
+    /* the same picture turned a quarter clockwise: the person lies, head to the right. The crop
+     * turned back (-90) shows them upright again: the same keypoints, turned, and a surer pose
+     * than the crop as it is */
+    const int W = 640, H = 424;
+    uint8_t *rot = malloc((size_t)W * H * 3);
+    assert_non_null(rot);
+    for (int y = 0; y < H; y++) /* (x, y) -> (H - 1 - y, x) */
+        for (int x = 0; x < W; x++)
+            memcpy(rot + ((size_t)x * H + (H - 1 - y)) * 3, px + ((size_t)y * W + x) * 3, 3);
+    vg_image_t rimg = {H, W, H * 3, VG_PIX_BGR24, rot};
+    vg_detection_t rbox = {
+        .x = H - (box.y + box.h), .y = box.x, .w = box.h, .h = box.w, .score = 0.67f};
+    vg_pose_result_t r0, rt;
+    assert_int_equal(vg_pose_run_turned(p, &rimg, &rbox, 0, &r0), 0);
+    assert_int_equal(vg_pose_run_turned(p, &rimg, &rbox, -90, &rt), 0);
+    assert_int_equal(rt.turn, -90);
+    fprintf(stderr, "pose score upright %.2f, lying as it is %.2f, lying turned back %.2f\n",
+            r.score, r0.score, rt.score);
+    assert_true(rt.score > r0.score);
+    for (int k = 0; k < VG_KP_COUNT; k++) {
+        if (r.kp[k].score < 0.3f) continue;
+        float ex = H - r.kp[k].y, ey = r.kp[k].x; /* where it went (half-pixel aside) */
+        float d = hypotf(rt.kp[k].x - ex, rt.kp[k].y - ey);
+        if (d > 0.1f * box.h) fail_msg("turned: %s is %.1f px off", vg_keypoint_name(k), d);
+    }
+    assert_int_equal(vg_pose_torso(&rt, 0.3f, hip, neck), 1);
+    assert_true(neck[0] > hip[0] + 0.2f * box.h && fabsf(neck[1] - hip[1]) < 0.1f * box.h);
+    assert_int_equal(vg_pose_run_turned(p, &rimg, &rbox, 45, &rt), VG_EINVAL);
+    free(rot);
     /* bad calls are refused */
     vg_detection_t empty = box;
     empty.w = 0;
@@ -652,7 +684,7 @@ static void test_pose_on_person(void **state)
     gray.fmt = VG_PIX_GRAY8;
     assert_int_equal(vg_pose_run(p, &gray, &box, &r), VG_EINVAL);
     /* a box half outside the frame still works (black outside) */
-    vg_detection_t edge = {600, 300, 100, 200, 0.5f, 0, 0, 0};
+    vg_detection_t edge = {.x = 600, .y = 300, .w = 100, .h = 200, .score = 0.5f};
     assert_int_equal(vg_pose_run(p, &img, &edge, &r), 0);
     json_decref(root);
     free(px);

@@ -114,6 +114,62 @@ static void test_calibration(void **state)
     assert_false(c.valid);
 }
 
+/* the local vertical from a ground calibration: a camera 6 m up at (0, -10), looking along +y
+ * down by @tilt degrees and rolled by @roll about its axis of view, f = 800, 1280x720 */
+static void project(double tilt, double roll, const double *X, double *u, double *v)
+{
+    const double rad = 3.14159265358979 / 180;
+    double s = sin(tilt * rad), c = cos(tilt * rad), cr = cos(roll * rad), sr = sin(roll * rad);
+    double d[3] = {X[0], X[1] + 10, X[2] - 6};
+    /* camera axes: x right, y down, z forward */
+    double xc0 = d[0], yc0 = -s * d[1] - c * d[2], zc = c * d[1] - s * d[2];
+    double xc = cr * xc0 - sr * yc0, yc = sr * xc0 + cr * yc0;
+    *u = 800 * xc / zc + 640, *v = 800 * yc / zc + 360;
+}
+
+static void test_calibration_vertical(void **state)
+{
+    (void)state;
+    /* tilt, roll, and the ground seen: x from -w to w, y from y0 to y1 (metres) */
+    static const double views[][5] = {
+        {30, 0, 4, 2, 14}, {60, 0, 3, -6, 0}, {20, 8, 4, 4, 20}, {85, 0, 2, -11, -8}};
+    for (int vi = 0; vi < 4; vi++) {
+        const double *V = views[vi];
+        double gp[4][2] = {{-V[2], V[3]}, {V[2], V[3]}, {V[2], V[4]}, {-V[2], V[4]}};
+        vg_calib_point_t p[4];
+        for (int i = 0; i < 4; i++) {
+            double X[3] = {gp[i][0], gp[i][1], 0}, u, v;
+            project(V[0], V[1], X, &u, &v);
+            p[i] = (vg_calib_point_t){{u, v}, {X[0], X[1]}};
+        }
+        vg_calib_t c;
+        char err[256];
+        assert_int_equal(vg_calib_fit(&c, p, 4, err, sizeof(err)), 0);
+        double worst = 1;
+        /* posts of 1.7 m over the ground seen: their image leans as the vertical does there */
+        for (int i = 0; i <= 4; i++)
+            for (int j = 0; j <= 4; j++) {
+                double gx = -V[2] + i * V[2] / 2, gy = V[3] + j * (V[4] - V[3]) / 4;
+                double F[3] = {gx, gy, 0}, H[3] = {gx, gy, 1.7}, fu, fv, hu, hv, ux, uy;
+                project(V[0], V[1], F, &fu, &fv);
+                project(V[0], V[1], H, &hu, &hv);
+                assert_int_equal(vg_calib_up(&c, 640, 360, fu, fv, &ux, &uy), 0);
+                double dot = (ux * (hu - fu) + uy * (hv - fv)) / hypot(hu - fu, hv - fv);
+                if (dot < worst) worst = dot;
+            }
+        assert_true(worst > 0.9999);
+    }
+    vg_calib_t c = {0};
+    double ux, uy;
+    assert_int_equal(vg_calib_up(&c, 640, 360, 0, 0, &ux, &uy), VG_EINVAL);
+    /* a plan drawn without perspective (a square as a square): no camera, the image's vertical */
+    vg_calib_point_t flat[4] = {
+        {{100, 100}, {0, 0}}, {{300, 100}, {2, 0}}, {{300, 300}, {2, 2}}, {{100, 300}, {0, 2}}};
+    char err[256];
+    assert_int_equal(vg_calib_fit(&c, flat, 4, err, sizeof(err)), 0);
+    assert_int_equal(vg_calib_up(&c, 640, 360, 200, 200, &ux, &uy), VG_ERANGE);
+}
+
 /* ---- zone rules ---- */
 
 typedef struct sink {
@@ -334,6 +390,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rule_hysteresis),
         cmocka_unit_test(test_calibration),
+        cmocka_unit_test(test_calibration_vertical),
         cmocka_unit_test(test_intrusion_forbidden),
         cmocka_unit_test(test_intrusion_pedestrian_only),
         cmocka_unit_test(test_line_crossing),
