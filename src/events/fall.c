@@ -38,10 +38,17 @@
  * seen) stays open for up to hidden_time. A cooldown keeps a place that just ended from raising
  * again at once.
  *
+ * The pose: the looks detect.reshape asks for carry MoveNet poses of wide person boxes (crops
+ * turned a quarter where that is surer). The torso's angle from the local vertical (vg_calib_up
+ * where the scene is calibrated, else the picture's) is shown in the event, not decided on: on
+ * the falls clips people lying along the camera's axis had torsos 19-24 degrees from the
+ * vertical, like someone sitting, and someone bending had 59 (docs/evaluation.md).
+ *
  * What the box cannot tell, said plainly in docs/events.md: a fall straight towards or away from
  * the camera keeps a tall box; people lying where the detector does not find them (half hidden,
  * at the edge) are not followed; a camera looking straight down (fisheye ceiling views) sees
- * nobody standing, so no fall is ever seen.
+ * nobody standing, so no fall is ever seen (after UPRIGHT_WARN looks at people with nobody
+ * standing, the stage says so once).
  */
 #include <math.h>
 #include <stdlib.h>
