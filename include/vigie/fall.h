@@ -41,9 +41,9 @@ extern const vg_option_group_t vg_fall_option_group;
 typedef struct vg_fall_person {
     double box[4];
     float score;
-    int standin; /**< not a person box but one of a class the detector gives people lying on a
-                      floor (dog, cat): it only continues someone followed who lies or is
-                      falling, never starts a person */
+    int standin;    /**< not a person box but one of a class the detector gives people lying on a
+                         floor (dog, cat): it only continues someone followed who lies or is
+                         falling, never starts a person */
     int torso_seen; /**< the pose model found their torso (looks that ask for poses) */
     double torso;   /**< then its angle from the local vertical, degrees: 0 upright, 90 lying,
                          180 head down (the fall stage measures it against the vertical the

@@ -520,9 +520,8 @@ static void test_falls(void **state)
     assert_int_equal(tu_run(cmd), 0);
     /* the detector takes the picture for a person (the test would be empty otherwise) */
     snprintf(out, sizeof(out), "%s/sitdown-det.jsonl", dir);
-    snprintf(args, sizeof(args),
-             "detect --every 100 --set detector.models_dir='%s' -o '%s' '%s'", getenv("VG_MODELS"),
-             out, ext);
+    snprintf(args, sizeof(args), "detect --every 100 --set detector.models_dir='%s' -o '%s' '%s'",
+             getenv("VG_MODELS"), out, ext);
     assert_int_equal(vigie(args, &err), 0);
     size_t len;
     char *det = tu_read_file(out, &len);
@@ -533,8 +532,7 @@ static void test_falls(void **state)
         const char *b = strstr(l, "\"person\"");
         const char *q = strstr(l, "\"box\":[");
         if (b && q && (!strchr(l, '\n') || q < strchr(l, '\n')) &&
-            sscanf(q, "\"box\":[%f,%f,%f,%f", &x, &y, &w, &h) == 4 && x > 70 && x < 120 &&
-            y > 280)
+            sscanf(q, "\"box\":[%f,%f,%f,%f", &x, &y, &w, &h) == 4 && x > 70 && x < 120 && y > 280)
             seen = 1;
     }
     free(det);
