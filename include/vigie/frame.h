@@ -56,11 +56,23 @@ typedef struct vg_frame {
     int in_w, in_h;
     /** Set on the first frame after a gap: reconnection, dropped frames, timestamp jump. */
     int discontinuity;
+    /**
+     * The chroma of the analysis image when the source was asked for it (input.chroma), data
+     * NULL if not: Cb and Cr as VG_PIX_GRAY8 planes of ((w + 1) / 2) x ((h + 1) / 2), one sample
+     * per 2x2 analysis pixels (as in 4:2:0 video), the input's own range (128: no colour). What
+     * stages that need colour only here and there read, instead of a full BGR24 image.
+     */
+    vg_image_t cb, cr;
 } vg_frame_t;
+
+/** vg_frame_new's @with_color bits: a BGR24 image, chroma planes. */
+#define VG_FRAME_COLOR  1
+#define VG_FRAME_CHROMA 2
 
 /**
  * Allocate a frame whose image is @w x @h GRAY8 (rows aligned to 64 bytes), with a BGR24 colour
- * image of the same size if @with_color. Returns 0 and a frame with one reference in *out, or
+ * image of the same size if @with_color has VG_FRAME_COLOR (1), and Cb, Cr planes of half the
+ * size if it has VG_FRAME_CHROMA. Returns 0 and a frame with one reference in *out, or
  * VG_EINVAL (size < 1 or > 32768) / VG_ENOMEM with *out untouched.
  */
 int vg_frame_new(vg_frame_t **out, int w, int h, int with_color)

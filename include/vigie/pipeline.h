@@ -61,6 +61,8 @@ int vg_pipeline_add_stage(vg_pipeline_t *p, const vg_stage_class_t *cls,
                           const vg_settings_t *settings, char *err, size_t errlen);
 /** 1 if some stage wants colour frames (set input.color). */
 int vg_pipeline_needs_color(const vg_pipeline_t *p);
+/** 1 if some stage wants the chroma planes (set input.chroma). */
+int vg_pipeline_needs_chroma(const vg_pipeline_t *p);
 /**
  * Run every frame of @src (borrowed) through the stages until the end of the input, an error or
  * vg_pipeline_stop(). Events go to @sink; progress to @progress (may be NULL). Returns 0 at the

@@ -43,6 +43,7 @@ typedef struct vg_source_params {
     double max_corrupt; /**< fraction of undecodable packets beyond which a file is corrupt */
     double rate;        /**< image sequences: frames per second (they carry no time) */
     int realtime; /**< files and image sequences: deliver frames at their own pace (vigie serve) */
+    int chroma;   /**< also deliver the Cb, Cr planes at half the analysis size (vg_frame_t) */
 } vg_source_params_t;
 
 extern const vg_option_group_t vg_source_option_group;

@@ -73,7 +73,7 @@ typedef struct vg_stage_class {
     const vg_option_t *options; /**< may be NULL */
     size_t params_size;         /**< size of the params struct the options live in */
     size_t priv_size;           /**< zeroed private state allocated for each instance */
-    unsigned flags;             /**< VG_STAGE_NEEDS_COLOR */
+    unsigned flags;             /**< VG_STAGE_NEEDS_COLOR, VG_STAGE_NEEDS_CHROMA */
     /** Called once before the first frame; @a->frame is NULL. */
     int (*init)(vg_stage_t *st, vg_analysis_t *a);
     /** Called for each frame in order. Return 0 or a negative error (stops the pipeline). */
@@ -113,6 +113,8 @@ typedef struct vg_stage_class {
 } vg_stage_class_t;
 
 #define VG_STAGE_NEEDS_COLOR (1u << 0)
+/** The stage reads the frame's chroma planes (vg_frame_t.cb, .cr), cheaper than full colour. */
+#define VG_STAGE_NEEDS_CHROMA (1u << 1)
 
 struct vg_stage {
     const vg_stage_class_t *cls;

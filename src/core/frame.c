@@ -47,25 +47,32 @@ static size_t align64(size_t n)
 
 int vg_frame_new(vg_frame_t **out, int w, int h, int with_color)
 {
-    size_t head = align64(sizeof(frame_priv_t)), gs, cs = 0;
+    size_t head = align64(sizeof(frame_priv_t)), gs, cs = 0, us = 0;
+    int cw = (w + 1) / 2, ch = (h + 1) / 2;
     frame_priv_t *fp;
     uint8_t *base;
 
     if (w < 1 || h < 1 || w > 32768 || h > 32768) return VG_EINVAL;
     gs = align64((size_t)w) * h;
-    if (with_color) cs = align64((size_t)w * 3) * h;
+    if (with_color & VG_FRAME_COLOR) cs = align64((size_t)w * 3) * h;
+    if (with_color & VG_FRAME_CHROMA) us = align64((size_t)cw) * ch;
     /* + padding: libswscale's SIMD converters store whole vectors and may write up to a few dozen
      * bytes past the last pixel of the last row (found with valgrind on a 360-pixel-wide input) */
-    base = vg_malloc_aligned(head + gs + cs + VG_FRAME_PADDING);
+    base = vg_malloc_aligned(head + gs + cs + 2 * us + VG_FRAME_PADDING);
     if (!base) return VG_ENOMEM;
     fp = (frame_priv_t *)base;
     memset(fp, 0, sizeof(*fp));
     atomic_init(&fp->refs, 1);
     fp->with_color = with_color;
     fp->pub.image = (vg_image_t){w, h, (ptrdiff_t)align64((size_t)w), VG_PIX_GRAY8, base + head};
-    if (with_color)
+    if (with_color & VG_FRAME_COLOR)
         fp->pub.color =
             (vg_image_t){w, h, (ptrdiff_t)align64((size_t)w * 3), VG_PIX_BGR24, base + head + gs};
+    if (with_color & VG_FRAME_CHROMA) {
+        ptrdiff_t st = (ptrdiff_t)align64((size_t)cw);
+        fp->pub.cb = (vg_image_t){cw, ch, st, VG_PIX_GRAY8, base + head + gs + cs};
+        fp->pub.cr = (vg_image_t){cw, ch, st, VG_PIX_GRAY8, base + head + gs + cs + us};
+    }
     fp->pub.in_w = w;
     fp->pub.in_h = h;
     *out = &fp->pub;
@@ -101,6 +108,7 @@ int vg_frame_make_writable(vg_frame_t **pf)
     if (ret < 0) return ret;
     vg_image_copy(&dst->image, &src->image);
     if (src->color.data) vg_image_copy(&dst->color, &src->color);
+    if (src->cb.data) vg_image_copy(&dst->cb, &src->cb), vg_image_copy(&dst->cr, &src->cr);
     dst->index = src->index;
     dst->t = src->t;
     dst->in_w = src->in_w;

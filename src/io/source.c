@@ -6,6 +6,9 @@
  * sequences and V4L2 devices.
  *
  * Method:
+ * - Chroma on request (input.chroma): Cb and Cr planes at half the analysis size, copied from a
+ *   4:2:0 input at the analysis size, scaled plane by plane from other planar YUV (no colour
+ *   conversion), through a YUV 4:2:0 pass only for RGB and packed inputs, 128 for grey ones.
  * - Demux with libavformat, decode with libavcodec (frame threads for files, slice threads for
  *   live inputs where frame threading would add latency), scale with libswscale straight into
  *   the frame's buffers (one pass to grey; the BGR pass only when asked).
@@ -63,6 +66,9 @@ static const vg_option_t source_options[] = {
      .help = "allow scaling smaller inputs up to width/height"},
     {O("color", VG_OPT_BOOL, color), .def.i = 0, .max = 1,
      .help = "also deliver colour frames (set by analysers that need them)"},
+    {O("chroma", VG_OPT_BOOL, chroma), .def.i = 0, .max = 1,
+     .help = "also deliver the chroma planes at half the analysis size (set by analysers that "
+             "read colour here and there, such as fire)"},
     {O("scaler", VG_OPT_ENUM, scaler), .def.i = VG_SCALER_BILINEAR, .choices = scaler_names,
      .help = "scaling method"},
     {O("threads", VG_OPT_INT, threads), .def.i = 0, .min = 0, .max = 64,
@@ -121,6 +127,8 @@ struct vg_source {
     int stream;
     int draining;
     struct SwsContext *sws_gray, *sws_color;
+    struct SwsContext *sws_chroma; /* one chroma plane to half the analysis size, or to 4:2:0 */
+    uint8_t *scratch;              /* the luma of that 4:2:0 pass (RGB and packed inputs) */
     int out_w, out_h, geometry_warned;
 
     atomic_int interrupted;
@@ -643,6 +651,8 @@ void vg_source_free(vg_source_t **ps)
     av_frame_free(&s->av);
     sws_freeContext(s->sws_gray);
     sws_freeContext(s->sws_color);
+    sws_freeContext(s->sws_chroma);
+    vg_free(s->scratch);
     vg_opt_free(&s->p, source_options);
     vg_free(s->url);
     vg_free(s);
@@ -671,6 +681,56 @@ const char *vg_source_url(const vg_source_t *s)
 
 static const int sws_flags[] = {SWS_FAST_BILINEAR, SWS_BILINEAR, SWS_BICUBIC, SWS_AREA};
 
+/* The Cb, Cr planes of @f from the decoded picture (see the design note). */
+static int convert_chroma(vg_source_t *s, vg_frame_t *f, const AVPixFmtDescriptor *d, int flags)
+{
+    AVFrame *av = s->av;
+    int cw = f->cb.w, ch = f->cb.h;
+    vg_image_t *pl[2] = {&f->cb, &f->cr};
+    if (d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) && d->nb_components <= 2) {
+        for (int k = 0; k < 2; k++) /* grey: no colour */
+            for (int y = 0; y < ch; y++) memset(vg_image_row(pl[k], y), 128, (size_t)cw);
+        return 0;
+    }
+    int planar = d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) &&
+                 (d->flags & AV_PIX_FMT_FLAG_PLANAR) && d->nb_components >= 3 &&
+                 d->comp[1].plane == 1 && d->comp[2].plane == 2 && d->comp[1].depth == 8 &&
+                 d->comp[1].step == 1 && d->comp[2].step == 1 && d->comp[1].shift == 0;
+    if (planar) {
+        int sw = AV_CEIL_RSHIFT(av->width, d->log2_chroma_w);
+        int sh = AV_CEIL_RSHIFT(av->height, d->log2_chroma_h);
+        if (sw != cw || sh != ch) {
+            s->sws_chroma = sws_getCachedContext(s->sws_chroma, sw, sh, AV_PIX_FMT_GRAY8, cw, ch,
+                                                 AV_PIX_FMT_GRAY8, flags, NULL, NULL, NULL);
+            if (!s->sws_chroma) return VG_EFORMAT;
+        }
+        for (int k = 0; k < 2; k++) {
+            const uint8_t *in = av->data[1 + k];
+            int ls = av->linesize[1 + k];
+            if (sw == cw && sh == ch) {
+                for (int y = 0; y < ch; y++)
+                    memcpy(vg_image_row(pl[k], y), in + (ptrdiff_t)y * ls, (size_t)cw);
+            } else {
+                const uint8_t *const sp[4] = {in};
+                int ss[4] = {ls};
+                uint8_t *dp[4] = {pl[k]->data};
+                int ds[4] = {(int)pl[k]->stride};
+                sws_scale(s->sws_chroma, sp, ss, 0, sh, dp, ds);
+            }
+        }
+        return 0;
+    }
+    /* RGB, packed YUV: one pass to 4:2:0 at the analysis size, the luma thrown away */
+    if (!s->scratch && !(s->scratch = vg_malloc((size_t)s->out_w * s->out_h))) return VG_ENOMEM;
+    s->sws_chroma = sws_getCachedContext(s->sws_chroma, av->width, av->height, av->format, s->out_w,
+                                         s->out_h, AV_PIX_FMT_YUV420P, flags, NULL, NULL, NULL);
+    if (!s->sws_chroma) return VG_EFORMAT;
+    uint8_t *dp[4] = {s->scratch, f->cb.data, f->cr.data};
+    int ds[4] = {s->out_w, (int)f->cb.stride, (int)f->cr.stride};
+    sws_scale(s->sws_chroma, (const uint8_t *const *)av->data, av->linesize, 0, av->height, dp, ds);
+    return 0;
+}
+
 /* Scales the decoded picture into a new vg_frame_t. */
 static int convert(vg_source_t *s, vg_frame_t **out)
 {
@@ -684,7 +744,8 @@ static int convert(vg_source_t *s, vg_frame_t **out)
                s->shown, s->info.in_w, s->info.in_h, av->width, av->height, (long long)s->index);
         s->geometry_warned = 1;
     }
-    ret = vg_frame_new(&f, s->out_w, s->out_h, s->p.color);
+    ret = vg_frame_new(&f, s->out_w, s->out_h,
+                       (s->p.color ? VG_FRAME_COLOR : 0) | (s->p.chroma ? VG_FRAME_CHROMA : 0));
     if (ret < 0) return ret;
     f->in_w = av->width;
     f->in_h = av->height;
@@ -737,6 +798,7 @@ static int convert(vg_source_t *s, vg_frame_t **out)
         sws_scale(s->sws_color, (const uint8_t *const *)av->data, av->linesize, 0, av->height, dst,
                   dst_stride);
     }
+    if (s->p.chroma && (ret = convert_chroma(s, f, d, flags)) < 0) goto fail_sws;
     *out = f;
     return 0;
 fail_sws:

@@ -329,6 +329,13 @@ int vg_pipeline_needs_color(const vg_pipeline_t *p)
     return 0;
 }
 
+int vg_pipeline_needs_chroma(const vg_pipeline_t *p)
+{
+    for (int i = 0; i < p->nb_stages; i++)
+        if (p->stages[i].cls->flags & VG_STAGE_NEEDS_CHROMA) return 1;
+    return 0;
+}
+
 void vg_pipeline_stop(vg_pipeline_t *p)
 {
     vg_source_t *s;
@@ -567,6 +574,7 @@ int vg_pipeline_new_for_scene(vg_pipeline_t **out, const vg_pipeline_spec_t *spe
             (ret = vg_settings_apply(all, &vg_source_option_group, &in, err, errlen)) < 0)
             goto fail;
         if (vg_pipeline_needs_color(p)) in.color = 1;
+        if (vg_pipeline_needs_chroma(p)) in.chroma = 1;
         *input = in;
     }
     vg_settings_free(&all);
