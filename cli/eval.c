@@ -5,6 +5,7 @@
  *   vigie eval frames --truth LABELS.csv [--scene FILE] ...   (cli/eval_frames.c)
  *   vigie eval events --truth INTERVALS.csv EVENTS.jsonl       (cli/eval_events.c)
  *   vigie eval count --truth POINTS.csv IMAGE...               (cli/eval_count.c)
+ *   vigie eval boxes --truth BOXES EVENTS.jsonl                 (cli/eval_boxes.c)
  *
  * bgs: runs the motion core's background model (and mask cleanup) over every input frame from
  * the first (the model needs its warm-up), and scores frames A..B (1-based, inclusive, CDnet's
@@ -52,7 +53,7 @@ static void eval_usage(FILE *f)
         "  --range   first and last scored frame, 1-based inclusive (default: the\n"
         "            temporalROI.txt beside the truth folder, else every frame)\n"
         "  --set     any motion.* option (vigie options motion)\n"
-        "\nOther modes: vigie eval frames|events|count --help\n");
+        "\nOther modes: vigie eval frames|events|count|boxes --help\n");
 }
 
 static int read_range(const char *truth, int *a, int *b)
@@ -262,6 +263,8 @@ int cmd_eval(int argc, char **argv)
     if (!strcmp(argv[1], "frames")) return eval_frames(argc - 1, argv + 1);
     if (!strcmp(argv[1], "events")) return eval_events(argc - 1, argv + 1);
     if (!strcmp(argv[1], "count")) return eval_count(argc - 1, argv + 1);
-    fprintf(stderr, "vigie eval: unknown mode '%s' (modes: bgs, frames, events, count)\n", argv[1]);
+    if (!strcmp(argv[1], "boxes")) return eval_boxes(argc - 1, argv + 1);
+    fprintf(stderr, "vigie eval: unknown mode '%s' (modes: bgs, frames, events, count, boxes)\n",
+            argv[1]);
     return EXIT_USAGE;
 }
