@@ -30,6 +30,7 @@
 #include <vigie/crowd.h>
 #include <vigie/density.h>
 #include <vigie/fall.h>
+#include <vigie/fire.h>
 #include <vigie/flow.h>
 #include <vigie/pipeline.h>
 

@@ -11,6 +11,7 @@ extern const vg_option_t vg__crowd_options[];
 /* The "density" option group's table (density.c), also its stage's. */
 extern const vg_option_t vg__density_options[];
 extern const vg_option_t vg__fall_options[];
+extern const vg_option_t vg__fire_options[];
 /* The "camera_health" option group (camera_health.c), read again on live changes. */
 extern const vg_option_group_t vg__camera_health_group;
 

@@ -31,6 +31,7 @@
     X(vg__density_stage)                                                                           \
     X(vg__camera_health_stage)                                                                     \
     X(vg__fall_stage)                                                                              \
+    X(vg__fire_stage)                                                                              \
     /* end of the list */
 
 #define DECLARE(c) extern const vg_stage_class_t c;

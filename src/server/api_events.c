@@ -93,8 +93,9 @@ void vg__api_ack(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, cons
 static int decision_body(json_t *b, vg_http_resp_t *r, int *qv, int *reason, const char **note);
 
 /* Qualify event @id for @user (acknowledged before), audit it (@incident: its incident's first
- * event, 0 for none), and turn a fixture taken for an abandoned object into a fixture of the
- * camera (*@fixture). */
+ * event, 0 for none), and turn a fixture taken for an abandoned object, or a light or
+ * reflection taken for a fire, into a fixture of the camera (*@fixture): neither analyser looks
+ * there again. */
 static int decide_one(vg_server_t *s, const char *user, int64_t id, int qv, int reason,
                       const char *note, int64_t incident, int *fixture)
 {
@@ -111,9 +112,10 @@ static int decide_one(vg_server_t *s, const char *user, int64_t id, int qv, int 
     vg__api_audit(s, user, "event_decision", target, d);
     vg__api_feed_changed(s);
     *fixture = 0;
-    if (reason == VG_FALSE_FIXTURE &&
+    if ((reason == VG_FALSE_FIXTURE || reason == VG_FALSE_REFLECTION_OR_LIGHT) &&
         vg_store_event_info(s->store, id, camera, type, box, &has_box) == 0 && has_box &&
-        !strcmp(type, "abandoned_object")) {
+        ((reason == VG_FALSE_FIXTURE && !strcmp(type, "abandoned_object")) ||
+         !strcmp(type, "fire"))) {
         if (vg_store_fixture_add(s->store, camera, box, id, user) == 0) {
             *fixture = 1;
             vg__api_audit(s, user, "fixture_add", camera,

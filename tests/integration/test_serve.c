@@ -1139,6 +1139,33 @@ static void test_fixture_from_decision(void **state)
         if (!restarted) usleep(100000);
     }
     assert_true(restarted);
+    /* a fire alert qualified "reflection_or_light" (a lit sign, a beacon taken for flames)
+     * makes its box a fixture too: the fire analyser no longer looks there */
+    snprintf(cmd, sizeof(cmd),
+             "sqlite3 -cmd '.timeout 10000' '%s/store/vigie.db' \"INSERT INTO events(run, camera, "
+             "event_id, type, zone,"
+             " start_wall, start_unix, t_start, frame_start, score, box, details) VALUES (1,"
+             " 'hall', 900002, 'fire', '', '2026-01-01T00:00:00.000Z',"
+             " unixepoch('now'), 1, 10, 0.8, '[100,60,30,20]', '{}'); SELECT"
+             " last_insert_rowid();\" > '%s/fixture.id'",
+             dir, dir);
+    assert_int_equal(tu_run(cmd), 0);
+    snprintf(path, sizeof(path), "%s/fixture.id", dir);
+    t = tu_read_file(path, NULL);
+    id = t ? atoll(t) : 0;
+    free(t);
+    assert_true(id > 0);
+    snprintf(path, sizeof(path), "/api/events/%lld/ack", id);
+    assert_int_equal(post_json(&sup, path, "{}", NULL), 200);
+    snprintf(path, sizeof(path), "/api/events/%lld/decision", id);
+    assert_int_equal(post_json(&sup, path,
+                               "{\"qualification\":\"false_alert\",\"reason\":"
+                               "\"reflection_or_light\"}",
+                               &r),
+                     200);
+    assert_non_null(strstr(r.body, "\"fixture_added\":true"));
+    resp_free(&r);
+    assert_int_equal(count_rows("fixtures"), 2);
     client_free(&sup);
     json_t *rows = audit_rows("fixture_add");
     assert_true(audit_has(rows, "sam", "fixture_add", "hall"));

@@ -1,0 +1,185 @@
+/* The fire detector (src/events/fire.c) on made frames, 160 x 120 at 25 frames a second, grey
+ * background, colour in the chroma planes, the motion mask marking what differs from the
+ * background: a flame-coloured patch whose outline changes every frame, in place, raises one
+ * `fire` (kind flame) within 2 s with its cues in the details, and ends once gone for
+ * fire.end_after; a patch switching on and off as a whole at 2 Hz (a beacon), a steady patch the
+ * mask calls moving, the same flickering patch travelling across the picture (orange clothing),
+ * a grey picture and a 4 frames-a-second input raise nothing. The colour rule: flames' reds,
+ * oranges and yellow-white cores are flame; blue, white, grey, green, a pale pink wall are not. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <vigie/vigie.h>
+
+#define W 160
+#define H 120
+
+typedef struct sink {
+    int starts, ends, updates;
+    vg_event_t first;
+} sink_t;
+
+static int sink(void *opaque, vg_event_t *ev)
+{
+    sink_t *s = opaque;
+    if (ev->phase == VG_PHASE_START) {
+        ev->event_id = 1 + s->starts;
+        if (!s->starts) s->first = *ev;
+        s->starts++;
+    }
+    s->ends += ev->phase == VG_PHASE_END;
+    s->updates += ev->phase == VG_PHASE_UPDATE;
+    return 0;
+}
+
+static void rgb_ycc(int r, int g, int b, int *y, int *cb, int *cr)
+{
+    *y = (int)lround(0.299 * r + 0.587 * g + 0.114 * b);
+    *cb = (int)lround(128 + 0.564 * (b - *y));
+    *cr = (int)lround(128 + 0.713 * (r - *y));
+}
+
+static int is_flame(int r, int g, int b)
+{
+    int y, cb, cr;
+    rgb_ycc(r, g, b, &y, &cb, &cr);
+    return vg_fire_color(y, cb, cr);
+}
+
+static void test_color(void **state)
+{
+    (void)state;
+    assert_true(is_flame(230, 60, 40));   /* red flame */
+    assert_true(is_flame(255, 140, 0));   /* orange */
+    assert_true(is_flame(255, 220, 120)); /* yellow-white core */
+    assert_false(is_flame(30, 60, 240));  /* a blue beacon */
+    assert_false(is_flame(240, 240, 240));
+    assert_false(is_flame(128, 128, 128));
+    assert_false(is_flame(60, 160, 60));
+    assert_false(is_flame(230, 170, 165)); /* a pale pink wall */
+    assert_false(is_flame(90, 40, 30));    /* too dark */
+}
+
+/* a deterministic pseudo-random number in [0, 1) */
+static double rnd(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return (*s >> 8) / 16777216.0;
+}
+
+enum { FLAME, BEACON, STEADY, TRAVEL, GREY, NONE };
+
+/* frame @k: the patch of @kind drawn at (x0, y0), 20 x 24, into the frame and the mask */
+static void draw(vg_frame_t *f, vg_image_t *mask, int kind, int k, double rate, uint32_t *seed)
+{
+    int x0 = kind == TRAVEL ? 10 + k * 25 / (int)rate : 70, y0 = 50, on = 1; /* 25 px/s */
+    double t = k / rate;
+    if (kind == BEACON) on = fmod(t * 2, 1) < 0.5;
+    if (kind == NONE) on = 0;
+    for (int y = 0; y < H; y++) {
+        memset(vg_image_row(&f->image, y), 100, W);
+        memset(vg_image_row(mask, y), 0, W);
+    }
+    for (int y = 0; y < f->cb.h; y++) {
+        memset(vg_image_row(&f->cb, y), 128, (size_t)f->cb.w);
+        memset(vg_image_row(&f->cr, y), 128, (size_t)f->cr.w);
+    }
+    if (!on) return;
+    int fy, fcb, fcr;
+    rgb_ycc(255, 120, 20, &fy, &fcb, &fcr);
+    for (int y = 0; y < 24; y++) {
+        /* each row's width: random each frame (a flame's outline), fixed otherwise */
+        int half = kind == FLAME || kind == TRAVEL || kind == GREY
+                       ? 3 + (int)(rnd(seed) * 7 * (24 - y) / 24.0 + 3 * (y > 12))
+                       : 10;
+        for (int x = 10 - half; x < 10 + half; x++) {
+            int px = x0 + x, py = y0 + y;
+            if (px < 0 || px >= W) continue;
+            vg_image_row(&f->image, py)[px] = (uint8_t)fy;
+            vg_image_row(mask, py)[px] = VG_MASK_FG;
+            if (kind != GREY) {
+                vg_image_row(&f->cb, py / 2)[px / 2] = (uint8_t)fcb;
+                vg_image_row(&f->cr, py / 2)[px / 2] = (uint8_t)fcr;
+            }
+        }
+    }
+    if (kind == STEADY) /* the mask calls the whole patch area moving */
+        for (int y = y0 - 4; y < y0 + 28; y++) memset(vg_image_row(mask, y) + x0 - 4, 255, 28);
+}
+
+/* @seconds of @kind, then @after seconds with nothing, at @rate frames a second */
+static void run(int kind, double rate, double seconds, double after, sink_t *s)
+{
+    vg_fire_params_t p;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(vg_opt_defaults(&p, vg_fire_option_group.options), 0);
+    vg_scene_t *scene = NULL;
+    assert_int_equal(vg_scene_new_empty(&scene), 0);
+    vg_fire_t *f = NULL;
+    assert_int_equal(vg_fire_new(&f, scene, &p), 0);
+    uint8_t mbuf[W * H];
+    vg_image_t mask = {W, H, W, VG_PIX_GRAY8, mbuf};
+    uint32_t seed = 7;
+    memset(s, 0, sizeof(*s));
+    int n = (int)((seconds + after) * rate);
+    for (int k = 0; k < n; k++) {
+        vg_frame_t *fr = NULL;
+        assert_int_equal(vg_frame_new(&fr, W, H, VG_FRAME_CHROMA), 0);
+        fr->index = k, fr->t = k / rate;
+        draw(fr, &mask, k / rate < seconds ? kind : NONE, k, rate, &seed);
+        vg_fire_input_t in = {.frame = fr, .mask = &mask};
+        assert_int_equal(vg_fire_update(f, &in, sink, s), 0);
+        vg_frame_unref(&fr);
+    }
+    assert_int_equal(vg_fire_flush(f, n - 1, (n - 1) / rate, sink, s), 0);
+    vg_fire_free(&f);
+    vg_scene_free(&scene);
+}
+
+static void test_flame(void **state)
+{
+    sink_t s;
+    (void)state;
+    run(FLAME, 25, 6, 8, &s);
+    assert_int_equal(s.starts, 1);
+    assert_int_equal(s.ends, 1);
+    assert_true(s.first.t <= 2.0);
+    assert_true(s.first.has_box);
+    /* the box is the patch's (input = analysis pixels here) */
+    assert_true(s.first.box[0] >= 60 && s.first.box[0] + s.first.box[2] <= 92);
+    assert_non_null(strstr(s.first.details, "\"kind\":\"flame\""));
+    assert_non_null(strstr(s.first.details, "\"flicker\":"));
+    assert_non_null(strstr(s.first.details, "\"peak_share\":"));
+}
+
+static void test_not_flames(void **state)
+{
+    sink_t s;
+    (void)state;
+    run(BEACON, 25, 8, 0, &s);
+    assert_int_equal(s.starts, 0);
+    run(STEADY, 25, 8, 0, &s);
+    assert_int_equal(s.starts, 0);
+    run(TRAVEL, 25, 4, 0, &s); /* across the picture, its own width a second */
+    assert_int_equal(s.starts, 0);
+    run(GREY, 25, 8, 0, &s);
+    assert_int_equal(s.starts, 0);
+    run(FLAME, 4, 10, 0, &s); /* too slow to see flicker */
+    assert_int_equal(s.starts, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_color),
+        cmocka_unit_test(test_flame),
+        cmocka_unit_test(test_not_flames),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
