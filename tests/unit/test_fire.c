@@ -4,7 +4,8 @@
  * `fire` (kind flame) within 2 s with its cues in the details, and ends once gone for
  * fire.end_after; a patch switching on and off as a whole at 2 Hz (a beacon), a steady patch the
  * mask calls moving, the same flickering patch travelling across the picture (orange clothing),
- * a grey picture and a 4 frames-a-second input raise nothing. The colour rule: flames' reds,
+ * a grey picture, a 4 frames-a-second input and a flame under an ignore mask or a fixture raise
+ * nothing. The colour rule: flames' reds,
  * oranges and yellow-white cores are flame; blue, white, grey, green, a pale pink wall are not. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,14 +114,20 @@ static void draw(vg_frame_t *f, vg_image_t *mask, int kind, int k, double rate, 
         for (int y = y0 - 4; y < y0 + 28; y++) memset(vg_image_row(mask, y) + x0 - 4, 255, 28);
 }
 
-/* @seconds of @kind, then @after seconds with nothing, at @rate frames a second */
-static void run(int kind, double rate, double seconds, double after, sink_t *s)
+/* @seconds of @kind, then @after seconds with nothing, at @rate frames a second, over the scene
+ * @yaml (NULL: empty) */
+static void run_scene(const char *yaml, int kind, double rate, double seconds, double after,
+                      sink_t *s)
 {
     vg_fire_params_t p;
     memset(&p, 0, sizeof(p));
     assert_int_equal(vg_opt_defaults(&p, vg_fire_option_group.options), 0);
     vg_scene_t *scene = NULL;
-    assert_int_equal(vg_scene_new_empty(&scene), 0);
+    char err[256];
+    if (yaml)
+        assert_int_equal(vg_scene_parse(&scene, yaml, strlen(yaml), "test", err, sizeof(err)), 0);
+    else
+        assert_int_equal(vg_scene_new_empty(&scene), 0);
     vg_fire_t *f = NULL;
     assert_int_equal(vg_fire_new(&f, scene, &p), 0);
     uint8_t mbuf[W * H];
@@ -140,6 +147,11 @@ static void run(int kind, double rate, double seconds, double after, sink_t *s)
     assert_int_equal(vg_fire_flush(f, n - 1, (n - 1) / rate, sink, s), 0);
     vg_fire_free(&f);
     vg_scene_free(&scene);
+}
+
+static void run(int kind, double rate, double seconds, double after, sink_t *s)
+{
+    run_scene(NULL, kind, rate, seconds, after, s);
 }
 
 static void test_flame(void **state)
@@ -174,12 +186,31 @@ static void test_not_flames(void **state)
     assert_int_equal(s.starts, 0);
 }
 
+/* the scene's ignore masks and fixtures (a lit sign an operator marked) are not looked at */
+static void test_masked(void **state)
+{
+    sink_t s;
+    (void)state;
+    run_scene("masks:\n  ignore:\n    - [[60, 40], [100, 40], [100, 80], [60, 80]]\n", FLAME, 25, 6,
+              0, &s);
+    assert_int_equal(s.starts, 0);
+    run_scene("fixtures:\n  - name: sign\n    polygon: [[60, 40], [100, 40], [100, 80], [60, "
+              "80]]\n",
+              FLAME, 25, 6, 0, &s);
+    assert_int_equal(s.starts, 0);
+    /* elsewhere in the picture, it does not hide the flame */
+    run_scene("fixtures:\n  - name: sign\n    polygon: [[0, 0], [30, 0], [30, 30], [0, 30]]\n",
+              FLAME, 25, 6, 0, &s);
+    assert_int_equal(s.starts, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_color),
         cmocka_unit_test(test_flame),
         cmocka_unit_test(test_not_flames),
+        cmocka_unit_test(test_masked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
