@@ -5,8 +5,8 @@
  * fire.end_after; a patch switching on and off as a whole at 2 Hz (a beacon), a steady patch the
  * mask calls moving, the same flickering patch travelling across the picture (orange clothing),
  * a grey picture, a 4 frames-a-second input and a flame under an ignore mask or a fixture raise
- * nothing. The colour rule: flames' reds,
- * oranges and yellow-white cores are flame; blue, white, grey, green, a pale pink wall are not. */
+ * nothing. The colour rule: flames' reds, oranges and yellow-white cores are flame; blue, white,
+ * grey, green, a pale pink wall are not. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
