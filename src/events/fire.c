@@ -742,7 +742,19 @@ int vg_fire_update(vg_fire_t *f, const vg_fire_input_t *in, vg_emit_fn emit, voi
         return 0;
     }
     if (f->frames < 2 || f->rate <= 0) return 0;
-    if ((f->cw != fr->cb.w || f->ch != fr->cb.h) && (ret = setup_grid(f, fr)) < 0) return ret;
+    if (f->cw != fr->cb.w || f->ch != fr->cb.h) {
+        /* a new picture size (the first frame, or the input changed): regions followed on the
+         * old grid end here */
+        for (int i = 0; i < MAX_REGIONS; i++) {
+            region_t *g = &f->r[i];
+            if (g->used && g->open &&
+                (ret = emit_end(f, g, fr->index, fr->t, "the picture changed size", emit, opaque)) <
+                    0)
+                return ret;
+            g->used = 0;
+        }
+        if ((ret = setup_grid(f, fr)) < 0) return ret;
+    }
 
     int n = (int)lround(f->p.window * f->rate);
     n = n < 8 ? 8 : n > HIST ? HIST : n;

@@ -204,13 +204,50 @@ static void test_masked(void **state)
     assert_int_equal(s.starts, 1);
 }
 
+/* the picture changes size under a fire: its event ends, nothing is read off the new grid */
+static void test_resize(void **state)
+{
+    (void)state;
+    vg_fire_params_t p;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(vg_opt_defaults(&p, vg_fire_option_group.options), 0);
+    vg_scene_t *scene = NULL;
+    assert_int_equal(vg_scene_new_empty(&scene), 0);
+    vg_fire_t *f = NULL;
+    assert_int_equal(vg_fire_new(&f, scene, &p), 0);
+    static uint8_t mbuf[W * H];
+    uint32_t seed = 3;
+    sink_t s;
+    memset(&s, 0, sizeof(s));
+    for (int k = 0; k < 150; k++) {
+        int small = k >= 100; /* then a 100 x 80 picture: the patch drawn at its top left */
+        vg_frame_t *fr = NULL;
+        vg_image_t mask = {W, H, W, VG_PIX_GRAY8, mbuf};
+        assert_int_equal(vg_frame_new(&fr, W, H, VG_FRAME_CHROMA), 0);
+        fr->index = k, fr->t = k / 25.0;
+        draw(fr, &mask, FLAME, k, 25, &seed);
+        if (small) {
+            fr->image.w = 100, fr->image.h = 80, fr->in_w = 100, fr->in_h = 80;
+            fr->cb.w = fr->cr.w = 50, fr->cb.h = fr->cr.h = 40;
+            mask.w = 100, mask.h = 80;
+        }
+        vg_fire_input_t in = {.frame = fr, .mask = &mask};
+        assert_int_equal(vg_fire_update(f, &in, sink, &s), 0);
+        vg_frame_unref(&fr);
+    }
+    assert_int_equal(vg_fire_flush(f, 149, 149 / 25.0, sink, &s), 0);
+    assert_int_equal(s.starts, s.ends);
+    assert_true(s.starts >= 1);
+    vg_fire_free(&f);
+    vg_scene_free(&scene);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_color),
-        cmocka_unit_test(test_flame),
-        cmocka_unit_test(test_not_flames),
-        cmocka_unit_test(test_masked),
+        cmocka_unit_test(test_color),      cmocka_unit_test(test_flame),
+        cmocka_unit_test(test_not_flames), cmocka_unit_test(test_masked),
+        cmocka_unit_test(test_resize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
