@@ -134,6 +134,24 @@ static int read_csv(char *text, tbox_t **v, int *n, int *cap, char *err, size_t 
     return 0;
 }
 
+#define MAX_FRAME 100000000 /* frames counted at most (a month at 30 frames a second) */
+
+static const evrec_t *sort_ev; /* what cmp_id and cmp_frame sort indices of */
+
+static int cmp_id(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    if (sort_ev[i].id != sort_ev[j].id) return sort_ev[i].id < sort_ev[j].id ? -1 : 1;
+    return i < j ? -1 : i > j; /* file order within an event */
+}
+
+static int cmp_frame(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    if (sort_ev[i].frame != sort_ev[j].frame) return sort_ev[i].frame < sort_ev[j].frame ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
 static int cmp_tbox(const void *a, const void *b)
 {
     const tbox_t *x = a, *y = b;
@@ -231,12 +249,45 @@ int eval_boxes(int argc, char **argv)
         ev[ne++] = (evrec_t){e.event_id,   e.frame,  e.t, {e.box[0], e.box[1], e.box[2], e.box[3]},
                              (int)e.phase, e.has_box};
     }
-    /* score frame by frame */
+    /* each start's records in order (the same event_id), its end frame; then frame by frame
+     * the events open there, each with its last box at or before the frame */
     int64_t last = tb[nt - 1].frame;
     for (int i = 0; i < ne; i++) last = ev[i].frame > last ? ev[i].frame : last;
+    if (last > MAX_FRAME) {
+        fprintf(stderr, "vigie eval boxes: frame %lld: frames are counted up to %d\n",
+                (long long)last, MAX_FRAME);
+        code = EXIT_USAGE;
+        goto end;
+    }
+    int *idx = malloc((size_t)(ne ? ne : 1) * sizeof(int));
+    int *next = malloc((size_t)(ne ? ne : 1) * sizeof(int));
+    int *act = malloc((size_t)(ne ? ne : 1) * sizeof(int));
+    int64_t *endf = malloc((size_t)(ne ? ne : 1) * sizeof(int64_t));
+    if (!idx || !next || !act || !endf) {
+        free(idx), free(next), free(act), free(endf);
+        code = EXIT_INPUT;
+        goto end;
+    }
+    for (int i = 0; i < ne; i++) idx[i] = i, next[i] = -1;
+    sort_ev = ev;
+    qsort(idx, (size_t)ne, sizeof(int), cmp_id);
+    for (int k = 0; k + 1 < ne; k++)
+        if (ev[idx[k]].id == ev[idx[k + 1]].id) next[idx[k]] = idx[k + 1];
+    int nstart = 0;
+    for (int i = 0; i < ne; i++) {
+        if (ev[i].phase != VG_PHASE_START) continue;
+        endf[i] = INT64_MAX;
+        for (int j = next[i]; j >= 0; j = next[j])
+            if (ev[j].phase == VG_PHASE_END) {
+                endf[i] = ev[j].frame;
+                break;
+            }
+        idx[nstart++] = i; /* the starts, by frame */
+    }
+    qsort(idx, (size_t)nstart, sizeof(int), cmp_frame);
     int64_t pos = 0, found = 0, wrong_frames = 0, open_frames = 0;
     double iou_sum = 0;
-    int starts = 0, wrong_starts = 0;
+    int starts = 0, wrong_starts = 0, nact = 0, si = 0;
     double first_start = -1;
     int64_t first_truth = tb[0].frame;
     int ti = 0;
@@ -247,17 +298,21 @@ int eval_boxes(int argc, char **argv)
         pos += ntb > 0;
         int hit = 0;
         double best_iou = 0;
-        /* each event open at fr: its box the last record at or before fr */
-        for (int i = 0; i < ne; i++) {
-            if (ev[i].phase != VG_PHASE_START || ev[i].frame > fr) continue;
-            const double *box = ev[i].has_box ? ev[i].b : NULL;
-            int open = 1;
-            for (int j = i + 1; j < ne; j++) {
-                if (ev[j].id != ev[i].id || ev[j].frame > fr) continue;
-                if (ev[j].phase == VG_PHASE_END && ev[j].frame < fr) open = 0;
-                if (ev[j].phase == VG_PHASE_UPDATE && ev[j].has_box) box = ev[j].b;
+        while (si < nstart && ev[idx[si]].frame <= fr) act[nact++] = idx[si++];
+        for (int a = 0; a < nact; a++) {
+            int i = act[a];
+            if (endf[i] < fr) { /* ended before this frame */
+                act[a--] = act[--nact];
+                continue;
             }
-            if (!open || !box) continue;
+            /* its box: the last start or update at or before fr (next[i] walks forward) */
+            while (next[i] >= 0 && ev[next[i]].frame <= fr && ev[next[i]].phase != VG_PHASE_END) {
+                int j = next[i];
+                if (ev[j].has_box) memcpy(ev[i].b, ev[j].b, sizeof(ev[i].b)), ev[i].has_box = 1;
+                next[i] = next[j];
+            }
+            if (!ev[i].has_box) continue;
+            const double *box = ev[i].b;
             open_frames++;
             int on = 0;
             for (int k = t0; k < ti; k++)
@@ -276,6 +331,7 @@ int eval_boxes(int argc, char **argv)
         }
         if (hit && ntb) found++, iou_sum += best_iou;
     }
+    free(idx), free(next), free(act), free(endf);
     printf("annotated frames: %lld (first: frame %lld)\n", (long long)pos, (long long)first_truth);
     printf("found: %lld  frame_recall: %.3f\n", (long long)found, pos ? (double)found / pos : 0);
     if (first_start >= 0 && rate > 0)

@@ -109,11 +109,10 @@ typedef struct sample {
     float compact;          /* perimeter^2 / area */
     int x0, y0, x1, y1;     /* extent of the flame cells (cells, inclusive) */
     float mx, my, mn;       /* centroid and count of the moving candidates matched (mn 0: none) */
-    float fg, fgf;          /* moving cells in the box; of them, flame-coloured */
 } sample_t;
 
 typedef struct cues {
-    double area, flicker, switching, peak, peak_hz, shape, move, base, growth, own;
+    double area, flicker, switching, peak, peak_hz, shape, move, base, growth;
     int on_person, on_vehicle, ok;
 } cues_t;
 
@@ -381,15 +380,7 @@ static const sample_t *hist_at(const region_t *g, int k) /* k-th of the last n, 
 }
 
 /* measure region @g's box on this frame into its history */
-static inline int cell_fg(const vg_image_t *mask, int x, int y)
-{
-    const uint8_t *m0 = vg_image_row(mask, 2 * y);
-    const uint8_t *m1 = 2 * y + 1 < mask->h ? m0 + mask->stride : m0;
-    int xx = 2 * x + 1 < mask->w ? 2 * x + 1 : 2 * x;
-    return (m0[2 * x] | m0[xx] | m1[2 * x] | m1[xx]) >= VG_MASK_STATIC;
-}
-
-static void measure(vg_fire_t *f, const vg_frame_t *fr, const vg_image_t *mask, region_t *g)
+static void measure(vg_fire_t *f, const vg_frame_t *fr, region_t *g)
 {
     int cw = f->cw;
     sample_t s = {0};
@@ -400,7 +391,6 @@ static void measure(vg_fire_t *f, const vg_frame_t *fr, const vg_image_t *mask, 
         for (int x = g->x0; x <= g->x1; x++) {
             size_t i = (size_t)y * cw + x;
             int c = cell_read(f, fr, i, x, y);
-            if (cell_fg(mask, x, y)) s.fg++, s.fgf += (float)c;
             if (f->p_at[i] == fr->index - 1) {
                 int p = f->p_col[i];
                 /* a change of colour with the light: a flame's edge coming or going, not a
@@ -447,13 +437,12 @@ static void judge(vg_fire_t *f, region_t *g, int n, const vg_fire_input_t *in, i
     double fr_t = in->frame->t;
     cues_t c = {0};
     float fl[HIST], a[HIST];
-    double ma = 0, mc = 0, mc2 = 0, top = 0, top2 = 0, bot = 0, bot2 = 0, fg = 0, fgf = 0;
+    double ma = 0, mc = 0, mc2 = 0, top = 0, top2 = 0, bot = 0, bot2 = 0;
     int nf = 0, sw = 0, nfull = 0, son = 0, soff = 0;
     for (int k = 0; k < n; k++) {
         const sample_t *s = hist_at(g, g->nh - n + k);
         a[k] = s->area;
         ma += s->area;
-        fg += s->fg, fgf += s->fgf;
         if (s->area > 0) {
             nfull++;
             mc += s->compact, mc2 += (double)s->compact * s->compact;
@@ -476,7 +465,6 @@ static void judge(vg_fire_t *f, region_t *g, int n, const vg_fire_input_t *in, i
     c.area = ma;
     c.flicker = median(fl, nf);
     c.switching = nf ? (double)sw / nf : 0;
-    c.own = fg > 0 ? fgf / fg : 0;
     if (nfull > 1) {
         mc /= nfull, mc2 /= nfull, top /= nfull, top2 /= nfull, bot /= nfull, bot2 /= nfull;
         c.shape = mc > 0 ? sqrt(fmax(mc2 - mc * mc, 0)) / mc : 0;
@@ -803,7 +791,7 @@ int vg_fire_update(vg_fire_t *f, const vg_fire_input_t *in, vg_emit_fn emit, voi
             g->x0 = g->ax0, g->y0 = g->ay0, g->x1 = g->ax1, g->y1 = g->ay1;
             g->acc = 0, g->refresh = fr->index;
         }
-        measure(f, fr, in->mask, g);
+        measure(f, fr, g);
         double rb[4] = {g->x0 * 2.0 - 4, g->y0 * 2.0 - 4, (g->x1 - g->x0 + 1) * 2.0 + 8,
                         (g->y1 - g->y0 + 1) * 2.0 + 8};
         /* something larger than the region moving over it (a passer-by over an orange cone,
@@ -818,11 +806,11 @@ int vg_fire_update(vg_fire_t *f, const vg_fire_input_t *in, vg_emit_fn emit, voi
             if (debug)
                 vg_log("fire", VG_LOG_DEBUG,
                        "t=%.2f region %d box %d,%d-%d,%d area %.1f flicker %.2f switching %.2f "
-                       "peak %.2f@%.1fHz shape %.2f move %.2f own %.2f person %d vehicle %d passer "
+                       "peak %.2f@%.1fHz shape %.2f move %.2f person %d vehicle %d passer "
                        "%d: %s",
                        fr->t, i, g->x0 * 2, g->y0 * 2, g->x1 * 2, g->y1 * 2, g->c.area,
                        g->c.flicker, g->c.switching, g->c.peak, g->c.peak_hz, g->c.shape, g->c.move,
-                       g->c.own, g->c.on_person, g->c.on_vehicle, fr->t < g->disturbed_until,
+                       g->c.on_person, g->c.on_vehicle, fr->t < g->disturbed_until,
                        g->c.ok ? "fire" : "no");
             if (g->c.ok) {
                 if (g->agree_since < 0) g->agree_since = fr->t;

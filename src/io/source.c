@@ -798,7 +798,11 @@ static int convert(vg_source_t *s, vg_frame_t **out)
         sws_scale(s->sws_color, (const uint8_t *const *)av->data, av->linesize, 0, av->height, dst,
                   dst_stride);
     }
-    if (s->p.chroma && (ret = convert_chroma(s, f, d, flags)) < 0) goto fail_sws;
+    if (s->p.chroma && (ret = convert_chroma(s, f, d, flags)) < 0) {
+        if (ret != VG_ENOMEM) goto fail_sws;
+        vg_frame_unref(&f);
+        return ret;
+    }
     *out = f;
     return 0;
 fail_sws:

@@ -243,13 +243,66 @@ static void test_fire_bad_input(void **state)
     assert_non_null(strstr(err, "fire.peak_max"));
 }
 
+/* vigie eval boxes on hand-made records: recall, delay, events on nothing annotated, bad input */
+static void test_eval_boxes(void **state)
+{
+    char truth[700], events[700], args[2048];
+    const char *err;
+    (void)state;
+    snprintf(truth, sizeof(truth), "%s/boxes.csv", dir);
+    snprintf(events, sizeof(events), "%s/records.jsonl", dir);
+    /* a flame from frame 10 to 19 at 100,100; an event open over frames 12-30 on it (moved by an
+     * update at 15, still on it), one over 40-45 where nothing is annotated */
+    FILE *f = fopen(truth, "w");
+    assert_non_null(f);
+    fprintf(f, "frame,x,y,w,h\n");
+    for (int k = 10; k < 20; k++) fprintf(f, "%d,100,100,20,20\n", k);
+    fclose(f);
+    f = fopen(events, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"type\":\"fire\",\"phase\":\"start\",\"event_id\":1,\"t\":1.2,\"frame\":12,"
+               "\"box\":[100,100,20,20],\"score\":0.8,\"camera\":\"c\",\"details\":{}}\n"
+               "{\"type\":\"fire\",\"phase\":\"update\",\"event_id\":1,\"t\":1.5,\"frame\":15,"
+               "\"box\":[105,100,20,20],\"score\":0.9,\"camera\":\"c\",\"details\":{}}\n"
+               "{\"type\":\"fire\",\"phase\":\"end\",\"event_id\":1,\"t\":3.0,\"frame\":30,"
+               "\"box\":[105,100,20,20],\"score\":0,\"camera\":\"c\",\"details\":{}}\n"
+               "{\"type\":\"fire\",\"phase\":\"start\",\"event_id\":2,\"t\":4.0,\"frame\":40,"
+               "\"box\":[300,10,20,20],\"score\":0.8,\"camera\":\"c\",\"details\":{}}\n"
+               "{\"type\":\"fire\",\"phase\":\"end\",\"event_id\":2,\"t\":4.5,\"frame\":45,"
+               "\"box\":[300,10,20,20],\"score\":0,\"camera\":\"c\",\"details\":{}}\n");
+    fclose(f);
+    snprintf(args, sizeof(args), "eval boxes --type fire --truth '%s' '%s'", truth, events);
+    assert_int_equal(vigie(args, &err), 0);
+    char *res = tu_read_file(outf, NULL);
+    assert_non_null(res);
+    fprintf(stderr, "%s", res);
+    assert_non_null(strstr(res, "annotated frames: 10 (first: frame 10)"));
+    assert_non_null(strstr(res, "found: 8  frame_recall: 0.800"));
+    assert_non_null(strstr(res, "delay: 0.20 s"));
+    assert_non_null(strstr(res, "starts: 2  on no annotated box: 1"));
+    assert_non_null(strstr(res, "event frames: 25  on no annotated box: 17"));
+    free(res);
+    /* a malformed line, a frame beyond what is counted: refused, saying where */
+    f = fopen(truth, "w");
+    assert_non_null(f);
+    fprintf(f, "frame,x,y,w,h\n10,100,100,20\n");
+    fclose(f);
+    assert_int_equal(vigie(args, &err), 2);
+    assert_non_null(strstr(err, "line 2: expected frame,x,y,w,h"));
+    f = fopen(truth, "w");
+    assert_non_null(f);
+    fprintf(f, "1000000000000,100,100,20,20\n");
+    fclose(f);
+    assert_int_equal(vigie(args, &err), 2);
+    assert_non_null(strstr(err, "frames are counted up to"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_house6),
-        cmocka_unit_test(test_not_fire),
-        cmocka_unit_test(test_flames),
-        cmocka_unit_test(test_fire_bad_input),
+        cmocka_unit_test(test_house6),     cmocka_unit_test(test_not_fire),
+        cmocka_unit_test(test_flames),     cmocka_unit_test(test_fire_bad_input),
+        cmocka_unit_test(test_eval_boxes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
