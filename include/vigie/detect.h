@@ -27,6 +27,9 @@ typedef struct vg_detection {
     int pose_turn;  /**< the pose's crop was turned by this (0, 90, -90 degrees): the best turn */
     float torso[4]; /**< with a pose whose shoulders and hips were found: the middle of the hips
                          (x, y) then of the shoulders (x, y), frame pixels; else all 0 */
+    float wrist[4]; /**< with a pose (VG_INFER_POSE or VG_INFER_HANDS): the left then the
+                         right wrist (x, y, frame pixels); 0 where not asked */
+    float wrist_score[2]; /**< their keypoint scores (0: no pose, or not found) */
 } vg_detection_t;
 
 /** Options of the "detector" group. */
@@ -114,9 +117,26 @@ typedef struct vg_detections {
                         whole-frame look); det holds that result and earlier regions' finds */
     int64_t results; /**< detector results so far: a new one arrived when this changes */
     int reshape;     /**< the last result is a region asked early because its track changed
-                          shape (detect.reshape): a look for postures (falls), which stages
+                          shape (detect.reshape), or a close look a stage asked for
+                          (vg_detections_ask): frequent looks around one track, which stages
                           that weigh looks over time (abandoned objects) leave out */
+    struct vg_detect_asks *asks; /**< the detect stage's queue of close looks (vg_detections_ask) */
+    int64_t ask_tag;    /**< the last result answers the close look asked with this tag (0: it
+                             was not asked for by a stage) */
+    unsigned ask_flags; /**< and that look's VG_INFER_* flags */
 } vg_detections_t;
+
+#define VG_DETECT_ASKS_MAX 8
+
+/**
+ * Ask the detect stage that published @d for a close look at @region (x, y, w, h, analysis
+ * pixels: the detector sees it at its own resolution) with VG_INFER_* @flags (VG_INFER_HANDS:
+ * the persons' wrists). Served before the routine looks, in the order asked, from the next
+ * frame on; its result is published with ask_tag = @tag (non-zero, the asker's own). An ask
+ * with a @tag already waiting replaces that one. Returns 0, VG_EINVAL (an empty region, tag 0,
+ * no queue: the detect stage is not running), VG_EBUSY (VG_DETECT_ASKS_MAX asks wait).
+ */
+int vg_detections_ask(const vg_detections_t *d, const float region[4], unsigned flags, int64_t tag);
 
 /** The label of track @id, or NULL when the detector has not seen it yet. */
 const vg_track_label_t *vg_detections_label(const vg_detections_t *d, int64_t id);

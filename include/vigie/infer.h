@@ -60,8 +60,13 @@ enum {
      * pictures) and the most confident of the three is kept. The pose model is loaded on the first
      * such request; if it cannot be, one error is logged and poses stay 0. */
     VG_INFER_POSE = 1,
+    /** the wrists of the persons found (at most VG_INFER_HANDS_MAX, best first, centred in the
+     * region, whatever their shape): vg_detection_t.pose and wrist, wrist_score — for what a
+     * person holds (the weapon stage's close looks). The pose model runs on the crop as it is. */
+    VG_INFER_HANDS = 2,
 };
-#define VG_INFER_POSE_MAX 3
+#define VG_INFER_POSE_MAX  3
+#define VG_INFER_HANDS_MAX 2
 
 /** vg_infer_submit, asking for more than boxes (VG_INFER_POSE). */
 int vg_infer_submit_flags(vg_infer_client_t *c, vg_frame_t *frame, const float *region,

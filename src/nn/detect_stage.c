@@ -17,6 +17,9 @@
  *    it was: someone falling, sitting down, coming fully into view, a bag set down) is looked
  *    at again after RESHAPE_GAP rather than after detect.recheck, so that a fall, over in a
  *    second, is seen through more than the whole-frame looks every detect.every seconds.
+ * 3. before those routine looks, the close looks later stages asked for (vg_detections_ask: the
+ *    weapon stage asks for the hands of a person seen near a knife), in the order asked; their
+ *    results are published with the asker's tag and counted as early looks (reshape).
  * Requests refused because the inference thread is busy with other cameras are simply asked
  * again on a later frame.
  */
@@ -122,8 +125,22 @@ static const vg_option_t vg__detect_options[] = {
 };
 #undef OFF
 
+/* close looks asked by later stages (vg_detections_ask), served first come first */
+struct vg_detect_asks {
+    struct {
+        float region[4];
+        unsigned flags;
+        int64_t tag;
+    } q[VG_DETECT_ASKS_MAX];
+    int n;
+    int64_t asked, served;
+};
+
 typedef struct detect_stage {
     vg_detector_params_t dp; /* the "detector" group, from the pipeline's settings */
+    struct vg_detect_asks asks;
+    int64_t pending_tag; /* the request in flight is this close look (0: none) */
+    unsigned pending_flags;
     int dp_set;
     vg_infer_t *svc;
     vg_infer_client_t *cl;
@@ -140,6 +157,30 @@ typedef struct detect_stage {
     vg_detections_t pub;
     int64_t results, whole, regions;
 } detect_stage_t;
+
+int vg_detections_ask(const vg_detections_t *d, const float region[4], unsigned flags, int64_t tag)
+{
+    if (!d || !d->asks || !tag || !(region[2] >= 1) || !(region[3] >= 1)) return VG_EINVAL;
+    struct vg_detect_asks *q = d->asks;
+    int i = 0;
+    while (i < q->n && q->q[i].tag != tag) i++;
+    if (i == q->n) {
+        if (q->n == VG_DETECT_ASKS_MAX) return VG_EBUSY;
+        q->n++;
+        q->asked++;
+    }
+    memcpy(q->q[i].region, region, sizeof(q->q[i].region));
+    q->q[i].flags = flags;
+    q->q[i].tag = tag;
+    return 0;
+}
+
+/* Take the oldest close look asked for out of the queue. */
+static void pop_ask(struct vg_detect_asks *q)
+{
+    memmove(&q->q[0], &q->q[1], (size_t)(q->n - 1) * sizeof(q->q[0]));
+    q->n--;
+}
 
 const vg_track_label_t *vg_detections_label(const vg_detections_t *d, int64_t id)
 {
@@ -297,6 +338,8 @@ static int collect(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a
     memcpy(d->pub.region, r.region, sizeof(d->pub.region));
     d->pub.results = d->results;
     d->pub.reshape = d->pending_reshape;
+    d->pub.ask_tag = d->pending_tag;
+    d->pub.ask_flags = d->pending_flags;
     label_tracks(d, p, &r, a->slot[VG_SLOT_TRACKS], a->frame->t);
     return 0;
 }
@@ -311,12 +354,17 @@ static int reshaped(const detect_params_t *p, const vg_track_label_t *l, const v
     return rw > hi || rw < lo || rh > hi || rh < lo;
 }
 
-/* The next thing to ask for, if any: 1 whole frame, 2 a region (in @region), 0 nothing. */
+/* The next thing to ask for, if any: 1 whole frame, 2 a region (in @region), 3 and 4 a strip
+ * of a whole frame, 5 the oldest close look asked for (in @region), 0 nothing. */
 static int choose(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a, float *region,
                   int64_t *track)
 {
     double now = a->frame->t;
     const vg_image_t *img = &a->frame->color;
+    if (d->tiles_left <= 0 && d->asks.n > 0) {
+        memcpy(region, d->asks.q[0].region, 4 * sizeof(float));
+        return 5;
+    }
     if (d->tiles_left > 0 || (p->every > 0 && now - d->last_whole >= p->every)) {
         if (p->tiles <= 1) return 1;
         /* strip i of n, overlapping its neighbours by a quarter of a strip */
@@ -370,13 +418,23 @@ static int detect_process(vg_stage_t *st, vg_analysis_t *a)
         what = choose(d, p, a, region, &track);
         if (!what) break;
         int early = what == 2 && d->pick_reshape;
-        ret = vg_infer_submit_flags(d->cl, a->frame, what == 1 ? NULL : region,
-                                    early && p->pose ? VG_INFER_POSE : 0);
+        unsigned flags = what == 5 ? d->asks.q[0].flags : early && p->pose ? VG_INFER_POSE : 0;
+        ret = vg_infer_submit_flags(d->cl, a->frame, what == 1 ? NULL : region, flags);
+        if (what == 5 && ret != VG_EBUSY) { /* served, or a region off the frame: dropped */
+            d->pending_tag = ret == 0 ? d->asks.q[0].tag : 0;
+            d->pending_flags = flags;
+            if (ret == 0) d->asks.served++;
+            pop_ask(&d->asks);
+            if (ret == VG_EINVAL) continue;
+        } else if (ret == 0) {
+            d->pending_tag = 0;
+            d->pending_flags = flags;
+        }
         if (ret == 0) {
             d->pending_whole = what == 1 || what == 3;
-            d->pending_reshape = early;
+            d->pending_reshape = early || what == 5;
             d->pending_id = track;
-            if (what >= 3) d->tiles_left--;
+            if (what == 3 || what == 4) d->tiles_left--;
             if (what == 1 || what == 3)
                 d->last_whole = a->frame->t, d->whole++;
             else if (what == 2)
@@ -392,7 +450,7 @@ static int detect_process(vg_stage_t *st, vg_analysis_t *a)
             }
         } else if (ret != VG_EBUSY) {
             if (ret != VG_EINVAL) return ret;
-            if (what >= 3) d->tiles_left = 0; /* a region off the frame: skip it */
+            if (what == 3 || what == 4) d->tiles_left = 0; /* a region off the frame: skip it */
             break;
         } else {
             break;
@@ -402,6 +460,7 @@ static int detect_process(vg_stage_t *st, vg_analysis_t *a)
     d->pub.det = d->det;
     d->pub.nlabels = d->nlabels;
     d->pub.labels = d->labels;
+    d->pub.asks = &d->asks;
     a->slot[VG_SLOT_DETECTIONS] = &d->pub;
     return 0;
 }
@@ -411,8 +470,10 @@ static int detect_flush(vg_stage_t *st, vg_analysis_t *a)
     detect_stage_t *d = st->priv;
     (void)a;
     vg_log("detect", VG_LOG_INFO,
-           "%lld detector results (%lld whole frames, %lld regions asked), %d tracks labelled",
-           (long long)d->results, (long long)d->whole, (long long)d->regions, d->nlabels);
+           "%lld detector results (%lld whole frames, %lld regions, %lld close looks asked), %d "
+           "tracks labelled",
+           (long long)d->results, (long long)d->whole, (long long)d->regions,
+           (long long)d->asks.served, d->nlabels);
     return 0;
 }
 

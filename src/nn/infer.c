@@ -70,6 +70,7 @@ static vg_infer_t *global;
 static void run_poses(vg_infer_t *s, vg_infer_client_t *c, const vg_image_t *img)
 {
     vg_infer_result_t *r = &c->res;
+    int hands = !!(c->flags & VG_INFER_HANDS), lying = !!(c->flags & VG_INFER_POSE);
     if (!s->pose && !s->pose_failed) {
         char err[512] = "";
         if (vg_pose_new(&s->pose, s->models_dir, err, sizeof(err)) < 0) {
@@ -79,18 +80,27 @@ static void run_poses(vg_infer_t *s, vg_infer_client_t *c, const vg_image_t *img
         }
     }
     if (!s->pose) return;
-    int done = 0;
-    for (int i = 0; i < r->n && done < VG_INFER_POSE_MAX; i++) {
+    int done = 0, done_hands = 0;
+    for (int i = 0; i < r->n && (done < VG_INFER_POSE_MAX || done_hands < VG_INFER_HANDS_MAX);
+         i++) {
         vg_detection_t *d = &r->det[i];
         float cx = d->x + d->w / 2, cy = d->y + d->h / 2;
-        if ((d->cls != 0 && d->cls != 15 && d->cls != 16) || d->w < POSE_WIDE * d->h ||
-            cx < r->region[0] || cy < r->region[1] || cx > r->region[0] + r->region[2] ||
+        if (cx < r->region[0] || cy < r->region[1] || cx > r->region[0] + r->region[2] ||
             cy > r->region[1] + r->region[3])
             continue;
-        done++;
+        /* a lying posture: persons and the detector's cats and dogs, wide boxes; hands: any
+         * person box */
+        int want_lying = lying && done < VG_INFER_POSE_MAX && d->w >= POSE_WIDE * d->h &&
+                         (d->cls == 0 || d->cls == 15 || d->cls == 16);
+        int want_hands = hands && done_hands < VG_INFER_HANDS_MAX && d->cls == 0;
+        if (!want_lying && !want_hands) continue;
+        done += want_lying;
+        done_hands += want_hands;
         vg_pose_result_t best;
         double t0 = vg_clock_now(NULL);
-        int runs = vg_pose_run_best(s->pose, img, d, &best, NULL);
+        int runs = want_lying ? vg_pose_run_best(s->pose, img, d, &best, NULL)
+                              : vg_pose_run(s->pose, img, d, &best);
+        if (runs == 0) runs = 1; /* vg_pose_run: 0 is one run */
         double t1 = vg_clock_now(NULL);
         pthread_mutex_lock(&s->mu);
         s->stats.poses += runs > 0 ? runs : 1;
@@ -101,6 +111,11 @@ static void run_poses(vg_infer_t *s, vg_infer_client_t *c, const vg_image_t *img
         d->pose_turn = best.turn;
         if (!vg_pose_torso(&best, TORSO_MIN, &d->torso[0], &d->torso[2]))
             memset(d->torso, 0, sizeof(d->torso));
+        for (int k = 0; k < 2; k++) {
+            const vg_keypoint_t *w = &best.kp[VG_KP_LEFT_WRIST + k];
+            d->wrist[2 * k] = w->x, d->wrist[2 * k + 1] = w->y;
+            d->wrist_score[k] = w->score;
+        }
     }
 }
 
@@ -134,7 +149,7 @@ static void run_request(vg_infer_t *s, vg_infer_client_t *c)
     for (int i = 0; i < n; i++) c->det[i].x += (float)x, c->det[i].y += (float)y;
     r->n = n;
     r->det = c->det;
-    if (c->flags & VG_INFER_POSE) run_poses(s, c, img);
+    if (c->flags & (VG_INFER_POSE | VG_INFER_HANDS)) run_poses(s, c, img);
 }
 
 static void *service_main(void *arg)
