@@ -31,6 +31,7 @@
 #include <vigie/density.h>
 #include <vigie/fall.h>
 #include <vigie/fire.h>
+#include <vigie/weapon.h>
 #include <vigie/flow.h>
 #include <vigie/pipeline.h>
 

@@ -32,6 +32,7 @@
     X(vg__camera_health_stage)                                                                     \
     X(vg__fall_stage)                                                                              \
     X(vg__fire_stage)                                                                              \
+    X(vg__weapon_stage)                                                                            \
     /* end of the list */
 
 #define DECLARE(c) extern const vg_stage_class_t c;
