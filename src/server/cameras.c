@@ -107,6 +107,16 @@ static int cam_flush_pending(vg_cam_t *c, const vg_analysis_t *a)
         if (a && a->frame && !j->snap.frame) {
             ret = vg__snap_take(&j->snap, a);
             if (ret < 0) break;
+            if (j->ev.type == VG_EVENT_WEAPON && j->ev.has_box && a->frame->in_w > 0 &&
+                a->frame->in_h > 0) { /* the object stays as it is in the picture */
+                float sx = (float)a->frame->image.w / a->frame->in_w,
+                      sy = (float)a->frame->image.h / a->frame->in_h;
+                j->snap.keep[0] = (float)j->ev.box[0] * sx,
+                j->snap.keep[1] = (float)j->ev.box[1] * sy;
+                j->snap.keep[2] = (float)j->ev.box[2] * sx,
+                j->snap.keep[3] = (float)j->ev.box[3] * sy;
+                j->snap.has_keep = 1;
+            }
         }
     }
     vg__writer_push(c->srv, c->pend_head, c->pend_tail);

@@ -8,13 +8,16 @@
  * them (no detect stage, or no result yet) the foreground is all there is. A block
  * mean keeps no detail finer than the block: with the default 12 px at 640 px wide, a face
  * standing 10 m away is one or two flat squares. The copy served by default is this one; the
- * original is kept only where the config asks for it.
+ * original is kept only where the config asks for it. A weapon alert's object is copied back as
+ * it is over the pixelated picture (vg__evidence_restore): the operator must see what is held,
+ * not who holds it.
  *
  * Files are written to NAME.tmp, synced and renamed, so a crash never leaves half a picture
  * under a name the store knows.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -82,6 +85,19 @@ void vg__evidence_pixelate(vg_image_t *img, const float (*boxes)[4], int nb, con
             }
         }
     vg_free(mark);
+}
+
+void vg__evidence_restore(vg_image_t *img, const vg_image_t *orig, const float keep[4], float grow)
+{
+    if (img->w != orig->w || img->h != orig->h || img->fmt != orig->fmt) return;
+    int bpp = img->fmt == VG_PIX_BGR24 ? 3 : 1;
+    float g = grow * fmaxf(keep[2], keep[3]);
+    int x0 = (int)fmaxf(0, keep[0] - g), y0 = (int)fmaxf(0, keep[1] - g);
+    int x1 = (int)fminf((float)img->w, ceilf(keep[0] + keep[2] + g)),
+        y1 = (int)fminf((float)img->h, ceilf(keep[1] + keep[3] + g));
+    for (int y = y0; y < y1 && x1 > x0; y++)
+        memcpy(vg_image_row(img, y) + (size_t)x0 * bpp, vg_image_row(orig, y) + (size_t)x0 * bpp,
+               (size_t)(x1 - x0) * bpp);
 }
 
 int vg__evidence_jpeg(const vg_image_t *img, int quality, uint8_t **out, size_t *len)

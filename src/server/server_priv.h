@@ -25,6 +25,10 @@ typedef struct vg_snap {
     int nb;
     uint8_t *fg; /* w*h bytes, or NULL */
     int fg_w, fg_h;
+    /* a region left as it is in the pixelated picture (analysis pixels): the object a weapon
+     * alert is about, for the operator to check (the person round it stays pixelated) */
+    float keep[4];
+    int has_keep;
 } vg_snap_t;
 
 /* One event record on its way to the store (a start carries its frame for the evidence). */
@@ -141,6 +145,9 @@ void vg__cam_health_end(vg_server_t *s);
 void *vg__cam_main(void *cam);
 
 /* evidence.c */
+/* Copy back into @img, from @orig (same size and format), the box @keep (x, y, w, h) grown by
+ * @grow of its longer side each way: an object shown as it is in a pixelated picture. */
+void vg__evidence_restore(vg_image_t *img, const vg_image_t *orig, const float keep[4], float grow);
 void vg__evidence_pixelate(vg_image_t *img, const float (*boxes)[4], int nb, const vg_image_t *fg,
                            int bs);
 int vg__evidence_jpeg(const vg_image_t *img, int quality, uint8_t **out, size_t *len);

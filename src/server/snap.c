@@ -1,6 +1,9 @@
 /*
  * What `vigie serve` keeps of a frame for a picture (vg_snap_t): a frame reference, the person
  * boxes and, when the detector had nothing for it, the foreground mask; and its pixelated JPEG.
+ * A weapon alert's picture keeps the weapon's box as it is (grown by KEEP_GROW each side: the
+ * box comes from a look a few frames old): what the operator must check is the object; the
+ * person holding it stays pixelated around it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +26,8 @@
 
 #include "server_priv.h"
 
-#define COMP "serve"
+#define COMP      "serve"
+#define KEEP_GROW 0.25f
 
 /* ---- snapshots ---- */
 
@@ -99,6 +103,7 @@ int vg__server_snap_jpeg(vg_server_t *s, const vg_snap_t *snap, int pixelate, ui
     if (pixelate)
         vg__evidence_pixelate(&copy, (const float(*)[4])snap->boxes, snap->nb,
                               snap->fg ? &fg : NULL, s->cfg->pixel_block);
+    if (pixelate && snap->has_keep) vg__evidence_restore(&copy, src, snap->keep, KEEP_GROW);
     ret = vg__evidence_jpeg(&copy, 85, out, len);
     vg_free(copy.data);
     return ret;

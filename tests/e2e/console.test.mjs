@@ -16,7 +16,8 @@
 //  6. a shift: alerts carry their priority (the zone's over the type's) with its badge and its
 //     sound, "priority first" orders the queue; an operator takes an alert and a colleague sees
 //     who handles it, live; a shift note reaches every console at once; the alert page draws
-//     the track's path with its direction.
+//     the track's path with its direction; a weapon alert's page says it is a candidate to check
+//     and shows the object enlarged.
 //
 // Screenshots of each page go to $SHOTS (default: console-shots/ here). Exit 77 (skipped) when
 // chromium or playwright-core is missing; 0 passed; 1 failed.
@@ -203,6 +204,35 @@ try {
   await op.screenshot({ path: path.join(SHOTS, '3-alert-decided.png') });
   await op.keyboard.press('Escape');
   await op.waitForSelector('#queue');
+
+  /* a weapon alert's page (made up on this page, on the real picture of the alert above): it says
+   * the alert is a candidate to check and that firearms need a site model, and shows the
+   * object's crop enlarged beside the picture */
+  {
+    await op.evaluate(async (src) => {
+      const { applyMessage } = await import('/js/feed.js');
+      applyMessage({ phase: 'start', id: 80000100, camera: src.camera, type: 'weapon', zone: '', priority: 'high',
+        wall: new Date().toISOString(), t: 0, score: 0.45, box: [src.box[0], src.box[1], 16, 30],
+        details: { kind: 'knife', class: 'knife', held_by: 7, wrist: 'right', looks: 4, agreeing: 3 }, evidence: src.evidence });
+      location.hash = '#/event/80000100';
+    }, dec);
+    await op.waitForSelector('#weapon-check', { timeout: 10000 });
+    const w = await op.evaluate(() => ({ note: document.getElementById('weapon-check').textContent,
+      crop: (document.getElementById('object-crop') || { style: {} }).style.backgroundImage || '',
+      seen: [...document.querySelectorAll('.facts dt')].filter((d) => d.textContent === 'What was seen').map((d) => d.nextElementSibling.textContent)[0] || '' }));
+    check(/candidate/i.test(w.note) && /site model/.test(w.note) && w.crop.includes(dec.evidence) && /held by track #7/.test(w.seen),
+      `a weapon alert's page says "${w.note.slice(0, 60)}…", shows the object enlarged (${w.crop.slice(0, 40)}…) and "${w.seen}"`);
+    await op.screenshot({ path: path.join(SHOTS, '3b-weapon-alert.png') });
+    await op.evaluate(async () => { /* out of the page's queue again: it is not the server's */
+      const { S } = await import('/js/state.js');
+      const { regroup } = await import('/js/feed.js');
+      S.events.delete(80000100);
+      S.order = S.order.filter((i) => i !== 80000100);
+      regroup();
+    });
+    await op.keyboard.press('Escape');
+    await op.waitForSelector('#queue');
+  }
 
   /* a note typed while the alert changes under it (a colleague acknowledges it): the page
    * redraws, the note and the focus stay, and its letters (a, c, n...) fire no shortcut */

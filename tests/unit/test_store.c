@@ -501,6 +501,20 @@ static void test_pixelate(void **state)
     vg__evidence_pixelate(&img, NULL, 0, &fg, 8);
     assert_int_equal(data[(47 * 64 + 63) * 3], data[(40 * 64 + 56) * 3]);
     assert_memory_equal(data, before, 64 * 3 * 24);
+    /* a weapon's box inside the person's is restored as it was, the rest stays flat */
+    memcpy(data, before, sizeof(data));
+    vg__evidence_pixelate(&img, (const float(*)[4])box, 1, NULL, 8);
+    vg_image_t orig = {64, 48, 64 * 3, VG_PIX_BGR24, before};
+    const float keep[4] = {24, 20, 4, 8};
+    vg__evidence_restore(&img, &orig, keep, 0.25f); /* grown by 2 px: 22..30 x 18..30 */
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 64; x++) {
+            int in = x >= 22 && x < 30 && y >= 18 && y < 30;
+            int same = !memcmp(&data[(y * 64 + x) * 3], &before[(y * 64 + x) * 3], 3);
+            if (in) assert_true(same);
+        }
+    assert_true(memcmp(&data[(12 * 64 + 20) * 3], &before[(12 * 64 + 20) * 3], 3) != 0 ||
+                memcmp(&data[(12 * 64 + 21) * 3], &before[(12 * 64 + 21) * 3], 3) != 0);
 }
 
 static int load_config_text(const char *text, char *err, size_t len)

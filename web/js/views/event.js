@@ -1,7 +1,9 @@
 /*
  * One alert (#/event/ID): its picture, what the analyser said, who acknowledged and decided, and
  * the decision panel (acknowledge, confirm, false alert with its reason, not relevant, a note).
- * A supervisor may ask for the original picture, giving a reason (audited).
+ * A supervisor may ask for the original picture, giving a reason (audited). A weapon alert shows,
+ * beside its picture, the object's crop enlarged (the object is left unpixelated in the evidence)
+ * and says in words that it is a candidate to check, and that firearms need a site model.
  */
 import { S, REASONS, bus, can, camOf } from '../state.js';
 import { api, apiJson, errorOf } from '../api.js';
@@ -57,6 +59,32 @@ async function drawPlace(ev, wrap) {
   }
 }
 
+/* A weapon alert's object, enlarged: the evidence picture as a background, its box (grown by a
+ * half each way, for the hand round it) filling a square. Boxes are in the camera's pixels, the
+ * picture may be smaller: only ratios are used. */
+function objectCrop(ev) {
+  const c = camOf(ev.camera);
+  if (!ev.evidence || !ev.box || !c.width || !c.height) return null;
+  const [x, y, w, h] = ev.box;
+  const side = Math.max(w, h) * 2;
+  const cx = x + w / 2,
+    cy = y + h / 2;
+  const x0 = Math.max(0, Math.min(c.width - side, cx - side / 2)),
+    y0 = Math.max(0, Math.min(c.height - side, cy - side / 2));
+  const box = el('div', {
+    class: 'object-crop',
+    id: 'object-crop',
+    role: 'img',
+    'aria-label': t('weapon_crop'),
+  });
+  box.style.backgroundImage = `url(/api/evidence/${ev.evidence})`;
+  box.style.backgroundSize = `${(100 * c.width) / side}% ${(100 * c.height) / side}%`;
+  const px = c.width > side ? (100 * x0) / (c.width - side) : 0,
+    py = c.height > side ? (100 * y0) / (c.height - side) : 0;
+  box.style.backgroundPosition = `${px}% ${py}%`;
+  return el('figure', { class: 'object' }, box, el('figcaption', {}, t('weapon_crop')));
+}
+
 const num = (v, d) => Number(v).toFixed(d);
 const words = (s) => String(s).replace(/_/g, ' ');
 
@@ -89,6 +117,13 @@ function describe(ev) {
     if (d.count !== undefined) out.push(`${num(d.count, 0)} ${t('people').toLowerCase()}`);
     if (d.level) out.push(words(d.level));
     if (d.trend) out.push(words(d.trend));
+  } else if (ev.type === 'weapon') {
+    if (d.kind)
+      out.push(words(d.kind) + (d.class && d.class !== d.kind ? ` (${words(d.class)})` : ''));
+    if (d.held_by !== undefined)
+      out.push(`${t('held_by')} #${d.held_by}` + (d.wrist ? ` (${t('wrist_' + d.wrist)})` : ''));
+    if (d.agreeing !== undefined && d.looks !== undefined)
+      out.push(`${d.agreeing}/${d.looks} ${t('looks_agree')}`);
   } else if (ev.type === 'camera_fault') {
     if (d.reason) out.push(t('fault_' + d.reason));
     if (d.message) out.push(d.message);
@@ -246,6 +281,10 @@ async function render(id) {
   const pic = shot(ev);
   drawPlace(ev, pic);
   const picture = el('div', {}, pic, el('p', { class: 'muted' }, t('evidence')));
+  /* a weapon alert: the object enlarged beside the picture, and what the alert is worth */
+  const crop = ev.type === 'weapon' ? objectCrop(ev) : null;
+  if (ev.type === 'weapon')
+    picture.prepend(el('p', { class: 'candidate', id: 'weapon-check' }, t('weapon_check')));
   if (can('original') && ev.evidence)
     picture.append(button('btn-unblur', 'secondary', t('unblur'), () => unblur(ev, picture)));
   main.append(
@@ -268,6 +307,7 @@ async function render(id) {
       el(
         'div',
         {},
+        crop ? el('div', { class: 'panel' }, crop) : null,
         S.instructions[ev.type]
           ? el(
               'div',
