@@ -27,6 +27,7 @@ int eval_frames(int argc, char **argv);
 int eval_events(int argc, char **argv);
 int eval_count(int argc, char **argv);
 int eval_boxes(int argc, char **argv);
+int eval_images(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 /* serve, user, audit (cli/serve.c) */
 int cmd_server(int argc, char **argv);

@@ -53,7 +53,7 @@ static void eval_usage(FILE *f)
         "  --range   first and last scored frame, 1-based inclusive (default: the\n"
         "            temporalROI.txt beside the truth folder, else every frame)\n"
         "  --set     any motion.* option (vigie options motion)\n"
-        "\nOther modes: vigie eval frames|events|count|boxes --help\n");
+        "\nOther modes: vigie eval frames|events|count|boxes|images --help\n");
 }
 
 static int read_range(const char *truth, int *a, int *b)
@@ -264,7 +264,9 @@ int cmd_eval(int argc, char **argv)
     if (!strcmp(argv[1], "events")) return eval_events(argc - 1, argv + 1);
     if (!strcmp(argv[1], "count")) return eval_count(argc - 1, argv + 1);
     if (!strcmp(argv[1], "boxes")) return eval_boxes(argc - 1, argv + 1);
-    fprintf(stderr, "vigie eval: unknown mode '%s' (modes: bgs, frames, events, count, boxes)\n",
+    if (!strcmp(argv[1], "images")) return eval_images(argc - 1, argv + 1);
+    fprintf(stderr,
+            "vigie eval: unknown mode '%s' (modes: bgs, frames, events, count, boxes, images)\n",
             argv[1]);
     return EXIT_USAGE;
 }
