@@ -95,7 +95,8 @@ void vg_weapon_free(vg_weapon_t **w);
 /**
  * Who of the persons of @det (@n boxes of one look; class 0, with wrists where the pose model ran)
  * holds the object in @wbox (x, y, w, h): the index of the person with a wrist (score at least
- * 0.2) on it or within @reach of their height from it, the nearest relative to their height, and
+ * 0.2) on it or within @reach of their height from it, the nearest relative to their height (a
+ * person box shorter than the object's longer side, or than 24 px, holds nothing), and
  * the wrist in *@wrist (0 left, 1 right); -1 when nobody does. *@near (may be NULL) gets the
  * person whose box grown by @reach covers most of the object (half of it at least), or -1.
  */

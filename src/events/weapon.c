@@ -12,6 +12,8 @@
  * Each weapon box of a look is given to a person of the same look: held when a wrist of that
  * person (keypoint score at least WRIST_MIN) lies on the box or within weapon.reach of their
  * height from it, the nearest such person; near when it lies on the person's box grown by reach.
+ * A person box shorter than the object, or than HOLDER_MIN, holds nothing (a piece of someone, or
+ * a mistake of the detector's at low scores).
  * A box near nobody is lying around (counted, not raised with weapon.require_held). The person
  * is followed by their track (the live track overlapping their box most, by half of the smaller
  * box at least), else by their box (a person with no track: IoU with where they were).
@@ -54,6 +56,7 @@
 #define MAX_CANDS  64                 /* people followed at once (beyond, new sightings wait) */
 #define LOOK_SCALE 0.25 /* a look counts for a person at least this share of its crop tall */
 #define ASK_LOST   2.0  /* s: a close look not back by then is asked again */
+#define HOLDER_MIN 24   /* px: a person box shorter than this has no wrists worth reading */
 
 #define OFF(x) offsetof(vg_weapon_params_t, x)
 static const vg_option_t vg__weapon_options[] = {
@@ -255,7 +258,9 @@ int vg_weapon_holder(double reach, const double wbox[4], const vg_detection_t *d
     *wrist = -1;
     for (int j = 0; j < n; j++) {
         const vg_detection_t *q = &det[j];
-        if (q->cls != 0 || !(q->h > 0)) continue;
+        /* a person box smaller than what it would hold is a piece, or a mistake: nobody's
+         * holder (a 5 x 27 px "person" gave a knife box of 66 x 53 a wrist) */
+        if (q->cls != 0 || !(q->h >= HOLDER_MIN) || q->h < fmax(wbox[2], wbox[3])) continue;
         double r = reach * q->h;
         for (int s = 0; s < 2; s++) {
             if (!(q->wrist_score[s] >= WRIST_MIN)) continue;

@@ -4,8 +4,9 @@
  * on that person's track after a close look, and it ends when the person leaves; a knife lying on
  * the ground, away from anyone or at someone's feet, raises none; a single look's mistake is
  * outvoted by the close looks it asked for; without require_held a knife near a person is
- * enough; a knife put away ends the event after end_after; an ignore mask hides a place; an
- * unknown class is refused with its name. 10 frames a second, a routine look every 0.5 s. */
+ * enough; a knife put away ends the event after end_after; an ignore mask hides a place; a person
+ * box smaller than the object holds nothing; an unknown class is refused with its name. 10 frames a
+ * second, a routine look every 0.5 s. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -273,6 +274,26 @@ static void ignore_mask_hides(void **state)
     vg_scene_free(&sc);
 }
 
+/* a person box smaller than the object is nobody's holder, whatever its wrists say */
+static void tiny_person_holds_nothing(void **state)
+{
+    (void)state;
+    vg_detection_t det[3];
+    const double knife[4] = {145, 400, 66, 53};
+    const double tiny[4] = {201, 452, 5, 27}, big[4] = {120, 300, 70, 200};
+    put(&det[0], tiny, 0, 0.2f);
+    det[0].wrist[2] = 180, det[0].wrist[3] = 420, det[0].wrist_score[1] = 0.9f;
+    int wrist = -1, near = -1;
+    assert_int_equal(vg_weapon_holder(0.15, knife, det, 1, &wrist, &near), -1);
+    assert_int_equal(near, -1);
+    /* a person tall enough, with the same wrist: the holder */
+    put(&det[1], big, 0, 0.8f);
+    det[1].wrist[2] = 180, det[1].wrist[3] = 420, det[1].wrist_score[1] = 0.9f;
+    assert_int_equal(vg_weapon_holder(0.15, knife, det, 2, &wrist, &near), 1);
+    assert_int_equal(wrist, 1);
+    assert_int_equal(near, 1);
+}
+
 static void bad_classes_refused(void **state)
 {
     (void)state;
@@ -305,6 +326,7 @@ int main(void)
         cmocka_unit_test(one_look_mistake_is_outvoted),
         cmocka_unit_test(knife_put_away_ends),
         cmocka_unit_test(ignore_mask_hides),
+        cmocka_unit_test(tiny_person_holds_nothing),
         cmocka_unit_test(bad_classes_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
