@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <vigie/vigie.h>
@@ -102,6 +103,9 @@ static void analyze_usage(FILE *f)
                "  -p, --progress        show progress on stderr (default when stderr is a "
                "terminal)\n"
                "      --no-progress     never show progress\n"
+               "      --profile         at the end, where the time went: each analyser, the "
+               "ingest\n"
+               "                        thread, the rest of the process (stderr)\n"
                "  -q, --quiet           only errors on stderr\n"
                "  -v, --verbose         more detail on stderr (twice: debugging detail)\n"
                "  -h, --help            this help\n"
@@ -231,9 +235,52 @@ static int memory_check(const vg_scene_t *scene, const vg_settings_t *cli,
     return -1;
 }
 
+/* --profile: each stage's time per frame (wall, and the analysis thread's CPU), the ingest
+ * thread's CPU, the inference thread's busy time (detector, pose: wall time of a thread that
+ * computes), and the rest of the process's CPU (FFmpeg's decoder threads, the slice-job pool),
+ * per frame and in cores at the video's own pace. */
+static void print_profile(const vg_pipeline_t *pipe, int64_t frames, double video_s, double wall)
+{
+    vg_stage_time_t t[64];
+    double ingest = 0, stages = 0;
+    int n = vg_pipeline_times(pipe, t, 64, &ingest);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double total = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec +
+                   ru.ru_stime.tv_usec * 1e-6;
+    double fr = frames > 0 ? (double)frames : 1, pace = video_s > 0 ? video_s : 1;
+    fprintf(stderr,
+            "vigie: profile: %lld frames, %.1f s of video in %.1f s; CPU %.2f s (%.3f cores at "
+            "the video's pace)\n",
+            (long long)frames, video_s, wall, total, total / pace);
+    fprintf(stderr, "  %-22s %12s %12s %10s %8s\n", "part", "wall ms/fr", "cpu ms/fr", "cpu s",
+            "share");
+    for (int i = 0; i < n; i++) {
+        stages += t[i].cpu;
+        fprintf(stderr, "  %-22s %12.3f %12.3f %10.2f %7.1f%%\n", t[i].name, 1e3 * t[i].wall / fr,
+                1e3 * t[i].cpu / fr, t[i].cpu, total > 0 ? 100 * t[i].cpu / total : 0);
+    }
+    fprintf(stderr, "  %-22s %12s %12.3f %10.2f %7.1f%%\n", "ingest (decode, scale)", "-",
+            1e3 * ingest / fr, ingest, total > 0 ? 100 * ingest / total : 0);
+    double rest = total - stages - ingest;
+    vg_infer_stats_t is;
+    if (vg_infer_running_stats(&is)) { /* the inference thread, while the pipeline holds it */
+        fprintf(stderr, "  %-22s %12s %12.3f %10.2f %7.1f%%  (%lld looks)\n", "inference: detector",
+                "-", 1e3 * (is.busy - is.pose_busy) / fr, is.busy - is.pose_busy,
+                total > 0 ? 100 * (is.busy - is.pose_busy) / total : 0, (long long)is.done);
+        fprintf(stderr, "  %-22s %12s %12.3f %10.2f %7.1f%%  (%lld runs)\n", "inference: pose", "-",
+                1e3 * is.pose_busy / fr, is.pose_busy, total > 0 ? 100 * is.pose_busy / total : 0,
+                (long long)is.poses);
+        rest -= is.busy;
+    }
+    fprintf(stderr, "  %-22s %12s %12.3f %10.2f %7.1f%%\n", "rest (decoder threads,", "-",
+            1e3 * rest / fr, rest, total > 0 ? 100 * rest / total : 0);
+    fprintf(stderr, "  %-22s\n", " slice-job pool)");
+}
+
 int cmd_analyze(int argc, char **argv)
 {
-    enum { OPT_FROM = 256, OPT_TO, OPT_CAMERA, OPT_NOPROGRESS, OPT_COUNTS };
+    enum { OPT_FROM = 256, OPT_TO, OPT_CAMERA, OPT_NOPROGRESS, OPT_COUNTS, OPT_PROFILE };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"counts", required_argument, NULL, OPT_COUNTS},
@@ -245,6 +292,7 @@ int cmd_analyze(int argc, char **argv)
         {"camera", required_argument, NULL, OPT_CAMERA},
         {"progress", no_argument, NULL, 'p'},
         {"no-progress", no_argument, NULL, OPT_NOPROGRESS},
+        {"profile", no_argument, NULL, OPT_PROFILE},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -253,7 +301,7 @@ int cmd_analyze(int argc, char **argv)
     const char *output = NULL, *scene_path = NULL, *analysers = NULL, *camera = NULL;
     const char *counts_path = NULL;
     FILE *counts = NULL;
-    int progress = -1, c, ret, code = 0;
+    int progress = -1, c, ret, code = 0, profile = 0;
     vg_settings_t *cli = NULL;
     vg_scene_t *scene = NULL;
     vg_pipeline_t *pipe = NULL;
@@ -276,6 +324,9 @@ int cmd_analyze(int argc, char **argv)
             break;
         case OPT_COUNTS:
             counts_path = optarg;
+            break;
+        case OPT_PROFILE:
+            profile = 1;
             break;
         case 's':
             scene_path = optarg;
@@ -440,6 +491,7 @@ int cmd_analyze(int argc, char **argv)
                                    : "",
                 st.reconnects ? "; reconnected" : "");
     if (vg_log_get_level() >= VG_LOG_INFO) summary_print(&summary, output, writer.count);
+    if (profile) print_profile(pipe, st.frames, pc.last_t, wall);
     if (ret < 0) code = exit_code_for(ret);
 end:
     running = NULL;

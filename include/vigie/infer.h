@@ -101,6 +101,8 @@ typedef struct vg_infer_stats {
     double pose_busy; /**< seconds of busy spent in the pose model */
 } vg_infer_stats_t;
 void vg_infer_get_stats(vg_infer_t *s, vg_infer_stats_t *st);
+/** The counters of the process's running service into @st: 1, or 0 when none runs. Any thread. */
+int vg_infer_running_stats(vg_infer_stats_t *st);
 
 #ifdef __cplusplus
 }

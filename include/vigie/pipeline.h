@@ -71,6 +71,23 @@ int vg_pipeline_needs_chroma(const vg_pipeline_t *p);
  */
 int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *sink,
                     vg_progress_fn progress, void *progress_opaque);
+/** Where a pipeline's time went (vg_pipeline_times), since its first frame. */
+typedef struct vg_stage_time {
+    const char *name; /**< the stage class's name (static) */
+    double wall;      /**< s in its process callback (wall clock: includes its slice jobs) */
+    double cpu;       /**< s of the analysis thread's CPU in it (slice jobs on the pool's other
+                           threads are not in it: wall says how long the frame waited) */
+    int64_t frames;   /**< process calls */
+} vg_stage_time_t;
+
+/**
+ * The time of each stage of @p (up to @max, in run order) into @out; *@ingest_cpu (may be NULL)
+ * gets the CPU seconds of the ingest thread (demuxing, decoding, scaling: FFmpeg's own decoder
+ * threads, with input.threads above 1, are not in it) of the runs finished so far. Returns the
+ * number of stages. Any thread; consistent after vg_pipeline_run returned.
+ */
+int vg_pipeline_times(const vg_pipeline_t *p, vg_stage_time_t *out, int max, double *ingest_cpu);
+
 /**
  * Change option values of a running pipeline: @settings (copied) is the whole new set (the same
  * kind of set vg_pipeline_new and vg_pipeline_add_stage were given). Every option whose value

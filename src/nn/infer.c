@@ -370,6 +370,15 @@ void vg_infer_wait(vg_infer_client_t *c)
     pthread_mutex_unlock(&s->mu);
 }
 
+int vg_infer_running_stats(vg_infer_stats_t *st)
+{
+    pthread_mutex_lock(&global_mu);
+    int have = global != NULL;
+    if (have) vg_infer_get_stats(global, st);
+    pthread_mutex_unlock(&global_mu);
+    return have;
+}
+
 void vg_infer_get_stats(vg_infer_t *s, vg_infer_stats_t *st)
 {
     pthread_mutex_lock(&s->mu);

@@ -15,6 +15,10 @@
  * Privacy masks are filled by scanline polygon rasterisation in analysis pixels (scene
  * coordinates are input pixels, scaled by the frame's analysis/input ratio), on the grey and the
  * colour images.
+ *
+ * Where the time goes: each stage's process call is timed (wall clock, and the analysis thread's
+ * CPU clock), and the ingest thread's CPU time is read as it ends (vg_pipeline_times; vigie
+ * analyze --profile prints them).
  */
 #include <math.h>
 #include <pthread.h>
@@ -22,8 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <vigie/clock.h>
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
@@ -132,7 +138,9 @@ struct vg_pipeline {
     pthread_mutex_t live_lock; /* pending, below */
     vg_settings_t *pending;    /* new values waiting for the next frame */
     atomic_int has_pending;
-    vg_stage_host_t host; /* what the stages' vg_stage_emit* reach */
+    vg_stage_host_t host;   /* what the stages' vg_stage_emit* reach */
+    vg_stage_time_t *times; /* per stage, beside stages */
+    double ingest_cpu;      /* s of the ingest thread's CPU, of finished runs */
 };
 
 /* ---- live option changes ---- */
@@ -291,8 +299,14 @@ int vg_pipeline_add_stage(vg_pipeline_t *p, const vg_stage_class_t *cls,
                           const vg_settings_t *settings, char *err, size_t errlen)
 {
     vg_stage_t *stages, *st;
+    vg_stage_time_t *times;
     vg_option_group_t g = {cls->name, cls->help, cls->options};
     int ret;
+    times = vg_realloc(p->times, (size_t)(p->nb_stages + 1) * sizeof(*times));
+    if (!times) return VG_ENOMEM;
+    p->times = times;
+    memset(&times[p->nb_stages], 0, sizeof(*times));
+    times[p->nb_stages].name = cls->name;
     stages = vg_realloc(p->stages, (size_t)(p->nb_stages + 1) * sizeof(*stages));
     if (!stages) return VG_ENOMEM;
     p->stages = stages;
@@ -320,6 +334,14 @@ fail:
     vg_free(st->params);
     vg_free(st->priv);
     return ret;
+}
+
+int vg_pipeline_times(const vg_pipeline_t *p, vg_stage_time_t *out, int max, double *ingest_cpu)
+{
+    int n = p->nb_stages < max ? p->nb_stages : max;
+    if (n > 0) memcpy(out, p->times, (size_t)n * sizeof(*out));
+    if (ingest_cpu) *ingest_cpu = p->ingest_cpu;
+    return n < 0 ? 0 : n;
 }
 
 int vg_pipeline_needs_color(const vg_pipeline_t *p)
@@ -356,6 +378,7 @@ void vg_pipeline_free(vg_pipeline_t **pp)
         vg_free(st->priv);
     }
     vg_free(p->stages);
+    vg_free(p->times);
     vg_settings_free(&p->settings);
     vg_settings_free(&p->pending);
     pthread_mutex_destroy(&p->live_lock);
@@ -390,7 +413,15 @@ typedef struct ingest {
     vg_source_t *src;
     vg_queue_t *q;
     int status; /* the source's terminal status, read after join or after the queue closes */
+    double cpu; /* s of this thread's CPU, set as it ends */
 } ingest_t;
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void free_frame_item(void *item)
 {
@@ -417,6 +448,7 @@ static void *ingest_main(void *opaque)
         }
     }
     in->status = ret;
+    in->cpu = thread_cpu();
     vg_queue_close(in->q);
     return NULL;
 }
@@ -427,7 +459,15 @@ static int run_stages(vg_pipeline_t *p, vg_analysis_t *a, int phase)
         vg_stage_t *st = &p->stages[i];
         int ret = 0;
         if (phase == 0 && st->cls->init) ret = st->cls->init(st, a);
-        if (phase == 1) ret = st->cls->process(st, a);
+        if (phase == 1) {
+            /* timed: where the time goes (vg_pipeline_times); two clock reads a stage a frame */
+            double w0 = vg_clock_now(NULL), c0 = thread_cpu();
+            ret = st->cls->process(st, a);
+            vg_stage_time_t *tm = &p->times[i];
+            tm->cpu += thread_cpu() - c0;
+            tm->wall += vg_clock_now(NULL) - w0;
+            tm->frames++;
+        }
         if (phase == 2 && st->cls->flush) ret = st->cls->flush(st, a);
         if (ret < 0) {
             if (a->frame)
@@ -446,7 +486,7 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
                     vg_progress_fn progress, void *popaque)
 {
     vg_source_info_t info;
-    ingest_t in = {p, src, NULL, 0};
+    ingest_t in = {p, src, NULL, 0, 0};
     vg_analysis_t a;
     pthread_t th;
     int ret, status = 0, mode, stage_failed = 0;
@@ -520,6 +560,7 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
     }
     vg_queue_close(in.q); /* unblocks the ingest thread if analysis stopped first */
     pthread_join(th, NULL);
+    p->ingest_cpu += in.cpu;
     atomic_store(&p->src, NULL);
     if (!status && in.status != VG_EOF) status = in.status;
     /* End open events whatever happened, unless a stage itself failed. */

@@ -80,6 +80,14 @@ static void test_generated_clip(void **state)
     assert_int_equal(tu_count_lines(p), 0);
     snprintf(args, sizeof(args), "analyze --progress '%s'", clip);
     expect(args, 0, "50 frames analysed");
+    /* --profile: where the time went, even with -q */
+    snprintf(args, sizeof(args), "analyze -q -a motion,tracker --profile '%s'", clip);
+    expect(args, 0, "profile: 50 frames");
+    const char *err;
+    assert_int_equal(vigie(args, &err), 0);
+    assert_non_null(strstr(err, "  motion "));
+    assert_non_null(strstr(err, "  tracker "));
+    assert_non_null(strstr(err, "ingest (decode, scale)"));
 }
 
 static void test_vtest_complete(void **state)

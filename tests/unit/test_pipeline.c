@@ -223,6 +223,16 @@ static void test_events_and_flush(void **state)
     assert_int_equal(r.sink.ev[1].phase, VG_PHASE_END); /* ended by flush at the last frame */
     assert_int_equal(r.sink.ev[1].event_id, r.sink.ev[0].event_id);
     assert_int_equal(r.sink.ev[1].frame, 49);
+    /* where the time went: the probe's process calls counted and timed, the ingest thread's CPU
+     * read (decoding 50 frames takes some) */
+    vg_stage_time_t tm[4];
+    double ingest = -1;
+    assert_int_equal(vg_pipeline_times(r.pipe, tm, 4, &ingest), 1);
+    assert_string_equal(tm[0].name, "probe");
+    assert_int_equal(tm[0].frames, 50);
+    assert_true(tm[0].wall >= 0 && tm[0].cpu >= 0);
+    assert_true(ingest > 0);
+    assert_int_equal(vg_pipeline_times(r.pipe, tm, 0, NULL), 0);
     run_close(&r);
 }
 
