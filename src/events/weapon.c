@@ -400,7 +400,7 @@ static int emit_start(vg_weapon_t *w, const vg_weapon_input_t *in, cand_t *c, vg
         (ret = vg_event_detail_int(&ev, "looks", m)) < 0 ||
         (ret = vg_event_detail_int(&ev, "agreeing", k)) < 0 ||
         (ret = vg_event_detail_int(&ev, "close_looks", c->close_looks)) < 0 ||
-        (ret = vg_event_detail_bool(&ev, "held", w->p.require_held)) < 0 ||
+        (ret = vg_event_detail_bool(&ev, "held", c->wrist >= 0)) < 0 ||
         (ret = vg_event_detail_num(&ev, "seen_for", in->t - c->first_seen)) < 0 ||
         (ret = vg_event_detail_str(&ev, "check", "a candidate: check the picture before acting")) <
             0)
