@@ -4,6 +4,7 @@
 #define VIGIE_CLI_H
 
 #include <vigie/opt.h>
+#include <vigie/source.h>
 
 /* Exit codes of every subcommand. */
 #define EXIT_INPUT  1   /* the input could not be read completely, or analysis failed */
@@ -19,6 +20,12 @@ extern cli_log_t cli_log;
 
 /** Add a --set KEY=VALUE argument to @s; on a malformed one, prints why and returns -1. */
 int cli_add_set(vg_settings_t *s, const char *arg);
+
+/**
+ * The first frame of @path at the picture's own size, in colour (the still-picture modes of vigie
+ * eval): 0 with *@src and *@fr set (the caller frees both), or the error, said on stderr.
+ */
+int cli_read_picture(const char *path, vg_source_t **src, vg_frame_t **fr);
 
 int cmd_analyze(int argc, char **argv);
 int cmd_options(int argc, char **argv);

@@ -210,21 +210,10 @@ int eval_count(int argc, char **argv)
     double sae = 0, sse = 0, sbias = 0;
     int n = 0;
     for (int i = optind; i < argc; i++) {
-        vg_source_params_t sp;
         vg_source_t *src = NULL;
         vg_frame_t *fr = NULL;
         char tmp[4096];
-        memset(&sp, 0, sizeof(sp));
-        vg_opt_defaults(&sp, vg_source_option_group.options);
-        sp.width = 0; /* the picture's own size */
-        sp.color = 1;
-        int ret = vg_source_open(&src, argv[i], &sp, NULL);
-        if (ret == 0) ret = vg_source_read(src, &fr);
-        vg_opt_free(&sp, vg_source_option_group.options);
-        if (ret < 0) {
-            fprintf(stderr, "vigie: error: %s: cannot read the picture: %s\n", argv[i],
-                    vg_strerror(ret));
-            vg_source_free(&src);
+        if (cli_read_picture(argv[i], &src, &fr) < 0) {
             code = EXIT_INPUT;
             continue;
         }

@@ -206,20 +206,9 @@ int eval_images(int argc, char **argv)
     }
     int tp = 0, fp = 0, fn = 0, pictures = 0, objects = 0;
     for (int i = optind; i < argc; i++) {
-        vg_source_params_t sp;
         vg_source_t *src = NULL;
         vg_frame_t *fr = NULL;
-        memset(&sp, 0, sizeof(sp));
-        vg_opt_defaults(&sp, vg_source_option_group.options);
-        sp.width = 0; /* the picture's own size */
-        sp.color = 1;
-        int ret = vg_source_open(&src, argv[i], &sp, NULL);
-        if (ret == 0) ret = vg_source_read(src, &fr);
-        vg_opt_free(&sp, vg_source_option_group.options);
-        if (ret < 0) {
-            fprintf(stderr, "vigie: error: %s: cannot read the picture: %s\n", argv[i],
-                    vg_strerror(ret));
-            vg_source_free(&src);
+        if (cli_read_picture(argv[i], &src, &fr) < 0) {
             code = EXIT_INPUT;
             continue;
         }

@@ -37,6 +37,24 @@ static void log_sink(void *opaque, int level, const char *component, const char 
         fprintf(stderr, "vigie: %s\n", msg);
 }
 
+int cli_read_picture(const char *path, vg_source_t **src, vg_frame_t **fr)
+{
+    vg_source_params_t sp;
+    memset(&sp, 0, sizeof(sp));
+    *src = NULL, *fr = NULL;
+    vg_opt_defaults(&sp, vg_source_option_group.options);
+    sp.width = 0; /* the picture's own size */
+    sp.color = 1;
+    int ret = vg_source_open(src, path, &sp, NULL);
+    if (ret == 0) ret = vg_source_read(*src, fr);
+    vg_opt_free(&sp, vg_source_option_group.options);
+    if (ret < 0) {
+        fprintf(stderr, "vigie: error: %s: cannot read the picture: %s\n", path, vg_strerror(ret));
+        vg_source_free(src);
+    }
+    return ret;
+}
+
 int cli_add_set(vg_settings_t *s, const char *arg)
 {
     char err[512];
