@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <vigie/vigie.h>
 
@@ -176,6 +177,15 @@ int eval_images(int argc, char **argv)
     }
     if (!labels_dir || optind >= argc) {
         usage(stderr);
+        code = EXIT_USAGE;
+        goto end;
+    }
+    struct stat ls;
+    errno = 0;
+    if (stat(labels_dir, &ls) != 0 || !S_ISDIR(ls.st_mode)) {
+        /* a missing folder would read as "no object in any picture": a silent wrong answer */
+        fprintf(stderr, "vigie: error: --labels %s: %s (the folder of NAME.txt label files)\n",
+                labels_dir, errno ? strerror(errno) : "not a folder");
         code = EXIT_USAGE;
         goto end;
     }

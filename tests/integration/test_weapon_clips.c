@@ -179,6 +179,10 @@ static void test_bad_input(void **state)
     snprintf(args, sizeof(args), "eval images --labels '%s' --iou 0 '%s'", lab, VTEST);
     assert_int_equal(vigie(args, &err), 2);
     assert_non_null(strstr(err, "--iou"));
+    /* a labels folder that is not there: refused, not read as "no object anywhere" */
+    snprintf(args, sizeof(args), "eval images --labels '%s/nowhere' '%s'", dir, VTEST);
+    assert_int_equal(vigie(args, &err), 2);
+    assert_non_null(strstr(err, "nowhere"));
 }
 
 static void test_vtest_no_weapon(void **state)
