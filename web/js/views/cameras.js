@@ -21,6 +21,7 @@ function fillState(card, c) {
 export async function enter(ctx) {
   S.view = 'cameras';
   await loadCameras();
+  if (ctx.signal.aborted) return; /* the operator went elsewhere meanwhile */
   const main = $('#main');
   main.textContent = '';
   main.append(el('h1', {}, t('cameras')));

@@ -14,6 +14,7 @@ export async function enter(ctx, name) {
   const scene = await apiJson('GET', `/api/cameras/${name}/scene.json`);
   delete scene.decision_fixtures;
   const options = await apiJson('GET', '/api/options');
+  if (ctx.signal.aborted) return; /* the operator went elsewhere meanwhile */
   const st = { scene, sel: null, drawing: null, drag: null, dirFor: null, optsOpen: false };
   const W = cam.width || (scene.size && scene.size[0]) || 640,
     H = cam.height || (scene.size && scene.size[1]) || 480;

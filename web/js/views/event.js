@@ -186,7 +186,13 @@ function facts(ev) {
   return dl;
 }
 
+/* The view shown, while it is: a redraw that comes after the operator left the page (an answer
+ * to "release" arriving once the shift notes are open) draws nothing. */
+let shown = null;
+
 async function render(id) {
+  const ctx = shown;
+  if (!ctx || ctx.signal.aborted) return;
   S.view = 'event';
   S.selected = id;
   let ev = S.events.get(id);
@@ -195,9 +201,10 @@ async function render(id) {
       ev = Object.assign(ev || {}, await apiJson('GET', '/api/events/' + id));
       S.events.set(id, ev);
     } catch (e) {
-      $('#main').textContent = e.message;
+      if (!ctx.signal.aborted) $('#main').textContent = e.message;
       return;
     }
+    if (ctx.signal.aborted) return;
   }
   const main = $('#main');
   /* a redraw (the event ended, a colleague acted) keeps what the operator is writing and where
@@ -330,6 +337,7 @@ async function render(id) {
 }
 
 export async function enter(ctx, id) {
+  shown = ctx;
   bus.addEventListener(
     'feed',
     (e) => {

@@ -4,11 +4,13 @@ import { apiJson } from '../api.js';
 import { $, el, fmtTime, toast, confirmDialog } from '../dom.js';
 import { t } from '../i18n.js';
 
-export async function enter() {
+export async function enter(ctx) {
+  if (ctx.signal.aborted) return; /* a redraw after the operator went elsewhere */
   S.view = 'users';
   const main = $('#main');
   main.textContent = '';
   const rows = await apiJson('GET', '/api/users');
+  if (ctx.signal.aborted) return; /* the operator went elsewhere meanwhile */
   const name = el('input', { required: true }),
     pw = el('input', { type: 'password', required: true, minlength: 10 });
   const role = el(
@@ -60,7 +62,7 @@ export async function enter() {
                         if (!sure) return;
                         try {
                           await apiJson('POST', `/api/users/${u.name}/disable`, {});
-                          enter();
+                          enter(ctx);
                         } catch (e) {
                           toast(e.message, true);
                         }
@@ -86,7 +88,7 @@ export async function enter() {
               role: role.value,
               password: pw.value,
             });
-            enter();
+            enter(ctx);
           } catch (err) {
             toast(err.message, true);
           }
