@@ -46,6 +46,8 @@ typedef struct vg_model_info {
     const char *name;    /**< "nanodet" */
     const char *purpose; /**< what vigie uses it for */
     const char *license;
+    /** A TF.js model's two files (NAME.json, NAME.bin); an ONNX model's one file (NAME.onnx) has
+     * its checksum in json_sha256 and bin_sha256 NULL. */
     const char *json_sha256, *bin_sha256;
     /** The head tensors vigie reads (its C decoder starts there), NULL-terminated; the graph is
      * pruned to what they need, so a graph's own decode tail is never run. */
@@ -63,10 +65,10 @@ const vg_model_info_t *vg_model_registry(int *count);
 void vg_model_set_search_dir(const char *dir);
 
 /**
- * Load model @name from @dir (files NAME.json and NAME.bin). Returns VG_EACCES when @name is not
- * in vigie's model table, VG_ENOENT when a file is missing, VG_ECORRUPT when a checksum differs
- * (a damaged or substituted file), VG_EFORMAT for a malformed graph, VG_ENOSYS for an op vigie
- * does not implement, VG_ENOMEM; with a message in @err naming the file and what to do.
+ * Load model @name from @dir (files NAME.json and NAME.bin, or NAME.onnx). Returns VG_EACCES when
+ * @name is not in vigie's model table, VG_ENOENT when a file is missing, VG_ECORRUPT when a
+ * checksum differs (a damaged or substituted file), VG_EFORMAT for a malformed graph, VG_ENOSYS for
+ * an op vigie does not implement, VG_ENOMEM; with a message in @err naming the file and what to do.
  */
 int vg_model_load(vg_model_t **out, const char *dir, const char *name, char *err, size_t errlen)
     __attribute__((warn_unused_result));
@@ -84,6 +86,21 @@ int vg_model_load_unchecked(vg_model_t **out, const char *json_path, const char 
 int vg_model_load_memory(vg_model_t **out, const char *json, size_t jlen, const void *bin,
                          size_t blen, const char *const *outputs, const char *name, char *err,
                          size_t errlen) __attribute__((warn_unused_result));
+/**
+ * Load an ONNX model file (src/nn/onnx.c; docs/nn.md says what it reads), without the table:
+ * site models are checked by their description (detector.c) and tests use it directly. The model
+ * takes its 4-D input as NHWC ([1, H, W, C], the file's NCHW input transposed) and gives its
+ * outputs in the file's layout, named as in the file. @outputs (NULL-terminated; NULL: the
+ * graph's own) prunes the graph. VG_ENOENT, VG_EFORMAT (not ONNX, truncated, inconsistent
+ * tensors), VG_ENOSYS (an op, opset, data type or dynamic shape vigie does not take), VG_ENOMEM,
+ * with a message in @err naming the file, the node and what to do.
+ */
+int vg_model_load_onnx(vg_model_t **out, const char *path, const char *const *outputs, char *err,
+                       size_t errlen) __attribute__((warn_unused_result));
+/** The same from memory (@data of @len bytes, borrowed); @name stands for the file. */
+int vg_model_load_onnx_memory(vg_model_t **out, const void *data, size_t len,
+                              const char *const *outputs, const char *name, char *err,
+                              size_t errlen) __attribute__((warn_unused_result));
 void vg_model_free(vg_model_t **m);
 
 /** Shape of the model's (single) input, from its Placeholder. */

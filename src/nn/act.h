@@ -4,6 +4,7 @@
 #define VG_NN_ACT_H
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ops.h"
@@ -21,6 +22,34 @@ static inline float relu6(float v)
 {
     v = v > 0.0f ? v : 0.0f;
     return v < 6.0f ? v : 6.0f;
+}
+
+/*
+ * e^x without a call or a branch, so that loops of it vectorise: 2^n * p(r) with n = round(x /
+ * ln 2) (by the 1.5 * 2^23 rounding trick), r = x - n ln 2 in two parts, p Cephes' degree-6
+ * polynomial for expf; x clamped to [-87, 88]. Relative error about 2e-7 (tests compare it with
+ * expf).
+ */
+static inline float vg__expf(float x)
+{
+    x = x < 88.0f ? x : 88.0f;
+    x = x > -87.0f ? x : -87.0f;
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    float n = (x * 1.44269504088896341f + magic) - magic;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t e = (int32_t)n + 127;
+    uint32_t bits = (uint32_t)e << 23;
+    float s;
+    memcpy(&s, &bits, sizeof(s));
+    return p * s;
 }
 
 #ifndef INLINE
@@ -49,6 +78,9 @@ INLINE void act_inline(const float *in, float *out, size_t n, const vg_act_t *ac
         break;
     case VG_ACT_HSWISH: /* TF's graph: mul_1 = (x * scale) * relu6(x + add) */
         for (size_t i = 0; i < n; i++) out[i] = (in[i] * scale) * relu6(in[i] + add);
+        break;
+    case VG_ACT_SILU: /* ONNX's x * Sigmoid(x) */
+        for (size_t i = 0; i < n; i++) out[i] = in[i] * (1.0f / (1.0f + vg__expf(-in[i])));
         break;
     }
 }

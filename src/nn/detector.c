@@ -19,6 +19,16 @@
  *   maximum of its 3x3 neighbourhood; the 100 best peaks over all classes are kept; the box is
  *   (4x - l, 4y - t, 4x + r, 4y + b) in input pixels, l, t, r, b from the box head; then
  *   score_min, per-class NMS and scaling back to the frame as for NanoDet.
+ *
+ * YOLOX-Nano 416 (Ge et al. 2021; Apache-2.0), ONNX, run by the same core (src/nn/onnx.c):
+ * - input: the frame letterboxed as YOLOX's own demo does: scaled by r = min(416 / w, 416 / h)
+ *   (bilinear, half-pixel centres: OpenCV's INTER_LINEAR) to int(w r) x int(h r), placed
+ *   top-left on a 416x416 square of grey 114, BGR 0..255 (no normalisation);
+ * - output: the raw head [3549, 85] over the 52x52, 26x26, 13x13 grids (strides 8, 16, 32),
+ *   row-major: dx, dy, log w, log h, objectness (after its sigmoid), 80 class probabilities;
+ * - decoding (YOLOX's): centre ((dx + gx) s, (dy + gy) s), size (e^lw s, e^lh s); each cell
+ *   proposes its best class with score objectness x probability when above score_min; then
+ *   per-class NMS, and / r back to frame pixels (the padding is right and bottom: no offset).
  */
 #include <math.h>
 #include <stdio.h>
@@ -78,8 +88,8 @@ const char *vg_coco_name(int cls)
     return cls >= 0 && cls < 80 ? coco[cls] : "?";
 }
 
-enum { M_NANODET, M_CENTERNET };
-static const char *const model_names[] = {"nanodet", "centernet", NULL};
+enum { M_NANODET, M_CENTERNET, M_YOLOX };
+static const char *const model_names[] = {"nanodet", "centernet", "yolox-nano", NULL};
 
 #define OFF(x) offsetof(vg_detector_params_t, x)
 static const vg_option_t detector_options[] = {
@@ -88,7 +98,7 @@ static const vg_option_t detector_options[] = {
      .offset = OFF(model),
      .def.s = "nanodet",
      .max = 64,
-     .help = "detector model: nanodet (default) or centernet"},
+     .help = "detector model: nanodet (default), centernet or yolox-nano (ONNX)"},
     {.name = "models_dir",
      .type = VG_OPT_STRING,
      .offset = OFF(models_dir),
@@ -131,6 +141,7 @@ struct vg_detector {
     vg_detector_params_t p;
     int kind, size;
     vg_model_t *model;
+    float scale; /* YOLOX: the letterbox's factor of the last run */
     float *rgbf, *resized;
     vg_tensor_t input;
     vg_detection_t *cand;
@@ -151,12 +162,14 @@ int vg_detector_new(vg_detector_t **out, const vg_detector_params_t *p, char *er
     for (int i = 0; model_names[i]; i++)
         if (!strcmp(model_names[i], d->p.model)) d->kind = i;
     if (d->kind < 0) {
-        snprintf(err, errlen, "detector.model '%s': use nanodet or centernet", d->p.model);
+        snprintf(err, errlen, "detector.model '%s': use nanodet, centernet or yolox-nano",
+                 d->p.model);
         ret = VG_EINVAL;
         goto fail;
     }
-    d->size = d->kind == M_NANODET ? SIZE : 512;
+    d->size = d->kind == M_CENTERNET ? 512 : SIZE;
     if ((ret = vg_model_load(&d->model, d->p.models_dir, d->p.model, err, errlen)) < 0) goto fail;
+    /* ONNX models take NHWC in vigie (src/nn/onnx.c) */
     int64_t nchw[4] = {1, 3, d->size, d->size}, nhwc[4] = {1, d->size, d->size, 3};
     const int64_t *shape = d->kind == M_NANODET ? nchw : nhwc;
     d->resized = vg_malloc((size_t)d->size * d->size * 3 * sizeof(float));
@@ -257,6 +270,37 @@ static int decode_nanodet(vg_detector_t *d, int w, int h, int *np)
     return 0;
 }
 
+static int decode_yolox(vg_detector_t *d, int *np)
+{
+    const vg_tensor_t *o = vg_model_tensor(d->model, "output");
+    const int strides[3] = {8, 16, 32};
+    const float smin = (float)d->p.score_min, inv = 1.0f / d->scale;
+    int cells = 0, ret;
+    for (int l = 0; l < 3; l++) cells += (SIZE / strides[l]) * (SIZE / strides[l]);
+    if (!o || o->ndim != 3 || o->shape[1] != cells || o->shape[2] != 85) return VG_EFORMAT;
+    const float *r = o->data;
+    for (int l = 0; l < 3; l++) {
+        const int s = strides[l], g = SIZE / s;
+        for (int i = 0; i < g * g; i++, r += 85) {
+            if (r[4] <= smin) continue; /* the score is at most the objectness */
+            int best = 0;
+            for (int c = 1; c < 80; c++) best = r[5 + c] > r[5 + best] ? c : best;
+            float score = r[4] * r[5 + best];
+            if (score <= smin) continue;
+            float cx = (r[0] + (float)(i % g)) * s, cy = (r[1] + (float)(i / g)) * s;
+            float bw = expf(r[2]) * s, bh = expf(r[3]) * s;
+            vg_detection_t det = {.x = (cx - bw / 2) * inv,
+                                  .y = (cy - bh / 2) * inv,
+                                  .w = bw * inv,
+                                  .h = bh * inv,
+                                  .score = score,
+                                  .cls = best};
+            if ((ret = push(d, np, det)) < 0) return ret;
+        }
+    }
+    return 0;
+}
+
 static int decode_centernet(vg_detector_t *d, int w, int h, int *np)
 {
     const vg_tensor_t *hm = vg_model_tensor(d->model, "tower_0/keypoints");
@@ -310,8 +354,22 @@ int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out
         const uint8_t *row = vg_image_row(img, y);
         for (int x = 0; x < 3 * w; x++) f[(size_t)y * w * 3 + x] = row[x];
     }
-    vg__resize_bilinear(f, 1, h, w, 3, sz, sz, 0, 0, d->resized);
     float *in = d->input.data;
+    if (d->kind == M_YOLOX) { /* letterboxed, BGR 0..255, NHWC */
+        float r = fminf((float)sz / w, (float)sz / h);
+        int nw = (int)(w * r + 1e-3f), nh = (int)(h * r + 1e-3f);
+        nw = nw < 1 ? 1 : nw > sz ? sz : nw, nh = nh < 1 ? 1 : nh > sz ? sz : nh;
+        d->scale = r;
+        vg__resize_bilinear(f, 1, h, w, 3, nh, nw, 0, 1, d->resized);
+        for (int i = 0; i < sz * sz * 3; i++) in[i] = 114.0f;
+        for (int y = 0; y < nh; y++)
+            memcpy(in + (size_t)y * sz * 3, d->resized + (size_t)y * nw * 3,
+                   (size_t)nw * 3 * sizeof(float));
+        if ((ret = vg_model_run(d->model, &d->input, 0)) < 0) return ret;
+        ret = decode_yolox(d, &n);
+        goto suppress;
+    }
+    vg__resize_bilinear(f, 1, h, w, 3, sz, sz, 0, 0, d->resized);
     if (d->kind == M_NANODET) { /* BGR, normalised, NCHW */
         for (int c = 0; c < 3; c++)
             for (int i = 0; i < sz * sz; i++)
@@ -322,6 +380,7 @@ int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out
     }
     if ((ret = vg_model_run(d->model, &d->input, 0)) < 0) return ret;
     ret = d->kind == M_NANODET ? decode_nanodet(d, w, h, &n) : decode_centernet(d, w, h, &n);
+suppress:
     if (ret < 0) return ret;
     if (n > 1) qsort(d->cand, (size_t)n, sizeof(*d->cand), by_score);
     int kept = 0, limit = max < d->p.max_detections ? max : d->p.max_detections;

@@ -65,7 +65,7 @@ TARGET INLINE void block16(int R, int k, const float *a, int lda, const float *b
     __m256 acc[6][2];
     __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
-    for (int r = 0; r < R; r++) acc[r][0] = b0, acc[r][1] = b1;
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     for (int q = 0; q < k; q++) {
         __m256 x0 = _mm256_loadu_ps(b + (size_t)q * ldb);
         __m256 x1 = _mm256_loadu_ps(b + (size_t)q * ldb + 8);
@@ -75,9 +75,9 @@ TARGET INLINE void block16(int R, int k, const float *a, int lda, const float *b
             acc[r][1] = _mm256_fmadd_ps(s, x1, acc[r][1]);
         }
     }
-    for (int r = 0; r < R; r++) {
-        _mm256_storeu_ps(c + (size_t)r * ldc, act8(acc[r][0], kind, alpha));
-        _mm256_storeu_ps(c + (size_t)r * ldc + 8, act8(acc[r][1], kind, alpha));
+    for (int r = 0; r < R; r++) { /* the bias after the sum, as the reference loops add it */
+        _mm256_storeu_ps(c + (size_t)r * ldc, act8(_mm256_add_ps(acc[r][0], b0), kind, alpha));
+        _mm256_storeu_ps(c + (size_t)r * ldc + 8, act8(_mm256_add_ps(acc[r][1], b1), kind, alpha));
     }
 }
 
@@ -87,13 +87,14 @@ TARGET INLINE void block8(int R, int k, const float *a, int lda, const float *b,
 {
     __m256 acc[6];
     __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
-    for (int r = 0; r < R; r++) acc[r] = b0;
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (int q = 0; q < k; q++) {
         __m256 x0 = _mm256_loadu_ps(b + (size_t)q * ldb);
         for (int r = 0; r < R; r++)
             acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + (size_t)r * lda + q), x0, acc[r]);
     }
-    for (int r = 0; r < R; r++) _mm256_storeu_ps(c + (size_t)r * ldc, act8(acc[r], kind, alpha));
+    for (int r = 0; r < R; r++)
+        _mm256_storeu_ps(c + (size_t)r * ldc, act8(_mm256_add_ps(acc[r], b0), kind, alpha));
 }
 
 /* A block of R rows by the last @rem < 8 columns: masked loads and stores. */
@@ -104,14 +105,15 @@ TARGET INLINE void block_tail(int R, int k, const float *a, int lda, const float
         _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     __m256 acc[6];
     __m256 b0 = bias ? _mm256_maskload_ps(bias, mask) : _mm256_setzero_ps();
-    for (int r = 0; r < R; r++) acc[r] = b0;
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (int q = 0; q < k; q++) {
         __m256 x0 = _mm256_maskload_ps(b + (size_t)q * ldb, mask);
         for (int r = 0; r < R; r++)
             acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + (size_t)r * lda + q), x0, acc[r]);
     }
     for (int r = 0; r < R; r++)
-        _mm256_maskstore_ps(c + (size_t)r * ldc, mask, act8(acc[r], kind, alpha));
+        _mm256_maskstore_ps(c + (size_t)r * ldc, mask,
+                            act8(_mm256_add_ps(acc[r], b0), kind, alpha));
 }
 
 /* Column panel [j, j + w) (w = 16, 8 or the tail) over all rows, six at a time: the panel of B

@@ -263,8 +263,8 @@ static int run_binary(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b, in
 /* A convolution node's fused activation. */
 static vg_act_t node_act(const node_t *nd)
 {
-    static const int kinds[4] = {VG_ACT_NONE, VG_ACT_RELU, VG_ACT_RELU6, VG_ACT_LEAKY};
-    vg_act_t a = {kinds[nd->act & 3], nd->alpha, 0, 0};
+    static const int kinds[5] = {VG_ACT_NONE, VG_ACT_RELU, VG_ACT_RELU6, VG_ACT_LEAKY, VG_ACT_SILU};
+    vg_act_t a = {kinds[nd->act >= 0 && nd->act < 5 ? nd->act : 0], nd->alpha, 0, 0};
     return a;
 }
 
@@ -822,8 +822,15 @@ static int op_maxpool(vg_model_t *m, node_t *nd, const vg_tensor_t **in)
     int oh, ow, pt, pl, ret;
     (void)m;
     if (x->ndim != 4 || x->dtype != VG_DT_F32) FAIL(nd, "MaxPool wants NHWC");
-    if (tf_pad((int)x->shape[1], nd->ksize[1], nd->strides[1], 1, nd->same, &oh, &pt) < 0 ||
-        tf_pad((int)x->shape[2], nd->ksize[2], nd->strides[2], 1, nd->same, &ow, &pl) < 0)
+    if (nd->explicit_pad) { /* ONNX's pads: padded cells are never the maximum */
+        if (tf_pad((int)x->shape[1] + nd->pads[0] + nd->pads[1], nd->ksize[1], nd->strides[1], 1, 0,
+                   &oh, &pt) < 0 ||
+            tf_pad((int)x->shape[2] + nd->pads[2] + nd->pads[3], nd->ksize[2], nd->strides[2], 1, 0,
+                   &ow, &pl) < 0)
+            FAIL(nd, "input smaller than the window");
+        pt = nd->pads[0], pl = nd->pads[2];
+    } else if (tf_pad((int)x->shape[1], nd->ksize[1], nd->strides[1], 1, nd->same, &oh, &pt) < 0 ||
+               tf_pad((int)x->shape[2], nd->ksize[2], nd->strides[2], 1, nd->same, &ow, &pl) < 0)
         FAIL(nd, "input smaller than the window");
     int64_t shape[4] = {x->shape[0], oh, ow, x->shape[3]};
     if ((ret = vg__nn_alloc_out(nd, 0, VG_DT_F32, 4, shape)) < 0) return ret;
@@ -854,6 +861,33 @@ static int op_resize(vg_model_t *m, node_t *nd, const vg_tensor_t **in)
     vg__resize_bilinear(x->data, (int)x->shape[0], (int)x->shape[1], (int)x->shape[2],
                         (int)x->shape[3], (int)sz[0], (int)sz[1], nd->align_corners, nd->half_pixel,
                         nd->out[0].data);
+    return 0;
+}
+
+/* TF's ResizeNearestNeighbor without align_corners or half-pixel centres: out (y, x) reads
+ * in (floor(y * h / oh), floor(x * w / ow)), which is ONNX's nearest resize with asymmetric
+ * coordinates and floor rounding. */
+static int op_resize_nearest(vg_model_t *m, node_t *nd, const vg_tensor_t **in)
+{
+    int64_t sz[2];
+    size_t n = 0;
+    int ret;
+    const vg_tensor_t *x = in[0];
+    (void)m;
+    if (x->ndim != 4 || x->dtype != VG_DT_F32 || vg__nn_ints(in[1], sz, 2, &n) < 0 || n != 2 ||
+        sz[0] < 1 || sz[1] < 1 || sz[0] > 8192 || sz[1] > 8192)
+        FAIL(nd, "ResizeNearestNeighbor wants NHWC and a size [h, w]");
+    int64_t shape[4] = {x->shape[0], sz[0], sz[1], x->shape[3]};
+    if ((ret = vg__nn_alloc_out(nd, 0, VG_DT_F32, 4, shape)) < 0) return ret;
+    const int64_t h = x->shape[1], w = x->shape[2], c = x->shape[3];
+    const float *src = x->data;
+    float *dst = nd->out[0].data;
+    for (int64_t b = 0; b < x->shape[0]; b++)
+        for (int64_t y = 0; y < sz[0]; y++) {
+            const float *row = src + ((b * h) + y * h / sz[0]) * w * c;
+            for (int64_t q = 0; q < sz[1]; q++, dst += c)
+                memcpy(dst, row + (q * w / sz[1]) * c, (size_t)c * sizeof(float));
+        }
     return 0;
 }
 
@@ -945,6 +979,7 @@ const vg_op_def_t vg__nn_ops[OP_NB] = {
     [OP_UNPACK] = {"Unpack", 1, 0, 0, op_unpack},
     [OP_SHAPE] = {"Shape", 1, 0, 0, op_shape},
     [OP_STRIDED_SLICE] = {"StridedSlice", 4, 0, 0, op_strided_slice},
+    [OP_RESIZE_NEAREST] = {"ResizeNearestNeighbor", 2, 0, 0, op_resize_nearest},
 };
 #undef U
 #undef C

@@ -50,6 +50,7 @@ enum op {
     OP_UNPACK,
     OP_SHAPE,
     OP_STRIDED_SLICE,
+    OP_RESIZE_NEAREST,
     OP_NB
 };
 
@@ -67,9 +68,10 @@ typedef struct node {
     int axis, to_int;                      /* Unpack; Cast to int32 */
     unsigned squeeze;                      /* Squeeze: the axes named (bits), 0 for every 1 */
     int begin_mask, end_mask, shrink_mask; /* StridedSlice */
-    int act;                /* fused activation: 0 none, 1 Relu, 2 Relu6, 3 LeakyRelu (alpha) */
+    int act; /* fused activation: 0 none, 1 Relu, 2 Relu6, 3 LeakyRelu (alpha), 4 SiLU */
     float hs_add, hs_scale; /* HardSwish constants */
-    int pads[4]; /* convolution padding taken over from a Pad: top, bottom, left, right */
+    int pads[4]; /* explicit padding (a convolution's taken over from a Pad, an ONNX convolution's
+                  * or pool's): top, bottom, left, right */
     int packed;  /* its filter was packed for the pointwise kernel at load */
     int explicit_pad;
     int keep_dims; /* Mean */

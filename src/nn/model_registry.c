@@ -1,7 +1,8 @@
 /*
  * vigie's model table: the only models it runs (its event types need them), each with the SHA-256
- * of both files, so a damaged or substituted file, and every model vigie does not use (faces,
- * identities), is refused before it is parsed. Where the model files are looked for.
+ * of its files (a TF.js model's two, an ONNX model's one), so a damaged or substituted file, and
+ * every model vigie does not use (faces, identities), is refused before it is parsed. Where the
+ * model files are looked for.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -37,6 +38,8 @@ static const char *const movenet_out[] = {
     "ConstantFolding/StatefulPartitionedCall/truediv_2_recip", "StatefulPartitionedCall/add_5/y",
     "StatefulPartitionedCall/Reshape_13", NULL};
 
+static const char *const yolox_out[] = {"output", NULL};
+
 static const vg_model_info_t registry[] = {
     {"nanodet", "object detector (default): persons, vehicles, bags", "Apache-2.0",
      "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
@@ -47,6 +50,9 @@ static const vg_model_info_t registry[] = {
     {"movenet-lightning", "body pose on person crops (falls)", "Apache-2.0",
      "df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9",
      "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34", movenet_out},
+    /* one ONNX file (no .bin): NAME.onnx, checked by its SHA-256 like the others */
+    {"yolox-nano", "object detector (option): persons, vehicles, bags; ONNX", "Apache-2.0",
+     "d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a", NULL, yolox_out},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -86,15 +92,16 @@ void vg_model_set_search_dir(const char *dir)
     snprintf(search_dir, sizeof(search_dir), "%s", dir ? dir : "");
 }
 
-static const char *models_dir(const char *dir, const char *name, char *buf, size_t len)
+static const char *models_dir(const char *dir, const char *name, const char *ext, char *buf,
+                              size_t len)
 {
     char p[8400], exe[4096];
     struct stat sb;
-    snprintf(p, sizeof(p), "%s/%s.json", dir, name);
+    snprintf(p, sizeof(p), "%s/%s.%s", dir, name, ext);
     if (stat(p, &sb) == 0 || dir[0] == '/') return dir;
     const char *env = search_dir;
     if (env[0]) {
-        snprintf(p, sizeof(p), "%s/%s.json", env, name);
+        snprintf(p, sizeof(p), "%s/%s.%s", env, name, ext);
         if (stat(p, &sb) == 0) return snprintf(buf, len, "%s", env), buf;
     }
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -105,7 +112,7 @@ static const char *models_dir(const char *dir, const char *name, char *buf, size
     *slash = 0;
     static const char *const up[] = {"", "/..", "/../.."};
     for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof(p), "%s%s/%s/%s.json", exe, up[i], dir, name);
+        snprintf(p, sizeof(p), "%s%s/%s/%s.%s", exe, up[i], dir, name, ext);
         if (stat(p, &sb) == 0 && (size_t)snprintf(buf, len, "%s%s/%s", exe, up[i], dir) < len)
             return buf;
     }
@@ -121,18 +128,20 @@ int vg_model_load(vg_model_t **out, const char *dir, const char *name, char *err
     if (!info) {
         vg__nn_fmt(
             err, errlen,
-            "model '%s' is not in vigie's model table (nanodet, centernet, movenet-lightning): "
+            "model '%s' is not in vigie's model table (nanodet, centernet, movenet-lightning, "
+            "yolox-nano): "
             "vigie runs only the models its event types need; face, identity and similar models "
             "are refused by design (docs/privacy.md)",
             name);
         return VG_EACCES;
     }
     char found[4096];
-    dir = models_dir(dir, name, found, sizeof(found));
-    snprintf(jp, sizeof(jp), "%s/%s.json", dir, name);
+    const int onnx = !info->bin_sha256;
+    dir = models_dir(dir, name, onnx ? "onnx" : "json", found, sizeof(found));
+    snprintf(jp, sizeof(jp), "%s/%s.%s", dir, name, onnx ? "onnx" : "json");
     snprintf(bp, sizeof(bp), "%s/%s.bin", dir, name);
     const char *paths[2] = {jp, bp}, *sums[2] = {info->json_sha256, info->bin_sha256};
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 2 - onnx; k++) {
         if (file_sha256(paths[k], hex) < 0) {
             vg__nn_fmt(err, errlen, "%s: cannot read it. Run scripts/setup to fetch the models",
                        paths[k]);
@@ -147,5 +156,6 @@ int vg_model_load(vg_model_t **out, const char *dir, const char *name, char *err
             return VG_ECORRUPT;
         }
     }
+    if (onnx) return vg_model_load_onnx(out, jp, info->outputs, err, errlen);
     return vg_model_load_unchecked(out, jp, bp, info->outputs, err, errlen);
 }

@@ -86,6 +86,9 @@ int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt,
 {
     int k = g->kh * g->kw * g->c, m = g->oh * g->ow, rows = conv_block_rows(g);
     size_t total = (size_t)g->n * m * g->o;
+    /* the activations the register-blocked kernel applies itself; others follow it */
+    const int fused = !act || act->kind == VG_ACT_NONE || act->kind == VG_ACT_RELU ||
+                      act->kind == VG_ACT_RELU6 || act->kind == VG_ACT_LEAKY;
     if (!total) return 0;
     if (k == 0) { /* no input channels: sums of nothing (a graph file may say so) */
         memset(out, 0, total * sizeof(float));
@@ -130,8 +133,11 @@ int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt,
             /* the register-blocked kernel where it does better than OpenBLAS (few input
              * channels: measured in bench/nn's notes), bias and activation included */
             if ((g->packed || k <= VG_POINTWISE_MAX_K) &&
-                vg__gemm_pointwise(nr, g->o, k, a, k, filt, g->packed, bias, act, dst) == 0)
+                vg__gemm_pointwise(nr, g->o, k, a, k, filt, g->packed, bias, fused ? act : NULL,
+                                   dst) == 0) {
+                if (!fused) vg__act(dst, dst, (size_t)nr * g->o, act);
                 continue;
+            }
             if (g->packed) return VG_EBUG; /* packed at load for a kernel that refuses it */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, g->o, k, 1.0f, a, k, filt,
                         g->o, 0.0f, dst, g->o);

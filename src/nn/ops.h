@@ -51,7 +51,15 @@ void vg__transpose_ref(const uint32_t *src, const int64_t *shape, int ndim, cons
                        uint32_t *dst);
 
 /* Activations, in place over @n values (after an optional per-channel bias of @c channels). */
-enum { VG_ACT_NONE, VG_ACT_RELU, VG_ACT_RELU6, VG_ACT_LEAKY, VG_ACT_SIGMOID, VG_ACT_HSWISH };
+enum {
+    VG_ACT_NONE,
+    VG_ACT_RELU,
+    VG_ACT_RELU6,
+    VG_ACT_LEAKY,
+    VG_ACT_SIGMOID,
+    VG_ACT_HSWISH,
+    VG_ACT_SILU /* x * sigmoid(x): YOLOX's activation, fused from ONNX's Sigmoid and Mul */
+};
 typedef struct vg_act {
     int kind;
     float alpha;      /* leaky slope */

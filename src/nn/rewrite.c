@@ -1,5 +1,6 @@
 /*
- * Load-time rewrites of a graph: a convolution's Pad, bias add and activation folded into it,
+ * Load-time rewrites of a graph: a convolution's Pad, bias add and activation (SiLU among them)
+ * folded into it,
  * TF's four-node hard-swish into one op, pointwise filters packed for the register-blocked
  * kernel; nodes the outputs do not need are pruned.
  */
@@ -163,6 +164,64 @@ static int fuse_conv_blocks(vg_model_t *m)
 }
 
 /*
+ * ONNX exports spell activations as nodes after the convolution: Relu, Relu6 (Clip), LeakyRelu,
+ * and SiLU as x * Sigmoid(x) (YOLOX: two nodes, two passes over memory, one temporary). Each
+ * becomes the convolution's fused activation, applied while its output is in cache. Returns the
+ * number of rewrites.
+ */
+static int fuse_activations(vg_model_t *m)
+{
+    int fused = 0;
+    for (int i = 0; i < m->n; i++) {
+        node_t *c = &m->nodes[i];
+        if (c->skip || (c->op != OP_FUSED_CONV && c->op != OP_FUSED_DEPTHWISE) || c->act ||
+            c->is_output)
+            continue;
+        int r = only_reader(m, i);
+        if (r >= 0) {
+            node_t *rn = &m->nodes[r];
+            int act = rn->op == OP_RELU        ? 1
+                      : rn->op == OP_RELU6     ? 2
+                      : rn->op == OP_LEAKYRELU ? 3
+                                               : 0;
+            if (act && rn->nin == 1) {
+                c->act = act;
+                c->alpha = rn->alpha;
+                bypass(m, r, i);
+                fused++;
+            }
+            continue;
+        }
+        /* SiLU: read by exactly a Sigmoid and a Mul of (x, Sigmoid(x)) */
+        if (c->consumers[0] != 2) continue;
+        int s = -1, u = -1;
+        for (int k = 0; k < m->n; k++) {
+            node_t *nd = &m->nodes[k];
+            if (nd->skip) continue;
+            for (int q = 0; q < nd->nin; q++)
+                if (nd->in_node[q] == i) {
+                    if (nd->op == OP_SIGMOID && nd->nin == 1 && s < 0)
+                        s = k;
+                    else if (nd->op == OP_MUL && nd->nin == 2 && u < 0)
+                        u = k;
+                    break;
+                }
+        }
+        if (s < 0 || u < 0 || only_reader(m, s) != u) continue;
+        node_t *un = &m->nodes[u];
+        int side = un->in_node[0] == i ? 0 : 1;
+        if (un->in_node[side] != i || un->in_port[side] || un->in_node[1 - side] != s ||
+            un->in_port[1 - side] || m->nodes[s].in_port[0])
+            continue;
+        c->act = 4;
+        m->nodes[s].skip = 1;
+        bypass(m, u, i);
+        fused++;
+    }
+    return fused;
+}
+
+/*
  * Filters of the convolutions the register-blocked kernel will run (products of at most
  * VG_POINTWISE_MAX_K terms, on a processor with AVX2 and FMA) are rearranged once into the
  * panel order it reads (vg__gemm_pack), in place: the filter then serves that convolution only.
@@ -192,6 +251,7 @@ static void pack_filters(vg_model_t *m)
 void vg__nn_rewrite(vg_model_t *m)
 {
     int fused = fuse_conv_blocks(m);
+    fused += fuse_activations(m);
     for (int i = 0; i < m->n; i++) {
         node_t *nd = &m->nodes[i];
         if (nd->skip || nd->op != OP_MUL || nd->nin != 2) continue;

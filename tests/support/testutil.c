@@ -73,6 +73,14 @@ int tu_write_file(const char *path, const void *data, size_t len)
     return fclose(f) == 0 && w == len ? 0 : -1;
 }
 
+float *tu_read_f32(const char *path, size_t *n)
+{
+    size_t len = 0;
+    char *d = tu_read_file(path, &len);
+    *n = len / 4;
+    return (float *)d;
+}
+
 char *tu_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

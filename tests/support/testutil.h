@@ -18,6 +18,9 @@ const char *tu_vigie(void);
 int tu_write_file(const char *path, const void *data, size_t len);
 /** Read @path into a new NUL-terminated buffer (free() it); NULL on failure. */
 char *tu_read_file(const char *path, size_t *len);
+/* A raw little-endian float32 file (the reference tensors of ../shared/ref/nn): @n values, or
+ * NULL. Free it. */
+float *tu_read_f32(const char *path, size_t *n);
 /** Count lines in @path (-1 if it cannot be read). */
 int tu_count_lines(const char *path);
 

@@ -42,10 +42,13 @@ static void test_refusal_by_construction(void **state)
     }
     int n;
     const vg_model_info_t *r = vg_model_registry(&n);
-    assert_int_equal(n, 3);
-    for (int i = 0; i < n; i++) {
+    assert_int_equal(n, 4);
+    for (int i = 0; i < n; i++) { /* an ONNX model is one file (yolox-nano) */
         assert_int_equal(strlen(r[i].json_sha256), 64);
-        assert_int_equal(strlen(r[i].bin_sha256), 64);
+        if (strcmp(r[i].name, "yolox-nano"))
+            assert_int_equal(strlen(r[i].bin_sha256), 64);
+        else
+            assert_null(r[i].bin_sha256);
     }
 }
 
@@ -383,20 +386,12 @@ static void test_resize_bilinear(void **state)
                 fabsf(out[2] - 7.5f) < 1e-6f);
 }
 
-static float *read_f32(const char *path, size_t *n)
-{
-    size_t len;
-    char *d = tu_read_file(path, &len);
-    *n = len / 4;
-    return (float *)d;
-}
-
 /* Tensor @node of @m against the reference file @ref: |d| <= 1e-4 + 1e-3 |ref| everywhere. */
 static void expect_matches(const vg_model_t *m, const char *node, const char *ref_path,
                            const char *label)
 {
     size_t rn;
-    float *ref = read_f32(ref_path, &rn);
+    float *ref = tu_read_f32(ref_path, &rn);
     const vg_tensor_t *o = vg_model_tensor(m, node);
     assert_non_null(ref);
     assert_non_null(o);
@@ -436,7 +431,7 @@ static void test_nanodet_matches_tfjs(void **state)
     for (int v = 0; v < 2; v++) {
         size_t n;
         snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.%s.input.f32", sh, variants[v]);
-        float *in = read_f32(path, &n);
+        float *in = tu_read_f32(path, &n);
         assert_non_null(in);
         assert_int_equal(n, 3 * 416 * 416);
         vg_tensor_t t;
@@ -474,7 +469,7 @@ static void test_centernet_matches_tfjs(void **state)
     assert_int_equal(vg_model_load(&m, md, "centernet", err, sizeof(err)), 0);
     size_t n;
     snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.centernet.input.f32", sh);
-    float *in = read_f32(path, &n);
+    float *in = tu_read_f32(path, &n);
     assert_non_null(in);
     int64_t shape[4] = {1, 512, 512, 3};
     vg_tensor_t t;
@@ -551,7 +546,7 @@ static void test_movenet_backbone_matches_tfjs(void **state)
     for (int im = 0; im < 3; im++) {
         snprintf(path, sizeof(path), "%s/ref/nn/%s.movenet-multipose.input.i32", sh, images[im]);
         size_t n;
-        int32_t *raw = (int32_t *)read_f32(path, &n); /* 4-byte words, read alike */
+        int32_t *raw = (int32_t *)tu_read_f32(path, &n); /* 4-byte words, read alike */
         assert_non_null(raw);
         float *in = malloc(n * sizeof(float));
         for (size_t i = 0; i < n; i++) in[i] = (float)raw[i];
@@ -692,11 +687,13 @@ static void test_pose_on_person(void **state)
     assert_null(p);
 }
 
-/* The detector on the vtest frame against the TF.js-decoded list of @model, compared as sets:
- * the same labels, scores within 0.01, boxes overlapping by IoU >= 0.9. */
+/* The detector on @image against the reference list of @model (TF.js-decoded, in ../shared; for
+ * YOLOX-Nano, ONNX Runtime's head decoded by bench/ort/run.js, in tests/data/nn), compared as
+ * sets: the same labels, scores within 0.01, boxes overlapping by IoU >= 0.9. */
 static void check_detector(const char *model, const char *score_min, int persons_expected,
                            const char *image, int w, int h, int nref_min)
 {
+    const int yolox = !strcmp(model, "yolox-nano");
     const char *md = models_dir(), *sh = tu_shared();
     char err[1024], path[4096];
     vg_detector_t *d;
@@ -726,18 +723,25 @@ static void check_detector(const char *model, const char *score_min, int persons
     vg_detection_t det[200];
     int n = vg_detector_run(d, &img, det, 200);
     assert_true(n > 0);
-    snprintf(path, sizeof(path), "%s/ref/nn/%s.decoded.json", sh, image);
+    if (yolox)
+        snprintf(path, sizeof(path), "%s/tests/data/nn/%s.yolox_nano.decoded.json", VG_SOURCE_DIR,
+                 image);
+    else
+        snprintf(path, sizeof(path), "%s/ref/nn/%s.decoded.json", sh, image);
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je), *list;
     assert_non_null(root);
-    list = json_object_get(json_object_get(root, model), "detections");
+    list = json_object_get(yolox ? root : json_object_get(root, model), "detections");
     assert_true(json_is_array(list));
     size_t k;
     json_t *e;
     int nref = 0;
+    float worst_px = 0, worst_score = 0;
     json_array_foreach(list, k, e)
     {
-        const char *label = json_string_value(json_object_get(e, "label"));
+        const char *label = yolox
+                                ? vg_coco_name((int)json_integer_value(json_object_get(e, "class")))
+                                : json_string_value(json_object_get(e, "label"));
         float sc = (float)json_number_value(json_object_get(e, "score")), b[4];
         json_t *box = json_object_get(e, "box_xyxy_px");
         assert_non_null(label);
@@ -752,14 +756,26 @@ static void check_detector(const char *model, const char *score_min, int persons
             float in = fmaxf(0, x1 - x0) * fmaxf(0, y1 - y0);
             float iou = in / ((b[2] - b[0]) * (b[3] - b[1]) + det[i].w * det[i].h - in);
             found = iou >= 0.9f;
+            if (found) {
+                const float mine[4] = {det[i].x, det[i].y, det[i].x + det[i].w,
+                                       det[i].y + det[i].h};
+                for (int q = 0; q < 4; q++) worst_px = fmaxf(worst_px, fabsf(mine[q] - b[q]));
+                worst_score = fmaxf(worst_score, fabsf(det[i].score - sc));
+            }
         }
         if (!found)
             fail_msg("%s: reference %s %.3f [%.1f %.1f %.1f %.1f] not found", model, label, sc,
                      b[0], b[1], b[2], b[3]);
     }
     json_decref(root);
-    fprintf(stderr, "%s on %s: %d detections, all %d reference detections matched\n", model, image,
-            n, nref);
+    fprintf(stderr,
+            "%s on %s: %d detections, all %d reference detections matched (corners within %.2f px, "
+            "scores within %.4f)\n",
+            model, image, n, nref, worst_px, worst_score);
+    if (yolox) { /* the same letterbox and decoder as the reference: the same boxes */
+        assert_true(worst_px <= 0.02f); /* the reference is rounded to 0.01 px */
+        assert_true(worst_score <= 0.0001f);
+    }
     assert_true(nref >= nref_min);
     assert_int_equal(n, nref);
     int persons = 0;
@@ -783,6 +799,22 @@ static void test_centernet_detector_matches_reference(void **state)
     check_detector("centernet", "0.2", 1, "person", 640, 424, 7);
 }
 
+/* YOLOX-Nano (ONNX) through the detector API: letterbox, model, decoder, NMS, on both images */
+static void test_yolox_detector_matches_reference(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/yolox-nano.onnx", models_dir() ? models_dir() : "models");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "%s absent (scripts/setup copies it from ../shared): skipping\n", path);
+        skip();
+    }
+    fclose(f);
+    check_detector("yolox-nano", "0.3", 7, "vtest_t20", 768, 576, 10);
+    check_detector("yolox-nano", "0.3", 1, "person", 640, 424, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -796,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_resize_bilinear),
         cmocka_unit_test(test_nanodet_matches_tfjs),
         cmocka_unit_test(test_detector_matches_reference),
+        cmocka_unit_test(test_yolox_detector_matches_reference),
         cmocka_unit_test(test_centernet_matches_tfjs),
         cmocka_unit_test(test_centernet_detector_matches_reference),
         cmocka_unit_test(test_movenet_backbone_matches_tfjs),
