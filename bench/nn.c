@@ -14,7 +14,13 @@
  * same input tensor (for MoveNet: the same 192x192 crop), and the ratio of the medians
  * tfjs/vigie (bar: >= 2 for NanoDet-g and CenterNet; MoveNet's bar is <= 12 ms per crop).
  *
+ * YOLOX-Nano (ONNX, models/yolox-nano.onnx) the same way on its reference input (NCHW in the file,
+ * fed as NHWC), against ONNX Runtime (bench/ort/run.sh: npm onnxruntime-node 1.30, one intra-op
+ * thread) on the same file and input: the ratio of the medians vigie/ORT (bar: <= 1.2), the peak
+ * memory of each process, and NanoDet-g's time over YOLOX-Nano's in vigie.
+ *
  * usage: bench-nn [--runs R] [--no-tfjs] [MODELS_DIR [SHARED_DIR]]
+ * (--no-tfjs leaves out both JavaScript baselines)
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -56,6 +62,7 @@ static float *read_floats(const char *path, size_t n)
 typedef struct bench_case {
     const char *name, *input, *tfjs_shape, *tfjs_dtype;
     int64_t shape[4];
+    int onnx; /* the input file is NCHW (ONNX's); vigie takes it as NHWC; the baseline is ORT */
 } bench_case_t;
 
 /* Median and fastest of @runs timings of @fn. */
@@ -183,12 +190,27 @@ static int child(const bench_case_t *c, const char *models, const char *shared, 
         size_t n = (size_t)(c->shape[1] * c->shape[2] * c->shape[3]);
         float *in = read_floats(path, n);
         if (!in) return 1;
+        if (c->onnx) { /* NCHW to NHWC */
+            float *t = malloc(n * sizeof(float));
+            size_t plane = (size_t)(c->shape[1] * c->shape[2]), ch = (size_t)c->shape[3];
+            if (!t) return 1;
+            for (size_t q = 0; q < ch; q++)
+                for (size_t i = 0; i < plane; i++) t[i * ch + q] = in[q * plane + i];
+            free(in);
+            in = t;
+        }
         vg_tensor_view(&r.t, VG_DT_F32, 4, c->shape, in);
         run_model(&r);
         timed(runs, &med, &best, run_model, &r);
         printf("nn.%s.vigie: %.1f ms (fastest %.1f)\n", c->name, med, best);
         printf("nn.%s.peak_rss_after_run: %.1f MiB (process; bar for a loaded detector: <= 64)\n",
                c->name, rss_mib());
+        if (c->onnx) { /* the output's sum, to check that ONNX Runtime ran the same graph */
+            const vg_tensor_t *o = vg_model_tensor(r.m, "output");
+            double sum = 0;
+            for (size_t i = 0; o && i < o->count; i++) sum += ((const float *)o->data)[i];
+            printf("nn.%s.vigie_output_sum: %.2f\n", c->name, sum);
+        }
         vg_model_free(&r.m);
         free(in);
     }
@@ -216,10 +238,18 @@ int main(int argc, char **argv)
          "vtest_t20.nanodet-bgrnorm.input.f32",
          "1,3,416,416",
          "float32",
-         {1, 3, 416, 416}},
-        {"centernet", "vtest_t20.centernet.input.f32", "1,512,512,3", "float32", {1, 512, 512, 3}},
-        {"movenet-lightning", NULL, "1,192,192,3", "int32", {1, 192, 192, 3}},
+         {1, 3, 416, 416},
+         0},
+        {"centernet", "vtest_t20.centernet.input.f32", "1,512,512,3", "float32", {1, 512, 512, 3}, 0},
+        {"movenet-lightning", NULL, "1,192,192,3", "int32", {1, 192, 192, 3}, 0},
+        {"yolox-nano",
+         "vtest_t20.yolox_nano.input.f32",
+         "1,3,416,416",
+         "float32",
+         {1, 416, 416, 3},
+         1},
     };
+    double nanodet_ms = 0;
     char crop_path[] = "/tmp/vigie-bench-crop-XXXXXX";
     int cfd = mkstemp(crop_path);
     if (cfd >= 0) close(cfd);
@@ -244,6 +274,41 @@ int main(int argc, char **argv)
         if (!WIFEXITED(st) || WEXITSTATUS(st) || ms <= 0) {
             fprintf(stderr, "bench-nn: %s failed\n", cases[c].name);
             return 1;
+        }
+        if (!strcmp(cases[c].name, "nanodet")) nanodet_ms = ms;
+        if (cases[c].onnx) {
+            if (nanodet_ms > 0)
+                printf("nn.%s.speedup_over_nanodet: %.2f (NanoDet-g's time / this one's, both "
+                       "in vigie, this run)\n",
+                       cases[c].name, nanodet_ms / ms);
+            if (!tfjs) continue;
+            /* the baseline: ONNX Runtime on the same file and input, one thread */
+            char cmd[8192], line[256], path[4096];
+            snprintf(path, sizeof(path), "%s/ref/nn/%s", shared, cases[c].input);
+            snprintf(cmd, sizeof(cmd),
+                     "bench/ort/run.sh time '%s/models/yolox_nano.onnx' '%s' %s %d 2>&1", shared,
+                     path, cases[c].tfjs_shape, runs);
+            FILE *p = popen(cmd, "r");
+            double oms = 0, orss = 0, osum = 0;
+            while (p && fgets(line, sizeof(line), p)) {
+                sscanf(line, "ort_ms: %lf", &oms);
+                sscanf(line, "ort_peak_rss_mib: %lf", &orss);
+                sscanf(line, "ort_output_sum: %lf", &osum);
+            }
+            if (p) pclose(p);
+            if (oms > 0) {
+                printf("nn.%s.onnxruntime: %.1f ms (onnxruntime-node 1.30, intra_op_num_threads "
+                       "1; output sum %.2f)\n",
+                       cases[c].name, oms, osum);
+                printf("nn.%s.onnxruntime_peak_rss: %.1f MiB (node process)\n", cases[c].name,
+                       orss);
+                printf("nn.%s.time_vigie_over_onnxruntime: %.2f (bar: <= 1.2)\n", cases[c].name,
+                       ms / oms);
+            } else {
+                printf("nn.%s.onnxruntime: unavailable (npm or node missing?)\n", cases[c].name);
+            }
+            fflush(stdout);
+            continue;
         }
         if (!tfjs) continue;
         char cmd[8192], line[256], path[4096];

@@ -80,7 +80,14 @@ INLINE void act_inline(const float *in, float *out, size_t n, const vg_act_t *ac
         for (size_t i = 0; i < n; i++) out[i] = (in[i] * scale) * relu6(in[i] + add);
         break;
     case VG_ACT_SILU: /* ONNX's x * Sigmoid(x) */
-        for (size_t i = 0; i < n; i++) out[i] = in[i] * (1.0f / (1.0f + vg__expf(-in[i])));
+        /* the sigmoids of a chunk first, then the products: written as one loop, GCC's vector
+         * code for it runs 14 times slower here (measured: 6.4 against 0.45 ns a value) */
+        for (size_t i = 0; i < n; i += 64) {
+            float t[64];
+            size_t m = n - i < 64 ? n - i : 64;
+            for (size_t k = 0; k < m; k++) t[k] = 1.0f / (1.0f + vg__expf(-in[i + k]));
+            for (size_t k = 0; k < m; k++) out[i + k] = in[i + k] * t[k];
+        }
         break;
     }
 }

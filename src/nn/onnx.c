@@ -161,6 +161,14 @@ typedef struct val {
     int nhwc;
     int ndim;
     int64_t shape[VG_TENSOR_MAX_DIMS];
+    /* a strided view of 4-D value @view (-1: none): this[n][c][y][x] = view[n][c][off[0] + y
+     * step[0]][off[1] + x step[1]] (Slices on H and W) */
+    int view;
+    int64_t off[2], step[2];
+    /* the four 2x2-strided views of value @focus concatenated on channels (YOLOX's Focus, a
+     * space-to-depth): channel block q holds rows dy[q] + 2y, columns dx[q] + 2x; -1: none */
+    int focus;
+    int dy[4], dx[4];
 } val_t;
 
 typedef struct attr {
@@ -275,6 +283,7 @@ static int def_val(ld_t *L, bytes_t name, int node, int port, int ndim, const in
     }
     val_t *x = &L->vals[v];
     x->node = node, x->port = port, x->alt = -1, x->nhwc = nhwc, x->ndim = ndim;
+    x->view = x->focus = -1;
     memset(x->shape, 0, sizeof(x->shape));
     if (ndim) memcpy(x->shape, shape, (size_t)ndim * sizeof(int64_t));
     return v;
@@ -760,10 +769,24 @@ static int op_conv(ld_t *L, const onode_t *n)
     if (oh < 1 || ow < 1) LFAIL(L, VG_EFORMAT, "the input is smaller than the filter");
     if (b >= 0 && (const_of(L, b)->count != (size_t)M || const_of(L, b)->dtype != VG_DT_F32))
         LFAIL(L, VG_EFORMAT, "the bias does not match the %lld output channels", (long long)M);
+    /*
+     * A k x k convolution (stride 1, padding (k - 1) / 2) of a Focus (the four 2x2 phases of an
+     * image side by side on channels) is a 2k x 2k convolution of stride 2 and padding k - 1 of
+     * the image itself: phase (dy, dx), tap (ky, kx) is tap (2 ky + dy, 2 kx + dx). Run so, the
+     * four slices and their concatenation are never made (YOLOX's stem: 2.9 of 22 ms).
+     */
+    int fsrc = xv->focus;
+    int64_t C0 = fsrc >= 0 ? L->vals[fsrc].shape[1] : 0;
+    if (fsrc >= 0 && (g != 1 || same || sy != 1 || sx != 1 || dy != 1 || dx != 1 || kh != kw ||
+                      kh % 2 == 0 || Cg != 4 * C0))
+        fsrc = -1;
+    for (int k = 0; fsrc >= 0 && k < 4; k++)
+        if (pads[k] != (kh - 1) / 2) fsrc = -1;
     /* the filter rearranged: HWIO, or [kh, kw, C, multiplier] for a depthwise one */
     vg_tensor_t f, bias;
     int64_t mult = depthwise ? M / C : 1;
     int64_t fshape[4] = {kh, kw, depthwise ? C : Cg, depthwise ? mult : M};
+    if (fsrc >= 0) fshape[0] = 2 * kh, fshape[1] = 2 * kw, fshape[2] = C0;
     int ret = vg_tensor_alloc(&f, VG_DT_F32, 4, fshape);
     if (ret < 0) return ret;
     const float *src = W->data;
@@ -773,11 +796,22 @@ static int op_conv(ld_t *L, const onode_t *n)
             for (int64_t y = 0; y < kh; y++)
                 for (int64_t z = 0; z < kw; z++) {
                     float v = src[((o * Cg + c) * kh + y) * kw + z];
-                    if (depthwise)
+                    if (fsrc >= 0) {
+                        const val_t *fv = &L->vals[x];
+                        int64_t q = c / C0, u = 2 * y + fv->dy[q], t = 2 * z + fv->dx[q];
+                        dst[((u * 2 * kw + t) * C0 + c % C0) * M + o] = v;
+                    } else if (depthwise) {
                         dst[((y * kw + z) * C + o / mult) * mult + o % mult] = v;
-                    else
+                    } else {
                         dst[((y * kw + z) * Cg + c) * M + o] = v;
+                    }
                 }
+    if (fsrc >= 0) {
+        x = fsrc;
+        xv = &L->vals[x];
+        sy = sx = 2;
+        for (int k = 0; k < 4; k++) pads[k] = (int)(kh - 1);
+    }
     int64_t bshape[1] = {M};
     if ((ret = vg_tensor_alloc(&bias, VG_DT_F32, 1, bshape)) < 0) {
         vg_tensor_free(&f);
@@ -925,7 +959,24 @@ static int op_concat(ld_t *L, const onode_t *n)
     if (c < 0) return c;
     for (int k = 0; k < n->nin; k++) set_in(L, c, k, nodes[k], port_of(L, vs[k], nodes[k]));
     set_in(L, c, n->nin, axn, 0);
-    return def_val(L, n->out[0], c, 0, nd_, shape, nhwc);
+    int v = def_val(L, n->out[0], c, 0, nd_, shape, nhwc);
+    /* Focus: the four 2x2 phases of one NCHW value side by side on channels */
+    if (v >= 0 && n->nin == 4 && ax == 1 && nd_ == 4) {
+        int src = L->vals[vs[0]].view, seen = 0, ok = src >= 0;
+        for (int k = 0; k < 4 && ok; k++) {
+            const val_t *q = &L->vals[vs[k]];
+            const val_t *s = &L->vals[src];
+            int ph = (int)(q->off[0] * 2 + q->off[1]);
+            ok = q->view == src && q->step[0] == 2 && q->step[1] == 2 && q->off[0] < 2 &&
+                 q->off[1] < 2 && !(seen >> ph & 1) && s->shape[2] % 2 == 0 &&
+                 s->shape[3] % 2 == 0 && q->shape[2] * 2 == s->shape[2] &&
+                 q->shape[3] * 2 == s->shape[3] && q->shape[1] == s->shape[1];
+            seen |= 1 << ph;
+            L->vals[v].dy[k] = (int)q->off[0], L->vals[v].dx[k] = (int)q->off[1];
+        }
+        if (ok) L->vals[v].focus = src;
+    }
+    return v;
 }
 
 /* Slice with starts, ends, axes, steps known at load (inputs since opset 10, attributes before). */
@@ -996,7 +1047,20 @@ static int op_slice(ld_t *L, const onode_t *n)
     xv = &L->vals[x];
     set_in(L, c, 0, xv->node, xv->port);
     set_in(L, c, 1, bn, 0), set_in(L, c, 2, en, 0), set_in(L, c, 3, sn, 0);
-    return def_val(L, n->out[0], c, 0, nd_, shape, nhwc);
+    int v = def_val(L, n->out[0], c, 0, nd_, shape, nhwc);
+    /* a slice of H and W only: a strided view of the sliced value, or of what it views */
+    if (v >= 0 && nd_ == 4 && lo[0] == 0 && lo[1] == 0 && step[0] == 1 && step[1] == 1 &&
+        shape[0] == L->vals[x].shape[0] && shape[1] == L->vals[x].shape[1]) {
+        const val_t *xv2 = &L->vals[x];
+        val_t *o = &L->vals[v];
+        o->view = xv2->view >= 0 ? xv2->view : x;
+        for (int k = 0; k < 2; k++) {
+            int64_t off0 = xv2->view >= 0 ? xv2->off[k] : 0, st0 = xv2->view >= 0 ? xv2->step[k] : 1;
+            o->off[k] = off0 + lo[2 + k] * st0;
+            o->step[k] = st0 * step[2 + k];
+        }
+    }
+    return v;
 }
 
 static int op_maxpool(ld_t *L, const onode_t *n)

@@ -88,7 +88,8 @@ int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt,
     size_t total = (size_t)g->n * m * g->o;
     /* the activations the register-blocked kernel applies itself; others follow it */
     const int fused = !act || act->kind == VG_ACT_NONE || act->kind == VG_ACT_RELU ||
-                      act->kind == VG_ACT_RELU6 || act->kind == VG_ACT_LEAKY;
+                      act->kind == VG_ACT_RELU6 || act->kind == VG_ACT_LEAKY ||
+                      act->kind == VG_ACT_SILU;
     if (!total) return 0;
     if (k == 0) { /* no input channels: sums of nothing (a graph file may say so) */
         memset(out, 0, total * sizeof(float));

@@ -172,34 +172,40 @@ static void test_gemm_pointwise_equals_reference(void **state)
         skip();
     }
     unsigned seed = 7;
-    const int ms[] = {1, 5, 6, 7, 13, 40}, ns[] = {1, 3, 8, 16, 17, 24, 34, 80},
+    const int ms[] = {1, 5, 6, 7, 12, 13, 25, 40}, ns[] = {1, 3, 8, 16, 17, 24, 32, 34, 48, 80},
               ks[] = {1, 3, 27, 96};
-    for (size_t a = 0; a < sizeof(ms) / sizeof(ms[0]); a++)
-        for (size_t b = 0; b < sizeof(ns) / sizeof(ns[0]); b++)
-            for (size_t c = 0; c < sizeof(ks) / sizeof(ks[0]); c++) {
-                int m = ms[a], n = ns[b], k = ks[c], lda = k + 2;
-                float *A = malloc((size_t)m * lda * 4), *B = malloc((size_t)k * n * 4);
-                float *P = malloc(vg__gemm_packed_size(k, n) * 4), *bias = malloc((size_t)n * 4);
-                float *want = malloc((size_t)m * n * 4), *got = malloc((size_t)m * n * 4);
-                fill_random(A, (size_t)m * lda, &seed);
-                fill_random(B, (size_t)k * n, &seed);
-                fill_random(bias, (size_t)n, &seed);
-                vg__gemm_pack(k, n, B, P);
-                for (int kind = VG_ACT_NONE; kind <= VG_ACT_LEAKY; kind++)
-                    for (int packed = 0; packed < 2; packed++) {
-                        vg_act_t act = {kind, 0.1f, 0, 0};
-                        const float *bb = (kind & 1) ? bias : NULL;
-                        vg__gemm_ref(m, n, k, A, lda, B, bb, &act, want);
-                        assert_int_equal(vg__gemm_pointwise(m, n, k, A, lda, packed ? P : B, packed,
-                                                            bb, &act, got),
-                                         0);
-                        for (int i = 0; i < m * n; i++)
-                            if (fabsf(want[i] - got[i]) > 1e-4f + 1e-5f * fabsf(want[i]))
-                                fail_msg("m %d n %d k %d act %d packed %d [%d]: %g vs %g", m, n, k,
-                                         kind, packed, i, got[i], want[i]);
-                    }
-                free(A), free(B), free(P), free(bias), free(want), free(got);
-            }
+    /* each kernel the processor can run: AVX-512, then AVX2 */
+    for (int lvl = vg__gemm_set_level(3); lvl >= 2; lvl = lvl == 3 ? vg__gemm_set_level(2) : 0)
+        for (size_t a = 0; a < sizeof(ms) / sizeof(ms[0]); a++)
+            for (size_t b = 0; b < sizeof(ns) / sizeof(ns[0]); b++)
+                for (size_t c = 0; c < sizeof(ks) / sizeof(ks[0]); c++) {
+                    int m = ms[a], n = ns[b], k = ks[c], lda = k + 2;
+                    float *A = malloc((size_t)m * lda * 4), *B = malloc((size_t)k * n * 4);
+                    float *P = malloc(vg__gemm_packed_size(k, n) * 4),
+                          *bias = malloc((size_t)n * 4);
+                    float *want = malloc((size_t)m * n * 4), *got = malloc((size_t)m * n * 4);
+                    fill_random(A, (size_t)m * lda, &seed);
+                    fill_random(B, (size_t)k * n, &seed);
+                    fill_random(bias, (size_t)n, &seed);
+                    vg__gemm_pack(k, n, B, P);
+                    for (int kind = VG_ACT_NONE; kind <= VG_ACT_SILU; kind++)
+                        for (int packed = 0; packed < 2; packed++) {
+                            if (kind == VG_ACT_SIGMOID || kind == VG_ACT_HSWISH) continue;
+                            vg_act_t act = {kind, 0.1f, 0, 0};
+                            const float *bb = (kind & 1) ? bias : NULL;
+                            vg__gemm_ref(m, n, k, A, lda, B, bb, &act, want);
+                            assert_int_equal(vg__gemm_pointwise(m, n, k, A, lda, packed ? P : B,
+                                                                packed, bb, &act, got),
+                                             0);
+                            for (int i = 0; i < m * n; i++)
+                                if (fabsf(want[i] - got[i]) > 1e-4f + 1e-5f * fabsf(want[i]))
+                                    fail_msg(
+                                        "level %d m %d n %d k %d act %d packed %d [%d]: %g vs %g",
+                                        lvl, m, n, k, kind, packed, i, got[i], want[i]);
+                        }
+                    free(A), free(B), free(P), free(bias), free(want), free(got);
+                }
+    vg__gemm_set_level(3);
     /* an activation it does not fuse is refused, for the caller to fall back */
     vg_act_t sig = {VG_ACT_SIGMOID, 0, 0, 0};
     float one = 1, out;
