@@ -74,7 +74,7 @@ INLINE void act_inline(const float *in, float *out, size_t n, const vg_act_t *ac
         for (size_t i = 0; i < n; i++) out[i] = in[i] >= 0.0f ? in[i] : a * in[i];
         break;
     case VG_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-in[i]));
+        for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + vg__expf(-in[i]));
         break;
     case VG_ACT_HSWISH: /* TF's graph: mul_1 = (x * scale) * relu6(x + add) */
         for (size_t i = 0; i < n; i++) out[i] = (in[i] * scale) * relu6(in[i] + add);

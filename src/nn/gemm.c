@@ -48,12 +48,13 @@ void vg__gemm_ref(int m, int n, int k, const float *a, int lda, const float *b, 
 #define TARGET __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
-/* x * sigmoid(x) on eight values: vg__expf's steps (act.h), in registers. */
-TARGET INLINE __m256 silu8(__m256 v)
+/* sigmoid(x), or x * sigmoid(x) (@times), on eight values: vg__expf's steps (act.h), in
+ * registers. */
+TARGET INLINE __m256 sigm8(__m256 v, int times)
 {
-    __m256 x = _mm256_max_ps(_mm256_min_ps(_mm256_sub_ps(_mm256_setzero_ps(), v),
-                                           _mm256_set1_ps(88.0f)),
-                             _mm256_set1_ps(-87.0f));
+    __m256 x =
+        _mm256_max_ps(_mm256_min_ps(_mm256_sub_ps(_mm256_setzero_ps(), v), _mm256_set1_ps(88.0f)),
+                      _mm256_set1_ps(-87.0f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
@@ -65,11 +66,11 @@ TARGET INLINE __m256 silu8(__m256 v)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
-                                  23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     __m256 ex = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-    return _mm256_mul_ps(v, _mm256_div_ps(_mm256_set1_ps(1.0f),
-                                          _mm256_add_ps(_mm256_set1_ps(1.0f), ex)));
+    __m256 s = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), ex));
+    return times ? _mm256_mul_ps(v, s) : s;
 }
 
 /* The activation on eight values (the kinds a convolution fuses). */
@@ -78,7 +79,9 @@ TARGET INLINE __m256 act8(__m256 v, int kind, __m256 alpha)
     const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f);
     switch (kind) {
     case VG_ACT_SILU:
-        return silu8(v);
+        return sigm8(v, 1);
+    case VG_ACT_SIGMOID:
+        return sigm8(v, 0);
     case VG_ACT_RELU:
         return _mm256_max_ps(v, zero);
     case VG_ACT_RELU6:
@@ -217,11 +220,11 @@ TARGET static void gemm_avx2(int m, int n, int k, const float *a, int lda, const
 
 #define TARGET512 __attribute__((target("avx512f,avx2,fma")))
 
-TARGET512 INLINE __m512 silu16(__m512 v)
+TARGET512 INLINE __m512 sigm16(__m512 v, int times)
 {
-    __m512 x = _mm512_max_ps(_mm512_min_ps(_mm512_sub_ps(_mm512_setzero_ps(), v),
-                                           _mm512_set1_ps(88.0f)),
-                             _mm512_set1_ps(-87.0f));
+    __m512 x =
+        _mm512_max_ps(_mm512_min_ps(_mm512_sub_ps(_mm512_setzero_ps(), v), _mm512_set1_ps(88.0f)),
+                      _mm512_set1_ps(-87.0f));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -234,8 +237,8 @@ TARGET512 INLINE __m512 silu16(__m512 v)
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     __m512 ex = _mm512_scalef_ps(p, n); /* p * 2^n */
-    return _mm512_mul_ps(v, _mm512_div_ps(_mm512_set1_ps(1.0f),
-                                          _mm512_add_ps(_mm512_set1_ps(1.0f), ex)));
+    __m512 s = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), ex));
+    return times ? _mm512_mul_ps(v, s) : s;
 }
 
 TARGET512 INLINE __m512 act16(__m512 v, int kind, __m512 alpha)
@@ -243,7 +246,9 @@ TARGET512 INLINE __m512 act16(__m512 v, int kind, __m512 alpha)
     const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
     switch (kind) {
     case VG_ACT_SILU:
-        return silu16(v);
+        return sigm16(v, 1);
+    case VG_ACT_SIGMOID:
+        return sigm16(v, 0);
     case VG_ACT_RELU:
         return _mm512_max_ps(v, zero);
     case VG_ACT_RELU6:
@@ -411,9 +416,9 @@ int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float
                        const float *bias, const vg_act_t *act, float *c)
 {
     if (!vg__gemm_available()) return VG_ENOSYS;
-    /* the fused activations; others (sigmoid, hard-swish) are applied by the caller */
+    /* the fused activations; another (hard-swish) is applied by the caller */
     if (act && act->kind != VG_ACT_NONE && act->kind != VG_ACT_RELU && act->kind != VG_ACT_RELU6 &&
-        act->kind != VG_ACT_LEAKY && act->kind != VG_ACT_SILU)
+        act->kind != VG_ACT_LEAKY && act->kind != VG_ACT_SILU && act->kind != VG_ACT_SIGMOID)
         return VG_ENOSYS;
     if (cpu_level() >= 3)
         gemm_avx512(m, n, k, a, lda, b, packed, bias, act, c);

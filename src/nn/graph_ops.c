@@ -263,8 +263,9 @@ static int run_binary(node_t *nd, const vg_tensor_t *a, const vg_tensor_t *b, in
 /* A convolution node's fused activation. */
 static vg_act_t node_act(const node_t *nd)
 {
-    static const int kinds[5] = {VG_ACT_NONE, VG_ACT_RELU, VG_ACT_RELU6, VG_ACT_LEAKY, VG_ACT_SILU};
-    vg_act_t a = {kinds[nd->act >= 0 && nd->act < 5 ? nd->act : 0], nd->alpha, 0, 0};
+    static const int kinds[6] = {VG_ACT_NONE,  VG_ACT_RELU, VG_ACT_RELU6,
+                                 VG_ACT_LEAKY, VG_ACT_SILU, VG_ACT_SIGMOID};
+    vg_act_t a = {kinds[nd->act >= 0 && nd->act < 6 ? nd->act : 0], nd->alpha, 0, 0};
     return a;
 }
 

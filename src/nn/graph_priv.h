@@ -68,7 +68,7 @@ typedef struct node {
     int axis, to_int;                      /* Unpack; Cast to int32 */
     unsigned squeeze;                      /* Squeeze: the axes named (bits), 0 for every 1 */
     int begin_mask, end_mask, shrink_mask; /* StridedSlice */
-    int act; /* fused activation: 0 none, 1 Relu, 2 Relu6, 3 LeakyRelu (alpha), 4 SiLU */
+    int act; /* fused activation: 0 none, 1 Relu, 2 Relu6, 3 LeakyRelu (alpha), 4 SiLU, 5 Sigmoid */
     float hs_add, hs_scale; /* HardSwish constants */
     int pads[4]; /* explicit padding (a convolution's taken over from a Pad, an ONNX convolution's
                   * or pool's): top, bottom, left, right */
@@ -99,6 +99,7 @@ struct vg_model {
     int in_ndim;
     int64_t in_shape[VG_TENSOR_MAX_DIMS];
     int keep_all; /* of the current run */
+    int onnx;     /* loaded from ONNX (onnx.c): its activations may be fused into convolutions */
     float *scratch;
     size_t scratch_size;
     /* static memory plan: see "Memory" above */

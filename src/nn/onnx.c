@@ -1055,7 +1055,8 @@ static int op_slice(ld_t *L, const onode_t *n)
         val_t *o = &L->vals[v];
         o->view = xv2->view >= 0 ? xv2->view : x;
         for (int k = 0; k < 2; k++) {
-            int64_t off0 = xv2->view >= 0 ? xv2->off[k] : 0, st0 = xv2->view >= 0 ? xv2->step[k] : 1;
+            int64_t off0 = xv2->view >= 0 ? xv2->off[k] : 0,
+                    st0 = xv2->view >= 0 ? xv2->step[k] : 1;
             o->off[k] = off0 + lo[2 + k] * st0;
             o->step[k] = st0 * step[2 + k];
         }
@@ -1762,6 +1763,7 @@ int vg_model_load_onnx_memory(vg_model_t **out, const void *data, size_t len,
         vg_model_free(&L.m);
         return ret;
     }
+    L.m->onnx = 1;
     vg__nn_rewrite(L.m);
     *out = L.m;
     return 0;

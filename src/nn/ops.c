@@ -89,7 +89,7 @@ int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt,
     /* the activations the register-blocked kernel applies itself; others follow it */
     const int fused = !act || act->kind == VG_ACT_NONE || act->kind == VG_ACT_RELU ||
                       act->kind == VG_ACT_RELU6 || act->kind == VG_ACT_LEAKY ||
-                      act->kind == VG_ACT_SILU;
+                      act->kind == VG_ACT_SILU || act->kind == VG_ACT_SIGMOID;
     if (!total) return 0;
     if (k == 0) { /* no input channels: sums of nothing (a graph file may say so) */
         memset(out, 0, total * sizeof(float));
@@ -154,6 +154,37 @@ int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt,
 void vg__maxpool(const float *in, int n, int h, int w, int c, int kh, int kw, int sy, int sx,
                  int pt, int pl, int oh, int ow, float *out)
 {
+    /* a large window (YOLOX's spatial pyramid: 5, 9, 13): the maximum of the row maxima, kh + kw
+     * comparisons a value instead of kh kw (the same values: a maximum is exact) */
+    float *rows = kh * kw > 9 ? malloc((size_t)h * ow * c * sizeof(float)) : NULL;
+    if (rows) {
+        for (int b = 0; b < n; b++) {
+            for (int y = 0; y < h; y++)
+                for (int ox = 0; ox < ow; ox++) {
+                    float *r = rows + ((size_t)y * ow + ox) * c;
+                    for (int ch = 0; ch < c; ch++) r[ch] = -INFINITY;
+                    for (int kx = 0; kx < kw; kx++) {
+                        int ix = ox * sx + kx - pl;
+                        if (ix < 0 || ix >= w) continue;
+                        const float *ip = in + (((size_t)b * h + y) * w + ix) * c;
+                        for (int ch = 0; ch < c; ch++) r[ch] = ip[ch] > r[ch] ? ip[ch] : r[ch];
+                    }
+                }
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    float *o = out + (((size_t)b * oh + oy) * ow + ox) * c;
+                    for (int ch = 0; ch < c; ch++) o[ch] = -INFINITY;
+                    for (int ky = 0; ky < kh; ky++) {
+                        int iy = oy * sy + ky - pt;
+                        if (iy < 0 || iy >= h) continue;
+                        const float *r = rows + ((size_t)iy * ow + ox) * c;
+                        for (int ch = 0; ch < c; ch++) o[ch] = r[ch] > o[ch] ? r[ch] : o[ch];
+                    }
+                }
+        }
+        free(rows);
+        return;
+    }
     for (int b = 0; b < n; b++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {

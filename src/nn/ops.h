@@ -81,9 +81,9 @@ int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt,
 size_t vg__conv2d_scratch(const vg_conv_geom_t *g);
 
 /* C[m x n] = A[m x k] (rows @lda apart) B[k x n] + @bias (may be NULL), activated by @act (may be
- * NULL; none, relu, relu6, leaky, silu), C's rows n apart: registers-blocked AVX2 + FMA (gemm.c). B is
- * row-major, or @packed by vg__gemm_pack. VG_ENOSYS where the processor lacks AVX2 and FMA
- * (vg__gemm_available) or for another activation: use OpenBLAS. */
+ * NULL; none, relu, relu6, leaky, silu, sigmoid), C's rows n apart: registers-blocked AVX2 + FMA
+ * (gemm.c). B is row-major, or @packed by vg__gemm_pack. VG_ENOSYS where the processor lacks AVX2
+ * and FMA (vg__gemm_available) or for another activation: use OpenBLAS. */
 int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b, int packed,
                        const float *bias, const vg_act_t *act, float *c);
 int vg__gemm_available(void);

@@ -165,6 +165,7 @@ static int fuse_conv_blocks(vg_model_t *m)
 
 /*
  * ONNX exports spell activations as nodes after the convolution: Relu, Relu6 (Clip), LeakyRelu,
+ * Sigmoid,
  * and SiLU as x * Sigmoid(x) (YOLOX: two nodes, two passes over memory, one temporary). Each
  * becomes the convolution's fused activation, applied while its output is in cache. Returns the
  * number of rewrites.
@@ -183,8 +184,9 @@ static int fuse_activations(vg_model_t *m)
             int act = rn->op == OP_RELU        ? 1
                       : rn->op == OP_RELU6     ? 2
                       : rn->op == OP_LEAKYRELU ? 3
+                      : rn->op == OP_SIGMOID   ? 5
                                                : 0;
-            if (act && rn->nin == 1) {
+            if (act && rn->nin == 1 && !rn->is_output) { /* an output keeps its name */
                 c->act = act;
                 c->alpha = rn->alpha;
                 bypass(m, r, i);
@@ -251,7 +253,9 @@ static void pack_filters(vg_model_t *m)
 void vg__nn_rewrite(vg_model_t *m)
 {
     int fused = fuse_conv_blocks(m);
-    fused += fuse_activations(m);
+    /* (a TF.js graph comes with its activations fused where the converter could, and the
+     * intermediates around the others are named in the reference checks) */
+    if (m->onnx) fused += fuse_activations(m);
     for (int i = 0; i < m->n; i++) {
         node_t *nd = &m->nodes[i];
         if (nd->skip || nd->op != OP_MUL || nd->nin != 2) continue;
