@@ -48,6 +48,23 @@ void vg__gemm_ref(int m, int n, int k, const float *a, int lda, const float *b, 
 #define TARGET __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
+/* The k terms of a row of A: @n runs of @len floats, the runs @stride floats apart (a pointwise
+ * product: one run of k; a convolution read in place: kh runs of kw c, one input row apart). */
+typedef struct seg {
+    int n, len;
+    size_t stride;
+} seg_t;
+
+/* q: the term's index (the row of B); ap: the term in A's first row */
+#define KLOOP(BODY)                                                                                \
+    for (int s_ = 0, q = 0; s_ < sg.n; s_++) {                                                     \
+        const float *as_ = a + (size_t)s_ * sg.stride;                                             \
+        for (int j_ = 0; j_ < sg.len; j_++, q++) {                                                 \
+            const float *ap = as_ + j_;                                                            \
+            BODY                                                                                   \
+        }                                                                                          \
+    }
+
 /* sigmoid(x), or x * sigmoid(x) (@times), on eight values: vg__expf's steps (act.h), in
  * registers. */
 TARGET INLINE __m256 sigm8(__m256 v, int times)
@@ -94,22 +111,22 @@ TARGET INLINE __m256 act8(__m256 v, int kind, __m256 alpha)
 }
 
 /* A block of R rows (R <= 6, a constant at each call) by 16 columns. */
-TARGET INLINE void block16(int R, int k, const float *a, int lda, const float *b, int ldb, int ldc,
-                           const float *bias, int kind, __m256 alpha, float *c)
+TARGET INLINE void block16(int R, seg_t sg, const float *a, int lda, const float *b, int ldb,
+                           int ldc, const float *bias, int kind, __m256 alpha, float *c)
 {
     __m256 acc[6][2];
     __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    for (int q = 0; q < k; q++) {
+    KLOOP({
         __m256 x0 = _mm256_loadu_ps(b + (size_t)q * ldb);
         __m256 x1 = _mm256_loadu_ps(b + (size_t)q * ldb + 8);
         for (int r = 0; r < R; r++) {
-            __m256 s = _mm256_broadcast_ss(a + (size_t)r * lda + q);
+            __m256 s = _mm256_broadcast_ss(ap + (size_t)r * lda);
             acc[r][0] = _mm256_fmadd_ps(s, x0, acc[r][0]);
             acc[r][1] = _mm256_fmadd_ps(s, x1, acc[r][1]);
         }
-    }
+    })
     for (int r = 0; r < R; r++) { /* the bias after the sum, as the reference loops add it */
         _mm256_storeu_ps(c + (size_t)r * ldc, act8(_mm256_add_ps(acc[r][0], b0), kind, alpha));
         _mm256_storeu_ps(c + (size_t)r * ldc + 8, act8(_mm256_add_ps(acc[r][1], b1), kind, alpha));
@@ -117,23 +134,23 @@ TARGET INLINE void block16(int R, int k, const float *a, int lda, const float *b
 }
 
 /* A block of R rows by 8 columns. */
-TARGET INLINE void block8(int R, int k, const float *a, int lda, const float *b, int ldb, int ldc,
-                          const float *bias, int kind, __m256 alpha, float *c)
+TARGET INLINE void block8(int R, seg_t sg, const float *a, int lda, const float *b, int ldb,
+                          int ldc, const float *bias, int kind, __m256 alpha, float *c)
 {
     __m256 acc[6];
     __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    for (int q = 0; q < k; q++) {
+    KLOOP({
         __m256 x0 = _mm256_loadu_ps(b + (size_t)q * ldb);
         for (int r = 0; r < R; r++)
-            acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + (size_t)r * lda + q), x0, acc[r]);
-    }
+            acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + (size_t)r * lda), x0, acc[r]);
+    })
     for (int r = 0; r < R; r++)
         _mm256_storeu_ps(c + (size_t)r * ldc, act8(_mm256_add_ps(acc[r], b0), kind, alpha));
 }
 
 /* A block of R rows by the last @rem < 8 columns: masked loads and stores. */
-TARGET INLINE void block_tail(int R, int k, const float *a, int lda, const float *b, int ldb,
+TARGET INLINE void block_tail(int R, seg_t sg, const float *a, int lda, const float *b, int ldb,
                               int ldc, const float *bias, int kind, __m256 alpha, int rem, float *c)
 {
     const __m256i mask =
@@ -141,11 +158,11 @@ TARGET INLINE void block_tail(int R, int k, const float *a, int lda, const float
     __m256 acc[6];
     __m256 b0 = bias ? _mm256_maskload_ps(bias, mask) : _mm256_setzero_ps();
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    for (int q = 0; q < k; q++) {
+    KLOOP({
         __m256 x0 = _mm256_maskload_ps(b + (size_t)q * ldb, mask);
         for (int r = 0; r < R; r++)
-            acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + (size_t)r * lda + q), x0, acc[r]);
-    }
+            acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + (size_t)r * lda), x0, acc[r]);
+    })
     for (int r = 0; r < R; r++)
         _mm256_maskstore_ps(c + (size_t)r * ldc, mask,
                             act8(_mm256_add_ps(acc[r], b0), kind, alpha));
@@ -153,7 +170,7 @@ TARGET INLINE void block_tail(int R, int k, const float *a, int lda, const float
 
 /* Column panel [j, j + w) (w = 16, 8 or the tail) over all rows, six at a time: the panel of B
  * stays in L1 while A's rows pass. */
-TARGET INLINE void panel(int w, int m, int k, const float *a, int lda, const float *b, int ldb,
+TARGET INLINE void panel(int w, int m, seg_t sg, const float *a, int lda, const float *b, int ldb,
                          int n, const float *bias, int kind, __m256 alpha, float *c)
 {
     for (int i = 0; i < m; i += 6) {
@@ -163,11 +180,11 @@ TARGET INLINE void panel(int w, int m, int k, const float *a, int lda, const flo
 #define PANEL_ROWS(RR)                                                                             \
     do {                                                                                           \
         if (w == 16)                                                                               \
-            block16(RR, k, ai, lda, b, ldb, n, bias, kind, alpha, ci);                             \
+            block16(RR, sg, ai, lda, b, ldb, n, bias, kind, alpha, ci);                            \
         else if (w == 8)                                                                           \
-            block8(RR, k, ai, lda, b, ldb, n, bias, kind, alpha, ci);                              \
+            block8(RR, sg, ai, lda, b, ldb, n, bias, kind, alpha, ci);                             \
         else                                                                                       \
-            block_tail(RR, k, ai, lda, b, ldb, n, bias, kind, alpha, w, ci);                       \
+            block_tail(RR, sg, ai, lda, b, ldb, n, bias, kind, alpha, w, ci);                      \
     } while (0)
         switch (R) { /* a constant row count in each copy, so the row loops unroll */
         case 6:
@@ -193,9 +210,10 @@ TARGET INLINE void panel(int w, int m, int k, const float *a, int lda, const flo
     }
 }
 
-TARGET static void gemm_avx2(int m, int n, int k, const float *a, int lda, const float *b,
+TARGET static void gemm_avx2(int m, int n, seg_t sg, const float *a, int lda, const float *b,
                              int packed, const float *bias, const vg_act_t *act, float *c)
 {
+    const int k = sg.n * sg.len;
     int kind = act ? act->kind : VG_ACT_NONE;
     __m256 alpha = _mm256_set1_ps(act ? act->alpha : 0.0f);
     /* B small enough for L2: six rows at a time across all columns, so that each row of C is
@@ -209,7 +227,7 @@ TARGET static void gemm_avx2(int m, int n, int k, const float *a, int lda, const
             int w = n - j >= 16 ? 16 : n - j >= 8 ? 8 : n - j;
             /* packed: the panel's k rows of w values follow each other (vg__gemm_pack) */
             const float *bj = packed ? b + (size_t)j * k : b + j;
-            panel(w, mm, k, ai, lda, bj, packed ? w : n, n, bias ? bias + j : NULL, kind, alpha,
+            panel(w, mm, sg, ai, lda, bj, packed ? w : n, n, bias ? bias + j : NULL, kind, alpha,
                   ci + j);
             j += w;
         }
@@ -261,21 +279,21 @@ TARGET512 INLINE __m512 act16(__m512 v, int kind, __m512 alpha)
 }
 
 /* R rows (R <= 12) by 32 columns: B's two 16-wide halves at @b0 and @b1, rows @ldb apart. */
-TARGET512 INLINE void zblock32(int R, int k, const float *a, int lda, const float *b0,
+TARGET512 INLINE void zblock32(int R, seg_t sg, const float *a, int lda, const float *b0,
                                const float *b1, int ldb, int ldc, const float *bias, int kind,
                                __m512 alpha, float *c)
 {
     __m512 acc[12][2];
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int q = 0; q < k; q++) {
+    KLOOP({
         __m512 x0 = _mm512_loadu_ps(b0 + (size_t)q * ldb);
         __m512 x1 = _mm512_loadu_ps(b1 + (size_t)q * ldb);
         for (int r = 0; r < R; r++) {
-            __m512 s = _mm512_set1_ps(a[(size_t)r * lda + q]);
+            __m512 s = _mm512_set1_ps(ap[(size_t)r * lda]);
             acc[r][0] = _mm512_fmadd_ps(s, x0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(s, x1, acc[r][1]);
         }
-    }
+    })
     __m512 z0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
     __m512 z1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
     for (int r = 0; r < R; r++) { /* the bias after the sum, as the reference loops add it */
@@ -286,17 +304,17 @@ TARGET512 INLINE void zblock32(int R, int k, const float *a, int lda, const floa
 }
 
 /* R rows by @w <= 16 columns (a mask below 16). */
-TARGET512 INLINE void zblock16(int R, int k, const float *a, int lda, const float *b, int ldb,
+TARGET512 INLINE void zblock16(int R, seg_t sg, const float *a, int lda, const float *b, int ldb,
                                int ldc, const float *bias, int kind, __m512 alpha, int w, float *c)
 {
     const __mmask16 mask = (__mmask16)(w >= 16 ? 0xffff : (1u << w) - 1);
     __m512 acc[12];
     for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
-    for (int q = 0; q < k; q++) {
+    KLOOP({
         __m512 x0 = _mm512_maskz_loadu_ps(mask, b + (size_t)q * ldb);
         for (int r = 0; r < R; r++)
-            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)r * lda + q]), x0, acc[r]);
-    }
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[(size_t)r * lda]), x0, acc[r]);
+    })
     __m512 z0 = bias ? _mm512_maskz_loadu_ps(mask, bias) : _mm512_setzero_ps();
     for (int r = 0; r < R; r++)
         _mm512_mask_storeu_ps(c + (size_t)r * ldc, mask,
@@ -304,7 +322,7 @@ TARGET512 INLINE void zblock16(int R, int k, const float *a, int lda, const floa
 }
 
 /* Rows [0, m) against one column block: 32 wide (@b1 set) or @w <= 16 wide. */
-TARGET512 INLINE void zpanel(int m, int k, const float *a, int lda, const float *b0,
+TARGET512 INLINE void zpanel(int m, seg_t sg, const float *a, int lda, const float *b0,
                              const float *b1, int ldb, int w, int n, const float *bias, int kind,
                              __m512 alpha, float *c)
 {
@@ -315,9 +333,9 @@ TARGET512 INLINE void zpanel(int m, int k, const float *a, int lda, const float 
 #define ZROWS(RR)                                                                                  \
     do {                                                                                           \
         if (b1)                                                                                    \
-            zblock32(RR, k, ai, lda, b0, b1, ldb, n, bias, kind, alpha, ci);                       \
+            zblock32(RR, sg, ai, lda, b0, b1, ldb, n, bias, kind, alpha, ci);                      \
         else                                                                                       \
-            zblock16(RR, k, ai, lda, b0, ldb, n, bias, kind, alpha, w, ci);                        \
+            zblock16(RR, sg, ai, lda, b0, ldb, n, bias, kind, alpha, w, ci);                       \
     } while (0)
         switch (R) { /* a constant row count in each copy, so the row loops unroll */
         case 12:
@@ -361,9 +379,10 @@ TARGET512 INLINE void zpanel(int m, int k, const float *a, int lda, const float 
     }
 }
 
-TARGET512 static void gemm_avx512(int m, int n, int k, const float *a, int lda, const float *b,
+TARGET512 static void gemm_avx512(int m, int n, seg_t sg, const float *a, int lda, const float *b,
                                   int packed, const float *bias, const vg_act_t *act, float *c)
 {
+    const int k = sg.n * sg.len;
     int kind = act ? act->kind : VG_ACT_NONE;
     __m512 alpha = _mm512_set1_ps(act ? act->alpha : 0.0f);
     int step = (size_t)k * n * sizeof(float) <= 192 * 1024 ? 12 : m;
@@ -377,7 +396,7 @@ TARGET512 static void gemm_avx512(int m, int n, int k, const float *a, int lda, 
             const float *b0 = packed ? b + (size_t)j * k : b + j;
             const float *b1 = w == 32 ? (packed ? b + (size_t)(j + 16) * k : b + j + 16) : NULL;
             int ldb = packed ? (w == 32 ? 16 : w) : n;
-            zpanel(mm, k, ai, lda, b0, b1, ldb, w == 32 ? 16 : w, n, bias ? bias + j : NULL, kind,
+            zpanel(mm, sg, ai, lda, b0, b1, ldb, w == 32 ? 16 : w, n, bias ? bias + j : NULL, kind,
                    alpha, ci + j);
             j += w;
         }
@@ -412,19 +431,26 @@ int vg__gemm_set_level(int want)
     return level;
 }
 
-int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b, int packed,
-                       const float *bias, const vg_act_t *act, float *c)
+int vg__gemm_conv(int m, int n, int nseg, int seglen, size_t segstride, const float *a, int lda,
+                  const float *b, int packed, const float *bias, const vg_act_t *act, float *c)
 {
     if (!vg__gemm_available()) return VG_ENOSYS;
     /* the fused activations; another (hard-swish) is applied by the caller */
     if (act && act->kind != VG_ACT_NONE && act->kind != VG_ACT_RELU && act->kind != VG_ACT_RELU6 &&
         act->kind != VG_ACT_LEAKY && act->kind != VG_ACT_SILU && act->kind != VG_ACT_SIGMOID)
         return VG_ENOSYS;
+    seg_t sg = {nseg, seglen, segstride};
     if (cpu_level() >= 3)
-        gemm_avx512(m, n, k, a, lda, b, packed, bias, act, c);
+        gemm_avx512(m, n, sg, a, lda, b, packed, bias, act, c);
     else
-        gemm_avx2(m, n, k, a, lda, b, packed, bias, act, c);
+        gemm_avx2(m, n, sg, a, lda, b, packed, bias, act, c);
     return 0;
+}
+
+int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b, int packed,
+                       const float *bias, const vg_act_t *act, float *c)
+{
+    return vg__gemm_conv(m, n, 1, k, 0, a, lda, b, packed, bias, act, c);
 }
 #else
 int vg__gemm_available(void)
@@ -438,12 +464,18 @@ int vg__gemm_set_level(int want)
     return 0;
 }
 
+int vg__gemm_conv(int m, int n, int nseg, int seglen, size_t segstride, const float *a, int lda,
+                  const float *b, int packed, const float *bias, const vg_act_t *act, float *c)
+{
+    (void)m, (void)n, (void)nseg, (void)seglen, (void)segstride, (void)a, (void)lda, (void)b;
+    (void)packed, (void)bias, (void)act, (void)c;
+    return VG_ENOSYS;
+}
+
 int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b, int packed,
                        const float *bias, const vg_act_t *act, float *c)
 {
-    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)packed, (void)bias, (void)act;
-    (void)c;
-    return VG_ENOSYS;
+    return vg__gemm_conv(m, n, 1, k, 0, a, lda, b, packed, bias, act, c);
 }
 #endif
 

@@ -81,10 +81,69 @@ size_t vg__conv2d_scratch(const vg_conv_geom_t *g)
     return (size_t)conv_block_rows(g) * g->kh * g->kw * g->c;
 }
 
+/* Output pixels [@p0, @p1) of image @img (flattened oy * ow + ox) by blocks of @rows: im2col
+ * (unless pointwise), then the register-blocked kernel or OpenBLAS, bias and activation. */
+static int conv_range(const vg_conv_geom_t *g, const float *img, int p0, int p1, int rows,
+                      const float *filt, const float *bias, const vg_act_t *act, int fused,
+                      float *out, float *scratch)
+{
+    int k = g->kh * g->kw * g->c;
+    for (int r0 = p0; r0 < p1; r0 += rows) {
+        int nr = p1 - r0 < rows ? p1 - r0 : rows;
+        float *dst = out + (size_t)r0 * g->o;
+        const float *a = img + (size_t)r0 * g->c;
+        if (!conv_is_pointwise(g)) {
+            /* im2col of this block of output pixels */
+            float *row = scratch;
+            for (int p = r0; p < r0 + nr; p++) {
+                int oy = p / g->ow, ox = p % g->ow;
+                int ix0 = ox * g->sx - g->pl, span = g->kw * g->c;
+                int inside_x = g->dx == 1 && ix0 >= 0 && ix0 + g->kw <= g->w;
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = oy * g->sy + ky * g->dy - g->pt;
+                    if (inside_x && iy >= 0 && iy < g->h) {
+                        /* the window's row is contiguous in the input: one copy */
+                        memcpy(row, img + ((size_t)iy * g->w + ix0) * g->c,
+                               (size_t)span * sizeof(float));
+                        row += span;
+                        continue;
+                    }
+                    for (int kx = 0; kx < g->kw; kx++, row += g->c) {
+                        int ix = ox * g->sx + kx * g->dx - g->pl;
+                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
+                            for (int q = 0; q < g->c; q++) row[q] = 0;
+                        } else { /* a loop, not memcpy: a few channels are a few moves */
+                            const float *src = img + ((size_t)iy * g->w + ix) * g->c;
+                            for (int q = 0; q < g->c; q++) row[q] = src[q];
+                        }
+                    }
+                }
+            }
+            a = scratch;
+        }
+        /* the register-blocked kernel where it does better than OpenBLAS (few input
+         * channels: measured in bench/nn's notes), bias and activation included */
+        if ((g->packed || k <= VG_POINTWISE_MAX_K) &&
+            vg__gemm_pointwise(nr, g->o, k, a, k, filt, g->packed, bias, fused ? act : NULL, dst) ==
+                0) {
+            if (!fused) vg__act(dst, dst, (size_t)nr * g->o, act);
+            continue;
+        }
+        if (g->packed) return VG_EBUG; /* packed at load for a kernel that refuses it */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, g->o, k, 1.0f, a, k, filt, g->o,
+                    0.0f, dst, g->o);
+        /* bias and activation while the block is in cache */
+        if (bias || (act && act->kind != VG_ACT_NONE))
+            vg__bias_act(dst, (size_t)nr * g->o, bias, (size_t)g->o,
+                         act ? act : &(vg_act_t){VG_ACT_NONE, 0, 0, 0});
+    }
+    return 0;
+}
+
 int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt, const float *bias,
                     const vg_act_t *act, float *out, float *scratch)
 {
-    int k = g->kh * g->kw * g->c, m = g->oh * g->ow, rows = conv_block_rows(g);
+    int k = g->kh * g->kw * g->c, m = g->oh * g->ow, rows = conv_block_rows(g), ret;
     size_t total = (size_t)g->n * m * g->o;
     /* the activations the register-blocked kernel applies itself; others follow it */
     const int fused = !act || act->kind == VG_ACT_NONE || act->kind == VG_ACT_RELU ||
@@ -96,56 +155,45 @@ int vg__conv2d_gemm(const vg_conv_geom_t *g, const float *in, const float *filt,
         vg__bias_act(out, total, bias, (size_t)g->o, act ? act : &(vg_act_t){VG_ACT_NONE, 0, 0, 0});
         return 0;
     }
+    /*
+     * A window wider than one pixel, undilated, for the register-blocked kernel: no im2col where
+     * the window lies inside the input. The kernel reads each output pixel's window straight
+     * from the image, as kh runs of kw c contiguous floats one input row apart (vg__gemm_conv);
+     * only the pixels of the border go through im2col. (YOLOX's 6x6 stem: im2col was 2 of its
+     * 3.2 ms.)
+     */
+    const int implicit = !conv_is_pointwise(g) && g->dy == 1 && g->dx == 1 && fused &&
+                         (g->packed || k <= VG_POINTWISE_MAX_K) && vg__gemm_available();
     for (int b = 0; b < g->n; b++) {
         const float *img = in + (size_t)b * g->h * g->w * g->c;
-        for (int r0 = 0; r0 < m; r0 += rows) {
-            int nr = m - r0 < rows ? m - r0 : rows;
-            float *dst = out + ((size_t)b * m + r0) * g->o;
-            const float *a = img + (size_t)r0 * g->c;
-            if (!conv_is_pointwise(g)) {
-                /* im2col of this block of output pixels */
-                float *row = scratch;
-                for (int p = r0; p < r0 + nr; p++) {
-                    int oy = p / g->ow, ox = p % g->ow;
-                    int ix0 = ox * g->sx - g->pl, span = g->kw * g->c;
-                    int inside_x = g->dx == 1 && ix0 >= 0 && ix0 + g->kw <= g->w;
-                    for (int ky = 0; ky < g->kh; ky++) {
-                        int iy = oy * g->sy + ky * g->dy - g->pt;
-                        if (inside_x && iy >= 0 && iy < g->h) {
-                            /* the window's row is contiguous in the input: one copy */
-                            memcpy(row, img + ((size_t)iy * g->w + ix0) * g->c,
-                                   (size_t)span * sizeof(float));
-                            row += span;
-                            continue;
-                        }
-                        for (int kx = 0; kx < g->kw; kx++, row += g->c) {
-                            int ix = ox * g->sx + kx * g->dx - g->pl;
-                            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
-                                for (int q = 0; q < g->c; q++) row[q] = 0;
-                            } else { /* a loop, not memcpy: a few channels are a few moves */
-                                const float *src = img + ((size_t)iy * g->w + ix) * g->c;
-                                for (int q = 0; q < g->c; q++) row[q] = src[q];
-                            }
-                        }
-                    }
-                }
-                a = scratch;
-            }
-            /* the register-blocked kernel where it does better than OpenBLAS (few input
-             * channels: measured in bench/nn's notes), bias and activation included */
-            if ((g->packed || k <= VG_POINTWISE_MAX_K) &&
-                vg__gemm_pointwise(nr, g->o, k, a, k, filt, g->packed, bias, fused ? act : NULL,
-                                   dst) == 0) {
-                if (!fused) vg__act(dst, dst, (size_t)nr * g->o, act);
+        float *o = out + (size_t)b * m * g->o;
+        if (!implicit) {
+            if ((ret = conv_range(g, img, 0, m, rows, filt, bias, act, fused, o, scratch)) < 0)
+                return ret;
+            continue;
+        }
+        /* output columns whose window is inside horizontally: [lo, hi) */
+        int lo = (g->pl + g->sx - 1) / g->sx, hi = (g->w - g->kw + g->pl) / g->sx + 1;
+        if (g->w - g->kw + g->pl < 0) hi = 0;
+        hi = hi > g->ow ? g->ow : hi;
+        lo = lo > hi ? hi : lo;
+        for (int oy = 0; oy < g->oh; oy++) {
+            int iy0 = oy * g->sy - g->pt, p = oy * g->ow;
+            if (iy0 < 0 || iy0 + g->kh > g->h || lo == hi) {
+                ret = conv_range(g, img, p, p + g->ow, rows, filt, bias, act, fused, o, scratch);
+                if (ret < 0) return ret;
                 continue;
             }
-            if (g->packed) return VG_EBUG; /* packed at load for a kernel that refuses it */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, g->o, k, 1.0f, a, k, filt,
-                        g->o, 0.0f, dst, g->o);
-            /* bias and activation while the block is in cache */
-            if (bias || (act && act->kind != VG_ACT_NONE))
-                vg__bias_act(dst, (size_t)nr * g->o, bias, (size_t)g->o,
-                             act ? act : &(vg_act_t){VG_ACT_NONE, 0, 0, 0});
+            if ((ret = conv_range(g, img, p, p + lo, rows, filt, bias, act, fused, o, scratch)) <
+                    0 ||
+                (ret = conv_range(g, img, p + hi, p + g->ow, rows, filt, bias, act, fused, o,
+                                  scratch)) < 0)
+                return ret;
+            const float *a = img + ((size_t)iy0 * g->w + (size_t)lo * g->sx - g->pl) * g->c;
+            if (vg__gemm_conv(hi - lo, g->o, g->kh, g->kw * g->c, (size_t)g->w * g->c, a,
+                              g->sx * g->c, filt, g->packed, bias, act,
+                              o + ((size_t)p + lo) * g->o) < 0)
+                return VG_EBUG;
         }
     }
     return 0;
@@ -442,8 +490,11 @@ INLINE void depthwise_body(const vg_conv_geom_t *g, int mult, const float *in, c
                     }
                     o[k] = acc;
                 }
-                if (act) act_inline(o, o, (size_t)c, act);
             }
+            /* the activation on the whole row, still in cache (one call, long loops) */
+            if (act)
+                act_inline(out + ((size_t)b * g->oh + oy) * g->ow * c,
+                           out + ((size_t)b * g->oh + oy) * g->ow * c, (size_t)g->ow * c, act);
         }
 }
 

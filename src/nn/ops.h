@@ -86,6 +86,10 @@ size_t vg__conv2d_scratch(const vg_conv_geom_t *g);
  * and FMA (vg__gemm_available) or for another activation: use OpenBLAS. */
 int vg__gemm_pointwise(int m, int n, int k, const float *a, int lda, const float *b, int packed,
                        const float *bias, const vg_act_t *act, float *c);
+/* The same with each row of A made of @nseg runs of @seglen floats, @segstride floats apart (k =
+ * nseg seglen): a convolution's windows read where they lie in the image (no im2col). */
+int vg__gemm_conv(int m, int n, int nseg, int seglen, size_t segstride, const float *a, int lda,
+                  const float *b, int packed, const float *bias, const vg_act_t *act, float *c);
 int vg__gemm_available(void);
 /* The instruction set the kernel uses: 0 none, 2 AVX2 + FMA, 3 AVX-512F; @want, or what the
  * processor has when that is less (tests check each kernel on one machine). Returns it. */

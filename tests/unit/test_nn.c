@@ -141,8 +141,17 @@ static void test_conv_gemm_equals_reference(void **state)
     unsigned seed = 3;
     const int cfg[][7] = {
         /* h, w, c, k, o, stride, pad */
-        {7, 9, 3, 3, 5, 1, 1}, {8, 8, 4, 3, 6, 2, 1}, {5, 6, 8, 1, 7, 1, 0},
-        {9, 7, 2, 5, 3, 2, 2}, {1, 1, 3, 1, 2, 1, 0}, {6, 6, 3, 3, 4, 2, 0},
+        {7, 9, 3, 3, 5, 1, 1},
+        {8, 8, 4, 3, 6, 2, 1},
+        {5, 6, 8, 1, 7, 1, 0},
+        {9, 7, 2, 5, 3, 2, 2},
+        {1, 1, 3, 1, 2, 1, 0},
+        {6, 6, 3, 3, 4, 2, 0},
+        /* windows read in place (vg__gemm_conv) between im2col'd borders: YOLOX's 6x6 stride-2
+         * stem, and wider outputs for the 32-wide blocks */
+        {20, 26, 3, 6, 16, 2, 2},
+        {11, 40, 5, 3, 40, 1, 1},
+        {9, 30, 4, 5, 19, 1, 0},
     };
     for (size_t t = 0; t < sizeof(cfg) / sizeof(cfg[0]); t++) {
         vg_conv_geom_t g = test_geom(2, cfg[t][0], cfg[t][1], cfg[t][2], cfg[t][3], cfg[t][4],
@@ -154,11 +163,20 @@ static void test_conv_gemm_equals_reference(void **state)
         fill_random(in, ni, &seed);
         fill_random(f, nf, &seed);
         vg__conv2d_ref(&g, in, f, a);
-        vg__conv2d_gemm(&g, in, f, NULL, NULL, b, scratch);
-        for (size_t i = 0; i < no; i++)
-            if (fabsf(a[i] - b[i]) > 1e-4f + 1e-5f * fabsf(a[i]))
-                fail_msg("config %zu, element %zu: %g vs %g", t, i, a[i], b[i]);
-        free(in), free(f), free(a), free(b), free(scratch);
+        /* OpenBLAS or the plain kernel, then each register-blocked kernel with a packed filter */
+        int k = g.kh * g.kw * g.c;
+        float *p = malloc(vg__gemm_packed_size(k, g.o) * 4);
+        vg__gemm_pack(k, g.o, f, p);
+        for (int lvl = 4; lvl >= 2; lvl--) {
+            if (lvl < 4 && vg__gemm_set_level(lvl) != lvl) continue;
+            g.packed = lvl < 4;
+            vg__conv2d_gemm(&g, in, g.packed ? p : f, NULL, NULL, b, scratch);
+            for (size_t i = 0; i < no; i++)
+                if (fabsf(a[i] - b[i]) > 1e-4f + 1e-5f * fabsf(a[i]))
+                    fail_msg("config %zu, kernel %d, element %zu: %g vs %g", t, lvl, i, b[i], a[i]);
+        }
+        vg__gemm_set_level(3);
+        free(in), free(f), free(a), free(b), free(scratch), free(p);
     }
 }
 
