@@ -123,6 +123,10 @@ int vg_model_planned(const vg_model_t *m, size_t *arena_bytes);
 /** The tensor a node produced in the last run ("Identity", "Identity_3", "name:1"), or NULL. */
 const vg_tensor_t *vg_model_tensor(const vg_model_t *m, const char *node);
 
+/** Output @k (0-based, in the graph's order) of the last run: the outputs the model was loaded
+ * with (the table's, those given, or an ONNX file's own), or NULL. */
+const vg_tensor_t *vg_model_output(const vg_model_t *m, int k);
+
 #ifdef __cplusplus
 }
 #endif

@@ -38,10 +38,12 @@
 #include <vigie/box.h>
 #include <vigie/detect.h>
 #include <vigie/error.h>
+#include <vigie/log.h>
 #include <vigie/mem.h>
 #include <vigie/nn.h>
 
 #include "ops.h"
+#include "site_model.h"
 
 static const char *const coco[80] = {
     "person",        "bicycle",      "car",
@@ -85,10 +87,14 @@ int vg_coco_is_motor_vehicle(int cls)
 
 const char *vg_coco_name(int cls)
 {
-    return cls >= 0 && cls < 80 ? coco[cls] : "?";
+    if (cls >= 80) { /* a class a site model named (site_model.c) */
+        const char *s = vg__site_class_name(cls);
+        return s ? s : "?";
+    }
+    return cls >= 0 ? coco[cls] : "?";
 }
 
-enum { M_NANODET, M_CENTERNET, M_YOLOX };
+enum { M_NANODET, M_CENTERNET, M_YOLOX, M_SITE };
 static const char *const model_names[] = {"nanodet", "centernet", "yolox-nano", NULL};
 
 #define OFF(x) offsetof(vg_detector_params_t, x)
@@ -97,8 +103,9 @@ static const vg_option_t detector_options[] = {
      .type = VG_OPT_STRING,
      .offset = OFF(model),
      .def.s = "nanodet",
-     .max = 64,
-     .help = "detector model: nanodet (default), centernet or yolox-nano (ONNX)"},
+     .max = 4096,
+     .help = "detector model: nanodet (default), centernet, yolox-nano (ONNX), or the path of "
+             "a site model (x.onnx with its description x.yaml beside it: docs/nn.md)"},
     {.name = "models_dir",
      .type = VG_OPT_STRING,
      .offset = OFF(models_dir),
@@ -141,7 +148,11 @@ struct vg_detector {
     vg_detector_params_t p;
     int kind, size;
     vg_model_t *model;
-    float scale; /* YOLOX: the letterbox's factor of the last run */
+    /* YOLOX-Nano and site models: the description, the input's size (NHWC), the letterbox's
+     * factor of the last run */
+    vg_site_model_t *site;
+    int in_w, in_h;
+    float scale;
     float *rgbf, *resized;
     vg_tensor_t input;
     vg_detection_t *cand;
@@ -149,6 +160,51 @@ struct vg_detector {
 };
 
 enum { SIZE = 416, BINS = 11 };
+
+/* A site model: detector.model is the path of an ONNX file; its description is the YAML file
+ * beside it (site_model.c). The model runs once on a grey picture here, so that an output that is
+ * not the described head is refused at start, not on the first frame. */
+static int site_new(vg_detector_t *d, char *err, size_t errlen)
+{
+    char yaml[4200];
+    int ret, nd;
+    int64_t shape[VG_TENSOR_MAX_DIMS];
+    snprintf(yaml, sizeof(yaml), "%.*s.yaml", (int)(strlen(d->p.model) - 5), d->p.model);
+    d->kind = M_SITE;
+    if (!(d->site = vg_calloc(1, sizeof(*d->site)))) return VG_ENOMEM;
+    if ((ret = vg__site_model_read(d->site, yaml, err, errlen)) < 0) return ret;
+    if ((ret = vg_model_load_onnx(&d->model, d->p.model, NULL, err, errlen)) < 0) return ret;
+    if (vg_model_input_shape(d->model, &nd, shape) < 0 || nd != 4 || shape[3] != 3 ||
+        shape[1] < 32 || shape[2] < 32 || shape[1] > 4096 || shape[2] > 4096) {
+        snprintf(err, errlen,
+                 "%s: its input is not one colour picture [1, 3, H, W] of 32 to 4096 "
+                 "pixels a side",
+                 d->p.model);
+        return VG_EINVAL;
+    }
+    d->in_h = (int)shape[1], d->in_w = (int)shape[2];
+    d->size = d->in_w > d->in_h ? d->in_w : d->in_h;
+    d->resized = vg_malloc((size_t)d->in_w * d->in_h * 3 * sizeof(float));
+    if (!d->resized || (ret = vg_tensor_alloc(&d->input, VG_DT_F32, 4, shape)) < 0)
+        return VG_ENOMEM;
+    float *in = d->input.data;
+    for (size_t i = 0; i < d->input.count; i++) in[i] = 0.5f;
+    if ((ret = vg_model_run(d->model, &d->input, 0)) < 0) {
+        snprintf(err, errlen, "%s: the model does not run on its own input size", d->p.model);
+        return ret;
+    }
+    const vg_tensor_t *o = vg_model_output(d->model, 0);
+    if (!o) {
+        snprintf(err, errlen, "%s: the model has no output", d->p.model);
+        return VG_EFORMAT;
+    }
+    if ((ret = vg__site_model_check_output(d->site, o->shape, o->ndim, d->in_w, d->in_h, err,
+                                           errlen)) < 0)
+        return ret;
+    vg_log("detect", VG_LOG_INFO, "site model %s (%s; licence: %s): %d classes, input %dx%d",
+           d->site->name, d->p.model, d->site->license, d->site->nclass, d->in_w, d->in_h);
+    return 0;
+}
 
 int vg_detector_new(vg_detector_t **out, const vg_detector_params_t *p, char *err, size_t errlen)
 {
@@ -161,6 +217,13 @@ int vg_detector_new(vg_detector_t **out, const vg_detector_params_t *p, char *er
     d->kind = -1;
     for (int i = 0; model_names[i]; i++)
         if (!strcmp(model_names[i], d->p.model)) d->kind = i;
+    size_t ml = strlen(d->p.model);
+    if (d->kind < 0 && ml > 5 && !strcmp(d->p.model + ml - 5, ".onnx")) {
+        ret = site_new(d, err, errlen);
+        if (ret < 0) goto fail;
+        *out = d;
+        return 0;
+    }
     if (d->kind < 0) {
         snprintf(err, errlen, "detector.model '%s': use nanodet, centernet or yolox-nano",
                  d->p.model);
@@ -169,6 +232,18 @@ int vg_detector_new(vg_detector_t **out, const vg_detector_params_t *p, char *er
     }
     d->size = d->kind == M_CENTERNET ? 512 : SIZE;
     if ((ret = vg_model_load(&d->model, d->p.models_dir, d->p.model, err, errlen)) < 0) goto fail;
+    if (d->kind == M_YOLOX) { /* its description, as a site would write it */
+        if (!(d->site = vg_calloc(1, sizeof(*d->site)))) {
+            ret = VG_ENOMEM;
+            goto fail;
+        }
+        vg_site_model_t *s = d->site;
+        snprintf(s->name, sizeof(s->name), "yolox-nano");
+        s->scale = 1, s->std[0] = s->std[1] = s->std[2] = 1;
+        s->letterbox = 1, s->pad = 114, s->layout = VG_SITE_YOLOX, s->nclass = 80;
+        for (int k = 0; k < 80; k++) s->cls[k] = k;
+        d->in_w = d->in_h = SIZE;
+    }
     /* ONNX models take NHWC in vigie (src/nn/onnx.c) */
     int64_t nchw[4] = {1, 3, d->size, d->size}, nhwc[4] = {1, d->size, d->size, 3};
     const int64_t *shape = d->kind == M_NANODET ? nchw : nhwc;
@@ -189,6 +264,7 @@ void vg_detector_free(vg_detector_t **pd)
     vg_detector_t *d = *pd;
     if (!d) return;
     vg_model_free(&d->model);
+    vg_free(d->site);
     vg_free(d->rgbf);
     vg_free(d->resized);
     vg_free(d->cand);
@@ -270,33 +346,74 @@ static int decode_nanodet(vg_detector_t *d, int w, int h, int *np)
     return 0;
 }
 
-static int decode_yolox(vg_detector_t *d, int *np)
+/* A box in input pixels (centre, size) back to the frame's, as a candidate of class @k. */
+static int push_box(vg_detector_t *d, int *np, float cx, float cy, float bw, float bh, float score,
+                    int k, int w, int h)
 {
-    const vg_tensor_t *o = vg_model_tensor(d->model, "output");
-    const int strides[3] = {8, 16, 32};
-    const float smin = (float)d->p.score_min, inv = 1.0f / d->scale;
-    int cells = 0, ret;
-    for (int l = 0; l < 3; l++) cells += (SIZE / strides[l]) * (SIZE / strides[l]);
-    if (!o || o->ndim != 3 || o->shape[1] != cells || o->shape[2] != 85) return VG_EFORMAT;
-    const float *r = o->data;
-    for (int l = 0; l < 3; l++) {
-        const int s = strides[l], g = SIZE / s;
-        for (int i = 0; i < g * g; i++, r += 85) {
-            if (r[4] <= smin) continue; /* the score is at most the objectness */
-            int best = 0;
-            for (int c = 1; c < 80; c++) best = r[5 + c] > r[5 + best] ? c : best;
-            float score = r[4] * r[5 + best];
-            if (score <= smin) continue;
-            float cx = (r[0] + (float)(i % g)) * s, cy = (r[1] + (float)(i / g)) * s;
-            float bw = expf(r[2]) * s, bh = expf(r[3]) * s;
-            vg_detection_t det = {.x = (cx - bw / 2) * inv,
-                                  .y = (cy - bh / 2) * inv,
-                                  .w = bw * inv,
-                                  .h = bh * inv,
-                                  .score = score,
-                                  .cls = best};
-            if ((ret = push(d, np, det)) < 0) return ret;
+    float sx = 1.0f / d->scale, sy = sx;
+    if (!d->site->letterbox) sx = (float)w / d->in_w, sy = (float)h / d->in_h;
+    vg_detection_t det = {.x = (cx - bw / 2) * sx,
+                          .y = (cy - bh / 2) * sy,
+                          .w = bw * sx,
+                          .h = bh * sy,
+                          .score = score,
+                          .cls = d->site->cls[k]};
+    return push(d, np, det);
+}
+
+/* The best reported class of a row of @n scores @stride apart, or -1. */
+static int best_class(const vg_site_model_t *s, const float *v, size_t stride)
+{
+    int best = -1;
+    for (int c = 0; c < s->nclass; c++)
+        if (s->cls[c] >= 0 && (best < 0 || v[(size_t)c * stride] > v[(size_t)best * stride]))
+            best = c;
+    return best;
+}
+
+/* YOLOX-Nano and site models: the head of the described layout (site_model.c). */
+static int decode_site(vg_detector_t *d, int w, int h, int *np)
+{
+    const vg_site_model_t *s = d->site;
+    const vg_tensor_t *o =
+        d->kind == M_SITE ? vg_model_output(d->model, 0) : vg_model_tensor(d->model, "output");
+    const float smin = (float)d->p.score_min;
+    const int C = s->nclass;
+    int ret;
+    char err[8];
+    if (!o || vg__site_model_check_output(s, o->shape, o->ndim, d->in_w, d->in_h, err, 0) < 0)
+        return VG_EFORMAT;
+    const float *v = o->data;
+    if (s->layout == VG_SITE_YOLOV8) { /* [4 + C, N]: centre, size, class scores */
+        const size_t n = (size_t)o->shape[2];
+        for (size_t i = 0; i < n; i++) {
+            int k = best_class(s, v + 4 * n + i, n);
+            if (k < 0 || !(v[(4 + (size_t)k) * n + i] > smin)) continue;
+            if ((ret = push_box(d, np, v[i], v[n + i], v[2 * n + i], v[3 * n + i],
+                                v[(4 + (size_t)k) * n + i], k, w, h)) < 0)
+                return ret;
         }
+        return 0;
+    }
+    /* [N, 5 + C]: box, objectness, class probabilities; YOLOX's box raw on its grids */
+    const float *r = v;
+    int row = 0;
+    for (int l = 0; l < 3; l++) {
+        const int st = 8 << l, gw = d->in_w / st, gh = d->in_h / st;
+        const int cells = s->layout == VG_SITE_YOLOX ? gw * gh : (int)o->shape[1];
+        for (int i = 0; i < cells; i++, r += 5 + C, row++) {
+            if (!(r[4] > smin)) continue; /* the score is at most the objectness */
+            int k = best_class(s, r + 5, 1);
+            if (k < 0) continue;
+            float score = r[4] * r[5 + k];
+            if (!(score > smin)) continue;
+            float cx = r[0], cy = r[1], bw = r[2], bh = r[3];
+            if (s->layout == VG_SITE_YOLOX)
+                cx = (cx + (float)(i % gw)) * st, cy = (cy + (float)(i / gw)) * st,
+                bw = expf(bw) * st, bh = expf(bh) * st;
+            if ((ret = push_box(d, np, cx, cy, bw, bh, score, k, w, h)) < 0) return ret;
+        }
+        if (s->layout != VG_SITE_YOLOX) break; /* (one list, already decoded) */
     }
     return 0;
 }
@@ -355,18 +472,32 @@ int vg_detector_run(vg_detector_t *d, const vg_image_t *img, vg_detection_t *out
         for (int x = 0; x < 3 * w; x++) f[(size_t)y * w * 3 + x] = row[x];
     }
     float *in = d->input.data;
-    if (d->kind == M_YOLOX) { /* letterboxed, BGR 0..255, NHWC */
-        float r = fminf((float)sz / w, (float)sz / h);
-        int nw = (int)(w * r + 1e-3f), nh = (int)(h * r + 1e-3f);
-        nw = nw < 1 ? 1 : nw > sz ? sz : nw, nh = nh < 1 ? 1 : nh > sz ? sz : nh;
-        d->scale = r;
+    if (d->site) { /* YOLOX-Nano and site models: as described (site_model.c), NHWC */
+        const vg_site_model_t *s = d->site;
+        const int W = d->in_w, H = d->in_h;
+        int nw = W, nh = H;
+        if (s->letterbox) {
+            float r = fminf((float)W / w, (float)H / h);
+            nw = (int)(w * r + 1e-3f), nh = (int)(h * r + 1e-3f);
+            nw = nw < 1 ? 1 : nw > W ? W : nw, nh = nh < 1 ? 1 : nh > H ? H : nh;
+            d->scale = r;
+        }
         vg__resize_bilinear(f, 1, h, w, 3, nh, nw, 0, 1, d->resized);
-        for (int i = 0; i < sz * sz * 3; i++) in[i] = 114.0f;
-        for (int y = 0; y < nh; y++)
-            memcpy(in + (size_t)y * sz * 3, d->resized + (size_t)y * nw * 3,
-                   (size_t)nw * 3 * sizeof(float));
+        float pad[3];
+        for (int c = 0; c < 3; c++) pad[c] = (s->pad * s->scale - s->mean[c]) / s->std[c];
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                float *o = in + ((size_t)y * W + x) * 3;
+                if (y >= nh || x >= nw) {
+                    o[0] = pad[0], o[1] = pad[1], o[2] = pad[2];
+                    continue;
+                }
+                const float *px = d->resized + ((size_t)y * nw + x) * 3; /* BGR */
+                for (int c = 0; c < 3; c++)
+                    o[c] = (px[s->rgb ? 2 - c : c] * s->scale - s->mean[c]) / s->std[c];
+            }
         if ((ret = vg_model_run(d->model, &d->input, 0)) < 0) return ret;
-        ret = decode_yolox(d, &n);
+        ret = decode_site(d, w, h, &n);
         goto suppress;
     }
     vg__resize_bilinear(f, 1, h, w, 3, sz, sz, 0, 0, d->resized);

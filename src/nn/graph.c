@@ -281,6 +281,15 @@ int vg_model_planned(const vg_model_t *m, size_t *arena_bytes)
     return m->mode == 2;
 }
 
+const vg_tensor_t *vg_model_output(const vg_model_t *m, int k)
+{
+    for (int i = 0; i < m->norder; i++) {
+        const node_t *nd = &m->nodes[m->order[i]];
+        if (nd->is_output && k-- == 0) return nd->out[0].data ? &nd->out[0] : NULL;
+    }
+    return NULL;
+}
+
 const vg_tensor_t *vg_model_tensor(const vg_model_t *m, const char *node)
 {
     const char *colon = strrchr(node, ':');

@@ -239,7 +239,9 @@ static int find_val(const ld_t *L, bytes_t name)
          h = (h + 1) & (L->hcap - 1)) {
         int v = L->hash[h];
         if (v < 0) return -1;
-        if (strlen(L->vals[v].name) == name.n && !memcmp(L->vals[v].name, name.p, name.n)) return v;
+        if (strlen(L->vals[v].name) == name.n &&
+            (!name.n || !memcmp(L->vals[v].name, name.p, name.n)))
+            return v;
     }
 }
 
@@ -274,7 +276,7 @@ static int def_val(ld_t *L, bytes_t name, int node, int port, int ndim, const in
         memset(x, 0, sizeof(*x));
         x->name = vg_malloc(name.n + 1);
         if (!x->name) return VG_ENOMEM;
-        memcpy(x->name, name.p, name.n);
+        if (name.n) memcpy(x->name, name.p, name.n); /* (an optional output has no name) */
         x->name[name.n] = 0;
         L->nval++;
         uint32_t h = hash_of(x->name, name.n) & (L->hcap - 1);
@@ -817,7 +819,7 @@ static int op_conv(ld_t *L, const onode_t *n)
         vg_tensor_free(&f);
         return ret;
     }
-    if (b >= 0) memcpy(bias.data, const_of(L, b)->data, (size_t)M * sizeof(float));
+    if (b >= 0 && M > 0) memcpy(bias.data, const_of(L, b)->data, (size_t)M * sizeof(float));
     char nm[512];
     out_name(n, 0, nm, sizeof(nm));
     int fn = new_const(L, nm, "#filter", &f);
@@ -1144,8 +1146,10 @@ static int op_resize(ld_t *L, const onode_t *n)
                const_of(L, sc)->dtype == VG_DT_F32) {
         const float *s = const_of(L, sc)->data;
         if (s[0] != 1 || s[1] != 1) LFAIL(L, VG_ENOSYS, "resizing N or C");
-        oh = (int64_t)floor(xv->shape[2] * (double)s[2]);
-        ow = (int64_t)floor(xv->shape[3] * (double)s[3]);
+        double fh = floor(xv->shape[2] * (double)s[2]), fw = floor(xv->shape[3] * (double)s[3]);
+        if (!(fh >= 1 && fh <= 8192 && fw >= 1 && fw <= 8192)) /* (NaN too) */
+            LFAIL(L, VG_EFORMAT, "scales giving an output size out of range");
+        oh = (int64_t)fh, ow = (int64_t)fw;
     } else {
         LFAIL(L, VG_ENOSYS, "scales or sizes computed at run time");
     }
@@ -1177,6 +1181,7 @@ static int reshape_to(ld_t *L, const onode_t *n, int x, int64_t *shape, int nd_)
     int free_at = -1;
     for (int d = 0; d < xv->ndim; d++) count *= xv->shape[d];
     for (int d = 0; d < nd_; d++) {
+        if (shape[d] > MAX_ELEMS || known > MAX_ELEMS) LFAIL(L, VG_EFORMAT, "a target too large");
         if (shape[d] == 0 && !attr_i(n, "allowzero", 0)) {
             if (d >= xv->ndim) LFAIL(L, VG_EFORMAT, "a 0 beyond the input's rank");
             shape[d] = xv->shape[d];
@@ -1441,6 +1446,7 @@ static int op_cast(ld_t *L, const onode_t *n)
     for (size_t i = 0; i < t->count; i++) {
         double v =
             t->dtype == VG_DT_F32 ? ((const float *)t->data)[i] : ((const int32_t *)t->data)[i];
+        if (v != v) v = 0; /* NaN */
         if (dt == VG_DT_F32)
             ((float *)o.data)[i] = (float)v;
         else
@@ -1607,12 +1613,18 @@ static int load_graph(ld_t *L, bytes_t g, const char *const *outputs)
         if (++ninputs > 1) LFAIL(L, VG_ENOSYS, "more than one input (vigie feeds one image)");
         if (nd_ < 1) LFAIL(L, VG_ENOSYS, "the input has no shape");
         if (shape[0] < 0) shape[0] = 1; /* a dynamic batch: one image */
-        for (int d = 1; d < nd_; d++)
+        int64_t count = 1;
+        for (int d = 1; d < nd_; d++) {
             if (shape[d] < 1)
                 LFAIL(L, VG_ENOSYS,
                       "input dimension %d has no fixed size: vigie plans static "
                       "shapes; export the model with a fixed input size",
                       d);
+            if (shape[d] > 65536 || (count *= shape[d]) > MAX_ELEMS)
+                LFAIL(L, VG_ENOSYS, "an input of more than 2^28 values");
+        }
+        if (shape[0] != 1)
+            LFAIL(L, VG_ENOSYS, "a batch of %lld (vigie feeds one image)", (long long)shape[0]);
         char nm[512];
         snprintf(nm, sizeof(nm), "%.*s", (int)name.n, (const char *)name.p);
         int p = new_node(L, nm, "", OP_PLACEHOLDER, 0);

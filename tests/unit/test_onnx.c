@@ -167,8 +167,21 @@ static buf_t model(buf_t *graph, int opset)
     return m;
 }
 
+/* Load @m. With $VG_ONNX_SEEDS set to a folder, each model is also written there: the seeds of
+ * the fuzzer's corpus (scripts/fuzz 120 fuzz_onnx). */
 static int load(const buf_t *m, vg_model_t **out, char *err, size_t len)
 {
+    const char *seeds = getenv("VG_ONNX_SEEDS");
+    if (seeds) {
+        static int k;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/seed-%02d.onnx", seeds, k++);
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(m->p, 1, m->n, f);
+            fclose(f);
+        }
+    }
     return vg_model_load_onnx_memory(out, m->p, m->n, NULL, "test.onnx", err, len);
 }
 
@@ -534,12 +547,263 @@ static void test_yolox_matches_onnxruntime(void **state)
     vg_model_free(&m);
 }
 
+/* ---- site models (src/nn/site_model.c) ---- */
+
+static char site_dir[] = "/tmp/vigie-site-XXXXXX";
+
+/* A detector on site model @onnx (its description beside it); VG_* or 0, message in @err. */
+static int site_detector(vg_detector_t **d, const char *onnx, char *err, size_t len)
+{
+    vg_detector_params_t p;
+    const vg_option_t *o = vg_detector_option_group.options;
+    memset(&p, 0, sizeof(p));
+    vg_opt_defaults(&p, o);
+    vg_opt_set(&p, o, "model", onnx, err, len);
+    vg_opt_set(&p, o, "score_min", "0.3", err, len);
+    int ret = vg_detector_new(d, &p, err, len);
+    vg_opt_free(&p, o);
+    return ret;
+}
+
+/* A picture of @w x @h (BGR) from the reference RGB file @name of ../shared/ref/nn. */
+static uint8_t *ref_picture(const char *name, int w, int h)
+{
+    char path[4096];
+    size_t len;
+    snprintf(path, sizeof(path), "%s/ref/nn/%s.rgb", tu_shared(), name);
+    uint8_t *px = (uint8_t *)tu_read_file(path, &len);
+    assert_non_null(px);
+    assert_int_equal(len, (size_t)w * h * 3);
+    for (size_t i = 0; i < len; i += 3) {
+        uint8_t t = px[i];
+        px[i] = px[i + 2], px[i + 2] = t;
+    }
+    return px;
+}
+
+/* YOLOX-Nano's own file as a site would describe it: the same boxes as the built-in detector,
+ * for the classes its uses name (persons and vehicles here; the bag is not reported). */
+static void test_site_model_as_described(void **state)
+{
+    (void)state;
+    const char *sh = tu_shared();
+    char onnx[4200], yaml[4200], err[1024] = "", src[4096], models[4096];
+    if (!sh) skip();
+    snprintf(src, sizeof(src), "%s/models/yolox_nano.onnx", sh);
+    snprintf(onnx, sizeof(onnx), "%s/yolox.onnx", site_dir);
+    snprintf(yaml, sizeof(yaml), "%s/yolox.yaml", site_dir);
+    size_t len;
+    char *bytes = tu_read_file(src, &len);
+    assert_non_null(bytes);
+    assert_int_equal(tu_write_file(onnx, bytes, len), 0);
+    free(bytes);
+    char doc[8192];
+    int n = snprintf(doc, sizeof(doc),
+                     "name: yolox-nano-as-site-model\nlicense: Apache-2.0\n"
+                     "input: {channels: bgr, scale: 1, resize: letterbox, pad: 114}\n"
+                     "output: {layout: yolox}\nclasses: [");
+    for (int c = 0; c < 80; c++)
+        n += snprintf(doc + n, sizeof(doc) - (size_t)n, "%s\"%s\"", c ? ", " : "", vg_coco_name(c));
+    snprintf(doc + n, sizeof(doc) - (size_t)n,
+             "]\nuses:\n  person: [person]\n  vehicle: [car, bus, truck, bicycle]\n");
+    assert_int_equal(tu_write_file(yaml, doc, strlen(doc)), 0);
+    vg_detector_t *site = NULL, *builtin = NULL;
+    if (site_detector(&site, onnx, err, sizeof(err)) < 0) fail_msg("%s", err);
+    snprintf(models, sizeof(models), "%s", getenv("VG_MODELS") ? getenv("VG_MODELS") : "models");
+    vg_detector_params_t p;
+    const vg_option_t *o = vg_detector_option_group.options;
+    memset(&p, 0, sizeof(p));
+    vg_opt_defaults(&p, o);
+    vg_opt_set(&p, o, "model", "yolox-nano", err, sizeof(err));
+    vg_opt_set(&p, o, "models_dir", models, err, sizeof(err));
+    vg_opt_set(&p, o, "score_min", "0.3", err, sizeof(err));
+    int ret = vg_detector_new(&builtin, &p, err, sizeof(err));
+    vg_opt_free(&p, o);
+    if (ret < 0) {
+        vg_detector_free(&site);
+        fprintf(stderr, "%s: skipping the comparison with the built-in detector\n", err);
+        skip();
+    }
+    uint8_t *px = ref_picture("vtest_t20", 768, 576);
+    vg_image_t img = {768, 576, 768 * 3, VG_PIX_BGR24, px};
+    vg_detection_t a[100], b[100];
+    int na = vg_detector_run(site, &img, a, 100), nb = vg_detector_run(builtin, &img, b, 100);
+    int kept = 0;
+    for (int i = 0; i < nb; i++) {
+        if (b[i].cls != 0 && !vg_coco_is_vehicle(b[i].cls)) continue; /* not a use here */
+        if (b[i].cls == 3 || b[i].cls == 36) continue; /* motorcycle, skateboard: not named */
+        assert_true(kept < na);
+        assert_int_equal(a[kept].cls, b[i].cls);
+        assert_true(fabsf(a[kept].x - b[i].x) < 1e-3f && fabsf(a[kept].w - b[i].w) < 1e-3f);
+        assert_true(fabsf(a[kept].score - b[i].score) < 1e-6f);
+        kept++;
+    }
+    assert_int_equal(kept, na);
+    fprintf(stderr,
+            "site model (YOLOX-Nano described): %d of the built-in's %d detections, the "
+            "classes its uses name, equal\n",
+            na, nb);
+    assert_true(na >= 8); /* the 7 pedestrians and the van */
+    free(px);
+    vg_detector_free(&site);
+    vg_detector_free(&builtin);
+}
+
+/* A model whose head is a constant: a 1x1 convolution with zero weights and the head's values as
+ * its bias, reshaped to the layout (yolov8: [1, 4 + C, N]; yolov5: [1, N, 5 + C]). */
+static buf_t constant_head(int v8, const float *head, int vals)
+{
+    buf_t g = {0};
+    int64_t in_dims[4] = {1, 3, 64, 64}, wd[4] = {vals, 3, 1, 1}, bd[1] = {vals};
+    value_info(&g, 11, "images", in_dims, 4);
+    float w[32 * 3];
+    memset(w, 0, sizeof(w));
+    tensor(&g, 5, "w", wd, 4, w, (size_t)vals * 3 * 4);
+    tensor(&g, 5, "b", bd, 1, head, (size_t)vals * 4);
+    int64_t shape3[3] = {1, vals, 64 * 64};
+    tensor_i64(&g, 5, "shape3", shape3, 3);
+    const char *cin[] = {"images", "w", "b"};
+    node(&g, "Conv", cin, 3, "c", NULL, 0);
+    const char *rin[] = {"c", "shape3"};
+    node(&g, "Reshape", rin, 2, v8 ? "output" : "flat", NULL, 0);
+    if (!v8) {
+        nattr_t perm = {.name = "perm", .type = 7, .nints = 3, .ints = {0, 2, 1}};
+        const char *tin[] = {"flat"};
+        node(&g, "Transpose", tin, 1, "output", &perm, 1);
+    }
+    int64_t od[3] = {1, v8 ? vals : 4096, v8 ? 4096 : vals};
+    value_info(&g, 12, "output", od, 3);
+    return model(&g, 13);
+}
+
+static void write_site(const char *name, const buf_t *m, const char *yaml)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s.onnx", site_dir, name);
+    assert_int_equal(tu_write_file(path, m->p, m->n), 0);
+    snprintf(path, sizeof(path), "%s/%s.yaml", site_dir, name);
+    assert_int_equal(tu_write_file(path, yaml, strlen(yaml)), 0);
+}
+
+/* The yolov8 and yolov5 layouts decoded; a class COCO lacks gets a class of its own by name; a
+ * stretched input scales boxes back on each axis. */
+static void test_site_model_layouts(void **state)
+{
+    (void)state;
+    /* one box: centre (32, 16), size 20 x 10 in the 64 x 64 input; class 1 (pistol) at 0.9 */
+    const float v8[6] = {32, 16, 20, 10, 0.1f, 0.9f}, v5[7] = {32, 16, 20, 10, 0.95f, 0.1f, 0.9f};
+    const char *yaml = "name: arms-v1\nlicense: site licence 114\n"
+                       "input: {channels: rgb, scale: 0.00392157, resize: stretch}\n"
+                       "output: {layout: %s}\nclasses: [knife, pistol]\n"
+                       "uses: {weapon: [knife, pistol]}\n";
+    char doc[1024], path[4200], err[1024] = "";
+    uint8_t *px = calloc(128 * 256 * 3, 1);
+    vg_image_t img = {256, 128, 256 * 3, VG_PIX_BGR24, px}; /* 4x wide, 2x high */
+    for (int k = 0; k < 2; k++) {
+        buf_t m = constant_head(k == 0, k == 0 ? v8 : v5, k == 0 ? 6 : 7);
+        snprintf(doc, sizeof(doc), yaml, k == 0 ? "yolov8" : "yolov5");
+        write_site(k == 0 ? "v8" : "v5", &m, doc);
+        free(m.p);
+        snprintf(path, sizeof(path), "%s/%s.onnx", site_dir, k == 0 ? "v8" : "v5");
+        vg_detector_t *d = NULL;
+        if (site_detector(&d, path, err, sizeof(err)) < 0) fail_msg("%s", err);
+        vg_detection_t det[8];
+        int n = vg_detector_run(d, &img, det, 8);
+        assert_int_equal(n, 1); /* 4096 equal boxes, one after NMS */
+        assert_string_equal(vg_coco_name(det[0].cls), "pistol");
+        assert_true(det[0].cls >= 80);
+        float want = k == 0 ? 0.9f : 0.95f * 0.9f;
+        assert_true(fabsf(det[0].score - want) < 1e-5f);
+        assert_true(fabsf(det[0].x - 88) < 1e-3f && fabsf(det[0].y - 22) < 1e-3f);
+        assert_true(fabsf(det[0].w - 80) < 1e-3f && fabsf(det[0].h - 20) < 1e-3f);
+        fprintf(stderr, "site model %s: %s %.3f at [%.0f %.0f %.0f %.0f]\n",
+                k == 0 ? "yolov8" : "yolov5", vg_coco_name(det[0].cls), det[0].score, det[0].x,
+                det[0].y, det[0].w, det[0].h);
+        vg_detector_free(&d);
+    }
+    free(px);
+}
+
+/* Refused by construction or by inconsistency, each with a message that says why. */
+static void test_site_model_refusals(void **state)
+{
+    (void)state;
+    const float v8[6] = {32, 16, 20, 10, 0.1f, 0.9f};
+    buf_t m = constant_head(1, v8, 6);
+    const struct {
+        const char *yaml, *words;
+    } cases[] = {
+        {"name: faces-v1\nlicense: x\noutput: {layout: yolov8}\nclasses: [a, b]\n"
+         "uses: {person: [a]}\n",
+         "speaks of 'face'"},
+        {"name: m\nlicense: x\noutput: {layout: yolov8}\nclasses: [person, license_plate]\n"
+         "uses: {person: [person]}\n",
+         "class 'license_plate' speaks of 'plate'"},
+        {"name: m\nlicense: x\noutput: {layout: yolov8}\nclasses: [person, person_id]\n"
+         "uses: {person: [person]}\n",
+         "speaks of 'person_id'"},
+        {"name: m\nlicense: x\noutput: {layout: yolov5}\nclasses: [a, b]\nuses: {person: "
+         "[a]}\n",
+         "is not a yolov5 detection head for its 2 classes"},
+        {"name: m\nlicense: x\noutput: {layout: yolov8}\nclasses: [a, b, c]\nuses: {person: "
+         "[a]}\n",
+         "not a yolov8 detection head for its 3 classes"},
+        {"name: m\nlicense: x\noutput: {layout: ssd}\nclasses: [a, b]\nuses: {person: [a]}\n",
+         "decodes yolox, yolov5 and yolov8"},
+        {"name: m\nlicense: x\noutput: {layout: yolov8}\nclasses: [a, b]\nuses: {person: "
+         "[c]}\n",
+         "'c' is not one of the classes"},
+        {"name: m\nlicense: x\noutput: {layout: yolov8}\nclasses: [a, b]\nuses: {tracking: "
+         "[a]}\n",
+         "'tracking' is not a use"},
+        {"name: m\noutput: {layout: yolov8}\nclasses: [a, b]\nuses: {person: [a]}\n",
+         "name and license are required"},
+    };
+    char path[4200], err[1024];
+    snprintf(path, sizeof(path), "%s/bad.onnx", site_dir);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        write_site("bad", &m, cases[k].yaml);
+        vg_detector_t *d = NULL;
+        err[0] = 0;
+        int ret = site_detector(&d, path, err, sizeof(err));
+        if (ret >= 0 || !strstr(err, cases[k].words))
+            fail_msg("case %zu: got %d '%s', expected '%s'", k, ret, err, cases[k].words);
+        assert_null(d);
+        fprintf(stderr, "refused: %s\n", err);
+    }
+    /* no description beside the model */
+    snprintf(path, sizeof(path), "%s/bad.yaml", site_dir);
+    remove(path);
+    snprintf(path, sizeof(path), "%s/bad.onnx", site_dir);
+    vg_detector_t *d = NULL;
+    assert_true(site_detector(&d, path, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "needs a YAML file beside it"));
+    free(m.p);
+}
+
+static int make_site_dir(void **state)
+{
+    (void)state;
+    return mkdtemp(site_dir) ? 0 : -1;
+}
+
+static int remove_site_dir(void **state)
+{
+    (void)state;
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", site_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_graph_matches_plain_loops),
         cmocka_unit_test(test_bad_files_refused),
         cmocka_unit_test(test_yolox_matches_onnxruntime),
+        cmocka_unit_test(test_site_model_as_described),
+        cmocka_unit_test(test_site_model_layouts),
+        cmocka_unit_test(test_site_model_refusals),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_site_dir, remove_site_dir);
 }
