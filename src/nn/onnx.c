@@ -968,11 +968,12 @@ static int op_concat(ld_t *L, const onode_t *n)
         for (int k = 0; k < 4 && ok; k++) {
             const val_t *q = &L->vals[vs[k]];
             const val_t *s = &L->vals[src];
-            int ph = (int)(q->off[0] * 2 + q->off[1]);
-            ok = q->view == src && q->step[0] == 2 && q->step[1] == 2 && q->off[0] < 2 &&
-                 q->off[1] < 2 && !(seen >> ph & 1) && s->shape[2] % 2 == 0 &&
+            ok = q->view == src && q->step[0] == 2 && q->step[1] == 2 && q->off[0] >= 0 &&
+                 q->off[0] < 2 && q->off[1] >= 0 && q->off[1] < 2 && s->shape[2] % 2 == 0 &&
                  s->shape[3] % 2 == 0 && q->shape[2] * 2 == s->shape[2] &&
                  q->shape[3] * 2 == s->shape[3] && q->shape[1] == s->shape[1];
+            int ph = ok ? (int)(q->off[0] * 2 + q->off[1]) : 0;
+            ok = ok && !(seen >> ph & 1);
             seen |= 1 << ph;
             L->vals[v].dy[k] = (int)q->off[0], L->vals[v].dx[k] = (int)q->off[1];
         }
