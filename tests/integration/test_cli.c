@@ -651,7 +651,7 @@ static void test_detect(void **state)
     free(img);
     snprintf(args, sizeof(args), "detect --set detector.model=blazeface '%s/ref/nn/vtest_t20.png'",
              tu_shared());
-    expect(args, 2, "use nanodet or centernet");
+    expect(args, 2, "use nanodet, centernet or yolox-nano");
     /* --pose: the person of the darknet photo gets 17 keypoints, inside the picture */
     snprintf(args, sizeof(args),
              "detect --pose --set detector.models_dir='%s' '%s/ref/nn/person.png'",
