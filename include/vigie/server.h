@@ -28,6 +28,22 @@ typedef struct vg_server_camera {
     int line;                /**< in the config file */
 } vg_server_camera_t;
 
+/** The MQTT publisher (`mqtt:` in the config; docs/server.md "MQTT"). */
+typedef struct vg_server_mqtt {
+    char *host;            /**< the broker */
+    int port;              /**< 1883, or 8883 with TLS */
+    char *prefix;          /**< topics under it (default "vigie") */
+    char *client_id;       /**< default "vigie-" and the host name */
+    char *user;            /**< NULL: anonymous */
+    char *password_file;   /**< the password, first line of this file (kept out of the config) */
+    char *ca, *cert, *key; /**< TLS: the CA that signs the broker's certificate (TLS is on when
+                                set); a client certificate and key (optional) */
+    int qos;               /**< 0 or 1 (default 1: at least once) */
+    double keepalive;      /**< seconds */
+    int discovery;         /**< publish Home Assistant MQTT discovery messages */
+    int max_backlog; /**< messages waiting for the broker beyond which the oldest are skipped */
+} vg_server_mqtt_t;
+
 typedef struct vg_server_config {
     char *path;              /**< the file it was read from */
     char *sha256;            /**< of the file's bytes (audited when it changes) */
@@ -67,6 +83,7 @@ typedef struct vg_server_config {
                                     lowering a type ranked high */
     int nb_cameras;
     vg_server_camera_t *cameras;
+    vg_server_mqtt_t *mqtt; /**< NULL: no MQTT */
 } vg_server_config_t;
 
 /**

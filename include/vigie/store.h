@@ -80,6 +80,9 @@ int vg_store_evidence_find(vg_store_t *s, const char *name, int64_t *event_id, c
 /** The name of @event_id's evidence of @kind into @name (64 bytes), VG_ENOENT if none. */
 int vg_store_evidence_of(vg_store_t *s, int64_t event_id, const char *kind, char *name);
 
+/** Open events (started, not ended) of @camera and @type: a count, or a negative error. */
+int vg_store_open_events(vg_store_t *s, const char *camera, const char *type);
+
 /** Highest feed sequence number (0 when empty). */
 int64_t vg_store_feed_head(vg_store_t *s);
 /**

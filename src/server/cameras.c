@@ -40,12 +40,14 @@ static void cam_status(vg_cam_t *c, const char *status, const char *fmt, ...)
 {
     va_list ap;
     pthread_mutex_lock(&c->lock);
-    if (strcmp(c->status, status)) vg_store_now(c->since);
+    int changed = strcmp(c->status, status) != 0;
+    if (changed) vg_store_now(c->since);
     snprintf(c->status, sizeof(c->status), "%s", status);
     va_start(ap, fmt);
     vsnprintf(c->message, sizeof(c->message), fmt, ap);
     va_end(ap);
     pthread_mutex_unlock(&c->lock);
+    if (changed) vg__mqtt_status(c->srv, c->cfg->name, status);
 }
 
 /* A new job at the end of the camera's pending list (analysis thread), stamped now. */

@@ -30,6 +30,7 @@
 #include <libfyaml.h>
 #include <limits.h>
 #include <math.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -313,6 +314,69 @@ static int priorities_member(void *vc, const char *key, struct fy_node *v, void 
     return 0;
 }
 
+static int cstr(cctx_t *c, struct fy_node *n, const char *key, char **out)
+{
+    const char *s = cscalar(c, n, key);
+    if (!s) return VG_ESYNTAX;
+    if (!*s) return cfail(c, n, key, "must not be empty");
+    vg_free(*out);
+    *out = vg_strdup(s);
+    return *out ? 0 : VG_ENOMEM;
+}
+
+/* A topic level: no MQTT wildcard or separator, printable. */
+static int valid_topic(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '+' || *s == '#' || (unsigned char)*s < 0x21 || *s == 0x7f) return 0;
+    return 1;
+}
+
+static int tls_member(void *vc, const char *key, struct fy_node *v, void *obj)
+{
+    vg_server_mqtt_t *m = obj;
+    if (!strcmp(key, "ca")) return cpath(vc, v, key, &m->ca);
+    if (!strcmp(key, "cert")) return cpath(vc, v, key, &m->cert);
+    return cpath(vc, v, key, &m->key);
+}
+
+static int mqtt_member(void *vc, const char *key, struct fy_node *v, void *obj)
+{
+    cctx_t *c = vc;
+    vg_server_mqtt_t *m = obj;
+    static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
+    double d;
+    int r;
+    if (!strcmp(key, "host")) return cstr(c, v, key, &m->host);
+    if (!strcmp(key, "prefix")) {
+        if ((r = cstr(c, v, key, &m->prefix)) < 0) return r;
+        if (!valid_topic(m->prefix) || strlen(m->prefix) > 64)
+            return cfail(c, v, key, "'%s': a topic prefix without +, # or spaces, 64 at most",
+                         m->prefix);
+        return 0;
+    }
+    if (!strcmp(key, "client_id")) return cstr(c, v, key, &m->client_id);
+    if (!strcmp(key, "user")) return cstr(c, v, key, &m->user);
+    if (!strcmp(key, "password_file")) return cpath(c, v, key, &m->password_file);
+    if (!strcmp(key, "tls")) return cwalk(c, v, key, tls_keys, tls_member, m);
+    if (!strcmp(key, "discovery")) return cbool(c, v, key, &m->discovery);
+    if (!strcmp(key, "port")) {
+        if ((r = cnum(c, v, key, 1, 65535, &d)) < 0) return r;
+        m->port = (int)d;
+        return 0;
+    }
+    if (!strcmp(key, "qos")) {
+        if ((r = cnum(c, v, key, 0, 1, &d)) < 0) return r;
+        if (d != floor(d)) return cfail(c, v, key, "0 or 1");
+        m->qos = (int)d;
+        return 0;
+    }
+    if (!strcmp(key, "keepalive")) return cnum(c, v, key, 5, 3600, &m->keepalive);
+    if ((r = cnum(c, v, key, 100, 1e7, &d)) < 0) return r; /* max_backlog */
+    m->max_backlog = (int)d;
+    return 0;
+}
+
 static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
     cctx_t *c = vc;
@@ -353,6 +417,30 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
         return cwalk(c, v, key, vg_event_type_names(), instructions_member, cfg);
     if (!strcmp(key, "priorities"))
         return cwalk(c, v, key, vg_event_type_names(), priorities_member, cfg);
+    if (!strcmp(key, "mqtt")) {
+        static const char *const mqtt_keys[] = {
+            "host", "port", "prefix",    "client_id", "user",        "password_file",
+            "tls",  "qos",  "keepalive", "discovery", "max_backlog", NULL};
+        if (cfg->mqtt) return cfail(c, v, key, "given twice");
+        vg_server_mqtt_t *m = cfg->mqtt = vg_calloc(1, sizeof(*m));
+        if (!m) return VG_ENOMEM;
+        m->qos = 1, m->keepalive = 30, m->max_backlog = 100000, m->port = -1;
+        int r = cwalk(c, v, key, mqtt_keys, mqtt_member, m);
+        if (r < 0) return r;
+        if (!m->host) return cfail(c, v, key, "needs a host (the broker)");
+        if (m->port < 0) m->port = m->ca ? 8883 : 1883;
+        if ((m->cert != NULL) != (m->key != NULL))
+            return cfail(c, v, key, "tls: a client cert needs its key, and the other way round");
+        if (m->cert && !m->ca) return cfail(c, v, key, "tls: a client cert needs the CA (tls.ca)");
+        if (!m->prefix && !(m->prefix = vg_strdup("vigie"))) return VG_ENOMEM;
+        if (!m->client_id) {
+            char host[64] = "host", id[96];
+            gethostname(host, sizeof(host) - 1);
+            snprintf(id, sizeof(id), "vigie-%s", host);
+            if (!(m->client_id = vg_strdup(id))) return VG_ENOMEM;
+        }
+        return 0;
+    }
     /* cameras */
     void *it = NULL;
     struct fy_node *item;
@@ -395,7 +483,7 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
 {
     static const char *const keys[] = {"listen",       "storage",    "retention", "evidence",
                                        "security",     "audit",      "cameras",   "limits",
-                                       "instructions", "priorities", NULL};
+                                       "instructions", "priorities", "mqtt",      NULL};
     cctx_t c = {path, err, errlen, 0, "", ""};
     vg_server_config_t *cfg = vg_calloc(1, sizeof(*cfg));
     struct fy_document *doc = NULL;
@@ -536,6 +624,12 @@ void vg_server_config_free(vg_server_config_t **pc)
     vg_free(c->sha256);
     vg_free(c->listen_addr);
     vg_free(c->storage);
+    if (c->mqtt) {
+        vg_server_mqtt_t *m = c->mqtt;
+        vg_free(m->host), vg_free(m->prefix), vg_free(m->client_id), vg_free(m->user);
+        vg_free(m->password_file), vg_free(m->ca), vg_free(m->cert), vg_free(m->key);
+        vg_free(m);
+    }
     vg_free(c);
     *pc = NULL;
 }

@@ -202,6 +202,13 @@ static void wake_streams(vg_server_t *s, int all, double now)
         }
 }
 
+void vg__hub_wake(vg_server_t *s)
+{
+    pthread_mutex_lock(&s->hlock);
+    pthread_cond_broadcast(&s->hcond);
+    pthread_mutex_unlock(&s->hlock);
+}
+
 void vg__hub_notify(vg_server_t *s, int64_t seq)
 {
     pthread_mutex_lock(&s->hlock);

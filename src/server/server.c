@@ -126,6 +126,7 @@ int vg_server_start(vg_server_t *s, char *err, size_t errlen)
     vg_store_audit_anchor(s->store, s->anchors);
     if (pthread_create(&s->writer, NULL, vg__writer_main, s) != 0) goto nothread;
     s->writer_started = 1;
+    if ((ret = vg__mqtt_start(s, err, errlen)) < 0) return ret;
     if (pthread_create(&s->keeper, NULL, vg__keeper_main, s) != 0) goto nothread;
     s->keeper_started = 1;
     for (int i = 0; i < s->nb_cams; i++) {
@@ -189,6 +190,7 @@ void vg_server_free(vg_server_t **ps)
         pthread_mutex_unlock(&s->wlock);
         pthread_join(s->writer, NULL);
     }
+    vg__mqtt_stop(s); /* after the writer: the last ends go out */
     if (s->store && s->writer_started) {
         vg__audit_repeat_flush(s, 1);
         vg_store_audit(s->store, "system", "server_stop", "", NULL);

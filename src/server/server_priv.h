@@ -111,7 +111,16 @@ struct vg_server {
     struct vg_audit_repeat *repeats;
 
     int port;
+    struct vg_mqtt *mqtt; /* the MQTT publisher (mqtt.c), NULL without `mqtt:` */
 };
+
+typedef struct vg_mqtt vg_mqtt_t;
+/* What the MQTT publisher has done (for /metrics and the logs). */
+typedef struct vg_mqtt_stats {
+    int enabled, connected;
+    int64_t backlog; /* feed records the broker has not acknowledged */
+    int64_t published, acknowledged, dropped, connects;
+} vg_mqtt_stats_t;
 
 /* Monotonic seconds, and an absolute CLOCK_REALTIME deadline @seconds from now (condvars). */
 static inline double vg__now_mono(void)
@@ -135,6 +144,17 @@ int vg__snap_take(vg_snap_t *snap, const vg_analysis_t *a);
 void vg__writer_push(vg_server_t *s, vg_job_t *head, vg_job_t *tail);
 void *vg__writer_main(void *server);
 void vg__job_free(vg_job_t *j);
+/* mqtt.c: start the publisher (nothing without `mqtt:`; an unreachable broker is retried, not an
+ * error); stop it (a moment for the last records, "offline", disconnect); a camera's status and
+ * a count sample to their retained topics (dropped while disconnected: state, not history);
+ * its figures. */
+int vg__mqtt_start(vg_server_t *s, char *err, size_t errlen);
+void vg__mqtt_stop(vg_server_t *s);
+void vg__mqtt_status(vg_server_t *s, const char *camera, const char *status);
+void vg__mqtt_count(vg_server_t *s, const char *camera, const char *zone, const char *json);
+void vg__mqtt_stats(vg_server_t *s, vg_mqtt_stats_t *st);
+/* Wake the threads waiting on the hub's condition (the MQTT publisher) without a new record. */
+void vg__hub_wake(vg_server_t *s);
 /* keeper.c: the keeper thread. */
 void *vg__keeper_main(void *server);
 /* health.c: raise or end each camera's technical alert (camera_fault) from its state. */

@@ -108,7 +108,20 @@ static void write_evidence(vg_server_t *s, vg_job_t *j)
 static int write_job(vg_server_t *s, vg_job_t *j)
 {
     int64_t seq = 0, id;
-    if (j->is_count) return vg_store_count_put(s->store, j->run, &j->count, j->wall);
+    if (j->is_count) {
+        int r = vg_store_count_put(s->store, j->run, &j->count, j->wall);
+        if (r == 0 && s->mqtt) { /* the sample to MQTT too (retained: the last one) */
+            char js[256];
+            const vg_count_t *k = &j->count;
+            snprintf(js, sizeof(js), "{\"wall\":\"%s\",\"t\":%.3f,\"count\":%.2f%s", j->wall, k->t,
+                     k->count, k->density >= 0 ? "" : "}");
+            if (k->density >= 0)
+                snprintf(js + strlen(js), sizeof(js) - strlen(js), ",\"density\":%.3f}",
+                         k->density);
+            vg__mqtt_count(s, k->camera, k->zone[0] ? k->zone : "all", js);
+        }
+        return r;
+    }
     if (j->ev.phase == VG_PHASE_START && j->snap.frame && !j->evidence[0]) {
         write_evidence(s, j);
         vg__snap_clear(&j->snap); /* the picture is on disk (or could not be): free the frame */

@@ -623,6 +623,22 @@ int vg_store_evidence_of(vg_store_t *s, int64_t event_id, const char *kind, char
     return ret;
 }
 
+int vg_store_open_events(vg_store_t *s, const char *camera, const char *type)
+{
+    sqlite3_stmt *st;
+    int n = 0;
+    vg__store_lock(s);
+    int ret = vg__store_prep(
+        s, &st, "SELECT count(*) FROM events WHERE open = 1 AND camera = ? AND type = ?", "tt",
+        camera, type);
+    if (ret == 0) {
+        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    vg__store_unlock(s);
+    return ret < 0 ? ret : n;
+}
+
 int64_t vg_store_feed_head(vg_store_t *s)
 {
     sqlite3_stmt *st;
