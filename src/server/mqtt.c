@@ -73,6 +73,7 @@ struct vg_mqtt {
     int64_t published, acks, dropped, connects;
     int outage_logged;
     int offline_mid, offline_acked; /* the "offline" of a clean stop */
+    char last_log[256];
     char topic_avail[128];
 };
 
@@ -102,6 +103,20 @@ static int publish(vg_mqtt_t *m, const char *t, const char *payload, int retain,
 
 /* ---- callbacks (libmosquitto's thread) ---- */
 
+/* libmosquitto's own errors (TLS: an expired or unknown certificate; DNS): to the log, once each
+ * until another comes. */
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+    vg_mqtt_t *m = obj;
+    (void)mosq;
+    if (!(level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) || !str) return;
+    pthread_mutex_lock(&m->lock);
+    int again = !strcmp(m->last_log, str);
+    if (!again) snprintf(m->last_log, sizeof(m->last_log), "%s", str);
+    pthread_mutex_unlock(&m->lock);
+    if (!again) vg_log(COMP, VG_LOG_ERROR, "%s:%d: %s (retrying)", m->cfg->host, m->cfg->port, str);
+}
+
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
     vg_mqtt_t *m = obj;
@@ -111,6 +126,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
         m->connected = 1;
         m->connects++;
         m->refused = 0;
+        m->last_log[0] = 0;
         m->nfly = 0;
         m->sent = m->acked; /* what was in flight goes again */
         m->outage_logged = 0;
@@ -347,6 +363,7 @@ int vg__mqtt_start(vg_server_t *s, char *err, size_t errlen)
     }
     mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     mosquitto_connect_callback_set(m->mosq, on_connect);
+    mosquitto_log_callback_set(m->mosq, on_log);
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
     mosquitto_publish_callback_set(m->mosq, on_publish);
     mosquitto_reconnect_delay_set(m->mosq, 1, 30, true);

@@ -37,6 +37,12 @@ static int port, have;
 /* ---- the broker ---- */
 
 static pid_t broker_pid;
+static char tls_ca[512]; /* set: the broker speaks TLS with certificates signed by this CA */
+
+static void tls_client(struct mosquitto *m)
+{
+    if (tls_ca[0]) mosquitto_tls_set(m, tls_ca, NULL, NULL, NULL, NULL);
+}
 
 static int broker_start(const char *extra)
 {
@@ -59,6 +65,8 @@ static int broker_start(const char *extra)
     /* listening: a client connects */
     for (double t0 = tu_now(); tu_now() - t0 < 30;) {
         struct mosquitto *p = mosquitto_new(NULL, true, NULL);
+        tls_client(p);
+        if (tls_ca[0]) mosquitto_tls_insecure_set(p, true); /* (a probe: even an expired one) */
         int rc = mosquitto_connect(p, "127.0.0.1", port, 5);
         mosquitto_destroy(p);
         if (rc == MOSQ_ERR_SUCCESS) return 0;
@@ -124,6 +132,7 @@ static void sub_start(const char *id)
     mosquitto_connect_callback_set(sub, sub_connect);
     mosquitto_message_callback_set(sub, sub_message);
     mosquitto_reconnect_delay_set(sub, 1, 1, false);
+    tls_client(sub);
     mosquitto_connect_async(sub, "127.0.0.1", port, 10);
     mosquitto_loop_start(sub);
 }
@@ -374,7 +383,8 @@ static void test_refused_credentials(void **state)
     char *log = NULL;
     WAIT_FOR((free(log), log = tu_read_file(v.log, NULL)) && strstr(log, "refused the connection"),
              60, "the refusal in the log");
-    fprintf(stderr, "%s", strstr(log, "mqtt"));
+    char *line = strstr(log, "refused the connection");
+    fprintf(stderr, "%.*s\n", (int)strcspn(line, "\n"), line);
     free(log);
     tu_server_stop(&v, SIGTERM);
     broker_stop();
@@ -389,7 +399,65 @@ static int after_each(void **state)
     running = NULL;
     if (sub) sub_stop();
     broker_stop();
+    tls_ca[0] = 0;
     return 0;
+}
+
+/* TLS to the broker with a CA made here: delivered; a broker whose certificate has expired is
+ * refused, and the log says why. */
+static void test_tls(void **state)
+{
+    (void)state;
+    if (!have) skip();
+    char cmd[4096], extra[1024], cfg[512], db[512], mq[700];
+    snprintf(cmd, sizeof(cmd),
+             "(cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+             "-days 2 -subj '/CN=vigie test CA' && "
+             "openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "
+             "'/CN=127.0.0.1' && printf 'subjectAltName=IP:127.0.0.1\n' > ext && "
+             "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt "
+             "-days 2 -extfile ext && "
+             "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out old.crt "
+             "-days -1 -extfile ext) >/dev/null 2>&1",
+             dir);
+    if (tu_run(cmd) != 0) {
+        fprintf(stderr, "openssl missing: skipping\n");
+        skip();
+    }
+    snprintf(tls_ca, sizeof(tls_ca), "%s/ca.crt", dir);
+    snprintf(extra, sizeof(extra),
+             "allow_anonymous true\ncafile %s/ca.crt\ncertfile %s/srv.crt\nkeyfile %s/srv.key\n",
+             dir, dir, dir);
+    assert_int_equal(broker_start(extra), 0);
+    sub_start("test-tls");
+    snprintf(mq, sizeof(mq), ", tls: {ca: %s/ca.crt}", dir);
+    write_config("tls", mq);
+    snprintf(cfg, sizeof(cfg), "%s/tls.yaml", dir);
+    snprintf(db, sizeof(db), "%s/tls-store/vigie.db", dir);
+    static tu_server_t v;
+    running = &v;
+    assert_int_equal(tu_server_start(&v, dir, cfg, "tls"), 0);
+    WAIT_FOR(max_seq(NULL) >= 3, 300, "three events messages over TLS");
+    fprintf(stderr, "over TLS: %lld records delivered\n", max_seq(NULL));
+    assert_int_equal(tu_server_stop(&v, SIGTERM), 0);
+    sub_stop();
+    broker_stop();
+    /* the broker's certificate has expired */
+    snprintf(extra, sizeof(extra),
+             "allow_anonymous true\ncafile %s/ca.crt\ncertfile %s/old.crt\nkeyfile %s/srv.key\n",
+             dir, dir, dir);
+    assert_int_equal(broker_start(extra), 0);
+    assert_int_equal(tu_server_start(&v, dir, cfg, "tls-expired"), 0);
+    char *log = NULL;
+    WAIT_FOR((free(log), log = tu_read_file(v.log, NULL)) && strstr(log, "certificate"), 60,
+             "the certificate's refusal in the log");
+    char *line = strstr(log, "vigie: error: 127.0.0.1");
+    fprintf(stderr, "%.*s\n", line ? (int)strcspn(line, "\n") : 0, line ? line : "");
+    assert_non_null(strstr(log, "certificate verify failed"));
+    long long head = feed_head(db);
+    WAIT_FOR(feed_head(db) > head, 300, "events stored all the same");
+    free(log);
+    tls_ca[0] = 0;
 }
 
 static int setup(void **state)
@@ -421,6 +489,7 @@ int main(void)
         cmocka_unit_test_teardown(test_order_and_outage, after_each),
         cmocka_unit_test_teardown(test_kill9_outbox, after_each),
         cmocka_unit_test_teardown(test_refused_credentials, after_each),
+        cmocka_unit_test_teardown(test_tls, after_each),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
