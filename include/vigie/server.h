@@ -83,7 +83,8 @@ typedef struct vg_server_config {
                                     lowering a type ranked high */
     int nb_cameras;
     vg_server_camera_t *cameras;
-    vg_server_mqtt_t *mqtt; /**< NULL: no MQTT */
+    vg_server_mqtt_t *mqtt;   /**< NULL: no MQTT */
+    char *metrics_token_file; /**< `metrics: {token_file}`: GET /metrics's bearer token */
 } vg_server_config_t;
 
 /**

@@ -248,6 +248,12 @@ static int get_session(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r
     return 0;
 }
 
+int vg__api_session(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, unsigned roles)
+{
+    session_t ses;
+    return get_session(s, q, r, &ses, roles);
+}
+
 static int split(const char *path, char seg[6][80])
 {
     int n = 0;
@@ -367,7 +373,23 @@ static int match(vg_server_t *s, const char *pattern, char seg[6][80], int n, vg
     return 1;
 }
 
+static void handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, const char **route);
+
 void vg__http_handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
+{
+    const char *route = NULL;
+    if (!strcmp(q->path, "/metrics")) { /* Prometheus' path, outside /api (metrics.c) */
+        memset(r, 0, sizeof(*r));
+        vg__metrics_handle(s, q, r);
+        route = "/metrics";
+    } else {
+        handle(s, q, r, &route);
+    }
+    /* requests by route (its pattern: no ids, no names) and status; files are not counted */
+    if (route) vg__metrics_http(s, route, r->stream ? 200 : r->status);
+}
+
+static void handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, const char **route)
 {
     char seg[6][80], allow[64] = "";
     const vg_route_t *found = NULL;
@@ -418,6 +440,7 @@ void vg__http_handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
         return;
     }
     x.variant = found->variant;
+    *route = found->path;
     if (found->roles && get_session(s, q, r, &x.ses, found->roles) < 0) return;
     /* only a logged-in user learns which cameras exist */
     if (x.cam_name && !(x.cam = vg__server_cam(s, x.cam_name))) {

@@ -140,5 +140,8 @@ void vg__api_options(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                      const vg_route_ctx_t *x);
 /* api_console.c: the console's files; 1 if @path is one of them (then answered). */
 int vg__api_static(const char *path, vg_http_resp_t *r);
+/* A session of one of @roles (bits of enum vg_role) on request @q: 0, or -1 with the 401 or 403
+ * already in @r. */
+int vg__api_session(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r, unsigned roles);
 
 #endif

@@ -377,6 +377,13 @@ static int mqtt_member(void *vc, const char *key, struct fy_node *v, void *obj)
     return 0;
 }
 
+static int metrics_member(void *vc, const char *key, struct fy_node *v, void *obj)
+{
+    vg_server_config_t *cfg = obj;
+    (void)key;
+    return cpath(vc, v, "token_file", &cfg->metrics_token_file);
+}
+
 static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
     cctx_t *c = vc;
@@ -417,6 +424,10 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
         return cwalk(c, v, key, vg_event_type_names(), instructions_member, cfg);
     if (!strcmp(key, "priorities"))
         return cwalk(c, v, key, vg_event_type_names(), priorities_member, cfg);
+    if (!strcmp(key, "metrics")) {
+        static const char *const met_keys[] = {"token_file", NULL};
+        return cwalk(c, v, key, met_keys, metrics_member, cfg);
+    }
     if (!strcmp(key, "mqtt")) {
         static const char *const mqtt_keys[] = {
             "host", "port", "prefix",    "client_id", "user",        "password_file",
@@ -481,9 +492,9 @@ static void diag_out(struct fy_diag *diag, void *user, const char *buf, size_t l
 
 int vg_server_config_load(vg_server_config_t **out, const char *path, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"listen",       "storage",    "retention", "evidence",
-                                       "security",     "audit",      "cameras",   "limits",
-                                       "instructions", "priorities", "mqtt",      NULL};
+    static const char *const keys[] = {
+        "listen", "storage",      "retention",  "evidence", "security", "audit", "cameras",
+        "limits", "instructions", "priorities", "mqtt",     "metrics",  NULL};
     cctx_t c = {path, err, errlen, 0, "", ""};
     vg_server_config_t *cfg = vg_calloc(1, sizeof(*cfg));
     struct fy_document *doc = NULL;
@@ -624,6 +635,7 @@ void vg_server_config_free(vg_server_config_t **pc)
     vg_free(c->sha256);
     vg_free(c->listen_addr);
     vg_free(c->storage);
+    vg_free(c->metrics_token_file);
     if (c->mqtt) {
         vg_server_mqtt_t *m = c->mqtt;
         vg_free(m->host), vg_free(m->prefix), vg_free(m->client_id), vg_free(m->user);

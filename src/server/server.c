@@ -52,6 +52,27 @@ int vg_server_new(vg_server_t **out, const vg_server_config_t *cfg, char *err, s
     if (!s) return VG_ENOMEM;
     s->cfg = cfg;
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
+    if (vg__metrics_new(s) < 0) {
+        vg_free(s);
+        return VG_ENOMEM;
+    }
+    if (cfg->metrics_token_file) { /* read once; a scraper sends it as a bearer token */
+        char tok[256] = "";
+        FILE *f = fopen(cfg->metrics_token_file, "r");
+        if (!f || !fgets(tok, sizeof(tok), f) ||
+            (tok[strcspn(tok, "\r\n")] = 0, strlen(tok) < 16)) {
+            if (f) fclose(f);
+            snprintf(err, errlen,
+                     "metrics.token_file %s: cannot read a token of 16 characters "
+                     "or more from it",
+                     cfg->metrics_token_file);
+            vg__metrics_free(s);
+            vg_free(s);
+            return VG_EINVAL;
+        }
+        fclose(f);
+        s->metrics_token = vg_strdup(tok);
+    }
     pthread_mutex_init(&s->wlock, NULL);
     pthread_cond_init(&s->wcond, NULL);
     pthread_mutex_init(&s->hlock, NULL);
@@ -220,6 +241,8 @@ void vg_server_free(vg_server_t **ps)
     pthread_mutex_destroy(&s->alock);
     vg__limiter_free(s);
     vg__audit_repeat_free(s);
+    vg__metrics_free(s);
+    vg_free(s->metrics_token);
     vg_free(s);
     *ps = NULL;
 }

@@ -111,8 +111,19 @@ struct vg_server {
     struct vg_audit_repeat *repeats;
 
     int port;
-    struct vg_mqtt *mqtt; /* the MQTT publisher (mqtt.c), NULL without `mqtt:` */
+    struct vg_mqtt *mqtt;       /* the MQTT publisher (mqtt.c), NULL without `mqtt:` */
+    struct vg_metrics *metrics; /* metrics.c */
+    char *metrics_token;        /* the scrapers' bearer token (`metrics: {token_file}`), or NULL */
 };
+
+typedef struct vg_metrics vg_metrics_t;
+/* metrics.c: GET /metrics (Prometheus text); the counters it keeps: an event record written
+ * (its type, phase, and how long the store took), an API request answered (its route pattern
+ * and status). */
+int vg__metrics_new(vg_server_t *s);
+void vg__metrics_free(vg_server_t *s);
+void vg__metrics_event(vg_server_t *s, int type, int phase, double commit_s);
+void vg__metrics_http(vg_server_t *s, const char *route, int status);
 
 typedef struct vg_mqtt vg_mqtt_t;
 /* What the MQTT publisher has done (for /metrics and the logs). */
@@ -249,6 +260,7 @@ typedef struct vg_http_resp {
 
 /* Answer @req (any thread). */
 void vg__http_handle(vg_server_t *s, const vg_http_req_t *req, vg_http_resp_t *resp);
+void vg__metrics_handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r);
 void vg__http_resp_free(vg_http_resp_t *resp);
 int vg__http_start(vg_server_t *s, char *err, size_t errlen);
 void vg__http_stop(vg_server_t *s);

@@ -154,7 +154,10 @@ void *vg__writer_main(void *opaque)
         j = s->jhead;
         pthread_mutex_unlock(&s->wlock);
         if (!j) break;
+        double t0 = vg__now_mono();
         int ret = write_job(s, j);
+        if (ret == 0 && !j->is_count)
+            vg__metrics_event(s, j->ev.type, j->ev.phase, vg__now_mono() - t0);
         if (ret < 0) {
             j->tries++;
             if (j->tries == 1 || j->tries % 60 == 0) {

@@ -32,8 +32,9 @@
 
 #include "testutil.h"
 
-#define VTEST "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
-#define PW    "correct horse battery"
+#define VTEST         "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+#define METRICS_TOKEN "scraper-4c1d9e27b6a0f358"
+#define PW            "correct horse battery"
 
 static char dir[256];
 static int have_data;
@@ -293,6 +294,8 @@ static int setup(void **state)
                      "    polygon: [[200, 150], [568, 150], [568, 576], [200, 576]]\n"
                      "    priority: low\n"
                      "masks:\n  privacy:\n    - [[576, 0], [768, 0], [768, 96], [576, 96]]\n");
+    snprintf(path, sizeof(path), "%s/metrics.token", dir);
+    write_text(path, "%s\n", METRICS_TOKEN);
     snprintf(path, sizeof(path), "%s/serve.yaml", dir);
     write_text(path,
                "listen: 127.0.0.1:0\n"
@@ -300,6 +303,7 @@ static int setup(void **state)
                "evidence: {keep_original: true, original_roles: [supervisor]}\n"
                "security: {login_failures: 3, login_lockout: 10, body_limit: 65536}\n"
                "priorities: {camera_fault: high}\n"
+               "metrics: {token_file: metrics.token}\n"
                "cameras:\n"
                "  - name: hall\n    input: %s\n    loop: true\n    scene: hall.yaml\n"
                "    settings: {detector.models_dir: '%s'}\n"
@@ -1407,14 +1411,115 @@ static void test_kill9(void **state)
     assert_int_equal(srv_stop(&busy, SIGTERM), 0);
 }
 
+/* GET /metrics: Prometheus' text, valid for `promtool check metrics`; for supervisors, auditors,
+ * admins and a scraper's bearer token, not for operators or nobody; its counters move as frames
+ * flow. */
+static long metrics(client_t *cl, const char *bearer, resp_t *out)
+{
+    char h[128];
+    struct curl_slist *hs = NULL;
+    if (bearer) {
+        snprintf(h, sizeof(h), "Authorization: Bearer %s", bearer);
+        hs = curl_slist_append(hs, h);
+        curl_easy_setopt(cl->c, CURLOPT_HTTPHEADER, hs);
+    }
+    char url[256];
+    buf_t b = {NULL, 0};
+    memset(out, 0, sizeof(*out));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", main_srv.port);
+    curl_easy_setopt(cl->c, CURLOPT_URL, url);
+    curl_easy_setopt(cl->c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(cl->c, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(cl->c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(cl->c, CURLOPT_WRITEDATA, &b);
+    CURLcode rc = curl_easy_perform(cl->c);
+    curl_easy_setopt(cl->c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hs);
+    if (rc != CURLE_OK) return -1;
+    curl_easy_getinfo(cl->c, CURLINFO_RESPONSE_CODE, &out->status);
+    out->body = b.p;
+    out->len = b.n;
+    return out->status;
+}
+
+static double sample(const char *text, const char *name)
+{
+    const char *p = text;
+    size_t n = strlen(name);
+    while ((p = strstr(p, name))) {
+        if ((p == text || p[-1] == '\n') && p[n] == ' ') return atof(p + n + 1);
+        p += n;
+    }
+    return -1;
+}
+
+static void test_metrics(void **state)
+{
+    (void)state;
+    if (!have_data) skip();
+    client_t nobody, op, sup, aud;
+    resp_t r;
+    client_init(&nobody), client_init(&op), client_init(&sup), client_init(&aud);
+    assert_int_equal(metrics(&nobody, NULL, &r), 401);
+    resp_free(&r);
+    assert_int_equal(metrics(&nobody, "not-the-token-at-all", &r), 401);
+    resp_free(&r);
+    assert_int_equal(login(&op, "olga", PW), 200);
+    assert_int_equal(metrics(&op, NULL, &r), 403);
+    resp_free(&r);
+    assert_int_equal(login(&aud, "alice", PW), 200);
+    assert_int_equal(metrics(&aud, NULL, &r), 200);
+    resp_free(&r);
+    assert_int_equal(login(&sup, "sam", PW), 200);
+    assert_int_equal(metrics(&sup, NULL, &r), 200);
+    double frames0 = sample(r.body, "vigie_camera_frames_total{camera=\"hall\"}");
+    assert_true(frames0 >= 0);
+    assert_non_null(strstr(r.body, "vigie_http_requests_total{route=\"/metrics\",status=\"401\"}"));
+    char path[600], cmd[1400];
+    snprintf(path, sizeof(path), "%s/metrics.txt", dir);
+    FILE *f = fopen(path, "w");
+    fwrite(r.body, 1, r.len, f);
+    fclose(f);
+    resp_free(&r);
+    if (access("/usr/bin/promtool", X_OK) == 0) {
+        snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s' > '%s.check' 2>&1", path, path);
+        int st = tu_run(cmd);
+        if (st != 0) {
+            snprintf(path + strlen(path), sizeof(path) - strlen(path), ".check");
+            char *why = tu_read_file(path, NULL);
+            fail_msg("promtool check metrics: %s", why ? why : "?");
+        }
+        fprintf(stderr, "promtool check metrics: no problem found\n");
+    } else {
+        fprintf(stderr, "promtool absent (Debian's prometheus): the text not checked by it\n");
+    }
+    /* the scraper's token; the figures move as frames flow */
+    double frames = frames0;
+    for (double t0 = tu_now(); frames <= frames0 && tu_now() - t0 < 120;) {
+        assert_int_equal(metrics(&nobody, METRICS_TOKEN, &r), 200);
+        frames = sample(r.body, "vigie_camera_frames_total{camera=\"hall\"}");
+        resp_free(&r);
+        if (frames <= frames0) usleep(100000);
+    }
+    assert_true(frames > frames0);
+    fprintf(stderr, "metrics: hall's frames %.0f then %.0f\n", frames0, frames);
+    client_free(&nobody), client_free(&op), client_free(&sup), client_free(&aud);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_operator_flow), cmocka_unit_test(test_shift),
-        cmocka_unit_test(test_roles),         cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_cameras),       cmocka_unit_test(test_fixture_from_decision),
-        cmocka_unit_test(test_store_locked),  cmocka_unit_test(test_login_lockout),
-        cmocka_unit_test(test_tamper),        cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_operator_flow),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_shift),
+        cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_cameras),
+        cmocka_unit_test(test_fixture_from_decision),
+        cmocka_unit_test(test_store_locked),
+        cmocka_unit_test(test_login_lockout),
+        cmocka_unit_test(test_tamper),
+        cmocka_unit_test(test_kill9),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,271 @@
+/*
+ * `GET /metrics`: vigie serve's figures in the Prometheus text format (version 0.0.4), for a
+ * supervision dashboard. No personal data: counts, times, states; camera names and event types
+ * are the only labels. Who may read it: a supervisor, auditor or admin session, or a scraper with
+ * the bearer token of `metrics: {token_file: F}` (compared in constant time; a scraper has no
+ * login). docs/server.md lists every metric.
+ *
+ * The counters kept here (events written by type and phase, the writer's commit times, HTTP
+ * requests by route and status) are updated under one mutex; the others are read where they
+ * live (each camera's counters under its lock, the inference service's, the MQTT publisher's).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vigie/error.h>
+#include <vigie/event.h>
+#include <vigie/infer.h>
+#include <vigie/log.h>
+#include <vigie/mem.h>
+
+#include "api.h"
+#include "server_priv.h"
+
+#define NB_PHASES  3
+#define NB_BUCKETS 8
+static const double commit_le[NB_BUCKETS] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
+
+#define MAX_HTTP 128
+typedef struct http_count {
+    char route[64];
+    int status;
+    int64_t n;
+} http_count_t;
+
+struct vg_metrics {
+    pthread_mutex_t lock;
+    int64_t events[VG_EVENT_NB][NB_PHASES];
+    int64_t commit_bucket[NB_BUCKETS], commits;
+    double commit_sum;
+    http_count_t http[MAX_HTTP];
+    int nhttp;
+    double started;
+};
+
+int vg__metrics_new(vg_server_t *s)
+{
+    vg_metrics_t *m = vg_calloc(1, sizeof(*m));
+    if (!m) return VG_ENOMEM;
+    pthread_mutex_init(&m->lock, NULL);
+    m->started = vg__now_mono();
+    s->metrics = m;
+    return 0;
+}
+
+void vg__metrics_free(vg_server_t *s)
+{
+    if (!s->metrics) return;
+    pthread_mutex_destroy(&s->metrics->lock);
+    vg_free(s->metrics);
+    s->metrics = NULL;
+}
+
+void vg__metrics_event(vg_server_t *s, int type, int phase, double commit_s)
+{
+    vg_metrics_t *m = s->metrics;
+    if (!m) return;
+    pthread_mutex_lock(&m->lock);
+    if (type >= 0 && type < VG_EVENT_NB && phase >= 0 && phase < NB_PHASES)
+        m->events[type][phase]++;
+    for (int b = 0; b < NB_BUCKETS; b++)
+        if (commit_s <= commit_le[b]) m->commit_bucket[b]++;
+    m->commits++;
+    m->commit_sum += commit_s;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void vg__metrics_http(vg_server_t *s, const char *route, int status)
+{
+    vg_metrics_t *m = s->metrics;
+    if (!m) return;
+    pthread_mutex_lock(&m->lock);
+    int i = 0;
+    while (i < m->nhttp && (m->http[i].status != status || strcmp(m->http[i].route, route))) i++;
+    if (i == m->nhttp && m->nhttp < MAX_HTTP) {
+        snprintf(m->http[i].route, sizeof(m->http[i].route), "%s", route);
+        m->http[i].status = status;
+        m->nhttp++;
+    }
+    if (i < m->nhttp) m->http[i].n++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- the text ---- */
+
+typedef struct out {
+    char *p;
+    size_t n, cap;
+    int oom;
+} out_t;
+
+static void put(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(out_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        size_t room = o->cap - o->n;
+        va_start(ap, fmt);
+        int k = o->p ? vsnprintf(o->p + o->n, room, fmt, ap) : -1;
+        va_end(ap);
+        if (k >= 0 && (size_t)k < room) {
+            o->n += (size_t)k;
+            return;
+        }
+        size_t cap = o->cap ? o->cap * 2 : 16384;
+        char *p = vg_realloc(o->p, cap);
+        if (!p) {
+            o->oom = 1;
+            return;
+        }
+        o->p = p, o->cap = cap;
+    }
+}
+
+static void head(out_t *o, const char *name, const char *type, const char *help)
+{
+    put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render(vg_server_t *s, out_t *o)
+{
+    static const char *const statuses[] = {"starting", "running", "reconnecting", "failed", "ended",
+                                           "stopped",  NULL};
+    vg_metrics_t *m = s->metrics;
+    head(o, "vigie_uptime_seconds", "gauge", "Seconds since vigie serve started.");
+    put(o, "vigie_uptime_seconds %.3f\n", vg__now_mono() - m->started);
+    /* cameras */
+    struct {
+        const char *name, *type, *help;
+    } cam[] = {
+        {"vigie_camera_frames_total", "counter", "Frames analysed."},
+        {"vigie_camera_frames_dropped_total", "counter",
+         "Frames dropped because analysis fell behind."},
+        {"vigie_camera_events_total", "counter", "Events the camera's analysers raised."},
+        {"vigie_camera_restarts_total", "counter", "Restarts after an input failure."},
+        {"vigie_camera_fps", "gauge", "Frames analysed per second, recently."},
+        {"vigie_camera_memory_bytes", "gauge", "Memory its running pipeline is expected to take."},
+    };
+    for (int k = 0; k < 6; k++) {
+        head(o, cam[k].name, cam[k].type, cam[k].help);
+        for (int i = 0; i < s->nb_cams; i++) {
+            vg_cam_t *c = &s->cams[i];
+            double v;
+            pthread_mutex_lock(&c->lock);
+            v = k == 0   ? (double)c->frames
+                : k == 1 ? (double)c->dropped
+                : k == 2 ? (double)c->events
+                : k == 3 ? (double)c->restarts
+                : k == 4 ? c->fps
+                         : c->mem_mb * 1048576.0;
+            pthread_mutex_unlock(&c->lock);
+            put(o, "%s{camera=\"%s\"} %.17g\n", cam[k].name, c->cfg->name, v);
+        }
+    }
+    head(o, "vigie_camera_status", "gauge", "1 for the camera's current state.");
+    for (int i = 0; i < s->nb_cams; i++) {
+        vg_cam_t *c = &s->cams[i];
+        char st[16];
+        pthread_mutex_lock(&c->lock);
+        snprintf(st, sizeof(st), "%s", c->status);
+        pthread_mutex_unlock(&c->lock);
+        for (int k = 0; statuses[k]; k++)
+            put(o, "vigie_camera_status{camera=\"%s\",status=\"%s\"} %d\n", c->cfg->name,
+                statuses[k], !strcmp(st, statuses[k]));
+    }
+    /* events and the writer */
+    pthread_mutex_lock(&m->lock);
+    head(o, "vigie_events_total", "counter",
+         "Event records written to the store, by type and phase.");
+    for (int t = 0; t < VG_EVENT_NB; t++)
+        for (int p = 0; p < NB_PHASES; p++)
+            put(o, "vigie_events_total{type=\"%s\",phase=\"%s\"} %lld\n", vg_event_type_name(t),
+                vg_event_phase_name(p), (long long)m->events[t][p]);
+    head(o, "vigie_store_commit_seconds", "histogram",
+         "Time to record an event in the store (its picture included).");
+    for (int b = 0; b < NB_BUCKETS; b++)
+        put(o, "vigie_store_commit_seconds_bucket{le=\"%g\"} %lld\n", commit_le[b],
+            (long long)m->commit_bucket[b]);
+    put(o, "vigie_store_commit_seconds_bucket{le=\"+Inf\"} %lld\n", (long long)m->commits);
+    put(o, "vigie_store_commit_seconds_sum %.6f\nvigie_store_commit_seconds_count %lld\n",
+        m->commit_sum, (long long)m->commits);
+    head(o, "vigie_http_requests_total", "counter", "API requests answered, by route and status.");
+    for (int i = 0; i < m->nhttp; i++)
+        put(o, "vigie_http_requests_total{route=\"%s\",status=\"%d\"} %lld\n", m->http[i].route,
+            m->http[i].status, (long long)m->http[i].n);
+    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_lock(&s->wlock);
+    int waiting = s->jcount;
+    pthread_mutex_unlock(&s->wlock);
+    head(o, "vigie_store_queue", "gauge", "Records waiting for the store writer.");
+    put(o, "vigie_store_queue %d\n", waiting);
+    /* the inference thread */
+    vg_infer_stats_t is;
+    if (vg_infer_running_stats(&is)) {
+        head(o, "vigie_detector_requests_total", "counter", "Detector requests accepted.");
+        put(o, "vigie_detector_requests_total %lld\n", (long long)is.requests);
+        head(o, "vigie_detector_done_total", "counter", "Detector requests done.");
+        put(o, "vigie_detector_done_total %lld\n", (long long)is.done);
+        head(o, "vigie_detector_refused_total", "counter",
+             "Requests refused while the camera's previous one was pending.");
+        put(o, "vigie_detector_refused_total %lld\n", (long long)is.refused);
+        head(o, "vigie_detector_busy_seconds_total", "counter",
+             "Seconds the inference thread spent in the models.");
+        put(o, "vigie_detector_busy_seconds_total %.6f\n", is.busy);
+        head(o, "vigie_pose_runs_total", "counter", "Pose model runs.");
+        put(o, "vigie_pose_runs_total %lld\n", (long long)is.poses);
+    }
+    /* MQTT */
+    vg_mqtt_stats_t ms;
+    vg__mqtt_stats(s, &ms);
+    if (ms.enabled) {
+        head(o, "vigie_mqtt_connected", "gauge", "1 while connected to the broker.");
+        put(o, "vigie_mqtt_connected %d\n", ms.connected);
+        head(o, "vigie_mqtt_outbox", "gauge", "Feed records the broker has not acknowledged.");
+        put(o, "vigie_mqtt_outbox %lld\n", (long long)ms.backlog);
+        head(o, "vigie_mqtt_published_total", "counter", "Event messages published.");
+        put(o, "vigie_mqtt_published_total %lld\n", (long long)ms.published);
+        head(o, "vigie_mqtt_dropped_total", "counter",
+             "Event messages skipped past mqtt.max_backlog during an outage.");
+        put(o, "vigie_mqtt_dropped_total %lld\n", (long long)ms.dropped);
+        head(o, "vigie_mqtt_connections_total", "counter", "Connections to the broker made.");
+        put(o, "vigie_mqtt_connections_total %lld\n", (long long)ms.connects);
+    }
+}
+
+static int bearer_ok(vg_server_t *s, const vg_http_req_t *q)
+{
+    const char *tok = s->metrics_token, *h = q->header(q->opaque, "Authorization");
+    if (!tok || !tok[0] || !h || strncmp(h, "Bearer ", 7)) return 0;
+    h += 7;
+    size_t n = strlen(tok);
+    unsigned d = strlen(h) != n;
+    for (size_t i = 0; i < n; i++) d |= (unsigned char)(h[i] ? h[i] : 0) ^ (unsigned char)tok[i];
+    return d == 0;
+}
+
+void vg__metrics_handle(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r)
+{
+    if (strcmp(q->method, "GET")) {
+        snprintf(r->allow, sizeof(r->allow), "GET");
+        vg__api_error(r, 405, "%.16s is not allowed here; use GET", q->method);
+        return;
+    }
+    if (!bearer_ok(s, q) && vg__api_session(s, q, r,
+                                            (1u << VG_ROLE_SUPERVISOR) | (1u << VG_ROLE_AUDITOR) |
+                                                (1u << VG_ROLE_ADMIN)) < 0)
+        return;
+    out_t o = {0};
+    render(s, &o);
+    if (o.oom) {
+        vg_free(o.p);
+        vg__api_error(r, 503, "out of memory");
+        return;
+    }
+    r->status = 200;
+    r->type = "text/plain; version=0.0.4; charset=utf-8";
+    r->body = (uint8_t *)o.p;
+    r->len = o.n;
+}
