@@ -85,6 +85,9 @@ typedef struct vg_server_config {
     vg_server_camera_t *cameras;
     vg_server_mqtt_t *mqtt;   /**< NULL: no MQTT */
     char *metrics_token_file; /**< `metrics: {token_file}`: GET /metrics's bearer token */
+    int ipv6;                 /**< listen_addr is an IPv6 address (`listen: [::1]:8443`) */
+    char *tls_cert, *tls_key; /**< `tls: {cert, key}`: HTTPS (PEM files) */
+    int insecure;             /**< `insecure: true`: plain HTTP on an address other than loopback */
 } vg_server_config_t;
 
 /**

@@ -86,8 +86,8 @@ void vg__api_login(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     }
     int ended = vg_store_session_trim(s->store, user, s->cfg->max_logins_user);
     snprintf(r->set_cookie, sizeof(r->set_cookie),
-             "vigie_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d", token,
-             (int)(s->cfg->session_hours * 3600));
+             "vigie_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d%s", token,
+             (int)(s->cfg->session_hours * 3600), s->cfg->tls_cert ? "; Secure" : "");
     json_t *d = json_pack("{s:s,s:s}", "from", q->client, "role", vg_role_name(role));
     if (ended > 0) json_object_set_new(d, "ended_oldest_logins", json_integer(ended));
     vg__api_audit(s, user, "login", "", d);
@@ -102,7 +102,8 @@ void vg__api_logout(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
 {
     vg_store_session_end(s->store, x->ses.token);
     snprintf(r->set_cookie, sizeof(r->set_cookie),
-             "vigie_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+             "vigie_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0%s",
+             s->cfg->tls_cert ? "; Secure" : "");
     vg__api_audit(s, x->ses.user, "logout", "", NULL);
     vg__api_pack(r, 200, json_pack("{s:b}", "ok", 1));
 }

@@ -25,11 +25,13 @@
  * naming the file, the line and the key. Camera names are unique, 1-63 characters of letters,
  * digits, '.', '_' and '-' (they name folders and appear in URLs).
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libfyaml.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -377,6 +379,20 @@ static int mqtt_member(void *vc, const char *key, struct fy_node *v, void *obj)
     return 0;
 }
 
+static int server_tls_member(void *vc, const char *key, struct fy_node *v, void *obj)
+{
+    vg_server_config_t *cfg = obj;
+    return cpath(vc, v, key, !strcmp(key, "cert") ? &cfg->tls_cert : &cfg->tls_key);
+}
+
+/* Whether @addr (IPv4 or IPv6 text) is a loopback address. */
+static int loopback(const char *addr, int v6)
+{
+    if (!v6) return !strncmp(addr, "127.", 4);
+    struct in6_addr a;
+    return inet_pton(AF_INET6, addr, &a) == 1 && IN6_IS_ADDR_LOOPBACK(&a);
+}
+
 static int metrics_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
     vg_server_config_t *cfg = obj;
@@ -405,15 +421,33 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
     if (!strcmp(key, "listen")) {
         const char *s = cscalar(c, v, key);
         char host[64];
-        int port, n = 0;
+        int port, n = 0, v6 = 0;
         if (!s) return VG_ESYNTAX;
-        if (sscanf(s, "%63[0-9.]:%d%n", host, &port, &n) != 2 || s[n] || port < 0 || port > 65535)
-            return cfail(c, v, key, "'%s': use IPV4ADDRESS:PORT, e.g. 127.0.0.1:8080", s);
+        if (s[0] == '[') { /* [IPV6ADDRESS]:PORT */
+            v6 = 1;
+            if (sscanf(s, "[%63[0-9a-fA-F:.]]:%d%n", host, &port, &n) != 2 || s[n]) n = -1;
+        } else if (sscanf(s, "%63[0-9.]:%d%n", host, &port, &n) != 2 || s[n]) {
+            n = -1;
+        }
+        struct in6_addr a6;
+        struct in_addr a4;
+        if (n < 0 || port < 0 || port > 65535 ||
+            (v6 ? inet_pton(AF_INET6, host, &a6) : inet_pton(AF_INET, host, &a4)) != 1)
+            return cfail(c, v, key,
+                         "'%s': use IPV4ADDRESS:PORT or [IPV6ADDRESS]:PORT, e.g. 127.0.0.1:8080 "
+                         "or [::1]:8443",
+                         s);
         vg_free(cfg->listen_addr);
         cfg->listen_addr = vg_strdup(host);
         cfg->port = port;
+        cfg->ipv6 = v6;
         return cfg->listen_addr ? 0 : VG_ENOMEM;
     }
+    if (!strcmp(key, "tls")) {
+        static const char *const tls_keys[] = {"cert", "key", NULL};
+        return cwalk(c, v, key, tls_keys, server_tls_member, cfg);
+    }
+    if (!strcmp(key, "insecure")) return cbool(c, v, key, &cfg->insecure);
     if (!strcmp(key, "storage")) return cpath(c, v, key, &cfg->storage);
     if (!strcmp(key, "retention")) return cwalk(c, v, key, ret_keys, retention_member, cfg);
     if (!strcmp(key, "evidence")) return cwalk(c, v, key, ev_keys, evidence_member, cfg);
@@ -492,9 +526,10 @@ static void diag_out(struct fy_diag *diag, void *user, const char *buf, size_t l
 
 int vg_server_config_load(vg_server_config_t **out, const char *path, char *err, size_t errlen)
 {
-    static const char *const keys[] = {
-        "listen", "storage",      "retention",  "evidence", "security", "audit", "cameras",
-        "limits", "instructions", "priorities", "mqtt",     "metrics",  NULL};
+    static const char *const keys[] = {"listen",       "storage",    "retention", "evidence",
+                                       "security",     "audit",      "cameras",   "limits",
+                                       "instructions", "priorities", "mqtt",      "metrics",
+                                       "tls",          "insecure",   NULL};
     cctx_t c = {path, err, errlen, 0, "", ""};
     vg_server_config_t *cfg = vg_calloc(1, sizeof(*cfg));
     struct fy_document *doc = NULL;
@@ -605,6 +640,19 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
                     "missing: say where the database and evidence go");
         goto fail;
     }
+    if ((cfg->tls_cert != NULL) != (cfg->tls_key != NULL)) {
+        ret = cfail(&c, fy_document_root(doc), "tls", "needs both cert and key");
+        goto fail;
+    }
+    /* logins and evidence in clear on a network: only when the config says so */
+    if (!cfg->tls_cert && !cfg->insecure && !loopback(cfg->listen_addr, cfg->ipv6)) {
+        ret = cfail(&c, fy_document_root(doc), "listen",
+                    "'%s' is not a loopback address, and there is no tls: logins, sessions and "
+                    "evidence would cross the network in clear. Add tls: {cert: F, key: F}, or "
+                    "insecure: true if something else encrypts the link",
+                    cfg->listen_addr);
+        goto fail;
+    }
     fy_document_destroy(doc);
     fy_diag_destroy(diag);
     vg_free(buf);
@@ -636,6 +684,8 @@ void vg_server_config_free(vg_server_config_t **pc)
     vg_free(c->listen_addr);
     vg_free(c->storage);
     vg_free(c->metrics_token_file);
+    vg_free(c->tls_cert);
+    vg_free(c->tls_key);
     if (c->mqtt) {
         vg_server_mqtt_t *m = c->mqtt;
         vg_free(m->host), vg_free(m->prefix), vg_free(m->client_id), vg_free(m->user);

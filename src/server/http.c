@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include <vigie/error.h>
+#include <vigie/file.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
 
@@ -97,6 +98,7 @@ struct vg_http {
     pthread_mutex_t wlock;
     pthread_cond_t wcond;
     int wstop;
+    char *cert, *key; /* HTTPS: the PEM text, kept while the daemon runs */
 };
 
 static const char *mhd_query(void *o, const char *k)
@@ -525,13 +527,17 @@ int vg__http_start(vg_server_t *s, char *err, size_t errlen)
 {
     const vg_server_config_t *cfg = s->cfg;
     struct sockaddr_in addr;
+    struct sockaddr_in6 addr6;
     struct vg_http *h;
     memset(&addr, 0, sizeof(addr));
+    memset(&addr6, 0, sizeof(addr6));
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)cfg->port);
-    if (inet_pton(AF_INET, cfg->listen_addr, &addr.sin_addr) != 1) {
-        snprintf(err, errlen, "%s: listen: '%s' is not an IPv4 address", cfg->path,
-                 cfg->listen_addr);
+    addr6.sin6_family = AF_INET6;
+    addr6.sin6_port = htons((uint16_t)cfg->port);
+    if ((cfg->ipv6 ? inet_pton(AF_INET6, cfg->listen_addr, &addr6.sin6_addr)
+                   : inet_pton(AF_INET, cfg->listen_addr, &addr.sin_addr)) != 1) {
+        snprintf(err, errlen, "%s: listen: '%s' is not an IP address", cfg->path, cfg->listen_addr);
         return VG_EINVAL;
     }
     int conns = fit_descriptors(cfg->max_connections);
@@ -545,24 +551,51 @@ int vg__http_start(vg_server_t *s, char *err, size_t errlen)
     pthread_mutex_init(&h->wlock, NULL);
     pthread_cond_init(&h->wcond, NULL);
     s->http = h;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (cfg->ipv6) flags |= MHD_USE_IPv6;
+    if (cfg->tls_cert) { /* HTTPS (libmicrohttpd's GnuTLS) */
+        const char *files[2] = {cfg->tls_cert, cfg->tls_key};
+        char **dst[2] = {&h->cert, &h->key};
+        for (int k = 0; k < 2; k++) {
+            uint8_t *pem = NULL;
+            size_t len = 0;
+            if (vg_file_read(files[k], 1 << 20, &pem, &len) < 0 || !len) {
+                snprintf(err, errlen, "tls.%s %s: cannot read it: %s", k ? "key" : "cert", files[k],
+                         strerror(errno));
+                vg_free(pem);
+                vg__http_stop(s);
+                return VG_ENOENT;
+            }
+            *dst[k] = (char *)pem; /* (vg_file_read ends it with a NUL) */
+        }
+        flags |= MHD_USE_TLS;
+    }
     unsigned threads = (unsigned)cfg->http_threads;
     /* libmicrohttpd's own idle timeout only backs up the deadlines (a client that stops reading
      * its answer); streams send a comment every KEEPALIVE_S */
     unsigned idle = (unsigned)ceil(fmax(fmax(cfg->header_timeout, cfg->body_timeout), 60));
+    /* the certificate and key, only with TLS: an array libmicrohttpd reads to its end */
+    struct MHD_OptionItem tls[3] = {
+        {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+    if (h->cert) {
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->key};
+    }
     h->d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)conns,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_address,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+        cfg->ipv6 ? (struct sockaddr *)&addr6 : (struct sockaddr *)&addr, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_address,
         MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen,
                  "cannot listen on %s:%d: %s (is another server using the port? change listen: "
-                 "in %s)",
-                 cfg->listen_addr, cfg->port, strerror(errno), cfg->path);
+                 "in %s%s)",
+                 cfg->listen_addr, cfg->port, strerror(errno), cfg->path,
+                 cfg->tls_cert ? "; or the tls cert and key do not make a pair" : "");
         vg__http_stop(s);
         return VG_EIO;
     }
@@ -603,5 +636,10 @@ void vg__http_stop(vg_server_t *s)
     pthread_mutex_destroy(&h->lock);
     pthread_mutex_destroy(&h->wlock);
     pthread_cond_destroy(&h->wcond);
+    vg_free(h->cert);
+    if (h->key) { /* (a private key: not left in freed memory) */
+        memset(h->key, 0, strlen(h->key));
+        vg_free(h->key);
+    }
     vg_free(h);
 }

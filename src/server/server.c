@@ -154,8 +154,15 @@ int vg_server_start(vg_server_t *s, char *err, size_t errlen)
         if (pthread_create(&s->cams[i].th, NULL, vg__cam_main, &s->cams[i]) != 0) goto nothread;
         s->cams[i].started = 1;
     }
-    vg_log(COMP, VG_LOG_INFO, "listening on http://%s:%d/ with %d camera%s; storage %s",
-           s->cfg->listen_addr, s->port, s->nb_cams, s->nb_cams == 1 ? "" : "s", s->cfg->storage);
+    const vg_server_config_t *cfg = s->cfg;
+    vg_log(COMP, VG_LOG_INFO, "listening on %s://%s%s%s:%d/ with %d camera%s; storage %s",
+           cfg->tls_cert ? "https" : "http", cfg->ipv6 ? "[" : "", cfg->listen_addr,
+           cfg->ipv6 ? "]" : "", s->port, s->nb_cams, s->nb_cams == 1 ? "" : "s", cfg->storage);
+    if (cfg->insecure && !cfg->tls_cert)
+        vg_log(COMP, VG_LOG_WARNING,
+               "INSECURE: plain HTTP on %s (insecure: true): passwords, session cookies and "
+               "evidence cross the network in clear unless something else encrypts the link",
+               cfg->listen_addr);
     return 0;
 nothread:
     snprintf(err, errlen, "cannot start a thread");

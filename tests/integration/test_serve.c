@@ -1506,20 +1506,124 @@ static void test_metrics(void **state)
     client_free(&nobody), client_free(&op), client_free(&sup), client_free(&aud);
 }
 
+/* HTTPS with a certificate made here (a CA of the test's own): the API over TLS, the session
+ * cookie Secure; a plain HTTP request to the TLS port fails cleanly and the server goes on; an
+ * address other than loopback without TLS is refused at start unless `insecure: true`; IPv6. */
+static long https_get(const char *url, const char *ca, const char *post, char *cookie, size_t clen)
+{
+    CURL *c = curl_easy_init();
+    buf_t b = {NULL, 0};
+    struct curl_slist *hs = NULL;
+    long status = -1;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    if (post) {
+        hs = curl_slist_append(hs, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+    }
+    curl_easy_setopt(c, CURLOPT_COOKIEFILE, "");
+    if (curl_easy_perform(c) == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        struct curl_slist *ck = NULL;
+        if (cookie && curl_easy_getinfo(c, CURLINFO_COOKIELIST, &ck) == CURLE_OK && ck) {
+            snprintf(cookie, clen, "%s", ck->data); /* Netscape format: the Secure flag too */
+            curl_slist_free_all(ck);
+        }
+    }
+    curl_slist_free_all(hs);
+    free(b.p);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static void test_https(void **state)
+{
+    (void)state;
+    char cmd[4096], path[600], url[256], ca[600], cookie[512] = "", login[160];
+    snprintf(
+        cmd, sizeof(cmd),
+        "(cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+        "-days 2 -subj '/CN=vigie test CA' && openssl req -newkey rsa:2048 -nodes -keyout "
+        "srv.key -out srv.csr -subj '/CN=127.0.0.1' && printf 'subjectAltName=IP:127.0.0.1\\n' "
+        "> ext && openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+        "-out srv.crt -days 2 -extfile ext) >/dev/null 2>&1",
+        dir);
+    if (tu_run(cmd) != 0) {
+        fprintf(stderr, "openssl missing: skipping the HTTPS test\n");
+        skip();
+    }
+    snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+    snprintf(path, sizeof(path), "%s/https.yaml", dir);
+    write_text(path,
+               "listen: 127.0.0.1:0\nstorage: https-store\ntls: {cert: srv.crt, key: srv.key}\n"
+               "cameras: []\n");
+    assert_int_equal(add_user(path, "tina", "operator"), 0);
+    tu_server_t h;
+    assert_int_equal(srv_start(&h, path, "https"), 0);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/health", h.port);
+    assert_int_equal(https_get(url, ca, NULL, NULL, 0), 200);
+    /* a client that does not know the CA refuses the server (curl: no answer) */
+    assert_int_equal(https_get(url, "/dev/null", NULL, NULL, 0), -1);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/login", h.port);
+    snprintf(login, sizeof(login), "{\"user\":\"tina\",\"password\":\"%s\"}", PW);
+    assert_int_equal(https_get(url, ca, login, cookie, sizeof(cookie)), 200);
+    assert_non_null(strstr(cookie, "vigie_session"));
+    if (!strstr(cookie, "\t/\tTRUE\t")) /* (Netscape's format: path /, then secure TRUE) */
+        fail_msg("the session cookie is not Secure: %s", cookie);
+    /* plain HTTP to the TLS port: no answer, and the server goes on */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/health", h.port);
+    assert_int_equal(https_get(url, NULL, NULL, NULL, 0), -1);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/health", h.port);
+    assert_int_equal(https_get(url, ca, NULL, NULL, 0), 200);
+    fprintf(stderr, "HTTPS: health and login over TLS, the cookie Secure; plain HTTP to the TLS "
+                    "port answered nothing, and the server went on\n");
+    assert_int_equal(srv_stop(&h, SIGTERM), 0);
+    /* 0.0.0.0 without TLS: refused, saying why; with insecure: true, it starts */
+    snprintf(path, sizeof(path), "%s/open.yaml", dir);
+    write_text(path, "listen: 0.0.0.0:0\nstorage: open-store\ncameras: []\n");
+    snprintf(cmd, sizeof(cmd), "'%s' serve --config '%s' > '%s/open.out' 2>&1", tu_vigie(), path,
+             dir);
+    assert_int_equal(tu_run(cmd), 2);
+    snprintf(path, sizeof(path), "%s/open.out", dir);
+    char *out = tu_read_file(path, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "is not a loopback address, and there is no tls"));
+    free(out);
+    snprintf(path, sizeof(path), "%s/open.yaml", dir);
+    write_text(path, "listen: 0.0.0.0:0\nstorage: open-store\ninsecure: true\ncameras: []\n");
+    assert_int_equal(srv_start(&h, path, "insecure"), 0);
+    snprintf(path, sizeof(path), "%s/insecure.log", dir);
+    out = tu_read_file(path, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "INSECURE: plain HTTP on 0.0.0.0"));
+    free(out);
+    assert_int_equal(srv_stop(&h, SIGTERM), 0);
+    /* IPv6 loopback */
+    snprintf(path, sizeof(path), "%s/v6.yaml", dir);
+    write_text(path, "listen: '[::1]:0'\nstorage: v6-store\ncameras: []\n");
+    if (srv_start(&h, path, "v6") == 0) {
+        snprintf(url, sizeof(url), "http://[::1]:%d/api/health", h.port);
+        assert_int_equal(https_get(url, NULL, NULL, NULL, 0), 200);
+        assert_int_equal(srv_stop(&h, SIGTERM), 0);
+        fprintf(stderr, "IPv6: [::1] answers\n");
+    } else {
+        fprintf(stderr, "no IPv6 loopback here: that part skipped\n");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_operator_flow),
-        cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_shift),
-        cmocka_unit_test(test_roles),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_cameras),
-        cmocka_unit_test(test_fixture_from_decision),
-        cmocka_unit_test(test_store_locked),
-        cmocka_unit_test(test_login_lockout),
-        cmocka_unit_test(test_tamper),
-        cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_operator_flow), cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_https),         cmocka_unit_test(test_shift),
+        cmocka_unit_test(test_roles),         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_cameras),       cmocka_unit_test(test_fixture_from_decision),
+        cmocka_unit_test(test_store_locked),  cmocka_unit_test(test_login_lockout),
+        cmocka_unit_test(test_tamper),        cmocka_unit_test(test_kill9),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
