@@ -76,6 +76,11 @@ int vg_detector_run_tiled(vg_detector_t *d, const vg_image_t *img, int tiles, vg
 int vg_detector_run_refined(vg_detector_t *d, const vg_image_t *img, int tiles, vg_detection_t *out,
                             int max);
 
+/** What a class past COCO's 80 serves (a site model's: docs/nn.md "Site models"). */
+enum { VG_USE_NONE = -1, VG_USE_PERSON, VG_USE_VEHICLE, VG_USE_WEAPON, VG_USE_FIRE };
+/** The use of class @cls when a site model made it (>= 80), else VG_USE_NONE. Any thread. */
+int vg_detect_class_use(int cls);
+
 /** COCO-80 class name ("person"), or "?" . */
 const char *vg_coco_name(int cls);
 /** 1 for the COCO classes vigie takes for a vehicle: bicycle, car, motorcycle, bus, truck,

@@ -448,8 +448,10 @@ static int weigh_look(vg_weapon_t *w, const vg_weapon_input_t *in)
     if (close) w->st.close_seen++;
     for (int k = 0; k < in->ndet; k++) {
         const vg_detection_t *d = &in->det[k];
-        if (d->cls < 0 || d->cls >= 80 || !w->weapon_cls[d->cls] || d->score < p->score_min)
-            continue;
+        /* a COCO class named in weapon.classes, or a site model's weapon-use class */
+        int weapon = d->cls >= 0 && ((d->cls < 80 && w->weapon_cls[d->cls]) ||
+                                     vg_detect_class_use(d->cls) == VG_USE_WEAPON);
+        if (!weapon || d->score < p->score_min) continue;
         double wb[4];
         det_box(d, wb);
         if (ignored(w, in, wb)) continue;

@@ -33,8 +33,9 @@
  *
  * Classes become vigie's (COCO-80) classes by name where COCO has that name (knife, car), else
  * person-use classes become person and vehicle-use ones car; the others get a class of their own
- * past COCO's 80 (vg_coco_name gives their name), so options that name classes (weapon.classes)
- * can name them.
+ * past COCO's 80 (vg_coco_name gives their name, vg_detect_class_use their use): the weapon
+ * stage takes a weapon-use class as a weapon whatever weapon.classes says (that option names COCO
+ * classes).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -55,6 +56,7 @@
 
 #define MAX_SITE_NAMES 64
 static char site_names[MAX_SITE_NAMES][VG_SITE_NAME];
+static int site_uses[MAX_SITE_NAMES];
 static int nsite;
 static pthread_mutex_t site_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -67,8 +69,18 @@ const char *vg__site_class_name(int cls)
     return s; /* (names are never changed once made) */
 }
 
-/* The class of a name that COCO lacks: made once per name, shared by every model using it. */
-static int site_class(const char *name)
+int vg_detect_class_use(int cls)
+{
+    int k = cls - 80, use = VG_USE_NONE;
+    pthread_mutex_lock(&site_lock);
+    if (k >= 0 && k < nsite) use = site_uses[k];
+    pthread_mutex_unlock(&site_lock);
+    return use;
+}
+
+/* The class of a name that COCO lacks: made once per name (with the use it serves, the first
+ * model's), shared by every model using it. */
+static int site_class(const char *name, int use)
 {
     int cls = -1;
     pthread_mutex_lock(&site_lock);
@@ -76,6 +88,7 @@ static int site_class(const char *name)
         if (!strcmp(site_names[k], name)) cls = 80 + k;
     if (cls < 0 && nsite < MAX_SITE_NAMES) {
         snprintf(site_names[nsite], VG_SITE_NAME, "%s", name);
+        site_uses[nsite] = use;
         cls = 80 + nsite++;
     }
     pthread_mutex_unlock(&site_lock);
@@ -266,7 +279,7 @@ int vg__site_model_read(vg_site_model_t *s, const char *path, char *err, size_t 
             else if (u == 1) /* vehicle */
                 s->cls[k] = coco >= 0 && vg_coco_is_vehicle(coco) ? coco : 2;
             else
-                s->cls[k] = coco >= 0 ? coco : site_class(c);
+                s->cls[k] = coco >= 0 ? coco : site_class(c, u);
             if (s->cls[k] < 0) FAIL("%s: too many class names across site models", path);
             s->use[k] = u;
         }

@@ -711,6 +711,7 @@ static void test_site_model_layouts(void **state)
         int n = vg_detector_run(d, &img, det, 8);
         assert_int_equal(n, 1); /* 4096 equal boxes, one after NMS */
         assert_string_equal(vg_coco_name(det[0].cls), "pistol");
+        assert_int_equal(vg_detect_class_use(det[0].cls), VG_USE_WEAPON);
         assert_true(det[0].cls >= 80);
         float want = k == 0 ? 0.9f : 0.95f * 0.9f;
         assert_true(fabsf(det[0].score - want) < 1e-5f);
