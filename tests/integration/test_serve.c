@@ -1540,6 +1540,15 @@ static long https_get(const char *url, const char *ca, const char *post, char *c
     return status;
 }
 
+static tu_server_t https_srv; /* the test's servers, killed after it whatever happens */
+
+static int https_teardown(void **state)
+{
+    (void)state;
+    if (https_srv.pid > 0) tu_server_stop(&https_srv, SIGKILL);
+    return 0;
+}
+
 static void test_https(void **state)
 {
     (void)state;
@@ -1562,26 +1571,25 @@ static void test_https(void **state)
                "listen: 127.0.0.1:0\nstorage: https-store\ntls: {cert: srv.crt, key: srv.key}\n"
                "cameras: []\n");
     assert_int_equal(add_user(path, "tina", "operator"), 0);
-    tu_server_t h;
-    assert_int_equal(srv_start(&h, path, "https"), 0);
-    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/health", h.port);
+    assert_int_equal(srv_start(&https_srv, path, "https"), 0);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/health", https_srv.port);
     assert_int_equal(https_get(url, ca, NULL, NULL, 0), 200);
     /* a client that does not know the CA refuses the server (curl: no answer) */
     assert_int_equal(https_get(url, "/dev/null", NULL, NULL, 0), -1);
-    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/login", h.port);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/login", https_srv.port);
     snprintf(login, sizeof(login), "{\"user\":\"tina\",\"password\":\"%s\"}", PW);
     assert_int_equal(https_get(url, ca, login, cookie, sizeof(cookie)), 200);
     assert_non_null(strstr(cookie, "vigie_session"));
     if (!strstr(cookie, "\t/\tTRUE\t")) /* (Netscape's format: path /, then secure TRUE) */
         fail_msg("the session cookie is not Secure: %s", cookie);
     /* plain HTTP to the TLS port: no answer, and the server goes on */
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/health", h.port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/health", https_srv.port);
     assert_int_equal(https_get(url, NULL, NULL, NULL, 0), -1);
-    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/health", h.port);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/health", https_srv.port);
     assert_int_equal(https_get(url, ca, NULL, NULL, 0), 200);
     fprintf(stderr, "HTTPS: health and login over TLS, the cookie Secure; plain HTTP to the TLS "
                     "port answered nothing, and the server went on\n");
-    assert_int_equal(srv_stop(&h, SIGTERM), 0);
+    assert_int_equal(srv_stop(&https_srv, SIGTERM), 0);
     /* 0.0.0.0 without TLS: refused, saying why; with insecure: true, it starts */
     snprintf(path, sizeof(path), "%s/open.yaml", dir);
     write_text(path, "listen: 0.0.0.0:0\nstorage: open-store\ncameras: []\n");
@@ -1595,20 +1603,20 @@ static void test_https(void **state)
     free(out);
     snprintf(path, sizeof(path), "%s/open.yaml", dir);
     write_text(path, "listen: 0.0.0.0:0\nstorage: open-store\ninsecure: true\ncameras: []\n");
-    assert_int_equal(srv_start(&h, path, "insecure"), 0);
+    assert_int_equal(srv_start(&https_srv, path, "insecure"), 0);
     snprintf(path, sizeof(path), "%s/insecure.log", dir);
     out = tu_read_file(path, NULL);
     assert_non_null(out);
     assert_non_null(strstr(out, "INSECURE: plain HTTP on 0.0.0.0"));
     free(out);
-    assert_int_equal(srv_stop(&h, SIGTERM), 0);
+    assert_int_equal(srv_stop(&https_srv, SIGTERM), 0);
     /* IPv6 loopback */
     snprintf(path, sizeof(path), "%s/v6.yaml", dir);
     write_text(path, "listen: '[::1]:0'\nstorage: v6-store\ncameras: []\n");
-    if (srv_start(&h, path, "v6") == 0) {
-        snprintf(url, sizeof(url), "http://[::1]:%d/api/health", h.port);
+    if (srv_start(&https_srv, path, "v6") == 0) {
+        snprintf(url, sizeof(url), "http://[::1]:%d/api/health", https_srv.port);
         assert_int_equal(https_get(url, NULL, NULL, NULL, 0), 200);
-        assert_int_equal(srv_stop(&h, SIGTERM), 0);
+        assert_int_equal(srv_stop(&https_srv, SIGTERM), 0);
         fprintf(stderr, "IPv6: [::1] answers\n");
     } else {
         fprintf(stderr, "no IPv6 loopback here: that part skipped\n");
@@ -1618,12 +1626,18 @@ static void test_https(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_operator_flow), cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_https),         cmocka_unit_test(test_shift),
-        cmocka_unit_test(test_roles),         cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_cameras),       cmocka_unit_test(test_fixture_from_decision),
-        cmocka_unit_test(test_store_locked),  cmocka_unit_test(test_login_lockout),
-        cmocka_unit_test(test_tamper),        cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_operator_flow),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test_teardown(test_https, https_teardown),
+        cmocka_unit_test(test_shift),
+        cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_cameras),
+        cmocka_unit_test(test_fixture_from_decision),
+        cmocka_unit_test(test_store_locked),
+        cmocka_unit_test(test_login_lockout),
+        cmocka_unit_test(test_tamper),
+        cmocka_unit_test(test_kill9),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
