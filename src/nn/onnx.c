@@ -249,6 +249,10 @@ static int find_val(const ld_t *L, bytes_t name)
 static int def_val(ld_t *L, bytes_t name, int node, int port, int ndim, const int64_t *shape,
                    int nhwc)
 {
+    /* (@shape may point into the table this may move: copied first) */
+    int64_t sh[VG_TENSOR_MAX_DIMS] = {0};
+    if (ndim > 0 && ndim <= VG_TENSOR_MAX_DIMS) memcpy(sh, shape, (size_t)ndim * sizeof(int64_t));
+    shape = sh;
     if (ndim < 0 || ndim > VG_TENSOR_MAX_DIMS) LFAIL(L, VG_ENOSYS, "more than 6 dimensions");
     int v = find_val(L, name);
     if (v < 0) {
