@@ -13,6 +13,8 @@
 
 #include <vigie/vigie.h>
 
+#include "fuzz_run.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -33,26 +35,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vg_model_t *m = NULL;
     if (vg_model_load_memory(&m, json, jlen, bin, blen, NULL, "fuzz", err, sizeof(err)) < 0)
         return 0;
-    int nd;
-    int64_t shape[VG_TENSOR_MAX_DIMS];
-    size_t count = 1;
-    if (vg_model_input_shape(m, &nd, shape) == 0 && nd >= 1 && nd <= 4) {
-        for (int d = 0; d < nd; d++) {
-            if (shape[d] < 1 || shape[d] > 64) count = 0;
-            count *= shape[d] > 0 ? (size_t)shape[d] : 0;
-        }
-        if (count && count <= 4096) {
-            vg_tensor_t t;
-            if (vg_tensor_alloc(&t, VG_DT_F32, nd, shape) == 0) {
-                for (size_t i = 0; i < count; i++) ((float *)t.data)[i] = (float)(i % 7) - 3;
-                /* odd sizes keep every tensor; even ones run twice: recording the memory
-                 * plan, then running in it, with the stored-layout shortcut */
-                if (vg_model_run(m, &t, (int)(size & 1)) == 0 && !(size & 1))
-                    vg_model_run(m, &t, 0);
-                vg_tensor_free(&t);
-            }
-        }
-    }
-    vg_model_free(&m);
+    fuzz_run_and_free(&m, size);
     return 0;
 }
