@@ -457,9 +457,11 @@ void vg__mqtt_stop(vg_server_t *s)
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
-        mosquitto_disconnect(m->mosq);
     }
-    if (m->loop_started) mosquitto_loop_stop(m->mosq, !connected);
+    /* the network thread ends by itself once told to disconnect (it wakes from a reconnection
+     * wait too): no thread cancelled with libmosquitto's locks held */
+    mosquitto_disconnect(m->mosq);
+    if (m->loop_started) mosquitto_loop_stop(m->mosq, false);
     mosquitto_destroy(m->mosq);
     pthread_mutex_destroy(&m->lock);
     vg_free(m);

@@ -140,7 +140,7 @@ static void sub_start(const char *id)
 static void sub_stop(void)
 {
     mosquitto_disconnect(sub);
-    mosquitto_loop_stop(sub, true);
+    mosquitto_loop_stop(sub, false); /* (not cancelled: it ends once disconnected) */
     mosquitto_destroy(sub);
     sub = NULL;
     pthread_mutex_lock(&mlock);
