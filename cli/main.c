@@ -141,7 +141,7 @@ static const command_t commands[] = {
      "measure against ground truth: bgs, frames, events, count, boxes, images", cmd_eval},
     {"serve", NULL, "--config F", "run cameras, store and HTTP API (docs/server.md)", cmd_server},
     {"user", NULL, "add|disable", "manage the server's users", cmd_server},
-    {"audit", NULL, "verify", "check the server's audit trail", cmd_server},
+    {"audit", NULL, "verify|keygen", "check the audit trail; make its signing key", cmd_server},
     {"options", NULL, "[GROUP]", "list every option (name, type, default, range, help)",
      cmd_options},
     {"version", "--version", "", "print the version", cmd_version},

@@ -5,6 +5,8 @@
  *   vigie user add --config FILE NAME --role ROLE   (password on standard input)
  *   vigie user disable --config FILE NAME
  *   vigie audit verify --config FILE     exit 0 when the audit trail verifies, 1 when not
+ *   vigie audit verify --db FILE --anchors FILE --public-key KEY   (an auditor's copy)
+ *   vigie audit keygen --out FILE        the Ed25519 key pair that signs the anchors
  */
 #include <getopt.h>
 #include <pwd.h>
@@ -266,44 +268,137 @@ end:
     return code;
 }
 
-static int cmd_audit(int argc, char **argv)
+#define AUDIT_USAGE                                                                                \
+    "usage: vigie audit verify (--config FILE | --db FILE) [--anchors FILE]\n"                     \
+    "                          [--public-key KEY ...]\n"                                           \
+    "       vigie audit keygen --out FILE\n"                                                       \
+    "verify walks the audit trail's hash chain and checks the anchors (by default the storage's\n" \
+    "audit-anchors.log); with --public-key (a .pub file or its 64 hex digits; repeat it for "      \
+    "keys\n"                                                                                       \
+    "used before), only anchors signed by the key are trusted. Exit 0 verified, 1 not.\n"          \
+    "keygen makes the Ed25519 key pair that signs the anchors (audit.signing_key in the "          \
+    "config):\n"                                                                                   \
+    "the secret into FILE (mode 600; keep it outside the storage folder), the public key into\n"   \
+    "FILE.pub and on standard output, for the auditors.\n"
+
+static int cmd_audit_keygen(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"anchors", required_argument, NULL, 'a'},
+        {"out", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *anchors = NULL;
-    vg_server_config_t *cfg = NULL;
-    vg_store_t *st = NULL;
-    char anch[4200];
-    int c, code;
-    if (argc < 2 || strcmp(argv[1], "verify")) {
-        fprintf(stderr, "usage: vigie audit verify --config FILE [--anchors FILE]\n"
-                        "Walks the audit trail's hash chain and checks the anchors (by default\n"
-                        "the storage's audit-anchors.log); exit 0 verified, 1 not.\n");
-        return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : EXIT_USAGE;
-    }
+    const char *out = NULL;
+    char pub[65], err[4400];
+    int c;
     optind = 2;
-    while ((c = getopt_long(argc, argv, "c:a:h", longopts, NULL)) != -1) {
-        if (c == 'c')
-            config = optarg;
-        else if (c == 'a')
-            anchors = optarg;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        if (c == 'o')
+            out = optarg;
         else {
-            fprintf(stderr, "usage: vigie audit verify --config FILE [--anchors FILE]\n");
+            fputs(AUDIT_USAGE, stderr);
             return c == 'h' ? 0 : EXIT_USAGE;
         }
     }
-    if ((code = load_config(config, &cfg)) != 0) return code;
-    if ((code = open_store(cfg, &st, 1)) != 0) goto end;
-    if (!anchors) {
-        vg_server_config_anchors(cfg, anch, sizeof(anch));
-        anchors = anch;
+    if (!out || optind < argc) {
+        fprintf(stderr, "vigie audit keygen: give the secret key's file with --out FILE\n");
+        return EXIT_USAGE;
+    }
+    if (vg_audit_key_generate(out, pub, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err);
+        return EXIT_INPUT;
+    }
+    fprintf(stderr,
+            "vigie: signing key written to %s (mode 600), public key to %s.pub.\n"
+            "Set audit: {signing_key: %s} in the server's config; give the public key to the\n"
+            "auditors (vigie audit verify --public-key).\n",
+            out, out, out);
+    printf("%s\n", pub);
+    return 0;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},  {"db", required_argument, NULL, 'd'},
+        {"anchors", required_argument, NULL, 'a'}, {"public-key", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    enum { MAX_KEYS = 8 };
+    const char *config = NULL, *db = NULL, *anchors = NULL;
+    vg_server_config_t *cfg = NULL;
+    vg_store_t *st = NULL;
+    uint8_t pks[MAX_KEYS][32];
+    char anch[4200], err[4400];
+    int c, code = 0, npk = 0;
+    if (argc >= 2 && !strcmp(argv[1], "keygen")) return cmd_audit_keygen(argc, argv);
+    if (argc < 2 || strcmp(argv[1], "verify")) {
+        fputs(AUDIT_USAGE, stderr);
+        return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : EXIT_USAGE;
+    }
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "c:d:a:k:h", longopts, NULL)) != -1) {
+        if (c == 'c')
+            config = optarg;
+        else if (c == 'd')
+            db = optarg;
+        else if (c == 'a')
+            anchors = optarg;
+        else if (c == 'k') {
+            if (npk == MAX_KEYS) {
+                fprintf(stderr, "vigie audit verify: at most %d public keys\n", MAX_KEYS);
+                return EXIT_USAGE;
+            }
+            if (vg_audit_public_key_read(optarg, pks[npk], err, sizeof(err)) < 0) {
+                fprintf(stderr, "vigie: error: %s\n", err);
+                return EXIT_USAGE;
+            }
+            npk++;
+        } else {
+            fputs(AUDIT_USAGE, stderr);
+            return c == 'h' ? 0 : EXIT_USAGE;
+        }
+    }
+    if (!config == !db) {
+        fprintf(stderr, "vigie audit verify: give the server's config (--config FILE), or a copy "
+                        "of its database (--db FILE, with --anchors FILE)\n");
+        return EXIT_USAGE;
+    }
+    if (config) {
+        if ((code = load_config(config, &cfg)) != 0) return code;
+        if ((code = open_store(cfg, &st, 1)) != 0) goto end;
+        if (!anchors) {
+            vg_server_config_anchors(cfg, anch, sizeof(anch));
+            anchors = anch;
+        }
+        /* the server signs its anchors: its public key, unless the auditor brought theirs */
+        if (!npk && cfg->audit_key) {
+            char pub[4200];
+            snprintf(pub, sizeof(pub), "%s.pub", cfg->audit_key);
+            if (vg_audit_public_key_read(pub, pks[0], err, sizeof(err)) == 0)
+                npk = 1;
+            else
+                fprintf(stderr,
+                        "vigie: warning: the config signs anchors but %s cannot be read: "
+                        "anchors checked without their signatures (give --public-key)\n",
+                        pub);
+        }
+    } else {
+        struct stat sb;
+        if (stat(db, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            fprintf(stderr, "vigie: error: %s: no database file there\n", db);
+            return EXIT_INPUT;
+        }
+        if (vg_store_open(&st, db, err, sizeof(err)) < 0) {
+            fprintf(stderr, "vigie: error: %s\n", err);
+            return EXIT_INPUT;
+        }
+        if (!anchors)
+            fprintf(stderr, "vigie: warning: no --anchors FILE: only the chain is checked (a cut "
+                            "tail or a rewritten trail would pass)\n");
     }
     vg_audit_report_t r;
-    if (vg_store_audit_verify(st, anchors, &r) < 0) {
+    if (vg_store_audit_verify_signed(st, anchors, (const uint8_t(*)[32])pks, npk, &r) < 0) {
         fprintf(stderr, "vigie: error: cannot read the audit trail\n");
         code = EXIT_INPUT;
         goto end;

@@ -88,6 +88,8 @@ typedef struct vg_server_config {
     int ipv6;                 /**< listen_addr is an IPv6 address (`listen: [::1]:8443`) */
     char *tls_cert, *tls_key; /**< `tls: {cert, key}`: HTTPS (PEM files) */
     int insecure;             /**< `insecure: true`: plain HTTP on an address other than loopback */
+    char *
+        audit_key; /**< `audit: {signing_key}`: Ed25519 key signing the anchors (outside storage) */
 } vg_server_config_t;
 
 /**

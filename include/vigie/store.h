@@ -298,6 +298,10 @@ typedef struct vg_audit_report {
     int64_t head;    /**< last sequence number */
     int64_t bad_seq; /**< first row found wrong (0 if none) */
     char what[512];  /**< what is wrong, for a person */
+    /* anchors (filled by vg_store_audit_verify_signed; the unsigned call fills the first) */
+    int64_t anchors;        /**< anchor lines checked against the chain */
+    int64_t signed_anchors; /**< of which signed by one of the public keys given */
+    int64_t anchored_seq;   /**< the highest row a trusted anchor pins (0: none) */
 } vg_audit_report_t;
 
 /**
@@ -309,6 +313,30 @@ typedef struct vg_audit_report {
 int vg_store_audit_verify(vg_store_t *s, const char *anchors, vg_audit_report_t *r);
 /** Append the head as an anchor line to the file @anchors. Returns 0 or VG_EIO. */
 int vg_store_audit_anchor(vg_store_t *s, const char *anchors);
+
+/* ---- signed anchors (Ed25519, libsodium; src/store/audit_key.c) ---- */
+
+/** A signing key held in locked memory, zeroed when freed. */
+typedef struct vg_audit_key vg_audit_key_t;
+/** Make a key pair: the secret (its seed) into the new file @path (mode 0600, never overwritten),
+ *  the public key into @path.pub and @pub_hex. Returns 0 or a negative error with @err. */
+int vg_audit_key_generate(const char *path, char pub_hex[65], char *err, size_t errlen);
+/** Load the secret key of @path; refused when others may read the file. */
+int vg_audit_key_load(vg_audit_key_t **k, const char *path, char *err, size_t errlen);
+void vg_audit_key_free(vg_audit_key_t **k);
+void vg_audit_key_public_hex(const vg_audit_key_t *k, char hex[65]);
+/** A public key from @arg: 64 hex digits, or a file holding them (a .pub file). */
+int vg_audit_public_key_read(const char *arg, uint8_t pk[32], char *err, size_t errlen);
+/** Append the head as an anchor line signed by @key (NULL: unsigned, as vg_store_audit_anchor). */
+int vg_store_audit_anchor_signed(vg_store_t *s, const char *anchors, const vg_audit_key_t *key);
+/**
+ * vg_store_audit_verify, trusting only anchors signed by one of the @npk public keys @pks: a
+ * signed anchor whose signature fails is forged or altered (reported, @r->ok 0); unsigned lines are
+ * counted but prove nothing; a trail with rows and no trusted anchor does not verify. @npk 0: as
+ * vg_store_audit_verify.
+ */
+int vg_store_audit_verify_signed(vg_store_t *s, const char *anchors, const uint8_t (*pks)[32],
+                                 int npk, vg_audit_report_t *r);
 
 /* ---- retention ---- */
 

@@ -27,16 +27,20 @@ void vg__api_audit_rows(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *
     char *json = NULL;
     if (verify) {
         vg_audit_report_t rep;
-        if (vg_store_audit_verify(s->store, s->anchors, &rep) < 0) {
+        /* with a signing key, only the anchors it signed are trusted */
+        if (vg_store_audit_verify_signed(s->store, s->anchors, (const uint8_t(*)[32])s->audit_pk,
+                                         s->audit_key ? 1 : 0, &rep) < 0) {
             vg__api_error(r, 503, "the store is unavailable");
             return;
         }
         vg__api_audit(s, x->ses.user, "audit_verify", "",
                       json_pack("{s:b,s:I}", "ok", rep.ok, "rows", (json_int_t)rep.rows));
         vg__api_pack(r, 200,
-                     json_pack("{s:b,s:I,s:I,s:I,s:s}", "ok", rep.ok, "rows", (json_int_t)rep.rows,
-                               "head", (json_int_t)rep.head, "bad_row", (json_int_t)rep.bad_seq,
-                               "what", rep.what));
+                     json_pack("{s:b,s:I,s:I,s:I,s:s,s:I,s:I,s:b}", "ok", rep.ok, "rows",
+                               (json_int_t)rep.rows, "head", (json_int_t)rep.head, "bad_row",
+                               (json_int_t)rep.bad_seq, "what", rep.what, "anchors",
+                               (json_int_t)rep.anchors, "signed_anchors",
+                               (json_int_t)rep.signed_anchors, "signed", s->audit_key != NULL));
         return;
     }
     const char *after = q->query(q->opaque, "after"), *lim = q->query(q->opaque, "limit");

@@ -11,7 +11,7 @@
  *            streams_per_address: 32, streams_per_login: 4, logins_per_user: 8,
  *            header_timeout: 10, body_timeout: 30, threads: 4, memory_mb: 8192,
  *            camera_memory_mb: 2048}
- *   audit: {anchor_every: 3600, repeat_window: 60}
+ *   audit: {anchor_every: 3600, repeat_window: 60, signing_key: /etc/vigie/audit.key}
  *   instructions: {fire: "Call the fire brigade (18), then ...", intrusion: "..."}
  *   priorities: {intrusion: normal, camera_fault: low}   # low | normal | high, per event type
  *   cameras:
@@ -246,6 +246,7 @@ static int audit_member(void *vc, const char *key, struct fy_node *v, void *obj)
     cctx_t *c = vc;
     vg_server_config_t *cfg = obj;
     if (!strcmp(key, "repeat_window")) return cnum(c, v, key, 1, 3600, &cfg->repeat_window);
+    if (!strcmp(key, "signing_key")) return cpath(c, v, key, &cfg->audit_key);
     return cnum(c, v, key, 1, 86400 * 7, &cfg->anchor_every);
 }
 
@@ -414,7 +415,7 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
                                            "header_timeout",    "body_timeout",
                                            "threads",           "memory_mb",
                                            "camera_memory_mb",  NULL};
-    static const char *const audit_keys[] = {"anchor_every", "repeat_window", NULL};
+    static const char *const audit_keys[] = {"anchor_every", "repeat_window", "signing_key", NULL};
     static const char *const cam_keys[] = {"name",     "input",    "scene", "loop",
                                            "realtime", "settings", NULL};
     vg_server_config_t *cfg = obj;
@@ -686,6 +687,7 @@ void vg_server_config_free(vg_server_config_t **pc)
     vg_free(c->metrics_token_file);
     vg_free(c->tls_cert);
     vg_free(c->tls_key);
+    vg_free(c->audit_key);
     if (c->mqtt) {
         vg_server_mqtt_t *m = c->mqtt;
         vg_free(m->host), vg_free(m->prefix), vg_free(m->client_id), vg_free(m->user);

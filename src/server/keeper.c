@@ -72,7 +72,7 @@ void *vg__keeper_main(void *opaque)
         }
         if (now >= next_anchor) {
             pthread_mutex_unlock(&s->klock);
-            vg_store_audit_anchor(s->store, s->anchors);
+            vg_store_audit_anchor_signed(s->store, s->anchors, s->audit_key);
             pthread_mutex_lock(&s->klock);
             next_anchor = vg__now_mono() + s->cfg->anchor_every;
             continue;

@@ -44,6 +44,35 @@ static int make_dir(const char *path, int mode, char *err, size_t errlen)
     return errno == EACCES ? VG_EACCES : VG_EIO;
 }
 
+/* The anchors' signing key: refused inside the storage folder (whoever can rewrite the database
+ * and the anchors there would hold the key too), or readable by others. */
+static int load_audit_key(vg_server_t *s, char *err, size_t errlen)
+{
+    const vg_server_config_t *cfg = s->cfg;
+    char *store = realpath(cfg->storage, NULL), *key = realpath(cfg->audit_key, NULL);
+    char hex[65];
+    int inside = 0, ret;
+    if (store && key) {
+        size_t n = strlen(store);
+        inside = !strncmp(key, store, n) && (key[n] == '/' || !strcmp(store, "/"));
+    }
+    free(store);
+    free(key);
+    if (inside) {
+        snprintf(err, errlen,
+                 "audit.signing_key %s is inside the storage folder %s: keep it where the "
+                 "database's users cannot reach it (e.g. /etc/vigie/audit.key, readable by vigie "
+                 "alone)",
+                 cfg->audit_key, cfg->storage);
+        return VG_EINVAL;
+    }
+    if ((ret = vg_audit_key_load(&s->audit_key, cfg->audit_key, err, errlen)) < 0) return ret;
+    vg_audit_key_public_hex(s->audit_key, hex);
+    for (int i = 0; i < 32; i++) sscanf(hex + 2 * i, "%2hhx", &s->audit_pk[i]);
+    vg_log(COMP, VG_LOG_INFO, "audit anchors signed by %s (public key %s)", cfg->audit_key, hex);
+    return 0;
+}
+
 int vg_server_new(vg_server_t **out, const vg_server_config_t *cfg, char *err, size_t errlen)
 {
     vg_server_t *s = vg_calloc(1, sizeof(*s));
@@ -88,6 +117,7 @@ int vg_server_new(vg_server_t **out, const vg_server_config_t *cfg, char *err, s
         (ret = make_dir(s->dir_evidence, 0750, err, errlen)) < 0 ||
         (cfg->keep_original && (ret = make_dir(s->dir_originals, 0700, err, errlen)) < 0))
         goto fail;
+    if (cfg->audit_key && (ret = load_audit_key(s, err, errlen)) < 0) goto fail;
     vg_server_config_db(cfg, db, sizeof(db));
     if ((ret = vg_store_open(&s->store, db, err, errlen)) < 0) goto fail;
     if (pipe2(s->stop_pipe, O_CLOEXEC) != 0) {
@@ -144,7 +174,7 @@ int vg_server_start(vg_server_t *s, char *err, size_t errlen)
     }
     vg_store_meta_set(s->store, "config_sha256", s->cfg->sha256);
     vg_store_audit(s->store, "system", "server_start", "", details);
-    vg_store_audit_anchor(s->store, s->anchors);
+    vg_store_audit_anchor_signed(s->store, s->anchors, s->audit_key);
     if (pthread_create(&s->writer, NULL, vg__writer_main, s) != 0) goto nothread;
     s->writer_started = 1;
     if ((ret = vg__mqtt_start(s, err, errlen)) < 0) return ret;
@@ -222,7 +252,7 @@ void vg_server_free(vg_server_t **ps)
     if (s->store && s->writer_started) {
         vg__audit_repeat_flush(s, 1);
         vg_store_audit(s->store, "system", "server_stop", "", NULL);
-        vg_store_audit_anchor(s->store, s->anchors);
+        vg_store_audit_anchor_signed(s->store, s->anchors, s->audit_key);
     }
     while (s->jhead) {
         vg_job_t *j = s->jhead;
@@ -250,6 +280,7 @@ void vg_server_free(vg_server_t **ps)
     vg__audit_repeat_free(s);
     vg__metrics_free(s);
     vg_free(s->metrics_token);
+    vg_audit_key_free(&s->audit_key);
     vg_free(s);
     *ps = NULL;
 }

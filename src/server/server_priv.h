@@ -114,6 +114,8 @@ struct vg_server {
     struct vg_mqtt *mqtt;       /* the MQTT publisher (mqtt.c), NULL without `mqtt:` */
     struct vg_metrics *metrics; /* metrics.c */
     char *metrics_token;        /* the scrapers' bearer token (`metrics: {token_file}`), or NULL */
+    vg_audit_key_t *audit_key;  /* signs the anchors (`audit: {signing_key}`), or NULL */
+    uint8_t audit_pk[32];       /* its public key, for GET /api/audit/verify */
 };
 
 typedef struct vg_metrics vg_metrics_t;

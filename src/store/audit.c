@@ -16,7 +16,9 @@
  * hash after an edit: anchors do. An anchor is the head's seq and hash with the time, appended
  * to a file outside the database (and logged) at start, hourly and at shutdown; copied off the
  * machine (syslog, a supervisor's print-out), it pins the trail up to that row. Verification
- * checks every anchor it is given against the chain.
+ * checks every anchor it is given against the chain. Anchors may be signed (Ed25519, audit_key.c):
+ * verified with the public key, only signed anchors are trusted, so whoever can rewrite both the
+ * database and the anchor file still cannot make anchors that hold.
  *
  * Retention may purge the oldest rows: it records the last purged row's seq and hash in meta
  * (audit_base_seq, audit_base_hash), in the same transaction, and the walk starts from there.
@@ -180,9 +182,10 @@ static const char *txt(sqlite3_stmt *st, int i)
     return v ? v : "";
 }
 
-/* Check each anchor line of @path against the chain. Returns 0 or sets the report. */
+/* Check each anchor line of @path against the chain; with public keys, trust only the lines
+ * signed by one of them (a signature that fails is a forged or altered anchor). Sets the report. */
 static void check_anchors(vg_store_t *s, const char *path, int64_t base, int64_t head,
-                          vg_audit_report_t *r)
+                          const uint8_t (*pks)[32], int npk, vg_audit_report_t *r)
 {
     FILE *f = fopen(path, "r");
     char line[512];
@@ -197,15 +200,33 @@ static void check_anchors(vg_store_t *s, const char *path, int64_t base, int64_t
     }
     while (r->ok && fgets(line, sizeof(line), f)) {
         long long aseq;
-        char ahash[80], at[64] = "";
+        char ahash[80], at[64] = "", sig[160] = "";
+        int trusted = !npk;
         ln++;
         if (line[0] == '#' || line[0] == '\n') continue;
-        if (sscanf(line, "%lld %70s %63s", &aseq, ahash, at) < 2 || strlen(ahash) != 64) {
+        if (sscanf(line, "%lld %70s %63s ed25519=%140s", &aseq, ahash, at, sig) < 2 ||
+            strlen(ahash) != 64) {
             r->ok = 0;
             snprintf(r->what, sizeof(r->what), "%s:%d: not an anchor line (seq hash time)", path,
                      ln);
             break;
         }
+        r->anchors++;
+        if (npk && sig[0]) {
+            for (int k = 0; k < npk && !trusted; k++)
+                trusted = vg__audit_anchor_check(pks[k], aseq, ahash, at, sig);
+            if (!trusted) {
+                r->ok = 0;
+                r->bad_seq = aseq;
+                snprintf(r->what, sizeof(r->what),
+                         "the anchor of %s (%s:%d, row %lld) is not signed by the key given: it "
+                         "was forged or altered (or signed by another key: give that one too)",
+                         at, path, ln, aseq);
+                break;
+            }
+            r->signed_anchors++;
+        }
+        if (!trusted) continue;                  /* unsigned: proves nothing against a key */
         if (aseq <= base || aseq == 0) continue; /* purged by retention, or an empty trail */
         if (aseq > head) {
             r->ok = 0;
@@ -230,11 +251,18 @@ static void check_anchors(vg_store_t *s, const char *path, int64_t base, int64_t
             }
             sqlite3_finalize(st);
         }
+        if (aseq > r->anchored_seq) r->anchored_seq = aseq;
     }
     fclose(f);
 }
 
 int vg_store_audit_verify(vg_store_t *s, const char *anchors, vg_audit_report_t *r)
+{
+    return vg_store_audit_verify_signed(s, anchors, NULL, 0, r);
+}
+
+int vg_store_audit_verify_signed(vg_store_t *s, const char *anchors, const uint8_t (*pks)[32],
+                                 int npk, vg_audit_report_t *r)
 {
     sqlite3_stmt *st;
     char prev[65], h[65];
@@ -292,8 +320,27 @@ int vg_store_audit_verify(vg_store_t *s, const char *anchors, vg_audit_report_t 
     }
     sqlite3_finalize(st);
     if (!r->rows) r->head = base;
-    if (r->ok && anchors) check_anchors(s, anchors, base, r->head, r);
-    if (r->ok)
+    if (r->ok && anchors) check_anchors(s, anchors, base, r->head, pks, npk, r);
+    if (r->ok && npk && r->head > base && r->anchored_seq <= base) {
+        r->ok = 0;
+        r->bad_seq = base + 1;
+        snprintf(r->what, sizeof(r->what),
+                 "no anchor in %s is signed by the key given (%lld lines, %lld unsigned): nothing "
+                 "pins the trail (is audit.signing_key set in the server's config, and is this "
+                 "its public key?)",
+                 anchors ? anchors : "(no anchor file)", (long long)r->anchors,
+                 (long long)(r->anchors - r->signed_anchors));
+    }
+    if (r->ok && npk)
+        snprintf(r->what, sizeof(r->what),
+                 "%lld rows verified (rows %lld to %lld); %lld signed anchors hold, the last at "
+                 "row %lld%s",
+                 (long long)r->rows, (long long)base + 1, (long long)r->head,
+                 (long long)r->signed_anchors, (long long)r->anchored_seq,
+                 r->anchored_seq < r->head ? " (later rows rest on the chain alone until the next "
+                                             "anchor)"
+                                           : "");
+    else if (r->ok)
         snprintf(r->what, sizeof(r->what), "%lld rows verified (rows %lld to %lld)",
                  (long long)r->rows, (long long)base + 1, (long long)r->head);
 out:
@@ -303,20 +350,30 @@ out:
 
 int vg_store_audit_anchor(vg_store_t *s, const char *anchors)
 {
+    return vg_store_audit_anchor_signed(s, anchors, NULL);
+}
+
+int vg_store_audit_anchor_signed(vg_store_t *s, const char *anchors, const vg_audit_key_t *key)
+{
     int64_t seq;
-    char hash[65], now[32];
+    char hash[65], now[32], sig[129] = "";
     int ret = vg_store_audit_head(s, &seq, hash);
     if (ret < 0) return ret;
     vg_store_now(now);
+    if (key && (ret = vg__audit_anchor_sign(key, (long long)seq, hash, now, sig)) < 0) return ret;
     FILE *f = fopen(anchors, "a");
     if (!f) {
         vg_log(COMP, VG_LOG_ERROR, "%s: cannot write the audit anchor: %s", anchors,
                strerror(errno));
         return VG_EIO;
     }
-    fprintf(f, "%lld %s %s\n", (long long)seq, hash, now);
+    if (key)
+        fprintf(f, "%lld %s %s ed25519=%s\n", (long long)seq, hash, now, sig);
+    else
+        fprintf(f, "%lld %s %s\n", (long long)seq, hash, now);
     ret = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : VG_EIO;
     if (fclose(f) != 0) ret = VG_EIO;
-    vg_log(COMP, VG_LOG_INFO, "audit anchor: row %lld hash %s at %s", (long long)seq, hash, now);
+    vg_log(COMP, VG_LOG_INFO, "audit anchor: row %lld hash %s at %s%s%s", (long long)seq, hash, now,
+           key ? " ed25519=" : "", sig);
     return ret;
 }

@@ -33,5 +33,11 @@ int vg__store_rows_json(sqlite3_stmt *st, char **json);
 /* The current row as an object; columns named X_json become member X, parsed. */
 json_t *vg__store_row_json(sqlite3_stmt *st);
 double vg__store_unix(void);
+/* An anchor line's signature (audit_key.c): 128 hex of the Ed25519 signature of the line's seq,
+ * hash and time; the check returns 1 when @sig_hex is that of @pk. */
+int vg__audit_anchor_sign(const vg_audit_key_t *k, long long seq, const char *hash, const char *at,
+                          char sig_hex[129]);
+int vg__audit_anchor_check(const uint8_t pk[32], long long seq, const char *hash, const char *at,
+                           const char *sig_hex);
 
 #endif

@@ -296,10 +296,15 @@ static int setup(void **state)
                      "masks:\n  privacy:\n    - [[576, 0], [768, 0], [768, 96], [576, 96]]\n");
     snprintf(path, sizeof(path), "%s/metrics.token", dir);
     write_text(path, "%s\n", METRICS_TOKEN);
+    /* the anchors are signed, with a key kept beside the config, outside the storage */
+    snprintf(cmd, sizeof(cmd), "'%s' audit keygen --out '%s/audit.key' > '%s/audit.pubhex' 2>&1",
+             tu_vigie(), dir, dir);
+    if (tu_run(cmd) != 0) return -1;
     snprintf(path, sizeof(path), "%s/serve.yaml", dir);
     write_text(path,
                "listen: 127.0.0.1:0\n"
                "storage: store\n"
+               "audit: {signing_key: audit.key}\n"
                "evidence: {keep_original: true, original_roles: [supervisor]}\n"
                "security: {login_failures: 3, login_lockout: 10, body_limit: 65536}\n"
                "priorities: {camera_fault: high}\n"
@@ -1286,6 +1291,38 @@ static void test_tamper(void **state)
     assert_int_equal(verify(cfg, out, sizeof(out)), 0);
     print_message("%s", out);
     assert_non_null(strstr(out, "verified"));
+    /* the config signs its anchors: the check used its public key */
+    assert_non_null(strstr(out, "signed anchors hold"));
+    /* an auditor's check on another machine: a copy of the database and the anchors, and the
+     * public key alone */
+    {
+        char cmd[4096], path[600];
+        snprintf(cmd, sizeof(cmd),
+                 "rm -rf '%s/copy' && mkdir '%s/copy' && cp '%s/store/vigie.db' "
+                 "'%s/store/audit-anchors.log' '%s/audit.key.pub' '%s/copy/' && '%s' audit verify "
+                 "--db '%s/copy/vigie.db' --anchors '%s/copy/audit-anchors.log' --public-key "
+                 "'%s/copy/audit.key.pub' > '%s/copy/out' 2>&1",
+                 dir, dir, dir, dir, dir, dir, tu_vigie(), dir, dir, dir, dir);
+        assert_int_equal(tu_run(cmd), 0);
+        snprintf(path, sizeof(path), "%s/copy/out", dir);
+        char *t = tu_read_file(path, NULL);
+        assert_non_null(t);
+        print_message("auditor's copy: %s", t);
+        assert_non_null(strstr(t, "signed anchors hold"));
+        free(t);
+        /* another key: the anchors do not hold */
+        snprintf(cmd, sizeof(cmd),
+                 "'%s' audit verify --db '%s/copy/vigie.db' --anchors '%s/copy/audit-anchors.log' "
+                 "--public-key 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef "
+                 "> '%s/copy/out2' 2>&1",
+                 tu_vigie(), dir, dir, dir);
+        assert_int_equal(tu_run(cmd), 1);
+        snprintf(path, sizeof(path), "%s/copy/out2", dir);
+        t = tu_read_file(path, NULL);
+        assert_non_null(t);
+        assert_non_null(strstr(t, "not signed by the key given"));
+        free(t);
+    }
 
     assert_int_equal(
         tamper("changed", "UPDATE audit SET actor = 'mallory' WHERE seq = 7", out, sizeof(out)), 1);
@@ -1610,6 +1647,23 @@ static void test_https(void **state)
     assert_non_null(strstr(out, "INSECURE: plain HTTP on 0.0.0.0"));
     free(out);
     assert_int_equal(srv_stop(&https_srv, SIGTERM), 0);
+    /* an anchors' signing key inside the storage folder: refused, saying why */
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s/keyin-store' && '%s' audit keygen --out '%s/keyin-store/a.key' "
+             ">/dev/null 2>&1",
+             dir, tu_vigie(), dir);
+    assert_int_equal(tu_run(cmd), 0);
+    snprintf(path, sizeof(path), "%s/keyin.yaml", dir);
+    write_text(path, "storage: keyin-store\naudit: {signing_key: keyin-store/a.key}\n"
+                     "cameras: []\n");
+    snprintf(cmd, sizeof(cmd), "'%s' serve --config '%s' > '%s/keyin.out' 2>&1", tu_vigie(), path,
+             dir);
+    assert_true(tu_run(cmd) != 0);
+    snprintf(path, sizeof(path), "%s/keyin.out", dir);
+    out = tu_read_file(path, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "is inside the storage folder"));
+    free(out);
     /* IPv6 loopback */
     snprintf(path, sizeof(path), "%s/v6.yaml", dir);
     write_text(path, "listen: '[::1]:0'\nstorage: v6-store\ncameras: []\n");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include <vigie/server.h>
 #include <vigie/store.h>
 
+#include "core/sha256.h"
 #include "server_priv.h"
 #include "testutil.h"
 
@@ -39,6 +41,16 @@ static vg_store_t *open_new(const char *name)
     vg_store_t *s = NULL;
     db_path(path, sizeof(path), name);
     unlink(path);
+    assert_int_equal(vg_store_open(&s, path, err, sizeof(err)), 0);
+    return s;
+}
+
+/* Open an existing database file of the test folder. */
+static vg_store_t *open_new_keep(const char *name)
+{
+    char path[256], err[512] = "";
+    vg_store_t *s = NULL;
+    db_path(path, sizeof(path), name);
     assert_int_equal(vg_store_open(&s, path, err, sizeof(err)), 0);
     return s;
 }
@@ -176,6 +188,181 @@ static void test_audit_chain(void **state)
     assert_int_equal(r.bad_seq, 5);
     assert_non_null(strstr(r.what, "cut tail"));
     vg_store_close(&s);
+}
+
+/* SHA-256 (libsodium behind core/sha256.h): FIPS 180-4 vectors, whole and fed byte by byte. */
+static void test_sha256(void **state)
+{
+    static const struct {
+        const char *in, *hex;
+    } v[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char hex[65];
+        uint8_t d[32];
+        vg_sha256_t h;
+        vg__sha256_hex(v[i].in, strlen(v[i].in), hex);
+        assert_string_equal(hex, v[i].hex);
+        vg__sha256_init(&h);
+        for (const char *p = v[i].in; *p; p++) vg__sha256_update(&h, p, 1);
+        vg__sha256_final(&h, d);
+        for (int k = 0; k < 32; k++) snprintf(hex + 2 * k, 3, "%02x", d[k]);
+        assert_string_equal(hex, v[i].hex);
+    }
+}
+
+/* The hash column of row @seq of database @name, read from outside the store. */
+static void row_hash_of(const char *name, int seq, char out[65])
+{
+    char path[256];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    db_path(path, sizeof(path), name);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT hash FROM audit WHERE seq = ?", -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int(st, 1, seq);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, 65, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Replace the anchor file's hashes by @hash, keeping (or with @strip, dropping) the signatures:
+ * what someone who rewrote the database would do to make the anchors agree. */
+static void forge_anchors(const char *path, const char *hash, int strip)
+{
+    char lines[16][512];
+    int n = 0;
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    while (n < 16 && fgets(lines[n], sizeof(lines[n]), f)) n++;
+    fclose(f);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++) {
+        long long seq;
+        char h[80], at[64], sig[200] = "";
+        assert_true(sscanf(lines[i], "%lld %70s %63s %199s", &seq, h, at, sig) >= 3);
+        fprintf(f, "%lld %s %s%s%s\n", seq, hash, at, strip || !sig[0] ? "" : " ",
+                strip ? "" : sig);
+    }
+    fclose(f);
+}
+
+/* Signed anchors: a key pair made and loaded; anchors signed; a trail rewritten from end to end
+ * (a consistent new chain, as a database administrator could make) with its anchors rewritten
+ * to match passes without the key and fails with it. */
+static void test_audit_signed_anchors(void **state)
+{
+    char key[256], pubf[256], anchors[256], pubhex[65], hex2[65], err[512], sql[1024];
+    uint8_t pk[1][32], other[1][32];
+    vg_audit_key_t *k = NULL;
+    vg_audit_report_t r;
+    (void)state;
+    db_path(key, sizeof(key), "audit.key");
+    db_path(pubf, sizeof(pubf), "audit.key.pub");
+    db_path(anchors, sizeof(anchors), "signed-anchors.log");
+    unlink(key), unlink(pubf), unlink(anchors);
+    assert_int_equal(vg_audit_key_generate(key, pubhex, err, sizeof(err)), 0);
+    /* never overwritten */
+    assert_true(vg_audit_key_generate(key, hex2, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "never overwritten"));
+    assert_int_equal(vg_audit_key_load(&k, key, err, sizeof(err)), 0);
+    vg_audit_key_public_hex(k, hex2);
+    assert_string_equal(hex2, pubhex);
+    assert_int_equal(vg_audit_public_key_read(pubf, pk[0], err, sizeof(err)), 0);
+    assert_int_equal(vg_audit_public_key_read(pubhex, other[0], err, sizeof(err)), 0);
+    assert_memory_equal(pk[0], other[0], 32);
+    assert_true(vg_audit_public_key_read("abc", other[0], err, sizeof(err)) < 0);
+    assert_true(vg_audit_public_key_read(key, other[0], err, sizeof(err)) == 0); /* the seed
+                                                       parses as hex but is another key: */
+    assert_memory_not_equal(pk[0], other[0], 32);
+    /* a key others may read is refused */
+    vg_audit_key_t *k2 = NULL;
+    chmod(key, 0644);
+    assert_true(vg_audit_key_load(&k2, key, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_null(k2);
+    chmod(key, 0600);
+
+    vg_store_t *s = open_new("signed.db");
+    for (int i = 0; i < 6; i++) vg_store_audit(s, "olga", "event_ack", "event/1", NULL);
+    assert_int_equal(vg_store_audit_anchor_signed(s, anchors, k), 0);
+    vg_store_audit(s, "olga", "logout", "", NULL);
+    assert_int_equal(vg_store_audit_anchor_signed(s, anchors, k), 0);
+    vg_store_audit(s, "olga", "login", "", NULL);
+    assert_int_equal(vg_store_audit_verify_signed(s, anchors, (const uint8_t(*)[32])pk, 1, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(r.anchors, 2);
+    assert_int_equal(r.signed_anchors, 2);
+    assert_int_equal(r.anchored_seq, 7);
+    assert_non_null(strstr(r.what, "2 signed anchors hold, the last at row 7"));
+    /* another key: the signatures do not hold */
+    assert_int_equal(vg_store_audit_verify_signed(s, anchors, (const uint8_t(*)[32])other, 1, &r),
+                     0);
+    assert_false(r.ok);
+    assert_non_null(strstr(r.what, "not signed by the key given"));
+    vg_store_close(&s);
+
+    /* the forger's trail: 8 rows of other content, hashes all consistent */
+    s = open_new("forged.db");
+    for (int i = 0; i < 8; i++) vg_store_audit(s, "mallory", "login", "", NULL);
+    int64_t seq;
+    char fhash[65];
+    assert_int_equal(vg_store_audit_head(s, &seq, fhash), 0);
+    vg_store_close(&s);
+    char forged[256];
+    db_path(forged, sizeof(forged), "forged.db");
+    snprintf(sql, sizeof(sql),
+             "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; ATTACH '%s' AS f;"
+             " DELETE FROM audit; INSERT INTO audit SELECT * FROM f.audit;",
+             forged);
+    assert_int_equal(raw_sql("signed.db", sql), 0);
+    s = open_new_keep("signed.db");
+    /* the anchors still name the old hashes: caught even without the key */
+    assert_int_equal(vg_store_audit_verify(s, anchors, &r), 0);
+    assert_false(r.ok);
+    /* the anchors rewritten to name the forged rows' hashes, signatures kept */
+    {
+        FILE *f = fopen(anchors, "r");
+        char l1[512], l2[512], h6[65], h7[65];
+        assert_non_null(f);
+        assert_non_null(fgets(l1, sizeof(l1), f));
+        assert_non_null(fgets(l2, sizeof(l2), f));
+        fclose(f);
+        row_hash_of("signed.db", 6, h6);
+        row_hash_of("signed.db", 7, h7);
+        f = fopen(anchors, "w");
+        long long a;
+        char h[80], at1[64], at2[64], sig1[200], sig2[200];
+        sscanf(l1, "%lld %70s %63s %199s", &a, h, at1, sig1);
+        sscanf(l2, "%lld %70s %63s %199s", &a, h, at2, sig2);
+        fprintf(f, "6 %s %s %s\n7 %s %s %s\n", h6, at1, sig1, h7, at2, sig2);
+        fclose(f);
+    }
+    /* without the key the forgery passes: the chain and the anchors agree ... */
+    assert_int_equal(vg_store_audit_verify(s, anchors, &r), 0);
+    assert_true(r.ok);
+    /* ... with it, it does not */
+    assert_int_equal(vg_store_audit_verify_signed(s, anchors, (const uint8_t(*)[32])pk, 1, &r), 0);
+    assert_false(r.ok);
+    assert_int_equal(r.bad_seq, 6);
+    assert_non_null(strstr(r.what, "forged or altered"));
+    /* signatures dropped: nothing is trusted, and a trail with no trusted anchor fails */
+    forge_anchors(anchors, fhash, 1);
+    assert_int_equal(vg_store_audit_verify_signed(s, anchors, (const uint8_t(*)[32])pk, 1, &r), 0);
+    assert_false(r.ok);
+    assert_non_null(strstr(r.what, "no anchor"));
+    assert_int_equal(r.signed_anchors, 0);
+    vg_store_close(&s);
+    vg_audit_key_free(&k);
+    assert_null(k);
 }
 
 static vg_event_t make_event(vg_event_phase_t phase, int64_t id, double t)
@@ -611,6 +798,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_audit_chain),
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_audit_signed_anchors),
         cmocka_unit_test(test_events_decisions_retention),
         cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_users_sessions),
