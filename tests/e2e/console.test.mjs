@@ -19,6 +19,9 @@
 //     the track's path with its direction; a weapon alert's page says it is a candidate to check
 //     and shows the object enlarged.
 //
+// All of it over HTTPS: vigie serve with a certificate made here by openssl (a CA of the test's
+// own; the browser told to accept it with ignoreHTTPSErrors), the session cookie Secure.
+//
 // Screenshots of each page go to $SHOTS (default: console-shots/ here). Exit 77 (skipped) when
 // chromium or playwright-core is missing; 0 passed; 1 failed.
 import { spawn, execFileSync } from 'node:child_process';
@@ -90,11 +93,19 @@ fs.mkdirSync(SHOTS, { recursive: true });
 const port = await new Promise((resolve) => {
   const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
 });
+/* HTTPS: a CA and a certificate for 127.0.0.1, made here */
+execFileSync('sh', ['-c',
+  "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj '/CN=vigie e2e CA' && " +
+  "openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=127.0.0.1' && " +
+  "printf 'subjectAltName=IP:127.0.0.1\\n' > ext && " +
+  'openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 2 -extfile ext'],
+{ cwd: dir, stdio: 'ignore' });
+const TLS = 'tls: {cert: srv.crt, key: srv.key}\n';
 fs.writeFileSync(path.join(dir, 'hall.yaml'),
   'camera: hall\nzones:\n  - name: walkway\n    kind: forbidden\n' +
   '    polygon: [[200, 150], [568, 150], [568, 576], [200, 576]]\n    priority: high\n');
 fs.writeFileSync(path.join(dir, 'serve.yaml'),
-  `listen: 127.0.0.1:${port}\nstorage: store\ncameras:\n  - name: hall\n    input: ${VTEST}\n` +
+  `listen: 127.0.0.1:${port}\n${TLS}storage: store\ncameras:\n  - name: hall\n    input: ${VTEST}\n` +
   `    loop: true\n    scene: hall.yaml\n    settings: {detector.models_dir: '${MODELS}'}\n` +
   'instructions: {intrusion: "Look at the walkway camera; if someone is on the works, call the site guard (ext. 4410)."}\n' +
   'priorities: {intrusion: low}\n');
@@ -117,12 +128,12 @@ async function stopServer() {
   await done;
 }
 
-const base = `http://127.0.0.1:${port}`;
+const base = `https://127.0.0.1:${port}`;
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
 /* @grouped: the queue groups alerts into incidents (the default); the tests that follow single
  * alerts turn it off, as an operator can. */
 async function loginAs(user, grouped) {
-  const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-GB', timezoneId: 'Europe/Paris', bypassCSP: true });
+  const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-GB', timezoneId: 'Europe/Paris', bypassCSP: true, ignoreHTTPSErrors: true });
   if (!grouped) await ctx.addInitScript(() => localStorage.setItem('vigie.grouped', 'off'));
   const page = await ctx.newPage();
   page.on('pageerror', (e) => { console.log('page error: ' + e.message); failures++; });
@@ -139,7 +150,7 @@ try {
 
   /* the login page */
   {
-    const ctx0 = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-GB', bypassCSP: true });
+    const ctx0 = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-GB', bypassCSP: true, ignoreHTTPSErrors: true });
     const p0 = await ctx0.newPage();
     await p0.goto(base + '/');
     await p0.waitForSelector('#login-user');
@@ -150,6 +161,11 @@ try {
 
   /* 1. operator */
   const op = await loginAs('olga');
+  {
+    const ck = (await op.context().cookies()).find((c) => c.name === 'vigie_session');
+    check(op.url().startsWith('https://') && ck && ck.secure && ck.httpOnly,
+      `the console over HTTPS (${op.url()}), its session cookie Secure and HttpOnly`);
+  }
   await op.waitForSelector('#queue');
   await op.evaluate(() => {
     window.__arrivals = {};
@@ -634,7 +650,7 @@ try {
   /* and a camera whose picture is black (lights out): its camera_health analyser raises it */
   execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=black:size=320x240:rate=10:duration=20',
     '-c:v', 'mpeg4', path.join(dir, 'black.avi')]);
-  fs.writeFileSync(config, `listen: 127.0.0.1:${port}\nstorage: store2\ncameras:\n  - name: door\n` +
+  fs.writeFileSync(config, `listen: 127.0.0.1:${port}\n${TLS}storage: store2\ncameras:\n  - name: door\n` +
     `    input: http://127.0.0.1:${camPort}\n    settings: {input.timeout: 1, input.reconnect: 1000, detector.models_dir: '${MODELS}'}\n` +
     `  - name: lens\n    input: black.avi\n    loop: true\n    settings: {camera_health.duration: 3, detector.models_dir: '${MODELS}'}\n`);
   for (const [u, r] of [['olga', 'operator']])
