@@ -1,7 +1,8 @@
 /*
  * vigie serve | user | audit: the server and its administration (docs/server.md).
  *
- *   vigie serve --config FILE            run cameras, store and HTTP API until SIGTERM/SIGINT
+ *   vigie serve --config FILE            run cameras, store and HTTP API until SIGTERM/SIGINT;
+ *                                        SIGHUP re-reads the config (src/server/reload.c)
  *   vigie user add --config FILE NAME --role ROLE   (password on standard input)
  *   vigie user disable --config FILE NAME
  *   vigie audit verify --config FILE     exit 0 when the audit trail verifies, 1 when not
@@ -30,6 +31,12 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     if (serving) vg_server_stop(serving);
+}
+
+static void on_reload_signal(int sig)
+{
+    (void)sig;
+    if (serving) vg_server_reload(serving);
 }
 
 static int load_config(const char *path, vg_server_config_t **cfg)
@@ -98,7 +105,8 @@ static int cmd_serve(int argc, char **argv)
             printf("usage: vigie serve --config FILE [--port-file FILE] [-q|-v]\n\n"
                    "Analyses the config's cameras, keeps events, evidence and the audit trail in\n"
                    "its storage and answers the HTTP API (docs/server.md) until SIGTERM or "
-                   "SIGINT.\n"
+                   "SIGINT.\nSIGHUP re-reads the config and applies what it can (cameras added, "
+                   "removed or\nchanged, settings), audited.\n"
                    "  --port-file FILE  write the port listened on to FILE once listening\n"
                    "Create the first user with: vigie user add --config FILE NAME --role admin\n");
             return 0;
@@ -124,6 +132,8 @@ static int cmd_serve(int argc, char **argv)
     sa.sa_handler = on_stop_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_reload_signal;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (vg_server_start(srv, err, sizeof(err)) < 0) {
         fprintf(stderr, "vigie: error: %s\n", err);

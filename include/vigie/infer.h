@@ -20,6 +20,7 @@
 
 #include <vigie/detect.h>
 #include <vigie/frame.h>
+#include <vigie/hist.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -99,6 +100,8 @@ typedef struct vg_infer_stats {
     int clients;
     int64_t poses;    /**< pose model runs (each turn of a crop counts) */
     double pose_busy; /**< seconds of busy spent in the pose model */
+    vg_hist_t wait;   /**< per request: from its submit to the service taking it up (queue) */
+    vg_hist_t run;    /**< per request: in the models */
 } vg_infer_stats_t;
 void vg_infer_get_stats(vg_infer_t *s, vg_infer_stats_t *st);
 /** The counters of the process's running service into @st: 1, or 0 when none runs. Any thread. */

@@ -15,6 +15,7 @@
 #define VIGIE_PIPELINE_H
 
 #include <vigie/event.h>
+#include <vigie/hist.h>
 #include <vigie/opt.h>
 #include <vigie/scene.h>
 #include <vigie/source.h>
@@ -78,15 +79,25 @@ typedef struct vg_stage_time {
     double cpu;       /**< s of the analysis thread's CPU in it (slice jobs on the pool's other
                            threads are not in it: wall says how long the frame waited) */
     int64_t frames;   /**< process calls */
+    vg_hist_t hist;   /**< wall time of each process call */
 } vg_stage_time_t;
 
 /**
  * The time of each stage of @p (up to @max, in run order) into @out; *@ingest_cpu (may be NULL)
  * gets the CPU seconds of the ingest thread (demuxing, decoding, scaling: FFmpeg's own decoder
  * threads, with input.threads above 1, are not in it) of the runs finished so far. Returns the
- * number of stages. Any thread; consistent after vg_pipeline_run returned.
+ * number of stages. Any thread, at any time (a copy taken under the pipeline's lock).
  */
 int vg_pipeline_times(const vg_pipeline_t *p, vg_stage_time_t *out, int max, double *ingest_cpu);
+
+/** The ingest side of a running pipeline (vg_pipeline_ingest_stats). */
+typedef struct vg_ingest_stats {
+    vg_hist_t decode; /**< CPU time of the ingest thread per frame read (demux, decode, scale) */
+    int queued;       /**< frames waiting for analysis now (0 when not running) */
+    int queue;        /**< the queue's capacity (pipeline.queue) */
+} vg_ingest_stats_t;
+/** Copy @p's ingest figures into @st (since its first frame). Any thread. */
+void vg_pipeline_ingest_stats(const vg_pipeline_t *p, vg_ingest_stats_t *st);
 
 /**
  * Change option values of a running pipeline: @settings (copied) is the whole new set (the same

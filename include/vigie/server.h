@@ -121,6 +121,10 @@ int vg_server_port(const vg_server_t *s);
 void vg_server_wait(vg_server_t *s);
 /** Ask the server to stop. Any thread; async-signal-safe. */
 void vg_server_stop(vg_server_t *s);
+/** Ask the server to re-read its config file and apply what it can (cameras added, removed or
+ *  changed; settings read as they are used), audited; within half a second. Any thread;
+ *  async-signal-safe (SIGHUP). */
+void vg_server_reload(vg_server_t *s);
 /** Stop everything (cameras end their open events, the writer drains), write an anchor, free. */
 void vg_server_free(vg_server_t **s);
 

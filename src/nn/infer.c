@@ -173,6 +173,8 @@ static void *service_main(void *arg)
         vg_frame_unref(&c->frame);
         c->res.latency = t1 - c->t_submit;
         s->stats.busy += t1 - t0;
+        vg_hist_add(&s->stats.wait, t0 - c->t_submit);
+        vg_hist_add(&s->stats.run, t1 - t0);
         s->stats.done++;
         c->state = DONE;
         pthread_cond_broadcast(&c->done);

@@ -139,8 +139,11 @@ struct vg_pipeline {
     vg_settings_t *pending;    /* new values waiting for the next frame */
     atomic_int has_pending;
     vg_stage_host_t host;   /* what the stages' vg_stage_emit* reach */
-    vg_stage_time_t *times; /* per stage, beside stages */
-    double ingest_cpu;      /* s of the ingest thread's CPU, of finished runs */
+    vg_stage_time_t *times; /* per stage, beside stages (under times_lock) */
+    double ingest_cpu;      /* s of the ingest thread's CPU, of finished runs (times_lock) */
+    pthread_mutex_t times_lock;
+    vg_hist_t decode;  /* ingest CPU per frame read (times_lock) */
+    vg_queue_t *run_q; /* the running queue, for its depth (times_lock) */
 };
 
 /* ---- live option changes ---- */
@@ -271,6 +274,7 @@ int vg_pipeline_new(vg_pipeline_t **out, const vg_scene_t *scene, const char *ca
     atomic_init(&p->stop, 0);
     atomic_init(&p->has_pending, 0);
     pthread_mutex_init(&p->live_lock, NULL);
+    pthread_mutex_init(&p->times_lock, NULL);
     p->next_event_id = 1;
     p->host = (vg_stage_host_t){host_emit, host_emit_count, host_new_event_id, p};
     if ((ret = vg_settings_new(&p->settings)) < 0) goto fail;
@@ -338,10 +342,23 @@ fail:
 
 int vg_pipeline_times(const vg_pipeline_t *p, vg_stage_time_t *out, int max, double *ingest_cpu)
 {
+    vg_pipeline_t *mp = (vg_pipeline_t *)p; /* the lock only */
     int n = p->nb_stages < max ? p->nb_stages : max;
+    pthread_mutex_lock(&mp->times_lock);
     if (n > 0) memcpy(out, p->times, (size_t)n * sizeof(*out));
     if (ingest_cpu) *ingest_cpu = p->ingest_cpu;
+    pthread_mutex_unlock(&mp->times_lock);
     return n < 0 ? 0 : n;
+}
+
+void vg_pipeline_ingest_stats(const vg_pipeline_t *p, vg_ingest_stats_t *st)
+{
+    vg_pipeline_t *mp = (vg_pipeline_t *)p;
+    pthread_mutex_lock(&mp->times_lock);
+    st->decode = p->decode;
+    st->queued = p->run_q ? (int)vg_queue_size(p->run_q) : 0;
+    st->queue = p->p.queue;
+    pthread_mutex_unlock(&mp->times_lock);
 }
 
 int vg_pipeline_needs_color(const vg_pipeline_t *p)
@@ -382,6 +399,7 @@ void vg_pipeline_free(vg_pipeline_t **pp)
     vg_settings_free(&p->settings);
     vg_settings_free(&p->pending);
     pthread_mutex_destroy(&p->live_lock);
+    pthread_mutex_destroy(&p->times_lock);
     vg_pool_free(&p->pool);
     vg_scene_free(&p->own_scene);
     vg_opt_free(&p->p, pipeline_options);
@@ -439,8 +457,13 @@ static void *ingest_main(void *opaque)
             ret = VG_ESTOPPED;
             break;
         }
+        double c0 = thread_cpu();
         ret = vg_source_read(in->src, &f);
         if (ret < 0) break;
+        double c1 = thread_cpu();
+        pthread_mutex_lock(&in->p->times_lock);
+        vg_hist_add(&in->p->decode, c1 - c0);
+        pthread_mutex_unlock(&in->p->times_lock);
         if (vg_queue_push(in->q, f) < 0) {
             vg_frame_unref(&f);
             ret = VG_ESTOPPED;
@@ -463,10 +486,14 @@ static int run_stages(vg_pipeline_t *p, vg_analysis_t *a, int phase)
             /* timed: where the time goes (vg_pipeline_times); two clock reads a stage a frame */
             double w0 = vg_clock_now(NULL), c0 = thread_cpu();
             ret = st->cls->process(st, a);
+            double c1 = thread_cpu(), w1 = vg_clock_now(NULL);
+            pthread_mutex_lock(&p->times_lock);
             vg_stage_time_t *tm = &p->times[i];
-            tm->cpu += thread_cpu() - c0;
-            tm->wall += vg_clock_now(NULL) - w0;
+            tm->cpu += c1 - c0;
+            tm->wall += w1 - w0;
             tm->frames++;
+            vg_hist_add(&tm->hist, w1 - w0);
+            pthread_mutex_unlock(&p->times_lock);
         }
         if (phase == 2 && st->cls->flush) ret = st->cls->flush(st, a);
         if (ret < 0) {
@@ -521,9 +548,15 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
         return ret;
     }
     atomic_store(&p->src, src);
+    pthread_mutex_lock(&p->times_lock);
+    p->run_q = in.q;
+    pthread_mutex_unlock(&p->times_lock);
     if (atomic_load(&p->stop)) vg_source_interrupt(src);
     if (pthread_create(&th, NULL, ingest_main, &in) != 0) {
         atomic_store(&p->src, NULL);
+        pthread_mutex_lock(&p->times_lock);
+        p->run_q = NULL;
+        pthread_mutex_unlock(&p->times_lock);
         vg_queue_free(&in.q);
         return VG_ENOMEM;
     }
@@ -560,7 +593,10 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
     }
     vg_queue_close(in.q); /* unblocks the ingest thread if analysis stopped first */
     pthread_join(th, NULL);
+    pthread_mutex_lock(&p->times_lock);
     p->ingest_cpu += in.cpu;
+    p->run_q = NULL;
+    pthread_mutex_unlock(&p->times_lock);
     atomic_store(&p->src, NULL);
     if (!status && in.status != VG_EOF) status = in.status;
     /* End open events whatever happened, unless a stage itself failed. */

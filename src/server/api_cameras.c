@@ -121,6 +121,7 @@ void vg__api_cameras(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     json_t *arr = json_array();
     for (int i = 0; i < s->nb_cams; i++) {
         vg_cam_t *c = &s->cams[i];
+        if (!vg__cam_live(c)) continue;
         char url[1024];
         shown_url(c->cfg->input, url, sizeof(url));
         pthread_mutex_lock(&c->lock);

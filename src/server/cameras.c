@@ -34,6 +34,12 @@
 
 /* ---- cameras ---- */
 
+/* The camera's thread should end: the server stops, or a reload removed the camera. */
+static int cam_quit(const vg_cam_t *c)
+{
+    return atomic_load(&c->srv->stopping) || atomic_load(&c->gone);
+}
+
 static void cam_status(vg_cam_t *c, const char *status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void cam_status(vg_cam_t *c, const char *status, const char *fmt, ...)
@@ -247,7 +253,7 @@ int vg__server_cam_memory(vg_cam_t *c, const vg_scene_t *scene, int in_w, int in
     pthread_mutex_lock(&mem_lock);
     double others = 0;
     for (int i = 0; i < c->srv->nb_cams; i++)
-        if (&c->srv->cams[i] != c) others += c->srv->cams[i].mem_mb;
+        if (&c->srv->cams[i] != c) others += c->srv->cams[i].mem_mb; /* 0 once a camera ends */
     int fits = others + need <= cfg->memory_mb;
     if (fits && reserve) c->mem_mb = need;
     pthread_mutex_unlock(&mem_lock);
@@ -288,7 +294,7 @@ static int cam_run_once(vg_cam_t *c)
     sp.color = 1;
     if (c->cfg->loop) sp.loop = 1;
     if (c->cfg->realtime) sp.realtime = 1;
-    if ((ret = vg_source_open_cancellable(&src, c->cfg->input, &sp, NULL, &c->srv->stopping)) < 0) {
+    if ((ret = vg_source_open_cancellable(&src, c->cfg->input, &sp, NULL, &c->cancel)) < 0) {
         snprintf(err, sizeof(err), "cannot open %s: %s", c->cfg->input, vg_strerror(ret));
         goto fail;
     }
@@ -320,7 +326,7 @@ static int cam_run_once(vg_cam_t *c)
     c->last_frame = vg__now_mono();
     c->stall_after = sp.timeout > 0 ? sp.timeout : 5;
     pthread_mutex_unlock(&c->lock);
-    if (atomic_load(&c->srv->stopping) || atomic_load(&c->restart)) vg_pipeline_stop(pipe);
+    if (cam_quit(c) || atomic_load(&c->restart)) vg_pipeline_stop(pipe);
     cam_status(c, "running", "%s %dx%d", info.codec, info.in_w, info.in_h);
     vg_log(COMP, VG_LOG_INFO, "camera '%s': running (%s, %dx%d)", c->cfg->name, c->cfg->input,
            info.in_w, info.in_h);
@@ -350,7 +356,7 @@ static void cam_sleep(vg_cam_t *c, double seconds)
     struct timespec ts;
     double end = vg__now_mono() + seconds;
     pthread_mutex_lock(&c->lock);
-    while (!atomic_load(&c->srv->stopping) && !atomic_load(&c->restart)) {
+    while (!cam_quit(c) && !atomic_load(&c->restart)) {
         double left = end - vg__now_mono();
         if (left <= 0) break;
         vg__abs_deadline(&ts, left > 1 ? 1 : left);
@@ -363,10 +369,10 @@ void *vg__cam_main(void *opaque)
 {
     vg_cam_t *c = opaque;
     double backoff = 1;
-    while (!atomic_load(&c->srv->stopping)) {
+    while (!cam_quit(c)) {
         double t0 = vg__now_mono();
         int ret = cam_run_once(c);
-        if (atomic_load(&c->srv->stopping)) break;
+        if (cam_quit(c)) break;
         if (atomic_exchange(&c->restart, 0)) {
             backoff = 1;
             pthread_mutex_lock(&c->lock);
@@ -391,14 +397,17 @@ void *vg__cam_main(void *opaque)
         atomic_store(&c->restart, 0);
         backoff = fmin(backoff * 2, 60);
     }
-    cam_status(c, "stopped", "the server is stopping");
+    if (atomic_load(&c->gone))
+        cam_status(c, "removed", "removed from the config");
+    else
+        cam_status(c, "stopped", "the server is stopping");
     return NULL;
 }
 
 vg_cam_t *vg__server_cam(vg_server_t *s, const char *name)
 {
     for (int i = 0; name && i < s->nb_cams; i++)
-        if (!strcmp(s->cams[i].cfg->name, name)) return &s->cams[i];
+        if (vg__cam_live(&s->cams[i]) && !strcmp(s->cams[i].cfg->name, name)) return &s->cams[i];
     return NULL;
 }
 

@@ -45,6 +45,7 @@ void vg__cam_health(vg_server_t *s)
     double now = vg__now_mono();
     for (int i = 0; i < s->nb_cams; i++) {
         vg_cam_t *c = &s->cams[i];
+        if (!vg__cam_live(c)) continue;
         char status[16], msg[512];
         const char *reason = NULL;
         pthread_mutex_lock(&c->lock);
@@ -80,6 +81,14 @@ void vg__cam_health(vg_server_t *s)
             fault_job(c, VG_PHASE_END, NULL, NULL);
         }
     }
+}
+
+void vg__cam_health_end_one(vg_server_t *s, vg_cam_t *c)
+{
+    (void)s;
+    if (!c->fault_open) return;
+    c->fault_open = 0;
+    fault_job(c, VG_PHASE_END, NULL, NULL);
 }
 
 void vg__cam_health_end(vg_server_t *s)

@@ -1,8 +1,9 @@
 /*
  * The keeper of `vigie serve`: one thread runs retention every retention.every seconds (and once
  * at start), writes an audit anchor every audit.anchor_every seconds (anchors also at start and
- * stop: server.c), and twice a second looks at each camera's health (health.c) and writes the
- * folded audit rows whose window ended (audit_repeat.c).
+ * stop: server.c), and twice a second applies a reload asked for by SIGHUP (reload.c), looks at
+ * each camera's health (health.c) and writes the folded audit rows whose window ended
+ * (audit_repeat.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +80,7 @@ void *vg__keeper_main(void *opaque)
         }
         if (now >= next_health) {
             pthread_mutex_unlock(&s->klock);
+            if (atomic_exchange(&s->reload_req, 0)) vg__server_reload(s); /* SIGHUP */
             vg__cam_health(s);
             vg__audit_repeat_flush(s, 0); /* folded audit rows whose window ended */
             pthread_mutex_lock(&s->klock);

@@ -129,6 +129,69 @@ static void head(out_t *o, const char *name, const char *type, const char *help)
     put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A histogram's series (cumulative buckets, sum, count) with @labels ("" or 'k="v",...'). */
+static void hist_put(out_t *o, const char *name, const char *labels, const vg_hist_t *h)
+{
+    int64_t cum = 0;
+    const char *sep = labels[0] ? "," : "";
+    for (int b = 0; b < VG_HIST_BUCKETS; b++) {
+        cum += h->bucket[b];
+        put(o, "%s_bucket{%s%sle=\"%g\"} %lld\n", name, labels, sep, vg_hist_le[b], (long long)cum);
+    }
+    put(o, "%s_bucket{%s%sle=\"+Inf\"} %lld\n", name, labels, sep, (long long)h->count);
+    if (labels[0])
+        put(o, "%s_sum{%s} %.6f\n%s_count{%s} %lld\n", name, labels, h->sum, name, labels,
+            (long long)h->count);
+    else
+        put(o, "%s_sum %.6f\n%s_count %lld\n", name, h->sum, name, (long long)h->count);
+}
+
+#define MAX_STAGES 32
+
+/* Each live camera's running pipeline: decode and stage time histograms, queue depth. */
+static void render_pipelines(vg_server_t *s, out_t *o)
+{
+    vg_stage_time_t st[MAX_STAGES];
+    char lab[160];
+    for (int part = 0; part < 3; part++) {
+        if (part == 0)
+            head(o, "vigie_camera_decode_seconds", "histogram",
+                 "CPU time to read each frame (demux, decode, scale), since the pipeline started.");
+        else if (part == 1)
+            head(o, "vigie_camera_queue", "gauge",
+                 "Frames decoded and waiting for analysis (pipeline.queue at most).");
+        else
+            head(o, "vigie_stage_seconds", "histogram",
+                 "Time of each analyser on each frame, since the pipeline started.");
+        for (int i = 0; i < s->nb_cams; i++) {
+            vg_cam_t *c = &s->cams[i];
+            if (!vg__cam_live(c)) continue;
+            vg_ingest_stats_t is;
+            int n = 0;
+            pthread_mutex_lock(&c->lock); /* the pipeline lives while c->pipe is set */
+            if (c->pipe) {
+                vg_pipeline_ingest_stats(c->pipe, &is);
+                if (part == 2) n = vg_pipeline_times(c->pipe, st, MAX_STAGES, NULL);
+            }
+            int have = c->pipe != NULL;
+            pthread_mutex_unlock(&c->lock);
+            if (!have) continue;
+            if (part == 0) {
+                snprintf(lab, sizeof(lab), "camera=\"%s\"", c->cfg->name);
+                hist_put(o, "vigie_camera_decode_seconds", lab, &is.decode);
+            } else if (part == 1) {
+                put(o, "vigie_camera_queue{camera=\"%s\"} %d\n", c->cfg->name, is.queued);
+            } else {
+                for (int k = 0; k < n; k++) {
+                    snprintf(lab, sizeof(lab), "camera=\"%s\",stage=\"%s\"", c->cfg->name,
+                             st[k].name);
+                    hist_put(o, "vigie_stage_seconds", lab, &st[k].hist);
+                }
+            }
+        }
+    }
+}
+
 static void render(vg_server_t *s, out_t *o)
 {
     static const char *const statuses[] = {"starting", "running", "reconnecting", "failed", "ended",
@@ -152,6 +215,7 @@ static void render(vg_server_t *s, out_t *o)
         head(o, cam[k].name, cam[k].type, cam[k].help);
         for (int i = 0; i < s->nb_cams; i++) {
             vg_cam_t *c = &s->cams[i];
+            if (!vg__cam_live(c)) continue;
             double v;
             pthread_mutex_lock(&c->lock);
             v = k == 0   ? (double)c->frames
@@ -167,6 +231,7 @@ static void render(vg_server_t *s, out_t *o)
     head(o, "vigie_camera_status", "gauge", "1 for the camera's current state.");
     for (int i = 0; i < s->nb_cams; i++) {
         vg_cam_t *c = &s->cams[i];
+        if (!vg__cam_live(c)) continue;
         char st[16];
         pthread_mutex_lock(&c->lock);
         snprintf(st, sizeof(st), "%s", c->status);
@@ -175,6 +240,7 @@ static void render(vg_server_t *s, out_t *o)
             put(o, "vigie_camera_status{camera=\"%s\",status=\"%s\"} %d\n", c->cfg->name,
                 statuses[k], !strcmp(st, statuses[k]));
     }
+    render_pipelines(s, o);
     /* events and the writer */
     pthread_mutex_lock(&m->lock);
     head(o, "vigie_events_total", "counter",
@@ -216,6 +282,12 @@ static void render(vg_server_t *s, out_t *o)
         put(o, "vigie_detector_busy_seconds_total %.6f\n", is.busy);
         head(o, "vigie_pose_runs_total", "counter", "Pose model runs.");
         put(o, "vigie_pose_runs_total %lld\n", (long long)is.poses);
+        head(o, "vigie_detector_wait_seconds", "histogram",
+             "Time a detector request waited for the inference thread (its queue).");
+        hist_put(o, "vigie_detector_wait_seconds", "", &is.wait);
+        head(o, "vigie_detector_seconds", "histogram",
+             "Time of each detector request in the models.");
+        hist_put(o, "vigie_detector_seconds", "", &is.run);
     }
     /* MQTT */
     vg_mqtt_stats_t ms;

@@ -244,6 +244,7 @@ static void send_state(vg_mqtt_t *m)
     publish(m, m->topic_avail, "online", 1, NULL);
     for (int i = 0; i < m->s->nb_cams; i++) {
         vg_cam_t *c = &m->s->cams[i];
+        if (!vg__cam_live(c)) continue;
         char status[16];
         pthread_mutex_lock(&c->lock);
         snprintf(status, sizeof(status), "%s", c->status);

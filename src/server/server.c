@@ -73,6 +73,29 @@ static int load_audit_key(vg_server_t *s, char *err, size_t errlen)
     return 0;
 }
 
+/* A camera slot made ready for @cfg (its thread not started). */
+static void cam_init(vg_server_t *s, vg_cam_t *c, const vg_server_camera_t *cfg)
+{
+    c->srv = s;
+    atomic_store(&c->cfg, cfg);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    atomic_init(&c->restart, 0);
+    atomic_init(&c->gone, 0);
+    atomic_init(&c->cancel, 0);
+    snprintf(c->status, sizeof(c->status), "starting");
+    vg_store_now(c->since);
+    vg__cam_scene_sha(cfg, c->scene_sha);
+}
+
+int vg__cam_start(vg_server_t *s, vg_cam_t *c, const vg_server_camera_t *cfg)
+{
+    cam_init(s, c, cfg);
+    if (pthread_create(&c->th, NULL, vg__cam_main, c) != 0) return VG_ENOMEM;
+    c->started = 1;
+    return 0;
+}
+
 int vg_server_new(vg_server_t **out, const vg_server_config_t *cfg, char *err, size_t errlen)
 {
     vg_server_t *s = vg_calloc(1, sizeof(*s));
@@ -126,22 +149,13 @@ int vg_server_new(vg_server_t **out, const vg_server_config_t *cfg, char *err, s
         goto fail;
     }
     s->head = vg_store_feed_head(s->store);
-    s->nb_cams = cfg->nb_cameras;
-    s->cams = vg_calloc(s->nb_cams ? s->nb_cams : 1, sizeof(*s->cams));
+    s->cams = vg_calloc(VG_SERVER_CAM_SLOTS, sizeof(*s->cams));
     if (!s->cams) {
         ret = VG_ENOMEM;
         goto fail;
     }
-    for (int i = 0; i < s->nb_cams; i++) {
-        vg_cam_t *c = &s->cams[i];
-        c->srv = s;
-        c->cfg = &cfg->cameras[i];
-        pthread_mutex_init(&c->lock, NULL);
-        pthread_cond_init(&c->cond, NULL);
-        atomic_init(&c->restart, 0);
-        snprintf(c->status, sizeof(c->status), "starting");
-        vg_store_now(c->since);
-    }
+    for (int i = 0; i < cfg->nb_cameras; i++) cam_init(s, &s->cams[i], &cfg->cameras[i]);
+    atomic_store(&s->nb_cams, cfg->nb_cameras);
     *out = s;
     return 0;
 fail:
@@ -178,12 +192,13 @@ int vg_server_start(vg_server_t *s, char *err, size_t errlen)
     if (pthread_create(&s->writer, NULL, vg__writer_main, s) != 0) goto nothread;
     s->writer_started = 1;
     if ((ret = vg__mqtt_start(s, err, errlen)) < 0) return ret;
-    if (pthread_create(&s->keeper, NULL, vg__keeper_main, s) != 0) goto nothread;
-    s->keeper_started = 1;
     for (int i = 0; i < s->nb_cams; i++) {
         if (pthread_create(&s->cams[i].th, NULL, vg__cam_main, &s->cams[i]) != 0) goto nothread;
         s->cams[i].started = 1;
     }
+    /* the keeper last: it owns reloads, which add and remove cameras */
+    if (pthread_create(&s->keeper, NULL, vg__keeper_main, s) != 0) goto nothread;
+    s->keeper_started = 1;
     const vg_server_config_t *cfg = s->cfg;
     vg_log(COMP, VG_LOG_INFO, "listening on %s://%s%s%s:%d/ with %d camera%s; storage %s",
            cfg->tls_cert ? "https" : "http", cfg->ipv6 ? "[" : "", cfg->listen_addr,
@@ -223,15 +238,7 @@ void vg_server_free(vg_server_t **ps)
     /* Live streams end, then the HTTP server; cameras end their open events; the writer drains. */
     vg__hub_notify(s, 0);
     vg__http_stop(s);
-    for (int i = 0; i < s->nb_cams; i++) {
-        vg_cam_t *c = &s->cams[i];
-        pthread_mutex_lock(&c->lock);
-        if (c->pipe) vg_pipeline_stop(c->pipe);
-        pthread_cond_broadcast(&c->cond);
-        pthread_mutex_unlock(&c->lock);
-    }
-    for (int i = 0; i < s->nb_cams; i++)
-        if (s->cams[i].started) pthread_join(s->cams[i].th, NULL);
+    /* the keeper first: a reload in progress ends before the cameras are stopped */
     if (s->keeper_started) {
         pthread_mutex_lock(&s->klock);
         s->kstop = 1;
@@ -239,6 +246,16 @@ void vg_server_free(vg_server_t **ps)
         pthread_mutex_unlock(&s->klock);
         pthread_join(s->keeper, NULL);
     }
+    for (int i = 0; i < s->nb_cams; i++) {
+        vg_cam_t *c = &s->cams[i];
+        atomic_store(&c->cancel, 1);
+        pthread_mutex_lock(&c->lock);
+        if (c->pipe) vg_pipeline_stop(c->pipe);
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+    }
+    for (int i = 0; i < s->nb_cams; i++)
+        if (s->cams[i].started) pthread_join(s->cams[i].th, NULL);
     /* the technical alerts still open end too (the keeper, their owner, has stopped) */
     if (s->writer_started) vg__cam_health_end(s);
     if (s->writer_started) {
@@ -281,6 +298,8 @@ void vg_server_free(vg_server_t **ps)
     vg__metrics_free(s);
     vg_free(s->metrics_token);
     vg_audit_key_free(&s->audit_key);
+    for (int i = 0; i < s->nb_reloaded; i++) vg_server_config_free(&s->reloaded[i]);
+    vg_free(s->reloaded);
     vg_free(s);
     *ps = NULL;
 }

@@ -49,9 +49,13 @@ typedef struct vg_job {
 
 typedef struct vg_cam {
     struct vg_server *srv;
-    const vg_server_camera_t *cfg;
+    /* its entry in the config in force (a reload may point it at the new config's: atomic) */
+    _Atomic(const vg_server_camera_t *) cfg;
     pthread_t th;
     int started;
+    atomic_int gone;      /* removed from the config by a reload: its slot stays, unused */
+    atomic_int cancel;    /* stop opening its input: the server stops or the camera goes */
+    char scene_sha[65];   /* SHA-256 of its scene file when last (re)started ("" without one) */
     pthread_mutex_t lock; /* the fields below */
     pthread_cond_t cond;  /* wakes a camera waiting to retry */
     char status[16];      /* starting, running, reconnecting, failed, ended, stopped */
@@ -60,9 +64,10 @@ typedef struct vg_cam {
     double fps;
     int64_t frames, dropped, events, restarts;
     int in_w, in_h;
-    double mem_mb;      /* the memory its running pipeline is expected to take (under mem_lock) */
-    double last_frame;  /* monotonic time frames last advanced (under lock) */
-    double stall_after; /* its input.timeout: no frame for longer is a stall (under lock) */
+    _Atomic double mem_mb; /* the memory its running pipeline is expected to take (written under
+                              cameras.c's mem_lock, read anywhere) */
+    double last_frame;     /* monotonic time frames last advanced (under lock) */
+    double stall_after;    /* its input.timeout: no frame for longer is a stall (under lock) */
     /* the camera's technical alert (health.c, keeper thread only) */
     int fault_open;
     int64_t fault_run, fault_next_id, fault_id;
@@ -77,11 +82,16 @@ typedef struct vg_cam {
 } vg_cam_t;
 
 struct vg_server {
-    const vg_server_config_t *cfg;
+    /* the config in force: the one given to vg_server_new, then each one a reload applied (they
+     * stay allocated until the server is freed, so a pointer read before a reload stays good) */
+    _Atomic(const vg_server_config_t *) cfg;
+    vg_server_config_t **reloaded; /* the configs reloads loaded (the keeper's), freed at the end */
+    int nb_reloaded;
+    atomic_int reload_req; /* SIGHUP: the keeper re-reads the config (reload.c) */
     vg_store_t *store;
     char dir_evidence[4096], dir_originals[4096], anchors[4096];
-    vg_cam_t *cams;
-    int nb_cams;
+    vg_cam_t *cams; /* VG_SERVER_CAM_SLOTS slots: a pointer to a camera stays good until the end */
+    atomic_int nb_cams; /* slots in use, removed cameras included (see vg__cam_live) */
     atomic_int stopping;
     int stop_pipe[2];
 
@@ -117,6 +127,22 @@ struct vg_server {
     vg_audit_key_t *audit_key;  /* signs the anchors (`audit: {signing_key}`), or NULL */
     uint8_t audit_pk[32];       /* its public key, for GET /api/audit/verify */
 };
+
+/* Camera slots: the config's cameras and those reloads add (a removed camera keeps its slot). */
+#define VG_SERVER_CAM_SLOTS 1024
+
+/* A camera of the config in force (not removed by a reload). */
+static inline int vg__cam_live(const vg_cam_t *c)
+{
+    return !atomic_load(&c->gone);
+}
+
+/* reload.c: re-read the config and apply what can be applied live (keeper thread); the SHA-256
+ * of a camera's scene file ("" without one, or unreadable). */
+void vg__server_reload(vg_server_t *s);
+void vg__cam_scene_sha(const vg_server_camera_t *cam, char sha[65]);
+/* server.c: set up the slot @c for @cfg and start its thread (0 or an error). */
+int vg__cam_start(vg_server_t *s, vg_cam_t *c, const vg_server_camera_t *cfg);
 
 typedef struct vg_metrics vg_metrics_t;
 /* metrics.c: GET /metrics (Prometheus text); the counters it keeps: an event record written
@@ -174,6 +200,8 @@ void *vg__keeper_main(void *server);
 void vg__cam_health(vg_server_t *s);
 /* End the technical alerts still open (at stop, once the keeper has stopped). */
 void vg__cam_health_end(vg_server_t *s);
+/* End @c's technical alert if one is open (keeper thread: a camera removed by a reload). */
+void vg__cam_health_end_one(vg_server_t *s, vg_cam_t *c);
 /* cameras.c: a camera's thread. */
 void *vg__cam_main(void *cam);
 

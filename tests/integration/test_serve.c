@@ -271,6 +271,37 @@ static int add_user(const char *config, const char *name, const char *role)
     return tu_run(cmd);
 }
 
+/* The main server's config; @reloaded: as test_reload rewrites it (lab gets a scene, dead goes,
+ * lab2 comes, hall stays as it was). */
+static void write_main_config(const char *path, int reloaded)
+{
+    const char *m = getenv("VG_MODELS");
+    char models[512], last[1024];
+    snprintf(models, sizeof(models), "%s", m ? m : "models");
+    if (reloaded)
+        snprintf(last, sizeof(last),
+                 "  - name: lab2\n    input: lab.avi\n    loop: true\n"
+                 "    settings: {detector.models_dir: '%s'}\n",
+                 models);
+    else
+        snprintf(last, sizeof(last), "  - name: dead\n    input: gone.avi\n");
+    write_text(path,
+               "listen: 127.0.0.1:0\n"
+               "storage: store\n"
+               "audit: {signing_key: audit.key}\n"
+               "evidence: {keep_original: true, original_roles: [supervisor]}\n"
+               "security: {login_failures: 3, login_lockout: 10, body_limit: 65536}\n"
+               "priorities: {camera_fault: high}\n"
+               "metrics: {token_file: metrics.token}\n"
+               "cameras:\n"
+               "  - name: hall\n    input: %s\n    loop: true\n    scene: hall.yaml\n"
+               "    settings: {detector.models_dir: '%s'}\n"
+               "  - name: lab\n    input: lab.avi\n    loop: true\n%s"
+               "    settings: {detector.models_dir: '%s'}\n"
+               "%s",
+               VTEST, models, reloaded ? "    scene: lab.yaml\n" : "", models, last);
+}
+
 static int setup(void **state)
 {
     char cmd[2048], path[600], models[512];
@@ -301,21 +332,7 @@ static int setup(void **state)
              tu_vigie(), dir, dir);
     if (tu_run(cmd) != 0) return -1;
     snprintf(path, sizeof(path), "%s/serve.yaml", dir);
-    write_text(path,
-               "listen: 127.0.0.1:0\n"
-               "storage: store\n"
-               "audit: {signing_key: audit.key}\n"
-               "evidence: {keep_original: true, original_roles: [supervisor]}\n"
-               "security: {login_failures: 3, login_lockout: 10, body_limit: 65536}\n"
-               "priorities: {camera_fault: high}\n"
-               "metrics: {token_file: metrics.token}\n"
-               "cameras:\n"
-               "  - name: hall\n    input: %s\n    loop: true\n    scene: hall.yaml\n"
-               "    settings: {detector.models_dir: '%s'}\n"
-               "  - name: lab\n    input: lab.avi\n    loop: true\n"
-               "    settings: {detector.models_dir: '%s'}\n"
-               "  - name: dead\n    input: gone.avi\n",
-               VTEST, models, models);
+    write_main_config(path, 0);
     const char *roles[][2] = {{"olga", "operator"}, {"sam", "supervisor"}, {"alice", "auditor"},
                               {"adam", "admin"},    {"lock", "operator"},  {"oscar", "operator"}};
     for (int i = 0; i < 6; i++)
@@ -1249,6 +1266,132 @@ static void test_login_lockout(void **state)
     json_decref(rows);
 }
 
+/* A camera of GET /api/cameras (a new reference), or NULL. */
+static json_t *camera_info(client_t *cl, const char *name)
+{
+    resp_t r;
+    json_t *found = NULL, *c;
+    size_t i;
+    if (get(cl, "/api/cameras", &r) != 200) {
+        resp_free(&r);
+        return NULL;
+    }
+    json_t *arr = json_loads(r.body, 0, NULL);
+    resp_free(&r);
+    json_array_foreach(arr, i, c) if (!strcmp(json_string_value(json_object_get(c, "name")), name))
+        found = json_incref(c);
+    json_decref(arr);
+    return found;
+}
+
+/* The newest audit row of @action, or NULL. */
+static json_t *last_audit(const char *action)
+{
+    json_t *rows = audit_rows(action), *row = NULL;
+    if (json_array_size(rows)) row = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    return row;
+}
+
+/* SIGHUP: the config file rewritten (lab gets a scene, dead goes, lab2 comes; hall as it was) is
+ * applied without a restart of the cameras it leaves alone, and audited; a broken file changes
+ * nothing and is audited too. */
+static void test_reload(void **state)
+{
+    char path[600], runs_q[128];
+    client_t sup;
+    (void)state;
+    if (!have_data) skip();
+    client_init(&sup);
+    assert_int_equal(login(&sup, "sam", PW), 200);
+    json_t *hall = camera_info(&sup, "hall"), *lab = camera_info(&sup, "lab");
+    assert_non_null(hall);
+    assert_non_null(lab);
+    json_int_t hall_restarts = json_integer_value(json_object_get(hall, "restarts"));
+    json_int_t hall_frames = json_integer_value(json_object_get(hall, "frames"));
+    json_int_t lab_restarts = json_integer_value(json_object_get(lab, "restarts"));
+    json_decref(hall), json_decref(lab);
+    /* (no quotes: count_rows runs its SQL inside the shell's single quotes) */
+    snprintf(runs_q, sizeof(runs_q), "runs WHERE camera = char(104, 97, 108, 108)");
+    int hall_runs = count_rows(runs_q);
+    assert_true(hall_runs >= 1);
+    json_t *before = last_audit("config_reload");
+    json_int_t before_seq = before ? json_integer_value(json_object_get(before, "seq")) : 0;
+    json_decref(before);
+
+    snprintf(path, sizeof(path), "%s/lab.yaml", dir);
+    write_text(path, "camera: lab\nzones:\n  - name: corner\n    kind: forbidden\n"
+                     "    polygon: [[0, 0], [80, 0], [80, 60], [0, 60]]\n");
+    snprintf(path, sizeof(path), "%s/serve.yaml", dir);
+    write_main_config(path, 1);
+    assert_int_equal(kill(main_srv.pid, SIGHUP), 0);
+    /* the reload's audit row */
+    json_t *row = NULL;
+    for (double t0 = now_s(); now_s() - t0 < 60; usleep(100000)) {
+        row = last_audit("config_reload");
+        if (row && json_integer_value(json_object_get(row, "seq")) > before_seq) break;
+        json_decref(row);
+        row = NULL;
+    }
+    assert_non_null(row);
+    json_t *d = json_object_get(row, "details");
+    char *text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    print_message("config_reload: %s\n", text);
+    assert_non_null(strstr(text, "\"added\":[\"lab2\"]"));
+    assert_non_null(strstr(text, "\"removed\":[\"dead\"]"));
+    assert_non_null(strstr(text, "\"restarted\":[\"lab\"]"));
+    assert_non_null(strstr(text, "\"restart_needed\":[]"));
+    free(text);
+    json_decref(row);
+    row = NULL;
+    /* lab2 runs; dead is gone from the list; lab restarted */
+    json_t *lab2 = NULL;
+    for (double t0 = now_s(); now_s() - t0 < 120; usleep(100000)) {
+        lab2 = camera_info(&sup, "lab2");
+        if (lab2 && json_integer_value(json_object_get(lab2, "frames")) > 0) break;
+        json_decref(lab2);
+        lab2 = NULL;
+    }
+    assert_non_null(lab2);
+    json_decref(lab2);
+    assert_null(camera_info(&sup, "dead"));
+    /* lab restarts (its thread counts the restart once its pipeline has wound down) */
+    json_int_t lab_now = lab_restarts;
+    for (double t0 = now_s(); now_s() - t0 < 120 && lab_now <= lab_restarts; usleep(100000)) {
+        lab = camera_info(&sup, "lab");
+        assert_non_null(lab);
+        lab_now = json_integer_value(json_object_get(lab, "restarts"));
+        json_decref(lab);
+    }
+    assert_true(lab_now > lab_restarts);
+    /* hall was left alone: no restart, no new run, its frames went on */
+    hall = camera_info(&sup, "hall");
+    assert_non_null(hall);
+    assert_int_equal(json_integer_value(json_object_get(hall, "restarts")), hall_restarts);
+    assert_true(json_integer_value(json_object_get(hall, "frames")) >= hall_frames);
+    assert_string_equal(json_string_value(json_object_get(hall, "status")), "running");
+    json_decref(hall);
+    assert_int_equal(count_rows(runs_q), hall_runs);
+    fprintf(stderr,
+            "SIGHUP: lab2 added and running, dead removed, lab restarted with its new "
+            "scene; hall untouched (%lld restarts, %d runs)\n",
+            (long long)hall_restarts, hall_runs);
+
+    /* a broken file: nothing changes, and it is said */
+    json_t *bad0 = last_audit("config_reload_failed");
+    assert_null(bad0);
+    write_text(path, "listen: 127.0.0.1:0\nstorage: store\ncameras: [\n");
+    assert_int_equal(kill(main_srv.pid, SIGHUP), 0);
+    for (double t0 = now_s(); now_s() - t0 < 60 && !row; usleep(100000))
+        row = last_audit("config_reload_failed");
+    assert_non_null(row);
+    json_decref(row);
+    assert_non_null((lab2 = camera_info(&sup, "lab2")));
+    json_decref(lab2);
+    write_main_config(path, 1);
+    client_free(&sup);
+}
+
 /* Run `vigie audit verify` on @config; returns its exit status, its output in @out. */
 static int verify(const char *config, char *out, size_t len)
 {
@@ -1540,6 +1683,18 @@ static void test_metrics(void **state)
     }
     assert_true(frames > frames0);
     fprintf(stderr, "metrics: hall's frames %.0f then %.0f\n", frames0, frames);
+    /* time histograms: decoding, each analyser, the detector's queue and run */
+    assert_int_equal(metrics(&nobody, METRICS_TOKEN, &r), 200);
+    double decoded = sample(r.body, "vigie_camera_decode_seconds_count{camera=\"hall\"}");
+    double motion = sample(r.body, "vigie_stage_seconds_count{camera=\"hall\",stage=\"motion\"}");
+    assert_true(decoded > 0);
+    assert_true(motion > 0);
+    assert_non_null(strstr(r.body, "vigie_stage_seconds_bucket{camera=\"hall\",stage=\"motion\","
+                                   "le=\"+Inf\"}"));
+    assert_non_null(strstr(r.body, "vigie_camera_queue{camera=\"hall\"}"));
+    assert_non_null(strstr(r.body, "vigie_detector_wait_seconds_bucket{le=\"0.01\"}"));
+    fprintf(stderr, "metrics: hall decoded %.0f frames, motion ran on %.0f\n", decoded, motion);
+    resp_free(&r);
     client_free(&nobody), client_free(&op), client_free(&sup), client_free(&aud);
 }
 
@@ -1690,6 +1845,7 @@ int main(void)
         cmocka_unit_test(test_fixture_from_decision),
         cmocka_unit_test(test_store_locked),
         cmocka_unit_test(test_login_lockout),
+        cmocka_unit_test(test_reload),
         cmocka_unit_test(test_tamper),
         cmocka_unit_test(test_kill9),
     };
