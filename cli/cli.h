@@ -36,6 +36,9 @@ int eval_count(int argc, char **argv);
 int eval_boxes(int argc, char **argv);
 int eval_images(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
+/* Under systemd (stderr is the journal's stream), send the log to the journal with its fields
+ * (cli/journal.c): 1 when it does, 0 when the log stays on stderr. */
+int cli_journal_open(void);
 /* serve, user, audit (cli/serve.c) */
 int cmd_server(int argc, char **argv);
 

@@ -120,6 +120,7 @@ static int cmd_serve(int argc, char **argv)
                 argv[optind]);
         return EXIT_USAGE;
     }
+    cli_journal_open();
     if ((code = load_config(config, &cfg)) != 0) return code;
     if (vg_server_new(&srv, cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "vigie: error: %s\n", err);

@@ -46,6 +46,15 @@ void vg_vlog(const char *component, int level, const char *fmt, va_list ap);
 /** Name for a level ("error", "warning", ...). */
 const char *vg_log_level_name(int level);
 
+/**
+ * The camera the calling thread works for (copied, at most 63 characters; NULL: none), for sinks
+ * that keep it in a field of its own (vigie serve's journal sink: VIGIE_CAMERA). A camera's
+ * threads set it as they start; threads shared by cameras leave it unset.
+ */
+void vg_log_set_camera(const char *camera);
+/** The calling thread's camera, or NULL. */
+const char *vg_log_camera(void);
+
 #ifdef __cplusplus
 }
 #endif

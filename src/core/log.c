@@ -1,7 +1,8 @@
 /*
  * Logging: a process-wide sink and level (set by the program at start), and vg_log() which
  * formats into a stack buffer and hands the text to the sink. The sink pointer is read under a
- * mutex so that a program may swap it while threads log (tests do).
+ * mutex so that a program may swap it while threads log (tests do). Each thread may name the
+ * camera it works for (thread-local), which sinks may keep in a field.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,6 +39,18 @@ void vg_log_set_level(int level)
 int vg_log_get_level(void)
 {
     return atomic_load(&log_level);
+}
+
+static _Thread_local char thread_camera[64];
+
+void vg_log_set_camera(const char *camera)
+{
+    snprintf(thread_camera, sizeof(thread_camera), "%s", camera ? camera : "");
+}
+
+const char *vg_log_camera(void)
+{
+    return thread_camera[0] ? thread_camera : NULL;
 }
 
 void vg_vlog(const char *component, int level, const char *fmt, va_list ap)

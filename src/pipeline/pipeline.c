@@ -451,6 +451,7 @@ static void *ingest_main(void *opaque)
 {
     ingest_t *in = opaque;
     int ret;
+    vg_log_set_camera(in->p->camera);
     for (;;) {
         vg_frame_t *f = NULL;
         if (atomic_load(&in->p->stop)) {

@@ -369,6 +369,7 @@ void *vg__cam_main(void *opaque)
 {
     vg_cam_t *c = opaque;
     double backoff = 1;
+    vg_log_set_camera(c->cfg->name);
     while (!cam_quit(c)) {
         double t0 = vg__now_mono();
         int ret = cam_run_once(c);

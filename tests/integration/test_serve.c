@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1266,6 +1268,111 @@ static void test_login_lockout(void **state)
     json_decref(rows);
 }
 
+/* The value of field @key in a journal datagram (native protocol: KEY=VALUE\n, or KEY\n, a
+ * 64-bit little-endian length, the value, \n) into @out; 0 when absent. */
+static int journal_field(const char *d, size_t n, const char *key, char *out, size_t len)
+{
+    size_t i = 0, k = strlen(key);
+    while (i < n) {
+        const char *eol = memchr(d + i, '\n', n - i), *eq = memchr(d + i, '=', n - i);
+        if (!eol) return 0;
+        size_t vlen, vstart, next;
+        int match;
+        if (eq && eq < eol) { /* KEY=VALUE */
+            match = (size_t)(eq - (d + i)) == k && !memcmp(d + i, key, k);
+            vstart = (size_t)(eq - d) + 1;
+            vlen = (size_t)(eol - eq) - 1;
+            next = (size_t)(eol - d) + 1;
+        } else { /* KEY\n<len><value>\n */
+            match = (size_t)(eol - (d + i)) == k && !memcmp(d + i, key, k);
+            size_t p = (size_t)(eol - d) + 1;
+            if (p + 8 > n) return 0;
+            uint64_t le = 0;
+            for (int b = 7; b >= 0; b--) le = le << 8 | (uint8_t)d[p + b];
+            vstart = p + 8;
+            vlen = (size_t)le;
+            if (vstart + vlen + 1 > n) return 0;
+            next = vstart + vlen + 1;
+        }
+        if (match) {
+            snprintf(out, len, "%.*s", (int)vlen, d + vstart);
+            return 1;
+        }
+        i = next;
+    }
+    return 0;
+}
+
+/* Under systemd (stderr is the journal's stream): each message goes to the journal's socket as
+ * an entry whose fields say the component and the camera; a socket of the test's stands in for
+ * journald. */
+static void test_journal(void **state)
+{
+    char path[600], sock[600], log[600], val[1024], msg[1024];
+    (void)state;
+    if (!have_data) skip();
+    snprintf(sock, sizeof(sock), "%s/journal.sock", dir);
+    unlink(sock);
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    assert_true(strlen(sock) < sizeof(a.sun_path));
+    memcpy(a.sun_path, sock, strlen(sock) + 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct timeval tv = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    snprintf(path, sizeof(path), "%s/journal.yaml", dir);
+    const char *models = getenv("VG_MODELS");
+    write_text(path,
+               "storage: journal-store\ncameras:\n  - name: lab\n    input: lab.avi\n"
+               "    loop: true\n    settings: {detector.models_dir: '%s'}\n",
+               models ? models : "models");
+    /* the server's stderr is the "journal stream": its log file, named by device and inode */
+    snprintf(log, sizeof(log), "%s/journal.log", dir);
+    write_text(log, "");
+    struct stat sb;
+    assert_int_equal(stat(log, &sb), 0);
+    snprintf(val, sizeof(val), "%llu:%llu", (unsigned long long)sb.st_dev,
+             (unsigned long long)sb.st_ino);
+    setenv("JOURNAL_STREAM", val, 1);
+    setenv("VIGIE_JOURNAL_SOCKET", sock, 1);
+    tu_server_t js = {0};
+    int started = srv_start(&js, path, "journal");
+    unsetenv("JOURNAL_STREAM");
+    unsetenv("VIGIE_JOURNAL_SOCKET");
+    assert_int_equal(started, 0);
+    int seen_serve = 0, seen_cam = 0;
+    char d[8192];
+    for (double t0 = now_s(); now_s() - t0 < 60 && !(seen_serve && seen_cam);) {
+        ssize_t n = recv(fd, d, sizeof(d), 0);
+        if (n <= 0) continue;
+        assert_true(journal_field(d, (size_t)n, "MESSAGE", msg, sizeof(msg)));
+        assert_true(journal_field(d, (size_t)n, "SYSLOG_IDENTIFIER", val, sizeof(val)));
+        assert_string_equal(val, "vigie");
+        assert_true(journal_field(d, (size_t)n, "PRIORITY", val, sizeof(val)));
+        if (strstr(msg, "listening on")) {
+            assert_true(journal_field(d, (size_t)n, "VIGIE_COMPONENT", val, sizeof(val)));
+            assert_string_equal(val, "serve");
+            seen_serve = 1;
+        }
+        if (strstr(msg, "camera 'lab': running") &&
+            journal_field(d, (size_t)n, "VIGIE_CAMERA", val, sizeof(val))) {
+            assert_string_equal(val, "lab");
+            seen_cam = 1;
+        }
+    }
+    assert_int_equal(srv_stop(&js, SIGTERM), 0);
+    close(fd);
+    assert_true(seen_serve);
+    assert_true(seen_cam);
+    /* nothing of it on stderr: the journal had it all */
+    char *text = tu_read_file(log, NULL);
+    assert_non_null(text);
+    assert_null(strstr(text, "listening on"));
+    free(text);
+    fprintf(stderr, "journal: entries with VIGIE_COMPONENT and VIGIE_CAMERA=lab received\n");
+}
+
 /* A camera of GET /api/cameras (a new reference), or NULL. */
 static json_t *camera_info(client_t *cl, const char *name)
 {
@@ -1846,6 +1953,7 @@ int main(void)
         cmocka_unit_test(test_store_locked),
         cmocka_unit_test(test_login_lockout),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_journal),
         cmocka_unit_test(test_tamper),
         cmocka_unit_test(test_kill9),
     };
