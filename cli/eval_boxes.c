@@ -1,7 +1,7 @@
 /*
  * vigie eval boxes — events against per-frame annotated boxes.
  *
- *   vigie eval boxes --truth BOXES [--type TYPE] EVENTS.jsonl
+ *   vigie eval boxes --truth BOXES [--type TYPE] [--kind KIND] EVENTS.jsonl
  *
  * BOXES gives, for each annotated frame, the boxes where the thing is (input pixels): either an
  * OpenCV FileStorage XML file as the FURG fire dataset ships them (<frameNumber>N</frameNumber>
@@ -42,12 +42,13 @@ typedef struct evrec {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: vigie eval boxes --truth BOXES [--type TYPE] EVENTS.jsonl\n\n"
+    fprintf(f, "usage: vigie eval boxes --truth BOXES [--type TYPE] [--kind KIND] EVENTS.jsonl\n\n"
                "Scores events against boxes annotated frame by frame: frame recall (an open\n"
                "event's box overlaps an annotated box), delay of the first start, box IoU, and\n"
                "events where nothing is annotated.\n"
                "  --truth   an OpenCV FileStorage XML file (FURG fire) or a CSV frame,x,y,w,h\n"
-               "  --type    only events of this type (default: every type)\n");
+               "  --type    only events of this type (default: every type)\n"
+               "  --kind    only events whose start says this kind (fire: flame or smoke)\n");
 }
 
 static int push(tbox_t **v, int *n, int *cap, int64_t frame, const double *b)
@@ -163,10 +164,13 @@ int eval_boxes(int argc, char **argv)
     static const struct option longopts[] = {
         {"truth", required_argument, NULL, 't'},
         {"type", required_argument, NULL, 'y'},
+        {"kind", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *truth = NULL, *only = NULL;
+    const char *truth = NULL, *only = NULL, *kind = NULL;
+    int64_t *kept = NULL; /* ids of the starts of that kind */
+    int nkept = 0;
     int c, code = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -176,6 +180,9 @@ int eval_boxes(int argc, char **argv)
             break;
         case 'y':
             only = optarg;
+            break;
+        case 'k':
+            kind = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -236,6 +243,21 @@ int eval_boxes(int argc, char **argv)
             goto end;
         }
         if (only && (int)e.type != only_type) continue;
+        if (kind) { /* the start says its kind; its updates and end follow it by id */
+            char want[96];
+            snprintf(want, sizeof(want), "\"kind\":\"%.64s\"", kind);
+            int keep = 0;
+            if (e.phase == VG_PHASE_START && strstr(e.details, want)) {
+                int64_t *p = realloc(kept, (size_t)(nkept + 1) * sizeof(*kept));
+                if (!p) {
+                    code = EXIT_INPUT;
+                    goto end;
+                }
+                kept = p, kept[nkept++] = e.event_id, keep = 1;
+            }
+            for (int k = 0; k < nkept && !keep; k++) keep = kept[k] == e.event_id;
+            if (!keep) continue;
+        }
         if (e.frame > 0 && e.t > 0) rate = e.frame / e.t;
         if (ne == ecap) {
             ecap = ecap ? 2 * ecap : 64;
@@ -348,5 +370,6 @@ end:
     vg_free(text);
     free(tb);
     free(ev);
+    free(kept);
     return code;
 }

@@ -1,12 +1,14 @@
 /*
- * A fire start (decree 2023-828 art. 3, item 8): the `fire` event, of kind `flame`.
+ * A fire start (decree 2023-828 art. 3, item 8): the `fire` event, of kind `flame` or `smoke`.
  *
  * A classical detector whose every cue can be told to an operator: moving regions of flame
  * colour, followed frame by frame at the full analysis rate, that flicker broadband with an
  * outline changing shape every frame, stay where they are, and are no part of a person or a
  * vehicle the detector saw. A beacon or a blinking sign (whole-region on/off switching at one
  * frequency), a steady sign or window (no change), orange clothing or a car's lights (moving
- * with their carrier) are not fire. Method and figures: src/events/fire.c, docs/evaluation.md.
+ * with their carrier) are not fire. Smoke: a grey veil hiding a textured background's edges,
+ * swirling in place, on nobody (src/events/smoke.c). Method and figures: src/events/fire.c,
+ * docs/evaluation.md.
  */
 #ifndef VIGIE_FIRE_H
 #define VIGIE_FIRE_H
@@ -32,6 +34,11 @@ typedef struct vg_fire_params {
     double peak_max;     /**< the largest share of the flicker energy one frequency may hold */
     double end_after;    /**< s with no flame at the place before the event ends */
     double min_rate;     /**< frames per second the flicker needs: slower inputs are refused */
+    /* smoke (src/events/smoke.c) */
+    int smoke;                 /**< also watch for smoke (kind `smoke`) */
+    double smoke_window;       /**< s of history its cues are measured over */
+    double smoke_min_size;     /**< input pixels: the side of the smallest smoke seen */
+    double smoke_min_duration; /**< s its cues must agree before the event */
 } vg_fire_params_t;
 
 extern const vg_option_group_t vg_fire_option_group;

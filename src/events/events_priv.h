@@ -2,6 +2,7 @@
 #ifndef VG_EVENTS_PRIV_H
 #define VG_EVENTS_PRIV_H
 
+#include <vigie/fire.h>
 #include <vigie/opt.h>
 
 /* The "abandoned_object" option group's table (abandoned.c), also its stage's. */
@@ -12,6 +13,13 @@ extern const vg_option_t vg__crowd_options[];
 extern const vg_option_t vg__density_options[];
 extern const vg_option_t vg__fall_options[];
 extern const vg_option_t vg__fire_options[];
+/* Smoke (smoke.c), run by the fire detector (fire.c) beside the flames on the same input. */
+typedef struct vg_smoke vg_smoke_t;
+int vg__smoke_new(vg_smoke_t **s, const vg_scene_t *scene);
+int vg__smoke_update(vg_smoke_t *s, const vg_fire_params_t *p, const vg_fire_input_t *in,
+                     vg_emit_fn emit, void *opaque);
+int vg__smoke_flush(vg_smoke_t *s, int64_t frame, double t, vg_emit_fn emit, void *opaque);
+void vg__smoke_free(vg_smoke_t **s);
 /* The "camera_health" option group (camera_health.c), read again on live changes. */
 extern const vg_option_group_t vg__camera_health_group;
 

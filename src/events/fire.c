@@ -96,12 +96,27 @@ const vg_option_t vg__fire_options[] = {
     D("end_after", end_after, 5, 0, 3600, "s", "no flame at the place this long ends the event"),
     D("min_rate", min_rate, 8, 4, 240, "fps",
       "slower inputs cannot show flicker: the fire analyser stands aside (with a warning)"),
+    {.name = "smoke",
+     .type = VG_OPT_BOOL,
+     .offset = OFF(smoke),
+     .def.i = 1,
+     .min = 0,
+     .max = 1,
+     .flags = VG_OPT_LIVE,
+     .help = "also watch for smoke: a grey veil hiding the background's edges, swirling in place "
+             "(kind smoke)"},
+    D("smoke_window", smoke_window, 4, 1, 12, "s", "history the smoke cues are measured over"),
+    D("smoke_min_size", smoke_min_size, 48, 16, 4096, "px",
+      "side of the smallest smoke seen, in input pixels"),
+    D("smoke_min_duration", smoke_min_duration, 3, 0, 120, "s",
+      "the smoke cues must agree this long (after a window of history) before a fire is raised"),
     {.name = NULL},
 };
 #undef D
 #undef OFF
 
-const vg_option_group_t vg_fire_option_group = {"fire", "a fire start: flames", vg__fire_options};
+const vg_option_group_t vg_fire_option_group = {"fire", "a fire start: flames and smoke",
+                                                vg__fire_options};
 
 typedef struct sample {
     float area, flips, uni; /* flame cells; changed since the last frame; in either frame */
@@ -160,6 +175,7 @@ struct vg_fire {
     double sx, sy; /* cell -> input pixels */
     int64_t last_frame;
     double last_t;
+    vg_smoke_t *smoke; /* smoke.c */
 };
 
 int vg_fire_color(int y, int cb, int cr)
@@ -190,6 +206,10 @@ int vg_fire_new(vg_fire_t **out, const vg_scene_t *scene, const vg_fire_params_t
     f->scene = scene;
     f->t_first = -1;
     build_lut(f);
+    if (vg__smoke_new(&f->smoke, scene) < 0) {
+        vg_free(f);
+        return VG_ENOMEM;
+    }
 
     *out = f;
     return 0;
@@ -213,6 +233,7 @@ void vg_fire_free(vg_fire_t **pf)
 {
     if (!*pf) return;
     free_grid(*pf);
+    vg__smoke_free(&(*pf)->smoke);
     vg_free(*pf);
     *pf = NULL;
 }
@@ -719,6 +740,8 @@ int vg_fire_update(vg_fire_t *f, const vg_fire_input_t *in, vg_emit_fn emit, voi
         f->grey = grey;
     }
     if (f->grey) return 0;
+    /* smoke is slow: it needs no more than a few frames a second, and goes on below min_rate */
+    if (f->p.smoke && (ret = vg__smoke_update(f->smoke, &f->p, in, emit, opaque)) < 0) return ret;
     if (f->frames >= 10 && f->rate < f->p.min_rate) {
         if (!f->warned_rate)
             vg_log("fire", VG_LOG_WARNING,
@@ -838,6 +861,8 @@ int vg_fire_update(vg_fire_t *f, const vg_fire_input_t *in, vg_emit_fn emit, voi
 
 int vg_fire_flush(vg_fire_t *f, int64_t frame, double t, vg_emit_fn emit, void *opaque)
 {
+    int sret = vg__smoke_flush(f->smoke, frame, t, emit, opaque);
+    if (sret < 0) return sret;
     for (int i = 0; i < MAX_REGIONS; i++) {
         region_t *g = &f->r[i];
         if (!g->used || !g->open) continue;
@@ -988,7 +1013,7 @@ static int fire_update(vg_stage_t *st, const vg_settings_t *settings, char *err,
 
 const vg_stage_class_t vg__fire_stage = {
     .name = "fire",
-    .help = "a fire start: fire (flames)",
+    .help = "a fire start: fire (flames and smoke)",
     .options = vg__fire_options,
     .params_size = sizeof(vg_fire_params_t),
     .priv_size = sizeof(fire_stage_t),

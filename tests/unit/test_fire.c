@@ -6,7 +6,9 @@
  * mask calls moving, the same flickering patch travelling across the picture (orange clothing),
  * a grey picture, a 4 frames-a-second input and a flame under an ignore mask or a fixture raise
  * nothing. The colour rule: flames' reds, oranges and yellow-white cores are flame; blue, white,
- * grey, green, a pale pink wall are not. */
+ * grey, green, a pale pink wall are not. Smoke: a grey veil swirling over a textured background
+ * raises one `fire` of kind smoke; something smooth holding still, a shadow, the whole picture
+ * veiled and a veil on a person's box raise nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -242,12 +244,115 @@ static void test_resize(void **state)
     vg_scene_free(&scene);
 }
 
+/* ---- smoke (src/events/smoke.c) ---- */
+
+enum { SMOKE, PARKED, SHADOW, FOG, ON_PERSON };
+
+/* frame @k at @rate of @kind over a textured grey background (a checkerboard of 4 px squares,
+ * 60 and 160): a veil over the 48 x 40 region at (56, 40) from 1 s on */
+static void draw_smoke(vg_frame_t *f, int kind, int k, double rate, uint32_t *seed)
+{
+    double t = k / rate;
+    static double alpha[16][20]; /* per 8 x 8 block, drawn again five times a second */
+    if (k % (int)(rate / 5) == 0)
+        for (int by = 0; by < 15; by++)
+            for (int bx = 0; bx < 20; bx++) alpha[by][bx] = 0.55 + 0.4 * rnd(seed);
+    for (int y = 0; y < H; y++) {
+        uint8_t *row = vg_image_row(&f->image, y);
+        for (int x = 0; x < W; x++) {
+            double v = ((x / 4 + y / 4) & 1) ? 160 : 60;
+            int in = x >= 56 && x < 104 && y >= 40 && y < 80 && t >= 1;
+            if (kind == FOG) in = t >= 1;
+            if (in) {
+                double a = alpha[y / 8][x / 8];
+                if (kind == PARKED)
+                    v = 170;
+                else if (kind == SHADOW)
+                    v = v * (1 - a) + 40 * a;
+                else
+                    v = v * (1 - a) + 200 * a;
+            }
+            row[x] = (uint8_t)lround(v);
+        }
+    }
+    for (int y = 0; y < f->cb.h; y++) { /* grey, but for a green strip at the bottom (a lawn:
+                                            the camera is a colour one) */
+        memset(vg_image_row(&f->cb, y), y >= f->cb.h - 4 ? 100 : 128, (size_t)f->cb.w);
+        memset(vg_image_row(&f->cr, y), y >= f->cb.h - 4 ? 100 : 128, (size_t)f->cr.w);
+    }
+}
+
+static void run_smoke(int kind, int smoke_on, double seconds, sink_t *s)
+{
+    vg_fire_params_t p;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(vg_opt_defaults(&p, vg_fire_option_group.options), 0);
+    p.smoke = smoke_on;
+    vg_scene_t *scene = NULL;
+    assert_int_equal(vg_scene_new_empty(&scene), 0);
+    vg_fire_t *f = NULL;
+    assert_int_equal(vg_fire_new(&f, scene, &p), 0);
+    static uint8_t mbuf[W * H];
+    memset(mbuf, 0, sizeof(mbuf));
+    vg_image_t mask = {W, H, W, VG_PIX_GRAY8, mbuf};
+    uint32_t seed = 11;
+    double person[4] = {52, 30, 56, 56}; /* someone standing over the region */
+    memset(s, 0, sizeof(*s));
+    int n = (int)(seconds * 25);
+    for (int k = 0; k < n; k++) {
+        vg_frame_t *fr = NULL;
+        assert_int_equal(vg_frame_new(&fr, W, H, VG_FRAME_CHROMA), 0);
+        fr->index = k, fr->t = k / 25.0;
+        draw_smoke(fr, kind, k, 25, &seed);
+        vg_fire_input_t in = {.frame = fr, .mask = &mask};
+        if (kind == ON_PERSON) in.boxes = person, in.nboxes = 1;
+        assert_int_equal(vg_fire_update(f, &in, sink, s), 0);
+        vg_frame_unref(&fr);
+    }
+    assert_int_equal(vg_fire_flush(f, n - 1, (n - 1) / 25.0, sink, s), 0);
+    vg_fire_free(&f);
+    vg_scene_free(&scene);
+}
+
+/* a grey veil swirling over a textured background: one `fire` of kind smoke, on the region, with
+ * its cues; nothing when fire.smoke is off */
+static void test_smoke(void **state)
+{
+    sink_t s;
+    (void)state;
+    run_smoke(SMOKE, 1, 16, &s);
+    assert_int_equal(s.starts, 1);
+    assert_int_equal(s.ends, 1);
+    assert_non_null(strstr(s.first.details, "\"kind\":\"smoke\""));
+    assert_non_null(strstr(s.first.details, "\"swirl\":"));
+    assert_true(s.first.t >= 1 + 3 && s.first.t <= 12); /* warm-up, window, persistence */
+    const double region[4] = {56, 40, 48, 40};
+    assert_true(vg_box_iou(s.first.box, region) >= 0.5);
+    run_smoke(SMOKE, 0, 16, &s);
+    assert_int_equal(s.starts, 0);
+}
+
+/* what veils texture without being smoke: something smooth put down and holding still, a shadow
+ * (darker), the whole picture (fog, exposure), a person standing there (the detector's box) */
+static void test_not_smoke(void **state)
+{
+    sink_t s;
+    (void)state;
+    static const int kinds[] = {PARKED, SHADOW, FOG, ON_PERSON};
+    static const char *const names[] = {"parked", "shadow", "fog", "on a person"};
+    for (int i = 0; i < 4; i++) {
+        run_smoke(kinds[i], 1, 16, &s);
+        if (s.starts) fail_msg("%s: %d smoke starts", names[i], s.starts);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_color),      cmocka_unit_test(test_flame),
         cmocka_unit_test(test_not_flames), cmocka_unit_test(test_masked),
-        cmocka_unit_test(test_resize),
+        cmocka_unit_test(test_resize),     cmocka_unit_test(test_smoke),
+        cmocka_unit_test(test_not_smoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
