@@ -741,7 +741,9 @@ int vg_fire_update(vg_fire_t *f, const vg_fire_input_t *in, vg_emit_fn emit, voi
     }
     if (f->grey) return 0;
     /* smoke is slow: it needs no more than a few frames a second, and goes on below min_rate */
-    if (f->p.smoke && (ret = vg__smoke_update(f->smoke, &f->p, in, emit, opaque)) < 0) return ret;
+    if ((ret = f->p.smoke ? vg__smoke_update(f->smoke, &f->p, in, emit, opaque)
+                          : vg__smoke_flush(f->smoke, fr->index, fr->t, emit, opaque)) < 0)
+        return ret; /* (smoke turned off live: its open events end) */
     if (f->frames >= 10 && f->rate < f->p.min_rate) {
         if (!f->warned_rate)
             vg_log("fire", VG_LOG_WARNING,
