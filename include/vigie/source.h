@@ -44,6 +44,9 @@ typedef struct vg_source_params {
     double rate;        /**< image sequences: frames per second (they carry no time) */
     int realtime; /**< files and image sequences: deliver frames at their own pace (vigie serve) */
     int chroma;   /**< also deliver the Cb, Cr planes at half the analysis size (vg_frame_t) */
+    double max_rate; /**< analyse at most this many frames a second (0: every frame); the others
+                          are decoded (the codec needs them) but neither scaled nor delivered;
+                          frame numbers still count every decoded frame */
 } vg_source_params_t;
 
 extern const vg_option_group_t vg_source_option_group;
@@ -103,6 +106,7 @@ typedef struct vg_source_stats {
     int64_t decode_errors;
     int64_t reconnects;
     int64_t stalls;
+    int64_t skipped; /**< decoded frames not delivered (input.max_rate) */
 } vg_source_stats_t;
 void vg_source_get_stats(const vg_source_t *s, vg_source_stats_t *st);
 

@@ -103,6 +103,10 @@ static const vg_option_t source_options[] = {
     {O("realtime", VG_OPT_BOOL, realtime), .def.i = 0, .max = 1,
      .help = "files and image sequences: deliver frames at their own pace, as a camera would "
              "(vigie serve's file cameras), instead of as fast as they decode"},
+    {O("max_rate", VG_OPT_DOUBLE, max_rate), .def.d = 0, .min = 0, .max = 1000, .unit = "fps",
+     .help = "analyse at most this many frames a second (0: every frame): the others are decoded "
+             "but neither scaled nor analysed, which saves most of a camera's cost; frame numbers "
+             "still count every decoded frame"},
     {.name = NULL},
 };
 #undef O
@@ -143,6 +147,7 @@ struct vg_source {
     int have_first_pts;
     double t_offset, last_t, frame_dur, outage_start;
     int have_t, pending_discontinuity;
+    double due; /* input.max_rate: time of the next frame to deliver (-1: the next one) */
 
     vg_source_stats_t st;
     int64_t packets, corrupt_frames;
@@ -585,6 +590,7 @@ int vg_source_open_cancellable(vg_source_t **out, const char *url, const vg_sour
     if (!s) return VG_ENOMEM;
     s->cancel = cancel;
     s->fifo_fd = -1;
+    s->due = -1;
     s->url = vg_strdup(url);
     if (!s->url) goto nomem;
     if (params)
@@ -939,6 +945,21 @@ int vg_source_read(vg_source_t *s, vg_frame_t **out)
             if (s->p.to > 0 && t > s->p.to + 1e-9) {
                 av_frame_unref(s->av);
                 return VG_EOF;
+            }
+            if (s->p.max_rate > 0) {
+                /* frames on a grid of 1/max_rate: a frame is delivered when its time reaches the
+                 * next step (a millisecond early allowed: timestamps jitter); after a jump the
+                 * grid starts again from the frame */
+                double step = 1 / s->p.max_rate;
+                if (s->pending_discontinuity || s->due < 0 || t < s->due - step ||
+                    t > s->due + step)
+                    s->due = t;
+                if (t + 1e-3 < s->due) {
+                    av_frame_unref(s->av);
+                    s->st.skipped++;
+                    continue;
+                }
+                s->due += step;
             }
             vg_frame_t *f;
             ret = convert(s, &f);

@@ -190,6 +190,43 @@ static void test_from_to(void **state)
     vg_opt_free(&p, vg_source_option_group.options);
 }
 
+/* input.max_rate: at most that many frames a second delivered, evenly; the index still counts
+ * every decoded frame; the others are counted as skipped */
+static void test_max_rate(void **state)
+{
+    vg_source_params_t p = params();
+    vg_source_t *s;
+    vg_frame_t *f;
+    int n = 0;
+    int64_t prev_index = -1;
+    double prev_t = -1;
+    (void)state;
+    p.max_rate = 10;
+    assert_int_equal(vg_source_open(&s, mpeg4, &p, NULL), 0);
+    while (vg_source_read(s, &f) == 0) {
+        if (prev_index >= 0) {
+            assert_true(f->index - prev_index == 2 || f->index - prev_index == 3);
+            assert_true(f->t - prev_t > 0.07 && f->t - prev_t < 0.13);
+        }
+        prev_index = f->index, prev_t = f->t;
+        n++;
+        vg_frame_unref(&f);
+    }
+    assert_true(n >= 19 && n <= 21); /* 2 s at 10 a second, of 50 decoded */
+    vg_source_stats_t st;
+    vg_source_get_stats(s, &st);
+    assert_int_equal(st.frames, n);
+    assert_int_equal(st.skipped, 50 - n);
+    vg_source_free(&s);
+    /* a rate above the input's: every frame */
+    p.max_rate = 100;
+    assert_int_equal(vg_source_open(&s, mpeg4, &p, NULL), 0);
+    for (n = 0; vg_source_read(s, &f) == 0; n++) vg_frame_unref(&f);
+    assert_int_equal(n, 50);
+    vg_source_free(&s);
+    vg_opt_free(&p, vg_source_option_group.options);
+}
+
 static void test_missing_timestamps_and_vfr(void **state)
 {
     char path[700], cmd[1600];
@@ -405,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_scaling_and_color),
         cmocka_unit_test(test_image_sequence),
         cmocka_unit_test(test_from_to),
+        cmocka_unit_test(test_max_rate),
         cmocka_unit_test(test_missing_timestamps_and_vfr),
         cmocka_unit_test(test_loop),
         cmocka_unit_test(test_bad_files),
