@@ -138,7 +138,7 @@ typedef struct region {
     int acc;                /* ... any */
     int lx0, ly0, lx1, ly1; /* the components matched last: what the next frame's continue */
     double mx, my, mn;      /* their moving candidates' centroid sum and count this frame */
-    int64_t refresh;        /* frame of the last box refresh */
+    int64_t refresh;        /* analysed frame (seq) of the last box refresh */
     int seen;               /* a component matched this frame */
     double born, last_seen; /* s */
     sample_t h[HIST];
@@ -173,7 +173,8 @@ struct vg_fire {
     int64_t frames;         /* frames seen */
     int grey, warned_grey, warned_rate;
     double sx, sy; /* cell -> input pixels */
-    int64_t last_frame;
+    int64_t last_frame, prev_frame;
+    int64_t seq; /* frames analysed: windows count these, not frame numbers */
     double last_t;
     vg_smoke_t *smoke; /* smoke.c */
 };
@@ -412,7 +413,7 @@ static void measure(vg_fire_t *f, const vg_frame_t *fr, region_t *g)
         for (int x = g->x0; x <= g->x1; x++) {
             size_t i = (size_t)y * cw + x;
             int c = cell_read(f, fr, i, x, y);
-            if (f->p_at[i] == fr->index - 1) {
+            if (f->p_at[i] == f->prev_frame) { /* read on the frame analysed before */
                 int p = f->p_col[i];
                 /* a change of colour with the light: a flame's edge coming or going, not a
                  * colour at the rule's threshold toggling with noise or exposure */
@@ -714,6 +715,10 @@ int vg_fire_update(vg_fire_t *f, const vg_fire_input_t *in, vg_emit_fn emit, voi
 {
     const vg_frame_t *fr = in->frame;
     int ret;
+    /* the frame analysed before this one (not index - 1: frames are skipped when analysis falls
+     * behind a live camera, or by input.max_rate) */
+    f->prev_frame = f->frames ? f->last_frame : -3;
+    f->seq++;
     f->last_frame = fr->index, f->last_t = fr->t;
     /* the analysis rate, over the frames so far */
     if (f->t_first < 0 || fr->discontinuity) f->t_first = fr->t, f->frames = 0;
@@ -788,7 +793,7 @@ int vg_fire_update(vg_fire_t *f, const vg_fire_input_t *in, vg_emit_fn emit, voi
             if (i == MAX_REGIONS) continue;
             region_t *g = &f->r[i];
             memset(g, 0, sizeof(*g));
-            g->used = 1, g->born = fr->t, g->agree_since = -1, g->refresh = fr->index;
+            g->used = 1, g->born = fr->t, g->agree_since = -1, g->refresh = f->seq;
             g->x0 = c->x0, g->y0 = c->y0, g->x1 = c->x1, g->y1 = c->y1;
         }
         region_t *g = &f->r[i];
@@ -812,9 +817,9 @@ int vg_fire_update(vg_fire_t *f, const vg_fire_input_t *in, vg_emit_fn emit, voi
         if (!g->used) continue;
         /* the box follows what was matched over the last window: grown at once, shrunk at
          * each window's end to what the window saw */
-        if (fr->index - g->refresh >= n && g->acc) {
+        if (f->seq - g->refresh >= n && g->acc) {
             g->x0 = g->ax0, g->y0 = g->ay0, g->x1 = g->ax1, g->y1 = g->ay1;
-            g->acc = 0, g->refresh = fr->index;
+            g->acc = 0, g->refresh = f->seq;
         }
         measure(f, fr, g);
         double rb[4] = {g->x0 * 2.0 - 4, g->y0 * 2.0 - 4, (g->x1 - g->x0 + 1) * 2.0 + 8,
