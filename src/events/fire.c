@@ -69,7 +69,7 @@
 #define OVERLAP     0.5  /* share of a region on a person or vehicle box: theirs */
 #define GAP         0.5  /* s of disagreement forgiven inside min_duration */
 #define GROW        1.5  /* box area this many times the last reported: an update */
-#define GREY_EVERY  25   /* frames between checks of the chroma */
+#define GREY_EVERY  1.0  /* s between checks of the chroma */
 #define GREY_SPREAD 3    /* chroma within this of 128 everywhere sampled: grey */
 #define LUT_SHIFT   2    /* colour table: 64 levels per plane */
 #define SAT         0.4  /* (R - B) / R of a flame's colour */
@@ -174,7 +174,8 @@ struct vg_fire {
     int grey, warned_grey, warned_rate;
     double sx, sy; /* cell -> input pixels */
     int64_t last_frame, prev_frame;
-    int64_t seq; /* frames analysed: windows count these, not frame numbers */
+    int64_t seq;         /* frames analysed: windows count these, not frame numbers */
+    double grey_checked; /* t of the last look at the chroma */
     double last_t;
     vg_smoke_t *smoke; /* smoke.c */
 };
@@ -732,7 +733,8 @@ int vg_fire_update(vg_fire_t *f, const vg_fire_input_t *in, vg_emit_fn emit, voi
         f->warned_grey = 1;
         return 0;
     }
-    if (f->frames == 1 || fr->index % GREY_EVERY == 0) {
+    if (f->frames == 1 || fr->t - f->grey_checked >= GREY_EVERY || fr->t < f->grey_checked) {
+        f->grey_checked = fr->t;
         int grey = chroma_grey(fr);
         if (grey && !f->grey && !f->warned_grey) {
             vg_log("fire", VG_LOG_WARNING,

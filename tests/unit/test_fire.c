@@ -118,6 +118,8 @@ static void draw(vg_frame_t *f, vg_image_t *mask, int kind, int k, double rate, 
 
 /* @seconds of @kind, then @after seconds with nothing, at @rate frames a second, over the scene
  * @yaml (NULL: empty) */
+static int index_step = 1; /* frame numbers between analysed frames (frames skipped) */
+
 static void run_scene(const char *yaml, int kind, double rate, double seconds, double after,
                       sink_t *s)
 {
@@ -140,7 +142,7 @@ static void run_scene(const char *yaml, int kind, double rate, double seconds, d
     for (int k = 0; k < n; k++) {
         vg_frame_t *fr = NULL;
         assert_int_equal(vg_frame_new(&fr, W, H, VG_FRAME_CHROMA), 0);
-        fr->index = k, fr->t = k / rate;
+        fr->index = (int64_t)k * index_step, fr->t = k / rate;
         draw(fr, &mask, k / rate < seconds ? kind : NONE, k, rate, &seed);
         vg_fire_input_t in = {.frame = fr, .mask = &mask};
         assert_int_equal(vg_fire_update(f, &in, sink, s), 0);
@@ -170,6 +172,22 @@ static void test_flame(void **state)
     assert_non_null(strstr(s.first.details, "\"kind\":\"flame\""));
     assert_non_null(strstr(s.first.details, "\"flicker\":"));
     assert_non_null(strstr(s.first.details, "\"peak_share\":"));
+}
+
+/* frames skipped between the analysed ones (a live camera's queue dropping, input.max_rate):
+ * the flame flickers from one analysed frame to the next all the same */
+static void test_flame_skipped_frames(void **state)
+{
+    sink_t s;
+    (void)state;
+    run(FLAME, 12.5, 6, 8, &s); /* 12.5 frames a second, numbered 0, 1, 2 ... */
+    assert_int_equal(s.starts, 1);
+    double t1 = s.first.t;
+    index_step = 2; /* ... numbered 0, 2, 4 ...: every other frame of a 25 fps camera skipped */
+    run(FLAME, 12.5, 6, 8, &s);
+    index_step = 1;
+    assert_int_equal(s.starts, 1);
+    assert_true(fabs(s.first.t - t1) < 1e-9);
 }
 
 static void test_not_flames(void **state)
@@ -352,7 +370,7 @@ int main(void)
         cmocka_unit_test(test_color),      cmocka_unit_test(test_flame),
         cmocka_unit_test(test_not_flames), cmocka_unit_test(test_masked),
         cmocka_unit_test(test_resize),     cmocka_unit_test(test_smoke),
-        cmocka_unit_test(test_not_smoke),
+        cmocka_unit_test(test_not_smoke),  cmocka_unit_test(test_flame_skipped_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
