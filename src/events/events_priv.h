@@ -13,6 +13,9 @@ extern const vg_option_t vg__crowd_options[];
 extern const vg_option_t vg__density_options[];
 extern const vg_option_t vg__fall_options[];
 extern const vg_option_t vg__fire_options[];
+/* Mark in @out (cw*ch) the cells of @sx x @sy input pixels whose centre lies under one of @sc's
+ * ignore masks or fixtures (fire.c; fire and smoke). */
+void vg__cells_ignored(const vg_scene_t *sc, uint8_t *out, int cw, int ch, double sx, double sy);
 /* Smoke (smoke.c), run by the fire detector (fire.c) beside the flames on the same input. */
 typedef struct vg_smoke vg_smoke_t;
 int vg__smoke_new(vg_smoke_t **s, const vg_scene_t *scene);

@@ -287,18 +287,22 @@ static int setup_grid(vg_fire_t *f, const vg_frame_t *fr)
     for (size_t i = 0; i < n; i++) f->c_at[i] = f->p_at[i] = -2;
     f->cy0 = ch, f->cy1 = -1, f->gen = 0;
     f->sx = 2.0 * fr->in_w / fr->image.w, f->sy = 2.0 * fr->in_h / fr->image.h;
-    const vg_scene_t *s = f->scene;
-    for (int y = 0; s && y < ch; y++)
-        for (int x = 0; x < cw; x++) {
-            double px = (x + 0.5) * f->sx, py = (y + 0.5) * f->sy;
-            int ig = 0;
-            for (int i = 0; i < s->nb_ignore && !ig; i++)
-                ig = vg_polygon_contains(&s->ignore[i], px, py);
-            for (int i = 0; i < s->nb_fixtures && !ig; i++)
-                ig = vg_polygon_contains(&s->fixtures[i].polygon, px, py);
-            f->ignore[(size_t)y * cw + x] = (uint8_t)ig;
-        }
+    vg__cells_ignored(f->scene, f->ignore, cw, ch, f->sx, f->sy);
     return 0;
+}
+
+void vg__cells_ignored(const vg_scene_t *sc, uint8_t *out, int cw, int ch, double sx, double sy)
+{
+    for (int y = 0; sc && y < ch; y++)
+        for (int x = 0; x < cw; x++) {
+            double px = (x + 0.5) * sx, py = (y + 0.5) * sy;
+            int ig = 0;
+            for (int i = 0; i < sc->nb_ignore && !ig; i++)
+                ig = vg_polygon_contains(&sc->ignore[i], px, py);
+            for (int i = 0; i < sc->nb_fixtures && !ig; i++)
+                ig = vg_polygon_contains(&sc->fixtures[i].polygon, px, py);
+            out[(size_t)y * cw + x] = (uint8_t)ig;
+        }
 }
 
 /* is the chroma grey everywhere sampled (a grey or infrared picture)? */

@@ -143,17 +143,7 @@ static int setup(vg_smoke_t *s, const vg_frame_t *fr)
     /* analysis -> input pixels, from the frame's own scale */
     double in_w = fr->in_w > 0 ? fr->in_w : w, in_h = fr->in_h > 0 ? fr->in_h : h;
     s->sx = CELL * in_w / w, s->sy = CELL * in_h / h;
-    const vg_scene_t *sc = s->scene;
-    for (int y = 0; sc && y < ch; y++)
-        for (int x = 0; x < cw; x++) {
-            double px = (x + 0.5) * s->sx, py = (y + 0.5) * s->sy;
-            int ig = 0;
-            for (int k = 0; k < sc->nb_ignore && !ig; k++)
-                ig = vg_polygon_contains(&sc->ignore[k], px, py);
-            for (int k = 0; k < sc->nb_fixtures && !ig; k++)
-                ig = vg_polygon_contains(&sc->fixtures[k].polygon, px, py);
-            s->ign[(size_t)y * cw + x] = (uint8_t)ig;
-        }
+    vg__cells_ignored(s->scene, s->ign, cw, ch, s->sx, s->sy);
     return 0;
 }
 

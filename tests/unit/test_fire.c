@@ -300,6 +300,8 @@ static void draw_smoke(vg_frame_t *f, int kind, int k, double rate, uint32_t *se
     }
 }
 
+static const char *smoke_scene; /* a scene's YAML for run_smoke (NULL: empty) */
+
 static void run_smoke(int kind, int smoke_on, double seconds, sink_t *s)
 {
     vg_fire_params_t p;
@@ -307,7 +309,12 @@ static void run_smoke(int kind, int smoke_on, double seconds, sink_t *s)
     assert_int_equal(vg_opt_defaults(&p, vg_fire_option_group.options), 0);
     p.smoke = smoke_on;
     vg_scene_t *scene = NULL;
-    assert_int_equal(vg_scene_new_empty(&scene), 0);
+    char err[256];
+    if (smoke_scene)
+        assert_int_equal(
+            vg_scene_parse(&scene, smoke_scene, strlen(smoke_scene), "test", err, sizeof(err)), 0);
+    else
+        assert_int_equal(vg_scene_new_empty(&scene), 0);
     vg_fire_t *f = NULL;
     assert_int_equal(vg_fire_new(&f, scene, &p), 0);
     static uint8_t mbuf[W * H];
@@ -362,6 +369,11 @@ static void test_not_smoke(void **state)
         run_smoke(kinds[i], 1, 16, &s);
         if (s.starts) fail_msg("%s: %d smoke starts", names[i], s.starts);
     }
+    /* the region under an ignore mask (or a fixture an operator marked) */
+    smoke_scene = "masks:\n  ignore:\n    - [[48, 32], [112, 32], [112, 88], [48, 88]]\n";
+    run_smoke(SMOKE, 1, 16, &s);
+    smoke_scene = NULL;
+    assert_int_equal(s.starts, 0);
 }
 
 int main(void)
