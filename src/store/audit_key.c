@@ -203,6 +203,14 @@ int vg_audit_public_key_read(const char *arg, uint8_t pk[32], char *err, size_t 
                  "digits)");
         return VG_EINVAL;
     }
+    if (!strncmp(text, key_head, sizeof(key_head) - 1)) {
+        sodium_memzero(text, sizeof(text));
+        snprintf(err, errlen,
+                 "%s is the secret signing key, not a public key: give its .pub file (and keep "
+                 "the secret one where only the server reads it)",
+                 arg);
+        return VG_EINVAL;
+    }
     if (parse_hex32(text, pk) < 0) {
         snprintf(err, errlen,
                  "%s: not a public key (64 hex digits, the .pub file of vigie audit "

@@ -280,9 +280,11 @@ static void test_audit_signed_anchors(void **state)
     assert_int_equal(vg_audit_public_key_read(pubhex, other[0], err, sizeof(err)), 0);
     assert_memory_equal(pk[0], other[0], 32);
     assert_true(vg_audit_public_key_read("abc", other[0], err, sizeof(err)) < 0);
-    assert_true(vg_audit_public_key_read(key, other[0], err, sizeof(err)) == 0); /* the seed
-                                                       parses as hex but is another key: */
-    assert_memory_not_equal(pk[0], other[0], 32);
+    /* the secret key given where the public one is wanted: refused, saying so */
+    assert_true(vg_audit_public_key_read(key, other[0], err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "is the secret signing key"));
+    memcpy(other[0], pk[0], 32); /* another public key: one bit off */
+    other[0][0] ^= 1;
     /* a key others may read is refused */
     vg_audit_key_t *k2 = NULL;
     chmod(key, 0644);
