@@ -10,7 +10,9 @@
 #ifndef VIGIE_SOURCE_H
 #define VIGIE_SOURCE_H
 
+#ifndef __cplusplus
 #include <stdatomic.h>
+#endif
 
 #include <vigie/clock.h>
 #include <vigie/frame.h>
@@ -83,6 +85,7 @@ int vg_source_open(vg_source_t **out, const char *url, const vg_source_params_t 
  */
 int vg_source_read(vg_source_t *s, vg_frame_t **out);
 
+#ifndef __cplusplus /* C11 atomics; C++ callers (the benchmarks against OpenCV) use vg_source_open */
 /**
  * vg_source_open, ended with VG_ESTOPPED soon after *@cancel becomes non-zero (a signal handler
  * or another thread sets it): opening a named pipe nobody writes to, or a camera that does not
@@ -91,6 +94,7 @@ int vg_source_read(vg_source_t *s, vg_frame_t **out);
 int vg_source_open_cancellable(vg_source_t **out, const char *url, const vg_source_params_t *params,
                                const vg_clock_t *clock, const atomic_int *cancel)
     __attribute__((warn_unused_result));
+#endif
 
 /** The analysis size @params give an input of @in_w x @in_h (input.width, height, upscale). */
 void vg_source_output_size(const vg_source_params_t *params, int in_w, int in_h, int *w, int *h);
