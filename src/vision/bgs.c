@@ -213,11 +213,23 @@ int vg_bgs_background(const vg_bgs_t *b, vg_image_t *out)
 int vg_bgs_long_term(const vg_bgs_t *b, vg_image_t *out)
 {
     if (out->w != b->w || out->h != b->h || out->fmt != VG_PIX_GRAY8) return VG_EINVAL;
+    /* each block's 8 long-term means are contiguous: whole blocks convert in a loop the compiler
+     * vectorises, rounding to nearest even as lrintf does (adding 1.5 * 2^23 leaves the rounded
+     * value in the low bits of a float in [0, 255] + 1.5 * 2^23) */
+    uint8_t tail[8];
     for (int y = 0; y < b->h; y++) {
         uint8_t *o = vg_image_row(out, y);
-        for (int x = 0; x < b->w; x++) {
-            float m = *at(b, P_LM, x, y);
-            o[x] = (uint8_t)(m < 0 ? 0 : m > 255 ? 255 : lrintf(m));
+        for (int bx = 0; bx < b->bw; bx++) {
+            const float *m = b->state + ((size_t)y * b->bw + (size_t)bx) * BLOCK + P_LM * 8;
+            uint8_t *d = (bx + 1) * 8 <= b->w ? o + bx * 8 : tail;
+            for (int k = 0; k < 8; k++) {
+                float v = m[k] < 0 ? 0 : m[k] > 255 ? 255 : m[k];
+                float r = v + 12582912.0f;
+                uint32_t bits;
+                memcpy(&bits, &r, sizeof bits);
+                d[k] = (uint8_t)bits;
+            }
+            if (d == tail) memcpy(o + bx * 8, tail, (size_t)(b->w - bx * 8));
         }
     }
     return 0;

@@ -1,8 +1,10 @@
 /*
- * Connected components of a foreground mask with statistics (Rosenfeld–Pfaltz two-pass
- * labelling with union-find, 8-connectivity). First pass: provisional labels from the four
- * already-visited neighbours, equivalences merged in a union-find forest with path halving.
- * Second pass: accumulate area, box, centroid and static share per root. Objects below the
+ * Connected components of a foreground mask with statistics (8-connectivity), labelled by runs:
+ * the first pass finds each row's runs of foreground (skipping background eight pixels at a
+ * time) and unites each run with the runs of the row above that touch it, in a union-find
+ * forest over runs with path halving (the smaller index, the run met first, is the root). The
+ * second pass adds up area, box, centroid and static share per root, a run at a time. No label
+ * image is written: a frame's cost follows its runs, not its pixels. Objects below the
  * minimum area are dropped; the rest are returned largest first.
  */
 #include <stdlib.h>
@@ -56,71 +58,88 @@ static int by_area_desc(const void *a, const void *b)
     return x->x - y->x;
 }
 
+/* whether the 8 pixels of row @m from @x are all inside the row and all below VG_MASK_STATIC
+ * (foreground levels are the ones with the top bit set) */
+_Static_assert(VG_MASK_STATIC == 128, "foreground levels are those with the top bit set");
+static inline int bg8(const uint8_t *m, int x, int w)
+{
+    uint64_t v;
+    if (x + 8 > w) return 0;
+    memcpy(&v, m + x, sizeof v);
+    return !(v & 0x8080808080808080ull);
+}
+
+/* whether pixel @x of row @m (ignore row @ig or NULL) is foreground */
+static inline int fg_at(const uint8_t *m, const uint8_t *ig, int x)
+{
+    return m[x] >= VG_MASK_STATIC && !(ig && ig[x]);
+}
+
 int vg_components(const vg_image_t *mask, const vg_image_t *ignore, int min_area, vg_objects_t *out)
 {
     int w = mask->w, h = mask->h;
-    size_t n = (size_t)w * h;
-    /* labels (n) + parent table (n/2 + 2 is the most provisional labels 8-connectivity needs;
-     * n + 1 keeps it simple and safe) */
-    size_t need = 2 * n + 2;
+    if (w <= 0 || h <= 0) {
+        out->n = 0;
+        return 0;
+    }
+    /* the scratch: row starts (h + 1), then per run its first and last column and its parent;
+     * a row holds at most w / 2 + 1 runs */
+    size_t maxruns = (size_t)h * ((size_t)w / 2 + 1);
+    size_t need = (size_t)h + 1 + 3 * maxruns;
     if (out->labels_size < need) {
         uint32_t *l = vg_realloc(out->labels, need * sizeof(uint32_t));
         if (!l) return VG_ENOMEM;
         out->labels = l;
         out->labels_size = need;
     }
-    uint32_t *lab = out->labels, *parent = out->labels + n;
-    uint32_t next = 1;
-    parent[0] = 0;
+    uint32_t *rs = out->labels, *xs = rs + h + 1, *xe = xs + maxruns, *parent = xe + maxruns;
+    uint32_t nr = 0;
     for (int y = 0; y < h; y++) {
         const uint8_t *m = vg_image_row(mask, y);
         const uint8_t *ig = ignore ? vg_image_row(ignore, y) : NULL;
-        uint32_t *l = lab + (size_t)y * w, *up = y ? l - w : NULL;
-        for (int x = 0; x < w; x++) {
-            if (m[x] < VG_MASK_STATIC || (ig && ig[x])) {
-                l[x] = 0;
+        uint32_t p = y ? rs[y - 1] : 0, pend = nr; /* the row above's runs */
+        rs[y] = nr;
+        for (int x = 0; x < w;) {
+            if (bg8(m, x, w)) { /* eight background pixels at once (most of a view) */
+                x += 8;
                 continue;
             }
-            uint32_t nb[4] = {x ? l[x - 1] : 0, up && x ? up[x - 1] : 0, up ? up[x] : 0,
-                              up && x + 1 < w ? up[x + 1] : 0};
-            uint32_t best = 0;
-            for (int k = 0; k < 4; k++)
-                if (nb[k] && (!best || nb[k] < best)) best = nb[k];
-            if (!best) {
-                parent[next] = next;
-                l[x] = next++;
-            } else {
-                l[x] = best;
-                for (int k = 0; k < 4; k++)
-                    if (nb[k] && nb[k] != best) unite(parent, best, nb[k]);
+            if (!fg_at(m, ig, x)) {
+                x++;
+                continue;
             }
+            int x0 = x;
+            while (x < w && fg_at(m, ig, x)) x++;
+            uint32_t r = nr++;
+            xs[r] = (uint32_t)x0, xe[r] = (uint32_t)(x - 1), parent[r] = r;
+            /* 8-connectivity: the runs above touching [x0 - 1, x]; the pointer only moves on,
+             * a run above may touch the next run of this row too */
+            while (p < pend && (int)xe[p] + 1 < x0) p++;
+            for (uint32_t q = p; q < pend && (int)xs[q] <= x; q++) unite(parent, r, q);
         }
     }
-    acc_t *acc = vg_calloc(next, sizeof(acc_t));
+    rs[h] = nr;
+    acc_t *acc = vg_calloc(nr ? nr : 1, sizeof(acc_t));
     if (!acc) return VG_ENOMEM;
-    for (uint32_t i = 1; i < next; i++) {
-        acc[i].x0 = w;
-        acc[i].y0 = h;
-        acc[i].x1 = acc[i].y1 = -1;
-    }
     for (int y = 0; y < h; y++) {
         const uint8_t *m = vg_image_row(mask, y);
-        uint32_t *l = lab + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            if (!l[x]) continue;
-            acc_t *a = &acc[find(parent, l[x])];
-            a->area++;
-            a->sx += x;
-            a->sy += y;
-            a->nstatic += m[x] == VG_MASK_STATIC;
-            if (x < a->x0) a->x0 = x;
-            if (x > a->x1) a->x1 = x;
+        for (uint32_t r = rs[y]; r < rs[y + 1]; r++) {
+            acc_t *a = &acc[find(parent, r)];
+            int x0 = (int)xs[r], x1 = (int)xe[r], len = x1 - x0 + 1, nst = 0;
+            for (int x = x0; x <= x1; x++) nst += m[x] == VG_MASK_STATIC;
+            if (!a->area) a->x0 = x0, a->x1 = x1, a->y0 = y, a->y1 = y;
+            a->area += len;
+            a->sx += (int64_t)(x0 + x1) * len / 2;
+            a->sy += (int64_t)y * len;
+            a->nstatic += nst;
+            if (x0 < a->x0) a->x0 = x0;
+            if (x1 > a->x1) a->x1 = x1;
             if (y < a->y0) a->y0 = y;
             if (y > a->y1) a->y1 = y;
         }
     }
     out->n = 0;
-    for (uint32_t i = 1; i < next; i++) {
+    for (uint32_t i = 0; i < nr; i++) {
         acc_t *a = &acc[i];
         if (!a->area || a->area < min_area) continue;
         if (out->n == out->cap) {

@@ -132,59 +132,106 @@ int vg_mask_clean(vg_image_t *dst, const vg_image_t *src, vg_pool_t *pool)
 
 /* ---- binary morphology on 255-valued masks (the abandoned-object candidates' cleaning) ---- */
 
+/* A 3x3 step in two passes that the compiler vectorises: the vertical combination of the three
+ * rows (all 255, or any 255) into @tmp for every row first, then per row the horizontal
+ * combination of three of those, written over the image (each pixel reads only itself there).
+ * Borders repeat the edge pixel, as a clamped window would. */
 void vg_mask_morph3(vg_image_t *o, uint8_t *tmp, const uint8_t *limit, int dilate, uint8_t keep)
 {
     int w = o->w, h = o->h;
+    if (w <= 0 || h <= 0) return;
     for (int y = 0; y < h; y++) {
         const uint8_t *r = vg_image_row(o, y), *ru = y ? r - o->stride : r,
                       *rd = y + 1 < h ? r + o->stride : r;
         uint8_t *t = tmp + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            int xl = x ? x - 1 : x, xr = x + 1 < w ? x + 1 : x;
-            int n = (ru[xl] == 255) + (ru[x] == 255) + (ru[xr] == 255) + (r[xl] == 255) +
-                    (r[x] == 255) + (r[xr] == 255) + (rd[xl] == 255) + (rd[x] == 255) +
-                    (rd[xr] == 255);
+        if (dilate)
+            for (int x = 0; x < w; x++)
+                t[x] = (uint8_t)((ru[x] == 255) | (r[x] == 255) | (rd[x] == 255)) * 255;
+        else
+            for (int x = 0; x < w; x++)
+                t[x] = (uint8_t)((ru[x] == 255) & (r[x] == 255) & (rd[x] == 255)) * 255;
+    }
+    for (int y = 0; y < h; y++) {
+        uint8_t *r = vg_image_row(o, y);
+        const uint8_t *t = tmp + (size_t)y * w, *l = limit ? limit + (size_t)y * w : NULL;
+        uint8_t first = w > 1 ? (dilate ? t[0] | t[1] : t[0] & t[1]) : t[0];
+        uint8_t last = w > 1 ? (dilate ? t[w - 2] | t[w - 1] : t[w - 2] & t[w - 1]) : t[0];
+        uint8_t p0 = r[0], pl = r[w - 1];
+        if (dilate && l)
+            for (int x = 1; x < w - 1; x++) {
+                uint8_t p = r[x],
+                        on = (uint8_t)((p == 255) * 255) |
+                             ((t[x - 1] | t[x] | t[x + 1]) & (uint8_t)((l[x] == 255) * 255));
+                r[x] = on | (uint8_t)((p == keep) * keep);
+            }
+        else if (dilate)
+            for (int x = 1; x < w - 1; x++) {
+                uint8_t p = r[x], on = (uint8_t)((p == 255) * 255) | t[x - 1] | t[x] | t[x + 1];
+                r[x] = on | (uint8_t)((p == keep) * keep);
+            }
+        else
+            for (int x = 1; x < w - 1; x++) {
+                uint8_t p = r[x], on = (uint8_t)((p == 255) * 255) & t[x - 1] & t[x] & t[x + 1];
+                r[x] = on | (uint8_t)((p == keep) * keep);
+            }
+        /* the two ends (the same pixel when w == 1), from the values read before the row */
+        for (int e = 0; e < 2 && (e == 0 || w > 1); e++) {
+            int x = e ? w - 1 : 0;
+            uint8_t p = e ? pl : p0, n = e ? last : first, on;
             if (dilate)
-                t[x] = r[x] == 255 || (n && (!limit || limit[(size_t)y * w + x] == 255)) ? 255
-                       : r[x] == keep                                                    ? keep
-                                                                                         : 0;
+                on = (uint8_t)((p == 255) * 255) | (l && l[x] != 255 ? 0 : n);
             else
-                t[x] = r[x] == 255 && n == 9 ? 255 : r[x] == keep ? keep : 0;
+                on = (uint8_t)((p == 255) * 255) & n;
+            r[x] = on | (uint8_t)((p == keep) * keep);
         }
     }
-    for (int y = 0; y < h; y++) memcpy(vg_image_row(o, y), tmp + (size_t)y * w, (size_t)w);
 }
 
+/* The flood runs along rows: a seed grows into the whole run of reachable pixels it lies in,
+ * which is marked at once, and the rows above and below seed one pixel per run touching it
+ * (4-connectivity). Every seed is a distinct pixel marked when pushed, so the stack never holds
+ * more than w * h. */
 void vg_mask_fill_holes(vg_image_t *o, uint8_t *mark, int32_t *stack)
 {
     int w = o->w, h = o->h, n = 0;
+    if (w <= 0 || h <= 0) return;
     memset(mark, 0, (size_t)w * h); /* 1: not 255 and reached from the border */
-#define PUSH(x, y)                                                                                 \
+#define SEED(x, y)                                                                                 \
     do {                                                                                           \
         size_t i_ = (size_t)(y)*w + (x);                                                           \
         if (!mark[i_] && vg_image_row(o, (y))[(x)] != 255) mark[i_] = 1, stack[n++] = (int32_t)i_; \
     } while (0)
     for (int x = 0; x < w; x++) {
-        PUSH(x, 0);
-        PUSH(x, h - 1);
+        SEED(x, 0);
+        SEED(x, h - 1);
     }
     for (int y = 0; y < h; y++) {
-        PUSH(0, y);
-        PUSH(w - 1, y);
+        SEED(0, y);
+        SEED(w - 1, y);
     }
     while (n) {
         int32_t i = stack[--n];
-        int x = i % w, y = i / w;
-        if (x > 0) PUSH(x - 1, y);
-        if (x + 1 < w) PUSH(x + 1, y);
-        if (y > 0) PUSH(x, y - 1);
-        if (y + 1 < h) PUSH(x, y + 1);
+        int x = i % w, y = i / w, x0 = x, x1 = x;
+        const uint8_t *r = vg_image_row(o, y);
+        uint8_t *m = mark + (size_t)y * w;
+        while (x0 > 0 && r[x0 - 1] != 255 && !m[x0 - 1]) m[--x0] = 1;
+        while (x1 + 1 < w && r[x1 + 1] != 255 && !m[x1 + 1]) m[++x1] = 1;
+        for (int dy = -1; dy <= 1; dy += 2) {
+            int yy = y + dy;
+            if (yy < 0 || yy >= h) continue;
+            const uint8_t *rr = vg_image_row(o, yy);
+            const uint8_t *mm = mark + (size_t)yy * w;
+            for (int xx = x0, in = 0; xx <= x1; xx++) {
+                int open = rr[xx] != 255 && !mm[xx];
+                if (open && !in) SEED(xx, yy); /* one seed per run; its flood takes the rest */
+                in = open;
+            }
+        }
     }
-#undef PUSH
+#undef SEED
     for (int y = 0; y < h; y++) {
         uint8_t *r = vg_image_row(o, y);
         const uint8_t *m = mark + (size_t)y * w;
-        for (int x = 0; x < w; x++)
-            if (!m[x]) r[x] = 255;
+        for (int x = 0; x < w; x++) r[x] = m[x] ? r[x] : 255;
     }
 }

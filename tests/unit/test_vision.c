@@ -238,6 +238,207 @@ static void test_kernels_agree(void **state)
     run_close(&b);
 }
 
+/* The 3x3 morphology step against a plain loop over a clamped window, on random masks of 0,
+ * 255 and a kept value (and a stray one), in views whose stride is wider than they are, with
+ * and without a limit, for widths and heights from 1 up. */
+static void ref_morph3(uint8_t *o, int w, int h, int stride, const uint8_t *limit, int dilate,
+                       uint8_t keep)
+{
+    uint8_t *t = malloc((size_t)w * h);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int n = 0;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int qx = x + dx < 0 ? 0 : x + dx >= w ? w - 1 : x + dx;
+                    int qy = y + dy < 0 ? 0 : y + dy >= h ? h - 1 : y + dy;
+                    n += o[(size_t)qy * stride + qx] == 255;
+                }
+            uint8_t p = o[(size_t)y * stride + x];
+            if (dilate)
+                t[(size_t)y * w + x] =
+                    p == 255 || (n && (!limit || limit[(size_t)y * w + x] == 255)) ? 255
+                    : p == keep                                                    ? keep
+                                                                                   : 0;
+            else
+                t[(size_t)y * w + x] = p == 255 && n == 9 ? 255 : p == keep ? keep : 0;
+        }
+    for (int y = 0; y < h; y++) memcpy(o + (size_t)y * stride, t + (size_t)y * w, (size_t)w);
+    free(t);
+}
+
+static void test_morph3_matches_plain_loop(void **state)
+{
+    (void)state;
+    unsigned seed = 12345;
+    const int sizes[][2] = {{1, 1}, {1, 7}, {2, 2}, {3, 5}, {17, 9}, {64, 33}, {130, 71}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (int mode = 0; mode < 3; mode++) {
+            int w = sizes[k][0], h = sizes[k][1], stride = w + 5;
+            uint8_t *a = malloc((size_t)stride * h), *b = malloc((size_t)stride * h);
+            uint8_t *lim = malloc((size_t)w * h), *tmp = malloc((size_t)w * h);
+            for (int i = 0; i < stride * h; i++) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned r = (seed >> 16) % 10;
+                a[i] = r < 5 ? 255 : r < 7 ? 1 : r < 9 ? 0 : 7;
+            }
+            for (int i = 0; i < w * h; i++) {
+                seed = seed * 1103515245u + 12345u;
+                lim[i] = (seed >> 16) % 3 ? 255 : 0;
+            }
+            memcpy(b, a, (size_t)stride * h);
+            vg_image_t img = {.w = w, .h = h, .stride = stride, .fmt = VG_PIX_GRAY8, .data = a};
+            const uint8_t *l = mode == 2 ? lim : NULL;
+            int dilate = mode != 0;
+            vg_mask_morph3(&img, tmp, l, dilate, 1);
+            ref_morph3(b, w, h, stride, l, dilate, 1);
+            for (int y = 0; y < h; y++)
+                assert_memory_equal(a + (size_t)y * stride, b + (size_t)y * stride, (size_t)w);
+            free(a), free(b), free(lim), free(tmp);
+        }
+}
+
+/* Hole filling against a plain 4-connected flood from the border, on random masks (sparse and
+ * dense walls, so that both big open areas and many small holes occur) in wider-stride views. */
+static void ref_fill_holes(uint8_t *o, int w, int h, int stride)
+{
+    uint8_t *m = calloc((size_t)w * h, 1);
+    int32_t *st = malloc(sizeof *st * (size_t)w * h * 4 + 64);
+    int n = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if ((x == 0 || y == 0 || x == w - 1 || y == h - 1) && o[(size_t)y * stride + x] != 255)
+                m[(size_t)y * w + x] = 1, st[n++] = y * w + x;
+    while (n) {
+        int i = st[--n], x = i % w, y = i / w;
+        const int d[4][2] = {{-1, 0}, {1, 0}, {0, -1}, {0, 1}};
+        for (int k = 0; k < 4; k++) {
+            int qx = x + d[k][0], qy = y + d[k][1];
+            if (qx < 0 || qy < 0 || qx >= w || qy >= h) continue;
+            if (m[(size_t)qy * w + qx] || o[(size_t)qy * stride + qx] == 255) continue;
+            m[(size_t)qy * w + qx] = 1, st[n++] = qy * w + qx;
+        }
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (!m[(size_t)y * w + x]) o[(size_t)y * stride + x] = 255;
+    free(m), free(st);
+}
+
+static void test_fill_holes_matches_plain_flood(void **state)
+{
+    (void)state;
+    unsigned seed = 777;
+    const int sizes[][2] = {{1, 1}, {1, 9}, {9, 1}, {3, 3}, {40, 23}, {200, 120}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (int density = 3; density <= 7; density += 2) {
+            int w = sizes[k][0], h = sizes[k][1], stride = w + 3;
+            uint8_t *a = malloc((size_t)stride * h), *b = malloc((size_t)stride * h);
+            uint8_t *mark = malloc((size_t)w * h);
+            int32_t *stack = malloc(sizeof *stack * (size_t)w * h);
+            for (int i = 0; i < stride * h; i++) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned r = (seed >> 16) % 10;
+                a[i] = r < (unsigned)density ? 255 : r == 9 ? 1 : 0;
+            }
+            memcpy(b, a, (size_t)stride * h);
+            vg_image_t img = {.w = w, .h = h, .stride = stride, .fmt = VG_PIX_GRAY8, .data = a};
+            vg_mask_fill_holes(&img, mark, stack);
+            ref_fill_holes(b, w, h, stride);
+            for (int y = 0; y < h; y++)
+                assert_memory_equal(a + (size_t)y * stride, b + (size_t)y * stride, (size_t)w);
+            free(a), free(b), free(mark), free(stack);
+        }
+}
+
+/* Components against a plain 8-connected flood on random masks (levels 0, shadow, static and
+ * moving) with and without an ignore mask: the same objects, in the same order, with the same
+ * statistics. */
+static void test_components_match_plain_flood(void **state)
+{
+    (void)state;
+    unsigned seed = 4242;
+    const int sizes[][2] = {{1, 1}, {1, 12}, {12, 1}, {5, 4}, {37, 21}, {160, 90}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (int variant = 0; variant < 4; variant++) {
+            int w = sizes[k][0], h = sizes[k][1], stride = w + 9, fgp = 3 + 2 * (variant & 1);
+            uint8_t *m = calloc((size_t)stride * h, 1), *ig = calloc((size_t)w * h, 1);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    seed = seed * 1103515245u + 12345u;
+                    unsigned r = (seed >> 16) % 10;
+                    m[(size_t)y * stride + x] = r < (unsigned)fgp ? (r & 1 ? 255 : 128)
+                                                : r == 9          ? 64
+                                                                  : 0;
+                    seed = seed * 1103515245u + 12345u;
+                    ig[(size_t)y * w + x] = (variant & 2) && (seed >> 16) % 7 == 0;
+                }
+            vg_image_t mi = {.w = w, .h = h, .stride = stride, .fmt = VG_PIX_GRAY8, .data = m};
+            vg_image_t ii = {.w = w, .h = h, .stride = w, .fmt = VG_PIX_GRAY8, .data = ig};
+            const vg_image_t *ign = variant & 2 ? &ii : NULL;
+            vg_objects_t got;
+            vg_objects_init(&got);
+            int n = vg_components(&mi, ign, 2, &got);
+            /* the plain way: flood each unvisited foreground pixel in raster order */
+            int *seen = calloc((size_t)w * h, sizeof(int)), *st = malloc(sizeof(int) * w * h);
+            vg_object_t *want = calloc((size_t)w * h + 1, sizeof(vg_object_t));
+            int nw = 0;
+            for (int i0 = 0; i0 < w * h; i0++) {
+#define FG(i) (m[(size_t)((i) / w) * stride + (i) % w] >= 128 && !(ign && ig[(i)]))
+                if (seen[i0] || !FG(i0)) continue;
+                int ns = 0, area = 0, nst = 0, x0 = w, y0 = h, x1 = -1, y1 = -1;
+                double sx = 0, sy = 0;
+                seen[i0] = 1, st[ns++] = i0;
+                while (ns) {
+                    int i = st[--ns], x = i % w, y = i / w;
+                    area++, sx += x, sy += y, nst += m[(size_t)y * stride + x] == 128;
+                    x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
+                    y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++) {
+                            int qx = x + dx, qy = y + dy, q = qy * w + qx;
+                            if (qx < 0 || qy < 0 || qx >= w || qy >= h || seen[q] || !FG(q))
+                                continue;
+                            seen[q] = 1, st[ns++] = q;
+                        }
+                }
+#undef FG
+                if (area < 2) continue;
+                want[nw++] = (vg_object_t){.x = x0,
+                                           .y = y0,
+                                           .w = x1 - x0 + 1,
+                                           .h = y1 - y0 + 1,
+                                           .area = area,
+                                           .cx = sx / area,
+                                           .cy = sy / area,
+                                           .static_frac = (double)nst / area};
+            }
+            assert_int_equal(n, nw);
+            /* largest first, then top, then left: the same order as vg_components */
+            for (int i = 0; i < nw; i++)
+                for (int j = i + 1; j < nw; j++) {
+                    vg_object_t *a = &want[i], *b = &want[j];
+                    if (b->area > a->area ||
+                        (b->area == a->area && (b->y < a->y || (b->y == a->y && b->x < a->x)))) {
+                        vg_object_t t = *a;
+                        *a = *b, *b = t;
+                    }
+                }
+            for (int i = 0; i < n; i++) {
+                const vg_object_t *g = &got.obj[i], *e = &want[i];
+                assert_int_equal(g->area, e->area);
+                assert_int_equal(g->x, e->x);
+                assert_int_equal(g->y, e->y);
+                assert_int_equal(g->w, e->w);
+                assert_int_equal(g->h, e->h);
+                assert_true(fabs(g->cx - e->cx) < 1e-9 && fabs(g->cy - e->cy) < 1e-9);
+                assert_true(fabs(g->static_frac - e->static_frac) < 1e-12);
+            }
+            vg_objects_close(&got);
+            free(m), free(ig), free(seen), free(st), free(want);
+        }
+}
+
 static void test_clean_and_components(void **state)
 {
     enum { W = 20, H = 10 };
@@ -426,6 +627,9 @@ int main(void)
         cmocka_unit_test(test_thread_invariance),
         cmocka_unit_test(test_kernels_agree),
         cmocka_unit_test(test_clean_and_components),
+        cmocka_unit_test(test_morph3_matches_plain_loop),
+        cmocka_unit_test(test_fill_holes_matches_plain_flood),
+        cmocka_unit_test(test_components_match_plain_flood),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_flow_accuracy),
         cmocka_unit_test(test_flow_threads),
