@@ -73,6 +73,17 @@ enum {
 int vg_infer_submit_flags(vg_infer_client_t *c, vg_frame_t *frame, const float *region,
                           unsigned flags);
 
+/**
+ * A request still waiting its turn (queued, not yet running) is moved to @frame, a newer one
+ * (its reference taken, the older dropped), and to @region when not NULL (else the one asked
+ * stays): the request keeps its place in the queue, and its result says what the camera sees
+ * now rather than when it asked — on a box where the detector is behind, seconds later. Returns
+ * 0 when moved, VG_EBUSY when the request runs or ran already (nothing changes), VG_EAGAIN with
+ * nothing asked, VG_EINVAL as vg_infer_submit.
+ */
+int vg_infer_refresh(vg_infer_client_t *c, vg_frame_t *frame, const float *region)
+    __attribute__((warn_unused_result));
+
 /** What a finished request found. */
 typedef struct vg_infer_result {
     int64_t frame_index; /**< the frame it was asked for */
@@ -102,6 +113,7 @@ typedef struct vg_infer_stats {
     double pose_busy; /**< seconds of busy spent in the pose model */
     vg_hist_t wait;   /**< per request: from its submit to the service taking it up (queue) */
     vg_hist_t run;    /**< per request: in the models */
+    int64_t refreshed; /**< queued requests moved to a newer frame (vg_infer_refresh) */
 } vg_infer_stats_t;
 void vg_infer_get_stats(vg_infer_t *s, vg_infer_stats_t *st);
 /** The counters of the process's running service into @st: 1, or 0 when none runs. Any thread. */

@@ -567,10 +567,16 @@ static void settle_shadows(vg_abandon_t *ab, const vg_abandon_input_t *in)
     uint8_t *seen = ab->tmp;
     int32_t *list = ab->stack;
     for (int y = y0; y < y1; y++) memset(seen + (size_t)y * w + x0, 0, (size_t)(x1 - x0));
+    /* only regions holding a shadow-like pixel can change: floods start from those (the flood
+     * takes the whole region, whichever of its pixels it starts from) */
     for (int y = y0; y < y1; y++)
         for (int x = x0; x < x1; x++) {
+            const uint8_t *row = vg_image_row(o, y);
+            const uint8_t *nx = memchr(row + x, SHADOW, (size_t)(x1 - x));
+            if (!nx) break;
+            x = (int)(nx - row);
             size_t i0 = (size_t)y * w + x;
-            if (seen[i0] || !vg_image_row(o, y)[x]) continue;
+            if (seen[i0]) continue;
             /* flood the region (8-connectivity), listing its pixels */
             int head = 0, tail = 0, inside = 0, kept = 0, shadowy = 0;
             int rx0 = x, rx1 = x, ry0 = y, ry1 = y;
@@ -617,14 +623,17 @@ static void object_image(vg_abandon_t *ab, const vg_abandon_input_t *in, int fre
         uint8_t *r = vg_image_row(o, y);
         memset(r, 0, (size_t)ab->w);
         if (!memchr(m, VG_MASK_STATIC, (size_t)ab->w)) continue;
-        for (int x = 0; x < ab->w; x++)
-            if (m[x] == VG_MASK_STATIC && !(ig && ig[x])) {
-                r[x] = 255;
-                if (x < bx0) bx0 = x;
-                if (x > bx1) bx1 = x;
-                if (y < by0) by0 = y;
-                by1 = y;
-            }
+        if (ig)
+            for (int x = 0; x < ab->w; x++) r[x] = (uint8_t)((m[x] == VG_MASK_STATIC && !ig[x]) * 255);
+        else
+            for (int x = 0; x < ab->w; x++) r[x] = (uint8_t)((m[x] == VG_MASK_STATIC) * 255);
+        const uint8_t *first = memchr(r, 255, (size_t)ab->w);
+        if (!first) continue;
+        const uint8_t *last = memrchr(r, 255, (size_t)ab->w);
+        if (first - r < bx0) bx0 = (int)(first - r);
+        if (last - r > bx1) bx1 = (int)(last - r);
+        if (y < by0) by0 = y;
+        by1 = y;
     }
     /* the work below is limited to the static pixels' box and a margin (ROI_MARGIN) */
     ab->has_roi = bx1 >= 0;
@@ -648,9 +657,14 @@ static void object_image(vg_abandon_t *ab, const vg_abandon_input_t *in, int fre
             const uint8_t *g = vg_image_row(in->gray, y), *b = vg_image_row(in->background, y);
             const uint8_t *gu = g - in->gray->stride, *gd = g + in->gray->stride;
             const uint8_t *bu = b - in->background->stride, *bd = b + in->background->stride;
-            for (int x = bx0 > 1 ? bx0 : 1; x <= bx1 && x < ab->w - 1; x++) {
-                if (!r[x] || g[x] < ab->p.shadow_min * b[x] || g[x] > ab->p.shadow_max * b[x])
-                    continue;
+            int xe = bx1 < ab->w - 2 ? bx1 : ab->w - 2; /* the last column tested */
+            for (int x = bx0 > 1 ? bx0 : 1; x <= xe; x++) {
+                if (!r[x]) { /* to the next static pixel at once */
+                    const uint8_t *nx = memchr(r + x, 255, (size_t)(xe - x + 1));
+                    if (!nx) break;
+                    x = (int)(nx - r);
+                }
+                if (g[x] < ab->p.shadow_min * b[x] || g[x] > ab->p.shadow_max * b[x]) continue;
                 int gc = abs(g[x + 1] - g[x - 1]) + abs(gd[x] - gu[x]);
                 int gb = abs(b[x + 1] - b[x - 1]) + abs(bd[x] - bu[x]);
                 /* the floor's texture hidden (clear in the background, lost in the picture)

@@ -21,7 +21,10 @@
  *    weapon stage asks for the hands of a person seen near a knife), in the order asked; their
  *    results are published with the asker's tag and counted as early looks (reshape).
  * Requests refused because the inference thread is busy with other cameras are simply asked
- * again on a later frame.
+ * again on a later frame. A request waiting its turn behind other cameras' is moved to each new
+ * frame (vg_infer_refresh; a track's region follows the track): on a box where the detector is
+ * behind, a look comes late but is about the present, so that its boxes land on the tracks and
+ * the persons where they are now, not where they were seconds before.
  */
 #include <math.h>
 #include <stdio.h>
@@ -149,6 +152,7 @@ typedef struct detect_stage {
     int pick_reshape;    /* choose() picked such a region */
     int tiles_left;      /* strips of the current whole frame still to ask for */
     int64_t pending_id;  /* or the track it looks at */
+    int pending_what;    /* what choose() picked for the request in flight; 0: none */
     double last_whole;   /* scene time of the last whole-frame request */
     vg_detection_t *det;
     int ndet, capdet;
@@ -301,6 +305,7 @@ static int collect(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a
     vg_infer_result_t r;
     int got = vg_infer_poll(d->cl, &r);
     if (got <= 0) return 0;
+    d->pending_what = 0;
     d->results++;
     if (r.error < 0) {
         vg_log("detect", VG_LOG_WARNING, "camera %s: detector error on frame %lld: %s", a->camera,
@@ -354,6 +359,17 @@ static int reshaped(const detect_params_t *p, const vg_track_label_t *l, const v
     return rw > hi || rw < lo || rh > hi || rh < lo;
 }
 
+/* the region looked at for a track's box @b: grown by detect.margin on each side, square, at
+ * least 96 pixels (small objects get the detector's full resolution) */
+static void track_region(const detect_params_t *p, const double *b, float *region)
+{
+    double side = fmax(b[2], b[3]) * (1 + 2 * p->margin);
+    if (side < 96) side = 96;
+    double cx = b[0] + b[2] / 2, cy = b[1] + b[3] / 2;
+    region[0] = (float)(cx - side / 2), region[1] = (float)(cy - side / 2);
+    region[2] = region[3] = (float)side;
+}
+
 /* The next thing to ask for, if any: 1 whole frame, 2 a region (in @region), 3 and 4 a strip
  * of a whole frame, 5 the oldest close look asked for (in @region), 0 nothing. */
 static int choose(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a, float *region,
@@ -393,14 +409,32 @@ static int choose(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a,
         if (seen < oldest) oldest = seen, pick = i, d->pick_reshape = early;
     }
     if (pick < 0) return 0;
-    const double *b = t[pick].box;
-    double side = fmax(b[2], b[3]) * (1 + 2 * p->margin);
-    if (side < 96) side = 96;
-    double cx = b[0] + b[2] / 2, cy = b[1] + b[3] / 2;
-    region[0] = (float)(cx - side / 2), region[1] = (float)(cy - side / 2);
-    region[2] = region[3] = (float)side;
+    track_region(p, t[pick].box, region);
     *track = t[pick].id;
     return 2;
+}
+
+/* A request still queued (the detector serving other cameras first) is moved to this frame, so
+ * that its result is about now: a whole frame, a strip or a close look stays where it was, a
+ * track's region follows the track. */
+static void refresh(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a)
+{
+    float region[4];
+    const float *r = NULL;
+    if (d->pending_what == 2) {
+        vg_tracker_t *tr = a->slot[VG_SLOT_TRACKS];
+        int nt = 0;
+        const vg_track_t *t = tr ? vg_tracker_tracks(tr, &nt) : NULL;
+        for (int i = 0; i < nt; i++)
+            if (t[i].id == d->pending_id) {
+                track_region(p, t[i].box, region);
+                r = region;
+                break;
+            }
+    }
+    int ret = vg_infer_refresh(d->cl, a->frame, r);
+    if (ret == VG_EINVAL && r) ret = vg_infer_refresh(d->cl, a->frame, NULL); /* off the frame */
+    (void)ret; /* running or done: its result comes as it is */
 }
 
 static int detect_process(vg_stage_t *st, vg_analysis_t *a)
@@ -410,6 +444,7 @@ static int detect_process(vg_stage_t *st, vg_analysis_t *a)
     int ret;
     forget_ended(d, a->slot[VG_SLOT_TRACKS]);
     if ((ret = collect(d, p, a)) < 0) return ret;
+    if (d->pending_what && !p->wait) refresh(d, p, a);
     float region[4];
     int64_t track = 0;
     int what;
@@ -434,6 +469,7 @@ static int detect_process(vg_stage_t *st, vg_analysis_t *a)
             d->pending_whole = what == 1 || what == 3;
             d->pending_reshape = early || what == 5;
             d->pending_id = track;
+            d->pending_what = what;
             if (what == 3 || what == 4) d->tiles_left--;
             if (what == 1 || what == 3)
                 d->last_whole = a->frame->t, d->whole++;

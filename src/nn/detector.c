@@ -136,6 +136,15 @@ static const vg_option_t detector_options[] = {
      .max = 1000,
      .flags = VG_OPT_LIVE,
      .help = "most detections per frame"},
+    {.name = "nice",
+     .type = VG_OPT_INT,
+     .offset = OFF(nice),
+     .def.i = 0,
+     .min = 0,
+     .max = 19,
+     .help = "the inference thread's scheduling niceness above the cameras' (0: the same; "
+             "higher: when CPU is short the cameras keep their frames and the detector looks "
+             "less often; one value per process, the first camera's)"},
     {.name = NULL},
 };
 #undef OFF

@@ -10,12 +10,18 @@
  * end (the run reads its frame).
  *
  * The thread pins OpenBLAS to one thread: the service is meant to take one core, whatever the
- * number of cameras.
+ * number of cameras. With detector.nice it runs below the cameras: on a box short of CPU the
+ * cameras keep their frames and the detector's looks (served in turn, one per camera at a time)
+ * thin out instead — the looks a camera gets are in the metrics.
  */
 #include <cblas.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <vigie/clock.h>
 #include <vigie/error.h>
@@ -55,7 +61,7 @@ struct vg_infer {
     vg_pose_t *pose; /* loaded on the first VG_INFER_POSE request */
     int pose_failed; /* it could not be: said once */
     char model[64], models_dir[4096];
-    int max_det;
+    int max_det, nice;
     vg_infer_client_t *head, *tail;
     vg_infer_stats_t stats;
 };
@@ -156,6 +162,15 @@ static void *service_main(void *arg)
 {
     vg_infer_t *s = arg;
     openblas_set_num_threads(1);
+    if (s->nice > 0) { /* Linux: a thread's niceness is its own (setpriority on its id) */
+        errno = 0;
+        int base = getpriority(PRIO_PROCESS, 0);
+        if (errno) base = 0;
+        int want = base + s->nice > 19 ? 19 : base + s->nice;
+        if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), want) < 0)
+            vg_log(COMP, VG_LOG_WARNING, "cannot lower the inference thread's priority (%s): it "
+                   "competes with the cameras as an equal", strerror(errno));
+    }
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->stop && !s->head) pthread_cond_wait(&s->work, &s->mu);
@@ -225,6 +240,7 @@ int vg_infer_acquire(vg_infer_t **out, const vg_detector_params_t *p, char *err,
     snprintf(s->model, sizeof(s->model), "%s", p->model);
     snprintf(s->models_dir, sizeof(s->models_dir), "%s", p->models_dir);
     s->max_det = p->max_detections;
+    s->nice = p->nice;
     if ((ret = vg_detector_new(&s->det, p, err, errlen)) < 0) {
         service_free(s);
         goto end;
@@ -346,6 +362,33 @@ int vg_infer_submit_flags(vg_infer_client_t *c, vg_frame_t *frame, const float *
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->mu);
     return 0;
+}
+
+int vg_infer_refresh(vg_infer_client_t *c, vg_frame_t *frame, const float *region)
+{
+    vg_infer_t *s = c->s;
+    if (!frame || !frame->color.data || frame->color.fmt != VG_PIX_BGR24) return VG_EINVAL;
+    if (region && (!(region[2] >= 1) || !(region[3] >= 1) || !(region[0] < frame->color.w) ||
+                   !(region[1] < frame->color.h) || !(region[0] + region[2] > 0) ||
+                   !(region[1] + region[3] > 0)))
+        return VG_EINVAL;
+    vg_frame_t *old = NULL;
+    int ret;
+    pthread_mutex_lock(&s->mu);
+    if (c->state == QUEUED) {
+        old = c->frame;
+        c->frame = vg_frame_ref(frame);
+        if (region) memcpy(c->region, region, sizeof(c->region));
+        c->res.frame_index = frame->index;
+        c->res.t = frame->t;
+        s->stats.refreshed++;
+        ret = 0;
+    } else {
+        ret = c->state == IDLE ? VG_EAGAIN : VG_EBUSY;
+    }
+    pthread_mutex_unlock(&s->mu);
+    vg_frame_unref(&old);
+    return ret;
 }
 
 int vg_infer_poll(vg_infer_client_t *c, vg_infer_result_t *out)

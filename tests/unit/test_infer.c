@@ -151,6 +151,67 @@ static void test_client_requests(void **state)
     vg_opt_free(&other, vg_detector_option_group.options);
 }
 
+/* A request waiting its turn behind another camera's is moved to a newer frame (and region)
+ * and keeps its place: its result is about the newer frame. A running or finished request is
+ * left as it is; nothing asked, nothing to move. (B queues behind A, whose run lasts many
+ * milliseconds: the refresh right after B's submit finds it queued, in all but a try where this
+ * thread was held longer than A's run; a few tries allow for that.) */
+static void test_queued_request_refreshed(void **state)
+{
+    const char *md = models_dir(), *sh = tu_shared();
+    char err[1024];
+    (void)state;
+    if (!md || !sh) {
+        fprintf(stderr, "models/ or ../shared absent: skipping\n");
+        skip();
+    }
+    vg_detector_params_t p = params(md);
+    vg_infer_t *s;
+    assert_int_equal(vg_infer_acquire(&s, &p, err, sizeof(err)), 0);
+    vg_infer_client_t *a, *b;
+    assert_int_equal(vg_infer_client_new(s, &a), 0);
+    assert_int_equal(vg_infer_client_new(s, &b), 0);
+    vg_frame_t *f = vtest_frame(sh), *g = vtest_frame(sh);
+    g->index = 250, g->t = 25;
+    vg_infer_result_t r;
+    float half[4] = {0, 0, 384, 576}, off[4] = {5000, 0, 10, 10};
+    assert_int_equal(vg_infer_refresh(b, g, NULL), VG_EAGAIN); /* nothing asked */
+    int moved = 0;
+    for (int k = 0; k < 20 && !moved; k++) {
+        assert_int_equal(vg_infer_submit(a, f, NULL), 0);
+        assert_int_equal(vg_infer_submit(b, f, NULL), 0);
+        assert_int_equal(vg_infer_refresh(b, g, off), VG_EINVAL); /* a region off the frame */
+        int ret = vg_infer_refresh(b, g, half);
+        assert_true(ret == 0 || ret == VG_EBUSY);
+        vg_infer_wait(a);
+        vg_infer_wait(b);
+        assert_int_equal(vg_infer_poll(a, &r), 1);
+        assert_int_equal(r.frame_index, 200);
+        assert_int_equal(vg_infer_poll(b, &r), 1);
+        assert_int_equal(r.error, 0);
+        if (ret == 0) {
+            moved = 1;
+            assert_int_equal(r.frame_index, 250);
+            assert_true(r.t == 25);
+            assert_true(r.region[0] == 0 && r.region[2] == 384 && r.region[3] == 576);
+            for (int i = 0; i < r.n; i++) assert_true(r.det[i].x < 384);
+        } else {
+            assert_int_equal(r.frame_index, 200);
+        }
+        assert_int_equal(vg_infer_refresh(b, g, NULL), VG_EAGAIN); /* read: nothing asked */
+    }
+    assert_true(moved);
+    vg_infer_stats_t st;
+    vg_infer_get_stats(s, &st);
+    assert_true(st.refreshed >= 1);
+    vg_infer_client_free(&a);
+    vg_infer_client_free(&b);
+    vg_frame_unref(&f);
+    vg_frame_unref(&g);
+    vg_infer_release(&s);
+    vg_opt_free(&p, vg_detector_option_group.options);
+}
+
 typedef struct camera {
     vg_infer_t *s;
     vg_frame_t *f;
@@ -333,6 +394,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_requests),
+        cmocka_unit_test(test_queued_request_refreshed),
         cmocka_unit_test(test_cameras_share_the_thread),
         cmocka_unit_test(test_detect_stage_on_vtest),
     };
