@@ -61,6 +61,8 @@ typedef struct vg_abandon_params {
     double cooldown;      /**< s after an end before the same object raises again */
     double shadow_min, shadow_max; /**< motion.shadow_*: darker by this ratio is a shadow or a
                                       reflection, not the object (set from the motion group) */
+    double rate; /**< frames a second the stage analyses (0: every frame; a frame bringing a new
+                      detector look always is) */
 } vg_abandon_params_t;
 
 extern const vg_option_group_t vg_abandon_option_group;

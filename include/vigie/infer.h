@@ -109,10 +109,10 @@ typedef struct vg_infer_stats {
     int64_t refused;        /**< submits refused while the client's request was pending */
     double busy;            /**< seconds spent in the detector (and the pose model) */
     int clients;
-    int64_t poses;    /**< pose model runs (each turn of a crop counts) */
-    double pose_busy; /**< seconds of busy spent in the pose model */
-    vg_hist_t wait;   /**< per request: from its submit to the service taking it up (queue) */
-    vg_hist_t run;    /**< per request: in the models */
+    int64_t poses;     /**< pose model runs (each turn of a crop counts) */
+    double pose_busy;  /**< seconds of busy spent in the pose model */
+    vg_hist_t wait;    /**< per request: from its submit to the service taking it up (queue) */
+    vg_hist_t run;     /**< per request: in the models */
     int64_t refreshed; /**< queued requests moved to a newer frame (vg_infer_refresh) */
 } vg_infer_stats_t;
 void vg_infer_get_stats(vg_infer_t *s, vg_infer_stats_t *st);

@@ -85,7 +85,8 @@ int vg_source_open(vg_source_t **out, const char *url, const vg_source_params_t 
  */
 int vg_source_read(vg_source_t *s, vg_frame_t **out);
 
-#ifndef __cplusplus /* C11 atomics; C++ callers (the benchmarks against OpenCV) use vg_source_open */
+#ifndef __cplusplus /* C11 atomics; C++ callers (the benchmarks against OpenCV) use vg_source_open \
+                     */
 /**
  * vg_source_open, ended with VG_ESTOPPED soon after *@cancel becomes non-zero (a signal handler
  * or another thread sets it): opening a named pipe nobody writes to, or a camera that does not

@@ -236,6 +236,16 @@ const vg_option_t vg__abandon_options[] = {
      .unit = "s",
      .flags = VG_OPT_LIVE,
      .help = "after an event ends, the same object cannot raise another for this long"},
+    {.name = "rate",
+     .type = VG_OPT_DOUBLE,
+     .offset = OFF(rate),
+     .def.d = 5,
+     .min = 0,
+     .max = 1000,
+     .unit = "1/s",
+     .flags = VG_OPT_LIVE,
+     .help = "frames a second the stage analyses (0: every frame); a frame bringing a new "
+             "detector look is always analysed"},
     {.name = NULL},
 };
 #undef OFF
@@ -257,9 +267,10 @@ typedef struct cand {
     double contrast_bg;        /* the same on the long-term background */
     double edge_new, edge_old; /* shares of its outline with a new edge, with an edge gone */
     double size;
-    int ncontrast;
-    int64_t owner;     /* tracker id, 0 if unknown */
-    double owner_dist; /* NAN when not in view */
+    int ncontrast;       /* frames the outline measures average over (at most 30) */
+    int64_t measured_at; /* the frame of their last sample */
+    int64_t owner;       /* tracker id, 0 if unknown */
+    double owner_dist;   /* NAN when not in view */
     int attended;
     double last_attended;
     int zone; /* index of the zone holding its foot point, -1 none */
@@ -624,7 +635,8 @@ static void object_image(vg_abandon_t *ab, const vg_abandon_input_t *in, int fre
         memset(r, 0, (size_t)ab->w);
         if (!memchr(m, VG_MASK_STATIC, (size_t)ab->w)) continue;
         if (ig)
-            for (int x = 0; x < ab->w; x++) r[x] = (uint8_t)((m[x] == VG_MASK_STATIC && !ig[x]) * 255);
+            for (int x = 0; x < ab->w; x++)
+                r[x] = (uint8_t)((m[x] == VG_MASK_STATIC && !ig[x]) * 255);
         else
             for (int x = 0; x < ab->w; x++) r[x] = (uint8_t)((m[x] == VG_MASK_STATIC) * 255);
         const uint8_t *first = memchr(r, 255, (size_t)ab->w);
@@ -1138,12 +1150,18 @@ int vg_abandon_update(vg_abandon_t *ab, const vg_abandon_input_t *in, vg_emit_fn
                 if (c->person_looks >= 2 && c->person_looks * 4 >= c->looks) c->is_person = 1;
             }
             edges_t e = outline_edges(ab, in->gray, in->background, c->box, p->contrast_min);
+            /* a running mean over the last 30 frames or so: a sample stands for the frames
+             * since the previous one (abandoned_object.rate analyses one in several), so that
+             * the average spans the same time at any rate */
+            int m = c->ncontrast ? (int)(in->frame - c->measured_at) : 1;
+            m = m < 1 ? 1 : m > 30 ? 30 : m;
             double k = c->ncontrast;
-            c->contrast = (c->contrast * k + e.cur) / (k + 1);
-            c->contrast_bg = (c->contrast_bg * k + e.bg) / (k + 1);
-            c->edge_new = (c->edge_new * k + e.fresh) / (k + 1);
-            c->edge_old = (c->edge_old * k + e.old) / (k + 1);
-            if (c->ncontrast < 30) c->ncontrast++;
+            c->contrast = (c->contrast * k + e.cur * m) / (k + m);
+            c->contrast_bg = (c->contrast_bg * k + e.bg * m) / (k + m);
+            c->edge_new = (c->edge_new * k + e.fresh * m) / (k + m);
+            c->edge_old = (c->edge_old * k + e.old * m) / (k + m);
+            c->ncontrast = c->ncontrast + m > 30 ? 30 : c->ncontrast + m;
+            c->measured_at = in->frame;
             /* hysteresis: an object keeps its standing unless a measure falls clearly short */
             double slack = c->valid ? 0.8 : 1.0;
             c->valid = 0;

@@ -35,6 +35,8 @@ typedef struct abandoned_stage {
     float look_region[4]; /* and region (zero before the first) */
     int64_t last_frame;
     double last_t;
+    double due;           /* abandoned_object.rate: the time of the next frame analysed */
+    int64_t seen_results; /* the detect stage's results counter at the last frame analysed */
     int warned;
 } abandoned_stage_t;
 
@@ -139,6 +141,18 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
             return ret == VG_EINVAL ? VG_ESYNTAX : ret;
         }
         s->last_results = -1;
+        s->seen_results = -1;
+        s->due = -INFINITY;
+    }
+    s->last_frame = f->index;
+    s->last_t = f->t;
+    /* abandoned_object.rate: a frame between two analysed is skipped, unless it brings a look
+     * (the persons on the objects are taken from every look, as at the full rate) */
+    if (p->rate > 0) {
+        int new_look = det->frame_index >= 0 && det->results != s->seen_results;
+        if (!new_look && f->t < s->due - 1e-3) return 0;
+        s->due = f->t + 1 / p->rate;
+        s->seen_results = det->results;
     }
     int np = 0;
     if (det->n > s->cap) {
@@ -200,8 +214,6 @@ static int ab_process(vg_stage_t *st, vg_analysis_t *a)
         s->last_results = det->results;
     }
     for (int k = 0; k < 4; k++) in.look_region[k] = s->look_region[k];
-    s->last_frame = f->index;
-    s->last_t = f->t;
     ret = vg_abandon_update(s->ab, &in, emit, a);
     if (ret >= 0 && vg_debug_want("abandoned", f->index)) debug_picture(s, &in, f);
     return ret;

@@ -168,8 +168,10 @@ static void *service_main(void *arg)
         if (errno) base = 0;
         int want = base + s->nice > 19 ? 19 : base + s->nice;
         if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), want) < 0)
-            vg_log(COMP, VG_LOG_WARNING, "cannot lower the inference thread's priority (%s): it "
-                   "competes with the cameras as an equal", strerror(errno));
+            vg_log(COMP, VG_LOG_WARNING,
+                   "cannot lower the inference thread's priority (%s): it "
+                   "competes with the cameras as an equal",
+                   strerror(errno));
     }
     pthread_mutex_lock(&s->mu);
     for (;;) {
