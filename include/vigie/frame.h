@@ -63,6 +63,9 @@ typedef struct vg_frame {
      * stages that need colour only here and there read, instead of a full BGR24 image.
      */
     vg_image_t cb, cr;
+    /** When the source delivered it (vg_clock_now(NULL), monotonic seconds; 0: unknown): an
+     * event's latency is measured from here (a file played in real time: when its time came). */
+    double arrived;
 } vg_frame_t;
 
 /** vg_frame_new's @with_color bits: a BGR24 image, chroma planes. */

@@ -971,6 +971,7 @@ int vg_source_read(vg_source_t *s, vg_frame_t **out)
             s->pending_discontinuity = 0;
             s->st.frames++;
             if (s->p.realtime && !is_live(s)) pace(s, t);
+            f->arrived = vg_clock_now(NULL);
             *out = f;
             return 0;
         }

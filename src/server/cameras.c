@@ -110,6 +110,7 @@ static int cam_flush_pending(vg_cam_t *c, const vg_analysis_t *a)
 {
     int ret = 0;
     for (vg_job_t *j = c->pend_head; j; j = j->next) {
+        if (a && a->frame) j->arrived = a->frame->arrived;
         if (j->is_count || j->ev.phase != VG_PHASE_START) continue;
         j->priority = priority_of(c->srv->cfg, a ? a->scene : NULL, &j->ev);
         if (a && a->frame && !j->snap.frame) {

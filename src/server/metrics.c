@@ -40,6 +40,7 @@ struct vg_metrics {
     int64_t events[VG_EVENT_NB][NB_PHASES];
     int64_t commit_bucket[NB_BUCKETS], commits;
     double commit_sum;
+    vg_hist_t latency; /* an event's frame arrival -> committed and announced */
     http_count_t http[MAX_HTTP];
     int nhttp;
     double started;
@@ -74,6 +75,15 @@ void vg__metrics_event(vg_server_t *s, int type, int phase, double commit_s)
         if (commit_s <= commit_le[b]) m->commit_bucket[b]++;
     m->commits++;
     m->commit_sum += commit_s;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void vg__metrics_latency(vg_server_t *s, double latency_s)
+{
+    vg_metrics_t *m = s->metrics;
+    if (!m) return;
+    pthread_mutex_lock(&m->lock);
+    vg_hist_add(&m->latency, latency_s);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -257,6 +267,10 @@ static void render(vg_server_t *s, out_t *o)
     put(o, "vigie_store_commit_seconds_bucket{le=\"+Inf\"} %lld\n", (long long)m->commits);
     put(o, "vigie_store_commit_seconds_sum %.6f\nvigie_store_commit_seconds_count %lld\n",
         m->commit_sum, (long long)m->commits);
+    head(o, "vigie_event_latency_seconds", "histogram",
+         "From the frame that raised an event (its arrival from the camera) to its record "
+         "committed and announced to the live streams (retried writes left out).");
+    hist_put(o, "vigie_event_latency_seconds", "", &m->latency);
     head(o, "vigie_http_requests_total", "counter", "API requests answered, by route and status.");
     for (int i = 0; i < m->nhttp; i++)
         put(o, "vigie_http_requests_total{route=\"%s\",status=\"%d\"} %lld\n", m->http[i].route,

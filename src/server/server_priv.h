@@ -44,7 +44,8 @@ typedef struct vg_job {
     int tries;
     int is_count; /* a count sample (count), not an event */
     vg_count_t count;
-    int priority; /* a start's vg_priority_t (its zone's, its type's); 0: its type's */
+    int priority;   /* a start's vg_priority_t (its zone's, its type's); 0: its type's */
+    double arrived; /* its frame's vg_frame_t.arrived (0: unknown): the latency's origin */
 } vg_job_t;
 
 typedef struct vg_cam {
@@ -151,6 +152,9 @@ typedef struct vg_metrics vg_metrics_t;
 int vg__metrics_new(vg_server_t *s);
 void vg__metrics_free(vg_server_t *s);
 void vg__metrics_event(vg_server_t *s, int type, int phase, double commit_s);
+/* an event's latency: from its frame's arrival to its record committed and announced to the
+ * live streams */
+void vg__metrics_latency(vg_server_t *s, double latency_s);
 void vg__metrics_http(vg_server_t *s, const char *route, int status);
 
 typedef struct vg_mqtt vg_mqtt_t;

@@ -141,6 +141,7 @@ static int write_job(vg_server_t *s, vg_job_t *j)
     if (j->ev.phase == VG_PHASE_START && j->evidence[0] && s->cfg->keep_original)
         vg_store_evidence_add(s->store, id, "original", j->evidence, 0);
     vg__hub_notify(s, seq);
+    if (j->arrived > 0 && j->tries == 0) vg__metrics_latency(s, vg_clock_now(NULL) - j->arrived);
     return 0;
 }
 

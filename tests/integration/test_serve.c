@@ -1802,6 +1802,21 @@ static void test_metrics(void **state)
     assert_non_null(strstr(r.body, "vigie_detector_wait_seconds_bucket{le=\"0.01\"}"));
     fprintf(stderr, "metrics: hall decoded %.0f frames, motion ran on %.0f\n", decoded, motion);
     resp_free(&r);
+    /* events' latency: one observation per event record written, once events come */
+    double lat_n = 0, lat_sum = 0, lat_inf = 0;
+    for (double t0 = tu_now(); tu_now() - t0 < 120;) {
+        assert_int_equal(metrics(&nobody, METRICS_TOKEN, &r), 200);
+        lat_n = sample(r.body, "vigie_event_latency_seconds_count");
+        lat_sum = sample(r.body, "vigie_event_latency_seconds_sum");
+        lat_inf = sample(r.body, "vigie_event_latency_seconds_bucket{le=\"+Inf\"}");
+        resp_free(&r);
+        if (lat_n > 0) break;
+        usleep(200000);
+    }
+    assert_true(lat_n > 0);
+    assert_true(lat_inf == lat_n && lat_sum >= 0);
+    fprintf(stderr, "metrics: %.0f event records, mean latency %.0f ms\n", lat_n,
+            lat_sum / lat_n * 1e3);
     client_free(&nobody), client_free(&op), client_free(&sup), client_free(&aud);
 }
 
