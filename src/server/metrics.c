@@ -291,6 +291,9 @@ static void render(vg_server_t *s, out_t *o)
         head(o, "vigie_detector_refused_total", "counter",
              "Requests refused while the camera's previous one was pending.");
         put(o, "vigie_detector_refused_total %lld\n", (long long)is.refused);
+        head(o, "vigie_detector_refreshed_total", "counter",
+             "Queued detector requests moved to a newer frame of their camera.");
+        put(o, "vigie_detector_refreshed_total %lld\n", (long long)is.refreshed);
         head(o, "vigie_detector_busy_seconds_total", "counter",
              "Seconds the inference thread spent in the models.");
         put(o, "vigie_detector_busy_seconds_total %.6f\n", is.busy);
