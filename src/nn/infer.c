@@ -325,6 +325,15 @@ void vg_infer_client_free(vg_infer_client_t **pc)
     *pc = NULL;
 }
 
+/* a frame with a colour image, and @region (NULL: the whole frame) not empty and on it */
+static int frame_ok(const vg_frame_t *frame, const float *region)
+{
+    if (!frame || !frame->color.data || frame->color.fmt != VG_PIX_BGR24) return 0;
+    return !region ||
+           (region[2] >= 1 && region[3] >= 1 && region[0] < frame->color.w &&
+            region[1] < frame->color.h && region[0] + region[2] > 0 && region[1] + region[3] > 0);
+}
+
 int vg_infer_submit(vg_infer_client_t *c, vg_frame_t *frame, const float *region)
 {
     return vg_infer_submit_flags(c, frame, region, 0);
@@ -334,15 +343,9 @@ int vg_infer_submit_flags(vg_infer_client_t *c, vg_frame_t *frame, const float *
                           unsigned flags)
 {
     vg_infer_t *s = c->s;
-    if (!frame || !frame->color.data || frame->color.fmt != VG_PIX_BGR24) return VG_EINVAL;
+    if (!frame_ok(frame, region)) return VG_EINVAL;
     float r[4] = {0, 0, (float)frame->color.w, (float)frame->color.h};
-    if (region) {
-        if (!(region[2] >= 1) || !(region[3] >= 1) || !(region[0] < frame->color.w) ||
-            !(region[1] < frame->color.h) || !(region[0] + region[2] > 0) ||
-            !(region[1] + region[3] > 0))
-            return VG_EINVAL;
-        memcpy(r, region, sizeof(r));
-    }
+    if (region) memcpy(r, region, sizeof(r));
     pthread_mutex_lock(&s->mu);
     if (c->state != IDLE) {
         s->stats.refused++;
@@ -369,11 +372,7 @@ int vg_infer_submit_flags(vg_infer_client_t *c, vg_frame_t *frame, const float *
 int vg_infer_refresh(vg_infer_client_t *c, vg_frame_t *frame, const float *region)
 {
     vg_infer_t *s = c->s;
-    if (!frame || !frame->color.data || frame->color.fmt != VG_PIX_BGR24) return VG_EINVAL;
-    if (region && (!(region[2] >= 1) || !(region[3] >= 1) || !(region[0] < frame->color.w) ||
-                   !(region[1] < frame->color.h) || !(region[0] + region[2] > 0) ||
-                   !(region[1] + region[3] > 0)))
-        return VG_EINVAL;
+    if (!frame_ok(frame, region)) return VG_EINVAL;
     vg_frame_t *old = NULL;
     int ret;
     pthread_mutex_lock(&s->mu);
