@@ -415,26 +415,26 @@ static int choose(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a,
 }
 
 /* A request still queued (the detector serving other cameras first) is moved to this frame, so
- * that its result is about now: a whole frame, a strip or a close look stays where it was, a
- * track's region follows the track. */
+ * that its result is about now: a whole frame or a strip stays where it was, a track's region
+ * follows the track. A close look (its region is where a stage saw hands on that frame) and a
+ * region whose track has ended keep the frame they were asked on: region and picture agree. */
 static void refresh(detect_stage_t *d, const detect_params_t *p, vg_analysis_t *a)
 {
     float region[4];
     const float *r = NULL;
+    if (d->pending_what == 5) return;
     if (d->pending_what == 2) {
         vg_tracker_t *tr = a->slot[VG_SLOT_TRACKS];
         int nt = 0;
         const vg_track_t *t = tr ? vg_tracker_tracks(tr, &nt) : NULL;
-        for (int i = 0; i < nt; i++)
-            if (t[i].id == d->pending_id) {
-                track_region(p, t[i].box, region);
-                r = region;
-                break;
-            }
+        for (int i = 0; i < nt && !r; i++)
+            if (t[i].id == d->pending_id) track_region(p, t[i].box, region), r = region;
+        if (!r) return;
     }
+    /* VG_EBUSY (running or done: its result comes as it is) and VG_EINVAL (a track's region now
+     * off the frame: the request stays as asked) change nothing */
     int ret = vg_infer_refresh(d->cl, a->frame, r);
-    if (ret == VG_EINVAL && r) ret = vg_infer_refresh(d->cl, a->frame, NULL); /* off the frame */
-    (void)ret; /* running or done: its result comes as it is */
+    (void)ret;
 }
 
 static int detect_process(vg_stage_t *st, vg_analysis_t *a)
