@@ -22,9 +22,9 @@
  *    results are published with the asker's tag and counted as early looks (reshape).
  * Requests refused because the inference thread is busy with other cameras are simply asked
  * again on a later frame. A request waiting its turn behind other cameras' is moved to each new
- * frame (vg_infer_refresh; a track's region follows the track; a close look keeps its frame): on a box where the detector is
- * behind, a look comes late but is about the present, so that its boxes land on the tracks and
- * the persons where they are now, not where they were seconds before.
+ * frame (vg_infer_refresh; a track's region follows the track; a close look keeps its frame): on a
+ * box where the detector is behind, a look comes late but is about the present, so that its boxes
+ * land on the tracks and the persons where they are now, not where they were seconds before.
  */
 #include <math.h>
 #include <stdio.h>
