@@ -44,6 +44,24 @@ typedef struct vg_server_mqtt {
     int max_backlog; /**< messages waiting for the broker beyond which the oldest are skipped */
 } vg_server_mqtt_t;
 
+/** What a node of a cluster does (`cluster: {role}`). */
+enum vg_cluster_role {
+    VG_CLUSTER_ANALYSIS = 1, /**< analyses the cameras it leases, sends their events */
+    VG_CLUSTER_CONSOLE = 2,  /**< keeps the store, the audit trail and the API; analyses nothing */
+};
+
+/** Scale-out on NATS JetStream (`cluster:` in the config; docs/scale.md). */
+typedef struct vg_server_cluster {
+    char **servers; /**< NATS URLs (nats://host:port) */
+    int nb_servers;
+    char *node;         /**< this node's name, unique on the site */
+    int role;           /**< enum vg_cluster_role */
+    char *site;         /**< names the stream and buckets (default "vigie") */
+    double lease;       /**< seconds a camera's lease lasts without renewal (default 10) */
+    int replicas;       /**< of the stream and bucket vigie creates (default 1) */
+    double stream_days; /**< how long the stream keeps messages (default 7) */
+} vg_server_cluster_t;
+
 typedef struct vg_server_config {
     char *path;              /**< the file it was read from */
     char *sha256;            /**< of the file's bytes (audited when it changes) */
@@ -90,6 +108,7 @@ typedef struct vg_server_config {
     int insecure;             /**< `insecure: true`: plain HTTP on an address other than loopback */
     char *
         audit_key; /**< `audit: {signing_key}`: Ed25519 key signing the anchors (outside storage) */
+    vg_server_cluster_t *cluster; /**< NULL: a single machine, no NATS */
 } vg_server_config_t;
 
 /**

@@ -27,7 +27,7 @@ extern "C" {
 typedef struct vg_store vg_store_t;
 
 /** The schema version this build writes; older databases are migrated on open. */
-#define VG_STORE_SCHEMA_VERSION 3
+#define VG_STORE_SCHEMA_VERSION 4
 
 /**
  * Open (creating if needed) the database at @path, migrate it to VG_STORE_SCHEMA_VERSION.
@@ -69,6 +69,22 @@ int64_t vg_store_event_put_priority(vg_store_t *s, int64_t run, const vg_event_t
                                     const char *wall, const char *evidence, int64_t evidence_bytes,
                                     const char *priority, int64_t *feed_seq);
 
+/**
+ * A console node's copy of an event record sent by analysis node @node (docs/scale.md): like
+ * vg_store_event_put_priority, once per @msg_id (the message's id: a record received again
+ * changes nothing, sets *@dup and returns the event's id). @origin_run names the sender's run
+ * ("STOREID.RUN"), mapped to a run of this store created with its first record; an update or end
+ * finds its start through it. The evidence file @evidence is already written.
+ */
+int64_t vg_store_event_put_remote(vg_store_t *s, const char *msg_id, const char *origin_run,
+                                  const char *node, const vg_event_t *ev, const char *wall,
+                                  const char *evidence, int64_t evidence_bytes,
+                                  const char *priority, int64_t *feed_seq, int *dup);
+/** Forget the ids of messages received before @before_unix (past the stream's age, no message
+ *  comes twice). Returns how many, or an error. */
+int vg_store_cluster_forget(vg_store_t *s, double before_unix);
+/** The run of event @id, or VG_ENOENT. */
+int64_t vg_store_event_run(vg_store_t *s, int64_t id);
 /** Add an evidence file row for event @event_id. @kind: "blurred", "original" or "frame". */
 int vg_store_evidence_add(vg_store_t *s, int64_t event_id, const char *kind, const char *name,
                           int64_t bytes);

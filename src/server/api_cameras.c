@@ -138,13 +138,19 @@ void vg__api_cameras(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                      c->stall_after);
             message = stall;
         }
-        json_array_append_new(
-            arr,
+        json_t *o =
             json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:i,s:i}", "name", c->cfg->name,
                       "input", url, "status", status, "message", message, "since", c->since, "fps",
                       stalled ? 0.0 : c->fps, "frames", (json_int_t)c->frames, "dropped",
                       (json_int_t)c->dropped, "events", (json_int_t)c->events, "restarts",
-                      (json_int_t)c->restarts, "width", c->in_w, "height", c->in_h));
+                      (json_int_t)c->restarts, "width", c->in_w, "height", c->in_h);
+        /* a cluster: the node that runs it (this one's name on an analysis node) */
+        const vg_server_config_t *cfg = atomic_load(&s->cfg);
+        if (c->node[0])
+            json_object_set_new(o, "node", json_string(c->node));
+        else if (cfg->cluster && atomic_load(&c->held))
+            json_object_set_new(o, "node", json_string(cfg->cluster->node));
+        json_array_append_new(arr, o);
         pthread_mutex_unlock(&c->lock);
     }
     vg__api_pack(r, 200, arr);

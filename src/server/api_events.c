@@ -122,7 +122,8 @@ static int decide_one(vg_server_t *s, const char *user, int64_t id, int qv, int 
                           json_pack("{s:I,s:[f,f,f,f]}", "event", (json_int_t)id, "box", box[0],
                                     box[1], box[2], box[3]));
             vg_cam_t *c = vg__server_cam(s, camera);
-            if (c) vg__server_cam_restart(c);
+            if (c && !vg__cluster_console(s)) vg__server_cam_restart(c);
+            vg__cluster_fixtures_changed(s, camera); /* a cluster: to the node that runs it */
         }
     }
     return 0;

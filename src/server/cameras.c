@@ -139,6 +139,10 @@ static int serve_process(vg_stage_t *st, vg_analysis_t *a)
     int ret;
     if (!c) return 0;
     if ((ret = cam_flush_pending(c, a)) < 0) return ret;
+    if (!atomic_load(&c->held)) { /* its lease lost: not one frame more */
+        vg_pipeline_stop(a->pipeline);
+        return 0;
+    }
     /* A still for the console: once a second. */
     if (a->frame->t - c->still_t >= 1.0 || a->frame->t < c->still_t) {
         vg_snap_t snap;
@@ -372,9 +376,17 @@ void *vg__cam_main(void *opaque)
     double backoff = 1;
     vg_log_set_camera(c->cfg->name);
     while (!cam_quit(c)) {
+        if (!atomic_load(&c->held)) { /* a cluster node without its lease: another runs it */
+            cam_status(c, "standby", "another node of the cluster runs it, or none yet");
+            cam_sleep(c, 1);
+            atomic_store(&c->restart, 0);
+            backoff = 1;
+            continue;
+        }
         double t0 = vg__now_mono();
         int ret = cam_run_once(c);
         if (cam_quit(c)) break;
+        if (!atomic_load(&c->held)) continue; /* its lease lost: stopped at once */
         if (atomic_exchange(&c->restart, 0)) {
             backoff = 1;
             pthread_mutex_lock(&c->lock);

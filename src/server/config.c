@@ -380,6 +380,68 @@ static int mqtt_member(void *vc, const char *key, struct fy_node *v, void *obj)
     return 0;
 }
 
+/* A node or site name: letters, digits, '-' and '_' (it goes into NATS subjects and keys). */
+static int cluster_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 32) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-') return 0;
+    return 1;
+}
+
+static int cluster_member(void *vc, const char *key, struct fy_node *v, void *obj)
+{
+    cctx_t *c = vc;
+    vg_server_cluster_t *k = obj;
+    double d;
+    int r;
+    if (!strcmp(key, "servers")) {
+        void *it = NULL;
+        struct fy_node *item;
+        if (!v || !fy_node_is_sequence(v))
+            return cfail(c, v, key, "expected a list of NATS URLs (nats://host:4222)");
+        int n = fy_node_sequence_item_count(v);
+        if (n < 1 || n > 32) return cfail(c, v, key, "give 1 to 32 NATS servers");
+        for (int i = 0; i < k->nb_servers; i++) vg_free(k->servers[i]);
+        vg_free(k->servers);
+        k->nb_servers = 0;
+        if (!(k->servers = vg_calloc((size_t)n, sizeof(*k->servers)))) return VG_ENOMEM;
+        while ((item = fy_node_sequence_iterate(v, &it))) {
+            const char *s = cscalar(c, item, key);
+            if (!s) return VG_ESYNTAX;
+            if (strncmp(s, "nats://", 7) && strncmp(s, "tls://", 6))
+                return cfail(c, item, key, "'%s': a NATS URL is nats://HOST:PORT (or tls://)", s);
+            if (!(k->servers[k->nb_servers++] = vg_strdup(s))) return VG_ENOMEM;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "node") || !strcmp(key, "site")) {
+        char **out = !strcmp(key, "node") ? &k->node : &k->site;
+        if ((r = cstr(c, v, key, out)) < 0) return r;
+        if (!cluster_name(*out))
+            return cfail(c, v, key, "'%s': 1 to 32 letters, digits, '-' or '_'", *out);
+        return 0;
+    }
+    if (!strcmp(key, "role")) {
+        const char *s = cscalar(c, v, key);
+        if (!s) return VG_ESYNTAX;
+        if (!strcmp(s, "analysis"))
+            k->role = VG_CLUSTER_ANALYSIS;
+        else if (!strcmp(s, "console"))
+            k->role = VG_CLUSTER_CONSOLE;
+        else
+            return cfail(c, v, key, "'%s' is not analysis or console", s);
+        return 0;
+    }
+    if (!strcmp(key, "lease")) return cnum(c, v, key, 2, 600, &k->lease);
+    if (!strcmp(key, "stream_days")) return cnum(c, v, key, 0.01, 3650, &k->stream_days);
+    if ((r = cnum(c, v, key, 1, 5, &d)) < 0) return r; /* replicas */
+    if (d != floor(d)) return cfail(c, v, key, "a whole number from 1 to 5");
+    k->replicas = (int)d;
+    return 0;
+}
+
 static int server_tls_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
     vg_server_config_t *cfg = obj;
@@ -463,6 +525,21 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
         static const char *const met_keys[] = {"token_file", NULL};
         return cwalk(c, v, key, met_keys, metrics_member, cfg);
     }
+    if (!strcmp(key, "cluster")) {
+        static const char *const cl_keys[] = {"servers", "node",     "role",        "site",
+                                              "lease",   "replicas", "stream_days", NULL};
+        if (cfg->cluster) return cfail(c, v, key, "given twice");
+        vg_server_cluster_t *k = cfg->cluster = vg_calloc(1, sizeof(*k));
+        if (!k) return VG_ENOMEM;
+        k->lease = 10, k->replicas = 1, k->stream_days = 7;
+        int r = cwalk(c, v, key, cl_keys, cluster_member, k);
+        if (r < 0) return r;
+        if (!k->nb_servers) return cfail(c, v, key, "needs servers (the NATS URLs)");
+        if (!k->node) return cfail(c, v, key, "needs node (this machine's name on the site)");
+        if (!k->role) return cfail(c, v, key, "needs role: analysis or console");
+        if (!k->site && !(k->site = vg_strdup("vigie"))) return VG_ENOMEM;
+        return 0;
+    }
     if (!strcmp(key, "mqtt")) {
         static const char *const mqtt_keys[] = {
             "host", "port", "prefix",    "client_id", "user",        "password_file",
@@ -530,7 +607,7 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
     static const char *const keys[] = {"listen",       "storage",    "retention", "evidence",
                                        "security",     "audit",      "cameras",   "limits",
                                        "instructions", "priorities", "mqtt",      "metrics",
-                                       "tls",          "insecure",   NULL};
+                                       "tls",          "insecure",   "cluster",   NULL};
     cctx_t c = {path, err, errlen, 0, "", ""};
     vg_server_config_t *cfg = vg_calloc(1, sizeof(*cfg));
     struct fy_document *doc = NULL;
@@ -688,6 +765,13 @@ void vg_server_config_free(vg_server_config_t **pc)
     vg_free(c->tls_cert);
     vg_free(c->tls_key);
     vg_free(c->audit_key);
+    if (c->cluster) {
+        for (int i = 0; i < c->cluster->nb_servers; i++) vg_free(c->cluster->servers[i]);
+        vg_free(c->cluster->servers);
+        vg_free(c->cluster->node);
+        vg_free(c->cluster->site);
+        vg_free(c->cluster);
+    }
     if (c->mqtt) {
         vg_server_mqtt_t *m = c->mqtt;
         vg_free(m->host), vg_free(m->prefix), vg_free(m->client_id), vg_free(m->user);

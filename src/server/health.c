@@ -51,7 +51,14 @@ void vg__cam_health(vg_server_t *s)
         pthread_mutex_lock(&c->lock);
         snprintf(status, sizeof(status), "%s", c->status);
         snprintf(msg, sizeof(msg), "%s", c->message);
-        if (!strcmp(status, "failed"))
+        if (vg__cluster_console(s)) {
+            /* its analysis node reports its faults; the console, that no node runs it */
+            if (!strcmp(status, "unassigned") && now - c->last_frame > c->stall_after) {
+                reason = "unassigned";
+                snprintf(msg, sizeof(msg), "no analysis node has run it for %.0f s",
+                         now - c->last_frame);
+            }
+        } else if (!strcmp(status, "failed"))
             reason = "failed";
         else if (!strcmp(status, "reconnecting"))
             reason = "stalled";
@@ -61,7 +68,8 @@ void vg__cam_health(vg_server_t *s)
             snprintf(msg, sizeof(msg), "no picture for %.0f s (input.timeout %.0f s)",
                      now - c->last_frame, c->stall_after);
         }
-        int healthy = !strcmp(status, "running") && !reason;
+        int healthy = vg__cluster_console(s) ? strcmp(status, "unassigned") != 0
+                                             : !strcmp(status, "running") && !reason;
         pthread_mutex_unlock(&c->lock);
         if (reason && !c->fault_open) {
             if (!c->fault_run) {

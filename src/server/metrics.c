@@ -322,6 +322,35 @@ static void render(vg_server_t *s, out_t *o)
         head(o, "vigie_mqtt_connections_total", "counter", "Connections to the broker made.");
         put(o, "vigie_mqtt_connections_total %lld\n", (long long)ms.connects);
     }
+    /* cluster (NATS JetStream) */
+    vg_cluster_stats_t cs;
+    vg__cluster_stats(s, &cs);
+    if (cs.on) {
+        head(o, "vigie_cluster_connected", "gauge", "1 while connected to NATS.");
+        put(o, "vigie_cluster_connected %d\n", cs.connected);
+        if (cs.role == VG_CLUSTER_ANALYSIS) {
+            head(o, "vigie_cluster_cameras", "gauge", "Cameras whose lease this node holds.");
+            put(o, "vigie_cluster_cameras %d\n", cs.cameras);
+            head(o, "vigie_cluster_nodes", "gauge", "Analysis nodes alive on the site.");
+            put(o, "vigie_cluster_nodes %d\n", cs.nodes);
+            head(o, "vigie_cluster_waiting", "gauge",
+                 "Feed records in the local store the stream has not acknowledged.");
+            put(o, "vigie_cluster_waiting %lld\n", (long long)cs.waiting);
+            head(o, "vigie_cluster_sent_total", "counter",
+                 "Event records the stream acknowledged.");
+            put(o, "vigie_cluster_sent_total %lld\n", (long long)cs.sent);
+            head(o, "vigie_cluster_send_failures_total", "counter",
+                 "Sends that failed (NATS unreachable, no stream), tried again.");
+            put(o, "vigie_cluster_send_failures_total %lld\n", (long long)cs.failures);
+        } else {
+            head(o, "vigie_cluster_received_total", "counter",
+                 "Event records received and written to the store.");
+            put(o, "vigie_cluster_received_total %lld\n", (long long)cs.received);
+        }
+        head(o, "vigie_cluster_duplicates_total", "counter",
+             "Records sent or received again, kept once.");
+        put(o, "vigie_cluster_duplicates_total %lld\n", (long long)cs.duplicates);
+    }
 }
 
 static int bearer_ok(vg_server_t *s, const vg_http_req_t *q)

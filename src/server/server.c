@@ -83,6 +83,9 @@ static void cam_init(vg_server_t *s, vg_cam_t *c, const vg_server_camera_t *cfg)
     atomic_init(&c->restart, 0);
     atomic_init(&c->gone, 0);
     atomic_init(&c->cancel, 0);
+    /* an analysis node of a cluster waits for the camera's lease (cluster.c) */
+    atomic_init(&c->held,
+                !(cfg && s->cfg->cluster && s->cfg->cluster->role == VG_CLUSTER_ANALYSIS));
     snprintf(c->status, sizeof(c->status), "starting");
     vg_store_now(c->since);
     vg__cam_scene_sha(cfg, c->scene_sha);
@@ -192,7 +195,8 @@ int vg_server_start(vg_server_t *s, char *err, size_t errlen)
     if (pthread_create(&s->writer, NULL, vg__writer_main, s) != 0) goto nothread;
     s->writer_started = 1;
     if ((ret = vg__mqtt_start(s, err, errlen)) < 0) return ret;
-    for (int i = 0; i < s->nb_cams; i++) {
+    if ((ret = vg__cluster_start(s, err, errlen)) < 0) return ret;
+    for (int i = 0; i < s->nb_cams && !vg__cluster_console(s); i++) {
         if (pthread_create(&s->cams[i].th, NULL, vg__cam_main, &s->cams[i]) != 0) goto nothread;
         s->cams[i].started = 1;
     }
@@ -266,6 +270,7 @@ void vg_server_free(vg_server_t **ps)
         pthread_join(s->writer, NULL);
     }
     vg__mqtt_stop(s); /* after the writer: the last ends go out */
+    vg__cluster_stop(s);
     if (s->store && s->writer_started) {
         vg__audit_repeat_flush(s, 1);
         vg_store_audit(s->store, "system", "server_stop", "", NULL);

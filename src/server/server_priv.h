@@ -76,6 +76,10 @@ typedef struct vg_cam {
     double still_t;
     vg_pipeline_t *pipe;
     atomic_int restart;
+    /* cluster (cluster.c): an analysis node runs the camera only while it holds its lease (1
+     * without a cluster); a console node shows which node runs it (under lock) */
+    atomic_int held;
+    char node[64];
     /* analysis thread only */
     vg_job_t *pend_head, *pend_tail;
     int64_t run;
@@ -127,6 +131,7 @@ struct vg_server {
     char *metrics_token;        /* the scrapers' bearer token (`metrics: {token_file}`), or NULL */
     vg_audit_key_t *audit_key;  /* signs the anchors (`audit: {signing_key}`), or NULL */
     uint8_t audit_pk[32];       /* its public key, for GET /api/audit/verify */
+    struct vg_cluster *cluster; /* cluster.c, NULL without `cluster:` */
 };
 
 /* Camera slots: the config's cameras and those reloads add (a removed camera keeps its slot). */
@@ -196,6 +201,25 @@ void vg__mqtt_stop(vg_server_t *s);
 void vg__mqtt_status(vg_server_t *s, const char *camera, const char *status);
 void vg__mqtt_count(vg_server_t *s, const char *camera, const char *zone, const char *json);
 void vg__mqtt_stats(vg_server_t *s, vg_mqtt_stats_t *st);
+/* cluster.c: NATS JetStream (`cluster:`; docs/scale.md). Start after the writer; stop after it
+ * (an analysis node sends what the writer committed last). */
+int vg__cluster_start(vg_server_t *s, char *err, size_t errlen);
+void vg__cluster_stop(vg_server_t *s);
+typedef struct vg_cluster_stats {
+    int on, role, connected, cameras, nodes;
+    int64_t waiting; /* analysis: feed records the stream has not acknowledged */
+    int64_t sent, received, duplicates, failures;
+} vg_cluster_stats_t;
+void vg__cluster_stats(vg_server_t *s, vg_cluster_stats_t *st);
+/* A console node: @camera's fixtures changed (a decision); sent to its analysis node. */
+void vg__cluster_fixtures_changed(vg_server_t *s, const char *camera);
+/* A console node: cameras are analysed elsewhere (no camera thread here). */
+static inline int vg__cluster_console(const vg_server_t *s)
+{
+    const vg_server_config_t *cfg = atomic_load(&s->cfg);
+    return cfg->cluster && cfg->cluster->role == VG_CLUSTER_CONSOLE;
+}
+
 /* Wake the threads waiting on the hub's condition (the MQTT publisher) without a new record. */
 void vg__hub_wake(vg_server_t *s);
 /* keeper.c: the keeper thread. */

@@ -96,6 +96,11 @@ static const char *const migrations[] = {
     "CREATE TABLE handover(id INTEGER PRIMARY KEY, at TEXT NOT NULL, unix REAL NOT NULL,"
     " user TEXT NOT NULL, text TEXT NOT NULL);"
     "CREATE INDEX handover_unix ON handover(unix);",
+    /* 3 -> 4: a console node's records received from analysis nodes (docs/scale.md): each
+     * message once, each sending node's run mapped to a run of this store */
+    "CREATE TABLE cluster_in(id TEXT PRIMARY KEY, event INTEGER NOT NULL, unix REAL NOT NULL);"
+    "CREATE INDEX cluster_in_unix ON cluster_in(unix);"
+    "CREATE TABLE cluster_runs(origin TEXT PRIMARY KEY, run INTEGER NOT NULL, node TEXT NOT NULL);",
 };
 
 /* ---- helpers shared with audit.c and retention.c ---- */
@@ -502,9 +507,11 @@ int64_t vg_store_event_put(vg_store_t *s, int64_t run, const vg_event_t *ev, con
     return vg_store_event_put_priority(s, run, ev, wall, evidence, evidence_bytes, NULL, feed_seq);
 }
 
-int64_t vg_store_event_put_priority(vg_store_t *s, int64_t run, const vg_event_t *ev,
-                                    const char *wall, const char *evidence, int64_t evidence_bytes,
-                                    const char *priority, int64_t *feed_seq)
+/* vg_store_event_put_priority inside a transaction the caller holds: the event's id, or an
+ * error (the caller rolls back). */
+static int64_t event_put_tx(vg_store_t *s, int64_t run, const vg_event_t *ev, const char *wall,
+                            const char *evidence, int64_t evidence_bytes, const char *priority,
+                            int64_t *feed_seq)
 {
     char box[160] = "", *details = NULL, *rec = NULL;
     int64_t id = 0, seq;
@@ -516,8 +523,6 @@ int64_t vg_store_event_put_priority(vg_store_t *s, int64_t run, const vg_event_t
     details = vg_malloc(ev->details_len + 3);
     if (!details) return VG_ENOMEM;
     snprintf(details, ev->details_len + 3, "{%.*s}", (int)ev->details_len, ev->details);
-    vg__store_lock(s);
-    if ((ret = vg__store_begin(s)) < 0) goto end;
     if (ev->phase == VG_PHASE_START) {
         ret = vg__store_exec(
             s,
@@ -564,11 +569,104 @@ int64_t vg_store_event_put_priority(vg_store_t *s, int64_t run, const vg_event_t
     if (seq < 0) ret = (int)seq;
     if (feed_seq) *feed_seq = seq;
 end:
-    ret = vg__store_end(s, ret);
-    vg__store_unlock(s);
     vg_free(details);
     vg_free(rec);
     return ret < 0 ? ret : id;
+}
+
+int64_t vg_store_event_put_priority(vg_store_t *s, int64_t run, const vg_event_t *ev,
+                                    const char *wall, const char *evidence, int64_t evidence_bytes,
+                                    const char *priority, int64_t *feed_seq)
+{
+    int64_t id = 0;
+    int ret;
+    vg__store_lock(s);
+    if ((ret = vg__store_begin(s)) == 0) {
+        id = event_put_tx(s, run, ev, wall, evidence, evidence_bytes, priority, feed_seq);
+        ret = vg__store_end(s, id < 0 ? (int)id : 0);
+    }
+    vg__store_unlock(s);
+    return ret < 0 ? ret : id;
+}
+
+int64_t vg_store_event_put_remote(vg_store_t *s, const char *msg_id, const char *origin_run,
+                                  const char *node, const vg_event_t *ev, const char *wall,
+                                  const char *evidence, int64_t evidence_bytes,
+                                  const char *priority, int64_t *feed_seq, int *dup)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t id = 0, run = 0;
+    int ret;
+    *dup = 0;
+    if (feed_seq) *feed_seq = 0;
+    vg__store_lock(s);
+    if ((ret = vg__store_begin(s)) < 0) goto out;
+    if ((ret = vg__store_prep(s, &st, "SELECT event FROM cluster_in WHERE id = ?", "t", msg_id)) <
+        0)
+        goto end;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        *dup = 1;
+    }
+    sqlite3_finalize(st);
+    if (*dup) goto end;
+    if ((ret = vg__store_prep(s, &st, "SELECT run FROM cluster_runs WHERE origin = ?", "t",
+                              origin_run)) < 0)
+        goto end;
+    if (sqlite3_step(st) == SQLITE_ROW) run = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (!run) {
+        double u = vg__store_unix();
+        if ((ret = vg__store_exec(s,
+                                  "INSERT INTO runs(camera, started, started_unix, last_unix)"
+                                  " VALUES (?, ?, ?, ?)",
+                                  "ttdd", ev->camera, wall, u, u)) < 0)
+            goto end;
+        run = sqlite3_last_insert_rowid(s->db);
+        if ((ret = vg__store_exec(s, "INSERT INTO cluster_runs(origin, run, node) VALUES (?, ?, ?)",
+                                  "tit", origin_run, run, node)) < 0)
+            goto end;
+    } else if ((ret = vg__store_exec(s, "UPDATE runs SET last_unix = ? WHERE id = ?", "di",
+                                     vg__store_unix(), run)) < 0) {
+        goto end;
+    }
+    id = event_put_tx(s, run, ev, wall, evidence, evidence_bytes, priority, feed_seq);
+    if (id < 0) {
+        ret = (int)id;
+        goto end;
+    }
+    ret = vg__store_exec(s, "INSERT INTO cluster_in(id, event, unix) VALUES (?, ?, ?)", "tid",
+                         msg_id, id, vg__store_unix());
+end:
+    ret = vg__store_end(s, ret);
+out:
+    vg__store_unlock(s);
+    return ret < 0 ? ret : id;
+}
+
+int vg_store_cluster_forget(vg_store_t *s, double before_unix)
+{
+    vg__store_lock(s);
+    int ret = vg__store_exec(s, "DELETE FROM cluster_in WHERE unix < ?", "d", before_unix);
+    int n = ret < 0 ? ret : sqlite3_changes(s->db);
+    vg__store_unlock(s);
+    return n;
+}
+
+int64_t vg_store_event_run(vg_store_t *s, int64_t id)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t run = VG_ENOENT;
+    vg__store_lock(s);
+    int ret = vg__store_prep(s, &st, "SELECT run FROM events WHERE id = ?", "i", id);
+    if (ret == 0) {
+        if (sqlite3_step(st) == SQLITE_ROW) run = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    } else {
+        run = ret;
+    }
+    vg__store_unlock(s);
+    return run;
 }
 
 int vg_store_evidence_add(vg_store_t *s, int64_t event_id, const char *kind, const char *name,

@@ -103,7 +103,8 @@ static void test_schema(void **state)
     assert_int_equal(raw_sql("schema.db", "ALTER TABLE events DROP COLUMN priority;"
                                           "ALTER TABLE events DROP COLUMN claimed_by;"
                                           "ALTER TABLE events DROP COLUMN claimed_at;"
-                                          "DROP TABLE handover; PRAGMA user_version = 2"),
+                                          "DROP TABLE handover; DROP TABLE cluster_in;"
+                                          "DROP TABLE cluster_runs; PRAGMA user_version = 2"),
                      0);
     assert_int_equal(vg_store_open(&s, path, err, sizeof(err)), 0);
     assert_int_equal(vg_store_schema_version(s), VG_STORE_SCHEMA_VERSION);
@@ -542,6 +543,53 @@ static void test_events_decisions_retention(void **state)
 /* Disk full: a child process may not grow files beyond a limit (RLIMIT_FSIZE, as a full disk
  * would refuse them); it records events until the store refuses one. Every event it was told
  * was recorded is in the database afterwards, and the database is intact. */
+/* A console node's copy of records from analysis nodes (cluster): each message once, each
+ * sending run mapped to one run here, an end finding its start through it. */
+static void test_event_put_remote(void **state)
+{
+    vg_store_t *s = open_new("remote.db");
+    char now[32];
+    int64_t seq = 0;
+    int dup = -1;
+    (void)state;
+    vg_store_now(now);
+    vg_event_t ev = make_event(VG_PHASE_START, 1, 12.5);
+    int64_t id =
+        vg_store_event_put_remote(s, "aaaa.1", "aaaa.7", "n1", &ev, now,
+                                  "0123456789abcdef0123456789abcdef.jpg", 99, "high", &seq, &dup);
+    assert_true(id > 0);
+    assert_int_equal(dup, 0);
+    assert_int_equal(seq, 1);
+    /* the same message again: nothing changes */
+    assert_int_equal(
+        vg_store_event_put_remote(s, "aaaa.1", "aaaa.7", "n1", &ev, now, NULL, 0, NULL, &seq, &dup),
+        id);
+    assert_int_equal(dup, 1);
+    assert_int_equal(vg_store_feed_head(s), 1);
+    /* another node's run with the same event_id: another event */
+    int64_t id2 =
+        vg_store_event_put_remote(s, "bbbb.1", "bbbb.3", "n2", &ev, now, NULL, 0, NULL, &seq, &dup);
+    assert_true(id2 > id);
+    /* an end finds its start through its run */
+    vg_event_t end = make_event(VG_PHASE_END, 1, 40);
+    assert_int_equal(vg_store_event_put_remote(s, "aaaa.2", "aaaa.7", "n1", &end, now, NULL, 0,
+                                               NULL, &seq, &dup),
+                     id);
+    assert_int_equal(vg_store_open_events(s, "cam1", "abandoned_object"), 1); /* n2's is open */
+    /* an end whose start never came: refused, not recorded as received */
+    vg_event_t orphan = make_event(VG_PHASE_END, 9, 50);
+    assert_int_equal(vg_store_event_put_remote(s, "aaaa.3", "aaaa.7", "n1", &orphan, now, NULL, 0,
+                                               NULL, &seq, &dup),
+                     VG_ENOENT);
+    assert_int_equal(vg_store_event_run(s, id), vg_store_event_run(s, id));
+    assert_true(vg_store_event_run(s, id) != vg_store_event_run(s, id2));
+    assert_int_equal(vg_store_event_run(s, 12345), VG_ENOENT);
+    /* forgotten past the stream's age */
+    assert_int_equal(vg_store_cluster_forget(s, 0), 0);
+    assert_int_equal(vg_store_cluster_forget(s, 1e12), 3);
+    vg_store_close(&s);
+}
+
 static void test_disk_full(void **state)
 {
     char path[256];
@@ -756,6 +804,38 @@ static void test_config(void **state)
                                       err, sizeof(err)),
                      VG_ESYNTAX);
     assert_non_null(strstr(err, "motion.nope"));
+    /* cluster: a node of a NATS JetStream site */
+    db_path(path, sizeof(path), "cluster.yaml");
+    const char *cl = "storage: st\ncluster: {servers: ['nats://10.0.0.1:4222', "
+                     "'nats://10.0.0.2:4222'], node: box-1, role: analysis, lease: 6}\n";
+    tu_write_file(path, cl, strlen(cl));
+    assert_int_equal(vg_server_config_load(&c, path, err, sizeof(err)), 0);
+    assert_non_null(c->cluster);
+    assert_int_equal(c->cluster->nb_servers, 2);
+    assert_string_equal(c->cluster->node, "box-1");
+    assert_string_equal(c->cluster->site, "vigie");
+    assert_int_equal(c->cluster->role, VG_CLUSTER_ANALYSIS);
+    assert_true(c->cluster->lease == 6 && c->cluster->replicas == 1);
+    vg_server_config_free(&c);
+    assert_int_equal(load_config_text("storage: s\ncluster: {servers: ['nats://h:4222'], role: "
+                                      "console}\n",
+                                      err, sizeof(err)),
+                     VG_ESYNTAX);
+    assert_non_null(strstr(err, "needs node"));
+    assert_int_equal(load_config_text("storage: s\ncluster: {servers: ['h:4222'], node: a, role: "
+                                      "console}\n",
+                                      err, sizeof(err)),
+                     VG_ESYNTAX);
+    assert_non_null(strstr(err, "nats://"));
+    assert_int_equal(load_config_text("storage: s\ncluster: {servers: ['nats://h:1'], node: 'a.b', "
+                                      "role: console}\n",
+                                      err, sizeof(err)),
+                     VG_ESYNTAX);
+    assert_int_equal(load_config_text("storage: s\ncluster: {servers: ['nats://h:1'], node: a, "
+                                      "role: boss}\n",
+                                      err, sizeof(err)),
+                     VG_ESYNTAX);
+    assert_non_null(strstr(err, "analysis or console"));
     assert_int_equal(
         load_config_text("storage: s\nevidence: {original_roles: [operator]}\n", err, sizeof(err)),
         VG_ESYNTAX);
@@ -803,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_audit_signed_anchors),
         cmocka_unit_test(test_events_decisions_retention),
+        cmocka_unit_test(test_event_put_remote),
         cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_users_sessions),
         cmocka_unit_test(test_pixelate),

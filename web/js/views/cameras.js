@@ -12,7 +12,10 @@ import { drawCounts } from './counts.js';
 function fillState(card, c) {
   const st = card.querySelector('.cam-state');
   st.textContent = '';
-  st.append(el('span', { class: 'status-' + c.status }, c.status), ' · ', c.message);
+  st.append(el('span', { class: 'status-' + c.status }, c.status), ' · ');
+  /* a cluster: the analysis node that runs it (docs/scale.md) */
+  if (c.node) st.append(el('span', { class: 'cam-node' }, `${t('node')} ${c.node}`), ' · ');
+  st.append(c.message);
   card.querySelector('.muted').textContent =
     `${Number(c.fps).toFixed(1)} ${t('fps')} · ${c.frames} ${t('frames')} · ` +
     `${c.dropped} ${t('dropped')}`;

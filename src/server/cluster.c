@@ -1,0 +1,1145 @@
+/*
+ * Scale-out on NATS JetStream (`cluster:` in the config; docs/scale.md): analysis nodes lease
+ * cameras and send their events; console nodes keep the store, the audit trail and the API.
+ *
+ * Names, under the site (`cluster.site`, default "vigie"):
+ * - the stream `<SITE>_EVENTS` (subjects `<site>.events.>`, file storage, `replicas`, kept
+ *   `stream_days`, a duplicate window of two minutes): one message per event record;
+ * - the key-value bucket `<site>_leases` whose TTL is the lease: key `node.<node>` says a node is
+ *   alive, key `cam.<camera>` (dots written '=') which node analyses the camera, with its status.
+ *
+ * Leases. A node takes a free camera with a create (fails when the key exists), renews it every
+ * quarter of the lease with an update on the revision it holds (fails when another took it), and
+ * lets it go by deleting the key after its analysis stopped. The bucket's TTL removes a key not
+ * renewed for `lease` seconds: a node that dies loses its cameras to the others within the lease.
+ * A node that finds another holding a camera it runs stops it at once. Each node aims at its
+ * share, ceil(cameras / live nodes): it takes free cameras up to it and gives up those above it,
+ * so two nodes end with half each. A second node with the same name cannot create its `node.`
+ * key and takes no camera (said in its log every minute) until the first is gone.
+ *
+ * NATS unreachable: a site is never blind because NATS is down. A node goes on analysing what it
+ * runs (events wait in its store); one that starts without NATS analyses, after one lease, the
+ * cameras it held when it last ran (meta `cluster_held`: nodes that were balanced stay disjoint).
+ * When NATS answers, each camera it runs is leased again, or stopped within a quarter lease if
+ * another node holds it. The price, stated in docs/scale.md: a node cut off alone while the
+ * others reach NATS runs its cameras on while they take them over, until it is back.
+ *
+ * Events, analysis side. The outbox is the node's own store, as for MQTT: the writer commits each
+ * record locally (kill -9 loses nothing committed), then the publisher sends the feed's records
+ * after its cursor (meta `cluster_sent`), each with its blurred picture, publish with
+ * acknowledgement and the message id `<store id>.<feed seq>` (JetStream drops a duplicate within
+ * the window; the console drops any later one). NATS unreachable: analysis goes on, records wait
+ * in the local store (bounded by its retention and disk; metric vigie_cluster_waiting, a log line
+ * a minute). A stream that vanished is made again and the whole local feed is sent again: the
+ * console keeps each record once.
+ *
+ * Events, console side. A durable pull consumer (`console-<node>`, explicit acks) reads the
+ * stream; each record is written to the store with its message id in one transaction
+ * (vg_store_event_put_remote), then acknowledged: a console that restarts resumes where its
+ * consumer was, and a record delivered twice is kept once. Cameras' statuses come from the lease
+ * keys (which node runs each one).
+ *
+ * Message: a JSON header {"node","run":"<store id>.<run>","record":{feed record}} and a newline,
+ * then the JPEG picture (event starts with evidence). A picture that would pass the server's
+ * max_payload is left out (logged; the record goes).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <vigie/error.h>
+#include <vigie/event.h>
+#include <vigie/file.h>
+#include <vigie/log.h>
+#include <vigie/mem.h>
+#include <vigie/store.h>
+
+#include "server_priv.h"
+
+#define COMP  "cluster"
+#define BATCH 64
+
+typedef struct lease {
+    uint64_t rev;   /* the revision this node wrote last */
+    double renewed; /* monotonic time of the last successful create or update */
+    int held;
+} lease_t;
+
+typedef struct vg_cluster {
+    vg_server_t *srv;
+    const vg_server_cluster_t *cfg;
+    natsOptions *opts;
+    natsConnection *nc;
+    jsCtx *js;
+    kvStore *kv;  /* leases (TTL: the lease) */
+    kvStore *fkv; /* fixtures from operators' decisions, per camera (no TTL) */
+    natsSubscription *sub;
+    char stream[80], bucket[80], fbucket[80], subj_all[80], subj_mine[128], durable[96];
+    char uid[40]; /* this store's id: message ids stay unique if another store replaces it */
+    pthread_t th_lease, th_main;
+    int th_lease_on, th_main_on;
+    pthread_mutex_t lock;  /* stop, the cursor */
+    pthread_mutex_t elock; /* ensure(): the stream's and bucket's state below */
+    pthread_cond_t cond;
+    int stop;
+    int ready;                /* the stream and bucket are there */
+    double checked;           /* when the stream was last checked (monotonic) */
+    int64_t stream_created;   /* the stream this node knows (its creation time, ns) */
+    uint64_t last_stream_seq; /* the stream's sequence of the last record this node sent */
+    int resubscribe;          /* console: the stream is a new one */
+    int send_failing;         /* the last send failed (publisher) */
+    lease_t *leases;          /* per camera slot (analysis) */
+    uint64_t *fix_rev;        /* per camera slot: the fixtures key's revision applied (analysis) */
+    atomic_int *fix_dirty;    /* per camera slot: its fixtures to publish (console) */
+    int nb_leases;
+    uint64_t node_rev;
+    double node_renewed;
+    int node_held;
+    double started;  /* monotonic */
+    int ever_ready;  /* NATS answered since the start */
+    int failed_open; /* started the cameras held last time, NATS unreachable */
+    char held_saved[8192];
+    double said_name, said_down, said_forget, said_waiting;
+    /* figures */
+    atomic_int connected, cameras, nodes;
+    _Atomic int64_t waiting, sent, received, duplicates, failures;
+    int64_t cursor; /* analysis: feed records up to it are in the stream */
+} vg_cluster_t;
+
+static int quitting(vg_cluster_t *k)
+{
+    pthread_mutex_lock(&k->lock);
+    int q = k->stop;
+    pthread_mutex_unlock(&k->lock);
+    return q;
+}
+
+static void nap(vg_cluster_t *k, double seconds)
+{
+    struct timespec ts;
+    vg__abs_deadline(&ts, seconds);
+    pthread_mutex_lock(&k->lock);
+    if (!k->stop) pthread_cond_timedwait(&k->cond, &k->lock, &ts);
+    pthread_mutex_unlock(&k->lock);
+}
+
+static const char *nats_why(natsStatus st)
+{
+    const char *e = nats_GetLastError(NULL);
+    return e && *e ? e : natsStatus_GetText(st);
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+    vg_cluster_t *k = closure;
+    (void)nc;
+    atomic_store(&k->connected, 0);
+    vg_log(COMP, VG_LOG_WARNING, "disconnected from NATS; reconnecting (analysis goes on)");
+}
+
+static void on_connected(natsConnection *nc, void *closure)
+{
+    vg_cluster_t *k = closure;
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+    atomic_store(&k->connected, 1);
+    vg_log(COMP, VG_LOG_INFO, "connected to NATS at %s", url);
+}
+
+/* The stream is not the one this node knew (deleted and made again, by it or another node):
+ * an analysis node sends its whole local feed again (the console keeps each record once), a
+ * console subscribes again. */
+static void stream_renewed(vg_cluster_t *k)
+{
+    vg_log(COMP, VG_LOG_WARNING, "stream %s was deleted and made again: %s", k->stream,
+           k->cfg->role == VG_CLUSTER_ANALYSIS
+               ? "this node sends its records again (the console keeps each once)"
+               : "reading it again from its start");
+    pthread_mutex_lock(&k->lock);
+    k->cursor = 0;
+    pthread_mutex_unlock(&k->lock);
+    k->resubscribe = 1;
+}
+
+/* The stream and the bucket: found, or made; the stream checked again every 5 s. 0, or -1
+ * (logged once a minute). */
+static int ensure_locked(vg_cluster_t *k);
+
+static int ensure(vg_cluster_t *k)
+{
+    pthread_mutex_lock(&k->elock);
+    int r = ensure_locked(k);
+    pthread_mutex_unlock(&k->elock);
+    return r;
+}
+
+/* Check the stream at the next ensure (it may be gone or new). */
+static void recheck(vg_cluster_t *k)
+{
+    pthread_mutex_lock(&k->elock);
+    k->checked = -1e9;
+    pthread_mutex_unlock(&k->elock);
+}
+
+static int ensure_locked(vg_cluster_t *k)
+{
+    jsErrCode je = 0;
+    jsStreamInfo *si = NULL;
+    natsStatus st = NATS_OK;
+    double now = vg__now_mono();
+    if (k->ready && now - k->checked < 5) return 0;
+    if (!atomic_load(&k->connected)) return -1;
+    st = js_GetStreamInfo(&si, k->js, k->stream, NULL, &je);
+    if (st == NATS_NOT_FOUND) {
+        jsStreamConfig sc;
+        const char *subjects[] = {k->subj_all};
+        jsStreamConfig_Init(&sc);
+        sc.Name = k->stream;
+        sc.Subjects = subjects;
+        sc.SubjectsLen = 1;
+        sc.Storage = js_FileStorage;
+        sc.Replicas = k->cfg->replicas;
+        sc.MaxAge = (int64_t)(k->cfg->stream_days * 86400e9);
+        sc.Duplicates = (int64_t)120e9;
+        st = js_AddStream(&si, k->js, &sc, NULL, &je);
+        if (st == NATS_OK)
+            vg_log(COMP, VG_LOG_INFO, "stream %s created (%d replica%s, kept %g days)", k->stream,
+                   k->cfg->replicas, k->cfg->replicas > 1 ? "s" : "", k->cfg->stream_days);
+        else if (je == JSStreamNameExistErr) /* made by another node meanwhile */
+            st = js_GetStreamInfo(&si, k->js, k->stream, NULL, &je);
+    }
+    if (st == NATS_OK && si) {
+        if (k->stream_created && si->Created != k->stream_created) stream_renewed(k);
+        k->stream_created = si->Created;
+    }
+    if (si) jsStreamInfo_Destroy(si);
+    if (st != NATS_OK) goto fail;
+    if (!k->kv) {
+        st = js_KeyValue(&k->kv, k->js, k->bucket);
+        if (st == NATS_NOT_FOUND) {
+            kvConfig kc;
+            kvConfig_Init(&kc);
+            kc.Bucket = k->bucket;
+            kc.History = 1;
+            kc.TTL = (int64_t)(k->cfg->lease * 1e9);
+            kc.Replicas = k->cfg->replicas;
+            kc.StorageType = js_FileStorage;
+            st = js_CreateKeyValue(&k->kv, k->js, &kc);
+        }
+        if (st != NATS_OK) {
+            k->kv = NULL;
+            goto fail;
+        }
+    }
+    if (!k->fkv) {
+        st = js_KeyValue(&k->fkv, k->js, k->fbucket);
+        if (st == NATS_NOT_FOUND) {
+            kvConfig kc;
+            kvConfig_Init(&kc);
+            kc.Bucket = k->fbucket;
+            kc.History = 1;
+            kc.Replicas = k->cfg->replicas;
+            kc.StorageType = js_FileStorage;
+            st = js_CreateKeyValue(&k->fkv, k->js, &kc);
+        }
+        if (st != NATS_OK) {
+            k->fkv = NULL;
+            goto fail;
+        }
+    }
+    k->ready = 1;
+    k->checked = now;
+    return 0;
+fail:
+    k->ready = 0;
+    if (now - k->said_down > 60) {
+        k->said_down = now;
+        vg_log(COMP, VG_LOG_WARNING,
+               "JetStream not ready (stream %s, bucket %s): %s; trying again every second",
+               k->stream, k->bucket, nats_why(st));
+    }
+    return -1;
+}
+
+/* ---- analysis: leases ---- */
+
+static void cam_key(const char *name, char *key, size_t len)
+{
+    snprintf(key, len, "cam.%s", name);
+    for (char *p = key + 4; *p; p++)
+        if (*p == '.') *p = '=';
+}
+
+static void lease_value(vg_cluster_t *k, vg_cam_t *c, char *buf, size_t len)
+{
+    json_t *o = json_object();
+    pthread_mutex_lock(&c->lock);
+    json_object_set_new(o, "node", json_string(k->cfg->node));
+    json_object_set_new(o, "status", json_string(c->status));
+    json_object_set_new(o, "message", json_string(c->message));
+    json_object_set_new(o, "fps", json_real(c->fps));
+    pthread_mutex_unlock(&c->lock);
+    char *s = json_dumps(o, JSON_COMPACT);
+    snprintf(buf, len, "%s", s ? s : "{}");
+    free(s);
+    json_decref(o);
+}
+
+/* Stop analysing camera @i (its lease lost or given up); wait until its pipeline has ended
+ * (at most @wait seconds). Returns 1 when it has. */
+static int cam_release(vg_cluster_t *k, int i, double wait)
+{
+    vg_cam_t *c = &k->srv->cams[i];
+    atomic_store(&c->held, 0);
+    pthread_mutex_lock(&c->lock);
+    if (c->pipe) vg_pipeline_stop(c->pipe);
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    for (double t0 = vg__now_mono();;) {
+        pthread_mutex_lock(&c->lock);
+        int running = c->pipe != NULL;
+        pthread_mutex_unlock(&c->lock);
+        if (!running) return 1;
+        if (vg__now_mono() - t0 > wait) return 0;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void lease_lost(vg_cluster_t *k, int i, const char *why)
+{
+    vg_cam_t *c = &k->srv->cams[i];
+    k->leases[i].held = 0;
+    cam_release(k, i, 5);
+    vg_log(COMP, VG_LOG_WARNING, "camera '%s': lease lost (%s): its analysis stopped", c->cfg->name,
+           why);
+}
+
+static int live_nodes(vg_cluster_t *k)
+{
+    kvKeysList kl = {0};
+    int n = 0;
+    if (kvStore_Keys(&kl, k->kv, NULL) != NATS_OK) return 1;
+    for (int i = 0; i < kl.Count; i++) n += !strncmp(kl.Keys[i], "node.", 5);
+    kvKeysList_Destroy(&kl);
+    return n > 0 ? n : 1;
+}
+
+/* Let camera @i run (@held: with its lease; else without, NATS unreachable). */
+static void cam_run(vg_cluster_t *k, int i, int held, uint64_t rev, double now)
+{
+    vg_cam_t *c = &k->srv->cams[i];
+    k->leases[i].held = held;
+    k->leases[i].rev = rev;
+    k->leases[i].renewed = now;
+    pthread_mutex_lock(&c->lock);
+    atomic_store(&c->held, 1);
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* The cameras this node holds, kept in its store (meta `cluster_held`, names separated by
+ * newlines): what it analyses when it starts with NATS unreachable. */
+static void save_held(vg_cluster_t *k)
+{
+    char buf[8192] = "";
+    size_t n = 0;
+    for (int i = 0; i < k->nb_leases; i++)
+        if (k->leases[i].held && vg__cam_live(&k->srv->cams[i]))
+            n += (size_t)snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, "%s\n",
+                                  k->srv->cams[i].cfg->name);
+    if (n < sizeof(buf) && strcmp(buf, k->held_saved)) {
+        vg_store_meta_set(k->srv->store, "cluster_held", buf);
+        snprintf(k->held_saved, sizeof(k->held_saved), "%s", buf);
+    }
+}
+
+/* NATS unreachable since the start for a lease: analyse the cameras held last time. */
+static void fail_open(vg_cluster_t *k, double now)
+{
+    char buf[8192] = "", names[1024] = "";
+    int n = 0;
+    k->failed_open = 1;
+    if (vg_store_meta_get(k->srv->store, "cluster_held", buf, sizeof(buf)) < 0) buf[0] = 0;
+    for (int i = 0; i < k->nb_leases; i++) {
+        vg_cam_t *c = &k->srv->cams[i];
+        char line[80];
+        snprintf(line, sizeof(line), "%s\n", c->cfg->name);
+        if (!vg__cam_live(c) || !strstr(buf, line) ||
+            (strstr(buf, line) != buf && strstr(buf, line)[-1] != '\n'))
+            continue;
+        cam_run(k, i, 0, 0, now);
+        n++;
+        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", n > 1 ? ", " : "",
+                 c->cfg->name);
+    }
+    vg_log(COMP, VG_LOG_WARNING,
+           "NATS unreachable since the start (%.0f s): analysing the %d camera%s this node held "
+           "last%s%s%s; events wait in its store; each camera is given its lease, or stopped if "
+           "another node holds it, once NATS answers",
+           now - k->started, n, n == 1 ? "" : "s", n ? " (" : "", names, n ? ")" : "");
+}
+
+/* Fixtures decided on the console (an operator's "fixture" or "reflection or light" on an
+ * abandoned object or fire alert): the bucket's key `fix.<camera>` holds all of a camera's, as
+ * [[x,y,w,h],...]. Those this node's store lacks are added, and the camera restarts with them. */
+typedef struct fixlist {
+    double (*b)[4];
+    int n;
+} fixlist_t;
+
+static void fix_collect(void *opaque, const double box[4])
+{
+    fixlist_t *l = opaque;
+    void *p = vg_realloc(l->b, (size_t)(l->n + 1) * sizeof(*l->b));
+    if (!p) return;
+    l->b = p;
+    memcpy(l->b[l->n++], box, sizeof(*l->b));
+}
+
+static void fixtures_apply(vg_cluster_t *k, int i)
+{
+    vg_cam_t *c = &k->srv->cams[i];
+    char key[128];
+    kvEntry *e = NULL;
+    cam_key(c->cfg->name, key, sizeof(key));
+    key[0] = 'f', key[1] = 'i', key[2] = 'x'; /* "fix.<camera>" */
+    if (!k->fkv || kvStore_Get(&e, k->fkv, key) != NATS_OK || !e) return;
+    uint64_t rev = kvEntry_Revision(e);
+    if (rev == k->fix_rev[i]) {
+        kvEntry_Destroy(e);
+        return;
+    }
+    json_t *arr = json_loads(kvEntry_ValueString(e), 0, NULL);
+    kvEntry_Destroy(e);
+    fixlist_t have = {NULL, 0};
+    vg_store_fixtures(k->srv->store, c->cfg->name, fix_collect, &have);
+    int added = 0, failed = 0;
+    size_t j;
+    json_t *b;
+    json_array_foreach(arr, j, b)
+    {
+        double box[4];
+        if (json_unpack(b, "[FFFF]", &box[0], &box[1], &box[2], &box[3]) < 0) continue;
+        int known = 0;
+        for (int m = 0; m < have.n && !known; m++)
+            known = fabs(have.b[m][0] - box[0]) < 0.01 && fabs(have.b[m][1] - box[1]) < 0.01 &&
+                    fabs(have.b[m][2] - box[2]) < 0.01 && fabs(have.b[m][3] - box[3]) < 0.01;
+        if (known) continue;
+        if (vg_store_fixture_add(k->srv->store, c->cfg->name, box, 0, "console") == 0)
+            added++;
+        else
+            failed = 1;
+    }
+    json_decref(arr);
+    vg_free(have.b);
+    if (!failed) k->fix_rev[i] = rev; /* (else tried again next round) */
+    if (added) {
+        vg_log(COMP, VG_LOG_INFO,
+               "camera '%s': %d fixture%s decided on the console: restarting with %s", c->cfg->name,
+               added, added > 1 ? "s" : "", added > 1 ? "them" : "it");
+        vg__server_cam_restart(c);
+    }
+}
+
+/* One round; returns 0, or -1 when NATS does not answer. */
+static int lease_round(vg_cluster_t *k)
+{
+    vg_server_t *s = k->srv;
+    const double lease = k->cfg->lease, now = vg__now_mono();
+    char key[128], val[1024];
+    int ncam = 0, held = 0;
+    if (ensure(k) < 0) {
+        /* NATS unreachable: what runs goes on (a site is never blind because NATS is down) */
+        if (!k->failed_open && !k->ever_ready && now - k->started > lease) fail_open(k, now);
+        return -1;
+    }
+    k->ever_ready = 1;
+    /* this node's key */
+    snprintf(key, sizeof(key), "node.%s", k->cfg->node);
+    snprintf(val, sizeof(val), "{\"node\":\"%s\",\"store\":\"%s\"}", k->cfg->node, k->uid);
+    uint64_t rev = 0;
+    natsStatus st = NATS_ERR;
+    if (k->node_held) st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), k->node_rev);
+    if (st != NATS_OK) st = kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
+    if (st == NATS_OK) {
+        k->node_held = 1;
+        k->node_rev = rev;
+        k->node_renewed = now;
+    } else if (!k->node_held || now - k->node_renewed > lease) {
+        k->node_held = 0;
+        if (now - k->said_name > 60) {
+            k->said_name = now;
+            vg_log(COMP, VG_LOG_ERROR,
+                   "another node named '%s' is alive on site '%s' (its key %s exists): this one "
+                   "takes no camera until it is gone (%.0f s after it stops); give each node its "
+                   "own cluster.node",
+                   k->cfg->node, k->cfg->site, key, lease);
+        }
+    }
+    for (int i = 0; i < k->nb_leases; i++) {
+        vg_cam_t *c = &s->cams[i];
+        if (!vg__cam_live(c)) continue;
+        ncam++;
+        int running = atomic_load(&c->held);
+        if (!k->leases[i].held && !running) continue;
+        cam_key(c->cfg->name, key, sizeof(key));
+        lease_value(k, c, val, sizeof(val));
+        st = NATS_ERR;
+        if (k->leases[i].held)
+            st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), k->leases[i].rev);
+        /* not held (running without NATS), or expired while NATS was away: take it if free */
+        if (st == NATS_ERR) st = kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
+        if (st == NATS_OK) {
+            if (!k->leases[i].held)
+                vg_log(COMP, VG_LOG_INFO, "camera '%s': leased by this node (%s)", c->cfg->name,
+                       k->cfg->node);
+            k->leases[i].held = 1;
+            k->leases[i].rev = rev;
+            k->leases[i].renewed = now;
+            held++;
+        } else if (st == NATS_ERR) {
+            lease_lost(k, i, "another node holds it");
+        } else if (k->leases[i].held) {
+            held++; /* a timeout: tried again next round; it runs on meanwhile */
+        }
+    }
+    if (!k->node_held) { /* not a node of the site (its name taken): hold nothing */
+        for (int i = 0; i < k->nb_leases; i++)
+            if (k->leases[i].held || atomic_load(&s->cams[i].held)) {
+                int had = k->leases[i].held;
+                lease_lost(k, i, "this node's name is another's");
+                cam_key(s->cams[i].cfg->name, key, sizeof(key));
+                if (had) kvStore_Delete(k->kv, key);
+            }
+        atomic_store(&k->cameras, 0);
+        save_held(k);
+        return 0;
+    }
+    int nodes = live_nodes(k);
+    int share = (ncam + nodes - 1) / nodes;
+    atomic_store(&k->nodes, nodes);
+    /* above its share: give up the last ones (their analysis stopped first) */
+    for (int i = k->nb_leases - 1; i >= 0 && held > share; i--) {
+        if (!k->leases[i].held) continue;
+        vg_cam_t *c = &s->cams[i];
+        k->leases[i].held = 0;
+        held--;
+        if (cam_release(k, i, 5)) {
+            cam_key(c->cfg->name, key, sizeof(key));
+            kvStore_Delete(k->kv, key);
+        }
+        vg_log(COMP, VG_LOG_INFO, "camera '%s': given up to balance %d nodes", c->cfg->name, nodes);
+    }
+    /* below it: take free cameras */
+    for (int i = 0; i < k->nb_leases && held < share; i++) {
+        vg_cam_t *c = &s->cams[i];
+        if (!vg__cam_live(c) || k->leases[i].held) continue;
+        cam_key(c->cfg->name, key, sizeof(key));
+        lease_value(k, c, val, sizeof(val));
+        st = kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
+        if (st != NATS_OK) continue; /* another node holds it */
+        cam_run(k, i, 1, rev, now);
+        held++;
+        vg_log(COMP, VG_LOG_INFO, "camera '%s': leased by this node (%s)", c->cfg->name,
+               k->cfg->node);
+    }
+    atomic_store(&k->cameras, held);
+    save_held(k);
+    for (int i = 0; i < k->nb_leases; i++)
+        if (k->leases[i].held) fixtures_apply(k, i);
+    return 0;
+}
+
+static void *lease_main(void *opaque)
+{
+    vg_cluster_t *k = opaque;
+    while (!quitting(k)) {
+        double t0 = vg__now_mono();
+        int ok = lease_round(k) == 0;
+        double left = k->cfg->lease / 4 - (vg__now_mono() - t0);
+        nap(k, ok ? fmax(left, 0.05) : 1);
+    }
+    /* stopping: let the cameras go so that another node takes them at once */
+    for (int i = 0; i < k->nb_leases; i++) {
+        if (!k->leases[i].held) continue;
+        char key[128];
+        k->leases[i].held = 0;
+        if (cam_release(k, i, 10) && k->kv) {
+            cam_key(k->srv->cams[i].cfg->name, key, sizeof(key));
+            kvStore_Delete(k->kv, key);
+        }
+    }
+    if (k->node_held && k->kv) {
+        char key[128];
+        snprintf(key, sizeof(key), "node.%s", k->cfg->node);
+        kvStore_Delete(k->kv, key);
+    }
+    return NULL;
+}
+
+/* ---- analysis: the publisher ---- */
+
+typedef struct rec {
+    int64_t seq;
+    char *json;
+} rec_t;
+
+typedef struct batch {
+    rec_t r[BATCH];
+    int n;
+} batch_t;
+
+static void collect(void *opaque, int64_t seq, const char *json)
+{
+    batch_t *b = opaque;
+    if (b->n < BATCH) {
+        b->r[b->n].seq = seq;
+        b->r[b->n].json = vg_strdup(json);
+        b->n++;
+    }
+}
+
+/* Send feed record @r. 0 (sent, or not an event's: skipped), or -1 (try again later). */
+static int send_record(vg_cluster_t *k, const rec_t *r)
+{
+    vg_server_t *s = k->srv;
+    json_t *rec = r->json ? json_loads(r->json, 0, NULL) : NULL;
+    const char *phase = json_string_value(json_object_get(rec, "phase"));
+    int ret = 0;
+    if (!phase || (strcmp(phase, "start") && strcmp(phase, "update") && strcmp(phase, "end"))) {
+        json_decref(rec);
+        return 0; /* an operator's action (none on an analysis node) */
+    }
+    int64_t id = json_integer_value(json_object_get(rec, "id"));
+    int64_t run = vg_store_event_run(s->store, id);
+    if (run < 0) run = 0;
+    char runs[64], mid[96];
+    snprintf(runs, sizeof(runs), "%s.%lld", k->uid, (long long)run);
+    snprintf(mid, sizeof(mid), "%s.%lld", k->uid, (long long)r->seq);
+    json_t *h = json_pack("{s:s,s:s,s:O}", "node", k->cfg->node, "run", runs, "record", rec);
+    char *hs = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    uint8_t *pic = NULL;
+    size_t npic = 0;
+    const char *ev = json_string_value(json_object_get(rec, "evidence"));
+    if (ev && !strcmp(phase, "start")) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s", s->dir_evidence, ev);
+        if (vg_file_read(path, 32 << 20, &pic, &npic) < 0) pic = NULL, npic = 0;
+    }
+    size_t nh = hs ? strlen(hs) : 0;
+    int64_t maxp = natsConnection_GetMaxPayload(k->nc);
+    if (pic && maxp > 0 && (int64_t)(nh + 1 + npic) > maxp) {
+        vg_log(COMP, VG_LOG_WARNING,
+               "event %lld: its picture (%zu bytes) passes NATS's max_payload (%lld): sent "
+               "without it (it stays on this node)",
+               (long long)id, npic, (long long)maxp);
+        vg_free(pic);
+        pic = NULL, npic = 0;
+    }
+    uint8_t *data = hs ? vg_malloc(nh + 1 + npic) : NULL;
+    if (data) {
+        memcpy(data, hs, nh);
+        data[nh] = '\n';
+        if (npic) memcpy(data + nh + 1, pic, npic);
+        jsPubOptions po;
+        jsPubAck *pa = NULL;
+        jsErrCode je = 0;
+        jsPubOptions_Init(&po);
+        po.MsgId = mid;
+        po.MaxWait = 5000;
+        natsStatus st = js_Publish(&pa, k->js, k->subj_mine, data, (int)(nh + 1 + npic), &po, &je);
+        if (st == NATS_OK) {
+            k->send_failing = 0;
+            atomic_fetch_add(&k->sent, 1);
+            if (pa->Duplicate) atomic_fetch_add(&k->duplicates, 1);
+            /* a sequence below the last one: a new stream (deleted and made again) */
+            if (pa->Sequence < k->last_stream_seq) recheck(k);
+            k->last_stream_seq = pa->Sequence;
+        } else {
+            atomic_fetch_add(&k->failures, 1);
+            if (st == NATS_NO_RESPONDERS || je == JSStreamNotFoundErr) recheck(k);
+            if (!k->send_failing || vg__now_mono() - k->said_down > 60) {
+                k->send_failing = 1;
+                k->said_down = vg__now_mono();
+                vg_log(COMP, VG_LOG_WARNING,
+                       "cannot send events to stream %s: %s; they wait in the local store "
+                       "(%lld now), sent when it answers",
+                       k->stream, nats_why(st), (long long)atomic_load(&k->waiting));
+            }
+            ret = -1;
+        }
+        if (pa) jsPubAck_Destroy(pa);
+    } else {
+        ret = -1;
+    }
+    vg_free(data);
+    vg_free(pic);
+    free(hs);
+    json_decref(rec);
+    return ret;
+}
+
+static void save_cursor(vg_cluster_t *k, int64_t cursor)
+{
+    char v[32];
+    snprintf(v, sizeof(v), "%lld", (long long)cursor);
+    vg_store_meta_set(k->srv->store, "cluster_sent", v);
+}
+
+static void *publish_main(void *opaque)
+{
+    vg_cluster_t *k = opaque;
+    vg_server_t *s = k->srv;
+    int64_t saved = -1;
+    for (;;) {
+        int stop = quitting(k);
+        pthread_mutex_lock(&s->hlock);
+        int64_t head = s->head;
+        pthread_mutex_unlock(&s->hlock);
+        pthread_mutex_lock(&k->lock);
+        int64_t cursor = k->cursor;
+        pthread_mutex_unlock(&k->lock);
+        atomic_store(&k->waiting, head > cursor ? head - cursor : 0);
+        if (cursor != saved) {
+            save_cursor(k, cursor);
+            saved = cursor;
+        }
+        int down = head > cursor && ensure(k) < 0;
+        if (down && vg__now_mono() - k->said_waiting > 60) {
+            k->said_waiting = vg__now_mono();
+            vg_log(COMP, VG_LOG_WARNING,
+                   "NATS does not answer: %lld event records wait in the local store (metric "
+                   "vigie_cluster_waiting); analysis goes on, they are sent when it answers",
+                   (long long)(head - cursor));
+        }
+        if (head <= cursor || down) {
+            if (stop) break;
+            struct timespec ts;
+            vg__abs_deadline(&ts, 1.0);
+            pthread_mutex_lock(&s->hlock);
+            if (s->head <= cursor) pthread_cond_timedwait(&s->hcond, &s->hlock, &ts);
+            pthread_mutex_unlock(&s->hlock);
+            continue;
+        }
+        pthread_mutex_lock(&k->lock); /* (ensure may have rewound it) */
+        cursor = k->cursor;
+        pthread_mutex_unlock(&k->lock);
+        batch_t b = {.n = 0};
+        vg_store_feed_read(s->store, cursor, BATCH, collect, &b);
+        int failed = 0, rewound = 0;
+        for (int i = 0; i < b.n; i++) {
+            if (!failed && !rewound && send_record(k, &b.r[i]) == 0) {
+                pthread_mutex_lock(&k->lock);
+                if (k->cursor == cursor) /* (else rewound meanwhile: the batch is dropped) */
+                    k->cursor = b.r[i].seq;
+                else
+                    rewound = 1;
+                cursor = b.r[i].seq;
+                pthread_mutex_unlock(&k->lock);
+            } else {
+                failed = 1;
+            }
+            vg_free(b.r[i].json);
+        }
+        if (failed) {
+            if (stop) break;
+            nap(k, 1);
+        }
+    }
+    save_cursor(k, k->cursor);
+    return NULL;
+}
+
+/* ---- console: the consumer ---- */
+
+static int evidence_name_ok(const char *n)
+{
+    size_t l = n ? strlen(n) : 0;
+    if (l < 5 || l > 60 || strcmp(n + l - 4, ".jpg")) return 0;
+    for (size_t i = 0; i + 4 < l; i++)
+        if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'f'))) return 0;
+    return 1;
+}
+
+/* One message: 0 (kept, or a duplicate, or one that can never be kept: acknowledged), or -1
+ * (the store cannot write now: delivered again later). */
+static int receive(vg_cluster_t *k, natsMsg *m)
+{
+    vg_server_t *s = k->srv;
+    const char *data = natsMsg_GetData(m);
+    int len = natsMsg_GetDataLength(m);
+    const char *nl = data ? memchr(data, '\n', (size_t)len) : NULL;
+    const char *mid = NULL;
+    if (natsMsgHeader_Get(m, "Nats-Msg-Id", &mid) != NATS_OK || !mid || !nl) {
+        vg_log(COMP, VG_LOG_WARNING, "a message on %s is not vigie's: dropped",
+               natsMsg_GetSubject(m));
+        return 0;
+    }
+    json_t *h = json_loadb(data, (size_t)(nl - data), 0, NULL);
+    json_t *rec = json_object_get(h, "record");
+    const char *node = json_string_value(json_object_get(h, "node"));
+    const char *run = json_string_value(json_object_get(h, "run"));
+    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    vg_event_t ev;
+    char err[256];
+    int ret = 0;
+    if (!node || !run || !line || vg_event_from_json(&ev, line, err, sizeof(err)) < 0) {
+        vg_log(COMP, VG_LOG_WARNING, "message %s: not an event record: dropped", mid);
+        goto out;
+    }
+    const char *wall = json_string_value(json_object_get(rec, "wall"));
+    const char *evidence = json_string_value(json_object_get(rec, "evidence"));
+    const char *priority = json_string_value(json_object_get(rec, "priority"));
+    char now[32];
+    if (!wall) vg_store_now(now), wall = now;
+    size_t npic = (size_t)(data + len - (nl + 1));
+    if (!evidence_name_ok(evidence) || !npic) evidence = NULL;
+    if (evidence) { /* the node's random name: writing it again is harmless */
+        char path[4200];
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s", s->dir_evidence, evidence);
+        if (stat(path, &sb) != 0 && vg__write_file(path, nl + 1, npic, 0640) < 0) {
+            vg_log(COMP, VG_LOG_ERROR, "cannot write the evidence picture %s: %s", path,
+                   strerror(errno));
+            ret = -1;
+            goto out;
+        }
+    }
+    int64_t seq = 0;
+    int dup = 0;
+    int64_t id = vg_store_event_put_remote(s->store, mid, run, node, &ev, wall, evidence,
+                                           evidence ? (int64_t)npic : 0, priority, &seq, &dup);
+    if (id == VG_ENOENT) {
+        vg_log(COMP, VG_LOG_WARNING, "message %s: %s of an event whose start is not stored", mid,
+               vg_event_phase_name(ev.phase));
+    } else if (id < 0) {
+        ret = -1;
+    } else if (dup) {
+        atomic_fetch_add(&k->duplicates, 1);
+    } else {
+        atomic_fetch_add(&k->received, 1);
+        vg__hub_notify(s, seq);
+        vg__metrics_event(s, ev.type, ev.phase, 0);
+    }
+out:
+    free(line);
+    json_decref(h);
+    return ret;
+}
+
+/* The cameras' statuses from their lease keys. */
+static void console_statuses(vg_cluster_t *k)
+{
+    vg_server_t *s = k->srv;
+    for (int i = 0; i < s->nb_cams; i++) {
+        vg_cam_t *c = &s->cams[i];
+        if (!vg__cam_live(c)) continue;
+        char key[128], status[16] = "unassigned", msg[512] = "no analysis node holds it";
+        char node[64] = "";
+        kvEntry *e = NULL;
+        cam_key(c->cfg->name, key, sizeof(key));
+        if (kvStore_Get(&e, k->kv, key) == NATS_OK && e) {
+            json_t *o = json_loads(kvEntry_ValueString(e), 0, NULL);
+            const char *n = json_string_value(json_object_get(o, "node"));
+            const char *st = json_string_value(json_object_get(o, "status"));
+            const char *ms = json_string_value(json_object_get(o, "message"));
+            if (n) {
+                snprintf(node, sizeof(node), "%s", n);
+                snprintf(status, sizeof(status), "%s", st ? st : "starting");
+                snprintf(msg, sizeof(msg), "%s", ms ? ms : "");
+                pthread_mutex_lock(&c->lock);
+                c->fps = json_real_value(json_object_get(o, "fps"));
+                pthread_mutex_unlock(&c->lock);
+            }
+            json_decref(o);
+            kvEntry_Destroy(e);
+        }
+        pthread_mutex_lock(&c->lock);
+        /* (health.c: unassigned longer than two leases is a technical alert) */
+        if (node[0] || c->last_frame == 0) c->last_frame = vg__now_mono();
+        c->stall_after = 2 * k->cfg->lease;
+        if (strcmp(c->status, status)) vg_store_now(c->since);
+        snprintf(c->status, sizeof(c->status), "%s", status);
+        snprintf(c->message, sizeof(c->message), "%s", msg);
+        snprintf(c->node, sizeof(c->node), "%s", node);
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+/* Console: the fixtures of the cameras marked dirty (all of them at the start) to the bucket. */
+static void fixtures_publish(vg_cluster_t *k)
+{
+    vg_server_t *s = k->srv;
+    for (int i = 0; i < s->nb_cams; i++) {
+        vg_cam_t *c = &s->cams[i];
+        if (!vg__cam_live(c) || !atomic_load(&k->fix_dirty[i])) continue;
+        fixlist_t l = {NULL, 0};
+        vg_store_fixtures(s->store, c->cfg->name, fix_collect, &l);
+        json_t *arr = json_array();
+        for (int j = 0; j < l.n; j++)
+            json_array_append_new(arr,
+                                  json_pack("[ffff]", l.b[j][0], l.b[j][1], l.b[j][2], l.b[j][3]));
+        vg_free(l.b);
+        char *txt = json_dumps(arr, JSON_COMPACT), key[128];
+        json_decref(arr);
+        cam_key(c->cfg->name, key, sizeof(key));
+        key[0] = 'f', key[1] = 'i', key[2] = 'x';
+        uint64_t rev;
+        if (txt && (l.n == 0 || kvStore_PutString(&rev, k->fkv, key, txt) == NATS_OK))
+            atomic_store(&k->fix_dirty[i], 0);
+        free(txt);
+    }
+}
+
+void vg__cluster_fixtures_changed(vg_server_t *s, const char *camera)
+{
+    vg_cluster_t *k = s->cluster;
+    if (!k || !k->fix_dirty) return;
+    for (int i = 0; i < s->nb_cams; i++)
+        if (vg__cam_live(&s->cams[i]) && !strcmp(s->cams[i].cfg->name, camera))
+            atomic_store(&k->fix_dirty[i], 1);
+}
+
+static void *consume_main(void *opaque)
+{
+    vg_cluster_t *k = opaque;
+    double last_status = 0;
+    while (!quitting(k)) {
+        if (ensure(k) < 0) {
+            nap(k, 1);
+            continue;
+        }
+        if (vg__now_mono() - last_status >= 1) {
+            console_statuses(k);
+            fixtures_publish(k);
+            last_status = vg__now_mono();
+        }
+        if (vg__now_mono() - k->said_forget > 3600) { /* past the stream's age: no duplicate */
+            k->said_forget = vg__now_mono();
+            vg_store_cluster_forget(k->srv->store,
+                                    (double)time(NULL) - (k->cfg->stream_days + 1) * 86400);
+        }
+        if (k->resubscribe && k->sub) {
+            natsSubscription_Destroy(k->sub);
+            k->sub = NULL;
+        }
+        k->resubscribe = 0;
+        if (!k->sub) {
+            jsSubOptions so;
+            jsErrCode je = 0;
+            jsSubOptions_Init(&so);
+            so.Stream = k->stream;
+            so.Config.Durable = k->durable;
+            so.Config.AckPolicy = js_AckExplicit;
+            so.Config.DeliverPolicy = js_DeliverAll;
+            so.Config.AckWait = (int64_t)30e9;
+            so.Config.MaxAckPending = 4 * BATCH;
+            natsStatus st =
+                js_PullSubscribe(&k->sub, k->js, k->subj_all, k->durable, NULL, &so, &je);
+            if (st != NATS_OK) {
+                k->sub = NULL;
+                recheck(k); /* check the stream again */
+                if (vg__now_mono() - k->said_down > 60) {
+                    k->said_down = vg__now_mono();
+                    vg_log(COMP, VG_LOG_WARNING, "cannot read stream %s: %s; trying again",
+                           k->stream, nats_why(st));
+                }
+                nap(k, 1);
+                continue;
+            }
+            vg_log(COMP, VG_LOG_INFO, "reading stream %s as consumer %s", k->stream, k->durable);
+        }
+        natsMsgList list = {0};
+        jsErrCode je = 0;
+        natsStatus st = natsSubscription_Fetch(&list, k->sub, BATCH, 1000, &je);
+        if (st == NATS_TIMEOUT) continue;
+        if (st != NATS_OK) {
+            if (vg__now_mono() - k->said_down > 60) {
+                k->said_down = vg__now_mono();
+                vg_log(COMP, VG_LOG_WARNING, "reading stream %s: %s; trying again", k->stream,
+                       nats_why(st));
+            }
+            /* its consumer or stream gone: subscribe again (after checking the stream) */
+            natsSubscription_Destroy(k->sub);
+            k->sub = NULL;
+            recheck(k);
+            nap(k, 1);
+            continue;
+        }
+        for (int i = 0; i < list.Count; i++) {
+            natsMsg *m = list.Msgs[i];
+            if (receive(k, m) == 0)
+                natsMsg_Ack(m, NULL);
+            else
+                natsMsg_NakWithDelay(m, 1000, NULL);
+        }
+        natsMsgList_Destroy(&list);
+    }
+    return NULL;
+}
+
+/* ---- start, stop, figures ---- */
+
+static void store_uid(vg_cluster_t *k)
+{
+    char v[40] = "";
+    if (vg_store_meta_get(k->srv->store, "store_id", v, sizeof(v)) == 0 && strlen(v) == 16) {
+        snprintf(k->uid, sizeof(k->uid), "%s", v);
+        return;
+    }
+    uint8_t b[8] = {0};
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        uint64_t t = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)k;
+        memcpy(b, &t, 8);
+    }
+    for (int i = 0; i < 8; i++) snprintf(k->uid + 2 * i, 3, "%02x", b[i]);
+    vg_store_meta_set(k->srv->store, "store_id", k->uid);
+}
+
+int vg__cluster_start(vg_server_t *s, char *err, size_t errlen)
+{
+    const vg_server_config_t *cfg = atomic_load(&s->cfg);
+    const vg_server_cluster_t *cc = cfg->cluster;
+    natsStatus st;
+    if (!cc) return 0;
+    vg_cluster_t *k = vg_calloc(1, sizeof(*k));
+    if (!k) return VG_ENOMEM;
+    k->srv = s;
+    k->cfg = cc;
+    k->started = vg__now_mono();
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_mutex_init(&k->elock, NULL);
+    pthread_cond_init(&k->cond, NULL);
+    s->cluster = k;
+    snprintf(k->stream, sizeof(k->stream), "%s_EVENTS", cc->site);
+    for (char *p = k->stream; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+    snprintf(k->bucket, sizeof(k->bucket), "%s_leases", cc->site);
+    snprintf(k->fbucket, sizeof(k->fbucket), "%s_fixtures", cc->site);
+    snprintf(k->subj_all, sizeof(k->subj_all), "%s.events.>", cc->site);
+    snprintf(k->subj_mine, sizeof(k->subj_mine), "%s.events.%s", cc->site, cc->node);
+    snprintf(k->durable, sizeof(k->durable), "console-%s", cc->node);
+    store_uid(k);
+    if (cc->role == VG_CLUSTER_ANALYSIS) {
+        char v[32] = "";
+        if (vg_store_meta_get(s->store, "cluster_sent", v, sizeof(v)) == 0)
+            k->cursor = strtoll(v, NULL, 10);
+        k->nb_leases = s->nb_cams;
+        k->leases = vg_calloc(VG_SERVER_CAM_SLOTS, sizeof(*k->leases));
+        if (!k->leases) return VG_ENOMEM;
+        if (vg_store_meta_get(s->store, "cluster_held", k->held_saved, sizeof(k->held_saved)) < 0)
+            k->held_saved[0] = 0;
+        k->fix_rev = vg_calloc(VG_SERVER_CAM_SLOTS, sizeof(*k->fix_rev));
+        if (!k->fix_rev) return VG_ENOMEM;
+    } else {
+        k->fix_dirty = vg_calloc(VG_SERVER_CAM_SLOTS, sizeof(*k->fix_dirty));
+        if (!k->fix_dirty) return VG_ENOMEM;
+        for (int i = 0; i < s->nb_cams; i++) atomic_init(&k->fix_dirty[i], 1);
+    }
+    if ((st = natsOptions_Create(&k->opts)) != NATS_OK) goto nats_fail;
+    natsOptions_SetServers(k->opts, (const char **)cc->servers, cc->nb_servers);
+    {
+        char name[128];
+        snprintf(name, sizeof(name), "vigie %s %s", cc->site, cc->node);
+        natsOptions_SetName(k->opts, name);
+    }
+    natsOptions_SetMaxReconnect(k->opts, -1);
+    natsOptions_SetReconnectWait(k->opts, 500);
+    natsOptions_SetTimeout(k->opts, 2000);
+    natsOptions_SetDisconnectedCB(k->opts, on_disconnected, k);
+    natsOptions_SetReconnectedCB(k->opts, on_connected, k);
+    /* NATS unreachable at start: the connection keeps trying; analysis starts anyway */
+    natsOptions_SetRetryOnFailedConnect(k->opts, true, on_connected, k);
+    st = natsConnection_Connect(&k->nc, k->opts);
+    if (st == NATS_OK) {
+        atomic_store(&k->connected, 1);
+        on_connected(k->nc, k);
+    } else if (st == NATS_NOT_YET_CONNECTED) {
+        vg_log(COMP, VG_LOG_WARNING, "NATS (%s%s) unreachable: trying again in the background; %s",
+               cc->servers[0], cc->nb_servers > 1 ? ", ..." : "",
+               cc->role == VG_CLUSTER_ANALYSIS
+                   ? "after one lease without it, this node analyses the cameras it held last"
+                   : "the console shows what its store has");
+    } else {
+        goto nats_fail;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    if ((st = natsConnection_JetStream(&k->js, k->nc, &jo)) != NATS_OK) goto nats_fail;
+    if (cc->role == VG_CLUSTER_ANALYSIS) {
+        if (pthread_create(&k->th_lease, NULL, lease_main, k) != 0) goto nothread;
+        k->th_lease_on = 1;
+        if (pthread_create(&k->th_main, NULL, publish_main, k) != 0) goto nothread;
+    } else if (pthread_create(&k->th_main, NULL, consume_main, k) != 0) {
+        goto nothread;
+    }
+    k->th_main_on = 1;
+    vg_log(COMP, VG_LOG_INFO, "node '%s' of site '%s' (%s), lease %.0f s, NATS %s%s", cc->node,
+           cc->site, cc->role == VG_CLUSTER_ANALYSIS ? "analysis" : "console", cc->lease,
+           cc->servers[0], cc->nb_servers > 1 ? " and others" : "");
+    return 0;
+nats_fail:
+    snprintf(err, errlen, "cluster: cannot use NATS (%s): %s", cc->servers[0], nats_why(st));
+    return VG_EIO;
+nothread:
+    snprintf(err, errlen, "cluster: cannot start a thread");
+    return VG_ENOMEM;
+}
+
+void vg__cluster_stop(vg_server_t *s)
+{
+    vg_cluster_t *k = s->cluster;
+    if (!k) return;
+    pthread_mutex_lock(&k->lock);
+    k->stop = 1;
+    pthread_cond_broadcast(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    vg__hub_wake(s);
+    if (k->th_lease_on) pthread_join(k->th_lease, NULL);
+    if (k->th_main_on) pthread_join(k->th_main, NULL);
+    if (k->sub) natsSubscription_Destroy(k->sub);
+    if (k->kv) kvStore_Destroy(k->kv);
+    if (k->fkv) kvStore_Destroy(k->fkv);
+    if (k->js) jsCtx_Destroy(k->js);
+    if (k->nc) {
+        natsConnection_Close(k->nc);
+        natsConnection_Destroy(k->nc);
+    }
+    if (k->opts) natsOptions_Destroy(k->opts);
+    vg_free(k->leases);
+    vg_free(k->fix_rev);
+    vg_free((void *)k->fix_dirty);
+    pthread_mutex_destroy(&k->lock);
+    pthread_mutex_destroy(&k->elock);
+    pthread_cond_destroy(&k->cond);
+    vg_free(k);
+    s->cluster = NULL;
+}
+
+void vg__cluster_stats(vg_server_t *s, vg_cluster_stats_t *st)
+{
+    vg_cluster_t *k = s->cluster;
+    memset(st, 0, sizeof(*st));
+    if (!k) return;
+    st->on = 1;
+    st->role = k->cfg->role;
+    st->connected = atomic_load(&k->connected);
+    st->cameras = atomic_load(&k->cameras);
+    st->nodes = atomic_load(&k->nodes);
+    st->waiting = atomic_load(&k->waiting);
+    st->sent = atomic_load(&k->sent);
+    st->received = atomic_load(&k->received);
+    st->duplicates = atomic_load(&k->duplicates);
+    st->failures = atomic_load(&k->failures);
+}
