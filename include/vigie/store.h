@@ -215,6 +215,16 @@ int vg_store_stats(vg_store_t *s, const char *from, const char *to,
                    int (*fn)(void *opaque, const vg_store_stats_row_t *row), void *opaque);
 /** Store one sample of a camera's count series (vg_count_t) with its wall-clock time. */
 int vg_store_count_put(vg_store_t *s, int64_t run, const vg_count_t *c, const char *wall);
+/** The count samples stored after id @after, oldest first, at most @max: @fn(opaque, id, run,
+ *  sample, wall) for each (a negative return stops and is returned). The count, or an error. */
+int vg_store_counts_after(vg_store_t *s, int64_t after, int max,
+                          int (*fn)(void *opaque, int64_t id, int64_t run, const vg_count_t *c,
+                                    const char *wall),
+                          void *opaque);
+/** A console node's copy of a count sample sent by analysis node @node, once per @msg_id (as
+ *  vg_store_event_put_remote: *@dup set when it was received before). 0 or an error. */
+int vg_store_count_put_remote(vg_store_t *s, const char *msg_id, const char *origin_run,
+                              const char *node, const vg_count_t *c, const char *wall, int *dup);
 /** One sample of a camera's count series as stored (vg_store_counts). */
 typedef struct vg_store_count_row {
     const char *wall, *zone;

@@ -107,11 +107,12 @@ typedef struct vg_cluster {
     int ever_ready;  /* NATS answered since the start */
     int failed_open; /* started the cameras held last time, NATS unreachable */
     char held_saved[8192];
-    double said_name, said_down, said_forget, said_waiting;
+    double said_name, said_down, said_forget, said_waiting, said_send;
     /* figures */
     atomic_int connected, cameras, nodes;
-    _Atomic int64_t waiting, sent, received, duplicates, failures;
-    int64_t cursor; /* analysis: feed records up to it are in the stream */
+    _Atomic int64_t waiting, sent, received, duplicates, failures, counts;
+    int64_t cursor;  /* analysis: feed records up to it are in the stream */
+    int64_t ccursor; /* analysis: count samples (counts.id) up to it are in the stream */
 } vg_cluster_t;
 
 static int quitting(vg_cluster_t *k)
@@ -165,6 +166,7 @@ static void stream_renewed(vg_cluster_t *k)
                : "reading it again from its start");
     pthread_mutex_lock(&k->lock);
     k->cursor = 0;
+    k->ccursor = 0;
     pthread_mutex_unlock(&k->lock);
     k->resubscribe = 1;
 }
@@ -668,9 +670,9 @@ static int send_record(vg_cluster_t *k, const rec_t *r)
         } else {
             atomic_fetch_add(&k->failures, 1);
             if (st == NATS_NO_RESPONDERS || je == JSStreamNotFoundErr) recheck(k);
-            if (!k->send_failing || vg__now_mono() - k->said_down > 60) {
+            if (!k->send_failing || vg__now_mono() - k->said_send > 60) {
                 k->send_failing = 1;
-                k->said_down = vg__now_mono();
+                k->said_send = vg__now_mono();
                 vg_log(COMP, VG_LOG_WARNING,
                        "cannot send events to stream %s: %s; they wait in the local store "
                        "(%lld now), sent when it answers",
@@ -687,6 +689,66 @@ static int send_record(vg_cluster_t *k, const rec_t *r)
     free(hs);
     json_decref(rec);
     return ret;
+}
+
+/* Count samples: each as {"node","run","count":{...,"wall"}}, message id <store id>.c<id>. */
+typedef struct cbatch {
+    vg_cluster_t *k;
+    int64_t last; /* the last one sent */
+    int sent, failed;
+} cbatch_t;
+
+static int send_count(void *opaque, int64_t id, int64_t run, const vg_count_t *c, const char *wall)
+{
+    cbatch_t *b = opaque;
+    vg_cluster_t *k = b->k;
+    char runs[64], mid[96];
+    snprintf(runs, sizeof(runs), "%s.%lld", k->uid, (long long)run);
+    snprintf(mid, sizeof(mid), "%s.c%lld", k->uid, (long long)id);
+    json_t *h =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:f}}", "node", k->cfg->node, "run",
+                  runs, "count", "camera", c->camera, "zone", c->zone, "wall", wall ? wall : "",
+                  "t", c->t, "count", c->count, "count_detector", c->count_detector,
+                  "count_occupancy", c->count_occupancy, "area", c->area, "density", c->density);
+    char *hs = h ? json_dumps(h, JSON_COMPACT) : NULL;
+    json_decref(h);
+    if (!hs) return VG_ENOMEM;
+    size_t n = strlen(hs);
+    hs[n] = '\n'; /* (the header's line; no picture) */
+    jsPubOptions po;
+    jsPubAck *pa = NULL;
+    jsErrCode je = 0;
+    jsPubOptions_Init(&po);
+    po.MsgId = mid;
+    po.MaxWait = 5000;
+    natsStatus st = js_Publish(&pa, k->js, k->subj_mine, hs, (int)n + 1, &po, &je);
+    free(hs);
+    if (pa) jsPubAck_Destroy(pa);
+    if (st != NATS_OK) {
+        atomic_fetch_add(&k->failures, 1);
+        b->failed = 1;
+        return -1;
+    }
+    b->last = id;
+    b->sent++;
+    return 0;
+}
+
+/* Send the count samples after the cursor (64 at most). */
+static void send_counts(vg_cluster_t *k)
+{
+    pthread_mutex_lock(&k->lock);
+    cbatch_t b = {k, k->ccursor, 0, 0};
+    pthread_mutex_unlock(&k->lock);
+    int64_t from = b.last;
+    vg_store_counts_after(k->srv->store, from, BATCH, send_count, &b);
+    if (!b.sent) return;
+    pthread_mutex_lock(&k->lock);
+    if (k->ccursor == from) k->ccursor = b.last; /* (else rewound meanwhile) */
+    pthread_mutex_unlock(&k->lock);
+    char v[32];
+    snprintf(v, sizeof(v), "%lld", (long long)b.last);
+    vg_store_meta_set(k->srv->store, "cluster_counts_sent", v);
 }
 
 static void save_cursor(vg_cluster_t *k, int64_t cursor)
@@ -722,6 +784,7 @@ static void *publish_main(void *opaque)
                    "vigie_cluster_waiting); analysis goes on, they are sent when it answers",
                    (long long)(head - cursor));
         }
+        if (!down && ensure(k) == 0) send_counts(k);
         if (head <= cursor || down) {
             if (stop) break;
             struct timespec ts;
@@ -786,13 +849,46 @@ static int receive(vg_cluster_t *k, natsMsg *m)
         return 0;
     }
     json_t *h = json_loadb(data, (size_t)(nl - data), 0, NULL);
-    json_t *rec = json_object_get(h, "record");
+    json_t *rec = json_object_get(h, "record"), *cnt = json_object_get(h, "count");
     const char *node = json_string_value(json_object_get(h, "node"));
     const char *run = json_string_value(json_object_get(h, "run"));
     char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     vg_event_t ev;
     char err[256];
     int ret = 0;
+    if (cnt && node && run) { /* a count sample */
+        vg_count_t c;
+        const char *cam = json_string_value(json_object_get(cnt, "camera"));
+        const char *zone = json_string_value(json_object_get(cnt, "zone"));
+        const char *wall = json_string_value(json_object_get(cnt, "wall"));
+        memset(&c, 0, sizeof(c));
+        snprintf(c.camera, sizeof(c.camera), "%s", cam ? cam : "");
+        snprintf(c.zone, sizeof(c.zone), "%s", zone ? zone : "");
+        c.t = json_number_value(json_object_get(cnt, "t"));
+        c.count = json_number_value(json_object_get(cnt, "count"));
+        c.count_detector = json_number_value(json_object_get(cnt, "count_detector"));
+        c.count_occupancy = json_number_value(json_object_get(cnt, "count_occupancy"));
+        c.area = json_number_value(json_object_get(cnt, "area"));
+        c.density = json_number_value(json_object_get(cnt, "density"));
+        int dup = 0;
+        if (!cam || !wall) {
+            vg_log(COMP, VG_LOG_WARNING, "message %s: not a count sample: dropped", mid);
+        } else if (vg_store_count_put_remote(s->store, mid, run, node, &c, wall, &dup) < 0) {
+            ret = -1;
+        } else if (dup) {
+            atomic_fetch_add(&k->duplicates, 1);
+        } else {
+            atomic_fetch_add(&k->counts, 1);
+            char js[256]; /* MQTT: as a single machine sends it (writer.c) */
+            snprintf(js, sizeof(js), "{\"wall\":\"%s\",\"t\":%.3f,\"count\":%.2f", wall, c.t,
+                     c.count);
+            if (c.density >= 0)
+                snprintf(js + strlen(js), sizeof(js) - strlen(js), ",\"density\":%.3f", c.density);
+            snprintf(js + strlen(js), sizeof(js) - strlen(js), "}");
+            vg__mqtt_count(s, c.camera, c.zone[0] ? c.zone : "all", js);
+        }
+        goto out;
+    }
     if (!node || !run || !line || vg_event_from_json(&ev, line, err, sizeof(err)) < 0) {
         vg_log(COMP, VG_LOG_WARNING, "message %s: not an event record: dropped", mid);
         goto out;
@@ -1034,6 +1130,8 @@ int vg__cluster_start(vg_server_t *s, char *err, size_t errlen)
         char v[32] = "";
         if (vg_store_meta_get(s->store, "cluster_sent", v, sizeof(v)) == 0)
             k->cursor = strtoll(v, NULL, 10);
+        if (vg_store_meta_get(s->store, "cluster_counts_sent", v, sizeof(v)) == 0)
+            k->ccursor = strtoll(v, NULL, 10);
         k->nb_leases = s->nb_cams;
         k->leases = vg_calloc(VG_SERVER_CAM_SLOTS, sizeof(*k->leases));
         if (!k->leases) return VG_ENOMEM;
@@ -1140,6 +1238,7 @@ void vg__cluster_stats(vg_server_t *s, vg_cluster_stats_t *st)
     st->waiting = atomic_load(&k->waiting);
     st->sent = atomic_load(&k->sent);
     st->received = atomic_load(&k->received);
+    st->counts = atomic_load(&k->counts);
     st->duplicates = atomic_load(&k->duplicates);
     st->failures = atomic_load(&k->failures);
 }

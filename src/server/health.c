@@ -82,7 +82,8 @@ void vg__cam_health(vg_server_t *s)
             vg_log(COMP, VG_LOG_WARNING, "camera '%s': technical alert: %s (%s)", c->cfg->name,
                    reason, msg);
             fault_job(c, VG_PHASE_START, reason, msg);
-        } else if (healthy && c->fault_open) {
+        } else if ((healthy || !strcmp(status, "standby")) && c->fault_open) {
+            /* (standby: a cluster's camera now run by another node, which reports its faults) */
             c->fault_open = 0;
             vg_log(COMP, VG_LOG_INFO, "camera '%s': pictures again, technical alert ended",
                    c->cfg->name);

@@ -346,6 +346,9 @@ static void render(vg_server_t *s, out_t *o)
             head(o, "vigie_cluster_received_total", "counter",
                  "Event records received and written to the store.");
             put(o, "vigie_cluster_received_total %lld\n", (long long)cs.received);
+            head(o, "vigie_cluster_counts_received_total", "counter",
+                 "Count samples (people per zone) received and written to the store.");
+            put(o, "vigie_cluster_counts_received_total %lld\n", (long long)cs.counts);
         }
         head(o, "vigie_cluster_duplicates_total", "counter",
              "Records sent or received again, kept once.");

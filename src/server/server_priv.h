@@ -209,6 +209,7 @@ typedef struct vg_cluster_stats {
     int on, role, connected, cameras, nodes;
     int64_t waiting; /* analysis: feed records the stream has not acknowledged */
     int64_t sent, received, duplicates, failures;
+    int64_t counts; /* console: count samples received */
 } vg_cluster_stats_t;
 void vg__cluster_stats(vg_server_t *s, vg_cluster_stats_t *st);
 /* A console node: @camera's fixtures changed (a decision); sent to its analysis node. */

@@ -1162,6 +1162,86 @@ int vg_store_count_put(vg_store_t *s, int64_t run, const vg_count_t *c, const ch
     return ret;
 }
 
+int vg_store_counts_after(vg_store_t *s, int64_t after, int max,
+                          int (*fn)(void *opaque, int64_t id, int64_t run, const vg_count_t *c,
+                                    const char *wall),
+                          void *opaque)
+{
+    sqlite3_stmt *st;
+    int ret, n = 0;
+    vg__store_lock(s);
+    ret = vg__store_prep(s, &st,
+                         "SELECT id, run, camera, zone, wall, t, count, count_detector,"
+                         " coalesce(count_occupancy, -1), coalesce(area, 0),"
+                         " coalesce(density, -1) FROM counts WHERE id > ? ORDER BY id LIMIT ?",
+                         "ii", after, (int64_t)max);
+    if (ret == 0) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            vg_count_t c;
+            memset(&c, 0, sizeof(c));
+            snprintf(c.camera, sizeof(c.camera), "%s", (const char *)sqlite3_column_text(st, 2));
+            snprintf(c.zone, sizeof(c.zone), "%s", (const char *)sqlite3_column_text(st, 3));
+            c.t = sqlite3_column_double(st, 5);
+            c.count = sqlite3_column_double(st, 6);
+            c.count_detector = sqlite3_column_double(st, 7);
+            c.count_occupancy = sqlite3_column_double(st, 8);
+            c.area = sqlite3_column_double(st, 9);
+            c.density = sqlite3_column_double(st, 10);
+            ret = fn(opaque, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), &c,
+                     (const char *)sqlite3_column_text(st, 4));
+            if (ret < 0) break;
+            n++;
+        }
+        sqlite3_finalize(st);
+    }
+    vg__store_unlock(s);
+    return ret < 0 ? ret : n;
+}
+
+int vg_store_count_put_remote(vg_store_t *s, const char *msg_id, const char *origin_run,
+                              const char *node, const vg_count_t *c, const char *wall, int *dup)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t run = 0;
+    int ret;
+    *dup = 0;
+    vg__store_lock(s);
+    if ((ret = vg__store_begin(s)) < 0) goto out;
+    if ((ret = vg__store_prep(s, &st, "SELECT 1 FROM cluster_in WHERE id = ?", "t", msg_id)) < 0)
+        goto end;
+    *dup = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (*dup) goto end;
+    if ((ret = vg__store_prep(s, &st, "SELECT run FROM cluster_runs WHERE origin = ?", "t",
+                              origin_run)) < 0)
+        goto end;
+    if (sqlite3_step(st) == SQLITE_ROW) run = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (!run) {
+        double u = vg__store_unix();
+        if ((ret = vg__store_exec(s,
+                                  "INSERT INTO runs(camera, started, started_unix, last_unix)"
+                                  " VALUES (?, ?, ?, ?)",
+                                  "ttdd", c->camera, wall, u, u)) < 0)
+            goto end;
+        run = sqlite3_last_insert_rowid(s->db);
+        if ((ret = vg__store_exec(s, "INSERT INTO cluster_runs(origin, run, node) VALUES (?, ?, ?)",
+                                  "tit", origin_run, run, node)) < 0)
+            goto end;
+    } else if ((ret = vg__store_exec(s, "UPDATE runs SET last_unix = ? WHERE id = ?", "di",
+                                     vg__store_unix(), run)) < 0) {
+        goto end;
+    }
+    if ((ret = vg_store_count_put(s, run, c, wall)) < 0) goto end;
+    ret = vg__store_exec(s, "INSERT INTO cluster_in(id, event, unix) VALUES (?, 0, ?)", "td",
+                         msg_id, vg__store_unix());
+end:
+    ret = vg__store_end(s, ret);
+out:
+    vg__store_unlock(s);
+    return ret;
+}
+
 int vg_store_counts(vg_store_t *s, const char *camera, const char *zone, const char *from,
                     const char *to, int limit,
                     int (*fn)(void *opaque, const vg_store_count_row_t *row), void *opaque)

@@ -388,6 +388,21 @@ static void test_cluster(void **state)
     WAIT_FOR(at_console("a2-store", head2) == records("a2-store", head2, 0), 120,
              "all of a2's records at the console");
     assert_int_equal(console_events_from("a2-store"), records("a2-store", head2, 1));
+    /* the count series (people per zone) too */
+    long long csent = q1("a2-store", "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta "
+                                     "WHERE key = 'cluster_counts_sent'), 0)");
+    char sql[512], id2[40];
+    store_id("a2-store", id2);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM counts c JOIN cluster_runs r ON r.run = c.run WHERE r.origin "
+             "LIKE '%s.%%'",
+             id2);
+    assert_true(csent > 0);
+    WAIT_FOR(q1("con-store", sql) ==
+                 q1("a2-store", "SELECT count(*) FROM counts WHERE id <= (SELECT CAST(value AS "
+                                "INTEGER) FROM meta WHERE key = 'cluster_counts_sent')"),
+             60, "a2's count samples at the console");
+    print_message("count samples: %lld of a2 at the console\n", q1("con-store", sql));
     long long total = q1("con-store", "SELECT count(*) FROM events");
     assert_int_equal(total, console_events_from("a1-store") + console_events_from("a2-store"));
     print_message("a2 stopped: %lld records, %lld events, each once at the console (%lld events "
