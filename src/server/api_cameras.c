@@ -163,6 +163,15 @@ void vg__api_still(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     vg_snap_t snap;
     uint8_t *jpg;
     size_t len;
+    if (vg__cluster_console(s)) { /* a cluster's console: from the node that runs it */
+        char why[256];
+        if (vg__cluster_still(s, c, &jpg, &len, why, sizeof(why)) < 0) {
+            vg__api_error(r, 503, "%s", why);
+            return;
+        }
+        vg__api_jpeg(r, jpg, len);
+        return;
+    }
     pthread_mutex_lock(&c->lock);
     int have = c->still.frame != NULL, ret = have ? vg__snap_copy(&snap, &c->still) : 0;
     pthread_mutex_unlock(&c->lock);
@@ -236,6 +245,7 @@ void vg__api_scene(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
         vg_free(text);
         return;
     }
+    vg__cluster_scene_changed(s, c->cfg->name); /* a cluster's console: to the node running it */
     if (live) {
         vg_settings_t *all = NULL;
         live = vg_settings_new(&all) == 0 && vg_settings_merge(all, scene->settings) == 0 &&

@@ -71,6 +71,7 @@ typedef struct lease {
     uint64_t rev;   /* the revision this node wrote last */
     double renewed; /* monotonic time of the last successful create or update */
     int held;
+    int releasing; /* given up: still renewed until its analysis has stopped, then deleted */
 } lease_t;
 
 typedef struct vg_cluster {
@@ -80,8 +81,10 @@ typedef struct vg_cluster {
     natsConnection *nc;
     jsCtx *js;
     kvStore *kv;  /* leases (TTL: the lease) */
-    kvStore *fkv; /* fixtures from operators' decisions, per camera (no TTL) */
+    kvStore *fkv; /* what the console decides per camera: fixtures, scenes (no TTL) */
     natsSubscription *sub;
+    natsSubscription *still_sub; /* analysis: requests for stills */
+    char still_prefix[128];
     char stream[80], bucket[80], fbucket[80], subj_all[80], subj_mine[128], durable[96];
     char uid[40]; /* this store's id: message ids stay unique if another store replaces it */
     pthread_t th_lease, th_main;
@@ -98,7 +101,8 @@ typedef struct vg_cluster {
     int send_failing;         /* the last send failed (publisher) */
     lease_t *leases;          /* per camera slot (analysis) */
     uint64_t *fix_rev;        /* per camera slot: the fixtures key's revision applied (analysis) */
-    atomic_int *fix_dirty;    /* per camera slot: its fixtures to publish (console) */
+    uint64_t *scene_rev;      /* per camera slot: the scene key's revision applied (analysis) */
+    atomic_int *fix_dirty; /* per camera slot: 1 its fixtures, 2 its scene to publish (console) */
     int nb_leases;
     uint64_t node_rev;
     double node_renewed;
@@ -106,6 +110,7 @@ typedef struct vg_cluster {
     double started;  /* monotonic */
     int ever_ready;  /* NATS answered since the start */
     int failed_open; /* started the cameras held last time, NATS unreachable */
+    unsigned rounds; /* lease rounds done */
     char held_saved[8192];
     double said_name, said_down, said_forget, said_waiting, said_send;
     /* figures */
@@ -273,11 +278,18 @@ fail:
 
 /* ---- analysis: leases ---- */
 
+/* A camera's key in a bucket: "<prefix>.<camera>", the camera's dots written '='. */
+static void obj_key(const char *prefix, const char *name, char *key, size_t len)
+{
+    size_t n = strlen(prefix) + 1;
+    snprintf(key, len, "%s.%s", prefix, name);
+    for (char *p = key + (n < len ? n : 0); *p; p++)
+        if (*p == '.') *p = '=';
+}
+
 static void cam_key(const char *name, char *key, size_t len)
 {
-    snprintf(key, len, "cam.%s", name);
-    for (char *p = key + 4; *p; p++)
-        if (*p == '.') *p = '=';
+    obj_key("cam", name, key, len);
 }
 
 static void lease_value(vg_cluster_t *k, vg_cam_t *c, char *buf, size_t len)
@@ -285,9 +297,12 @@ static void lease_value(vg_cluster_t *k, vg_cam_t *c, char *buf, size_t len)
     json_t *o = json_object();
     pthread_mutex_lock(&c->lock);
     json_object_set_new(o, "node", json_string(k->cfg->node));
+    json_object_set_new(o, "store", json_string(k->uid));
     json_object_set_new(o, "status", json_string(c->status));
     json_object_set_new(o, "message", json_string(c->message));
     json_object_set_new(o, "fps", json_real(c->fps));
+    json_object_set_new(o, "width", json_integer(c->in_w));
+    json_object_set_new(o, "height", json_integer(c->in_h));
     pthread_mutex_unlock(&c->lock);
     char *s = json_dumps(o, JSON_COMPACT);
     snprintf(buf, len, "%s", s ? s : "{}");
@@ -295,9 +310,8 @@ static void lease_value(vg_cluster_t *k, vg_cam_t *c, char *buf, size_t len)
     json_decref(o);
 }
 
-/* Stop analysing camera @i (its lease lost or given up); wait until its pipeline has ended
- * (at most @wait seconds). Returns 1 when it has. */
-static int cam_release(vg_cluster_t *k, int i, double wait)
+/* Stop analysing camera @i: its pipeline is told to stop (it does within a frame). */
+static void cam_stop(vg_cluster_t *k, int i)
 {
     vg_cam_t *c = &k->srv->cams[i];
     atomic_store(&c->held, 0);
@@ -305,34 +319,60 @@ static int cam_release(vg_cluster_t *k, int i, double wait)
     if (c->pipe) vg_pipeline_stop(c->pipe);
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
-    for (double t0 = vg__now_mono();;) {
-        pthread_mutex_lock(&c->lock);
-        int running = c->pipe != NULL;
-        pthread_mutex_unlock(&c->lock);
-        if (!running) return 1;
-        if (vg__now_mono() - t0 > wait) return 0;
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+}
+
+/* Whether camera @i's pipeline has ended. */
+static int cam_stopped(vg_cluster_t *k, int i)
+{
+    vg_cam_t *c = &k->srv->cams[i];
+    pthread_mutex_lock(&c->lock);
+    int stopped = c->pipe == NULL;
+    pthread_mutex_unlock(&c->lock);
+    return stopped;
 }
 
 static void lease_lost(vg_cluster_t *k, int i, const char *why)
 {
     vg_cam_t *c = &k->srv->cams[i];
     k->leases[i].held = 0;
-    cam_release(k, i, 5);
+    k->leases[i].releasing = 0;
+    cam_stop(k, i);
     vg_log(COMP, VG_LOG_WARNING, "camera '%s': lease lost (%s): its analysis stopped", c->cfg->name,
            why);
 }
 
+/* Live analysis nodes: their `node.` keys (each counted once: a listing may repeat a key updated
+ * while it runs). */
 static int live_nodes(vg_cluster_t *k)
 {
     kvKeysList kl = {0};
     int n = 0;
     if (kvStore_Keys(&kl, k->kv, NULL) != NATS_OK) return 1;
-    for (int i = 0; i < kl.Count; i++) n += !strncmp(kl.Keys[i], "node.", 5);
+    for (int i = 0; i < kl.Count; i++) {
+        if (strncmp(kl.Keys[i], "node.", 5)) continue;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = !strcmp(kl.Keys[i], kl.Keys[j]);
+        n += !seen;
+    }
     kvKeysList_Destroy(&kl);
     return n > 0 ? n : 1;
+}
+
+/* After an update refused on @key: whether the key still holds this node's value (the previous
+ * update went through but its answer was lost), with its revision in *@rev. */
+static int still_mine(vg_cluster_t *k, kvStore *kv, const char *key, uint64_t *rev)
+{
+    kvEntry *e = NULL;
+    int mine = 0;
+    if (kvStore_Get(&e, kv, key) != NATS_OK || !e) return 0;
+    json_t *o = json_loads(kvEntry_ValueString(e), 0, NULL);
+    const char *node = json_string_value(json_object_get(o, "node"));
+    const char *store = json_string_value(json_object_get(o, "store"));
+    mine = node && store && !strcmp(node, k->cfg->node) && !strcmp(store, k->uid);
+    if (mine) *rev = kvEntry_Revision(e);
+    json_decref(o);
+    kvEntry_Destroy(e);
+    return mine;
 }
 
 /* Let camera @i run (@held: with its lease; else without, NATS unreachable). */
@@ -412,8 +452,7 @@ static void fixtures_apply(vg_cluster_t *k, int i)
     vg_cam_t *c = &k->srv->cams[i];
     char key[128];
     kvEntry *e = NULL;
-    cam_key(c->cfg->name, key, sizeof(key));
-    key[0] = 'f', key[1] = 'i', key[2] = 'x'; /* "fix.<camera>" */
+    obj_key("fix", c->cfg->name, key, sizeof(key));
     if (!k->fkv || kvStore_Get(&e, k->fkv, key) != NATS_OK || !e) return;
     uint64_t rev = kvEntry_Revision(e);
     if (rev == k->fix_rev[i]) {
@@ -452,6 +491,32 @@ static void fixtures_apply(vg_cluster_t *k, int i)
     }
 }
 
+/* A scene saved through the console (key `scene.<camera>`, its YAML): kept in this node's store
+ * (which vg__server_cam_scene reads before the config's file) and the camera restarted. */
+static void scene_apply(vg_cluster_t *k, int i)
+{
+    vg_cam_t *c = &k->srv->cams[i];
+    char key[128], *mine = NULL;
+    kvEntry *e = NULL;
+    obj_key("scene", c->cfg->name, key, sizeof(key));
+    if (!k->fkv || kvStore_Get(&e, k->fkv, key) != NATS_OK || !e) return;
+    uint64_t rev = kvEntry_Revision(e);
+    if (rev != k->scene_rev[i]) {
+        const char *yaml = kvEntry_ValueString(e);
+        int same = vg_store_scene_get(k->srv->store, c->cfg->name, &mine) == 0 && yaml &&
+                   !strcmp(mine, yaml);
+        if (same || (yaml && vg_store_scene_put(k->srv->store, c->cfg->name, yaml, "console") == 0))
+            k->scene_rev[i] = rev;
+        if (!same && k->scene_rev[i] == rev) {
+            vg_log(COMP, VG_LOG_INFO,
+                   "camera '%s': its scene was changed on the console: restarting", c->cfg->name);
+            vg__server_cam_restart(c);
+        }
+        vg_free(mine);
+    }
+    kvEntry_Destroy(e);
+}
+
 /* One round; returns 0, or -1 when NATS does not answer. */
 static int lease_round(vg_cluster_t *k)
 {
@@ -470,8 +535,12 @@ static int lease_round(vg_cluster_t *k)
     snprintf(val, sizeof(val), "{\"node\":\"%s\",\"store\":\"%s\"}", k->cfg->node, k->uid);
     uint64_t rev = 0;
     natsStatus st = NATS_ERR;
-    if (k->node_held) st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), k->node_rev);
-    if (st != NATS_OK) st = kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
+    if (k->node_held) {
+        st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), k->node_rev);
+        if (st == NATS_ERR && still_mine(k, k->kv, key, &k->node_rev))
+            st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), k->node_rev);
+    }
+    if (st == NATS_ERR) st = kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
     if (st == NATS_OK) {
         k->node_held = 1;
         k->node_rev = rev;
@@ -487,30 +556,40 @@ static int lease_round(vg_cluster_t *k)
                    k->cfg->node, k->cfg->site, key, lease);
         }
     }
+    /* renew what it holds (and what it runs without NATS, or winds down) */
     for (int i = 0; i < k->nb_leases; i++) {
         vg_cam_t *c = &s->cams[i];
+        lease_t *l = &k->leases[i];
         if (!vg__cam_live(c)) continue;
         ncam++;
         int running = atomic_load(&c->held);
-        if (!k->leases[i].held && !running) continue;
+        if (!l->held && !running && !l->releasing) continue;
         cam_key(c->cfg->name, key, sizeof(key));
+        if (l->releasing && cam_stopped(k, i)) { /* given up and stopped: free for the others */
+            kvStore_Delete(k->kv, key);
+            l->releasing = 0;
+            continue;
+        }
         lease_value(k, c, val, sizeof(val));
         st = NATS_ERR;
-        if (k->leases[i].held)
-            st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), k->leases[i].rev);
+        if (l->held || l->releasing) {
+            st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), l->rev);
+            if (st == NATS_ERR && still_mine(k, k->kv, key, &l->rev))
+                st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), l->rev);
+        }
         /* not held (running without NATS), or expired while NATS was away: take it if free */
         if (st == NATS_ERR) st = kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
         if (st == NATS_OK) {
-            if (!k->leases[i].held)
+            if (!l->held && !l->releasing)
                 vg_log(COMP, VG_LOG_INFO, "camera '%s': leased by this node (%s)", c->cfg->name,
                        k->cfg->node);
-            k->leases[i].held = 1;
-            k->leases[i].rev = rev;
-            k->leases[i].renewed = now;
-            held++;
+            if (!l->releasing) l->held = 1;
+            l->rev = rev;
+            l->renewed = now;
+            held += l->held;
         } else if (st == NATS_ERR) {
             lease_lost(k, i, "another node holds it");
-        } else if (k->leases[i].held) {
+        } else if (l->held) {
             held++; /* a timeout: tried again next round; it runs on meanwhile */
         }
     }
@@ -519,8 +598,7 @@ static int lease_round(vg_cluster_t *k)
             if (k->leases[i].held || atomic_load(&s->cams[i].held)) {
                 int had = k->leases[i].held;
                 lease_lost(k, i, "this node's name is another's");
-                cam_key(s->cams[i].cfg->name, key, sizeof(key));
-                if (had) kvStore_Delete(k->kv, key);
+                k->leases[i].releasing = had; /* its key deleted once stopped */
             }
         atomic_store(&k->cameras, 0);
         save_held(k);
@@ -529,22 +607,21 @@ static int lease_round(vg_cluster_t *k)
     int nodes = live_nodes(k);
     int share = (ncam + nodes - 1) / nodes;
     atomic_store(&k->nodes, nodes);
-    /* above its share: give up the last ones (their analysis stopped first) */
+    /* above its share: give up the last ones (renewed until their analysis stopped, then
+     * deleted: never two nodes on one camera) */
     for (int i = k->nb_leases - 1; i >= 0 && held > share; i--) {
         if (!k->leases[i].held) continue;
-        vg_cam_t *c = &s->cams[i];
         k->leases[i].held = 0;
+        k->leases[i].releasing = 1;
         held--;
-        if (cam_release(k, i, 5)) {
-            cam_key(c->cfg->name, key, sizeof(key));
-            kvStore_Delete(k->kv, key);
-        }
-        vg_log(COMP, VG_LOG_INFO, "camera '%s': given up to balance %d nodes", c->cfg->name, nodes);
+        cam_stop(k, i);
+        vg_log(COMP, VG_LOG_INFO, "camera '%s': given up to balance %d nodes", s->cams[i].cfg->name,
+               nodes);
     }
     /* below it: take free cameras */
     for (int i = 0; i < k->nb_leases && held < share; i++) {
         vg_cam_t *c = &s->cams[i];
-        if (!vg__cam_live(c) || k->leases[i].held) continue;
+        if (!vg__cam_live(c) || k->leases[i].held || k->leases[i].releasing) continue;
         cam_key(c->cfg->name, key, sizeof(key));
         lease_value(k, c, val, sizeof(val));
         st = kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
@@ -556,8 +633,13 @@ static int lease_round(vg_cluster_t *k)
     }
     atomic_store(&k->cameras, held);
     save_held(k);
-    for (int i = 0; i < k->nb_leases; i++)
-        if (k->leases[i].held) fixtures_apply(k, i);
+    /* what the console decided for its cameras: checked once a lease (renewals come first) */
+    if (k->rounds++ % 4 == 0)
+        for (int i = 0; i < k->nb_leases; i++)
+            if (k->leases[i].held) {
+                scene_apply(k, i);
+                fixtures_apply(k, i);
+            }
     return 0;
 }
 
@@ -567,18 +649,27 @@ static void *lease_main(void *opaque)
     while (!quitting(k)) {
         double t0 = vg__now_mono();
         int ok = lease_round(k) == 0;
-        double left = k->cfg->lease / 4 - (vg__now_mono() - t0);
+        double took = vg__now_mono() - t0, left = k->cfg->lease / 4 - took;
+        if (took > k->cfg->lease / 2)
+            vg_log(COMP, VG_LOG_WARNING,
+                   "renewing the leases took %.1f s (lease %.0f s): NATS answers slowly", took,
+                   k->cfg->lease);
         nap(k, ok ? fmax(left, 0.05) : 1);
     }
-    /* stopping: let the cameras go so that another node takes them at once */
+    /* stopping (the cameras have stopped): let them go so that others take them at once */
     for (int i = 0; i < k->nb_leases; i++) {
-        if (!k->leases[i].held) continue;
+        if (!k->leases[i].held && !k->leases[i].releasing) continue;
         char key[128];
-        k->leases[i].held = 0;
-        if (cam_release(k, i, 10) && k->kv) {
+        cam_stop(k, i);
+        for (double t0 = vg__now_mono(); !cam_stopped(k, i) && vg__now_mono() - t0 < 10;) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (cam_stopped(k, i) && k->kv) {
             cam_key(k->srv->cams[i].cfg->name, key, sizeof(key));
             kvStore_Delete(k->kv, key);
         }
+        k->leases[i].held = k->leases[i].releasing = 0;
     }
     if (k->node_held && k->kv) {
         char key[128];
@@ -763,8 +854,13 @@ static void *publish_main(void *opaque)
     vg_cluster_t *k = opaque;
     vg_server_t *s = k->srv;
     int64_t saved = -1;
+    double stop_at = 0;
     for (;;) {
+        /* stopping: what the writer committed last goes out, for 10 s at most (the rest waits in
+         * the store for the next start) */
         int stop = quitting(k);
+        if (stop && !stop_at) stop_at = vg__now_mono();
+        int give_up = stop && vg__now_mono() - stop_at > 10;
         pthread_mutex_lock(&s->hlock);
         int64_t head = s->head;
         pthread_mutex_unlock(&s->hlock);
@@ -786,7 +882,7 @@ static void *publish_main(void *opaque)
         }
         if (!down && ensure(k) == 0) send_counts(k);
         if (head <= cursor || down) {
-            if (stop) break;
+            if (stop && (head <= cursor || give_up)) break;
             struct timespec ts;
             vg__abs_deadline(&ts, 1.0);
             pthread_mutex_lock(&s->hlock);
@@ -815,8 +911,8 @@ static void *publish_main(void *opaque)
             vg_free(b.r[i].json);
         }
         if (failed) {
-            if (stop) break;
-            nap(k, 1);
+            if (give_up) break;
+            nap(k, stop ? 0.2 : 1);
         }
     }
     save_cursor(k, k->cursor);
@@ -955,6 +1051,8 @@ static void console_statuses(vg_cluster_t *k)
                 snprintf(msg, sizeof(msg), "%s", ms ? ms : "");
                 pthread_mutex_lock(&c->lock);
                 c->fps = json_real_value(json_object_get(o, "fps"));
+                c->in_w = (int)json_integer_value(json_object_get(o, "width"));
+                c->in_h = (int)json_integer_value(json_object_get(o, "height"));
                 pthread_mutex_unlock(&c->lock);
             }
             json_decref(o);
@@ -979,6 +1077,16 @@ static void fixtures_publish(vg_cluster_t *k)
     for (int i = 0; i < s->nb_cams; i++) {
         vg_cam_t *c = &s->cams[i];
         if (!vg__cam_live(c) || !atomic_load(&k->fix_dirty[i])) continue;
+        if (atomic_load(&k->fix_dirty[i]) & 2) { /* its scene, saved through the console */
+            char *yaml = NULL, key[128];
+            uint64_t rev;
+            obj_key("scene", c->cfg->name, key, sizeof(key));
+            int r = vg_store_scene_get(s->store, c->cfg->name, &yaml);
+            if (r == VG_ENOENT || (r == 0 && kvStore_PutString(&rev, k->fkv, key, yaml) == NATS_OK))
+                atomic_fetch_and(&k->fix_dirty[i], ~2);
+            vg_free(yaml);
+        }
+        if (!(atomic_load(&k->fix_dirty[i]) & 1)) continue;
         fixlist_t l = {NULL, 0};
         vg_store_fixtures(s->store, c->cfg->name, fix_collect, &l);
         json_t *arr = json_array();
@@ -988,22 +1096,31 @@ static void fixtures_publish(vg_cluster_t *k)
         vg_free(l.b);
         char *txt = json_dumps(arr, JSON_COMPACT), key[128];
         json_decref(arr);
-        cam_key(c->cfg->name, key, sizeof(key));
-        key[0] = 'f', key[1] = 'i', key[2] = 'x';
+        obj_key("fix", c->cfg->name, key, sizeof(key));
         uint64_t rev;
-        if (txt && (l.n == 0 || kvStore_PutString(&rev, k->fkv, key, txt) == NATS_OK))
-            atomic_store(&k->fix_dirty[i], 0);
+        int ok = txt && (l.n == 0 || kvStore_PutString(&rev, k->fkv, key, txt) == NATS_OK);
         free(txt);
+        if (ok) atomic_fetch_and(&k->fix_dirty[i], ~1);
     }
 }
 
-void vg__cluster_fixtures_changed(vg_server_t *s, const char *camera)
+static void mark(vg_server_t *s, const char *camera, int what)
 {
     vg_cluster_t *k = s->cluster;
     if (!k || !k->fix_dirty) return;
     for (int i = 0; i < s->nb_cams; i++)
         if (vg__cam_live(&s->cams[i]) && !strcmp(s->cams[i].cfg->name, camera))
-            atomic_store(&k->fix_dirty[i], 1);
+            atomic_fetch_or(&k->fix_dirty[i], what);
+}
+
+void vg__cluster_fixtures_changed(vg_server_t *s, const char *camera)
+{
+    mark(s, camera, 1);
+}
+
+void vg__cluster_scene_changed(vg_server_t *s, const char *camera)
+{
+    mark(s, camera, 2);
 }
 
 static void *consume_main(void *opaque)
@@ -1084,6 +1201,66 @@ static void *consume_main(void *opaque)
     return NULL;
 }
 
+/* ---- stills: the console asks the node that runs a camera (request and reply) ---- */
+
+/* Analysis: a request on `<site>.still.<node>.<camera>`: the camera's latest still, pixelated as
+ * on a single machine (empty: no picture, or not run here). On the NATS library's thread. */
+static void on_still(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+    vg_cluster_t *k = closure;
+    const char *reply = natsMsg_GetReply(m), *subj = natsMsg_GetSubject(m);
+    size_t pre = strlen(k->still_prefix);
+    (void)sub;
+    if (reply && subj && strlen(subj) > pre && !strncmp(subj, k->still_prefix, pre)) {
+        vg_cam_t *c = vg__server_cam(k->srv, subj + pre);
+        uint8_t *jpg = NULL;
+        size_t len = 0;
+        vg_snap_t snap;
+        int have = 0;
+        if (c && atomic_load(&c->held)) {
+            pthread_mutex_lock(&c->lock);
+            have = c->still.frame && vg__snap_copy(&snap, &c->still) == 0;
+            pthread_mutex_unlock(&c->lock);
+        }
+        if (have) {
+            if (vg__server_snap_jpeg(k->srv, &snap, 1, &jpg, &len) < 0) jpg = NULL, len = 0;
+            vg__snap_clear(&snap);
+        }
+        natsConnection_Publish(nc, reply, jpg, (int)len);
+        vg_free(jpg);
+    }
+    natsMsg_Destroy(m);
+}
+
+int vg__cluster_still(vg_server_t *s, vg_cam_t *c, uint8_t **jpg, size_t *len, char *why,
+                      size_t whylen)
+{
+    vg_cluster_t *k = s->cluster;
+    char node[64], subj[256];
+    natsMsg *reply = NULL;
+    pthread_mutex_lock(&c->lock);
+    snprintf(node, sizeof(node), "%s", c->node);
+    pthread_mutex_unlock(&c->lock);
+    if (!k || !node[0]) {
+        snprintf(why, whylen, "no analysis node runs camera '%s'", c->cfg->name);
+        return VG_ENOENT;
+    }
+    snprintf(subj, sizeof(subj), "%s.still.%s.%s", k->cfg->site, node, c->cfg->name);
+    natsStatus st = natsConnection_Request(&reply, k->nc, subj, NULL, 0, 3000);
+    int n = reply ? natsMsg_GetDataLength(reply) : 0;
+    if (st != NATS_OK || n <= 0) {
+        snprintf(why, whylen, "node '%s' %s a picture of camera '%s'", node,
+                 st == NATS_OK ? "has no" : "did not send", c->cfg->name);
+        natsMsg_Destroy(reply);
+        return st == NATS_OK ? VG_ENOENT : VG_EIO;
+    }
+    *jpg = vg_malloc((size_t)n);
+    if (*jpg) memcpy(*jpg, natsMsg_GetData(reply), (size_t)n);
+    *len = (size_t)n;
+    natsMsg_Destroy(reply);
+    return *jpg ? 0 : VG_ENOMEM;
+}
+
 /* ---- start, stop, figures ---- */
 
 static void store_uid(vg_cluster_t *k)
@@ -1121,7 +1298,7 @@ int vg__cluster_start(vg_server_t *s, char *err, size_t errlen)
     for (char *p = k->stream; *p; p++)
         if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
     snprintf(k->bucket, sizeof(k->bucket), "%s_leases", cc->site);
-    snprintf(k->fbucket, sizeof(k->fbucket), "%s_fixtures", cc->site);
+    snprintf(k->fbucket, sizeof(k->fbucket), "%s_cameras", cc->site);
     snprintf(k->subj_all, sizeof(k->subj_all), "%s.events.>", cc->site);
     snprintf(k->subj_mine, sizeof(k->subj_mine), "%s.events.%s", cc->site, cc->node);
     snprintf(k->durable, sizeof(k->durable), "console-%s", cc->node);
@@ -1138,11 +1315,12 @@ int vg__cluster_start(vg_server_t *s, char *err, size_t errlen)
         if (vg_store_meta_get(s->store, "cluster_held", k->held_saved, sizeof(k->held_saved)) < 0)
             k->held_saved[0] = 0;
         k->fix_rev = vg_calloc(VG_SERVER_CAM_SLOTS, sizeof(*k->fix_rev));
-        if (!k->fix_rev) return VG_ENOMEM;
+        k->scene_rev = vg_calloc(VG_SERVER_CAM_SLOTS, sizeof(*k->scene_rev));
+        if (!k->fix_rev || !k->scene_rev) return VG_ENOMEM;
     } else {
         k->fix_dirty = vg_calloc(VG_SERVER_CAM_SLOTS, sizeof(*k->fix_dirty));
         if (!k->fix_dirty) return VG_ENOMEM;
-        for (int i = 0; i < s->nb_cams; i++) atomic_init(&k->fix_dirty[i], 1);
+        for (int i = 0; i < s->nb_cams; i++) atomic_init(&k->fix_dirty[i], 3);
     }
     if ((st = natsOptions_Create(&k->opts)) != NATS_OK) goto nats_fail;
     natsOptions_SetServers(k->opts, (const char **)cc->servers, cc->nb_servers);
@@ -1176,6 +1354,11 @@ int vg__cluster_start(vg_server_t *s, char *err, size_t errlen)
     jo.Wait = 5000;
     if ((st = natsConnection_JetStream(&k->js, k->nc, &jo)) != NATS_OK) goto nats_fail;
     if (cc->role == VG_CLUSTER_ANALYSIS) {
+        char subj[160];
+        snprintf(k->still_prefix, sizeof(k->still_prefix), "%s.still.%s.", cc->site, cc->node);
+        snprintf(subj, sizeof(subj), "%s>", k->still_prefix);
+        if ((st = natsConnection_Subscribe(&k->still_sub, k->nc, subj, on_still, k)) != NATS_OK)
+            goto nats_fail;
         if (pthread_create(&k->th_lease, NULL, lease_main, k) != 0) goto nothread;
         k->th_lease_on = 1;
         if (pthread_create(&k->th_main, NULL, publish_main, k) != 0) goto nothread;
@@ -1207,6 +1390,10 @@ void vg__cluster_stop(vg_server_t *s)
     if (k->th_lease_on) pthread_join(k->th_lease, NULL);
     if (k->th_main_on) pthread_join(k->th_main, NULL);
     if (k->sub) natsSubscription_Destroy(k->sub);
+    if (k->still_sub) {
+        natsSubscription_Unsubscribe(k->still_sub);
+        natsSubscription_Destroy(k->still_sub);
+    }
     if (k->kv) kvStore_Destroy(k->kv);
     if (k->fkv) kvStore_Destroy(k->fkv);
     if (k->js) jsCtx_Destroy(k->js);
@@ -1217,6 +1404,7 @@ void vg__cluster_stop(vg_server_t *s)
     if (k->opts) natsOptions_Destroy(k->opts);
     vg_free(k->leases);
     vg_free(k->fix_rev);
+    vg_free(k->scene_rev);
     vg_free((void *)k->fix_dirty);
     pthread_mutex_destroy(&k->lock);
     pthread_mutex_destroy(&k->elock);

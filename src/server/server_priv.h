@@ -214,6 +214,12 @@ typedef struct vg_cluster_stats {
 void vg__cluster_stats(vg_server_t *s, vg_cluster_stats_t *st);
 /* A console node: @camera's fixtures changed (a decision); sent to its analysis node. */
 void vg__cluster_fixtures_changed(vg_server_t *s, const char *camera);
+/* A console node: @camera's scene was saved; sent to its analysis node. */
+void vg__cluster_scene_changed(vg_server_t *s, const char *camera);
+/* A console node: camera @c's latest still (pixelated), asked of the node that runs it. 0 with
+ * the JPEG in *@jpg (vg_free it), or an error with the reason in @why. */
+int vg__cluster_still(vg_server_t *s, struct vg_cam *c, uint8_t **jpg, size_t *len, char *why,
+                      size_t whylen);
 /* A console node: cameras are analysed elsewhere (no camera thread here). */
 static inline int vg__cluster_console(const vg_server_t *s)
 {

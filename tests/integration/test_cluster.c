@@ -37,7 +37,7 @@
 
 #define VTEST "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 #define NATSD "/usr/sbin/nats-server"
-#define LEASE 4
+#define LEASE 6
 #define NCAM  4
 
 static char dir[256];
@@ -353,12 +353,39 @@ static void test_cluster(void **state)
                                       "VALUES ('c3', 300, 400, 40, 30, 1, 'sam', '2026-12-07')",
                                       NULL, NULL, &e),
                          SQLITE_OK);
+        /* and a scene saved through the console for c2 (another forbidden zone) */
+        assert_int_equal(sqlite3_exec(h,
+                                      "INSERT INTO scenes(camera, yaml, user, at) VALUES ('c2', "
+                                      "'camera: c2\nzones:\n  - name: lawn\n    kind: "
+                                      "forbidden\n    polygon: [[0, 300], [200, 300], [200, 576], "
+                                      "[0, 576]]\n', 'sam', '2026-12-07')",
+                                      NULL, NULL, &e),
+                         SQLITE_OK);
         sqlite3_close(h);
     }
     assert_int_equal(start(&con, "con"), 0);
     WAIT_FOR(q1("a2-store", "SELECT count(*) FROM fixtures WHERE camera = 'c3' AND x = 300") == 1,
              120, "the console's fixture at the analysis node");
     WAIT_FOR(log_has(&a2, "camera 'c3': 1 fixture decided on the console"), 30, "c3 restarted");
+    WAIT_FOR(q1("a2-store", "SELECT count(*) FROM scenes WHERE camera = 'c2' AND yaml LIKE "
+                            "'%lawn%'") == 1,
+             60, "the console's scene at the analysis node");
+    WAIT_FOR(log_has(&a2, "camera 'c2': its scene was changed on the console"), 30,
+             "c2 restarted with it");
+    /* a still of a camera, asked of the node that runs it (as the console's camera page does) */
+    {
+        natsMsg *rep = NULL;
+        char subj[64];
+        snprintf(subj, sizeof(subj), "vigie.still.a2.c1");
+        WAIT_FOR((natsMsg_Destroy(rep), rep = NULL,
+                  natsConnection_Request(&rep, nc, subj, NULL, 0, 3000) == NATS_OK &&
+                      natsMsg_GetDataLength(rep) > 1000),
+                 60, "a still of c1 from a2");
+        const unsigned char *d = (const unsigned char *)natsMsg_GetData(rep);
+        assert_true(d[0] == 0xff && d[1] == 0xd8); /* a JPEG */
+        print_message("still of c1 from a2: %d bytes\n", natsMsg_GetDataLength(rep));
+        natsMsg_Destroy(rep);
+    }
     cur2 = sent("a2-store");
     WAIT_FOR(at_console("a2-store", cur2) == records("a2-store", cur2, 0), 180,
              "the console to catch up");
@@ -370,9 +397,11 @@ static void test_cluster(void **state)
 
     /* the stream deleted underneath: made again, sent again, kept once */
     jsErrCode je = 0;
+    long long before_delete = q1("a2-store", "SELECT max(seq) FROM feed");
     assert_int_equal(js_DeleteStream(js, "VIGIE_EVENTS", NULL, &je), NATS_OK);
     WAIT_FOR(log_has(&a2, "sends its records again"), 120, "a2 to see the new stream");
-    WAIT_FOR(caught_up("a2-store"), 180, "a2's records sent again, at the console once");
+    WAIT_FOR(sent("a2-store") >= before_delete && caught_up("a2-store"), 180,
+             "a2's records sent again, at the console once");
 
     /* a node with a live node's name takes nothing */
     write_config("dup", "a2", "analysis", servers);
