@@ -80,6 +80,7 @@ typedef struct vg_cluster {
     natsOptions *opts;
     natsConnection *nc;
     jsCtx *js;
+    jsCtx *jskv;  /* for the buckets: requests wait a quarter lease at most */
     kvStore *kv;  /* leases (TTL: the lease) */
     kvStore *fkv; /* what the console decides per camera: fixtures, scenes (no TTL) */
     natsSubscription *sub;
@@ -176,8 +177,53 @@ static void stream_renewed(vg_cluster_t *k)
     k->resubscribe = 1;
 }
 
-/* The stream and the bucket: found, or made; the stream checked again every 5 s. 0, or -1
- * (logged once a minute). */
+/* The two buckets: found, or made (with the key-value context, whose requests wait a quarter
+ * lease at most: a renewal round never waits on one slow answer for a whole lease). */
+static natsStatus buckets_locked(vg_cluster_t *k)
+{
+    natsStatus st = NATS_OK;
+    for (int b = 0; b < 2 && st == NATS_OK; b++) {
+        kvStore **kv = b ? &k->fkv : &k->kv;
+        const char *name = b ? k->fbucket : k->bucket;
+        if (*kv) continue;
+        st = js_KeyValue(kv, k->jskv, name);
+        if (st == NATS_NOT_FOUND) {
+            kvConfig kc;
+            kvConfig_Init(&kc);
+            kc.Bucket = name;
+            kc.History = 1;
+            kc.TTL = b ? 0 : (int64_t)(k->cfg->lease * 1e9); /* leases expire, decisions not */
+            kc.Replicas = k->cfg->replicas;
+            kc.StorageType = js_FileStorage;
+            st = js_CreateKeyValue(kv, k->jskv, &kc);
+        }
+        if (st != NATS_OK) *kv = NULL;
+    }
+    return st;
+}
+
+static void not_ready(vg_cluster_t *k, natsStatus st)
+{
+    double now = vg__now_mono();
+    if (now - k->said_down > 60) {
+        k->said_down = now;
+        vg_log(COMP, VG_LOG_WARNING,
+               "JetStream not ready (stream %s, buckets %s, %s): %s; trying again every second",
+               k->stream, k->bucket, k->fbucket, nats_why(st));
+    }
+}
+
+/* The buckets only (the lease thread: renewals do not wait on the stream). 0 or -1. */
+static int ensure_kv(vg_cluster_t *k)
+{
+    if (!atomic_load(&k->connected)) return -1;
+    pthread_mutex_lock(&k->elock);
+    natsStatus st = buckets_locked(k);
+    if (st != NATS_OK) not_ready(k, st);
+    pthread_mutex_unlock(&k->elock);
+    return st == NATS_OK ? 0 : -1;
+}
+
 static int ensure_locked(vg_cluster_t *k);
 
 static int ensure(vg_cluster_t *k)
@@ -196,6 +242,8 @@ static void recheck(vg_cluster_t *k)
     pthread_mutex_unlock(&k->elock);
 }
 
+/* The stream and the buckets: found, or made; the stream checked again every 5 s. 0, or -1
+ * (logged once a minute). */
 static int ensure_locked(vg_cluster_t *k)
 {
     jsErrCode je = 0;
@@ -228,52 +276,15 @@ static int ensure_locked(vg_cluster_t *k)
         k->stream_created = si->Created;
     }
     if (si) jsStreamInfo_Destroy(si);
-    if (st != NATS_OK) goto fail;
-    if (!k->kv) {
-        st = js_KeyValue(&k->kv, k->js, k->bucket);
-        if (st == NATS_NOT_FOUND) {
-            kvConfig kc;
-            kvConfig_Init(&kc);
-            kc.Bucket = k->bucket;
-            kc.History = 1;
-            kc.TTL = (int64_t)(k->cfg->lease * 1e9);
-            kc.Replicas = k->cfg->replicas;
-            kc.StorageType = js_FileStorage;
-            st = js_CreateKeyValue(&k->kv, k->js, &kc);
-        }
-        if (st != NATS_OK) {
-            k->kv = NULL;
-            goto fail;
-        }
-    }
-    if (!k->fkv) {
-        st = js_KeyValue(&k->fkv, k->js, k->fbucket);
-        if (st == NATS_NOT_FOUND) {
-            kvConfig kc;
-            kvConfig_Init(&kc);
-            kc.Bucket = k->fbucket;
-            kc.History = 1;
-            kc.Replicas = k->cfg->replicas;
-            kc.StorageType = js_FileStorage;
-            st = js_CreateKeyValue(&k->fkv, k->js, &kc);
-        }
-        if (st != NATS_OK) {
-            k->fkv = NULL;
-            goto fail;
-        }
+    if (st == NATS_OK) st = buckets_locked(k);
+    if (st != NATS_OK) {
+        k->ready = 0;
+        not_ready(k, st);
+        return -1;
     }
     k->ready = 1;
     k->checked = now;
     return 0;
-fail:
-    k->ready = 0;
-    if (now - k->said_down > 60) {
-        k->said_down = now;
-        vg_log(COMP, VG_LOG_WARNING,
-               "JetStream not ready (stream %s, bucket %s): %s; trying again every second",
-               k->stream, k->bucket, nats_why(st));
-    }
-    return -1;
 }
 
 /* ---- analysis: leases ---- */
@@ -524,7 +535,7 @@ static int lease_round(vg_cluster_t *k)
     const double lease = k->cfg->lease, now = vg__now_mono();
     char key[128], val[1024];
     int ncam = 0, held = 0;
-    if (ensure(k) < 0) {
+    if (ensure_kv(k) < 0) {
         /* NATS unreachable: what runs goes on (a site is never blind because NATS is down) */
         if (!k->failed_open && !k->ever_ready && now - k->started > lease) fail_open(k, now);
         return -1;
@@ -535,16 +546,17 @@ static int lease_round(vg_cluster_t *k)
     snprintf(val, sizeof(val), "{\"node\":\"%s\",\"store\":\"%s\"}", k->cfg->node, k->uid);
     uint64_t rev = 0;
     natsStatus st = NATS_ERR;
-    if (k->node_held) {
-        st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), k->node_rev);
-        if (st == NATS_ERR && still_mine(k, k->kv, key, &k->node_rev))
-            st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), k->node_rev);
-    }
-    if (st == NATS_ERR) st = kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
+    if (k->node_held) st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), k->node_rev);
+    if (st == NATS_ERR) /* (a write whose answer was lost is still this node's) */
+        st = still_mine(k, k->kv, key, &k->node_rev)
+                 ? kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), k->node_rev)
+                 : kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
     if (st == NATS_OK) {
         k->node_held = 1;
         k->node_rev = rev;
         k->node_renewed = now;
+    } else if (st != NATS_ERR) {
+        if (k->node_held && now - k->node_renewed > lease) k->node_held = 0; /* NATS slow */
     } else if (!k->node_held || now - k->node_renewed > lease) {
         k->node_held = 0;
         if (now - k->said_name > 60) {
@@ -572,13 +584,14 @@ static int lease_round(vg_cluster_t *k)
         }
         lease_value(k, c, val, sizeof(val));
         st = NATS_ERR;
-        if (l->held || l->releasing) {
+        if (l->held || l->releasing)
             st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), l->rev);
-            if (st == NATS_ERR && still_mine(k, k->kv, key, &l->rev))
-                st = kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), l->rev);
-        }
-        /* not held (running without NATS), or expired while NATS was away: take it if free */
-        if (st == NATS_ERR) st = kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
+        /* not held (running without NATS), or expired while NATS was away: take it if free; a
+         * write whose answer was lost is still this node's */
+        if (st == NATS_ERR)
+            st = still_mine(k, k->kv, key, &l->rev)
+                     ? kvStore_Update(&rev, k->kv, key, val, (int)strlen(val), l->rev)
+                     : kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
         if (st == NATS_OK) {
             if (!l->held && !l->releasing)
                 vg_log(COMP, VG_LOG_INFO, "camera '%s': leased by this node (%s)", c->cfg->name,
@@ -625,6 +638,7 @@ static int lease_round(vg_cluster_t *k)
         cam_key(c->cfg->name, key, sizeof(key));
         lease_value(k, c, val, sizeof(val));
         st = kvStore_Create(&rev, k->kv, key, val, (int)strlen(val));
+        if (st == NATS_ERR && still_mine(k, k->kv, key, &rev)) st = NATS_OK; /* a lost answer */
         if (st != NATS_OK) continue; /* another node holds it */
         cam_run(k, i, 1, rev, now);
         held++;
@@ -931,7 +945,7 @@ static int evidence_name_ok(const char *n)
 }
 
 /* One message: 0 (kept, or a duplicate, or one that can never be kept: acknowledged), or -1
- * (the store cannot write now: delivered again later). */
+ * (the store cannot write now, or an end before its start: delivered again a second later). */
 static int receive(vg_cluster_t *k, natsMsg *m)
 {
     vg_server_t *s = k->srv;
@@ -1012,8 +1026,18 @@ static int receive(vg_cluster_t *k, natsMsg *m)
     int64_t id = vg_store_event_put_remote(s->store, mid, run, node, &ev, wall, evidence,
                                            evidence ? (int64_t)npic : 0, priority, &seq, &dup);
     if (id == VG_ENOENT) {
-        vg_log(COMP, VG_LOG_WARNING, "message %s: %s of an event whose start is not stored", mid,
-               vg_event_phase_name(ev.phase));
+        /* its start not here yet: delivered again after it (a start delivered before a console
+         * restart comes back only after the ack wait, behind later records); given up after
+         * 60 deliveries (a start older than the stream) */
+        jsMsgMetaData *meta = NULL;
+        uint64_t tries = natsMsg_GetMetaData(&meta, m) == NATS_OK ? meta->NumDelivered : 0;
+        if (meta) jsMsgMetaData_Destroy(meta);
+        if (tries < 60)
+            ret = -1;
+        else
+            vg_log(COMP, VG_LOG_WARNING,
+                   "message %s: %s of an event whose start never came: dropped", mid,
+                   vg_event_phase_name(ev.phase));
     } else if (id < 0) {
         ret = -1;
     } else if (dup) {
@@ -1155,7 +1179,8 @@ static void *consume_main(void *opaque)
             so.Config.Durable = k->durable;
             so.Config.AckPolicy = js_AckExplicit;
             so.Config.DeliverPolicy = js_DeliverAll;
-            so.Config.AckWait = (int64_t)30e9;
+            so.Config.AckWait =
+                (int64_t)10e9; /* unacknowledged (a console killed): again in 10 s */
             so.Config.MaxAckPending = 4 * BATCH;
             natsStatus st =
                 js_PullSubscribe(&k->sub, k->js, k->subj_all, k->durable, NULL, &so, &je);
@@ -1353,6 +1378,8 @@ int vg__cluster_start(vg_server_t *s, char *err, size_t errlen)
     jsOptions_Init(&jo);
     jo.Wait = 5000;
     if ((st = natsConnection_JetStream(&k->js, k->nc, &jo)) != NATS_OK) goto nats_fail;
+    jo.Wait = (int64_t)fmax(500, cc->lease * 1000 / 4);
+    if ((st = natsConnection_JetStream(&k->jskv, k->nc, &jo)) != NATS_OK) goto nats_fail;
     if (cc->role == VG_CLUSTER_ANALYSIS) {
         char subj[160];
         snprintf(k->still_prefix, sizeof(k->still_prefix), "%s.still.%s.", cc->site, cc->node);
@@ -1397,6 +1424,7 @@ void vg__cluster_stop(vg_server_t *s)
     if (k->kv) kvStore_Destroy(k->kv);
     if (k->fkv) kvStore_Destroy(k->fkv);
     if (k->js) jsCtx_Destroy(k->js);
+    if (k->jskv) jsCtx_Destroy(k->jskv);
     if (k->nc) {
         natsConnection_Close(k->nc);
         natsConnection_Destroy(k->nc);

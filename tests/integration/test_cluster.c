@@ -23,8 +23,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <nats/nats.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -39,6 +42,7 @@
 #define NATSD "/usr/sbin/nats-server"
 #define LEASE 6
 #define NCAM  4
+#define TOKEN "cluster-test-metrics-token"
 
 static char dir[256];
 static int base, have;
@@ -264,7 +268,7 @@ static void write_config(const char *name, const char *node, const char *role, c
                  i, VTEST, i, m ? m : "models");
     snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
     snprintf(text, sizeof(text),
-             "listen: 127.0.0.1:0\nstorage: %s-store\n"
+             "listen: 127.0.0.1:0\nstorage: %s-store\nmetrics: {token_file: metrics.token}\n"
              "cluster: {servers: [%s], node: %s, role: %s, lease: %d, replicas: 3}\n"
              "cameras:\n%s",
              name, servers, node, role, LEASE, cams);
@@ -276,6 +280,36 @@ static int start(tu_server_t *v, const char *name)
     char cfg[512];
     snprintf(cfg, sizeof(cfg), "%s/%s.yaml", dir, name);
     return tu_server_start(v, dir, cfg, name);
+}
+
+/* GET /metrics of @v (the scrapers' token), into a newly allocated text (NULL on failure). */
+static char *metrics(const tu_server_t *v)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)v->port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char req[256], *buf = calloc(1, 1 << 20);
+    size_t n = 0;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || !buf || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0) close(fd);
+        free(buf);
+        return NULL;
+    }
+    snprintf(req, sizeof(req), "GET /metrics HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n", TOKEN);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) n = 0;
+    for (ssize_t r; n < (1 << 20) - 1 && (r = read(fd, buf + n, (1 << 20) - 1 - n)) > 0;)
+        n += (size_t)r;
+    close(fd);
+    return buf;
+}
+
+/* The value of metric @name in @text (-1 when absent). */
+static double metric(const char *text, const char *name)
+{
+    char pat[128];
+    snprintf(pat, sizeof(pat), "\n%s ", name);
+    const char *p = text ? strstr(text, pat) : NULL;
+    return p ? atof(p + strlen(pat)) : -1;
 }
 
 static int log_has(const tu_server_t *v, const char *text)
@@ -446,6 +480,15 @@ static void test_cluster(void **state)
              "a2 analysing without NATS");
     assert_true(log_has(&a2, "this node held last (c1, c2, c3, c4)"));
     assert_true(sent("a2-store") <= head2);
+    {
+        char *m = NULL;
+        WAIT_FOR((free(m), m = metrics(&a2), metric(m, "vigie_cluster_waiting") > 0), 30,
+                 "vigie_cluster_waiting to count the records waiting");
+        assert_true(metric(m, "vigie_cluster_connected") == 0);
+        print_message("metrics: vigie_cluster_waiting %g, connected %g\n",
+                      metric(m, "vigie_cluster_waiting"), metric(m, "vigie_cluster_connected"));
+        free(m);
+    }
     assert_int_equal(tu_server_stop(&a2, SIGTERM), 0);
     print_message("NATS unreachable at the start: a2 analysed its 4 cameras, %lld records wait\n",
                   q1("a2-store", "SELECT max(seq) FROM feed") - sent("a2-store"));
@@ -465,6 +508,11 @@ static int setup(void **state)
     if (!mkdtemp(dir)) return -1;
     base = 30000 + (int)(getpid() % 2000) * 16;
     have = access(VTEST, R_OK) == 0 && access(NATSD, X_OK) == 0;
+    {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/metrics.token", dir);
+        tu_write_file(path, TOKEN "\n", strlen(TOKEN) + 1);
+    }
     if (!have) fprintf(stderr, "vtest.avi or %s absent: skipping the cluster test\n", NATSD);
     for (int i = 1; i <= NCAM; i++) {
         char path[512], text[512];
