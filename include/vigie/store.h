@@ -80,6 +80,8 @@ int64_t vg_store_event_put_remote(vg_store_t *s, const char *msg_id, const char 
                                   const char *node, const vg_event_t *ev, const char *wall,
                                   const char *evidence, int64_t evidence_bytes,
                                   const char *priority, int64_t *feed_seq, int *dup);
+/** Whether the message @msg_id was received (1), not (0), or an error. */
+int vg_store_cluster_received(vg_store_t *s, const char *msg_id);
 /** Forget the ids of messages received before @before_unix (past the stream's age, no message
  *  comes twice). Returns how many, or an error. */
 int vg_store_cluster_forget(vg_store_t *s, double before_unix);

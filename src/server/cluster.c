@@ -39,9 +39,10 @@
  * consumer was, and a record delivered twice is kept once. Cameras' statuses come from the lease
  * keys (which node runs each one).
  *
- * Message: a JSON header {"node","run":"<store id>.<run>","record":{feed record}} and a newline,
- * then the JPEG picture (event starts with evidence). A picture that would pass the server's
- * max_payload is left out (logged; the record goes).
+ * Message: a JSON header {"node","run":"<store id>.<run>","id","record":{feed record}} and a
+ * newline, then the JPEG picture (event starts with evidence). A picture that would pass the
+ * servers' max_payload goes in parts, each message with the header, "part" and "parts"; the
+ * console keeps each part on disk and the record once it has them all.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -54,6 +55,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <vigie/error.h>
 #include <vigie/event.h>
@@ -716,6 +718,41 @@ static void collect(void *opaque, int64_t seq, const char *json)
 }
 
 /* Send feed record @r. 0 (sent, or not an event's: skipped), or -1 (try again later). */
+/* Publish one message with id @mid. 0, or -1 (counted, logged once a minute). */
+static int publish(vg_cluster_t *k, const char *mid, const uint8_t *data, size_t len)
+{
+    jsPubOptions po;
+    jsPubAck *pa = NULL;
+    jsErrCode je = 0;
+    jsPubOptions_Init(&po);
+    po.MsgId = mid;
+    po.MaxWait = 5000;
+    natsStatus st = js_Publish(&pa, k->js, k->subj_mine, data, (int)len, &po, &je);
+    if (st == NATS_OK) {
+        k->send_failing = 0;
+        if (pa->Duplicate) atomic_fetch_add(&k->duplicates, 1);
+        /* a sequence below the last one: a new stream (deleted and made again) */
+        if (pa->Sequence < k->last_stream_seq) recheck(k);
+        k->last_stream_seq = pa->Sequence;
+    } else {
+        atomic_fetch_add(&k->failures, 1);
+        if (st == NATS_NO_RESPONDERS || je == JSStreamNotFoundErr) recheck(k);
+        if (!k->send_failing || vg__now_mono() - k->said_send > 60) {
+            k->send_failing = 1;
+            k->said_send = vg__now_mono();
+            vg_log(COMP, VG_LOG_WARNING,
+                   "cannot send events to stream %s: %s; they wait in the local store (%lld "
+                   "now), sent when it answers",
+                   k->stream, nats_why(st), (long long)atomic_load(&k->waiting));
+        }
+    }
+    if (pa) jsPubAck_Destroy(pa);
+    return st == NATS_OK ? 0 : -1;
+}
+
+/* Send feed record @r. 0 (sent, or not an event's: skipped), or -1 (try again later). A picture
+ * that would pass the servers' max_payload goes in parts, each a message with the header and
+ * "part", "parts" (ids <record id>.p<i>); the console keeps the record once it has them all. */
 static int send_record(vg_cluster_t *k, const rec_t *r)
 {
     vg_server_t *s = k->srv;
@@ -732,9 +769,6 @@ static int send_record(vg_cluster_t *k, const rec_t *r)
     char runs[64], mid[96];
     snprintf(runs, sizeof(runs), "%s.%lld", k->uid, (long long)run);
     snprintf(mid, sizeof(mid), "%s.%lld", k->uid, (long long)r->seq);
-    json_t *h = json_pack("{s:s,s:s,s:O}", "node", k->cfg->node, "run", runs, "record", rec);
-    char *hs = json_dumps(h, JSON_COMPACT);
-    json_decref(h);
     uint8_t *pic = NULL;
     size_t npic = 0;
     const char *ev = json_string_value(json_object_get(rec, "evidence"));
@@ -743,55 +777,38 @@ static int send_record(vg_cluster_t *k, const rec_t *r)
         snprintf(path, sizeof(path), "%s/%s", s->dir_evidence, ev);
         if (vg_file_read(path, 32 << 20, &pic, &npic) < 0) pic = NULL, npic = 0;
     }
-    size_t nh = hs ? strlen(hs) : 0;
     int64_t maxp = natsConnection_GetMaxPayload(k->nc);
-    if (pic && maxp > 0 && (int64_t)(nh + 1 + npic) > maxp) {
-        vg_log(COMP, VG_LOG_WARNING,
-               "event %lld: its picture (%zu bytes) passes NATS's max_payload (%lld): sent "
-               "without it (it stays on this node)",
-               (long long)id, npic, (long long)maxp);
-        vg_free(pic);
-        pic = NULL, npic = 0;
-    }
-    uint8_t *data = hs ? vg_malloc(nh + 1 + npic) : NULL;
-    if (data) {
-        memcpy(data, hs, nh);
-        data[nh] = '\n';
-        if (npic) memcpy(data + nh + 1, pic, npic);
-        jsPubOptions po;
-        jsPubAck *pa = NULL;
-        jsErrCode je = 0;
-        jsPubOptions_Init(&po);
-        po.MsgId = mid;
-        po.MaxWait = 5000;
-        natsStatus st = js_Publish(&pa, k->js, k->subj_mine, data, (int)(nh + 1 + npic), &po, &je);
-        if (st == NATS_OK) {
-            k->send_failing = 0;
-            atomic_fetch_add(&k->sent, 1);
-            if (pa->Duplicate) atomic_fetch_add(&k->duplicates, 1);
-            /* a sequence below the last one: a new stream (deleted and made again) */
-            if (pa->Sequence < k->last_stream_seq) recheck(k);
-            k->last_stream_seq = pa->Sequence;
+    if (maxp <= 0) maxp = 1 << 20;
+    size_t room = maxp > 8192 ? (size_t)maxp - 4096 : 4096; /* (the header's line fits in 4 kB) */
+    int parts = npic > room ? (int)((npic + room - 1) / room) : 1;
+    for (int p = 0; p < parts && ret == 0; p++) {
+        json_t *h = json_pack("{s:s,s:s,s:s,s:O}", "node", k->cfg->node, "run", runs, "id", mid,
+                              "record", rec);
+        char pid[112];
+        snprintf(pid, sizeof(pid), "%s", mid);
+        if (parts > 1) {
+            json_object_set_new(h, "part", json_integer(p));
+            json_object_set_new(h, "parts", json_integer(parts));
+            snprintf(pid, sizeof(pid), "%s.p%d", mid, p);
+        }
+        char *hs = json_dumps(h, JSON_COMPACT);
+        json_decref(h);
+        size_t nh = hs ? strlen(hs) : 0, off = (size_t)p * room;
+        size_t n = npic ? (npic - off < room ? npic - off : room) : 0;
+        uint8_t *data = hs ? vg_malloc(nh + 1 + n) : NULL;
+        if (data) {
+            memcpy(data, hs, nh);
+            data[nh] = '\n';
+            if (n) memcpy(data + nh + 1, pic + off, n);
+            ret = publish(k, pid, data, nh + 1 + n);
         } else {
-            atomic_fetch_add(&k->failures, 1);
-            if (st == NATS_NO_RESPONDERS || je == JSStreamNotFoundErr) recheck(k);
-            if (!k->send_failing || vg__now_mono() - k->said_send > 60) {
-                k->send_failing = 1;
-                k->said_send = vg__now_mono();
-                vg_log(COMP, VG_LOG_WARNING,
-                       "cannot send events to stream %s: %s; they wait in the local store "
-                       "(%lld now), sent when it answers",
-                       k->stream, nats_why(st), (long long)atomic_load(&k->waiting));
-            }
             ret = -1;
         }
-        if (pa) jsPubAck_Destroy(pa);
-    } else {
-        ret = -1;
+        vg_free(data);
+        free(hs);
     }
-    vg_free(data);
+    if (ret == 0) atomic_fetch_add(&k->sent, 1);
     vg_free(pic);
-    free(hs);
     json_decref(rec);
     return ret;
 }
@@ -1006,11 +1023,61 @@ static int receive(vg_cluster_t *k, natsMsg *m)
     const char *wall = json_string_value(json_object_get(rec, "wall"));
     const char *evidence = json_string_value(json_object_get(rec, "evidence"));
     const char *priority = json_string_value(json_object_get(rec, "priority"));
+    const char *rid = json_string_value(json_object_get(h, "id"));
+    int part = (int)json_integer_value(json_object_get(h, "part"));
+    int parts = (int)json_integer_value(json_object_get(h, "parts"));
     char now[32];
     if (!wall) vg_store_now(now), wall = now;
+    if (rid) mid = rid; /* the record's id (a part's message id ends in .p<i>) */
     size_t npic = (size_t)(data + len - (nl + 1));
     if (!evidence_name_ok(evidence) || !npic) evidence = NULL;
-    if (evidence) { /* the node's random name: writing it again is harmless */
+    if (parts > 1 && evidence) { /* a picture in parts: each kept on disk until all are here */
+        char path[4200], ppath[4300];
+        int have = 0;
+        if (part < 0 || part >= parts || parts > 1024) goto out;
+        if (vg_store_cluster_received(s->store, mid) == 1) goto out; /* kept before */
+        snprintf(path, sizeof(path), "%s/%s", s->dir_evidence, evidence);
+        snprintf(ppath, sizeof(ppath), "%s.part%d", path, part);
+        if (vg__write_file(ppath, nl + 1, npic, 0600) < 0) {
+            ret = -1;
+            goto out;
+        }
+        for (int i = 0; i < parts; i++) {
+            struct stat sb;
+            snprintf(ppath, sizeof(ppath), "%s.part%d", path, i);
+            have += stat(ppath, &sb) == 0;
+        }
+        if (have < parts) goto out; /* (acknowledged: the part is on disk) */
+        uint8_t *whole = NULL;
+        size_t nw = 0;
+        int ok = 1;
+        for (int i = 0; i < parts && ok; i++) {
+            uint8_t *d = NULL;
+            size_t nd = 0;
+            snprintf(ppath, sizeof(ppath), "%s.part%d", path, i);
+            ok = vg_file_read(ppath, 32 << 20, &d, &nd) == 0;
+            uint8_t *w = ok ? vg_realloc(whole, nw + nd) : NULL;
+            if (w) {
+                memcpy(w + nw, d, nd);
+                whole = w;
+                nw += nd;
+            } else {
+                ok = 0;
+            }
+            vg_free(d);
+        }
+        if (!ok || vg__write_file(path, whole, nw, 0640) < 0) {
+            vg_free(whole);
+            ret = -1;
+            goto out;
+        }
+        vg_free(whole);
+        for (int i = 0; i < parts; i++) {
+            snprintf(ppath, sizeof(ppath), "%s.part%d", path, i);
+            unlink(ppath);
+        }
+        npic = nw;
+    } else if (evidence) { /* the node's random name: writing it again is harmless */
         char path[4200];
         struct stat sb;
         snprintf(path, sizeof(path), "%s/%s", s->dir_evidence, evidence);

@@ -644,6 +644,19 @@ out:
     return ret < 0 ? ret : id;
 }
 
+int vg_store_cluster_received(vg_store_t *s, const char *msg_id)
+{
+    sqlite3_stmt *st = NULL;
+    vg__store_lock(s);
+    int ret = vg__store_prep(s, &st, "SELECT 1 FROM cluster_in WHERE id = ?", "t", msg_id);
+    if (ret == 0) {
+        ret = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    vg__store_unlock(s);
+    return ret;
+}
+
 int vg_store_cluster_forget(vg_store_t *s, double before_unix)
 {
     vg__store_lock(s);

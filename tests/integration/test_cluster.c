@@ -48,6 +48,7 @@ static char dir[256];
 static int base, have;
 static pid_t nats_pid[3];
 static tu_server_t con, a1, a2, extra;
+static int config_cams = NCAM, config_replicas = 3; /* in the configs written */
 
 #define WAIT_FOR(cond, seconds, what)                                                              \
     do {                                                                                           \
@@ -261,7 +262,7 @@ static void write_config(const char *name, const char *node, const char *role, c
 {
     char path[512], text[8192], cams[4096] = "";
     const char *m = getenv("VG_MODELS");
-    for (int i = 1; i <= NCAM; i++)
+    for (int i = 1; i <= config_cams; i++)
         snprintf(cams + strlen(cams), sizeof(cams) - strlen(cams),
                  "  - name: c%d\n    input: %s\n    loop: true\n    scene: c%d.yaml\n"
                  "    settings: {detector.models_dir: '%s', input.max_rate: 5}\n",
@@ -269,9 +270,9 @@ static void write_config(const char *name, const char *node, const char *role, c
     snprintf(path, sizeof(path), "%s/%s.yaml", dir, name);
     snprintf(text, sizeof(text),
              "listen: 127.0.0.1:0\nstorage: %s-store\nmetrics: {token_file: metrics.token}\n"
-             "cluster: {servers: [%s], node: %s, role: %s, lease: %d, replicas: 3}\n"
+             "cluster: {servers: [%s], node: %s, role: %s, lease: %d, replicas: %d}\n"
              "cameras:\n%s",
-             name, servers, node, role, LEASE, cams);
+             name, servers, node, role, LEASE, config_replicas, cams);
     tu_write_file(path, text, strlen(text));
 }
 
@@ -501,6 +502,78 @@ static void test_cluster(void **state)
     assert_int_equal(tu_run(cmd), 0);
 }
 
+/* Pictures larger than the servers' max_payload (16 kB here) travel in parts and arrive whole:
+ * the console's evidence file is the node's, byte for byte. */
+static void test_pictures_in_parts(void **state)
+{
+    (void)state;
+    if (!have) skip();
+    char conf[512], text[1024], sd[512], log[512], servers[128];
+    int port = base + 20;
+    snprintf(sd, sizeof(sd), "%s/nats-small", dir);
+    snprintf(conf, sizeof(conf), "%s/nats-small.conf", dir);
+    snprintf(text, sizeof(text),
+             "listen: 127.0.0.1:%d\nmax_payload: 16384\njetstream {store_dir: '%s'}\n", port, sd);
+    tu_write_file(conf, text, strlen(text));
+    snprintf(log, sizeof(log), "%s/nats-small.log", dir);
+    nats_pid[0] = fork();
+    if (nats_pid[0] == 0) {
+        if (!freopen(log, "a", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
+        execl(NATSD, "nats-server", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(servers, sizeof(servers), "'nats://127.0.0.1:%d'", port);
+    config_cams = 1; /* one camera is enough, one server: one replica */
+    config_replicas = 1;
+    write_config("pcon", "pcon", "console", servers);
+    write_config("pa", "pa", "analysis", servers);
+    assert_int_equal(start(&con, "pcon"), 0);
+    assert_int_equal(start(&a1, "pa"), 0);
+    WAIT_FOR(q1("pcon-store", "SELECT count(*) FROM evidence e JOIN events v ON v.id = e.event") >=
+                 2,
+             300, "events with their pictures at the console");
+    /* each picture at the console is the node's */
+    char db[512], *e = NULL;
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    snprintf(db, sizeof(db), "%s/pcon-store/vigie.db", dir);
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT name, bytes FROM evidence", -1, &st, NULL),
+                     SQLITE_OK);
+    int n = 0;
+    long long biggest = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char p1[700], p2[700];
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        snprintf(p1, sizeof(p1), "%s/pcon-store/evidence/%s", dir, name);
+        snprintf(p2, sizeof(p2), "%s/pa-store/evidence/%s", dir, name);
+        size_t l1 = 0, l2 = 0;
+        char *d1 = tu_read_file(p1, &l1), *d2 = tu_read_file(p2, &l2);
+        assert_non_null(d1);
+        assert_non_null(d2);
+        assert_true(l1 == l2 && memcmp(d1, d2, l1) == 0);
+        assert_int_equal((long long)l1, sqlite3_column_int64(st, 1));
+        biggest = (long long)l1 > biggest ? (long long)l1 : biggest;
+        free(d1);
+        free(d2);
+        n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    (void)e;
+    assert_true(n >= 2);
+    assert_true(biggest > 16384); /* (it did need parts) */
+    print_message("pictures in parts: %d at the console, byte for byte the node's (largest %lld "
+                  "bytes, max_payload 16384)\n",
+                  n, biggest);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "ls '%s/pcon-store/evidence' | grep -c part > /dev/null", dir);
+    assert_int_not_equal(tu_run(cmd), 0); /* no part left behind */
+    tu_server_stop(&a1, SIGTERM);
+    tu_server_stop(&con, SIGTERM);
+    nats_stop(0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -549,6 +622,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cluster),
+        cmocka_unit_test(test_pictures_in_parts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
