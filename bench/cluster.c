@@ -1,7 +1,8 @@
 /*
  * bench-cluster: how many event records a second one analysis node puts into a console node's
  * store through NATS JetStream (docs/scale.md), against the baseline of the same records written
- * by a single machine's store writer (vg_store_event_put and the picture's file, fsync'd).
+ * by a single machine's store writer (vg_store_event_put and the picture's file, fsync'd); and the
+ * rate of the store's hash-chained audit trail (operators' decisions) in the same store.
  *
  * The analysis node's store is filled first with N events (a start with its picture and an end
  * each); then nats-server (1 or 3 servers, the stream with as many replicas), a console node and
@@ -80,6 +81,32 @@ static double fill(const char *storage, int n, const unsigned char *pic, size_t 
         ev.phase = VG_PHASE_END;
         ev.t += 2;
         vg_store_event_put(s, run, &ev, wall, NULL, 0, &seq);
+    }
+    double t = now() - t0;
+    vg_store_close(&s);
+    return t;
+}
+
+/* The audit trail's rate in the same store: @n hash-chained rows (an operator's decision each);
+ * returns seconds taken. */
+static double audit_rows(const char *storage, int n)
+{
+    char path[1100], err[512];
+    vg_store_t *s = NULL;
+    snprintf(path, sizeof(path), "%s/vigie.db", storage);
+    if (vg_store_open(&s, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "bench-cluster: %s\n", err);
+        exit(1);
+    }
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        char target[32];
+        snprintf(target, sizeof(target), "event/%d", i + 1);
+        if (vg_store_audit(s, "olga", "event_decision", target,
+                           "{\"qualification\":\"confirmed\"}") < 0) {
+            fprintf(stderr, "bench-cluster: cannot write the audit trail\n");
+            exit(1);
+        }
     }
     double t = now() - t0;
     vg_store_close(&s);
@@ -168,6 +195,7 @@ int main(int argc, char **argv)
     /* the baseline: a single machine's writer, the same records */
     snprintf(path, sizeof(path), "%s/local", dir);
     double t_local = fill(path, n, pic, npic);
+    double t_audit = audit_rows(path, n);
     /* the analysis node's store */
     snprintf(path, sizeof(path), "%s/a-store", dir);
     fill(path, n, pic, npic);
@@ -268,6 +296,9 @@ int main(int argc, char **argv)
            "| %.0f |\n",
            servers, servers > 1 ? "s" : "", servers, want, t_last - t_first, r_cluster,
            r_cluster / 2);
+    printf("| single machine: audit trail rows (hash-chained, one per decision) | %d | %.2f | %.0f "
+           "| |\n",
+           n, t_audit, n / t_audit);
     printf("ratio cluster / baseline: %.2f (first record at the console %.2f s after the node "
            "started; %lld events in the console's store)\n",
            r_cluster / r_local, t_first - t_start, events);
