@@ -836,18 +836,10 @@ static int send_count(void *opaque, int64_t id, int64_t run, const vg_count_t *c
     json_decref(h);
     if (!hs) return VG_ENOMEM;
     size_t n = strlen(hs);
-    hs[n] = '\n'; /* (the header's line; no picture) */
-    jsPubOptions po;
-    jsPubAck *pa = NULL;
-    jsErrCode je = 0;
-    jsPubOptions_Init(&po);
-    po.MsgId = mid;
-    po.MaxWait = 5000;
-    natsStatus st = js_Publish(&pa, k->js, k->subj_mine, hs, (int)n + 1, &po, &je);
+    hs[n] = '\n'; /* (the header's line, in place of its terminator; no picture) */
+    int r = publish(k, mid, (const uint8_t *)hs, n + 1);
     free(hs);
-    if (pa) jsPubAck_Destroy(pa);
-    if (st != NATS_OK) {
-        atomic_fetch_add(&k->failures, 1);
+    if (r < 0) {
         b->failed = 1;
         return -1;
     }

@@ -589,6 +589,34 @@ int64_t vg_store_event_put_priority(vg_store_t *s, int64_t run, const vg_event_t
     return ret < 0 ? ret : id;
 }
 
+/* Inside a transaction: the run of this store that stands for the sending node's run
+ * @origin_run, made with its first record (camera @camera), its last time touched. */
+static int64_t remote_run(vg_store_t *s, const char *origin_run, const char *node,
+                          const char *camera, const char *wall)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t run = 0;
+    int ret;
+    if ((ret = vg__store_prep(s, &st, "SELECT run FROM cluster_runs WHERE origin = ?", "t",
+                              origin_run)) < 0)
+        return ret;
+    if (sqlite3_step(st) == SQLITE_ROW) run = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (run)
+        ret = vg__store_exec(s, "UPDATE runs SET last_unix = ? WHERE id = ?", "di",
+                             vg__store_unix(), run);
+    else if ((ret = vg__store_exec(s,
+                                   "INSERT INTO runs(camera, started, started_unix, last_unix)"
+                                   " VALUES (?, ?, ?, ?)",
+                                   "ttdd", camera, wall, vg__store_unix(), vg__store_unix())) ==
+             0) {
+        run = sqlite3_last_insert_rowid(s->db);
+        ret = vg__store_exec(s, "INSERT INTO cluster_runs(origin, run, node) VALUES (?, ?, ?)",
+                             "tit", origin_run, run, node);
+    }
+    return ret < 0 ? ret : run;
+}
+
 int64_t vg_store_event_put_remote(vg_store_t *s, const char *msg_id, const char *origin_run,
                                   const char *node, const vg_event_t *ev, const char *wall,
                                   const char *evidence, int64_t evidence_bytes,
@@ -610,24 +638,8 @@ int64_t vg_store_event_put_remote(vg_store_t *s, const char *msg_id, const char 
     }
     sqlite3_finalize(st);
     if (*dup) goto end;
-    if ((ret = vg__store_prep(s, &st, "SELECT run FROM cluster_runs WHERE origin = ?", "t",
-                              origin_run)) < 0)
-        goto end;
-    if (sqlite3_step(st) == SQLITE_ROW) run = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (!run) {
-        double u = vg__store_unix();
-        if ((ret = vg__store_exec(s,
-                                  "INSERT INTO runs(camera, started, started_unix, last_unix)"
-                                  " VALUES (?, ?, ?, ?)",
-                                  "ttdd", ev->camera, wall, u, u)) < 0)
-            goto end;
-        run = sqlite3_last_insert_rowid(s->db);
-        if ((ret = vg__store_exec(s, "INSERT INTO cluster_runs(origin, run, node) VALUES (?, ?, ?)",
-                                  "tit", origin_run, run, node)) < 0)
-            goto end;
-    } else if ((ret = vg__store_exec(s, "UPDATE runs SET last_unix = ? WHERE id = ?", "di",
-                                     vg__store_unix(), run)) < 0) {
+    if ((run = remote_run(s, origin_run, node, ev->camera, wall)) < 0) {
+        ret = (int)run;
         goto end;
     }
     id = event_put_tx(s, run, ev, wall, evidence, evidence_bytes, priority, feed_seq);
@@ -1225,24 +1237,8 @@ int vg_store_count_put_remote(vg_store_t *s, const char *msg_id, const char *ori
     *dup = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     if (*dup) goto end;
-    if ((ret = vg__store_prep(s, &st, "SELECT run FROM cluster_runs WHERE origin = ?", "t",
-                              origin_run)) < 0)
-        goto end;
-    if (sqlite3_step(st) == SQLITE_ROW) run = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (!run) {
-        double u = vg__store_unix();
-        if ((ret = vg__store_exec(s,
-                                  "INSERT INTO runs(camera, started, started_unix, last_unix)"
-                                  " VALUES (?, ?, ?, ?)",
-                                  "ttdd", c->camera, wall, u, u)) < 0)
-            goto end;
-        run = sqlite3_last_insert_rowid(s->db);
-        if ((ret = vg__store_exec(s, "INSERT INTO cluster_runs(origin, run, node) VALUES (?, ?, ?)",
-                                  "tit", origin_run, run, node)) < 0)
-            goto end;
-    } else if ((ret = vg__store_exec(s, "UPDATE runs SET last_unix = ? WHERE id = ?", "di",
-                                     vg__store_unix(), run)) < 0) {
+    if ((run = remote_run(s, origin_run, node, c->camera, wall)) < 0) {
+        ret = (int)run;
         goto end;
     }
     if ((ret = vg_store_count_put(s, run, c, wall)) < 0) goto end;

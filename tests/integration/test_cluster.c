@@ -46,19 +46,9 @@
 
 static char dir[256];
 static int base, have;
-static pid_t nats_pid[3];
+static pid_t nats_pid[4]; /* the cluster's three, and test_pictures_in_parts' own */
 static tu_server_t con, a1, a2, extra;
 static int config_cams = NCAM, config_replicas = 3; /* in the configs written */
-
-#define WAIT_FOR(cond, seconds, what)                                                              \
-    do {                                                                                           \
-        double t0_ = tu_now();                                                                     \
-        while (!(cond)) {                                                                          \
-            if (tu_now() - t0_ > (seconds))                                                        \
-                fail_msg("waited %g s for %s", (double)(seconds), what);                           \
-            usleep(50000);                                                                         \
-        }                                                                                          \
-    } while (0)
 
 /* ---- NATS ---- */
 
@@ -516,8 +506,8 @@ static void test_pictures_in_parts(void **state)
              "listen: 127.0.0.1:%d\nmax_payload: 16384\njetstream {store_dir: '%s'}\n", port, sd);
     tu_write_file(conf, text, strlen(text));
     snprintf(log, sizeof(log), "%s/nats-small.log", dir);
-    nats_pid[0] = fork();
-    if (nats_pid[0] == 0) {
+    nats_pid[3] = fork(); /* (its own slot: the cluster's three stay until the teardown) */
+    if (nats_pid[3] == 0) {
         if (!freopen(log, "a", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
         execl(NATSD, "nats-server", "-c", conf, (char *)NULL);
         _exit(127);
@@ -571,7 +561,7 @@ static void test_pictures_in_parts(void **state)
     assert_int_not_equal(tu_run(cmd), 0); /* no part left behind */
     tu_server_stop(&a1, SIGTERM);
     tu_server_stop(&con, SIGTERM);
-    nats_stop(0);
+    nats_stop(3);
 }
 
 static int setup(void **state)
@@ -599,16 +589,24 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
+/* After each test, whatever happened: its nodes and NATS servers stopped. */
+static int stop_all(void **state)
 {
     (void)state;
-    char cmd[512];
     tu_server_t *all[] = {&con, &a1, &a2, &extra};
     for (int i = 0; i < 4; i++)
         if (all[i]->pid > 0) tu_server_stop(all[i], SIGKILL);
     if (js) jsCtx_Destroy(js);
     if (nc) natsConnection_Destroy(nc);
-    for (int i = 0; i < 3; i++) nats_stop(i);
+    js = NULL, nc = NULL;
+    for (int i = 0; i < 4; i++) nats_stop(i);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[512];
+    stop_all(state);
     if (!getenv("VG_KEEP")) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         tu_run(cmd);
@@ -621,8 +619,8 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cluster),
-        cmocka_unit_test(test_pictures_in_parts),
+        cmocka_unit_test_teardown(test_cluster, stop_all),
+        cmocka_unit_test_teardown(test_pictures_in_parts, stop_all),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

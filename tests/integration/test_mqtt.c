@@ -268,16 +268,6 @@ static void write_config(const char *name, const char *mqtt_extra)
     tu_write_file(path, text, strlen(text));
 }
 
-#define WAIT_FOR(cond, seconds, what)                                                              \
-    do {                                                                                           \
-        double t0_ = tu_now();                                                                     \
-        while (!(cond)) {                                                                          \
-            if (tu_now() - t0_ > (seconds))                                                        \
-                fail_msg("waited %g s for %s", (double)(seconds), what);                           \
-            usleep(20000);                                                                         \
-        }                                                                                          \
-    } while (0)
-
 /* Every record in order, the broker away mid-run: nothing lost. */
 static void test_order_and_outage(void **state)
 {

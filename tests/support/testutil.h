@@ -44,4 +44,16 @@ int tu_server_start(tu_server_t *s, const char *dir, const char *config, const c
 /** Send @sig and wait: the exit status, or 128 + the signal that ended it. */
 int tu_server_stop(tu_server_t *s, int sig);
 
+/** In a cmocka test: wait (polling every 20 ms) until @cond holds, failing with @what after
+ * @seconds. Tests wait on conditions, never on a sleep. */
+#define WAIT_FOR(cond, seconds, what)                                                              \
+    do {                                                                                           \
+        double t0_ = tu_now();                                                                     \
+        while (!(cond)) {                                                                          \
+            if (tu_now() - t0_ > (seconds))                                                        \
+                fail_msg("waited %g s for %s", (double)(seconds), what);                           \
+            usleep(20000);                                                                         \
+        }                                                                                          \
+    } while (0)
+
 #endif
