@@ -4,18 +4,25 @@
  *
  * Names, under the site (`cluster.site`, default "vigie"):
  * - the stream `<SITE>_EVENTS` (subjects `<site>.events.>`, file storage, `replicas`, kept
- *   `stream_days`, a duplicate window of two minutes): one message per event record;
+ *   `stream_days`, a duplicate window of two minutes): one message per event record or count
+ *   sample, on `<site>.events.<node>`;
  * - the key-value bucket `<site>_leases` whose TTL is the lease: key `node.<node>` says a node is
- *   alive, key `cam.<camera>` (dots written '=') which node analyses the camera, with its status.
+ *   alive, key `cam.<camera>` (dots written '=') which node analyses the camera, with its status;
+ * - the bucket `<site>_cameras` (no TTL): what the console decided per camera, `fix.<camera>`
+ *   (its fixtures) and `scene.<camera>` (a scene saved through the console), applied by the node
+ *   that runs it once a lease;
+ * - `<site>.still.<node>.<camera>`: a request for a camera's latest still, answered by its node.
  *
  * Leases. A node takes a free camera with a create (fails when the key exists), renews it every
- * quarter of the lease with an update on the revision it holds (fails when another took it), and
- * lets it go by deleting the key after its analysis stopped. The bucket's TTL removes a key not
- * renewed for `lease` seconds: a node that dies loses its cameras to the others within the lease.
- * A node that finds another holding a camera it runs stops it at once. Each node aims at its
- * share, ceil(cameras / live nodes): it takes free cameras up to it and gives up those above it,
- * so two nodes end with half each. A second node with the same name cannot create its `node.`
- * key and takes no camera (said in its log every minute) until the first is gone.
+ * quarter of the lease with an update on the revision it holds (fails when another took it; a
+ * refusal whose key still holds this node's value — a write whose answer was lost — is kept),
+ * and lets it go by renewing it until its analysis has stopped, then deleting the key. The
+ * bucket's TTL removes a key not renewed for `lease` seconds: a node that dies loses its cameras
+ * to the others within the lease. A node that finds another holding a camera it runs stops it at
+ * once. Each node aims at its share, ceil(cameras / live nodes): it takes free cameras up to it
+ * and gives up those above it, so two nodes end with half each. A second node with the same name
+ * cannot create its `node.` key and takes no camera (said in its log every minute) until the
+ * first is gone. Renewals wait on the buckets only, each request a quarter lease at most.
  *
  * NATS unreachable: a site is never blind because NATS is down. A node goes on analysing what it
  * runs (events wait in its store); one that starts without NATS analyses, after one lease, the
@@ -33,11 +40,12 @@
  * a minute). A stream that vanished is made again and the whole local feed is sent again: the
  * console keeps each record once.
  *
- * Events, console side. A durable pull consumer (`console-<node>`, explicit acks) reads the
- * stream; each record is written to the store with its message id in one transaction
+ * Events, console side. A durable pull consumer (`console-<node>`, explicit acks, 10 s ack wait)
+ * reads the stream; each record is written to the store with its message id in one transaction
  * (vg_store_event_put_remote), then acknowledged: a console that restarts resumes where its
- * consumer was, and a record delivered twice is kept once. Cameras' statuses come from the lease
- * keys (which node runs each one).
+ * consumer was, and a record delivered twice is kept once; an update or end before its start is
+ * delivered again until the start is there. Cameras' statuses come from the lease keys (which
+ * node runs each one).
  *
  * Message: a JSON header {"node","run":"<store id>.<run>","id","record":{feed record}} and a
  * newline, then the JPEG picture (event starts with evidence). A picture that would pass the
@@ -93,10 +101,10 @@ typedef struct vg_cluster {
     pthread_t th_lease, th_main;
     int th_lease_on, th_main_on;
     pthread_mutex_t lock;  /* stop, the cursor */
-    pthread_mutex_t elock; /* ensure(): the stream's and bucket's state below */
+    pthread_mutex_t elock; /* ensure(): the stream's and buckets' state below */
     pthread_cond_t cond;
     int stop;
-    int ready;                /* the stream and bucket are there */
+    int ready;                /* the stream and buckets are there */
     double checked;           /* when the stream was last checked (monotonic) */
     int64_t stream_created;   /* the stream this node knows (its creation time, ns) */
     uint64_t last_stream_seq; /* the stream's sequence of the last record this node sent */
@@ -359,8 +367,14 @@ static void lease_lost(vg_cluster_t *k, int i, const char *why)
 static int live_nodes(vg_cluster_t *k)
 {
     kvKeysList kl = {0};
+    kvWatchOptions o;
     int n = 0;
-    if (kvStore_Keys(&kl, k->kv, NULL) != NATS_OK) return 1;
+    /* a deadline (a key that expires while the listing runs would leave it waiting for good):
+     * past it, the last count stands */
+    kvWatchOptions_Init(&o);
+    o.Timeout = (int64_t)fmax(500, k->cfg->lease * 1000 / 4);
+    if (kvStore_Keys(&kl, k->kv, &o) != NATS_OK)
+        return atomic_load(&k->nodes) > 0 ? atomic_load(&k->nodes) : 1;
     for (int i = 0; i < kl.Count; i++) {
         if (strncmp(kl.Keys[i], "node.", 5)) continue;
         int seen = 0;
