@@ -108,7 +108,10 @@ typedef struct vg_server_config {
     int insecure;             /**< `insecure: true`: plain HTTP on an address other than loopback */
     char *
         audit_key; /**< `audit: {signing_key}`: Ed25519 key signing the anchors (outside storage) */
-    vg_server_cluster_t *cluster; /**< NULL: a single machine, no NATS */
+    vg_server_cluster_t *cluster;   /**< NULL: a single machine, no NATS */
+    double clip_before, clip_after; /**< seconds of an event's clip before and after its start
+                                         (both 0: no clips) */
+    double clip_fps;                /**< pictures a second in clips (0: no clips) */
 } vg_server_config_t;
 
 /**

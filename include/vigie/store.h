@@ -27,7 +27,7 @@ extern "C" {
 typedef struct vg_store vg_store_t;
 
 /** The schema version this build writes; older databases are migrated on open. */
-#define VG_STORE_SCHEMA_VERSION 4
+#define VG_STORE_SCHEMA_VERSION 5
 
 /**
  * Open (creating if needed) the database at @path, migrate it to VG_STORE_SCHEMA_VERSION.
@@ -87,9 +87,16 @@ int vg_store_cluster_received(vg_store_t *s, const char *msg_id);
 int vg_store_cluster_forget(vg_store_t *s, double before_unix);
 /** The run of event @id, or VG_ENOENT. */
 int64_t vg_store_event_run(vg_store_t *s, int64_t id);
-/** Add an evidence file row for event @event_id. @kind: "blurred", "original" or "frame". */
+/** Add an evidence file row for event @event_id. @kind: "blurred", "original", "frame" or
+ * "clip". */
 int vg_store_evidence_add(vg_store_t *s, int64_t event_id, const char *kind, const char *name,
                           int64_t bytes);
+/** The same with @at: where in the evidence the event starts, seconds (a clip; kind "clip"). */
+int vg_store_evidence_add_at(vg_store_t *s, int64_t event_id, const char *kind, const char *name,
+                             int64_t bytes, double at);
+/** The store's id of event @event_id of run @run (vg_event_t.event_id), or VG_ENOENT (not stored
+ * yet, or never). */
+int64_t vg_store_event_id(vg_store_t *s, int64_t run, int64_t event_id);
 /**
  * Find evidence called @name. Returns 0 with its event id and kind, VG_ENOENT when unknown.
  * @kind_out has room for 16 bytes.

@@ -150,6 +150,8 @@ void vg__api_cameras(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
             json_object_set_new(o, "node", json_string(c->node));
         else if (cfg->cluster && atomic_load(&c->held))
             json_object_set_new(o, "node", json_string(cfg->cluster->node));
+        /* the memory its clip ring holds now (pixelated JPEGs; clip.c) */
+        json_object_set_new(o, "clip_ring_bytes", json_integer(atomic_load(&c->clip_bytes)));
         json_array_append_new(arr, o);
         pthread_mutex_unlock(&c->lock);
     }

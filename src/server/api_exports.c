@@ -1,7 +1,10 @@
 /*
  * What leaves the server as files: evidence pictures (pixelated; the original only for the roles
- * the config allows, with a reason, audited) and the statistics (JSON or CSV). Evidence names
- * must be 32 hex digits and ".jpg", and known to the store, before any file is opened.
+ * the config allows, with a reason, audited), event clips (pixelated WebM, clip.c) and the
+ * statistics (JSON or CSV). Evidence names must be 32 hex digits and ".jpg" or ".webm", and known
+ * to the store, before any file is opened. A clip is audited as an evidence view like a picture,
+ * through audit_repeat.c: a browser playing it in a loop asks for it again and again, and the
+ * trail gets one row per user, clip and window with the count, not one row per loop.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -22,12 +25,15 @@
 
 #include "api.h"
 
+/* 1: a picture, 2: a clip, 0: not an evidence name */
 static int valid_evidence_name(const char *s)
 {
-    if (!s || strlen(s) != 36 || strcmp(s + 32, ".jpg")) return 0;
+    if (!s || strlen(s) < 33) return 0;
+    int kind = !strcmp(s + 32, ".jpg") ? 1 : !strcmp(s + 32, ".webm") ? 2 : 0;
+    if (!kind) return 0;
     for (int i = 0; i < 32; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
-    return 1;
+    return kind;
 }
 
 void vg__api_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
@@ -41,8 +47,13 @@ void vg__api_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     size_t len;
     const char *reason = NULL;
     json_t *b = NULL;
-    if (!valid_evidence_name(name)) {
-        vg__api_error(r, 400, "not an evidence name (32 hexadecimal digits and .jpg)");
+    int what = valid_evidence_name(name);
+    if (!what) {
+        vg__api_error(r, 400, "not an evidence name (32 hexadecimal digits and .jpg or .webm)");
+        return;
+    }
+    if (what == 2 && original) {
+        vg__api_error(r, 404, "clips are kept pixelated only: there is no original of %s", name);
         return;
     }
     if (original) {
@@ -69,12 +80,25 @@ void vg__api_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
     }
     snprintf(path, sizeof(path), "%s/%s", original ? s->dir_originals : s->dir_evidence, name);
     if (vg_file_read(path, 64u << 20, &data, &len) < 0) {
-        vg__api_error(r, 404, "the picture %s is no longer on disk", name);
+        vg__api_error(r, 404, "the %s %s is no longer on disk", what == 2 ? "clip" : "picture",
+                      name);
         json_decref(b);
         return;
     }
     snprintf(target, sizeof(target), "evidence/%s", name);
     const char *size = q->query(q->opaque, "size");
+    if (what == 2) {
+        if (size) {
+            vg_free(data);
+            vg__api_error(r, 400, "size: a clip has no thumbnail");
+            return;
+        }
+        vg__audit_repeat(s, x->ses.user, "evidence_view", target, q->client,
+                         json_pack("{s:I,s:s}", "event", (json_int_t)event, "kind", "clip"));
+        vg__api_set_body(r, 200, "video/webm", (char *)data, len);
+        r->private_max_age = 600; /* played in a loop: the browser keeps it */
+        return;
+    }
     if (!original && size && !strcmp(size, "thumb")) {
         /* the queue's thumbnails: small, kept by the browser a few minutes (the names never
          * change), and audited as what they are — pictures glanced at in a list, one row per

@@ -126,6 +126,7 @@ static int cam_flush_pending(vg_cam_t *c, const vg_analysis_t *a)
                 j->snap.keep[3] = (float)j->ev.box[3] * sy;
                 j->snap.has_keep = 1;
             }
+            vg__clip_event(c, j, a);
         }
     }
     vg__writer_push(c->srv, c->pend_head, c->pend_tail);
@@ -143,6 +144,8 @@ static int serve_process(vg_stage_t *st, vg_analysis_t *a)
         vg_pipeline_stop(a->pipeline);
         return 0;
     }
+    vg__clip_frame(c, a);
+    atomic_store(&c->clip_bytes, (int64_t)c->clips.bytes);
     /* A still for the console: once a second. */
     if (a->frame->t - c->still_t >= 1.0 || a->frame->t < c->still_t) {
         vg_snap_t snap;
@@ -340,6 +343,8 @@ static int cam_run_once(vg_cam_t *c)
     vg_pipeline_set_count_sink(pipe, &counts);
     ret = vg_pipeline_run(pipe, src, &sink, cam_progress, c);
     cam_flush_pending(c, NULL); /* what a failing stage left */
+    vg__clip_close(c);          /* the clips open are made with what they have */
+    atomic_store(&c->clip_bytes, 0);
     pthread_mutex_lock(&c->lock);
     c->pipe = NULL;
     pthread_mutex_unlock(&c->lock);

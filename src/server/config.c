@@ -4,7 +4,8 @@
  *   listen: 127.0.0.1:8080           # address:port; loopback by default, port 0 = any free one
  *   storage: /var/lib/vigie          # database, evidence/, originals/, audit-anchors.log
  *   retention: {evidence_days: 30, audit_days: 365, counts_days: 365, every: 3600}
- *   evidence: {keep_original: false, original_roles: [supervisor], pixel_block: 12}
+ *   evidence: {keep_original: false, original_roles: [supervisor], pixel_block: 12,
+ *              clip_before: 5, clip_after: 5, clip_fps: 8}
  *   security: {session_hours: 12, body_limit: 65536, login_failures: 5, login_lockout: 300,
  *              login_parallel: 2}
  *   limits: {connections: 1024, connections_per_address: 64, streams: 256,
@@ -158,6 +159,9 @@ static int evidence_member(void *vc, const char *key, struct fy_node *v, void *o
     cctx_t *c = vc;
     vg_server_config_t *cfg = obj;
     if (!strcmp(key, "keep_original")) return cbool(c, v, key, &cfg->keep_original);
+    if (!strcmp(key, "clip_before")) return cnum(c, v, key, 0, 30, &cfg->clip_before);
+    if (!strcmp(key, "clip_after")) return cnum(c, v, key, 0, 30, &cfg->clip_after);
+    if (!strcmp(key, "clip_fps")) return cnum(c, v, key, 0, 25, &cfg->clip_fps);
     if (!strcmp(key, "pixel_block")) {
         double d;
         int r = cnum(c, v, key, 4, 64, &d);
@@ -468,7 +472,9 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
     cctx_t *c = vc;
     static const char *const ret_keys[] = {"evidence_days", "audit_days", "counts_days", "every",
                                            NULL};
-    static const char *const ev_keys[] = {"keep_original", "original_roles", "pixel_block", NULL};
+    static const char *const ev_keys[] = {
+        "keep_original", "original_roles", "pixel_block", "clip_before",
+        "clip_after",    "clip_fps",       NULL};
     static const char *const sec_keys[] = {"session_hours", "body_limit",     "login_failures",
                                            "login_lockout", "login_parallel", NULL};
     static const char *const lim_keys[] = {"connections",       "connections_per_address",
@@ -627,6 +633,9 @@ int vg_server_config_load(vg_server_config_t **out, const char *path, char *err,
     cfg->repeat_window = 60;
     cfg->original_roles = 1u << VG_ROLE_SUPERVISOR;
     cfg->pixel_block = 12;
+    cfg->clip_before = 5;
+    cfg->clip_after = 5;
+    cfg->clip_fps = 8;
     cfg->session_hours = 12;
     cfg->body_limit = 65536;
     cfg->login_failures = 5;

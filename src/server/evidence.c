@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <turbojpeg.h>
 #include <unistd.h>
@@ -164,6 +165,19 @@ int vg__evidence_thumb(const uint8_t *jpg, size_t len, int max_w, uint8_t **out,
     vg_free(img.data);
     tjDestroy(tj);
     return ret;
+}
+
+void vg__evidence_name(char out[64], const char *ext)
+{
+    uint8_t b[16];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        /* never fails on Linux >= 3.17 for 16 bytes; fall back to time and address */
+        uint64_t t = (uint64_t)(vg__now_mono() * 1e9) ^ (uint64_t)(uintptr_t)out;
+        memcpy(b, &t, 8);
+        memcpy(b + 8, &t, 8);
+    }
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+    snprintf(out + 32, 32, "%s", ext);
 }
 
 int vg__write_file(const char *path, const void *data, size_t len, int mode)

@@ -306,6 +306,11 @@ static void render(vg_server_t *s, out_t *o)
              "Time of each detector request in the models.");
         hist_put(o, "vigie_detector_seconds", "", &is.run);
     }
+    /* event clips (clip.c) */
+    head(o, "vigie_clips_total", "counter",
+         "Event clips made (result=made) or not (result=failed: the event kept its still).");
+    put(o, "vigie_clips_total{result=\"made\"} %lld\n", (long long)atomic_load(&s->clip_made));
+    put(o, "vigie_clips_total{result=\"failed\"} %lld\n", (long long)atomic_load(&s->clip_failed));
     /* MQTT */
     vg_mqtt_stats_t ms;
     vg__mqtt_stats(s, &ms);

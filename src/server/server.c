@@ -135,6 +135,8 @@ int vg_server_new(vg_server_t **out, const vg_server_config_t *cfg, char *err, s
     pthread_mutex_init(&s->klock, NULL);
     pthread_cond_init(&s->kcond, NULL);
     pthread_mutex_init(&s->llock, NULL);
+    pthread_mutex_init(&s->clip_lock, NULL);
+    pthread_cond_init(&s->clip_cond, NULL);
     pthread_mutex_init(&s->alock, NULL);
     snprintf(s->dir_evidence, sizeof(s->dir_evidence), "%s/evidence", cfg->storage);
     snprintf(s->dir_originals, sizeof(s->dir_originals), "%s/originals", cfg->storage);
@@ -194,6 +196,7 @@ int vg_server_start(vg_server_t *s, char *err, size_t errlen)
     vg_store_audit_anchor_signed(s->store, s->anchors, s->audit_key);
     if (pthread_create(&s->writer, NULL, vg__writer_main, s) != 0) goto nothread;
     s->writer_started = 1;
+    if (vg__clipper_start(s) < 0) goto nothread;
     if ((ret = vg__mqtt_start(s, err, errlen)) < 0) return ret;
     if ((ret = vg__cluster_start(s, err, errlen)) < 0) return ret;
     for (int i = 0; i < s->nb_cams && !vg__cluster_console(s); i++) {
@@ -269,7 +272,8 @@ void vg_server_free(vg_server_t **ps)
         pthread_mutex_unlock(&s->wlock);
         pthread_join(s->writer, NULL);
     }
-    vg__mqtt_stop(s); /* after the writer: the last ends go out */
+    vg__clipper_stop(s); /* the cameras have handed over their last clips */
+    vg__mqtt_stop(s);    /* after the writer: the last ends go out */
     vg__cluster_stop(s);
     if (s->store && s->writer_started) {
         vg__audit_repeat_flush(s, 1);
@@ -297,6 +301,8 @@ void vg_server_free(vg_server_t **ps)
     pthread_mutex_destroy(&s->klock);
     pthread_cond_destroy(&s->kcond);
     pthread_mutex_destroy(&s->llock);
+    pthread_mutex_destroy(&s->clip_lock);
+    pthread_cond_destroy(&s->clip_cond);
     pthread_mutex_destroy(&s->alock);
     vg__limiter_free(s);
     vg__audit_repeat_free(s);

@@ -31,6 +31,19 @@ typedef struct vg_snap {
     int has_keep;
 } vg_snap_t;
 
+/* clip.c: a picture of the clip ring (a pixelated JPEG, shared by reference) and a clip being
+ * captured; the ring of a camera (its analysis thread only). */
+typedef struct vg_clip_frame vg_clip_frame_t;
+typedef struct vg_clip_cap vg_clip_cap_t;
+typedef struct vg_clip_ring {
+    vg_clip_frame_t **f; /* oldest first */
+    int n, cap;
+    double next_t;       /* when the next picture is due (frame time) */
+    vg_clip_cap_t *caps; /* captures open */
+    int nb_caps, warned;
+    size_t bytes, peak_bytes;
+} vg_clip_ring_t;
+
 /* One event record on its way to the store (a start carries its frame for the evidence). */
 typedef struct vg_job {
     struct vg_job *next;
@@ -82,6 +95,8 @@ typedef struct vg_cam {
     char node[64];
     /* analysis thread only */
     vg_job_t *pend_head, *pend_tail;
+    vg_clip_ring_t clips;
+    _Atomic int64_t clip_bytes; /* the ring's bytes now (read by the API) */
     int64_t run;
     double last_touch;
 } vg_cam_t;
@@ -118,6 +133,14 @@ struct vg_server {
     pthread_mutex_t klock;
     pthread_cond_t kcond;
     int kstop;
+
+    pthread_t clipper; /* event clips (clip.c) */
+    int clip_started, clip_stop;
+    pthread_mutex_t clip_lock;
+    pthread_cond_t clip_cond;
+    vg_clip_cap_t *clip_head, *clip_tail;
+    int clip_count;
+    atomic_llong clip_made, clip_failed;
 
     pthread_mutex_t llock; /* login limiter (limiter.c) */
     struct vg_limiter *limiter;
@@ -251,9 +274,24 @@ int vg__evidence_jpeg(const vg_image_t *img, int quality, uint8_t **out, size_t 
 int vg__evidence_thumb(const uint8_t *jpg, size_t len, int max_w, uint8_t **out, size_t *olen);
 int vg__write_file(const char *path, const void *data, size_t len, int mode);
 
-/* snap.c: a pixelated JPEG of @snap (vg_free *out). */
+/* snap.c: a pixelated JPEG of @snap (vg_free *out); _q: of JPEG quality @q (1..100). */
 int vg__server_snap_jpeg(vg_server_t *s, const vg_snap_t *snap, int pixelate, uint8_t **out,
                          size_t *len);
+int vg__server_snap_jpeg_q(vg_server_t *s, const vg_snap_t *snap, int pixelate, int q,
+                           uint8_t **out, size_t *len);
+/* evidence.c: a new evidence file name: 32 random hexadecimal digits and @ext (".jpg"). */
+void vg__evidence_name(char out[64], const char *ext);
+
+/* clip.c (event clips; docs/server.md "Evidence"). Camera analysis thread: keep @a's picture in
+ * the camera's ring when one is due, append it to the clips being captured and hand over those
+ * that are complete; open the clip of the event start @j (its frame is @a's); hand over every
+ * open clip and empty the ring (the camera's pipeline ended). The clipper thread: started after
+ * the writer, stopped once the cameras have (the clips queued are made first). */
+void vg__clip_frame(vg_cam_t *c, const vg_analysis_t *a);
+void vg__clip_event(vg_cam_t *c, const vg_job_t *j, const vg_analysis_t *a);
+void vg__clip_close(vg_cam_t *c);
+int vg__clipper_start(vg_server_t *s);
+void vg__clipper_stop(vg_server_t *s);
 void vg__snap_clear(vg_snap_t *snap);
 /* Copy @src into @dst with a new frame reference. */
 int vg__snap_copy(vg_snap_t *dst, const vg_snap_t *src);

@@ -91,6 +91,12 @@ int vg__snap_take(vg_snap_t *snap, const vg_analysis_t *a)
 int vg__server_snap_jpeg(vg_server_t *s, const vg_snap_t *snap, int pixelate, uint8_t **out,
                          size_t *len)
 {
+    return vg__server_snap_jpeg_q(s, snap, pixelate, 85, out, len);
+}
+
+int vg__server_snap_jpeg_q(vg_server_t *s, const vg_snap_t *snap, int pixelate, int q,
+                           uint8_t **out, size_t *len)
+{
     const vg_frame_t *f = snap->frame;
     const vg_image_t *src = f->color.data ? &f->color : &f->image;
     int bpp = src->fmt == VG_PIX_BGR24 ? 3 : 1;
@@ -104,7 +110,7 @@ int vg__server_snap_jpeg(vg_server_t *s, const vg_snap_t *snap, int pixelate, ui
         vg__evidence_pixelate(&copy, (const float(*)[4])snap->boxes, snap->nb,
                               snap->fg ? &fg : NULL, s->cfg->pixel_block);
     if (pixelate && snap->has_keep) vg__evidence_restore(&copy, src, snap->keep, KEEP_GROW);
-    ret = vg__evidence_jpeg(&copy, 85, out, len);
+    ret = vg__evidence_jpeg(&copy, q, out, len);
     vg_free(copy.data);
     return ret;
 }

@@ -62,26 +62,13 @@ void vg__writer_push(vg_server_t *s, vg_job_t *head, vg_job_t *tail)
     pthread_mutex_unlock(&s->wlock);
 }
 
-static void random_name(char out[64])
-{
-    uint8_t b[16];
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        /* never fails on Linux >= 3.17 for 16 bytes; fall back to time and address */
-        uint64_t t = (uint64_t)(vg__now_mono() * 1e9) ^ (uint64_t)(uintptr_t)out;
-        memcpy(b, &t, 8);
-        memcpy(b + 8, &t, 8);
-    }
-    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
-    snprintf(out + 32, 32, ".jpg");
-}
-
 static void write_evidence(vg_server_t *s, vg_job_t *j)
 {
     uint8_t *jpg = NULL;
     size_t len = 0;
     char name[64], path[4200];
     int ret;
-    random_name(name);
+    vg__evidence_name(name, ".jpg");
     ret = vg__server_snap_jpeg(s, &j->snap, 1, &jpg, &len);
     if (ret == 0) {
         snprintf(path, sizeof(path), "%s/%s", s->dir_evidence, name);

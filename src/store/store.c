@@ -101,6 +101,8 @@ static const char *const migrations[] = {
     "CREATE TABLE cluster_in(id TEXT PRIMARY KEY, event INTEGER NOT NULL, unix REAL NOT NULL);"
     "CREATE INDEX cluster_in_unix ON cluster_in(unix);"
     "CREATE TABLE cluster_runs(origin TEXT PRIMARY KEY, run INTEGER NOT NULL, node TEXT NOT NULL);",
+    /* 4 -> 5: event clips (issue #27): where in its clip the event starts, seconds */
+    "ALTER TABLE evidence ADD COLUMN at REAL;",
 };
 
 /* ---- helpers shared with audit.c and retention.c ---- */
@@ -697,15 +699,37 @@ int64_t vg_store_event_run(vg_store_t *s, int64_t id)
 int vg_store_evidence_add(vg_store_t *s, int64_t event_id, const char *kind, const char *name,
                           int64_t bytes)
 {
+    return vg_store_evidence_add_at(s, event_id, kind, name, bytes, NAN);
+}
+
+int vg_store_evidence_add_at(vg_store_t *s, int64_t event_id, const char *kind, const char *name,
+                             int64_t bytes, double at)
+{
     char now[32];
     vg_store_now(now);
     vg__store_lock(s);
     int ret = vg__store_exec(s,
-                             "INSERT INTO evidence(event, kind, name, bytes, created, created_unix)"
-                             " VALUES (?,?,?,?,?,?)",
-                             "ittitd", event_id, kind, name, bytes, now, vg__store_unix());
+                             "INSERT INTO evidence(event, kind, name, bytes, created, created_unix,"
+                             " at) VALUES (?,?,?,?,?,?,?)",
+                             "ittitdd", event_id, kind, name, bytes, now, vg__store_unix(), at);
     vg__store_unlock(s);
     return ret;
+}
+
+int64_t vg_store_event_id(vg_store_t *s, int64_t run, int64_t event_id)
+{
+    sqlite3_stmt *st;
+    int64_t id;
+    vg__store_lock(s);
+    int ret = vg__store_prep(s, &st, "SELECT id FROM events WHERE run = ? AND event_id = ?", "ii",
+                             run, event_id);
+    if (ret == 0) {
+        id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : VG_ENOENT;
+        sqlite3_finalize(st);
+    } else
+        id = ret;
+    vg__store_unlock(s);
+    return id;
 }
 
 int vg_store_evidence_find(vg_store_t *s, const char *name, int64_t *event_id, char *kind_out)
@@ -818,7 +842,10 @@ int vg_store_feed_read(vg_store_t *s, int64_t after, int max,
     " e.decided_at, e.decided_by, e.decide_s, e.purged, e.priority, e.claimed_by, e.claimed_at,"   \
     " (SELECT name FROM evidence v WHERE v.event = e.id AND v.kind = 'blurred') AS evidence,"      \
     " (SELECT count(*) FROM evidence v WHERE v.event = e.id AND v.kind = 'original') AS"           \
-    " has_original FROM events e"
+    " has_original,"                                                                               \
+    " (SELECT name FROM evidence v WHERE v.event = e.id AND v.kind = 'clip') AS clip,"             \
+    " (SELECT at FROM evidence v WHERE v.event = e.id AND v.kind = 'clip') AS clip_at"             \
+    " FROM events e"
 
 int vg_store_events_json(vg_store_t *s, int64_t id, const char *camera, const char *type, int limit,
                          char **json)

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <turbojpeg.h>
 #include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -407,6 +408,138 @@ static const char *jstr(json_t *o, const char *k)
 {
     const char *v = json_string_value(json_object_get(o, k));
     return v ? v : "";
+}
+
+/* Event clips (issue #27): an intrusion on vtest.avi gets a WebM clip a few seconds after its
+ * start; served to an operator as video/webm, viewed again and again in a loop it makes one audit
+ * row; no original; decoded with FFmpeg at the event's time: the privacy mask is black and the
+ * person in the event's box is pixelated (flat blocks of evidence.pixel_block). */
+static void test_clips(void **state)
+{
+    client_t op;
+    resp_t r;
+    char path[512], cmd[2048], file[600], clip[64] = "";
+    json_t *ev = NULL;
+    double at = -1;
+    (void)state;
+    if (!have_data) skip();
+    client_init(&op);
+    assert_int_equal(login(&op, "olga", PW), 200);
+    /* the first event of the hall camera with its clip (made clip_after seconds after it) */
+    double t0 = now_s();
+    for (;;) {
+        json_t *list = get_json(&op, "/api/events?camera=hall&type=intrusion&limit=200");
+        size_t i;
+        json_t *o;
+        json_array_foreach(list, i, o) if (json_is_string(json_object_get(o, "clip")) &&
+                                           json_object_get(o, "box"))
+        {
+            ev = json_incref(o);
+            break;
+        }
+        json_decref(list);
+        if (ev) break;
+        if (now_s() - t0 > 120) fail_msg("no intrusion with a clip within 120 s");
+        usleep(200000);
+    }
+    snprintf(clip, sizeof(clip), "%s", jstr(ev, "clip"));
+    at = json_number_value(json_object_get(ev, "clip_at"));
+    print_message("event %lld: clip %s, the event %.2f s into it (%.1f s after waiting)\n",
+                  (long long)json_integer_value(json_object_get(ev, "id")), clip, at, now_s() - t0);
+    assert_true(at >= 0 && at <= 5.01);
+    snprintf(path, sizeof(path), "/api/evidence/%s", clip);
+    assert_int_equal(get(&op, path, &r), 200);
+    assert_string_equal(r.ctype, "video/webm");
+    assert_true(r.len > 4 && !memcmp(r.body, "\x1a\x45\xdf\xa3", 4)); /* EBML */
+    snprintf(file, sizeof(file), "%s/clip.webm", dir);
+    assert_int_equal(tu_write_file(file, r.body, r.len), 0);
+    resp_free(&r);
+    /* played in a loop: ten more requests, still one evidence_view row for it */
+    for (int i = 0; i < 10; i++) assert_int_equal(get(&op, path, NULL), 200);
+    snprintf(path, sizeof(path), "/api/evidence/%s?size=thumb", clip);
+    assert_int_equal(get(&op, path, NULL), 400);
+    {
+        char target[128];
+        snprintf(target, sizeof(target), "evidence/%s", clip);
+        json_t *rows = audit_rows("evidence_view");
+        size_t i, n = 0;
+        json_t *o;
+        json_array_foreach(rows, i, o) n += !strcmp(jstr(o, "target"), target);
+        json_decref(rows);
+        assert_int_equal(n, 1);
+    }
+    client_t sup;
+    client_init(&sup);
+    assert_int_equal(login(&sup, "sam", PW), 200);
+    snprintf(path, sizeof(path), "/api/evidence/%s/original", clip);
+    assert_int_equal(post_json(&sup, path, "{\"reason\":\"who is it\"}", NULL), 404);
+    client_free(&sup);
+
+    /* its duration (clip_before 5 s at most before, clip_after 5 s after) and a frame at the
+     * event, as the browser would show it (FFmpeg's decoder) */
+    snprintf(cmd, sizeof(cmd),
+             "ffprobe -v error -show_entries format=duration:stream=width,height -of "
+             "default=nw=1:nk=1 '%s' > '%s.info' && ffmpeg -v error -y -ss %.3f -i '%s' "
+             "-frames:v 1 -f rawvideo -pix_fmt gray '%s.gray'",
+             file, file, at, file, file);
+    assert_int_equal(tu_run(cmd), 0);
+    snprintf(path, sizeof(path), "%s.info", file);
+    char *info = tu_read_file(path, NULL);
+    assert_non_null(info);
+    int w = 0, h = 0;
+    double dur = 0;
+    assert_int_equal(sscanf(info, "%d %d %lf", &w, &h, &dur), 3);
+    free(info);
+    print_message("clip %dx%d, %.2f s\n", w, h, dur);
+    assert_true(dur >= 5 - 0.3 && dur <= at + 5 + 0.5);
+    snprintf(path, sizeof(path), "%s.gray", file);
+    size_t len = 0;
+    uint8_t *px = (uint8_t *)tu_read_file(path, &len);
+    assert_non_null(px);
+    assert_int_equal(len, (size_t)w * h);
+    /* the privacy mask (576..768 x 0..96 of 768x576), 8 px in from its edges: black */
+    double masked = 0;
+    int nm = 0;
+    for (int y = 8; y < h / 6 - 8; y++)
+        for (int x = w * 3 / 4 + 8; x < w - 8; x++, nm++) masked += px[y * w + x];
+    /* the event's box (input pixels) in the clip's pixels; the blocks inside it, 3 px in from
+     * the box drawn round it: each flat (its pixels' spread), unlike the picture elsewhere */
+    json_t *b = json_object_get(ev, "box");
+    double sx = w / 768.0, sy = h / 576.0, bx = json_number_value(json_array_get(b, 0)) * sx,
+           by = json_number_value(json_array_get(b, 1)) * sy,
+           bw = json_number_value(json_array_get(b, 2)) * sx,
+           bh = json_number_value(json_array_get(b, 3)) * sy;
+    const int bs = 12;
+    double in_sd = 0, out_sd = 0;
+    int n_in = 0, n_out = 0;
+    for (int y0 = 0; y0 + bs <= h; y0 += bs)
+        for (int x0 = 0; x0 + bs <= w; x0 += bs) {
+            double s1 = 0, s2 = 0;
+            for (int y = y0 + 2; y < y0 + bs - 2; y++) /* JPEG and VP9 smear block edges */
+                for (int x = x0 + 2; x < x0 + bs - 2; x++) {
+                    s1 += px[y * w + x];
+                    s2 += (double)px[y * w + x] * px[y * w + x];
+                }
+            double n = (bs - 4) * (bs - 4), sd = sqrt(fmax(0, s2 / n - (s1 / n) * (s1 / n)));
+            if (x0 >= bx + 3 && x0 + bs <= bx + bw - 3 && y0 >= by + 3 && y0 + bs <= by + bh - 3) {
+                in_sd += sd;
+                n_in++;
+            } else if (y0 > h / 2 && (x0 + bs < bx - bs || x0 > bx + bw + bs)) {
+                out_sd += sd;
+                n_out++;
+            }
+        }
+    free(px);
+    print_message("clip frame at the event: mean level in the privacy mask %.2f (%d px); "
+                  "spread within the %d blocks of the event's box %.2f, within %d blocks "
+                  "elsewhere %.2f\n",
+                  masked / nm, nm, n_in, n_in ? in_sd / n_in : -1, n_out,
+                  n_out ? out_sd / n_out : -1);
+    assert_true(nm > 100 && masked / nm < 1.0);
+    assert_true(n_in >= 1 && n_out > 100);
+    assert_true(in_sd / n_in < 2.0 && in_sd / n_in < 0.5 * out_sd / n_out);
+    json_decref(ev);
+    client_free(&op);
 }
 
 /* Who handles an alert, its priority, and the shift hand-over notes (issue #18). */
@@ -1958,6 +2091,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_operator_flow),
+        cmocka_unit_test(test_clips),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test_teardown(test_https, https_teardown),
         cmocka_unit_test(test_shift),

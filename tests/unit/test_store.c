@@ -104,7 +104,9 @@ static void test_schema(void **state)
                                           "ALTER TABLE events DROP COLUMN claimed_by;"
                                           "ALTER TABLE events DROP COLUMN claimed_at;"
                                           "DROP TABLE handover; DROP TABLE cluster_in;"
-                                          "DROP TABLE cluster_runs; PRAGMA user_version = 2"),
+                                          "DROP TABLE cluster_runs;"
+                                          "ALTER TABLE evidence DROP COLUMN at;"
+                                          "PRAGMA user_version = 2"),
                      0);
     assert_int_equal(vg_store_open(&s, path, err, sizeof(err)), 0);
     assert_int_equal(vg_store_schema_version(s), VG_STORE_SCHEMA_VERSION);
@@ -410,6 +412,17 @@ static void test_events_decisions_retention(void **state)
     assert_int_equal(seq, 1);
     assert_int_equal(vg_store_evidence_of(s, id, "blurred", name), 0);
     assert_string_equal(name, "0123456789abcdef0123456789abcdef.jpg");
+    /* its clip (clip.c): found by the run and the pipeline's event id, added with where in it the
+     * event starts, shown with the event */
+    assert_int_equal(vg_store_event_id(s, run, 1), id);
+    assert_int_equal(vg_store_event_id(s, run, 2), VG_ENOENT);
+    assert_int_equal(
+        vg_store_evidence_add_at(s, id, "clip", "0123456789abcdef0123456789abcdef.webm", 5000, 4.5),
+        0);
+    assert_int_equal(vg_store_events_json(s, id, NULL, NULL, 1, &json), 0);
+    assert_non_null(strstr(json, "\"clip\":\"0123456789abcdef0123456789abcdef.webm\""));
+    assert_non_null(strstr(json, "\"clip_at\":4.5"));
+    vg_free(json);
     /* an end for an unknown start */
     vg_event_t orphan = make_event(VG_PHASE_END, 77, 13);
     assert_int_equal(vg_store_event_put(s, run, &orphan, now, NULL, 0, &seq), VG_ENOENT);
@@ -478,8 +491,9 @@ static void test_events_decisions_retention(void **state)
     vg_store_audit(s, "olga", "login", "", NULL);
     unlinked = 0;
     assert_int_equal(vg_store_retention(s, 30, 0, count_unlink, NULL, &rr), 0);
-    assert_int_equal(unlinked, 1);
-    assert_int_equal(rr.evidence_files, 1);
+    assert_int_equal(unlinked, 2); /* the picture and the clip */
+    assert_int_equal(rr.evidence_files, 2);
+    assert_int_equal(vg_store_evidence_of(s, id, "clip", name), VG_ENOENT);
     assert_int_equal(rr.events_cleared, 1);
     assert_int_equal(vg_store_evidence_of(s, id, "blurred", name), VG_ENOENT);
     assert_int_equal(vg_store_events_json(s, id, NULL, NULL, 1, &json), 0);
@@ -779,6 +793,7 @@ static void test_config(void **state)
     assert_int_equal(c->nb_cameras, 1);
     assert_int_equal(c->port, 0);
     assert_true(c->evidence_days == 7);
+    assert_true(c->clip_before == 5 && c->clip_after == 5 && c->clip_fps == 8); /* the defaults */
     assert_non_null(strstr(c->storage, dir)); /* relative to the file */
     assert_non_null(strstr(c->cameras[0].input, dir));
     assert_int_equal(c->cameras[0].realtime, 1);
@@ -839,6 +854,18 @@ static void test_config(void **state)
     assert_int_equal(
         load_config_text("storage: s\nevidence: {original_roles: [operator]}\n", err, sizeof(err)),
         VG_ESYNTAX);
+    /* clips: set, turned off, and a length past 30 s refused with its line */
+    const char *clips = "storage: s\nevidence: {clip_before: 2, clip_after: 8, clip_fps: 4}\n";
+    tu_write_file(path, clips, strlen(clips));
+    assert_int_equal(vg_server_config_load(&c, path, err, sizeof(err)), 0);
+    assert_true(c->clip_before == 2 && c->clip_after == 8 && c->clip_fps == 4);
+    vg_server_config_free(&c);
+    assert_int_equal(load_config_text("storage: s\nevidence: {clip_fps: 0}\n", err, sizeof(err)),
+                     0);
+    assert_int_equal(
+        load_config_text("storage: s\nevidence:\n  clip_after: 60\n", err, sizeof(err)),
+        VG_ESYNTAX);
+    assert_non_null(strstr(err, ":3: clip_after"));
     /* priorities: defaults (life first), an override, and what is refused, with its line */
     const char *prio = "storage: s\npriorities: {intrusion: low, camera_fault: high}\n";
     tu_write_file(path, prio, strlen(prio));

@@ -1,5 +1,5 @@
 /*
- * One alert (#/event/ID): its picture, what the analyser said, who acknowledged and decided, and
+ * One alert (#/event/ID): its picture and its clip (clip.js), what the analyser said, who acknowledged and decided, and
  * the decision panel (acknowledge, confirm, false alert with its reason, not relevant, a note).
  * A supervisor may ask for the original picture, giving a reason (audited). A weapon alert shows,
  * beside its picture, the object's crop enlarged (the object is left unpixelated in the evidence)
@@ -11,6 +11,7 @@ import { $, el, fmtTime, typeName, toast, ask } from '../dom.js';
 import { t } from '../i18n.js';
 import { ack, qualify, claim } from '../decisions.js';
 import { shot } from './shot.js';
+import { clipOf } from './clip.js';
 import { sceneSvg, pathSvg } from './scene.js';
 import { queueKeys } from './keys.js';
 
@@ -287,7 +288,13 @@ async function render(id) {
   );
   const pic = shot(ev);
   drawPlace(ev, pic);
-  const picture = el('div', {}, pic, el('p', { class: 'muted' }, t('evidence')));
+  const picture = el(
+    'div',
+    {},
+    pic,
+    el('p', { class: 'muted' }, t('evidence')),
+    clipOf(ev, () => S.view === 'event' && S.selected === id && render(id)),
+  );
   /* a weapon alert: the object enlarged beside the picture, and what the alert is worth */
   const crop = ev.type === 'weapon' ? objectCrop(ev) : null;
   if (ev.type === 'weapon')
