@@ -36,6 +36,40 @@ static int valid_evidence_name(const char *s)
     return kind;
 }
 
+/* A "Range: bytes=..." header's one range over @len bytes: 1 with [*a, *b] (inclusive), 0 when
+ * there is none or it is not one this server answers in parts (several ranges: the whole is
+ * sent), -1 when it cannot be satisfied (RFC 9110 14.1.2). */
+static int byte_range(const char *h, size_t len, size_t *a, size_t *b)
+{
+    char *end;
+    if (!h || strncmp(h, "bytes=", 6) || strchr(h, ',')) return 0;
+    h += 6;
+    if (*h == '-') { /* the last N bytes */
+        unsigned long long n = strtoull(h + 1, &end, 10);
+        if (end == h + 1 || *end) return 0;
+        if (n == 0 || len == 0) return -1;
+        *a = n >= len ? 0 : len - (size_t)n;
+        *b = len - 1;
+        return 1;
+    }
+    if (*h < '0' || *h > '9') return 0;
+    unsigned long long x = strtoull(h, &end, 10), y;
+    if (*end != '-') return 0;
+    h = end + 1;
+    if (!*h)
+        y = len ? len - 1 : 0;
+    else {
+        if (*h < '0' || *h > '9') return 0;
+        y = strtoull(h, &end, 10);
+        if (*end) return 0;
+    }
+    if (x >= len) return -1;
+    if (y < x) return 0;
+    *a = (size_t)x;
+    *b = y >= len ? len - 1 : (size_t)y;
+    return 1;
+}
+
 void vg__api_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                       const vg_route_ctx_t *x)
 {
@@ -93,9 +127,25 @@ void vg__api_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
             vg__api_error(r, 400, "size: a clip has no thumbnail");
             return;
         }
+        /* the player asks for parts (a seek, the timeline): answered with 206; without that
+         * Chromium cannot seek in it */
+        size_t a = 0, z = 0;
+        int part = byte_range(q->header(q->opaque, "Range"), len, &a, &z);
+        r->accept_ranges = 1;
+        if (part < 0) {
+            vg_free(data);
+            snprintf(r->content_range, sizeof(r->content_range), "bytes */%zu", len);
+            vg__api_error(r, 416, "the range asked for is past the clip's %zu bytes", len);
+            return;
+        }
         vg__audit_repeat(s, x->ses.user, "evidence_view", target, q->client,
                          json_pack("{s:I,s:s}", "event", (json_int_t)event, "kind", "clip"));
-        vg__api_set_body(r, 200, "video/webm", (char *)data, len);
+        if (part > 0) {
+            memmove(data, data + a, z - a + 1);
+            snprintf(r->content_range, sizeof(r->content_range), "bytes %zu-%zu/%zu", a, z, len);
+            vg__api_set_body(r, 206, "video/webm", (char *)data, z - a + 1);
+        } else
+            vg__api_set_body(r, 200, "video/webm", (char *)data, len);
         r->private_max_age = 600; /* played in a loop: the browser keeps it */
         return;
     }

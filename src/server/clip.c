@@ -16,7 +16,8 @@
  * captures over as they are: a shorter clip, not none. At most MAX_OPEN captures per camera are
  * open at once (an event storm): the later starts keep their still only, said once in the log.
  *
- * The clipper: one thread for the server, a FIFO of captures (at most MAX_QUEUED; beyond, the
+ * The clipper: one thread for the server, at a lower priority than the analysis (nice 10), a FIFO
+ * of captures (at most MAX_QUEUED; beyond, the
  * newest is dropped and logged: the event keeps its still). For each: decode the JPEGs, draw the
  * event's box, encode VP9 (libvpx through libavcodec: realtime, one thread, constant quality),
  * mux WebM to NAME.tmp in the evidence folder, fsync, rename; then the evidence row (kind "clip",
@@ -34,7 +35,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <turbojpeg.h>
 #include <unistd.h>
 
@@ -513,6 +516,11 @@ static void *clipper_main(void *opaque)
 {
     vg_server_t *s = opaque;
     vg_log_set_camera(NULL);
+    /* the analysis first: a storm of events makes many clips, and a late clip harms no one
+     * while a late frame does (Linux: nice applies to this thread alone) */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        vg_log(COMP, VG_LOG_VERBOSE, "cannot lower the clip encoder's priority: %s",
+               strerror(errno));
     pthread_mutex_lock(&s->clip_lock);
     for (;;) {
         while (!s->clip_head && !s->clip_stop) pthread_cond_wait(&s->clip_cond, &s->clip_lock);

@@ -342,6 +342,8 @@ static void add_common_headers(struct MHD_Response *resp, const vg_http_resp_t *
     if (r->allow[0]) MHD_add_response_header(resp, "Allow", r->allow);
     if (r->retry_after[0]) MHD_add_response_header(resp, "Retry-After", r->retry_after);
     if (r->disposition[0]) MHD_add_response_header(resp, "Content-Disposition", r->disposition);
+    if (r->accept_ranges) MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    if (r->content_range[0]) MHD_add_response_header(resp, "Content-Range", r->content_range);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,

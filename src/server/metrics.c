@@ -220,8 +220,10 @@ static void render(vg_server_t *s, out_t *o)
         {"vigie_camera_restarts_total", "counter", "Restarts after an input failure."},
         {"vigie_camera_fps", "gauge", "Frames analysed per second, recently."},
         {"vigie_camera_memory_bytes", "gauge", "Memory its running pipeline is expected to take."},
+        {"vigie_camera_clip_ring_bytes", "gauge",
+         "Memory its ring of pixelated pictures for event clips holds now."},
     };
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 7; k++) {
         head(o, cam[k].name, cam[k].type, cam[k].help);
         for (int i = 0; i < s->nb_cams; i++) {
             vg_cam_t *c = &s->cams[i];
@@ -233,7 +235,8 @@ static void render(vg_server_t *s, out_t *o)
                 : k == 2 ? (double)c->events
                 : k == 3 ? (double)c->restarts
                 : k == 4 ? c->fps
-                         : c->mem_mb * 1048576.0;
+                : k == 5 ? c->mem_mb * 1048576.0
+                         : (double)atomic_load(&c->clip_bytes);
             pthread_mutex_unlock(&c->lock);
             put(o, "%s{camera=\"%s\"} %.17g\n", cam[k].name, c->cfg->name, v);
         }

@@ -358,7 +358,9 @@ typedef struct vg_http_resp {
     int64_t stream_after;
     char stream_login[65]; /* the session that opened it (limits per login) */
     char disposition[128];
-    int private_max_age; /* > 0: the browser may keep it that many seconds (else no-store) */
+    int private_max_age;    /* > 0: the browser may keep it that many seconds (else no-store) */
+    int accept_ranges;      /* says "Accept-Ranges: bytes" (a clip: the player seeks in it) */
+    char content_range[96]; /* a part (206) or a range refused (416): its Content-Range */
 } vg_http_resp_t;
 
 /* Answer @req (any thread). */

@@ -418,7 +418,7 @@ static void test_clips(void **state)
 {
     client_t op;
     resp_t r;
-    char path[512], cmd[2048], file[600], clip[64] = "";
+    char path[700], cmd[3000], file[600], clip[64] = "";
     json_t *ev = NULL;
     double at = -1;
     (void)state;
@@ -454,6 +454,32 @@ static void test_clips(void **state)
     snprintf(file, sizeof(file), "%s/clip.webm", dir);
     assert_int_equal(tu_write_file(file, r.body, r.len), 0);
     resp_free(&r);
+    /* the player's byte ranges: a part (206 with its Content-Range), one past the end (416) */
+    {
+        char url[800];
+        buf_t b = {NULL, 0};
+        long st = 0;
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", main_srv.port, path);
+        curl_easy_setopt(op.c, CURLOPT_URL, url);
+        curl_easy_setopt(op.c, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(op.c, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(op.c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(op.c, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(op.c, CURLOPT_RANGE, "100-199");
+        assert_int_equal(curl_easy_perform(op.c), CURLE_OK);
+        curl_easy_getinfo(op.c, CURLINFO_RESPONSE_CODE, &st);
+        assert_int_equal(st, 206);
+        assert_int_equal(b.n, 100);
+        free(b.p);
+        b.p = NULL;
+        b.n = 0;
+        curl_easy_setopt(op.c, CURLOPT_RANGE, "99999999-");
+        assert_int_equal(curl_easy_perform(op.c), CURLE_OK);
+        curl_easy_getinfo(op.c, CURLINFO_RESPONSE_CODE, &st);
+        assert_int_equal(st, 416);
+        free(b.p);
+        curl_easy_setopt(op.c, CURLOPT_RANGE, NULL);
+    }
     /* played in a loop: ten more requests, still one evidence_view row for it */
     for (int i = 0; i < 10; i++) assert_int_equal(get(&op, path, NULL), 200);
     snprintf(path, sizeof(path), "/api/evidence/%s?size=thumb", clip);
