@@ -41,5 +41,6 @@ int cmd_detect(int argc, char **argv);
 int cli_journal_open(void);
 /* serve, user, audit (cli/serve.c) */
 int cmd_server(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

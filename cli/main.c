@@ -142,6 +142,8 @@ static const command_t commands[] = {
     {"serve", NULL, "--config F", "run cameras, store and HTTP API (docs/server.md)", cmd_server},
     {"user", NULL, "add|disable", "manage the server's users", cmd_server},
     {"audit", NULL, "verify|keygen", "check the audit trail; make its signing key", cmd_server},
+    {"report", NULL, "--config F [--from D --to D]",
+     "the evaluation report: indicators per camera and event type, HTML and CSV", cmd_report},
     {"options", NULL, "[GROUP]", "list every option (name, type, default, range, help)",
      cmd_options},
     {"version", "--version", "", "print the version", cmd_version},

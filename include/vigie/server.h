@@ -11,8 +11,10 @@
 #define VIGIE_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <vigie/opt.h>
+#include <vigie/store.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -149,6 +151,44 @@ void vg_server_stop(vg_server_t *s);
 void vg_server_reload(vg_server_t *s);
 /** Stop everything (cameras end their open events, the writer drains), write an anchor, free. */
 void vg_server_free(vg_server_t **s);
+
+/* ---- the evaluation report (src/server/report.c; docs/report.md) ---- */
+
+typedef struct vg_report_params {
+    const char *from, *to; /**< the period: "YYYY-MM-DD" (to: that whole day) or an ISO UTC time
+                                "YYYY-MM-DDTHH:MM:SS[.mmm]Z"; NULL: the store's first record /
+                                now */
+    const char *lang;      /**< "en" (default) or "fr" */
+    const char *site;      /**< named in the title (the config file, say); may be NULL */
+    const char *anchors;   /**< the anchors file the audit trail is checked against (may be NULL) */
+    const uint8_t (*pks)[32]; /**< public keys of signed anchors (vg_store_audit_verify_signed) */
+    int npk;
+    const char *const *cameras; /**< the cameras configured over the period (availability: hours
+                                     analysed against the period's), may be NULL */
+    int nb_cameras;
+} vg_report_params_t;
+
+/** What a report found, for the caller to say (vg_report_make fills it when not NULL). */
+typedef struct vg_report_result {
+    char from[32], to[32]; /**< the period, ISO UTC times, end excluded */
+    int64_t alerts;        /**< event starts in the period, all cameras and types */
+    int cameras;           /**< cameras in the report */
+    int audit_ok;          /**< 1 when the audit trail verifies */
+    int64_t bad_seq;       /**< else its first broken row */
+} vg_report_result_t;
+
+/**
+ * The evaluation report of @p's period from the store @st: per camera and event type the alerts,
+ * confirmed, false alerts per camera-hour, time to decide (median, 90th percentile); per camera
+ * its availability; evidence views and exports; the audit trail's verification. One
+ * self-contained HTML page (charts in SVG, no network) in *@html and the per camera-type table as
+ * CSV in *@csv (vg_free both; either may be NULL when not wanted). Returns 0; VG_EINVAL with what
+ * is wrong in @err (a date that is not one, a period that ends before it starts, an unknown
+ * language); VG_ENOENT when nothing was recorded in the period (@err says what the store holds);
+ * VG_ENOMEM, VG_EIO.
+ */
+int vg_report_make(vg_store_t *st, const vg_report_params_t *p, char **html, char **csv,
+                   vg_report_result_t *res, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -213,6 +213,7 @@ typedef struct vg_store_stats_row {
     double camera_hours;                 /**< analysed, from the runs' recorded spans */
     double false_alerts_per_camera_hour; /**< NAN without camera hours */
     double median_decide_s;              /**< NAN when none was decided */
+    double p90_decide_s;                 /**< 90th percentile (nearest rank); NAN as the median */
 } vg_store_stats_row_t;
 
 /**
@@ -222,6 +223,23 @@ typedef struct vg_store_stats_row {
  */
 int vg_store_stats(vg_store_t *s, const char *from, const char *to,
                    int (*fn)(void *opaque, const vg_store_stats_row_t *row), void *opaque);
+/**
+ * Hours each camera was analysed between @from and @to (ISO times, NULL for open ends), from its
+ * runs' recorded spans: @fn(opaque, camera, hours) for each camera with a run, by name. Returns
+ * the number of cameras or an error.
+ */
+int vg_store_run_hours(vg_store_t *s, const char *from, const char *to,
+                       int (*fn)(void *opaque, const char *camera, double hours), void *opaque);
+/**
+ * Audit rows per action between @from and @to (the rows' `at`), a folded row (audit_repeat:
+ * details "repeated": N) counting for its N: @fn(opaque, action, n) for each, by action. Returns
+ * the number of actions or an error.
+ */
+int vg_store_audit_counts(vg_store_t *s, const char *from, const char *to,
+                          int (*fn)(void *opaque, const char *action, int64_t n), void *opaque);
+/** The first and last times anything was recorded (a run started or touched, an event): ISO
+ *  times into @first and @last (32 bytes each). VG_ENOENT for an empty store. */
+int vg_store_span(vg_store_t *s, char first[32], char last[32]);
 /** Store one sample of a camera's count series (vg_count_t) with its wall-clock time. */
 int vg_store_count_put(vg_store_t *s, int64_t run, const vg_count_t *c, const char *wall);
 /** The count samples stored after id @after, oldest first, at most @max: @fn(opaque, id, run,

@@ -313,6 +313,8 @@ static const vg_route_t routes[] = {
     {"POST", "/api/evidence/:name/original", R_SUP | R_ADM, vg__api_evidence, 1},
     {"GET", "/api/stats", R_SUP | R_AUD, vg__api_stats, 0},
     {"GET", "/api/stats.csv", R_SUP | R_AUD, vg__api_stats, 1},
+    {"GET", "/api/report", R_SUP | R_AUD, vg__api_report, 0},
+    {"GET", "/api/report.csv", R_SUP | R_AUD, vg__api_report, 1},
     {"GET", "/api/audit", R_AUD, vg__api_audit_rows, 0},
     {"GET", "/api/audit/verify", R_AUD, vg__api_audit_rows, 1},
     {"GET", "/api/users", R_ADM, vg__api_users, 0},
@@ -335,6 +337,7 @@ static const struct {
     {"scene_edit", "PUT", "/api/cameras/:camera/scene"},
     {"original", "POST", "/api/evidence/:name/original"},
     {"stats", "GET", "/api/stats"},
+    {"report", "GET", "/api/report"},
     {"audit", "GET", "/api/audit"},
     {"users", "GET", "/api/users"},
 };

@@ -128,6 +128,8 @@ void vg__api_feed_head(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r
                        const vg_route_ctx_t *x);
 void vg__api_evidence(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                       const vg_route_ctx_t *x);
+void vg__api_report(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
+                    const vg_route_ctx_t *x);
 void vg__api_stats(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                    const vg_route_ctx_t *x);
 void vg__api_audit_rows(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,

@@ -21,6 +21,7 @@
 #include <vigie/mem.h>
 #include <vigie/pipeline.h>
 #include <vigie/scene.h>
+#include <vigie/server.h>
 #include <vigie/version.h>
 
 #include "api.h"
@@ -252,4 +253,56 @@ void vg__api_stats(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
                   json_pack("{s:s?,s:s?}", "from", from, "to", to));
     snprintf(r->disposition, sizeof(r->disposition), "attachment; filename=\"vigie-stats.csv\"");
     vg__api_set_body(r, 200, "text/csv; charset=utf-8", out.p, out.n);
+}
+
+/* The evaluation report (report.c) of a period as a download: the HTML page or its table as
+ * CSV, in the language asked for; audited as report_export with the period. */
+void vg__api_report(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
+                    const vg_route_ctx_t *x)
+{
+    const vg_server_config_t *cfg = atomic_load(&s->cfg);
+    vg_report_params_t p = {0};
+    vg_report_result_t res;
+    char err[1024];
+    char *html = NULL, *csv = NULL;
+    p.from = q->query(q->opaque, "from");
+    p.to = q->query(q->opaque, "to");
+    p.lang = q->query(q->opaque, "lang");
+    p.site = cfg->path;
+    p.anchors = s->anchors;
+    if (s->audit_key) {
+        p.pks = (const uint8_t(*)[32])s->audit_pk;
+        p.npk = 1;
+    }
+    const char **cams = vg_calloc((size_t)cfg->nb_cameras + 1, sizeof(*cams));
+    if (!cams) {
+        vg__api_store_error(r, VG_ENOMEM);
+        return;
+    }
+    for (int i = 0; i < cfg->nb_cameras; i++) cams[i] = cfg->cameras[i].name;
+    p.cameras = cams;
+    p.nb_cameras = cfg->nb_cameras;
+    int ret = vg_report_make(s->store, &p, x->variant ? NULL : &html, x->variant ? &csv : NULL,
+                             &res, err, sizeof(err));
+    vg_free(cams);
+    if (ret == VG_EINVAL || ret == VG_ENOENT) {
+        vg__api_error(r, ret == VG_EINVAL ? 400 : 404, "%s", err);
+        return;
+    }
+    if (ret < 0) {
+        vg__api_store_error(r, ret);
+        return;
+    }
+    vg__api_audit(s, x->ses.user, "report_export", "",
+                  json_pack("{s:s,s:s,s:s,s:b}", "from", res.from, "to", res.to, "format",
+                            x->variant ? "csv" : "html", "audit_ok", res.audit_ok));
+    char day[11];
+    memcpy(day, res.from, 10);
+    day[10] = 0;
+    snprintf(r->disposition, sizeof(r->disposition), "attachment; filename=\"vigie-report-%s.%s\"",
+             day, x->variant ? "csv" : "html");
+    if (x->variant)
+        vg__api_set_body(r, 200, "text/csv; charset=utf-8", csv, strlen(csv));
+    else
+        vg__api_set_body(r, 200, "text/html; charset=utf-8", html, strlen(html));
 }

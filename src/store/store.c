@@ -288,6 +288,16 @@ void vg_store_now(char buf[32])
     snprintf(buf + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
 }
 
+/* @t (Unix seconds) as the store's ISO time */
+static void vg__store_iso(double t, char buf[32])
+{
+    struct tm tm;
+    time_t sec = (time_t)floor(t);
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, 32 - n, ".%03dZ", (int)((t - (double)sec) * 1000) % 1000);
+}
+
 double vg__store_unix(void)
 {
     struct timespec ts;
@@ -1331,7 +1341,7 @@ int vg_store_stats(vg_store_t *s, const char *from, const char *to,
         int64_t alerts = sqlite3_column_int64(st, 2), acked = sqlite3_column_int64(st, 3);
         int64_t conf = sqlite3_column_int64(st, 4), fa = sqlite3_column_int64(st, 5),
                 nr = sqlite3_column_int64(st, 6);
-        double hours = 0, median = -1;
+        double hours = 0, median = -1, p90 = -1;
         /* Camera hours: the analysed spans of this camera's runs within the period. */
         if (vg__store_prep(s, &hs,
                            "SELECT sum(max(0, min(last_unix, coalesce(unixepoch(?2), last_unix))"
@@ -1362,6 +1372,8 @@ int vg_store_stats(vg_store_t *s, const char *from, const char *to,
             if (n) {
                 qsort(v, n, sizeof(*v), cmp_double);
                 median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+                size_t k = (size_t)ceil(0.9 * (double)n); /* nearest rank */
+                p90 = v[k > 0 ? k - 1 : 0];
             }
             vg_free(v);
         }
@@ -1375,7 +1387,8 @@ int vg_store_stats(vg_store_t *s, const char *from, const char *to,
                                   conf + fa + nr ? (double)conf / (conf + fa + nr) : NAN,
                                   hours,
                                   hours > 0 ? fa / hours : NAN,
-                                  median >= 0 ? median : NAN};
+                                  median >= 0 ? median : NAN,
+                                  p90 >= 0 ? p90 : NAN};
         if ((ret = fn(opaque, &r)) < 0) break;
         rows++;
     }
@@ -1383,6 +1396,77 @@ int vg_store_stats(vg_store_t *s, const char *from, const char *to,
 end:
     vg__store_unlock(s);
     return ret < 0 ? ret : rows;
+}
+
+int vg_store_run_hours(vg_store_t *s, const char *from, const char *to,
+                       int (*fn)(void *opaque, const char *camera, double hours), void *opaque)
+{
+    sqlite3_stmt *st;
+    int ret, n = 0;
+    vg__store_lock(s);
+    ret = vg__store_prep(s, &st,
+                         "SELECT camera, sum(max(0, min(last_unix, coalesce(unixepoch(?2),"
+                         " last_unix)) - max(started_unix, coalesce(unixepoch(?1), started_unix))))"
+                         " FROM runs GROUP BY camera ORDER BY camera",
+                         "tt", from, to);
+    if (ret == 0) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            ret = fn(opaque, (const char *)sqlite3_column_text(st, 0),
+                     sqlite3_column_double(st, 1) / 3600.0);
+            if (ret < 0) break;
+            n++;
+        }
+        sqlite3_finalize(st);
+    }
+    vg__store_unlock(s);
+    return ret < 0 ? ret : n;
+}
+
+int vg_store_audit_counts(vg_store_t *s, const char *from, const char *to,
+                          int (*fn)(void *opaque, const char *action, int64_t n), void *opaque)
+{
+    sqlite3_stmt *st;
+    int ret, n = 0;
+    vg__store_lock(s);
+    ret = vg__store_prep(s, &st,
+                         "SELECT action, sum(coalesce(CASE WHEN json_valid(details) THEN"
+                         " json_extract(details, '$.repeated') END, 1)) FROM audit"
+                         " WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2) GROUP BY "
+                         "action ORDER BY action",
+                         "tt", from, to);
+    if (ret == 0) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            ret = fn(opaque, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+            if (ret < 0) break;
+            n++;
+        }
+        sqlite3_finalize(st);
+    }
+    vg__store_unlock(s);
+    return ret < 0 ? ret : n;
+}
+
+int vg_store_span(vg_store_t *s, char first[32], char last[32])
+{
+    sqlite3_stmt *st;
+    int ret;
+    vg__store_lock(s);
+    ret = vg__store_prep(
+        s, &st,
+        "SELECT min(a), max(b) FROM (SELECT min(started_unix) AS a, max(last_unix) AS b FROM runs"
+        " UNION ALL SELECT min(start_unix), max(start_unix) FROM events)",
+        NULL);
+    if (ret == 0) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            double a = sqlite3_column_double(st, 0), b = sqlite3_column_double(st, 1);
+            vg__store_iso(a, first);
+            vg__store_iso(b, last);
+        } else
+            ret = VG_ENOENT;
+        sqlite3_finalize(st);
+    }
+    vg__store_unlock(s);
+    return ret;
 }
 
 /* ---- users and sessions ---- */

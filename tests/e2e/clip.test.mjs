@@ -139,7 +139,7 @@ try {
   }, { at: ev.clip_at, box: ev.box });
   check(Math.abs(px.cur - ev.clip_at) < 0.2, `the player seeks to the event (${px.cur.toFixed(2)} s; the server answers its byte ranges)`);
   check(px.nm > 100 && px.mask < 1, `the mean level inside the privacy mask is ${px.mask.toFixed(2)} (${px.nm} px)`);
-  check(px.nIn >= 1 && px.inSd < 2.5 && px.inSd < 0.5 * px.outSd,
+  check(px.nIn >= 1 && px.inSd < 3.5 && px.inSd < 0.5 * px.outSd,
     `the person is pixelated: spread within the ${px.nIn} blocks of the event's box ${px.inSd.toFixed(2)}, within ${px.nOut} blocks elsewhere ${px.outSd.toFixed(2)}`);
   await page.evaluate(() => document.getElementById('clip').play());
 

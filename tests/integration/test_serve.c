@@ -563,9 +563,172 @@ static void test_clips(void **state)
                   n_out ? out_sd / n_out : -1);
     assert_true(nm > 100 && masked / nm < 1.0);
     assert_true(n_in >= 1 && n_out > 100);
-    assert_true(in_sd / n_in < 2.0 && in_sd / n_in < 0.5 * out_sd / n_out);
+    /* VP9 leaves a little noise in flat blocks (0.9-2.3 measured); a person not pixelated
+     * spreads past 7 */
+    assert_true(in_sd / n_in < 3.5 && in_sd / n_in < 0.5 * out_sd / n_out);
     json_decref(ev);
     client_free(&op);
+}
+
+/* The evaluation report (issue #27): `vigie report` on this run's store, over a period that has
+ * ended (so that nothing moves under the comparison): its CSV's numbers are the store's (counted
+ * with sqlite3) and the API's statistics; the HTML says the trail verified, and opens in Chromium
+ * (a screenshot kept); the console's download of it, audited; bad periods said clearly. */
+static void test_report(void **state)
+{
+    client_t sup, op;
+    resp_t r;
+    char cmd[4096], path[1024], to[32], from[] = "2000-01-01T00:00:00Z";
+    (void)state;
+    if (!have_data) skip();
+    {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(to, sizeof(to), "%Y-%m-%dT%H:%M:%SZ", &tm); /* the period ends now */
+    }
+    /* decisions of this run are in it (test_operator_flow, test_shift) */
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && '%s' report --config serve.yaml --from %s --to %s --out report.html "
+             "> report.log 2>&1",
+             dir, tu_vigie(), from, to);
+    assert_int_equal(tu_run(cmd), 0);
+    snprintf(path, sizeof(path), "%s/report.log", dir);
+    char *log = tu_read_file(path, NULL);
+    assert_non_null(log);
+    print_message("%s", log);
+    assert_non_null(strstr(log, "audit trail verified"));
+    free(log);
+    snprintf(path, sizeof(path), "%s/report.csv", dir);
+    char *csv = tu_read_file(path, NULL);
+    assert_non_null(csv);
+    /* the hall camera's intrusions: its CSV row against a count in the store */
+    char *line = strstr(csv, "\n\"hall\",intrusion,");
+    assert_non_null(line);
+    long long alerts, acked, conf, fa, nr, und;
+    double hours, cfg_h, avail;
+    assert_int_equal(sscanf(line + 1,
+                            "\"hall\",intrusion,%lld,%lld,%lld,%lld,%lld,%lld,%lf,%lf,%lf", &alerts,
+                            &acked, &conf, &fa, &nr, &und, &hours, &cfg_h, &avail),
+                     9);
+    /* counted in the store with sqlite3 */
+    long long n_alerts = -1, n_fa = -1, n_acked = -1;
+    {
+        char sql[1024], p2[700];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*), sum(qualification = 'false_alert'), count(ack_at) FROM events"
+                 " WHERE camera = 'hall' AND type = 'intrusion' AND start_wall < '%.19s.000Z';\n",
+                 to);
+        snprintf(p2, sizeof(p2), "%s/count.sql", dir);
+        assert_int_equal(tu_write_file(p2, sql, strlen(sql)), 0);
+        snprintf(cmd, sizeof(cmd),
+                 "sqlite3 -cmd '.timeout 10000' -separator ' ' '%s/store/vigie.db' < '%s' > "
+                 "'%s/count.out'",
+                 dir, p2, dir);
+        assert_int_equal(tu_run(cmd), 0);
+        snprintf(p2, sizeof(p2), "%s/count.out", dir);
+        char *t = tu_read_file(p2, NULL);
+        assert_non_null(t);
+        assert_int_equal(sscanf(t, "%lld %lld %lld", &n_alerts, &n_fa, &n_acked), 3);
+        free(t);
+    }
+    assert_int_equal(alerts, n_alerts);
+    assert_int_equal(fa, n_fa);
+    assert_int_equal(acked, n_acked);
+    assert_int_equal(alerts, acked >= 0 ? conf + fa + nr + und : -1);
+    print_message("report: hall intrusions %lld (acknowledged %lld, false %lld, undecided %lld), "
+                  "%.4f camera hours of %.1f configured (%.4f)\n",
+                  alerts, acked, fa, und, hours, cfg_h, avail);
+    assert_true(alerts > 0 && fa >= 1 && hours > 0 && avail > 0 && avail <= 1);
+    free(csv);
+    /* the same numbers as the statistics the console shows (GET /api/stats, same period) */
+    client_init(&sup);
+    assert_int_equal(login(&sup, "sam", PW), 200);
+    snprintf(path, sizeof(path), "/api/stats?from=%s&to=%s", from, to);
+    json_t *stats = get_json(&sup, path), *o, *hall = NULL;
+    size_t i;
+    json_array_foreach(stats, i, o) if (!strcmp(jstr(o, "camera"), "hall") &&
+                                        !strcmp(jstr(o, "type"), "intrusion")) hall = o;
+    assert_non_null(hall);
+    assert_int_equal(json_integer_value(json_object_get(hall, "alerts")), alerts);
+    assert_int_equal(json_integer_value(json_object_get(hall, "false_alerts")), fa);
+    assert_int_equal(json_integer_value(json_object_get(hall, "acknowledged")), acked);
+    json_decref(stats);
+    /* the page: the trail verified, the hall's row */
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = tu_read_file(path, NULL);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<p id=\"audit\" class=\"ok\">audit trail verified</p>"));
+    assert_non_null(strstr(html, "data-camera=\"hall\" data-type=\"intrusion\""));
+    assert_null(strstr(html, "http://")); /* self-contained: nothing fetched */
+    assert_null(strstr(html, "https://"));
+    free(html);
+    /* opened in Chromium: its DOM has the table, and a screenshot is kept */
+    if (access("/usr/bin/chromium", X_OK) == 0) {
+        const char *shots = getenv("SHOTS");
+        char shot[700];
+        snprintf(shot, sizeof(shot), "%s/report.png", shots ? shots : dir);
+        snprintf(cmd, sizeof(cmd),
+                 "mkdir -p \"$(dirname '%s')\" && cd '%s' && timeout 120 chromium --headless=new "
+                 "--no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,1600 "
+                 "--screenshot='%s' file://%s/report.html > chromium.log 2>&1 && timeout 120 "
+                 "chromium --headless=new --no-sandbox --disable-gpu --dump-dom "
+                 "file://%s/report.html > report.dom 2>>chromium.log",
+                 shot, dir, shot, dir, dir);
+        assert_int_equal(tu_run(cmd), 0);
+        struct stat sb;
+        assert_int_equal(stat(shot, &sb), 0);
+        assert_true(sb.st_size > 20000);
+        snprintf(path, sizeof(path), "%s/report.dom", dir);
+        char *dom = tu_read_file(path, NULL);
+        assert_non_null(dom);
+        assert_non_null(strstr(dom, "id=\"indicators\""));
+        assert_non_null(strstr(dom, "<svg"));
+        free(dom);
+        print_message("report opened in Chromium: %s (%lld bytes)\n", shot, (long long)sb.st_size);
+    }
+    /* the console's download: French, audited; an operator may not */
+    snprintf(path, sizeof(path), "/api/report?from=%s&to=%s&lang=fr", from, to);
+    assert_int_equal(get(&sup, path, &r), 200);
+    assert_string_equal(r.ctype, "text/html; charset=utf-8");
+    assert_non_null(strstr(r.body, "journal d'audit vérifié"));
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/api/report.csv?from=%s&to=%s", from, to);
+    assert_int_equal(get(&sup, path, &r), 200);
+    assert_non_null(strstr(r.body, "\"hall\",intrusion,"));
+    resp_free(&r);
+    json_t *rows = audit_rows("report_export");
+    assert_true(audit_has(rows, "sam", "report_export", NULL));
+    json_decref(rows);
+    client_init(&op);
+    assert_int_equal(login(&op, "olga", PW), 200);
+    assert_int_equal(get(&op, "/api/report", NULL), 403);
+    client_free(&op);
+    /* bad periods: a date that is not one, an end before the start, a period with nothing */
+    assert_int_equal(get(&sup, "/api/report?from=2026-02-31", &r), 400);
+    print_message("bad date: %s\n", r.body);
+    resp_free(&r);
+    assert_int_equal(get(&sup, "/api/report?from=2001-01-01&to=2001-01-31&lang=en", &r), 404);
+    print_message("empty period: %s\n", r.body);
+    assert_non_null(strstr(r.body, "nothing was recorded"));
+    resp_free(&r);
+    assert_int_equal(get(&sup, "/api/report?lang=de", NULL), 400);
+    client_free(&sup);
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && '%s' report --config serve.yaml --from 2001-01-01 --to 2001-01-31 "
+             "--out empty.html > empty.log 2>&1",
+             dir, tu_vigie());
+    assert_int_equal(tu_run(cmd), 1);
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && '%s' report --config serve.yaml --from 2026-12-09 --to 2026-12-01 "
+             "> rev.log 2>&1",
+             dir, tu_vigie());
+    assert_int_equal(tu_run(cmd), 2);
+    snprintf(path, sizeof(path), "%s/rev.log", dir);
+    char *rev = tu_read_file(path, NULL);
+    assert_non_null(rev);
+    assert_non_null(strstr(rev, "ends"));
+    free(rev);
 }
 
 /* Who handles an alert, its priority, and the shift hand-over notes (issue #18). */
@@ -1738,6 +1901,20 @@ static void test_tamper(void **state)
     print_message("changed: %s", out);
     assert_non_null(strstr(out, "row 7"));
     assert_non_null(strstr(out, "altered"));
+    /* the evaluation report of that copy says so, naming the row (exit 1) */
+    {
+        char cmd[2048], path[700];
+        snprintf(cmd, sizeof(cmd),
+                 "cd '%s/changed' && '%s' report --config serve.yaml --out report.html > "
+                 "report.log 2>&1",
+                 dir, tu_vigie());
+        assert_int_equal(tu_run(cmd), 1);
+        snprintf(path, sizeof(path), "%s/changed/report.html", dir);
+        char *h = tu_read_file(path, NULL);
+        assert_non_null(h);
+        assert_non_null(strstr(h, "class=\"bad\">AUDIT TRAIL BROKEN at row 7</p>"));
+        free(h);
+    }
 
     assert_int_equal(tamper("deleted", "DELETE FROM audit WHERE seq = 9", out, sizeof(out)), 1);
     print_message("deleted: %s", out);
@@ -2129,6 +2306,7 @@ int main(void)
         cmocka_unit_test(test_login_lockout),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_journal),
+        cmocka_unit_test(test_report),
         cmocka_unit_test(test_tamper),
         cmocka_unit_test(test_kill9),
     };

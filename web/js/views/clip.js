@@ -26,7 +26,11 @@ function player(ev) {
     'aria-label': t('clip_label'),
   });
   video.muted = true; /* the property, for autoplay */
-  const mark = el('span', { class: 'clip-mark', id: 'clip-mark', title: t('clip_event') });
+  const mark = el('span', {
+    class: 'clip-mark',
+    id: 'clip-mark',
+    title: t('clip_event'),
+  });
   const pos = el('span', { class: 'clip-pos' });
   const line = el('div', { class: 'clip-line', 'aria-hidden': 'true' }, mark, pos);
   const place = () => {

@@ -19,7 +19,9 @@ import { queueKeys } from './keys.js';
 async function unblur(ev, host) {
   const reason = await ask(t('unblur_reason'));
   if (!reason) return;
-  const r = await api('POST', `/api/evidence/${ev.evidence}/original`, { reason });
+  const r = await api('POST', `/api/evidence/${ev.evidence}/original`, {
+    reason,
+  });
   if (!r.ok) {
     toast(await errorOf(r), true);
     return;
@@ -309,7 +311,12 @@ async function render(id) {
       /* a second screen: the alert page in a window of its own (same session) */
       el(
         'a',
-        { href: '#/event/' + id, target: '_blank', rel: 'noopener', id: 'new-window' },
+        {
+          href: '#/event/' + id,
+          target: '_blank',
+          rel: 'noopener',
+          id: 'new-window',
+        },
         t('new_window'),
       ),
     ),

@@ -117,6 +117,13 @@ export async function enter() {
   }
   const download = (path, name) => saveAs(api, path, name);
   const csv = () => download('/api/stats.csv' + q(), 'vigie-stats.csv');
+  /* the evaluation report of the period (docs/report.md): one HTML page, in the console's
+   * language, audited as report_export */
+  const report = () =>
+    download(
+      `/api/report${q()}&lang=${S.lang === 'fr' ? 'fr' : 'en'}`,
+      `vigie-report-${from.value}.html`,
+    );
   main.append(
     el('h1', {}, t('stats')),
     el(
@@ -129,6 +136,11 @@ export async function enter() {
         'button',
         { type: 'button', class: 'secondary', id: 'csv', onclick: csv },
         t('export_csv'),
+      ),
+      el(
+        'button',
+        { type: 'button', class: 'secondary', id: 'report', onclick: report },
+        t('export_report'),
       ),
     ),
     out,
@@ -192,7 +204,13 @@ function chart(rows) {
   });
   colours.forEach(([k, c], i) =>
     svg.append(
-      el('rect', { x: left + i * 130, y: h + 50, width: 12, height: 12, fill: c }),
+      el('rect', {
+        x: left + i * 130,
+        y: h + 50,
+        width: 12,
+        height: 12,
+        fill: c,
+      }),
       el(
         'text',
         { x: left + 16 + i * 130, y: h + 61 },
