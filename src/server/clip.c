@@ -17,14 +17,15 @@
  * open at once (an event storm): the later starts keep their still only, said once in the log.
  *
  * The clipper: one thread for the server, at a lower priority than the analysis (nice 10), a FIFO
- * of captures (at most MAX_QUEUED; beyond, the
- * newest is dropped and logged: the event keeps its still). For each: decode the JPEGs, draw the
- * event's box, encode VP9 (libvpx through libavcodec: realtime, one thread, constant quality),
- * mux WebM to NAME.tmp in the evidence folder, fsync, rename; then the evidence row (kind "clip",
- * `at` = seconds into the clip where the event starts) once the writer has stored the event,
- * which it normally has long before (the clip waits clip_after seconds). Clips are purged with the
- * evidence (retention.c removes every evidence row's file). Only pixelated clips exist:
- * evidence.keep_original keeps original stills, never original clips.
+ * of captures; when the server stops it makes those queued for STOP_GRACE seconds at most (on a
+ * busy machine a niced thread could take minutes: a stop must not), the rest keep their stills (at
+ * most MAX_QUEUED; beyond, the newest is dropped and logged: the event keeps its still). For each:
+ * decode the JPEGs, draw the event's box, encode VP9 (libvpx through libavcodec: realtime, one
+ * thread, constant quality), mux WebM to NAME.tmp in the evidence folder, fsync, rename; then the
+ * evidence row (kind "clip", `at` = seconds into the clip where the event starts) once the writer
+ * has stored the event, which it normally has long before (the clip waits clip_after seconds).
+ * Clips are purged with the evidence (retention.c removes every evidence row's file). Only
+ * pixelated clips exist: evidence.keep_original keeps original stills, never original clips.
  *
  * A weapon alert's still keeps the object unpixelated; its clip does not (the ring is pixelated
  * before anyone knows an event will come).
@@ -56,6 +57,7 @@
 #define MAX_OPEN   8  /* captures open at once per camera */
 #define MAX_QUEUED 32 /* captures waiting for the clipper */
 #define JPEG_Q     80
+#define STOP_GRACE 10 /* seconds the clipper may go on once the server stops */
 
 struct vg_clip_frame {
     atomic_int refs;
@@ -393,6 +395,15 @@ static int enc_send(enc_t *e, AVFrame *frame, int64_t dur)
     }
 }
 
+/* The server stops and the clipper's grace is over: what is left is not made. */
+static int past_grace(vg_server_t *s)
+{
+    pthread_mutex_lock(&s->clip_lock);
+    int past = s->clip_stop && vg__now_mono() > s->clip_stop_by;
+    pthread_mutex_unlock(&s->clip_lock);
+    return past;
+}
+
 /* Encode @k into @path. 0, or an error with its reason in @err. */
 static int encode_clip(vg_clip_cap_t *k, const char *path, double fps, char *err, size_t errlen)
 {
@@ -404,6 +415,11 @@ static int encode_clip(vg_clip_cap_t *k, const char *path, double fps, char *err
     if (!tj) return VG_ENOMEM;
     for (int i = 0; i < k->n && ret == 0; i++) {
         int fw, fh;
+        if (past_grace(k->srv)) {
+            snprintf(err, errlen, "the server stopped before it was made");
+            ret = VG_ESTOPPED;
+            break;
+        }
         if (tjDecompressHeader3(tj, k->f[i]->jpg, (unsigned long)k->f[i]->len, &fw, &fh, &sub,
                                 &cs) != 0)
             continue;
@@ -529,6 +545,15 @@ static void *clipper_main(void *opaque)
         s->clip_head = k->next;
         if (!s->clip_head) s->clip_tail = NULL;
         s->clip_count--;
+        if (s->clip_stop && vg__now_mono() > s->clip_stop_by) { /* a stop does not wait longer */
+            vg_log(COMP, VG_LOG_WARNING,
+                   "camera '%s': event %lld: no clip, the server stopped before it was made (the "
+                   "event keeps its still)",
+                   k->camera, (long long)k->event_id);
+            atomic_fetch_add(&s->clip_failed, 1);
+            cap_free(k);
+            continue;
+        }
         pthread_mutex_unlock(&s->clip_lock);
         clip_one(s, k);
         cap_free(k);
@@ -552,7 +577,8 @@ void vg__clipper_stop(vg_server_t *s)
 {
     if (!s->clip_started) return;
     pthread_mutex_lock(&s->clip_lock);
-    s->clip_stop = 1; /* the clips queued are still made: the cameras have stopped */
+    s->clip_stop = 1; /* the clips queued are still made, for STOP_GRACE seconds at most */
+    s->clip_stop_by = vg__now_mono() + STOP_GRACE;
     pthread_cond_broadcast(&s->clip_cond);
     pthread_mutex_unlock(&s->clip_lock);
     pthread_join(s->clipper, NULL);

@@ -136,6 +136,7 @@ struct vg_server {
 
     pthread_t clipper; /* event clips (clip.c) */
     int clip_started, clip_stop;
+    double clip_stop_by; /* monotonic: past it, a stopping clipper makes no more clips */
     pthread_mutex_t clip_lock;
     pthread_cond_t clip_cond;
     vg_clip_cap_t *clip_head, *clip_tail;
