@@ -42,5 +42,6 @@ int cli_journal_open(void);
 /* serve, user, audit (cli/serve.c) */
 int cmd_server(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 
 #endif

@@ -144,6 +144,8 @@ static const command_t commands[] = {
     {"audit", NULL, "verify|keygen", "check the audit trail; make its signing key", cmd_server},
     {"report", NULL, "--config F [--from D --to D]",
      "the evaluation report: indicators per camera and event type, HTML and CSV", cmd_report},
+    {"calibrate", NULL, "--config F | report | choose",
+     "a scene tried on recorded footage, alerts labelled, thresholds swept", cmd_calibrate},
     {"options", NULL, "[GROUP]", "list every option (name, type, default, range, help)",
      cmd_options},
     {"version", "--version", "", "print the version", cmd_version},

@@ -78,15 +78,19 @@ static int open_store(const vg_server_config_t *cfg, vg_store_t **st, int must_e
 static int cmd_serve(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"port-file", required_argument, NULL, 'P'},
-        {"quiet", no_argument, NULL, 'q'},        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"port-file", required_argument, NULL, 'P'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"review", no_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *port_file = NULL;
     vg_server_config_t *cfg = NULL;
     vg_server_t *srv = NULL;
     char err[1024];
-    int c, code;
+    int c, code, review = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:qvh", longopts, NULL)) != -1) {
         switch (c) {
@@ -96,6 +100,9 @@ static int cmd_serve(int argc, char **argv)
         case 'P':
             port_file = optarg;
             break;
+        case 'R':
+            review = 1;
+            break;
         case 'q':
             vg_log_set_level(VG_LOG_ERROR);
             break;
@@ -103,12 +110,14 @@ static int cmd_serve(int argc, char **argv)
             vg_log_set_level(VG_LOG_VERBOSE);
             break;
         case 'h':
-            printf("usage: vigie serve --config FILE [--port-file FILE] [-q|-v]\n\n"
+            printf("usage: vigie serve --config FILE [--port-file FILE] [--review] [-q|-v]\n\n"
                    "Analyses the config's cameras, keeps events, evidence and the audit trail in\n"
                    "its storage and answers the HTTP API (docs/server.md) until SIGTERM or "
                    "SIGINT.\nSIGHUP re-reads the config and applies what it can (cameras added, "
                    "removed or\nchanged, settings), audited.\n"
                    "  --port-file FILE  write the port listened on to FILE once listening\n"
+                   "  --review          the console and API over the store, no camera analysed\n"
+                   "                    (label a calibration's alerts: docs/calibration.md)\n"
                    "Create the first user with: vigie user add --config FILE NAME --role admin\n");
             return 0;
         default:
@@ -123,6 +132,7 @@ static int cmd_serve(int argc, char **argv)
     }
     cli_journal_open();
     if ((code = load_config(config, &cfg)) != 0) return code;
+    cfg->review = review;
     if (vg_server_new(&srv, cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "vigie: error: %s\n", err);
         vg_server_config_free(&cfg);
@@ -329,6 +339,51 @@ static int cmd_audit_keygen(int argc, char **argv)
     return 0;
 }
 
+/* The store whose audit trail is checked (vigie audit verify, vigie report): the server's (its
+ * config: its anchors, and its public key when it signs them, unless the auditor gave keys) or a
+ * copy (--db, with --anchors). *@anchors is set to the config's anchors when NULL (into @anch);
+ * *@npk grows by one with the config's key. 0, or an exit code with the message said. */
+static int open_trail(const char *config, const char *db, vg_server_config_t **cfg, vg_store_t **st,
+                      const char **anchors, char anch[4200], uint8_t (*pks)[32], int *npk)
+{
+    char err[4400];
+    int code;
+    if (config) {
+        if ((code = load_config(config, cfg)) != 0) return code;
+        if ((code = open_store(*cfg, st, 1)) != 0) return code;
+        if (!*anchors) {
+            vg_server_config_anchors(*cfg, anch, 4200);
+            *anchors = anch;
+        }
+        /* the server signs its anchors: its public key, unless the auditor brought theirs */
+        if (!*npk && (*cfg)->audit_key) {
+            char pub[4200];
+            snprintf(pub, sizeof(pub), "%s.pub", (*cfg)->audit_key);
+            if (vg_audit_public_key_read(pub, pks[0], err, sizeof(err)) == 0)
+                *npk = 1;
+            else
+                fprintf(stderr,
+                        "vigie: warning: the config signs anchors but %s cannot be read: "
+                        "anchors checked without their signatures (give --public-key)\n",
+                        pub);
+        }
+        return 0;
+    }
+    struct stat sb;
+    if (stat(db, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fprintf(stderr, "vigie: error: %s: no database file there\n", db);
+        return EXIT_INPUT;
+    }
+    if (vg_store_open(st, db, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vigie: error: %s\n", err);
+        return EXIT_INPUT;
+    }
+    if (!*anchors)
+        fprintf(stderr, "vigie: warning: no --anchors FILE: only the chain is checked (a cut "
+                        "tail or a rewritten trail would pass)\n");
+    return 0;
+}
+
 static int cmd_audit(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -376,39 +431,7 @@ static int cmd_audit(int argc, char **argv)
                         "of its database (--db FILE, with --anchors FILE)\n");
         return EXIT_USAGE;
     }
-    if (config) {
-        if ((code = load_config(config, &cfg)) != 0) return code;
-        if ((code = open_store(cfg, &st, 1)) != 0) goto end;
-        if (!anchors) {
-            vg_server_config_anchors(cfg, anch, sizeof(anch));
-            anchors = anch;
-        }
-        /* the server signs its anchors: its public key, unless the auditor brought theirs */
-        if (!npk && cfg->audit_key) {
-            char pub[4200];
-            snprintf(pub, sizeof(pub), "%s.pub", cfg->audit_key);
-            if (vg_audit_public_key_read(pub, pks[0], err, sizeof(err)) == 0)
-                npk = 1;
-            else
-                fprintf(stderr,
-                        "vigie: warning: the config signs anchors but %s cannot be read: "
-                        "anchors checked without their signatures (give --public-key)\n",
-                        pub);
-        }
-    } else {
-        struct stat sb;
-        if (stat(db, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            fprintf(stderr, "vigie: error: %s: no database file there\n", db);
-            return EXIT_INPUT;
-        }
-        if (vg_store_open(&st, db, err, sizeof(err)) < 0) {
-            fprintf(stderr, "vigie: error: %s\n", err);
-            return EXIT_INPUT;
-        }
-        if (!anchors)
-            fprintf(stderr, "vigie: warning: no --anchors FILE: only the chain is checked (a cut "
-                            "tail or a rewritten trail would pass)\n");
-    }
+    if ((code = open_trail(config, db, &cfg, &st, &anchors, anch, pks, &npk)) != 0) goto end;
     vg_audit_report_t r;
     if (vg_store_audit_verify_signed(st, anchors, (const uint8_t(*)[32])pks, npk, &r) < 0) {
         fprintf(stderr, "vigie: error: cannot read the audit trail\n");
@@ -521,18 +544,8 @@ int cmd_report(int argc, char **argv)
             snprintf(csvbuf, sizeof(csvbuf), "%s.csv", out);
         csvp = csvbuf;
     }
-    if (config) {
-        if ((code = load_config(config, &cfg)) != 0) return code;
-        if ((code = open_store(cfg, &st, 1)) != 0) goto end;
-        if (!anchors) {
-            vg_server_config_anchors(cfg, anch, sizeof(anch));
-            anchors = anch;
-        }
-        if (!npk && cfg->audit_key) {
-            char pub[4200];
-            snprintf(pub, sizeof(pub), "%s.pub", cfg->audit_key);
-            if (vg_audit_public_key_read(pub, pks[0], err, sizeof(err)) == 0) npk = 1;
-        }
+    if ((code = open_trail(config, db, &cfg, &st, &anchors, anch, pks, &npk)) != 0) goto end;
+    if (cfg) {
         cams = calloc((size_t)cfg->nb_cameras + 1, sizeof(*cams));
         if (!cams) {
             code = EXIT_INPUT;
@@ -542,18 +555,8 @@ int cmd_report(int argc, char **argv)
         rp.cameras = cams;
         rp.nb_cameras = cfg->nb_cameras;
         rp.site = config;
-    } else {
-        struct stat sb;
-        if (stat(db, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            fprintf(stderr, "vigie: error: %s: no database file there\n", db);
-            return EXIT_INPUT;
-        }
-        if (vg_store_open(&st, db, err, sizeof(err)) < 0) {
-            fprintf(stderr, "vigie: error: %s\n", err);
-            return EXIT_INPUT;
-        }
+    } else
         rp.site = db;
-    }
     rp.anchors = anchors;
     rp.pks = (const uint8_t(*)[32])pks;
     rp.npk = npk;

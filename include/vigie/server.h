@@ -28,6 +28,11 @@ typedef struct vg_server_camera {
     int realtime;            /**< files: at their own pace (default 1) */
     vg_settings_t *settings; /**< "settings:" of the camera (option names as in --set) */
     int line;                /**< in the config file */
+    /** `footage:` recorded files of this camera played one after the other, one run each, then
+     *  the camera ends (replay, `vigie calibrate`): folders given are listed (video files, by
+     *  name); input is the first. NULL: a live input. realtime defaults to 0 with footage. */
+    char **footage;
+    int nb_footage;
 } vg_server_camera_t;
 
 /** The MQTT publisher (`mqtt:` in the config; docs/server.md "MQTT"). */
@@ -114,6 +119,8 @@ typedef struct vg_server_config {
     double clip_before, clip_after; /**< seconds of an event's clip before and after its start
                                          (both 0: no clips) */
     double clip_fps;                /**< pictures a second in clips (0: no clips) */
+    int review; /**< the console and API over the store only, no camera analysed (`vigie serve
+                     --review`: labelling a calibration's alerts, looking back at an archive) */
 } vg_server_config_t;
 
 /**
@@ -149,6 +156,19 @@ void vg_server_stop(vg_server_t *s);
  *  changed; settings read as they are used), audited; within half a second. Any thread;
  *  async-signal-safe (SIGHUP). */
 void vg_server_reload(vg_server_t *s);
+/** Where a server's cameras stand (vg_server_progress): a replay (`footage:`) is done when every
+ *  camera ended and nothing waits to be written. */
+typedef struct vg_server_progress {
+    int cameras;           /**< in the config */
+    int ended;             /**< cameras whose input or footage ended */
+    int failed;            /**< cameras failed now (retrying) */
+    int64_t frames;        /**< frames analysed, all cameras, current runs */
+    int files, files_done; /**< footage files in all, played to their end */
+    int busy;              /**< records or clips still waiting to be written */
+    char failure[640];     /**< the first failed camera: "NAME: why" */
+} vg_server_progress_t;
+/** Fill @p. Any thread. */
+void vg_server_progress(vg_server_t *s, vg_server_progress_t *p);
 /** Stop everything (cameras end their open events, the writer drains), write an anchor, free. */
 void vg_server_free(vg_server_t **s);
 

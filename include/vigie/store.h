@@ -237,6 +237,12 @@ int vg_store_run_hours(vg_store_t *s, const char *from, const char *to,
  */
 int vg_store_audit_counts(vg_store_t *s, const char *from, const char *to,
                           int (*fn)(void *opaque, const char *action, int64_t n), void *opaque);
+/** Every run (each start of a camera's pipeline), oldest first: @fn(opaque, id, camera,
+ *  started_unix, last_unix). Returns the number of runs or an error. */
+int vg_store_runs(vg_store_t *s,
+                  int (*fn)(void *opaque, int64_t id, const char *camera, double started,
+                            double last),
+                  void *opaque);
 /** The first and last times anything was recorded (a run started or touched, an event): ISO
  *  times into @first and @last (32 bytes each). VG_ENOENT for an empty store. */
 int vg_store_span(vg_store_t *s, char first[32], char last[32]);

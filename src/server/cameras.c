@@ -282,6 +282,14 @@ static void cam_memory_release(vg_cam_t *c)
     pthread_mutex_unlock(&mem_lock);
 }
 
+/* What the camera reads now: its input, or the footage file whose turn it is. */
+static const char *cam_input(const vg_cam_t *c)
+{
+    const vg_server_camera_t *cfg = c->cfg;
+    int i = atomic_load(&c->footage_i);
+    return cfg->footage && i < cfg->nb_footage ? cfg->footage[i] : cfg->input;
+}
+
 /* One start of the camera's pipeline: 0 at the end of a file, VG_ESTOPPED, or an error. */
 static int cam_run_once(vg_cam_t *c)
 {
@@ -293,7 +301,7 @@ static int cam_run_once(vg_cam_t *c)
     int ret;
 
     memset(&sp, 0, sizeof(sp));
-    cam_status(c, "starting", "opening %s", c->cfg->input);
+    cam_status(c, "starting", "opening %s", cam_input(c));
     if ((ret = vg__server_cam_scene(c, &scene, 1, err, sizeof(err))) < 0) goto fail;
     static const vg_stage_class_t *const extra[] = {&serve_stage, NULL};
     vg_pipeline_spec_t spec = {scene, c->cfg->name, c->cfg->settings, NULL, extra};
@@ -302,8 +310,8 @@ static int cam_run_once(vg_cam_t *c)
     sp.color = 1;
     if (c->cfg->loop) sp.loop = 1;
     if (c->cfg->realtime) sp.realtime = 1;
-    if ((ret = vg_source_open_cancellable(&src, c->cfg->input, &sp, NULL, &c->cancel)) < 0) {
-        snprintf(err, sizeof(err), "cannot open %s: %s", c->cfg->input, vg_strerror(ret));
+    if ((ret = vg_source_open_cancellable(&src, cam_input(c), &sp, NULL, &c->cancel)) < 0) {
+        snprintf(err, sizeof(err), "cannot open %s: %s", cam_input(c), vg_strerror(ret));
         goto fail;
     }
     vg_source_info_t info;
@@ -336,7 +344,7 @@ static int cam_run_once(vg_cam_t *c)
     pthread_mutex_unlock(&c->lock);
     if (cam_quit(c) || atomic_load(&c->restart)) vg_pipeline_stop(pipe);
     cam_status(c, "running", "%s %dx%d", info.codec, info.in_w, info.in_h);
-    vg_log(COMP, VG_LOG_INFO, "camera '%s': running (%s, %dx%d)", c->cfg->name, c->cfg->input,
+    vg_log(COMP, VG_LOG_INFO, "camera '%s': running (%s, %dx%d)", c->cfg->name, cam_input(c),
            info.in_w, info.in_h);
     vg_event_sink_t sink = {cam_sink, c};
     vg_count_sink_t counts = {cam_count_sink, c};
@@ -349,7 +357,7 @@ static int cam_run_once(vg_cam_t *c)
     c->pipe = NULL;
     pthread_mutex_unlock(&c->lock);
     if (ret < 0 && ret != VG_ESTOPPED)
-        snprintf(err, sizeof(err), "%s stopped: %s", c->cfg->input, vg_strerror(ret));
+        snprintf(err, sizeof(err), "%s stopped: %s", cam_input(c), vg_strerror(ret));
 fail:
     cam_memory_release(c);
     if (ret < 0 && ret != VG_ESTOPPED) cam_status(c, "failed", "%s", err);
@@ -400,8 +408,21 @@ void *vg__cam_main(void *opaque)
             vg_log(COMP, VG_LOG_INFO, "camera '%s': restarting with its new scene", c->cfg->name);
             continue;
         }
+        const vg_server_camera_t *cc = c->cfg;
+        if (ret == 0 && cc->footage) { /* the next file of its footage */
+            atomic_fetch_add(&c->footage_done, 1);
+            int next = atomic_load(&c->footage_i) + 1;
+            if (next < cc->nb_footage || cc->loop) {
+                atomic_store(&c->footage_i, next % cc->nb_footage);
+                backoff = 1;
+                continue;
+            }
+        }
         if (ret == 0) {
-            cam_status(c, "ended", "the input ended (loop: true plays a file again)");
+            cam_status(c, "ended",
+                       c->cfg->footage ? "its footage has been played (%d files)"
+                                       : "the input ended (loop: true plays a file again)",
+                       c->cfg->nb_footage);
             vg_log(COMP, VG_LOG_INFO, "camera '%s': the input ended", c->cfg->name);
             cam_sleep(c, INFINITY);
             atomic_store(&c->restart, 0);

@@ -14,12 +14,15 @@
  * t - clip_before; the ring's next pictures are appended until t + clip_after, then the capture
  * goes to the clipper. A camera that stops (end of file, restart, server stop) hands its open
  * captures over as they are: a shorter clip, not none. At most MAX_OPEN captures per camera are
- * open at once (an event storm): the later starts keep their still only, said once in the log.
+ * open at once (an event storm): the later starts keep their still only, said once in the log. A
+ * replay (`footage:`, vigie calibrate) has no pace to keep: it may open MAX_OPEN_REPLAY, and
+ * waits for room in the clipper's queue rather than lose a clip.
  *
  * The clipper: one thread for the server, at a lower priority than the analysis (nice 10), a FIFO
- * of captures; when the server stops it makes those queued for STOP_GRACE seconds at most (on a
- * busy machine a niced thread could take minutes: a stop must not), the rest keep their stills (at
- * most MAX_QUEUED; beyond, the newest is dropped and logged: the event keeps its still). For each:
+ * of at most MAX_QUEUED captures (beyond, a live camera's newest is dropped and logged: the event
+ * keeps its still); when the server stops it makes those queued for STOP_GRACE seconds at most
+ * (on a busy machine a niced thread could take minutes: a stop must not), the rest keep their
+ * stills. For each:
  * decode the JPEGs, draw the event's box, encode VP9 (libvpx through libavcodec: realtime, one
  * thread, constant quality), mux WebM to NAME.tmp in the evidence folder, fsync, rename; then the
  * evidence row (kind "clip", `at` = seconds into the clip where the event starts) once the writer
@@ -53,11 +56,12 @@
 
 #include "server_priv.h"
 
-#define COMP       "clip"
-#define MAX_OPEN   8  /* captures open at once per camera */
-#define MAX_QUEUED 32 /* captures waiting for the clipper */
-#define JPEG_Q     80
-#define STOP_GRACE 10 /* seconds the clipper may go on once the server stops */
+#define COMP            "clip"
+#define MAX_OPEN        8   /* captures open at once per camera */
+#define MAX_OPEN_REPLAY 256 /* the same for a replay (footage): every alert gets its clip */
+#define MAX_QUEUED      32  /* captures waiting for the clipper */
+#define JPEG_Q          80
+#define STOP_GRACE      10 /* seconds the clipper may go on once the server stops */
 
 struct vg_clip_frame {
     atomic_int refs;
@@ -112,9 +116,16 @@ static void cap_free(vg_clip_cap_t *k)
 
 /* ---- the clipper's queue ---- */
 
-static void clipper_push(vg_server_t *s, vg_clip_cap_t *k)
+/* @wait: a replay (footage) waits for room rather than lose a clip: it has no pace to keep */
+static void clipper_push(vg_server_t *s, vg_clip_cap_t *k, int wait)
 {
     pthread_mutex_lock(&s->clip_lock);
+    while (wait && s->clip_started && s->clip_count >= MAX_QUEUED && !s->clip_stop &&
+           !atomic_load(&s->stopping)) {
+        struct timespec ts;
+        vg__abs_deadline(&ts, 0.5);
+        pthread_cond_timedwait(&s->clip_cond, &s->clip_lock, &ts);
+    }
     if (s->clip_count >= MAX_QUEUED || !s->clip_started) {
         pthread_mutex_unlock(&s->clip_lock);
         vg_log(COMP, VG_LOG_WARNING,
@@ -132,7 +143,7 @@ static void clipper_push(vg_server_t *s, vg_clip_cap_t *k)
         s->clip_head = k;
     s->clip_tail = k;
     s->clip_count++;
-    pthread_cond_signal(&s->clip_cond);
+    pthread_cond_broadcast(&s->clip_cond); /* the clipper (replays may wait on it too) */
     pthread_mutex_unlock(&s->clip_lock);
 }
 
@@ -163,7 +174,7 @@ static void caps_finish(vg_cam_t *c, double t, int all)
             *pp = k->next;
             r->nb_caps--;
             if (k->n)
-                clipper_push(c->srv, k);
+                clipper_push(c->srv, k, c->cfg->footage != NULL);
             else
                 cap_free(k);
         } else
@@ -229,7 +240,7 @@ void vg__clip_event(vg_cam_t *c, const vg_job_t *j, const vg_analysis_t *a)
     const vg_server_config_t *cfg = c->srv->cfg;
     vg_clip_ring_t *r = &c->clips;
     if (cfg->clip_fps <= 0 || cfg->clip_before + cfg->clip_after <= 0 || !a || !a->frame) return;
-    if (r->nb_caps >= MAX_OPEN) {
+    if (r->nb_caps >= (c->cfg->footage ? MAX_OPEN_REPLAY : MAX_OPEN)) {
         if (!r->warned)
             vg_log(COMP, VG_LOG_WARNING,
                    "camera '%s': %d clips already being captured; the next events keep their "
@@ -545,6 +556,8 @@ static void *clipper_main(void *opaque)
         s->clip_head = k->next;
         if (!s->clip_head) s->clip_tail = NULL;
         s->clip_count--;
+        s->clip_busy = 1;
+        pthread_cond_broadcast(&s->clip_cond); /* room for a replay waiting to hand one over */
         if (s->clip_stop && vg__now_mono() > s->clip_stop_by) { /* a stop does not wait longer */
             vg_log(COMP, VG_LOG_WARNING,
                    "camera '%s': event %lld: no clip, the server stopped before it was made (the "
@@ -552,12 +565,14 @@ static void *clipper_main(void *opaque)
                    k->camera, (long long)k->event_id);
             atomic_fetch_add(&s->clip_failed, 1);
             cap_free(k);
+            s->clip_busy = 0;
             continue;
         }
         pthread_mutex_unlock(&s->clip_lock);
         clip_one(s, k);
         cap_free(k);
         pthread_mutex_lock(&s->clip_lock);
+        s->clip_busy = 0;
     }
     pthread_mutex_unlock(&s->clip_lock);
     return NULL;
@@ -588,4 +603,12 @@ void vg__clipper_stop(vg_server_t *s)
 size_t vg__clip_ring_peak(const vg_cam_t *c)
 {
     return c->clips.peak_bytes;
+}
+
+int vg__clipper_busy(vg_server_t *s)
+{
+    pthread_mutex_lock(&s->clip_lock);
+    int busy = s->clip_count > 0 || s->clip_busy;
+    pthread_mutex_unlock(&s->clip_lock);
+    return busy;
 }

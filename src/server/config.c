@@ -28,17 +28,20 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <libfyaml.h>
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <vigie/error.h>
 #include <vigie/event.h>
@@ -254,6 +257,99 @@ static int audit_member(void *vc, const char *key, struct fy_node *v, void *obj)
     return cnum(c, v, key, 1, 86400 * 7, &cfg->anchor_every);
 }
 
+/* the video files a footage folder holds, by their extension */
+static int is_video_name(const char *n)
+{
+    static const char *const ext[] = {".avi", ".mp4", ".mkv", ".mov", ".webm",  ".mpg", ".mpeg",
+                                      ".ts",  ".m4v", ".flv", ".wmv", ".mjpeg", NULL};
+    const char *dot = strrchr(n, '.');
+    if (!dot || n[0] == '.') return 0;
+    for (int i = 0; ext[i]; i++)
+        if (!strcasecmp(dot, ext[i])) return 1;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int footage_add(vg_server_camera_t *cam, const char *path)
+{
+    char **n = vg_realloc(cam->footage, (size_t)(cam->nb_footage + 1) * sizeof(*n));
+    if (!n) return VG_ENOMEM;
+    cam->footage = n;
+    if (!(n[cam->nb_footage] = vg_strdup(path))) return VG_ENOMEM;
+    cam->nb_footage++;
+    return 0;
+}
+
+/* footage: a file, a folder, or a list of them; folders give their video files by name */
+static int footage_member(cctx_t *c, struct fy_node *v, vg_server_camera_t *cam)
+{
+    void *it = NULL;
+    struct fy_node *item, *one = v;
+    int list = v && fy_node_is_sequence(v);
+    if (list && fy_node_sequence_item_count(v) == 0)
+        return cfail(c, v, "footage", "an empty list: give files or folders of recorded video");
+    while (list ? (item = fy_node_sequence_iterate(v, &it)) != NULL : one != NULL) {
+        struct fy_node *n = list ? item : one;
+        one = NULL;
+        char *path = NULL;
+        struct stat sb;
+        int ret = cpath(c, n, "footage", &path);
+        if (ret < 0) return ret;
+        if (stat(path, &sb) != 0) {
+            ret = cfail(c, n, "footage", "%s: %s", path, strerror(errno));
+            vg_free(path);
+            return ret;
+        }
+        if (!S_ISDIR(sb.st_mode)) {
+            ret = footage_add(cam, path);
+            vg_free(path);
+            if (ret < 0) return ret;
+            continue;
+        }
+        DIR *d = opendir(path);
+        struct dirent *e;
+        char **names = NULL;
+        int nn = 0;
+        if (!d) {
+            ret = cfail(c, n, "footage", "%s: %s", path, strerror(errno));
+            vg_free(path);
+            return ret;
+        }
+        while ((e = readdir(d))) {
+            if (!is_video_name(e->d_name)) continue;
+            char **nw = vg_realloc(names, (size_t)(nn + 1) * sizeof(*nw));
+            if (!nw || !(nw[nn] = vg_strdup(e->d_name))) {
+                if (nw) names = nw;
+                ret = VG_ENOMEM;
+                break;
+            }
+            names = nw;
+            nn++;
+        }
+        closedir(d);
+        if (ret == 0 && nn == 0)
+            ret = cfail(c, n, "footage",
+                        "the folder %s holds no video file (.avi, .mp4, .mkv, .mov, .webm, .mpg, "
+                        ".ts, ...)",
+                        path);
+        if (ret == 0) qsort(names, (size_t)nn, sizeof(*names), cmp_str);
+        for (int i = 0; i < nn; i++) {
+            char full[PATH_MAX * 2 + 2];
+            snprintf(full, sizeof(full), "%s/%s", path, names[i]);
+            if (ret == 0) ret = footage_add(cam, full);
+            vg_free(names[i]);
+        }
+        vg_free(names);
+        vg_free(path);
+        if (ret < 0) return ret;
+    }
+    return 0;
+}
+
 static int camera_member(void *vc, const char *key, struct fy_node *v, void *obj)
 {
     cctx_t *c = vc;
@@ -271,6 +367,10 @@ static int camera_member(void *vc, const char *key, struct fy_node *v, void *obj
         return cam->name ? 0 : VG_ENOMEM;
     }
     if (!strcmp(key, "input")) return cpath(c, v, key, &cam->input);
+    if (!strcmp(key, "footage")) {
+        if (cam->footage) return cfail(c, v, key, "given twice");
+        return footage_member(c, v, cam);
+    }
     if (!strcmp(key, "scene")) return cpath(c, v, key, &cam->scene);
     if (!strcmp(key, "loop")) return cbool(c, v, key, &cam->loop);
     if (!strcmp(key, "realtime")) return cbool(c, v, key, &cam->realtime);
@@ -484,8 +584,8 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
                                            "threads",           "memory_mb",
                                            "camera_memory_mb",  NULL};
     static const char *const audit_keys[] = {"anchor_every", "repeat_window", "signing_key", NULL};
-    static const char *const cam_keys[] = {"name",     "input",    "scene", "loop",
-                                           "realtime", "settings", NULL};
+    static const char *const cam_keys[] = {"name",     "input",    "scene",   "loop",
+                                           "realtime", "settings", "footage", NULL};
     vg_server_config_t *cfg = obj;
     if (!strcmp(key, "listen")) {
         const char *s = cscalar(c, v, key);
@@ -580,13 +680,18 @@ static int top_member(void *vc, const char *key, struct fy_node *v, void *obj)
     if (!cfg->cameras) return VG_ENOMEM;
     while ((item = fy_node_sequence_iterate(v, &it))) {
         vg_server_camera_t *cam = &cfg->cameras[cfg->nb_cameras++];
-        cam->realtime = 1;
+        cam->realtime = -1; /* 1 for a live input, 0 for footage, unless given */
         cam->line = vg__yaml_line(item);
         if (vg_settings_new(&cam->settings) < 0) return VG_ENOMEM;
         int ret = cwalk(c, item, "camera", cam_keys, camera_member, cam);
         if (ret < 0) return ret;
         if (!cam->name) return cfail(c, item, "camera", "needs a name");
-        if (!cam->input) return cfail(c, item, cam->name, "needs an input");
+        if (cam->footage && cam->input)
+            return cfail(c, item, cam->name,
+                         "give input (a live camera) or footage (recorded files), not both");
+        if (cam->footage && !(cam->input = vg_strdup(cam->footage[0]))) return VG_ENOMEM;
+        if (!cam->input) return cfail(c, item, cam->name, "needs an input (or footage)");
+        if (cam->realtime < 0) cam->realtime = cam->footage ? 0 : 1;
         if (!cam->scene) cam->scene = vg_strdup("");
         for (int i = 0; i < cfg->nb_cameras - 1; i++)
             if (!strcmp(cfg->cameras[i].name, cam->name))
@@ -760,6 +865,8 @@ void vg_server_config_free(vg_server_config_t **pc)
     for (int i = 0; i < c->nb_cameras; i++) {
         vg_free(c->cameras[i].name);
         vg_free(c->cameras[i].input);
+        for (int k = 0; k < c->cameras[i].nb_footage; k++) vg_free(c->cameras[i].footage[k]);
+        vg_free(c->cameras[i].footage);
         vg_free(c->cameras[i].scene);
         vg_settings_free(&c->cameras[i].settings);
     }

@@ -110,7 +110,8 @@ static const char *const txt[2][S_NB] = {
         "hours are the spans the camera was analysed (its runs), within the period. The time to "
         "decide runs from the alert to its qualification; the 90th percentile is the nearest "
         "rank. Availability is the camera hours against the period's hours (from the store's first "
-        "record, up to now), for the cameras in the configuration. Access counts the audit trail's rows of the period (a row that folds "
+        "record, up to now), for the cameras in the configuration. Access counts the audit trail's "
+        "rows of the period (a row that folds "
         "repeats counts for each). The audit trail is verified from its start to its last row, "
         "against the anchors written outside the database.",
         "all cameras",
@@ -155,7 +156,8 @@ static const char *const txt[2][S_NB] = {
         "(ses exécutions) dans la période. Le délai de décision va de l'alerte à sa "
         "qualification ; le 90e centile est pris au rang le plus proche. La disponibilité "
         "rapporte les heures-caméra aux heures de la période (depuis le premier enregistrement, "
-        "jusqu'à maintenant), pour les caméras de la configuration. Les accès comptent les lignes du journal d'audit de la période (une ligne "
+        "jusqu'à maintenant), pour les caméras de la configuration. Les accès comptent les lignes "
+        "du journal d'audit de la période (une ligne "
         "qui regroupe des répétitions compte pour chacune). Le journal d'audit est vérifié de sa "
         "première à sa dernière ligne, contre les ancres écrites hors de la base.",
         "toutes caméras",
@@ -498,8 +500,7 @@ int vg_report_make(vg_store_t *st, const vg_report_params_t *p, char **html, cha
     int have_span = vg_store_span(st, first, last) == 0;
     if (p->from && norm_time(p->from, 0, from) < 0) {
         snprintf(err, errlen,
-                 "from '%s' is not a date: give YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)",
-                 p->from);
+                 "from '%s' is not a date: give YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)", p->from);
         return VG_EINVAL;
     }
     if (p->to && norm_time(p->to, 1, to) < 0) {

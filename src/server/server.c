@@ -199,7 +199,15 @@ int vg_server_start(vg_server_t *s, char *err, size_t errlen)
     if (vg__clipper_start(s) < 0) goto nothread;
     if ((ret = vg__mqtt_start(s, err, errlen)) < 0) return ret;
     if ((ret = vg__cluster_start(s, err, errlen)) < 0) return ret;
-    for (int i = 0; i < s->nb_cams && !vg__cluster_console(s); i++) {
+    const vg_server_config_t *cfg0 = s->cfg;
+    for (int i = 0; i < s->nb_cams && cfg0->review; i++) {
+        vg_cam_t *c = &s->cams[i];
+        pthread_mutex_lock(&c->lock);
+        snprintf(c->status, sizeof(c->status), "review");
+        snprintf(c->message, sizeof(c->message), "not analysed: the server reviews its store");
+        pthread_mutex_unlock(&c->lock);
+    }
+    for (int i = 0; i < s->nb_cams && !vg__cluster_console(s) && !cfg0->review; i++) {
         if (pthread_create(&s->cams[i].th, NULL, vg__cam_main, &s->cams[i]) != 0) goto nothread;
         s->cams[i].started = 1;
     }
@@ -226,6 +234,32 @@ void vg_server_wait(vg_server_t *s)
     char b;
     while (read(s->stop_pipe[0], &b, 1) < 0 && errno == EINTR)
         ;
+}
+
+void vg_server_progress(vg_server_t *s, vg_server_progress_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    for (int i = 0; i < atomic_load(&s->nb_cams); i++) {
+        vg_cam_t *c = &s->cams[i];
+        if (!vg__cam_live(c)) continue;
+        const vg_server_camera_t *cc = c->cfg;
+        p->cameras++;
+        p->files += cc->nb_footage;
+        p->files_done += atomic_load(&c->footage_done);
+        pthread_mutex_lock(&c->lock);
+        if (!strcmp(c->status, "ended")) p->ended++;
+        if (!strcmp(c->status, "failed")) {
+            if (!p->failed)
+                snprintf(p->failure, sizeof(p->failure), "%s: %s", cc->name, c->message);
+            p->failed++;
+        }
+        p->frames += c->frames;
+        pthread_mutex_unlock(&c->lock);
+    }
+    pthread_mutex_lock(&s->wlock);
+    p->busy = s->jcount > 0;
+    pthread_mutex_unlock(&s->wlock);
+    if (vg__clipper_busy(s)) p->busy = 1;
 }
 
 void vg_server_stop(vg_server_t *s)

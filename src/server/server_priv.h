@@ -93,6 +93,8 @@ typedef struct vg_cam {
      * without a cluster); a console node shows which node runs it (under lock) */
     atomic_int held;
     char node[64];
+    /* footage (`footage:`): the file playing now, and the files done (vg_server_progress) */
+    atomic_int footage_i, footage_done;
     /* analysis thread only */
     vg_job_t *pend_head, *pend_tail;
     vg_clip_ring_t clips;
@@ -135,7 +137,7 @@ struct vg_server {
     int kstop;
 
     pthread_t clipper; /* event clips (clip.c) */
-    int clip_started, clip_stop;
+    int clip_started, clip_stop, clip_busy;
     double clip_stop_by; /* monotonic: past it, a stopping clipper makes no more clips */
     pthread_mutex_t clip_lock;
     pthread_cond_t clip_cond;
@@ -292,6 +294,7 @@ void vg__clip_frame(vg_cam_t *c, const vg_analysis_t *a);
 void vg__clip_event(vg_cam_t *c, const vg_job_t *j, const vg_analysis_t *a);
 void vg__clip_close(vg_cam_t *c);
 int vg__clipper_start(vg_server_t *s);
+int vg__clipper_busy(vg_server_t *s); /* clips queued or being made */
 void vg__clipper_stop(vg_server_t *s);
 void vg__snap_clear(vg_snap_t *snap);
 /* Copy @src into @dst with a new frame reference. */

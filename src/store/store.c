@@ -846,7 +846,7 @@ int vg_store_feed_read(vg_store_t *s, int64_t after, int max,
 }
 
 #define EVENT_COLS                                                                                 \
-    "SELECT e.id, e.camera, e.type, e.zone, e.start_wall AS start, e.end_wall AS \"end\","         \
+    "SELECT e.id, e.run, e.camera, e.type, e.zone, e.start_wall AS start, e.end_wall AS \"end\","  \
     " e.t_start AS t, e.t_end, e.frame_start AS frame, e.score, e.box AS box_json,"                \
     " e.details AS details_json, e.open, e.ack_at, e.ack_by, e.qualification, e.reason, e.note,"   \
     " e.decided_at, e.decided_by, e.decide_s, e.purged, e.priority, e.claimed_by, e.claimed_at,"   \
@@ -1437,6 +1437,29 @@ int vg_store_audit_counts(vg_store_t *s, const char *from, const char *to,
     if (ret == 0) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             ret = fn(opaque, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+            if (ret < 0) break;
+            n++;
+        }
+        sqlite3_finalize(st);
+    }
+    vg__store_unlock(s);
+    return ret < 0 ? ret : n;
+}
+
+int vg_store_runs(vg_store_t *s,
+                  int (*fn)(void *opaque, int64_t id, const char *camera, double started,
+                            double last),
+                  void *opaque)
+{
+    sqlite3_stmt *st;
+    int ret, n = 0;
+    vg__store_lock(s);
+    ret = vg__store_prep(s, &st, "SELECT id, camera, started_unix, last_unix FROM runs ORDER BY id",
+                         NULL);
+    if (ret == 0) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            ret = fn(opaque, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                     sqlite3_column_double(st, 2), sqlite3_column_double(st, 3));
             if (ret < 0) break;
             n++;
         }
