@@ -7,7 +7,8 @@
  *       its scene into the config's storage: events, pictures and clips, as `vigie serve` would
  *       have recorded them live; then, for each --sweep value, the footage again with that value
  *       given to every camera (or those named by --sweep-camera) into STORAGE/sweep/GROUP.KEY=V
- *       (events only).
+ *       (events only). Run again, it keeps the replay and its labels and replays only the sweep
+ *       values it has not replayed yet.
  *   vigie serve --config CAL.yaml --review
  *       the console over that store, no camera analysed: a supervisor labels each alert with the
  *       keyboard (confirmed, or false alert with its reason), as operators decide live alerts.
@@ -76,6 +77,26 @@ static int load(const char *path, vg_server_config_t **cfg)
 }
 
 /* ---- the replay ---- */
+
+static int count_run(void *opaque, int64_t id, const char *camera, double started, double last)
+{
+    (void)id, (void)camera, (void)started, (void)last;
+    ++*(int *)opaque;
+    return 0;
+}
+
+/* The runs the store at @db holds already (0 when there is none). */
+static int runs_in(const char *db)
+{
+    struct stat sb;
+    vg_store_t *st = NULL;
+    char err[512];
+    int n = 0;
+    if (stat(db, &sb) != 0 || vg_store_open(&st, db, err, sizeof(err)) < 0) return 0;
+    vg_store_runs(st, count_run, &n);
+    vg_store_close(&st);
+    return n;
+}
 
 /* Run @cfg's cameras over their footage until every one ended; 0, or EXIT_INPUT with the first
  * failure said. */
@@ -225,9 +246,16 @@ static int cal_run(int argc, char **argv)
     for (int i = 0; i < cfg->nb_cameras; i++)
         if (!vg_settings_lookup(cfg->cameras[i].settings, "detect.wait"))
             vg_settings_add(cfg->cameras[i].settings, "detect.wait", "yes", "vigie calibrate");
-    if ((code = replay(cfg, "replay")) != 0) goto end;
     char db[4200];
     vg_server_config_db(cfg, db, sizeof(db));
+    /* a calibration is replayed once, then labelled: run again, it keeps that replay and its
+     * labels, and only replays the sweep values it has not replayed yet */
+    int had = runs_in(db);
+    if (had)
+        fprintf(stderr, "vigie: %s already holds the replay (%d runs) and its labels: kept\n", db,
+                had);
+    else if ((code = replay(cfg, "replay")) != 0)
+        goto end;
     for (int i = 0; i < nv; i++) {
         vg_server_config_t *sc = NULL;
         char dir[4300], what[1200];
@@ -256,7 +284,13 @@ static int cal_run(int argc, char **argv)
             vg_settings_add(sc->cameras[k].settings, key, vals[i], "--sweep");
         }
         snprintf(what, sizeof(what), "%s=%s", key, vals[i]);
-        code = replay(sc, what);
+        char sdb[4400];
+        snprintf(sdb, sizeof(sdb), "%s/vigie.db", dir);
+        if (runs_in(sdb)) {
+            fprintf(stderr, "vigie: %s was replayed already: kept\n", what);
+            code = 0;
+        } else
+            code = replay(sc, what);
         sc->nb_cameras = all;
         vg_server_config_free(&sc);
         if (code) goto end;

@@ -115,6 +115,12 @@ try {
   await new Promise((res) => server.once('exit', res));
   server = null;
 
+  /* run again: the replay and its labels kept, nothing replayed twice */
+  r = run(['calibrate', '-q', '--config', config, '--sweep', 'abandoned_object.unattended_time=15', '--sweep-camera', 'platform']);
+  check(r.status === 0 && /already holds the replay/.test(r.stderr) && /replayed already: kept/.test(r.stderr) &&
+    Number(sqlite(db, 'SELECT count(*) FROM runs')) === 3 && Number(sqlite(db, 'SELECT count(*) FROM events WHERE qualification IS NOT NULL')) === nEvents,
+  'run again, vigie calibrate keeps the replay, its labels and the sweep already made');
+
   /* ---- the report against the hand counts ---- */
   const csvPath = path.join(dir, 'report.csv');
   r = run(['calibrate', 'report', '--config', config, '--csv', csvPath]);
