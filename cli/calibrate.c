@@ -165,7 +165,8 @@ static int cal_run(int argc, char **argv)
         else {
             fprintf(
                 stderr,
-                "usage: vigie calibrate --config CAL.yaml [--sweep GROUP.KEY=V1,V2,...] [-q]\n"
+                "usage: vigie calibrate --config CAL.yaml [--sweep GROUP.KEY=V1,V2,...]\n"
+                "                       [--sweep-camera NAME ...] [-q]\n"
                 "       vigie calibrate report --config CAL.yaml [--csv R.csv] [--tolerance S]\n"
                 "       vigie calibrate choose --config CAL.yaml --camera NAME --set K=V "
                 "--out S.yaml\n"
