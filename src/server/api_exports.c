@@ -221,10 +221,15 @@ void vg__api_stats(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
 {
     int csv = x->variant, ret;
     const char *from = q->query(q->opaque, "from"), *to = q->query(q->opaque, "to");
+    char f2[32], t2[32];
     if (!vg__api_iso_time_ok(from) || !vg__api_iso_time_ok(to)) {
         vg__api_error(r, 400, "from/to: ISO 8601 UTC times, e.g. 2026-11-26T00:00:00Z");
         return;
     }
+    /* as the store writes its times (2026-11-26T00:00:00.000Z), so that an event of that very
+     * second compares right (the report's figures are the same) */
+    if (from && vg__iso_time_norm(from, 0, f2) == 0) from = f2;
+    if (to && vg__iso_time_norm(to, 0, t2) == 0) to = t2;
     if (!csv) {
         json_t *arr = json_array();
         ret = arr ? vg_store_stats(s->store, from, to, stats_json_row, arr) : VG_ENOMEM;

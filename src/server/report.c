@@ -34,6 +34,7 @@
 #include <vigie/version.h>
 
 #include "api.h"
+#include "server_priv.h"
 
 enum {
     S_TITLE,
@@ -275,7 +276,7 @@ static int digits(const char *s, int n)
 
 /* @in ("YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[.mmm]Z") as the store's ISO time in @out; @end: a
  * date alone means the end of that day. 0 or VG_EINVAL. */
-static int norm_time(const char *in, int end, char out[32])
+int vg__iso_time_norm(const char *in, int end, char out[32])
 {
     size_t n = strlen(in);
     struct tm tm = {0};
@@ -498,12 +499,12 @@ int vg_report_make(vg_store_t *st, const vg_report_params_t *p, char **html, cha
     }
     vg_store_now(now);
     int have_span = vg_store_span(st, first, last) == 0;
-    if (p->from && norm_time(p->from, 0, from) < 0) {
+    if (p->from && vg__iso_time_norm(p->from, 0, from) < 0) {
         snprintf(err, errlen,
                  "from '%s' is not a date: give YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)", p->from);
         return VG_EINVAL;
     }
-    if (p->to && norm_time(p->to, 1, to) < 0) {
+    if (p->to && vg__iso_time_norm(p->to, 1, to) < 0) {
         snprintf(err, errlen,
                  "to '%s' is not a date: give YYYY-MM-DD (that whole day) or "
                  "YYYY-MM-DDTHH:MM:SSZ (UTC)",

@@ -282,6 +282,10 @@ int vg__server_snap_jpeg(vg_server_t *s, const vg_snap_t *snap, int pixelate, ui
                          size_t *len);
 int vg__server_snap_jpeg_q(vg_server_t *s, const vg_snap_t *snap, int pixelate, int q,
                            uint8_t **out, size_t *len);
+/* report.c: "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[.mmm]Z" as the store's times are written
+ * ("YYYY-MM-DDTHH:MM:SS.mmmZ", so that they compare as strings); @end_of_day: a date alone is the
+ * end of that day (else its start). 0, or VG_EINVAL for what is not a date. */
+int vg__iso_time_norm(const char *in, int end_of_day, char out[32]);
 /* evidence.c: a new evidence file name: 32 random hexadecimal digits and @ext (".jpg"). */
 void vg__evidence_name(char out[64], const char *ext);
 

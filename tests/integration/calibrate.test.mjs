@@ -3,8 +3,8 @@
 //  - bad input first: a footage folder with no video, a camera without footage, footage of
 //    another size than the scene: clear messages, exit 2, 2 and 1;
 //  - `vigie calibrate` over the vtest, AVSS and ABODA clips with their example scenes, and a
-//    sweep of abandoned_object.unattended_time (15 s) on the two cameras that watch for
-//    abandoned objects — every alert with its picture and clip;
+//    sweep of abandoned_object.unattended_time (15 s) on the AVSS platform camera — every alert
+//    with its picture and clip;
 //  - `vigie serve --review` over the calibration store: no camera analysed (the store does not
 //    grow), a script labels every alert through the API (acknowledge, then confirmed or false
 //    alert by a rule of its own) and counts by hand what it gave;
@@ -63,12 +63,13 @@ try {
   check(r.status === 1 && /drawn for 720x576 pictures but the input is 768x576/.test(r.stderr), `footage of another size than the scene: exit ${r.status}, "${r.stderr.trim()}"`);
 
   /* ---- the replay ---- */
-  const config = write('cal.yaml', 'listen: 127.0.0.1:0\nstorage: store\ncameras:\n' +
+  /* clips at 4 pictures a second: the test's time is the replay's */
+  const config = write('cal.yaml', 'listen: 127.0.0.1:0\nstorage: store\nevidence: {clip_fps: 4}\ncameras:\n' +
     cam('hall', VTEST, scene('vtest.yaml')) + cam('platform', `[${AVSS}]`, scene('avss-platform.yaml')) +
     cam('cabinet', path.dirname(ABODA), scene('aboda-video4.yaml')));
   const t0 = Date.now();
   r = run(['calibrate', '-q', '--config', config, '--sweep', 'abandoned_object.unattended_time=15',
-    '--sweep-camera', 'platform', '--sweep-camera', 'cabinet'], { timeout: 900000 });
+    '--sweep-camera', 'platform'], { timeout: 900000 });
   check(r.status === 0, `vigie calibrate over vtest, AVSS and ABODA with a sweep: exit ${r.status} in ${((Date.now() - t0) / 1000).toFixed(0)} s${r.status ? ': ' + r.stderr : ''}`);
   const db = path.join(dir, 'store/vigie.db');
   const sweepDb = path.join(dir, 'store/sweep/abandoned_object.unattended_time=15/vigie.db');
@@ -143,9 +144,9 @@ try {
   check(matched === Object.keys(hand).length && rows.filter((x) => x[0] === 'as replayed').length === matched, 'every camera and type of the replay is in the report, once');
   const sweepRows = rows.filter((x) => x[0] === 'abandoned_object.unattended_time=15');
   const sweepCount = Number(sqlite(sweepDb, 'SELECT count(*) FROM events'));
-  check(sweepRows.length === 2 && sweepRows.every((x) => x[1] !== 'hall') && sweepRows.reduce((s, x) => s + Number(x[3]), 0) === sweepCount &&
+  check(sweepRows.length === 1 && sweepRows[0][1] === 'platform' && sweepRows.reduce((s, x) => s + Number(x[3]), 0) === sweepCount &&
     sweepRows.every((x) => Number(x[4]) + Number(x[5]) + Number(x[6]) + Number(x[7]) + Number(x[8]) === Number(x[3])),
-  `the sweep's rows (the two cameras swept, not hall) add up: ${sweepCount} alerts at unattended_time 15 s, each known true, known false or new`);
+  `the sweep's row (the one camera swept) adds up: ${sweepCount} alerts at unattended_time 15 s, each known true, known false or new`);
   const plat = sweepRows.find((x) => x[1] === 'platform' && x[2] === 'abandoned_object');
   check(plat && Number(plat[3]) < (hand['platform,abandoned_object']?.alerts ?? 0) + 1, `at 15 s the AVSS platform raises ${plat ? plat[3] : '?'} abandoned objects (the example scene's 5 s: ${hand['platform,abandoned_object']?.alerts ?? 0})`);
 

@@ -585,7 +585,7 @@ static void test_report(void **state)
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(to, sizeof(to), "%Y-%m-%dT%H:%M:%SZ", &tm); /* the period ends now */
+        strftime(to, sizeof(to), "%Y-%m-%dT%H:%M:%S.000Z", &tm); /* the period ends now */
     }
     /* decisions of this run are in it (test_operator_flow, test_shift) */
     snprintf(cmd, sizeof(cmd),
@@ -617,7 +617,7 @@ static void test_report(void **state)
         char sql[1024], p2[700];
         snprintf(sql, sizeof(sql),
                  "SELECT count(*), sum(qualification = 'false_alert'), count(ack_at) FROM events"
-                 " WHERE camera = 'hall' AND type = 'intrusion' AND start_wall < '%.19s.000Z';\n",
+                 " WHERE camera = 'hall' AND type = 'intrusion' AND start_wall < '%s';\n",
                  to);
         snprintf(p2, sizeof(p2), "%s/count.sql", dir);
         assert_int_equal(tu_write_file(p2, sql, strlen(sql)), 0);
@@ -663,8 +663,9 @@ static void test_report(void **state)
     assert_null(strstr(html, "http://")); /* self-contained: nothing fetched */
     assert_null(strstr(html, "https://"));
     free(html);
-    /* opened in Chromium: its DOM has the table, and a screenshot is kept */
-    if (access("/usr/bin/chromium", X_OK) == 0) {
+    /* opened in Chromium: its DOM has the table, and a screenshot is kept (the normal build's
+     * run: the page is the same under the sanitizers, and Chromium slow there) */
+    if (access("/usr/bin/chromium", X_OK) == 0 && !getenv("VG_SANITIZED")) {
         const char *shots = getenv("SHOTS");
         char shot[700];
         snprintf(shot, sizeof(shot), "%s/report.png", shots ? shots : dir);
