@@ -188,7 +188,7 @@ void vg__clip_frame(vg_cam_t *c, const vg_analysis_t *a)
     vg_clip_ring_t *r = &c->clips;
     double t = a->frame->t;
     if (cfg->clip_fps <= 0 || cfg->clip_before + cfg->clip_after <= 0) {
-        vg__clip_close(c);
+        if (r->n || r->caps) vg__clip_close(c); /* turned off by a reload */
         return;
     }
     if (r->n && t < r->f[r->n - 1]->t) { /* time went back (a file played again): start over */
