@@ -197,8 +197,10 @@ static int cal_run(int argc, char **argv)
         snprintf(key, sizeof(key), "%.*s", (int)(eq - sweep), sweep);
         for (const char *p = eq + 1; *p && nv < MAX_SWEEP;) {
             size_t n = strcspn(p, ",");
-            if (!n || n >= sizeof(vals[0])) {
-                fprintf(stderr, "vigie calibrate: --sweep: an empty or too long value\n");
+            if (!n || n >= sizeof(vals[0]) || memchr(p, '/', n) || (n == 1 && p[0] == '.') ||
+                (n == 2 && p[0] == '.' && p[1] == '.')) {
+                fprintf(stderr, "vigie calibrate: --sweep: an empty or too long value, or one "
+                                "that names a folder ('/', '.', '..')\n");
                 code = EXIT_USAGE;
                 goto end;
             }
@@ -405,6 +407,27 @@ static void evs_free(evs_t *v)
     free(v->run_rank);
     free(v->run_cam);
     memset(v, 0, sizeof(*v));
+}
+
+/* The label of the alert of @lab matching @e — the same camera, footage file and type, its
+ * time overlapping @e's within @tol seconds, the nearest start first (a threshold on time moves
+ * an alert's start, not what it is about) — or -1 when none does (a new alert). */
+static int label_of(const evs_t *lab, const ev_t *e, double tol)
+{
+    int best = -1;
+    double bd = INFINITY;
+    for (int m = 0; m < lab->n; m++) {
+        const ev_t *o = &lab->e[m];
+        if (o->file != e->file || strcmp(o->camera, e->camera) || strcmp(o->type, e->type))
+            continue;
+        if (e->t > o->t_end + tol || o->t > e->t_end + tol) continue;
+        double dd = fabs(o->t - e->t);
+        if (dd < bd) {
+            bd = dd;
+            best = m;
+        }
+    }
+    return best < 0 ? -1 : lab->e[best].label;
 }
 
 typedef struct hours {
@@ -644,27 +667,11 @@ static int cal_report(int argc, char **argv)
                 const ev_t *e = &sws[s].e[j];
                 if (strcmp(e->camera, pairs[p].camera) || strcmp(e->type, pairs[p].type)) continue;
                 n++;
-                /* the labelled alert of the same camera, file and type whose time overlaps
-                 * this one's (within the tolerance), the nearest start first: a threshold on
-                 * time moves an alert's start, not what it is about */
-                int best = -1;
-                double bd = INFINITY;
-                for (int m = 0; m < main_ev.n; m++) {
-                    const ev_t *o = &main_ev.e[m];
-                    if (o->file != e->file || strcmp(o->camera, e->camera) ||
-                        strcmp(o->type, e->type))
-                        continue;
-                    if (e->t > o->t_end + tol || o->t > e->t_end + tol) continue;
-                    double dd = fabs(o->t - e->t);
-                    if (dd < bd) {
-                        bd = dd;
-                        best = m;
-                    }
-                }
-                if (best < 0)
+                int l = label_of(&main_ev, e, tol);
+                if (l < 0)
                     fresh++;
                 else
-                    k[main_ev.e[best].label]++;
+                    k[l]++;
             }
             double h = hours_of(&hours, pairs[p].camera);
             double fph = h > 0 ? k[2] / h : NAN;
@@ -758,22 +765,11 @@ static void figures(FILE *f, const char *what, const char *db, const char *camer
                 k[e->label]++;
                 continue;
             }
-            int best = -1;
-            double bd = INFINITY;
-            for (int m = 0; m < lab->n; m++) {
-                const ev_t *o = &lab->e[m];
-                if (o->file != e->file || strcmp(o->camera, e->camera) || strcmp(o->type, e->type))
-                    continue;
-                if (e->t > o->t_end + tol || o->t > e->t_end + tol) continue;
-                if (fabs(o->t - e->t) < bd) {
-                    bd = fabs(o->t - e->t);
-                    best = m;
-                }
-            }
-            if (best < 0)
+            int l = label_of(lab, e, tol);
+            if (l < 0)
                 fresh++;
             else
-                k[lab->e[best].label]++;
+                k[l]++;
         }
         if (!strcmp(v.e[i].camera, camera)) {
             fprintf(f,
