@@ -260,6 +260,14 @@ static void print_profile(const vg_pipeline_t *pipe, int64_t frames, double vide
         fprintf(stderr, "  %-22s %12.3f %12.3f %10.2f %7.1f%%\n", t[i].name, 1e3 * t[i].wall / fr,
                 1e3 * t[i].cpu / fr, t[i].cpu, total > 0 ? 100 * t[i].cpu / total : 0);
     }
+    vg_stage_time_t et;
+    int64_t held = 0;
+    if (vg_pipeline_view(pipe, NULL, &et, &held) == VG_CAMERA_MOVING) {
+        stages += et.cpu;
+        fprintf(stderr, "  %-22s %12.3f %12.3f %10.2f %7.1f%%  (%lld frames held: camera moving)\n",
+                et.name, 1e3 * et.wall / fr, 1e3 * et.cpu / fr, et.cpu,
+                total > 0 ? 100 * et.cpu / total : 0, (long long)held);
+    }
     fprintf(stderr, "  %-22s %12s %12.3f %10.2f %7.1f%%\n", "ingest (decode, scale)", "-",
             1e3 * ingest / fr, ingest, total > 0 ? 100 * ingest / total : 0);
     double rest = total - stages - ingest;

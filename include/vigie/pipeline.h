@@ -14,6 +14,7 @@
 #ifndef VIGIE_PIPELINE_H
 #define VIGIE_PIPELINE_H
 
+#include <vigie/egomotion.h>
 #include <vigie/event.h>
 #include <vigie/hist.h>
 #include <vigie/opt.h>
@@ -47,6 +48,8 @@ typedef struct vg_progress {
     int64_t dropped; /**< frames dropped by the queue */
     int64_t events;
     int final; /**< 1 for the last report */
+    int view;  /**< vg_view_state_t of the last frame (VG_VIEW_FIXED: camera_motion.mode fixed) */
+    int64_t held; /**< frames not analysed while the camera moved (in @frames) */
 } vg_progress_t;
 typedef void (*vg_progress_fn)(void *opaque, const vg_progress_t *p);
 
@@ -89,6 +92,15 @@ typedef struct vg_stage_time {
  * number of stages. Any thread, at any time (a copy taken under the pipeline's lock).
  */
 int vg_pipeline_times(const vg_pipeline_t *p, vg_stage_time_t *out, int max, double *ingest_cpu);
+
+/**
+ * The camera's own motion (camera_motion): the last frame's estimate into @r, the time spent
+ * measuring and resampling into @tm (name "camera_motion"), the frames held while the camera
+ * moved into @held (each may be NULL). Returns camera_motion.mode (VG_CAMERA_FIXED: nothing is
+ * measured, @r is zeros). Any thread.
+ */
+int vg_pipeline_view(const vg_pipeline_t *p, vg_ego_result_t *r, vg_stage_time_t *tm,
+                     int64_t *held);
 
 /** The ingest side of a running pipeline (vg_pipeline_ingest_stats). */
 typedef struct vg_ingest_stats {

@@ -114,6 +114,7 @@ int vg_frame_make_writable(vg_frame_t **pf)
     dst->in_w = src->in_w;
     dst->in_h = src->in_h;
     dst->discontinuity = src->discontinuity;
+    dst->arrived = src->arrived;
     vg_frame_unref(pf);
     *pf = dst;
     return 0;

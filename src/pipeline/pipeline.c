@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <vigie/clock.h>
+#include <vigie/egomotion.h>
 #include <vigie/error.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
@@ -144,6 +145,15 @@ struct vg_pipeline {
     pthread_mutex_t times_lock;
     vg_hist_t decode;  /* ingest CPU per frame read (times_lock) */
     vg_queue_t *run_q; /* the running queue, for its depth (times_lock) */
+    /* the camera's own motion (camera_motion.mode moving) */
+    vg_ego_params_t ego_p;
+    vg_ego_t *ego;
+    vg_frame_t *view_last;    /* the last frame given to the stages, in the scene's view */
+    vg_frame_t *spare;        /* a frame to resample into, once nobody else holds it */
+    int was_paused;           /* frames were held since the last analysed one */
+    vg_ego_result_t view;     /* the last frame's estimate (times_lock) */
+    vg_stage_time_t ego_time; /* (times_lock) */
+    int64_t held;             /* frames not analysed while the camera moved (times_lock) */
 };
 
 /* ---- live option changes ---- */
@@ -282,6 +292,10 @@ int vg_pipeline_new(vg_pipeline_t **out, const vg_scene_t *scene, const char *ca
     if ((ret = vg_opt_defaults(&p->p, pipeline_options)) < 0) goto fail;
     if ((ret = vg_settings_apply(settings, &vg_pipeline_option_group, &p->p, err, errlen)) < 0)
         goto fail;
+    vg_ego_params_default(&p->ego_p);
+    if ((ret = vg_settings_apply(settings, &vg_ego_option_group, &p->ego_p, err, errlen)) < 0)
+        goto fail;
+    p->ego_time.name = "camera_motion";
     if (!scene) {
         if ((ret = vg_scene_new_empty(&p->own_scene)) < 0) goto fail;
         scene = p->own_scene;
@@ -396,6 +410,9 @@ void vg_pipeline_free(vg_pipeline_t **pp)
     }
     vg_free(p->stages);
     vg_free(p->times);
+    vg_ego_free(&p->ego);
+    vg_frame_unref(&p->view_last);
+    vg_frame_unref(&p->spare);
     vg_settings_free(&p->settings);
     vg_settings_free(&p->pending);
     pthread_mutex_destroy(&p->live_lock);
@@ -510,6 +527,94 @@ static int run_stages(vg_pipeline_t *p, vg_analysis_t *a, int phase)
     return 0;
 }
 
+/* ---- the camera's own motion ---- */
+
+static void copy_planes(vg_frame_t *dst, const vg_frame_t *src)
+{
+    vg_image_copy(&dst->image, &src->image);
+    if (src->color.data && dst->color.data) vg_image_copy(&dst->color, &src->color);
+    if (src->cb.data && dst->cb.data)
+        vg_image_copy(&dst->cb, &src->cb), vg_image_copy(&dst->cr, &src->cr);
+}
+
+/*
+ * Measure *@pf's motion against the scene's view; resample it into the view when it moved (the
+ * parts of the view it does not cover keep the last analysed frame's pixels: no edge for the
+ * background model to see), or say it is to be held (*@held: the camera moves or looks
+ * elsewhere). *@pf may be replaced by the resampled frame.
+ */
+static int stabilise(vg_pipeline_t *p, vg_frame_t **pf, int *held, vg_pool_t *pool)
+{
+    vg_frame_t *f = *pf, *o = NULL;
+    vg_ego_result_t r;
+    int ret;
+    double w0 = vg_clock_now(NULL), c0 = thread_cpu();
+    *held = 0;
+    if (!p->ego && (ret = vg_ego_new(&p->ego, &p->ego_p, f->image.w, f->image.h)) < 0) return ret;
+    if ((ret = vg_ego_estimate(p->ego, &f->image, f->t, &r, pool)) < 0) return ret;
+    if (r.state == VG_VIEW_MOVING || r.state == VG_VIEW_OFF) {
+        *held = 1;
+        p->was_paused = 1;
+    } else if (r.state == VG_VIEW_COMPENSATED && p->view_last &&
+               p->view_last->image.w == f->image.w && p->view_last->image.h == f->image.h &&
+               !p->view_last->color.data == !f->color.data &&
+               !p->view_last->cb.data == !f->cb.data) {
+        if (p->spare && vg_frame_is_writable(p->spare)) {
+            o = p->spare;
+            p->spare = NULL;
+        } else {
+            vg_frame_unref(&p->spare);
+            int with = (f->color.data ? VG_FRAME_COLOR : 0) | (f->cb.data ? VG_FRAME_CHROMA : 0);
+            if ((ret = vg_frame_new(&o, f->image.w, f->image.h, with)) < 0) return ret;
+        }
+        copy_planes(o, p->view_last);
+        vg_warp_affine(&o->image, &f->image, r.m);
+        if (f->color.data) vg_warp_affine(&o->color, &f->color, r.m);
+        if (f->cb.data) {
+            double mc[6];
+            vg_ego_scale(mc, r.m, 2);
+            vg_warp_affine(&o->cb, &f->cb, mc);
+            vg_warp_affine(&o->cr, &f->cr, mc);
+        }
+        o->index = f->index;
+        o->t = f->t;
+        o->in_w = f->in_w;
+        o->in_h = f->in_h;
+        o->discontinuity = f->discontinuity;
+        o->arrived = f->arrived;
+        vg_frame_unref(pf);
+        *pf = f = o;
+    }
+    if (!*held) {
+        if (p->was_paused) f->discontinuity = 1; /* frames were held since the last analysed */
+        p->was_paused = 0;
+        vg_frame_unref(&p->spare);
+        p->spare = p->view_last;
+        p->view_last = vg_frame_ref(f);
+    }
+    double c1 = thread_cpu(), w1 = vg_clock_now(NULL);
+    pthread_mutex_lock(&p->times_lock);
+    p->view = r;
+    p->held += *held;
+    p->ego_time.cpu += c1 - c0;
+    p->ego_time.wall += w1 - w0;
+    p->ego_time.frames++;
+    vg_hist_add(&p->ego_time.hist, w1 - w0);
+    pthread_mutex_unlock(&p->times_lock);
+    return 0;
+}
+
+int vg_pipeline_view(const vg_pipeline_t *p, vg_ego_result_t *r, vg_stage_time_t *tm, int64_t *held)
+{
+    vg_pipeline_t *mp = (vg_pipeline_t *)p; /* the lock only */
+    pthread_mutex_lock(&mp->times_lock);
+    if (r) *r = p->view;
+    if (tm) *tm = p->ego_time;
+    if (held) *held = p->held;
+    pthread_mutex_unlock(&mp->times_lock);
+    return p->ego_p.mode;
+}
+
 int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *sink,
                     vg_progress_fn progress, void *popaque)
 {
@@ -567,11 +672,20 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
         ret = vg_queue_pop(in.q, &item, -1);
         if (ret == VG_ECLOSED) break;
         vg_frame_t *f = item;
-        apply_privacy(p->scene, f);
-        if (atomic_load(&p->has_pending)) apply_pending(p);
-        memset(a.slot, 0, sizeof(a.slot));
-        a.frame = f;
-        ret = run_stages(p, &a, 1);
+        int held = 0;
+        ret = 0;
+        if (p->ego_p.mode == VG_CAMERA_MOVING && (ret = stabilise(p, &f, &held, p->pool)) < 0)
+            vg_log(COMP, VG_LOG_ERROR,
+                   "camera '%s': measuring the camera's motion failed at frame %lld: %s", p->camera,
+                   (long long)f->index, vg_strerror(ret));
+        if (!held && ret == 0) {
+            apply_privacy(p->scene, f);
+            if (atomic_load(&p->has_pending)) apply_pending(p);
+            memset(a.slot, 0, sizeof(a.slot));
+            a.frame = f;
+            ret = run_stages(p, &a, 1);
+            if (p->ego && ret == 0) vg_ego_set_foreground(p->ego, a.slot[VG_SLOT_FOREGROUND]);
+        }
         pr.frames++;
         pr.t = f->t;
         vg_frame_unref(&f);
@@ -583,6 +697,10 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
             break;
         }
         double now = vg_clock_now(NULL);
+        if (p->ego) {
+            pr.view = (int)p->view.state; /* this thread writes it: no lock to read */
+            pr.held = p->held;
+        }
         if (progress && now - last_report >= 0.5) {
             pr.elapsed = now - start;
             pr.fps = pr.elapsed > 0 ? pr.frames / pr.elapsed : 0;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <vigie/egomotion.h>
 #include <vigie/error.h>
 #include <vigie/pipeline.h>
 
@@ -140,6 +141,7 @@ static void build(void)
     if (vg_stage_order(reg.order, (int)NB_CLASSES, err, sizeof(err)) < 0) reg.failed = 1;
     add_group(&n, &vg_source_option_group);
     add_group(&n, &vg_pipeline_option_group);
+    add_group(&n, &vg_ego_option_group);
     for (size_t i = 0; i < NB_CLASSES; i++)
         for (const vg_option_group_t *const *r = reg.order[i]->reads; r && *r; r++)
             if (!is_own_group((*r)->name)) add_group(&n, *r);

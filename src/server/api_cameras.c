@@ -150,6 +150,12 @@ void vg__api_cameras(vg_server_t *s, const vg_http_req_t *q, vg_http_resp_t *r,
             json_object_set_new(o, "node", json_string(c->node));
         else if (cfg->cluster && atomic_load(&c->held))
             json_object_set_new(o, "node", json_string(cfg->cluster->node));
+        /* the camera's own motion (camera_motion): how its last frame was taken, and the frames
+         * not analysed while it moved or looked away from its scene's view */
+        static const char *const views[] = {"fixed", "still", "compensated", "moving", "off view"};
+        json_object_set_new(o, "view",
+                            json_string(c->view >= 0 && c->view <= 4 ? views[c->view] : "fixed"));
+        json_object_set_new(o, "held_frames", json_integer(c->view_held));
         /* the memory its clip ring holds now (pixelated JPEGs; clip.c) */
         json_object_set_new(o, "clip_ring_bytes", json_integer(atomic_load(&c->clip_bytes)));
         json_array_append_new(arr, o);

@@ -185,6 +185,8 @@ static void cam_progress(void *opaque, const vg_progress_t *p)
     c->frames = p->frames;
     c->dropped = p->dropped;
     c->events = p->events;
+    c->view = p->view;
+    c->view_held = p->held;
     pthread_mutex_unlock(&c->lock);
     if (now - c->last_touch >= 10 || p->final) {
         vg_store_run_touch(c->srv->store, c->run);

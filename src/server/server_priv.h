@@ -78,6 +78,8 @@ typedef struct vg_cam {
     double fps;
     int64_t frames, dropped, events, restarts;
     int in_w, in_h;
+    int view;              /* vg_view_state_t of its last frame (camera_motion; 0: fixed camera) */
+    int64_t view_held;     /* frames held while the camera moved (camera_motion) */
     _Atomic double mem_mb; /* the memory its running pipeline is expected to take (written under
                               cameras.c's mem_lock, read anywhere) */
     double last_frame;     /* monotonic time frames last advanced (under lock) */
