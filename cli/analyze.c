@@ -262,7 +262,7 @@ static void print_profile(const vg_pipeline_t *pipe, int64_t frames, double vide
     }
     vg_stage_time_t et;
     int64_t held = 0;
-    if (vg_pipeline_view(pipe, NULL, &et, &held) == VG_CAMERA_MOVING) {
+    if (vg_pipeline_view(pipe, NULL, &et, &held) != VG_CAMERA_FIXED) {
         stages += et.cpu;
         fprintf(stderr, "  %-22s %12.3f %12.3f %10.2f %7.1f%%  (%lld frames held: camera moving)\n",
                 et.name, 1e3 * et.wall / fr, 1e3 * et.cpu / fr, et.cpu,

@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /** camera_motion.mode. Extended, never renumbered. */
-enum vg_camera_motion { VG_CAMERA_FIXED = 0, VG_CAMERA_MOVING };
+enum vg_camera_motion { VG_CAMERA_FIXED = 0, VG_CAMERA_MOVING, VG_CAMERA_DRONE };
 
 /** What the estimator made of a frame (vg_ego_result_t.state). Extended, never renumbered. */
 typedef enum vg_view_state {
@@ -61,6 +61,10 @@ typedef struct vg_ego_result {
     double offset;  /**< px: the largest displacement of a corner of the view */
     double speed;   /**< px/s: a corner's over the last half second */
     double since;   /**< scene time the state began */
+    /** The same motion as a 3 x 3 homography, row by row (h[8] = 1): the scene's pixel (x, y)
+     * is at ((h0 x + h1 y + h2) / w, (h3 x + h4 y + h5) / w), w = h6 x + h7 y + h8. With mode
+     * drone only this says it all (m is its top rows). */
+    double h[9];
 } vg_ego_result_t;
 
 typedef struct vg_ego vg_ego_t;
@@ -90,6 +94,15 @@ void vg_ego_set_foreground(vg_ego_t *e, const vg_image_t *mask);
  * format (sizes may differ). Returns the number of pixels written, or VG_EINVAL.
  */
 int64_t vg_warp_affine(vg_image_t *dst, const vg_image_t *src, const double m[6]);
+
+/** Resample through the homography @h (as vg_warp_affine; per pixel, no shift path). */
+int64_t vg_warp_perspective(vg_image_t *dst, const vg_image_t *src, const double h[9]);
+
+/** The same homography as @h on a picture @s times smaller (vg_ego_scale's pixel centres). */
+void vg_ego_scale_h(double out[9], const double h[9], double s);
+
+/** The largest displacement of the four corners of a @w x @h view under the homography @h. */
+double vg_ego_offset_h(const double h[9], int w, int hh);
 
 /** The same motion as @m on a picture @s times smaller (a pixel standing for @s x @s, centres
  * kept: what the chroma planes of 4:2:0 need with @s = 2). */

@@ -151,6 +151,8 @@ struct vg_pipeline {
     vg_frame_t *view_last;    /* the last frame given to the stages, in the scene's view */
     vg_frame_t *spare;        /* a frame to resample into, once nobody else holds it */
     int was_paused;           /* frames were held since the last analysed one */
+    double margin[4];         /* left, right, top, bottom: px of the view kept frozen */
+    double margin_t[4];       /* when each was last reached */
     vg_ego_result_t view;     /* the last frame's estimate (times_lock) */
     vg_stage_time_t ego_time; /* (times_lock) */
     int64_t held;             /* frames not analysed while the camera moved (times_lock) */
@@ -529,13 +531,51 @@ static int run_stages(vg_pipeline_t *p, vg_analysis_t *a, int phase)
 
 /* ---- the camera's own motion ---- */
 
-static void copy_planes(vg_frame_t *dst, const vg_frame_t *src)
+/* How far the view's edges are uncovered by a frame taken with @m (left, right, top, bottom, px,
+ * one more for the bilinear neighbour). */
+static void uncovered(const double m[9], int w, int h, double out[4])
 {
-    vg_image_copy(&dst->image, &src->image);
-    if (src->color.data && dst->color.data) vg_image_copy(&dst->color, &src->color);
-    if (src->cb.data && dst->cb.data)
-        vg_image_copy(&dst->cb, &src->cb), vg_image_copy(&dst->cr, &src->cr);
+    double u[4], v[4];
+    for (int k = 0; k < 4; k++) {
+        double x = k & 1 ? w - 1 : 0, y = k & 2 ? h - 1 : 0, d = m[6] * x + m[7] * y + m[8];
+        u[k] = (m[0] * x + m[1] * y + m[2]) / d, v[k] = (m[3] * x + m[4] * y + m[5]) / d;
+    }
+    double xl = fmin(u[0], u[2]), xr = fmax(u[1], u[3]);
+    double yt = fmin(v[0], v[1]), yb = fmax(v[2], v[3]);
+    out[0] = xl < 0 ? ceil(-xl) + 1 : 0;
+    out[1] = xr > w - 1 ? ceil(xr - (w - 1)) + 1 : 0;
+    out[2] = yt < 0 ? ceil(-yt) + 1 : 0;
+    out[3] = yb > h - 1 ? ceil(yb - (h - 1)) + 1 : 0;
+    for (int k = 0; k < 4; k++) {
+        double lim = (k < 2 ? w : h) / 4.0;
+        if (out[k] > lim) out[k] = lim;
+    }
 }
+
+/* The bands of @dst outside the view's inner rectangle (margins l, r, t, b, px) from @src. */
+static void freeze_bands(vg_image_t *dst, const vg_image_t *src, int l, int r, int t, int b)
+{
+    int bpp = vg_pix_fmt_bpp(dst->fmt);
+    if (l + r >= dst->w || t + b >= dst->h) {
+        vg_image_copy(dst, src);
+        return;
+    }
+    for (int y = 0; y < dst->h; y++) {
+        uint8_t *o = vg_image_row(dst, y);
+        const uint8_t *i = vg_image_row(src, y);
+        if (y < t || y >= dst->h - b) {
+            memcpy(o, i, (size_t)dst->w * bpp);
+            continue;
+        }
+        if (l) memcpy(o, i, (size_t)l * bpp);
+        if (r) memcpy(o + (dst->w - r) * bpp, i + (dst->w - r) * bpp, (size_t)r * bpp);
+    }
+}
+
+/* A margin the camera's motion uncovers stays frozen this long after it was last reached: a
+ * shake uncovers its edges by turns, and a strip that came and went with it would look, to the
+ * stages, like something appearing and vanishing there. */
+#define MARGIN_HOLD 3.0
 
 /*
  * Measure *@pf's motion against the scene's view; resample it into the view when it moved (the
@@ -552,10 +592,21 @@ static int stabilise(vg_pipeline_t *p, vg_frame_t **pf, int *held, vg_pool_t *po
     *held = 0;
     if (!p->ego && (ret = vg_ego_new(&p->ego, &p->ego_p, f->image.w, f->image.h)) < 0) return ret;
     if ((ret = vg_ego_estimate(p->ego, &f->image, f->t, &r, pool)) < 0) return ret;
+    int frozen = 0;
+    if (r.state == VG_VIEW_STILL || r.state == VG_VIEW_COMPENSATED) {
+        double cur[4];
+        uncovered(r.h, f->image.w, f->image.h, cur);
+        for (int k = 0; k < 4; k++) {
+            if (cur[k] >= p->margin[k] || f->t - p->margin_t[k] > MARGIN_HOLD ||
+                f->t < p->margin_t[k])
+                p->margin[k] = cur[k], p->margin_t[k] = f->t;
+            frozen |= p->margin[k] > 0;
+        }
+    }
     if (r.state == VG_VIEW_MOVING || r.state == VG_VIEW_OFF) {
         *held = 1;
         p->was_paused = 1;
-    } else if (r.state == VG_VIEW_COMPENSATED && p->view_last &&
+    } else if ((r.state == VG_VIEW_COMPENSATED || frozen) && p->view_last &&
                p->view_last->image.w == f->image.w && p->view_last->image.h == f->image.h &&
                !p->view_last->color.data == !f->color.data &&
                !p->view_last->cb.data == !f->cb.data) {
@@ -567,14 +618,28 @@ static int stabilise(vg_pipeline_t *p, vg_frame_t **pf, int *held, vg_pool_t *po
             int with = (f->color.data ? VG_FRAME_COLOR : 0) | (f->cb.data ? VG_FRAME_CHROMA : 0);
             if ((ret = vg_frame_new(&o, f->image.w, f->image.h, with)) < 0) return ret;
         }
-        copy_planes(o, p->view_last);
-        vg_warp_affine(&o->image, &f->image, r.m);
-        if (f->color.data) vg_warp_affine(&o->color, &f->color, r.m);
+        /* a similarity (mode moving) takes the affine warp's shift path; a homography (drone),
+         * the perspective one */
+        vg_warp_perspective(&o->image, &f->image, r.h);
+        if (f->color.data) vg_warp_perspective(&o->color, &f->color, r.h);
         if (f->cb.data) {
-            double mc[6];
-            vg_ego_scale(mc, r.m, 2);
-            vg_warp_affine(&o->cb, &f->cb, mc);
-            vg_warp_affine(&o->cr, &f->cr, mc);
+            double hc[9];
+            vg_ego_scale_h(hc, r.h, 2);
+            vg_warp_perspective(&o->cb, &f->cb, hc);
+            vg_warp_perspective(&o->cr, &f->cr, hc);
+        }
+        {
+            /* what the frame does not cover lies within the margins (the corners' extents),
+             * and a pixel more for the fixed point's rounding: from the last analysed frame */
+            int l = (int)fmax(p->margin[0], 1), rt = (int)fmax(p->margin[1], 1),
+                t = (int)fmax(p->margin[2], 1), b = (int)fmax(p->margin[3], 1);
+            freeze_bands(&o->image, &p->view_last->image, l, rt, t, b);
+            if (o->color.data) freeze_bands(&o->color, &p->view_last->color, l, rt, t, b);
+            if (o->cb.data) {
+                int hl = (l + 1) / 2, hr = (rt + 1) / 2, ht = (t + 1) / 2, hb = (b + 1) / 2;
+                freeze_bands(&o->cb, &p->view_last->cb, hl, hr, ht, hb);
+                freeze_bands(&o->cr, &p->view_last->cr, hl, hr, ht, hb);
+            }
         }
         o->index = f->index;
         o->t = f->t;
@@ -674,7 +739,7 @@ int vg_pipeline_run(vg_pipeline_t *p, vg_source_t *src, const vg_event_sink_t *s
         vg_frame_t *f = item;
         int held = 0;
         ret = 0;
-        if (p->ego_p.mode == VG_CAMERA_MOVING && (ret = stabilise(p, &f, &held, p->pool)) < 0)
+        if (p->ego_p.mode != VG_CAMERA_FIXED && (ret = stabilise(p, &f, &held, p->pool)) < 0)
             vg_log(COMP, VG_LOG_ERROR,
                    "camera '%s': measuring the camera's motion failed at frame %lld: %s", p->camera,
                    (long long)f->index, vg_strerror(ret));

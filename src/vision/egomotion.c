@@ -10,19 +10,27 @@
  *   While the camera is away it is frozen: the view it comes back to is recognised by its picture.
  * - Each frame is first carried into the view with the previous frame's motion; the optical flow
  *   (src/vision/flow.c, pyramidal patches) from the reference to it measures what is left, on a
- *   grid of points every 4 reduced pixels. A point counts where the reference has texture (the
+ *   grid of points every 8 reduced pixels. A point counts where the reference has texture (the
  *   smaller eigenvalue of its patch's structure tensor), where the last analysed frame had no
  *   foreground (people and vehicles move on their own), and inside the frame.
- * - A similarity (shift, rotation, zoom: 4 parameters) is fitted robustly: RANSAC on pairs of
- *   points (a fixed seed: the same frames give the same answer), then least squares on the
- *   inliers twice. The share of inliers says how far to trust it. When the fit fails from the
- *   previous motion, it is tried again from the scene's own view (a PTZ camera back on its preset
- *   after a move the flow could not follow).
+ * - A similarity (shift, rotation, zoom: 4 parameters; mode moving) or a homography (8
+ *   parameters; mode drone: a camera looking at the ground, whose perspective changes as it
+ *   pitches and rolls) is fitted robustly: RANSAC on minimal samples (2 points, 4 points; a fixed
+ *   seed: the same frames give the same answer), then least squares on the inliers twice (the
+ *   homography through its 8 x 8 normal equations on centred, scaled coordinates). The share of
+ * inliers says how far to trust it. When the fit fails from the previous motion, it is tried again
+ * from the scene's own view (a PTZ camera back on its preset after a move the flow could not
+ * follow).
  * - The state: a frame is analysed when the fit is trusted (points and inliers), the camera moves
  *   slower than max_speed (corners over the last half second: a shake goes back and forth, a PTZ
  *   move does not) and at least min_overlap of the view is in the frame; below `deadband` px the
  *   frame is left as it came (a fixed camera's pictures are not resampled). After a pause,
  *   analysis resumes once all this has held for `settle` seconds.
+ *
+ * Resampling (vg_warp_affine): rows cut into segments short enough that the motion's rotation
+ * and zoom move their ends by 0.05 px at most from a plain shift, each sampled as that shift (a
+ * loop the compiler vectorises); per pixel where that would take segments under 16 pixels, and
+ * for a homography (vg_warp_perspective).
  *
  * Cost: one read of the frame (the reduction), two warps and one flow at the reduced size, a few
  * hundred points: bench/egomotion measures it against the motion stage.
@@ -55,7 +63,7 @@
         .name = n, .type = VG_OPT_DOUBLE, .offset = OFF(f), .def.d = dv, .min = lo, .max = hi,     \
         .unit = u, .help = h                                                                       \
     }
-static const char *const mode_names[] = {"fixed", "moving", NULL};
+static const char *const mode_names[] = {"fixed", "moving", "drone", NULL};
 
 static const vg_option_t ego_options[] = {
     {.name = "mode",
@@ -63,9 +71,11 @@ static const vg_option_t ego_options[] = {
      .offset = OFF(mode),
      .def.i = VG_CAMERA_FIXED,
      .choices = mode_names,
-     .help = "fixed (the picture is analysed as it comes) or moving (a shaking mast, a "
-             "pan-tilt-zoom camera: its motion is measured, the picture carried back into the "
-             "scene's view, analysis held while it moves too fast or looks elsewhere)"},
+     .help = "fixed (the picture is analysed as it comes), moving (a shaking mast, a "
+             "pan-tilt-zoom camera: its motion is measured as a shift, rotation and zoom, the "
+             "picture carried back into the scene's view, analysis held while it moves too fast "
+             "or looks elsewhere) or drone (the same with the perspective of a camera looking at "
+             "the ground: a homography)"},
     D("deadband", deadband, 0.3, 0, 10, "px",
       "a view displaced by less than this is analysed as it came, not resampled"),
     D("min_inliers", min_inliers, 0.5, 0.1, 1, NULL,
@@ -103,15 +113,16 @@ struct vg_ego {
     float *ref;                        /* the reference, rw x rh */
     uint8_t *ref8, *cur, *warped, *fg; /* rw x rh each */
     uint8_t *valid;
-    float *pts; /* measured points: x, y (reference), u, v (frame), reduced pixels */
-    int *idx;   /* inliers' indices, as many */
+    uint16_t *col; /* a row of column sums, the frame's width (the reduction) */
+    float *pts;    /* measured points: x, y (reference), u, v (frame), reduced pixels */
+    int *idx;      /* inliers' indices, as many */
     int started, has_fg, paused;
-    double mr[6];  /* the last trusted motion, reduced pixels */
+    double mr[9];  /* the last trusted motion, reduced pixels (3 x 3, row by row) */
     double t_prev; /* the last frame's time */
     double calm_since;
     vg_ego_result_t last;
     struct {
-        double t, m[6];
+        double t, m[9];
     } hist[HIST];
     int nhist, hpos;
     vg_flow_t *flow;
@@ -135,6 +146,7 @@ void vg_ego_free(vg_ego_t **pe)
     vg_free(e->valid);
     vg_free(e->pts);
     vg_free(e->idx);
+    vg_free(e->col);
     vg_free(e);
     *pe = NULL;
 }
@@ -159,7 +171,8 @@ int vg_ego_new(vg_ego_t **out, const vg_ego_params_t *p, int w, int h)
         !(e->cur = vg_malloc(n)) || !(e->warped = vg_malloc(n)) || !(e->fg = vg_calloc(n, 1)) ||
         !(e->valid = vg_malloc(n)) ||
         !(e->pts = vg_malloc((n / (STRIDE * STRIDE) + 4) * 4 * sizeof(float))) ||
-        !(e->idx = vg_malloc((n / (STRIDE * STRIDE) + 4) * sizeof(int)))) {
+        !(e->idx = vg_malloc((n / (STRIDE * STRIDE) + 4) * sizeof(int))) ||
+        !(e->col = vg_malloc((size_t)w * sizeof(uint16_t)))) {
         vg_ego_free(&e);
         return VG_ENOMEM;
     }
@@ -181,13 +194,44 @@ void vg_ego_scale(double o[6], const double m[6], double s)
     o[5] = (m[3] * c + m[4] * c + m[5] - c) / s;
 }
 
-/* The inverse of vg_ego_scale: a reduced picture's motion on the full-size one. */
-static void unscale(double o[6], const double m[6], double s)
+static void mul3(double o[9], const double a[9], const double b[9])
 {
+    double r[9];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            r[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
+    memcpy(o, r, sizeof(r));
+}
+
+void vg_ego_scale_h(double o[9], const double h[9], double s)
+{
+    /* S takes a reduced pixel to its full-size centre: x -> s x + c; the reduced motion is
+     * S^-1 H S */
     double c = (s - 1) / 2;
-    o[0] = m[0], o[1] = m[1], o[3] = m[3], o[4] = m[4];
-    o[2] = s * m[2] + c - (m[0] * c + m[1] * c);
-    o[5] = s * m[5] + c - (m[3] * c + m[4] * c);
+    const double S[9] = {s, 0, c, 0, s, c, 0, 0, 1},
+                 Si[9] = {1 / s, 0, -c / s, 0, 1 / s, -c / s, 0, 0, 1};
+    mul3(o, Si, h);
+    mul3(o, o, S);
+    if (o[8] != 0 && o[8] != 1)
+        for (int k = 0; k < 9; k++) o[k] /= o[8];
+}
+
+/* The inverse of vg_ego_scale_h: a reduced picture's motion on the full-size one. */
+static void unscale(double o[9], const double h[9], double s)
+{
+    vg_ego_scale_h(o, h, 1 / s);
+}
+
+static inline void apply(const double h[9], double x, double y, double *u, double *v)
+{
+    double w = h[6] * x + h[7] * y + h[8];
+    *u = (h[0] * x + h[1] * y + h[2]) / w;
+    *v = (h[3] * x + h[4] * y + h[5]) / w;
+}
+
+static int is_affine(const double h[9])
+{
+    return h[6] == 0 && h[7] == 0 && h[8] == 1;
 }
 
 double vg_ego_offset(const double m[6], int w, int h)
@@ -203,16 +247,23 @@ double vg_ego_offset(const double m[6], int w, int h)
 }
 
 /* The largest distance between where two motions put the view's corners. */
-static double corner_distance(const double a[6], const double b[6], int w, int h)
+static double corner_distance(const double a[9], const double b[9], int w, int h)
 {
     double best = 0, cx[4] = {0, w - 1.0, 0, w - 1.0}, cy[4] = {0, 0, h - 1.0, h - 1.0};
     for (int k = 0; k < 4; k++) {
-        double dx = (a[0] - b[0]) * cx[k] + (a[1] - b[1]) * cy[k] + a[2] - b[2];
-        double dy = (a[3] - b[3]) * cx[k] + (a[4] - b[4]) * cy[k] + a[5] - b[5];
-        double d = sqrt(dx * dx + dy * dy);
+        double ua, va, ub, vb;
+        apply(a, cx[k], cy[k], &ua, &va);
+        apply(b, cx[k], cy[k], &ub, &vb);
+        double d = sqrt((ua - ub) * (ua - ub) + (va - vb) * (va - vb));
         if (d > best) best = d;
     }
     return best;
+}
+
+double vg_ego_offset_h(const double h[9], int w, int hh)
+{
+    static const double id[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    return corner_distance(h, id, w, hh);
 }
 
 /* The range [*a, *b) of x (0 <= x < n) where lo <= f0 + x d <= hi, in the fixed point the warp
@@ -238,6 +289,40 @@ static void inside(int64_t f0, int64_t d, int64_t lo, int64_t hi, int n, int *a,
     if (xb < *b) *b = xb;
 }
 
+/* Pixels [xa, xb) of a row, each sampled at its own position (fx, fy stepping by dxx, dyx). */
+static void warp_run(uint8_t *o, const vg_image_t *src, int bpp, int xa, int xb, int64_t fx,
+                     int64_t fy, int64_t dxx, int64_t dyx)
+{
+    const ptrdiff_t ss = src->stride;
+    for (int x = xa; x < xb; x++, fx += dxx, fy += dyx) {
+        int x0 = (int)(fx >> 16), y0 = (int)(fy >> 16);
+        unsigned wx = (unsigned)(fx >> 8) & 255, wy = (unsigned)(fy >> 8) & 255;
+        const uint8_t *r0 = src->data + y0 * ss + x0 * bpp;
+        /* at the last column or row the weight is 0: read the pixel itself */
+        int dx1 = x0 + 1 < src->w ? bpp : 0, dy1 = y0 + 1 < src->h ? (int)ss : 0;
+        for (int c = 0; c < bpp; c++) {
+            unsigned a = r0[c] * (256 - wx) + r0[c + dx1] * wx;
+            unsigned b = r0[c + dy1] * (256 - wx) + r0[c + dy1 + dx1] * wx;
+            o[x * bpp + c] = (uint8_t)((a * (256 - wy) + b * wy + 32768) >> 16);
+        }
+    }
+}
+
+/* @nb bytes from rows @r0, @r1 shifted by the same fraction (wx, wy in 1/256): a loop the
+ * compiler vectorises. */
+static void shift_run(uint8_t *restrict q, const uint8_t *restrict r0, const uint8_t *restrict r1,
+                      int nb, int bpp, uint32_t wx, uint32_t wy)
+{
+    const uint32_t ax = 256 - wx, ay = 256 - wy;
+    for (int i = 0; i < nb; i++) {
+        uint32_t a = r0[i] * ax + r0[i + bpp] * wx, b = r1[i] * ax + r1[i + bpp] * wx;
+        q[i] = (uint8_t)((a * ay + b * wy + 32768) >> 16);
+    }
+}
+
+/* The largest error a shifted segment may make, in 1/65536 px: 0.05 px at its ends. */
+#define SEG_ERR 3277
+
 int64_t vg_warp_affine(vg_image_t *dst, const vg_image_t *src, const double m[6])
 {
     int bpp = vg_pix_fmt_bpp(src->fmt);
@@ -247,6 +332,15 @@ int64_t vg_warp_affine(vg_image_t *dst, const vg_image_t *src, const double m[6]
     const int64_t maxx = (int64_t)(src->w - 1) << 16, maxy = (int64_t)(src->h - 1) << 16;
     const int64_t dxx = llround(m[0] * 65536), dyx = llround(m[3] * 65536);
     const ptrdiff_t ss = src->stride;
+    /* Along a row the source moves by (dxx, dyx) a pixel: one pixel exactly, plus a drift.
+     * Cut the row into segments short enough that the drift stays within SEG_ERR of the
+     * segment's middle, and sample each as a plain shift (a camera's shake is a shift with a
+     * rotation and zoom of a few thousandths at most: segments of hundreds of pixels); a
+     * segment whose source reaches the picture's edge, or a drift too fast for segments of 16
+     * pixels (a real zoom or rotation), is sampled pixel by pixel. */
+    int64_t drift = llabs(dxx - 65536) > llabs(dyx) ? llabs(dxx - 65536) : llabs(dyx);
+    int seg = drift ? (int)((2 * SEG_ERR) / drift) : dst->w;
+    if (seg > dst->w) seg = dst->w;
     int64_t written = 0;
     for (int y = 0; y < dst->h; y++) {
         uint8_t *o = vg_image_row(dst, y);
@@ -257,53 +351,53 @@ int64_t vg_warp_affine(vg_image_t *dst, const vg_image_t *src, const double m[6]
         inside(fy0, dyx, 0, maxy, dst->w, &xa, &xb);
         if (xa >= xb) continue;
         written += xb - xa;
-        int64_t fx = fx0 + xa * dxx, fy = fy0 + xa * dyx;
-        if (dxx == 65536 && dyx == 0) {
-            /* a shift along the row: the same weights for the whole row, a loop the compiler
-             * vectorises; the last pixel, whose right neighbour may be past the edge, below */
-            int x0 = (int)(fx >> 16), y0 = (int)(fy >> 16);
-            unsigned wx = (unsigned)(fx >> 8) & 255, wy = (unsigned)(fy >> 8) & 255;
-            const uint8_t *restrict r0 = src->data + y0 * ss + x0 * bpp;
-            const uint8_t *restrict r1 = y0 + 1 < src->h ? r0 + ss : r0;
-            int last = xb - 1;
-            if (x0 + (last - xa) + 1 < src->w) last = xb; /* every right neighbour exists */
-            const int nb = (last - xa) * bpp;
-            uint8_t *restrict q = o + xa * bpp;
-            const uint32_t ax = 256 - wx, ay = 256 - wy;
-            for (int i = 0; i < nb; i++) {
-                uint32_t a = r0[i] * ax + r0[i + bpp] * wx, b = r1[i] * ax + r1[i + bpp] * wx;
-                q[i] = (uint8_t)((a * ay + b * wy + 32768) >> 16);
-            }
-            if (last < xb) /* the one pixel on the source's last column: wx is 0 there */
-                for (int c = 0; c < bpp; c++)
-                    q[nb + c] =
-                        (uint8_t)((r0[nb + c] * 256 * ay + r1[nb + c] * 256 * wy + 32768) >> 16);
+        if (seg < 16) {
+            warp_run(o, src, bpp, xa, xb, fx0 + xa * dxx, fy0 + xa * dyx, dxx, dyx);
             continue;
         }
-        if (bpp == 1) {
-            for (int x = xa; x < xb; x++, fx += dxx, fy += dyx) {
-                int x0 = (int)(fx >> 16), y0 = (int)(fy >> 16);
-                unsigned wx = (unsigned)(fx >> 8) & 255, wy = (unsigned)(fy >> 8) & 255;
-                const uint8_t *r0 = src->data + y0 * ss + x0;
-                /* at the last column or row the weight is 0: read the pixel itself */
-                int dx1 = x0 + 1 < src->w, dy1 = y0 + 1 < src->h ? (int)ss : 0;
-                unsigned a = r0[0] * (256 - wx) + r0[dx1] * wx;
-                unsigned b = r0[dy1] * (256 - wx) + r0[dy1 + dx1] * wx;
-                o[x] = (uint8_t)((a * (256 - wy) + b * wy + 32768) >> 16);
+        for (int xs = xa; xs < xb; xs += seg) {
+            int xe = xs + seg < xb ? xs + seg : xb, xc = (xs + xe - 1) / 2;
+            int64_t fxc = fx0 + xc * dxx, fyc = fy0 + xc * dyx;
+            int x0 = (int)(fxc >> 16) - (xc - xs), y0 = (int)(fyc >> 16);
+            if (x0 < 0 || x0 + (xe - xs) > src->w - 1 || y0 < 0 || y0 + 1 > src->h - 1) {
+                warp_run(o, src, bpp, xs, xe, fx0 + xs * dxx, fy0 + xs * dyx, dxx, dyx);
+                continue;
             }
-        } else {
-            for (int x = xa; x < xb; x++, fx += dxx, fy += dyx) {
-                int x0 = (int)(fx >> 16), y0 = (int)(fy >> 16);
-                unsigned wx = (unsigned)(fx >> 8) & 255, wy = (unsigned)(fy >> 8) & 255;
-                const uint8_t *r0 = src->data + y0 * ss + x0 * 3;
-                int dx1 = x0 + 1 < src->w ? 3 : 0, dy1 = y0 + 1 < src->h ? (int)ss : 0;
-                uint8_t *q = o + x * 3;
-                for (int c = 0; c < 3; c++) {
-                    unsigned a = r0[c] * (256 - wx) + r0[c + dx1] * wx;
-                    unsigned b = r0[c + dy1] * (256 - wx) + r0[c + dy1 + dx1] * wx;
-                    q[c] = (uint8_t)((a * (256 - wy) + b * wy + 32768) >> 16);
-                }
+            const uint8_t *r0 = src->data + y0 * ss + x0 * bpp;
+            shift_run(o + xs * bpp, r0, r0 + ss, (xe - xs) * bpp, bpp, (uint32_t)(fxc >> 8) & 255,
+                      (uint32_t)(fyc >> 8) & 255);
+        }
+    }
+    return written;
+}
+
+int64_t vg_warp_perspective(vg_image_t *dst, const vg_image_t *src, const double h[9])
+{
+    int bpp = vg_pix_fmt_bpp(src->fmt);
+    if (dst->fmt != src->fmt || (bpp != 1 && bpp != 3) || src->w < 2 || src->h < 2)
+        return VG_EINVAL;
+    if (is_affine(h)) return vg_warp_affine(dst, src, h);
+    const double mx = src->w - 1, my = src->h - 1;
+    const ptrdiff_t ss = src->stride;
+    int64_t written = 0;
+    for (int y = 0; y < dst->h; y++) {
+        uint8_t *o = vg_image_row(dst, y);
+        double nx = h[1] * y + h[2], ny = h[4] * y + h[5], nw = h[7] * y + h[8];
+        for (int x = 0; x < dst->w; x++, nx += h[0], ny += h[3], nw += h[6]) {
+            if (nw <= 0) continue;
+            double sx = nx / nw, sy = ny / nw;
+            if (!(sx >= 0 && sy >= 0 && sx <= mx && sy <= my)) continue;
+            int64_t fx = (int64_t)(sx * 65536 + 0.5), fy = (int64_t)(sy * 65536 + 0.5);
+            int x0 = (int)(fx >> 16), y0 = (int)(fy >> 16);
+            unsigned wx = (unsigned)(fx >> 8) & 255, wy = (unsigned)(fy >> 8) & 255;
+            const uint8_t *r0 = src->data + y0 * ss + x0 * bpp;
+            int dx1 = x0 + 1 < src->w ? bpp : 0, dy1 = y0 + 1 < src->h ? (int)ss : 0;
+            for (int c = 0; c < bpp; c++) {
+                unsigned a = r0[c] * (256 - wx) + r0[c + dx1] * wx;
+                unsigned b = r0[c + dy1] * (256 - wx) + r0[c + dy1 + dx1] * wx;
+                o[x * bpp + c] = (uint8_t)((a * (256 - wy) + b * wy + 32768) >> 16);
             }
+            written++;
         }
     }
     return written;
@@ -318,33 +412,45 @@ static void reduce(vg_ego_t *e, const vg_image_t *g)
             memcpy(e->cur + (size_t)y * e->rw, vg_image_row(g, y), (size_t)e->rw);
         return;
     }
-    uint32_t acc[MAX_RED_W * 2 + 2];
+    /* the s rows summed down (a loop the compiler vectorises), then s columns across */
+    uint16_t *restrict col = e->col;
+    const int n = e->rw * s;
     for (int y = 0; y < e->rh; y++) {
-        memset(acc, 0, (size_t)e->rw * sizeof(*acc));
+        memset(col, 0, (size_t)n * sizeof(*col));
         for (int k = 0; k < s; k++) {
-            const uint8_t *r = vg_image_row(g, y * s + k);
-            for (int x = 0; x < e->rw; x++) {
-                const uint8_t *q = r + x * s;
-                uint32_t sum = 0;
-                for (int j = 0; j < s; j++) sum += q[j];
-                acc[x] += sum;
-            }
+            const uint8_t *restrict r = vg_image_row(g, y * s + k);
+            for (int x = 0; x < n; x++) col[x] = (uint16_t)(col[x] + r[x]);
         }
         uint8_t *o = e->cur + (size_t)y * e->rw;
-        for (int x = 0; x < e->rw; x++) o[x] = (uint8_t)((acc[x] + area / 2) / area);
+        for (int x = 0; x < e->rw; x++) {
+            uint32_t sum = 0;
+            for (int j = 0; j < s; j++) sum += col[x * s + j];
+            o[x] = (uint8_t)((sum + area / 2) / area);
+        }
     }
 }
 
 /* e->cur carried into the reference's view by @m (reduced pixels) into e->warped; e->valid
  * marks the pixels inside the frame. Returns the share of them. Outside: the reference's own
  * value (so that the flow sees no edge there). */
-static double warp_reduced(vg_ego_t *e, const double m[6])
+static double warp_reduced(vg_ego_t *e, const double m[9])
 {
     vg_image_t src = {e->rw, e->rh, e->rw, VG_PIX_GRAY8, e->cur};
     vg_image_t dst = {e->rw, e->rh, e->rw, VG_PIX_GRAY8, e->warped};
     size_t n = (size_t)e->rw * e->rh;
     memcpy(e->warped, e->ref8, n);
     memset(e->valid, 0, n);
+    if (!is_affine(m)) {
+        int64_t in = vg_warp_perspective(&dst, &src, m);
+        const double mx = e->rw - 1, my = e->rh - 1;
+        for (int y = 0; y < e->rh; y++)
+            for (int x = 0; x < e->rw; x++) {
+                double u, v;
+                apply(m, x, y, &u, &v);
+                e->valid[(size_t)y * e->rw + x] = u >= 0 && v >= 0 && u <= mx && v <= my;
+            }
+        return in < 0 ? 0 : (double)in / (double)n;
+    }
     int64_t in = vg_warp_affine(&dst, &src, m);
     /* the same ranges as the warp's, for the mask */
     const int64_t maxx = (int64_t)(e->rw - 1) << 16, maxy = (int64_t)(e->rh - 1) << 16;
@@ -361,7 +467,7 @@ static double warp_reduced(vg_ego_t *e, const double m[6])
 }
 
 /* Similarity by weighted least squares over points @idx (n of them): (x, y) -> (u, v). */
-static int fit_similarity(const float *pts, const int *idx, int n, double m[6])
+static int fit_similarity(const float *pts, const int *idx, int n, double m[9])
 {
     double sx = 0, sy = 0, su = 0, sv = 0;
     if (n < 2) return 0;
@@ -382,14 +488,75 @@ static int fit_similarity(const float *pts, const int *idx, int n, double m[6])
     double a = num_a / den, b = num_b / den;
     m[0] = a, m[1] = -b, m[2] = su - a * sx + b * sy;
     m[3] = b, m[4] = a, m[5] = sv - b * sx - a * sy;
+    m[6] = m[7] = 0, m[8] = 1;
     return 1;
 }
 
-static inline double residual2(const float *p, const double m[6])
+/* Solve the n x n system A x = b (A row by row, destroyed) by Gaussian elimination with partial
+ * pivoting. 0 when singular. */
+static int solve(double *A, double *b, int n)
 {
-    double du = m[0] * p[0] + m[1] * p[1] + m[2] - p[2];
-    double dv = m[3] * p[0] + m[4] * p[1] + m[5] - p[3];
-    return du * du + dv * dv;
+    for (int c = 0; c < n; c++) {
+        int piv = c;
+        for (int r = c + 1; r < n; r++)
+            if (fabs(A[r * n + c]) > fabs(A[piv * n + c])) piv = r;
+        if (fabs(A[piv * n + c]) < 1e-12) return 0;
+        if (piv != c) {
+            for (int k = 0; k < n; k++) {
+                double t = A[c * n + k];
+                A[c * n + k] = A[piv * n + k], A[piv * n + k] = t;
+            }
+            double t = b[c];
+            b[c] = b[piv], b[piv] = t;
+        }
+        for (int r = c + 1; r < n; r++) {
+            double f = A[r * n + c] / A[c * n + c];
+            for (int k = c; k < n; k++) A[r * n + k] -= f * A[c * n + k];
+            b[r] -= f * b[c];
+        }
+    }
+    for (int c = n - 1; c >= 0; c--) {
+        double v = b[c];
+        for (int k = c + 1; k < n; k++) v -= A[c * n + k] * b[k];
+        b[c] = v / A[c * n + c];
+    }
+    return 1;
+}
+
+/* Homography by least squares over points @idx (n >= 4), h[8] = 1, on coordinates centred on
+ * @cx, @cy and scaled by @k (conditioning): the 8 x 8 normal equations. */
+static int fit_homography(const float *pts, const int *idx, int n, double cx, double cy, double k,
+                          double h[9])
+{
+    double A[64] = {0}, b[8] = {0};
+    if (n < 4) return 0;
+    for (int i = 0; i < n; i++) {
+        const float *p = pts + 4 * idx[i];
+        double x = (p[0] - cx) * k, y = (p[1] - cy) * k, u = (p[2] - cx) * k, v = (p[3] - cy) * k;
+        const double r1[8] = {x, y, 1, 0, 0, 0, -x * u, -y * u};
+        const double r2[8] = {0, 0, 0, x, y, 1, -x * v, -y * v};
+        for (int a = 0; a < 8; a++) {
+            for (int c = 0; c < 8; c++) A[a * 8 + c] += r1[a] * r1[c] + r2[a] * r2[c];
+            b[a] += r1[a] * u + r2[a] * v;
+        }
+    }
+    if (!solve(A, b, 8)) return 0;
+    double hn[9] = {b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], 1};
+    /* back to pixels: T^-1 Hn T, T = [k 0 -k cx; 0 k -k cy; 0 0 1] */
+    const double T[9] = {k, 0, -k * cx, 0, k, -k * cy, 0, 0, 1};
+    const double Ti[9] = {1 / k, 0, cx, 0, 1 / k, cy, 0, 0, 1};
+    mul3(h, Ti, hn);
+    mul3(h, h, T);
+    if (h[8] == 0) return 0;
+    for (int j = 0; j < 9; j++) h[j] /= h[8];
+    return 1;
+}
+
+static inline double residual2(const float *p, const double m[9])
+{
+    double u, v;
+    apply(m, p[0], p[1], &u, &v);
+    return (u - p[2]) * (u - p[2]) + (v - p[3]) * (v - p[3]);
 }
 
 static uint32_t xorshift(uint32_t *s)
@@ -401,31 +568,44 @@ static uint32_t xorshift(uint32_t *s)
 
 /* Robust similarity over e->pts (n points): RANSAC then least squares on the inliers, twice.
  * Returns the number of inliers (0: no fit) and the motion in @m. */
-static int robust_fit(vg_ego_t *e, int n, double m[6], int *idx)
+static int fit_model(const vg_ego_t *e, const int *idx, int n, double m[9])
+{
+    if (e->p.mode == VG_CAMERA_DRONE)
+        return fit_homography(e->pts, idx, n, e->rw / 2.0, e->rh / 2.0, 2.0 / (e->rw + e->rh), m);
+    return fit_similarity(e->pts, idx, n, m);
+}
+
+static int robust_fit(vg_ego_t *e, int n, double m[9], int *idx)
 {
     const double thr2 = INLIER_PX * INLIER_PX;
+    const int ns = e->p.mode == VG_CAMERA_DRONE ? 4 : 2; /* a minimal sample */
     uint32_t seed = 0x9e3779b9u;
     int best = 0;
-    double bm[6];
+    double bm[9];
     if (n < MIN_POINTS) return 0;
-    for (int it = 0; it < RANSAC_IT; it++) {
-        int i = (int)(xorshift(&seed) % (uint32_t)n), j = (int)(xorshift(&seed) % (uint32_t)n);
-        const float *a = e->pts + 4 * i, *b = e->pts + 4 * j;
-        double dx = a[0] - b[0], dy = a[1] - b[1];
-        if (dx * dx + dy * dy < 100) continue; /* too close to tell rotation from noise */
-        int pair[2] = {i, j};
-        double cm[6];
-        if (!fit_similarity(e->pts, pair, 2, cm)) continue;
+    for (int it = 0; it < RANSAC_IT * (ns == 4 ? 2 : 1); it++) {
+        int sample[4], ok = 1;
+        for (int q = 0; q < ns; q++) sample[q] = (int)(xorshift(&seed) % (uint32_t)n);
+        /* points too close tell rotation (and perspective) from noise badly */
+        for (int q = 0; q < ns && ok; q++)
+            for (int r = q + 1; r < ns && ok; r++) {
+                const float *a = e->pts + 4 * sample[q], *b = e->pts + 4 * sample[r];
+                double dx = a[0] - b[0], dy = a[1] - b[1];
+                ok = dx * dx + dy * dy >= 100;
+            }
+        if (!ok) continue;
+        double cm[9];
+        if (!fit_model(e, sample, ns, cm)) continue;
         int c = 0;
         for (int k = 0; k < n; k++) c += residual2(e->pts + 4 * k, cm) < thr2;
         if (c > best) best = c, memcpy(bm, cm, sizeof(bm));
     }
-    if (best < 2) return 0;
+    if (best < ns) return 0;
     for (int pass = 0; pass < 2; pass++) {
         int c = 0;
         for (int k = 0; k < n; k++)
             if (residual2(e->pts + 4 * k, bm) < thr2) idx[c++] = k;
-        if (c < 2 || !fit_similarity(e->pts, idx, c, bm)) break;
+        if (c < ns || !fit_model(e, idx, c, bm)) break;
     }
     int c = 0;
     for (int k = 0; k < n; k++) c += residual2(e->pts + 4 * k, bm) < thr2;
@@ -435,7 +615,7 @@ static int robust_fit(vg_ego_t *e, int n, double m[6], int *idx)
 
 /* The textured points off the foreground, their flow from the reference to e->warped carried
  * through @m into the frame: e->pts. Returns their number. */
-static int measure(vg_ego_t *e, const double m[6], vg_pool_t *pool)
+static int measure(vg_ego_t *e, const double m[9], vg_pool_t *pool)
 {
     vg_image_t a = {e->rw, e->rh, e->rw, VG_PIX_GRAY8, e->ref8};
     vg_image_t b = {e->rw, e->rh, e->rw, VG_PIX_GRAY8, e->warped};
@@ -473,20 +653,21 @@ static int measure(vg_ego_t *e, const double m[6], vg_pool_t *pool)
             const float *u = g + 2 * ((size_t)j * gw + i);
             double px = x + u[0], py = y + u[1];
             float *p = e->pts + 4 * n++;
-            p[0] = (float)x, p[1] = (float)y;
-            p[2] = (float)(m[0] * px + m[1] * py + m[2]);
-            p[3] = (float)(m[3] * px + m[4] * py + m[5]);
+            double qu, qv;
+            apply(m, px, py, &qu, &qv);
+            p[0] = (float)x, p[1] = (float)y, p[2] = (float)qu, p[3] = (float)qv;
         }
     return n;
 }
 
-/* Follow the light: the reference moves towards the frame carried by @m, where it is valid. */
-static void update_reference(vg_ego_t *e, const double m[6], double dt)
+/* Follow the light: the reference moves towards the frame carried by the motion just fitted,
+ * where it is valid. */
+static void update_reference(vg_ego_t *e, double dt)
 {
+    /* e->warped and e->valid hold the frame carried by the motion just fitted */
     double alpha = 1 - exp(-dt / e->p.reference_time);
     if (!(alpha > 0)) return;
     if (alpha > 1) alpha = 1;
-    warp_reduced(e, m);
     size_t n = (size_t)e->rw * e->rh;
     for (size_t i = 0; i < n; i++) {
         if (!e->valid[i]) continue;
@@ -523,7 +704,7 @@ static void set_state(vg_ego_t *e, vg_view_state_t st, double t)
 int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result_t *r,
                     vg_pool_t *pool)
 {
-    static const double ident[6] = {1, 0, 0, 0, 1, 0};
+    static const double ident[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
     if (!grey || grey->fmt != VG_PIX_GRAY8 || grey->w != e->w || grey->h != e->h) return VG_EINVAL;
     reduce(e, grey);
     size_t n = (size_t)e->rw * e->rh;
@@ -535,13 +716,14 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
         set_state(e, VG_VIEW_STILL, t);
         e->started = 1;
         e->t_prev = t;
-        memcpy(e->last.m, ident, sizeof(ident));
+        memcpy(e->last.h, ident, sizeof(ident));
+        memcpy(e->last.m, ident, 6 * sizeof(double));
         e->hist[0].t = t, memcpy(e->hist[0].m, ident, sizeof(ident));
         e->nhist = 1, e->hpos = 1;
         *r = e->last;
         return 0;
     }
-    double m[6], mr[6];
+    double m[9], mr[9];
     int pts = 0, in = 0, fit = 0;
     double overlap = 0;
     /* from the last trusted motion, then (a pause) from the scene's own view */
@@ -557,13 +739,6 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
     double dt = t - e->t_prev;
     e->t_prev = t;
     if (fit) {
-        /* a rotation or zoom that moves no corner by 0.05 px is below what is measured: a shift
-         * is resampled many times faster (vg_warp_affine's shift path) */
-        if ((fabs(mr[0] - 1) + fabs(mr[1])) * (e->rw + e->rh) * e->s < 0.1) {
-            double cx = (e->rw - 1) / 2.0, cy = (e->rh - 1) / 2.0;
-            double mx = mr[0] * cx + mr[1] * cy + mr[2], my = mr[3] * cx + mr[4] * cy + mr[5];
-            mr[0] = mr[4] = 1, mr[1] = mr[3] = 0, mr[2] = mx - cx, mr[5] = my - cy;
-        }
         memcpy(e->mr, mr, sizeof(mr));
         /* the share of the view in the frame, for this motion */
         overlap = warp_reduced(e, mr);
@@ -584,12 +759,13 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
     if (e->nhist < HIST) e->nhist++;
 
     vg_ego_result_t *l = &e->last;
-    memcpy(l->m, m, sizeof(m));
+    memcpy(l->h, m, sizeof(m));
+    memcpy(l->m, m, 6 * sizeof(double)); /* the affine part: the motion itself unless drone */
     l->fit = fit;
     l->points = pts;
     l->inliers = pts ? (double)in / pts : 0;
     l->overlap = overlap;
-    l->offset = vg_ego_offset(m, e->w, e->h);
+    l->offset = vg_ego_offset_h(m, e->w, e->h);
     l->speed = speed;
     int calm = fit && speed <= e->p.max_speed * e->w && overlap >= e->p.min_overlap;
     if (!calm) {
@@ -603,7 +779,7 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
         } else {
             e->paused = 0;
             set_state(e, l->offset < e->p.deadband ? VG_VIEW_STILL : VG_VIEW_COMPENSATED, t);
-            if (dt > 0) update_reference(e, e->mr, dt);
+            if (dt > 0) update_reference(e, dt);
         }
     }
     *r = *l;

@@ -1196,6 +1196,9 @@ static void test_roles(void **state)
     assert_int_equal(get(&sup, "/api/cameras", &r), 200);
     assert_non_null(strstr(r.body, "\"name\":\"hall\",\"input\""));
     assert_non_null(strstr(strstr(r.body, "\"name\":\"hall\""), "\"restarts\":0"));
+    /* a fixed camera (camera_motion.mode fixed): its view as it comes, no frame held */
+    assert_non_null(strstr(strstr(r.body, "\"name\":\"hall\""), "\"view\":\"fixed\""));
+    assert_non_null(strstr(strstr(r.body, "\"name\":\"hall\""), "\"held_frames\":0"));
     resp_free(&r);
     assert_int_equal(get(&sup, "/api/options", &r), 200);
     assert_non_null(strstr(r.body, "\"group\":\"abandoned_object\""));

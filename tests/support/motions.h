@@ -11,11 +11,24 @@
 
 /** The motions by name: still, shake (±5 px at 2 Hz), pan (a slow pan of 20 px/s back and forth
  * over ±40 px), zoom (in to 1.08 and out again every 6 s), drift (a drone's drift: ±12 px and ±8
- * px over 9 s and 7 s with a rotation of ±2° over 11 s), ptz (the tour of mo_ptz_*). NULL-ended. */
+ * px over 9 s and 7 s with a rotation of ±2° over 11 s). NULL-ended. mo_motion also knows fast (a
+ * pan of 200 px/s back and forth over ±80 px: a fast drone, a PTZ move). */
 extern const char *const mo_names[];
 
 /** The motion @name at time @t for a @w x @h view into @m. 0, or -1 for an unknown name. */
 int mo_motion(const char *name, double t, int w, int h, double m[6]);
+
+/** The same as a 3 x 3 homography (row by row), with one more: tilt (a drone's camera pitching
+ * and rolling, a perspective change of up to 5 % at the edges, while drifting ±10 and ±6 px). */
+int mo_motion_h(const char *name, double t, int w, int h, double H[9]);
+/** @o = @a @b (3 x 3); the inverse of a homography (normalised); the mean error as mo_error;
+ * mo_resample through a homography. */
+void mo_mul3(const double a[9], const double b[9], double o[9]);
+void mo_invert_h(const double a[9], double o[9]);
+double mo_error_h(const double a[9], const double b[9], int w, int h);
+struct vg_image;
+void mo_resample_h(uint8_t *dst, int ow, int oh, int bpp, const struct vg_image *src,
+                   const double H[9]);
 
 /** The inverse of the similarity (or affine map) @m. */
 void mo_invert(const double m[6], double inv[6]);

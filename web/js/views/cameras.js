@@ -15,6 +15,12 @@ function fillState(card, c) {
   st.append(el('span', { class: 'status-' + c.status }, c.status), ' · ');
   /* a cluster: the analysis node that runs it (docs/scale.md) */
   if (c.node) st.append(el('span', { class: 'cam-node' }, `${t('node')} ${c.node}`), ' · ');
+  /* a camera that moves (camera_motion, docs/motion.md): held while it moves or looks away */
+  if (c.view === 'moving' || c.view === 'off view')
+    st.append(
+      el('span', { class: 'status-moving' }, t(c.view === 'moving' ? 'view_moving' : 'view_off')),
+      ' · ',
+    );
   st.append(c.message);
   card.querySelector('.muted').textContent =
     `${Number(c.fps).toFixed(1)} ${t('fps')} · ${c.frames} ${t('frames')} · ` +
