@@ -222,8 +222,14 @@ static void render(vg_server_t *s, out_t *o)
         {"vigie_camera_memory_bytes", "gauge", "Memory its running pipeline is expected to take."},
         {"vigie_camera_clip_ring_bytes", "gauge",
          "Memory its ring of pixelated pictures for event clips holds now."},
+        {"vigie_camera_held_frames_total", "counter",
+         "Frames not analysed because the camera moved too fast or looked away from its "
+         "scene's view (camera_motion)."},
+        {"vigie_camera_held", "gauge",
+         "1 while the camera moves or looks away from its scene's view: not analysed "
+         "(camera_motion)."},
     };
-    for (int k = 0; k < 7; k++) {
+    for (int k = 0; k < 9; k++) {
         head(o, cam[k].name, cam[k].type, cam[k].help);
         for (int i = 0; i < s->nb_cams; i++) {
             vg_cam_t *c = &s->cams[i];
@@ -236,7 +242,9 @@ static void render(vg_server_t *s, out_t *o)
                 : k == 3 ? (double)c->restarts
                 : k == 4 ? c->fps
                 : k == 5 ? c->mem_mb * 1048576.0
-                         : (double)atomic_load(&c->clip_bytes);
+                : k == 6 ? (double)atomic_load(&c->clip_bytes)
+                : k == 7 ? (double)c->view_held
+                         : (double)(c->view == VG_VIEW_MOVING || c->view == VG_VIEW_OFF);
             pthread_mutex_unlock(&c->lock);
             put(o, "%s{camera=\"%s\"} %.17g\n", cam[k].name, c->cfg->name, v);
         }

@@ -2139,6 +2139,9 @@ static void test_metrics(void **state)
     assert_non_null(strstr(r.body, "vigie_stage_seconds_bucket{camera=\"hall\",stage=\"motion\","
                                    "le=\"+Inf\"}"));
     assert_non_null(strstr(r.body, "vigie_camera_queue{camera=\"hall\"}"));
+    /* a fixed camera is never held (camera_motion) */
+    assert_non_null(strstr(r.body, "vigie_camera_held_frames_total{camera=\"hall\"} 0\n"));
+    assert_non_null(strstr(r.body, "vigie_camera_held{camera=\"hall\"} 0\n"));
     assert_non_null(strstr(r.body, "vigie_detector_wait_seconds_bucket{le=\"0.01\"}"));
     fprintf(stderr, "metrics: hall decoded %.0f frames, motion ran on %.0f\n", decoded, motion);
     resp_free(&r);
