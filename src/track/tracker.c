@@ -14,7 +14,8 @@
  *   match. Overlap always beats distance.
  * - Life: a new object starts a tentative track; tracker.confirm_hits matches confirm it. An
  *   unmatched confirmed track coasts on its prediction (VG_TRACK_LOST) and dies after
- *   tracker.max_lost seconds unseen; a tentative one after tracker.max_tentative. A lost track
+ *   tracker.max_lost seconds unseen; a tentative one after tracker.max_tentative (all of them at
+ *   once after a gap in the pictures longer than max_lost: none is matched across it). A lost track
  *   whose prediction lies inside another matched track's box is recorded as merged into it.
  * - Ownership: a new object born next to a confirmed, larger track (within
  *   tracker.owner_distance of its height) records that track as its owner — the person who put
@@ -226,6 +227,17 @@ int vg_tracker_update(vg_tracker_t *tr, const vg_objects_t *objs, double t)
     tr->started = 1;
     tr->t_last = t;
     tr->nended = 0;
+    /* A gap in the pictures longer than max_lost (frames held while the camera moved, an input
+     * that came back): every track is older than that, and predicted over the gap its
+     * uncertainty would let it match anything anywhere (a stale track "crossing" a line to a
+     * newcomer). They end here, before any association. */
+    if (dt > p->max_lost) {
+        for (int i = 0; i < tr->n; i++)
+            if (tr->t[i].pub.state != VG_TRACK_TENTATIVE &&
+                (ret = push_ended(tr, tr->t[i].pub.id)) < 0)
+                return ret;
+        tr->n = 0;
+    }
 
     for (int i = 0; i < tr->n; i++) {
         for (int k = 0; k < 4; k++) kf_predict(&tr->t[i].kf[k], dt, p->process_noise);

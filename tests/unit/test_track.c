@@ -221,6 +221,43 @@ static void test_ids_never_reused_and_ended(void **state)
     vg_tracker_free(&tr);
 }
 
+/* A gap in the pictures longer than tracker.max_lost (frames held while a camera moved): a
+ * confirmed track is not matched across it to an object elsewhere (predicted over the gap, its
+ * uncertainty would allow it); it ends, and the object after the gap is a new track. Fails on
+ * the tracker without the gap rule (the old id comes back 150 px away). */
+static void test_gap_ends_tracks(void **state)
+{
+    vg_tracker_t *tr;
+    vg_objects_t o;
+    (void)state;
+    assert_int_equal(vg_tracker_new(&tr, NULL), 0);
+    vg_objects_init(&o);
+    o.obj = calloc(1, sizeof(vg_object_t));
+    o.cap = 1;
+    o.n = 1;
+    int64_t first = 0;
+    for (int k = 0; k < 25; k++) { /* 1 s walking right at 25 px/s: confirmed */
+        o.obj[0] = (vg_object_t){.x = 100 + k, .y = 100, .w = 20, .h = 40, .area = 800};
+        assert_true(vg_tracker_update(tr, &o, k * 0.04) >= 0);
+    }
+    int n, ne;
+    const vg_track_t *tk = vg_tracker_tracks(tr, &n);
+    assert_int_equal(n, 1);
+    first = tk[0].id;
+    /* 15 s later (no frame between), an object where the walk would have taken it: 375 px on */
+    o.obj[0] = (vg_object_t){.x = 500, .y = 100, .w = 20, .h = 40, .area = 800};
+    assert_true(vg_tracker_update(tr, &o, 16.0) >= 0);
+    vg_tracker_ended(tr, &ne);
+    tk = vg_tracker_tracks(tr, &n);
+    assert_int_equal(ne, 1);
+    assert_int_equal(n, 1);
+    assert_true(tk[0].id != first);
+    free(o.obj);
+    o.obj = NULL;
+    vg_objects_close(&o);
+    vg_tracker_free(&tr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_occlusion_keeps_id),
         cmocka_unit_test(test_bag_records_owner),
         cmocka_unit_test(test_ids_never_reused_and_ended),
+        cmocka_unit_test(test_gap_ends_tracks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
