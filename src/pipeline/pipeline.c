@@ -12,6 +12,12 @@
  * Stopping: vg_pipeline_stop() sets an atomic flag and interrupts the source; both threads see
  * it and wind down; stages are flushed so open events get their end record.
  *
+ * A camera that moves (camera_motion.mode moving or drone; docs/motion.md): before the privacy
+ * masks, each frame's motion against the scene's view is measured (src/vision/egomotion.c) and
+ * the frame resampled into that view, so that every stage, the masks and the zones work in the
+ * scene's coordinates; while the camera moves too fast or looks elsewhere the frame is held (no
+ * stage runs) and the first frame analysed after is marked as a discontinuity.
+ *
  * Privacy masks are filled by scanline polygon rasterisation in analysis pixels (scene
  * coordinates are input pixels, scaled by the frame's analysis/input ratio), on the grey and the
  * colour images.
@@ -145,7 +151,7 @@ struct vg_pipeline {
     pthread_mutex_t times_lock;
     vg_hist_t decode;  /* ingest CPU per frame read (times_lock) */
     vg_queue_t *run_q; /* the running queue, for its depth (times_lock) */
-    /* the camera's own motion (camera_motion.mode moving) */
+    /* the camera's own motion (camera_motion.mode moving or drone) */
     vg_ego_params_t ego_p;
     vg_ego_t *ego;
     vg_frame_t *view_last;    /* the last frame given to the stages, in the scene's view */
