@@ -21,8 +21,10 @@
 extern "C" {
 #endif
 
-/** camera_motion.mode. Extended, never renumbered. */
-enum vg_camera_motion { VG_CAMERA_FIXED = 0, VG_CAMERA_MOVING, VG_CAMERA_DRONE };
+/** camera_motion.mode: fixed, moving (a similarity), drone (a homography), auto (a similarity
+ * until a homography explains the picture clearly better, then that). Extended, never renumbered.
+ */
+enum vg_camera_motion { VG_CAMERA_FIXED = 0, VG_CAMERA_MOVING, VG_CAMERA_DRONE, VG_CAMERA_AUTO };
 
 /** What the estimator made of a frame (vg_ego_result_t.state). Extended, never renumbered. */
 typedef enum vg_view_state {
@@ -65,6 +67,8 @@ typedef struct vg_ego_result {
      * is at ((h0 x + h1 y + h2) / w, (h3 x + h4 y + h5) / w), w = h6 x + h7 y + h8. With mode
      * drone only this says it all (m is its top rows). */
     double h[9];
+    /** 1 when the motion was fitted as a homography (mode drone, or auto having chosen it). */
+    int homography;
 } vg_ego_result_t;
 
 typedef struct vg_ego vg_ego_t;

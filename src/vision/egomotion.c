@@ -15,12 +15,13 @@
  *   foreground (people and vehicles move on their own), and inside the frame.
  * - A similarity (shift, rotation, zoom: 4 parameters; mode moving) or a homography (8
  *   parameters; mode drone: a camera looking at the ground, whose perspective changes as it
- *   pitches and rolls) is fitted robustly: RANSAC on minimal samples (2 points, 4 points; a fixed
- *   seed: the same frames give the same answer), then least squares on the inliers twice (the
- *   homography through its 8 x 8 normal equations on centred, scaled coordinates). The share of
- * inliers says how far to trust it. When the fit fails from the previous motion, it is tried again
- * from the scene's own view (a PTZ camera back on its preset after a move the flow could not
- * follow).
+ *   pitches and rolls; mode auto fits both and takes the homography for good once it explains
+ *   clearly more points for half a second) is fitted robustly: RANSAC on minimal samples (2 points,
+ * 4 points; a fixed seed: the same frames give the same answer), then least squares on the inliers
+ * twice (the homography through its 8 x 8 normal equations on centred, scaled coordinates). The
+ * share of inliers says how far to trust it. When the fit fails from the previous motion, it is
+ * tried again from the scene's own view (a PTZ camera back on its preset after a move the flow
+ * could not follow).
  * - The state: a frame is analysed when the fit is trusted (points and inliers), the camera moves
  *   slower than max_speed (corners over the last half second: a shake goes back and forth, a PTZ
  *   move does not) and at least min_overlap of the view is in the frame; below `deadband` px the
@@ -64,6 +65,13 @@
 #endif
 #define SPEED_SPAN 0.5 /* s over which speed is measured */
 #define HIST       64  /* frames of history kept for the speed */
+/* mode auto: the homography is chosen once it explains AUTO_GAIN times the similarity's inliers
+ * and AUTO_MORE more, on every frame for AUTO_TIME seconds; then kept (a drone stays a drone: a
+ * view whose tilt swings through level would otherwise fall back to the similarity each time and
+ * be misplaced for AUTO_TIME as the tilt grows again) */
+#define AUTO_GAIN 1.15
+#define AUTO_MORE 8
+#define AUTO_TIME 0.5
 
 #define OFF(x) offsetof(vg_ego_params_t, x)
 #define D(n, f, dv, lo, hi, u, h)                                                                  \
@@ -71,7 +79,7 @@
         .name = n, .type = VG_OPT_DOUBLE, .offset = OFF(f), .def.d = dv, .min = lo, .max = hi,     \
         .unit = u, .help = h                                                                       \
     }
-static const char *const mode_names[] = {"fixed", "moving", "drone", NULL};
+static const char *const mode_names[] = {"fixed", "moving", "drone", "auto", NULL};
 
 static const vg_option_t ego_options[] = {
     {.name = "mode",
@@ -82,8 +90,9 @@ static const vg_option_t ego_options[] = {
      .help = "fixed (the picture is analysed as it comes), moving (a shaking mast, a "
              "pan-tilt-zoom camera: its motion is measured as a shift, rotation and zoom, the "
              "picture carried back into the scene's view, analysis held while it moves too fast "
-             "or looks elsewhere) or drone (the same with the perspective of a camera looking at "
-             "the ground: a homography)"},
+             "or looks elsewhere), drone (the same with the perspective of a camera looking at "
+             "the ground: a homography) or auto (the same, the homography chosen when it "
+             "explains the picture clearly better: a drone detected)"},
     D("deadband", deadband, 0.3, 0, 10, "px",
       "a view displaced by less than this is analysed as it came, not resampled"),
     D("min_inliers", min_inliers, 0.5, 0.1, 1, NULL,
@@ -125,8 +134,10 @@ struct vg_ego {
     float *pts;    /* measured points: x, y (reference), u, v (frame), reduced pixels */
     int *idx;      /* inliers' indices, as many */
     int started, has_fg, paused;
-    double mr[9];  /* the last trusted motion, reduced pixels (3 x 3, row by row) */
-    double t_prev; /* the last frame's time */
+    int use_h;         /* the homography is the model (mode drone, or auto having chosen it) */
+    double vote_since; /* mode auto: since when every frame has voted against the model (-1) */
+    double mr[9];      /* the last trusted motion, reduced pixels (3 x 3, row by row) */
+    double t_prev;     /* the last frame's time */
     double calm_since;
     vg_ego_result_t last;
     struct {
@@ -189,6 +200,7 @@ int vg_ego_new(vg_ego_t **out, const vg_ego_params_t *p, int w, int h)
         return ret;
     }
     e->calm_since = -1;
+    e->vote_since = -1;
     *out = e;
     return 0;
 }
@@ -576,17 +588,17 @@ static uint32_t xorshift(uint32_t *s)
 
 /* Robust similarity over e->pts (n points): RANSAC then least squares on the inliers, twice.
  * Returns the number of inliers (0: no fit) and the motion in @m. */
-static int fit_model(const vg_ego_t *e, const int *idx, int n, double m[9])
+static int fit_model(const vg_ego_t *e, int homography, const int *idx, int n, double m[9])
 {
-    if (e->p.mode == VG_CAMERA_DRONE)
+    if (homography)
         return fit_homography(e->pts, idx, n, e->rw / 2.0, e->rh / 2.0, 2.0 / (e->rw + e->rh), m);
     return fit_similarity(e->pts, idx, n, m);
 }
 
-static int robust_fit(vg_ego_t *e, int n, double m[9], int *idx)
+static int robust_fit(vg_ego_t *e, int homography, int n, double m[9], int *idx)
 {
     const double thr2 = INLIER_PX * INLIER_PX;
-    const int ns = e->p.mode == VG_CAMERA_DRONE ? 4 : 2; /* a minimal sample */
+    const int ns = homography ? 4 : 2; /* a minimal sample */
     uint32_t seed = 0x9e3779b9u;
     int best = 0;
     double bm[9];
@@ -603,7 +615,7 @@ static int robust_fit(vg_ego_t *e, int n, double m[9], int *idx)
             }
         if (!ok) continue;
         double cm[9];
-        if (!fit_model(e, sample, ns, cm)) continue;
+        if (!fit_model(e, homography, sample, ns, cm)) continue;
         int c = 0;
         for (int k = 0; k < n; k++) c += residual2(e->pts + 4 * k, cm) < thr2;
         if (c > best) best = c, memcpy(bm, cm, sizeof(bm));
@@ -613,7 +625,7 @@ static int robust_fit(vg_ego_t *e, int n, double m[9], int *idx)
         int c = 0;
         for (int k = 0; k < n; k++)
             if (residual2(e->pts + 4 * k, bm) < thr2) idx[c++] = k;
-        if (c < ns || !fit_model(e, idx, c, bm)) break;
+        if (c < ns || !fit_model(e, homography, idx, c, bm)) break;
     }
     int c = 0;
     for (int k = 0; k < n; k++) c += residual2(e->pts + 4 * k, bm) < thr2;
@@ -741,7 +753,24 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
         if (attempt && !e->paused) break;
         overlap = warp_reduced(e, start);
         pts = measure(e, start, pool);
-        in = robust_fit(e, pts, mr, e->idx);
+        if (e->p.mode == VG_CAMERA_AUTO) {
+            /* both models; the homography wins when it explains clearly more points for
+             * AUTO_TIME (a camera looking down whose perspective changes), for good */
+            double mh[9];
+            int ins = robust_fit(e, 0, pts, mr, e->idx), inh = robust_fit(e, 1, pts, mh, e->idx);
+            int vote_h = inh >= ins * AUTO_GAIN && inh >= ins + AUTO_MORE;
+            if (e->use_h || !vote_h)
+                e->vote_since = -1;
+            else if (e->vote_since < 0)
+                e->vote_since = t;
+            else if (t - e->vote_since >= AUTO_TIME)
+                e->use_h = 1, e->vote_since = -1;
+            in = e->use_h ? inh : ins;
+            if (e->use_h) memcpy(mr, mh, sizeof(mh));
+        } else {
+            e->use_h = e->p.mode == VG_CAMERA_DRONE;
+            in = robust_fit(e, e->use_h, pts, mr, e->idx);
+        }
         fit = in >= MIN_POINTS && pts > 0 && (double)in / pts >= e->p.min_inliers;
     }
     double dt = t - e->t_prev;
@@ -769,6 +798,7 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
     vg_ego_result_t *l = &e->last;
     memcpy(l->h, m, sizeof(m));
     memcpy(l->m, m, 6 * sizeof(double)); /* the affine part: the motion itself unless drone */
+    l->homography = e->use_h;
     l->fit = fit;
     l->points = pts;
     l->inliers = pts ? (double)in / pts : 0;

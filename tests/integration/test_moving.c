@@ -165,12 +165,16 @@ static void test_known_motions(void **state)
     static frames_t fr;
     load_vtest(&fr, SANITIZED ? 3 : 8);
     uint8_t *buf = malloc((size_t)fr.w * fr.h);
-    for (const char *const *name = mo_names; *name; name++) {
+    for (int k = 0; mo_names[k / 2]; k++) {
+        const char *const *name = &mo_names[k / 2];
+        vg_ego_params_t p; /* mode moving, then auto: none of these is a homography */
+        vg_ego_params_default(&p);
+        p.mode = k % 2 ? VG_CAMERA_AUTO : VG_CAMERA_MOVING;
         vg_ego_t *e = NULL;
         vg_ego_result_t r;
         double m[6], inv[6], first_inv[6], sum = 0;
-        int analysed = 0;
-        assert_int_equal(vg_ego_new(&e, NULL, fr.w, fr.h), 0);
+        int analysed = 0, homography = 0;
+        assert_int_equal(vg_ego_new(&e, &p, fr.w, fr.h), 0);
         mo_motion(*name, fr.t[0], fr.w, fr.h, m);
         mo_invert(m, first_inv);
         for (int i = 0; i < fr.n; i++) {
@@ -182,11 +186,15 @@ static void test_known_motions(void **state)
             mo_compose(m, first_inv, m);
             sum += mo_error(r.m, m, fr.w, fr.h);
             analysed += r.state == VG_VIEW_STILL || r.state == VG_VIEW_COMPENSATED;
+            homography += r.homography;
         }
-        fprintf(stderr, "vtest.avi, %s: mean error %.3f px over %d frames, %d analysed\n", *name,
-                sum / fr.n, fr.n, analysed);
+        fprintf(stderr,
+                "vtest.avi, %s, mode %s: mean error %.3f px over %d frames, %d analysed, %d "
+                "as a homography\n",
+                *name, k % 2 ? "auto" : "moving", sum / fr.n, fr.n, analysed, homography);
         assert_true(sum / fr.n < 0.5);
         assert_int_equal(analysed, fr.n);
+        assert_int_equal(homography, 0);
         if (!strcmp(*name, "still")) assert_true(sum / fr.n < 0.15);
         vg_ego_free(&e);
     }
@@ -197,22 +205,25 @@ static void test_known_motions(void **state)
 /* A drone's camera pitching and rolling while it drifts (a perspective change of up to 5 % at the
  * edges: tests/support/motions.c "tilt") on vtest.avi: camera_motion.mode drone (a homography)
  * measures it within 0.5 px on average, every frame analysed; a similarity (mode moving) cannot
- * follow a perspective change as closely. */
+ * follow a perspective change as closely; mode auto detects it (a homography most of the time,
+ * once the tilt has grown) and measures it nearly as well. */
 static void test_drone_tilt(void **state)
 {
     (void)state;
     static frames_t fr;
     load_vtest(&fr, SANITIZED ? 3 : 8);
     uint8_t *buf = malloc((size_t)fr.w * fr.h);
-    double err[2];
-    for (int mode = 0; mode < 2; mode++) {
+    double err[3];
+    static const int modes[3] = {VG_CAMERA_MOVING, VG_CAMERA_DRONE, VG_CAMERA_AUTO};
+    static const char *const names[3] = {"moving", "drone", "auto"};
+    for (int mode = 0; mode < 3; mode++) {
         vg_ego_params_t p;
         vg_ego_params_default(&p);
-        p.mode = mode ? VG_CAMERA_DRONE : VG_CAMERA_MOVING;
+        p.mode = modes[mode];
         vg_ego_t *e = NULL;
         vg_ego_result_t r;
         double H[9], Hi[9], first_inv[9], sum = 0;
-        int analysed = 0;
+        int analysed = 0, homography = 0;
         assert_int_equal(vg_ego_new(&e, &p, fr.w, fr.h), 0);
         mo_motion_h("tilt", fr.t[0], fr.w, fr.h, H);
         mo_invert_h(H, first_inv);
@@ -225,15 +236,21 @@ static void test_drone_tilt(void **state)
             mo_mul3(H, first_inv, H);
             sum += mo_error_h(r.h, H, fr.w, fr.h);
             analysed += r.state == VG_VIEW_STILL || r.state == VG_VIEW_COMPENSATED;
+            homography += r.homography;
         }
         err[mode] = sum / fr.n;
-        fprintf(stderr, "vtest.avi, tilt, mode %s: mean error %.3f px, %d of %d frames analysed\n",
-                mode ? "drone" : "moving", err[mode], analysed, fr.n);
+        fprintf(stderr,
+                "vtest.avi, tilt, mode %s: mean error %.3f px, %d of %d frames analysed, %d as a "
+                "homography\n",
+                names[mode], err[mode], analysed, fr.n, homography);
         if (mode) assert_int_equal(analysed, fr.n);
+        if (modes[mode] == VG_CAMERA_AUTO) /* the drone detected, most of the time */
+            assert_true(homography >= fr.n / 2);
         vg_ego_free(&e);
     }
     assert_true(err[1] < 0.5);
     assert_true(err[1] < err[0]);
+    assert_true(err[2] < err[0] / 3); /* the first second, while the tilt is small, a similarity */
     free(buf);
     free_frames(&fr);
 }
@@ -410,8 +427,8 @@ static void test_pipeline_moving(void **state)
     snprintf(in, sizeof(in), "%s/data/cdnet-highway/input/in%%06d.jpg", tu_shared());
     snprintf(scene, sizeof(scene), "%s/docs/examples/cdnet-highway.yaml", VG_SOURCE_DIR);
     const char *clip = clip_of(in, "shake", NULL, 12);
-    const char *modes[] = {"moving", "drone"};
-    for (int k = 0; k < 2; k++) {
+    const char *modes[] = {"moving", "drone", "auto"};
+    for (int k = 0; k < 3; k++) {
         char cmd[4096];
         snprintf(out, sizeof(out), "%s/smoke-%s.jsonl", dir, modes[k]);
         snprintf(log, sizeof(log), "%s.log", out);
@@ -549,7 +566,8 @@ static int match_vehicles(const char *path, int *unmatched_events, int *which)
 
 /* CDnet highway played in reverse (every vehicle goes the wrong way down the carriageway of
  * docs/examples/cdnet-highway.yaml; motion stage, tracker and zones, as test_cli's wrong-way
- * measurement) under the shake, the slow pan and a drone's tilt (mode drone: a homography): a
+ * measurement) under the shake, the slow pan and a drone's tilt (mode drone: a homography; and
+ * mode auto, which must detect it): a
  * wrong way for at least 80 % of the 27 vehicles counted by eye, and no more events that match no
  * vehicle than the same frames played still (the same encoding). */
 static void test_cdnet_wrong_way_moving(void **state)
@@ -574,12 +592,13 @@ static void test_cdnet_wrong_way_moving(void **state)
     fprintf(stderr, "CDnet highway reversed, still: %d of 27 vehicles, %d events on no vehicle\n",
             ms, false_still);
     assert_true(ms >= 18);
-    const char *motions[] = {"shake", "pan", "tilt"};
-    for (int k = 0; k < 3; k++) {
-        snprintf(out, sizeof(out), "%s/cdnet-%s.jsonl", dir, motions[k]);
+    const char *motions[] = {"shake", "pan", "tilt", "tilt"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(out, sizeof(out), "%s/cdnet-%s-%d.jsonl", dir, motions[k], k);
         analyze(scene, clip_of(still_in, motions[k], NULL, 0),
-                k == 2 ? "-a motion,tracker,zones --set camera_motion.mode=drone"
-                       : "-a motion,tracker,zones --set camera_motion.mode=moving",
+                k == 3   ? "-a motion,tracker,zones --set camera_motion.mode=auto"
+                : k == 2 ? "-a motion,tracker,zones --set camera_motion.mode=drone"
+                         : "-a motion,tracker,zones --set camera_motion.mode=moving",
                 out);
         int false_m, in_m[32] = {0}, kept = 0;
         int mm = match_vehicles(out, &false_m, in_m);
@@ -587,7 +606,7 @@ static void test_cdnet_wrong_way_moving(void **state)
         fprintf(stderr,
                 "CDnet highway reversed, %s: %d of 27 vehicles, %d of the still clip's %d, %d "
                 "events on no vehicle (still: %d)\n",
-                motions[k], mm, kept, ms, false_m, false_still);
+                k == 3 ? "tilt, mode auto" : motions[k], mm, kept, ms, false_m, false_still);
         assert_true(kept * 5 >= ms * 4);
         assert_true(false_m <= false_still + 2);
     }
