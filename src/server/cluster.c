@@ -104,6 +104,9 @@ typedef struct vg_cluster {
     pthread_mutex_t elock; /* ensure(): the stream's and buckets' state below */
     pthread_cond_t cond;
     int stop;
+    /* the NATS library's callbacks that take this structure have all returned: the connection's
+     * last (closed) and the still subscription's last (complete); it is freed only then */
+    int nc_closed, still_done;
     int ready;                /* the stream and buckets are there */
     double checked;           /* when the stream was last checked (monotonic) */
     int64_t stream_created;   /* the stream this node knows (its creation time, ns) */
@@ -160,6 +163,41 @@ static void on_disconnected(natsConnection *nc, void *closure)
     (void)nc;
     atomic_store(&k->connected, 0);
     vg_log(COMP, VG_LOG_WARNING, "disconnected from NATS; reconnecting (analysis goes on)");
+}
+
+/* The connection's last callback (the library delivers them in order, on one thread): after it
+ * none touches @closure. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+    vg_cluster_t *k = closure;
+    (void)nc;
+    pthread_mutex_lock(&k->lock);
+    k->nc_closed = 1;
+    pthread_cond_broadcast(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+}
+
+/* The still subscription's last callback: no request is being answered any more. */
+static void on_still_done(void *closure)
+{
+    vg_cluster_t *k = closure;
+    pthread_mutex_lock(&k->lock);
+    k->still_done = 1;
+    pthread_cond_broadcast(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+}
+
+/* Waits up to @seconds for *@flag (set under k->lock); returns it. */
+static int wait_flag(vg_cluster_t *k, const int *flag, double seconds)
+{
+    struct timespec ts;
+    vg__abs_deadline(&ts, seconds);
+    pthread_mutex_lock(&k->lock);
+    while (!*flag && pthread_cond_timedwait(&k->cond, &k->lock, &ts) == 0) {
+    }
+    int v = *flag;
+    pthread_mutex_unlock(&k->lock);
+    return v;
 }
 
 static void on_connected(natsConnection *nc, void *closure)
@@ -1432,6 +1470,7 @@ int vg__cluster_start(vg_server_t *s, char *err, size_t errlen)
     natsOptions_SetTimeout(k->opts, 2000);
     natsOptions_SetDisconnectedCB(k->opts, on_disconnected, k);
     natsOptions_SetReconnectedCB(k->opts, on_connected, k);
+    natsOptions_SetClosedCB(k->opts, on_closed, k);
     /* NATS unreachable at start: the connection keeps trying; analysis starts anyway */
     natsOptions_SetRetryOnFailedConnect(k->opts, true, on_connected, k);
     st = natsConnection_Connect(&k->nc, k->opts);
@@ -1458,6 +1497,8 @@ int vg__cluster_start(vg_server_t *s, char *err, size_t errlen)
         snprintf(k->still_prefix, sizeof(k->still_prefix), "%s.still.%s.", cc->site, cc->node);
         snprintf(subj, sizeof(subj), "%s>", k->still_prefix);
         if ((st = natsConnection_Subscribe(&k->still_sub, k->nc, subj, on_still, k)) != NATS_OK)
+            goto nats_fail;
+        if ((st = natsSubscription_SetOnCompleteCB(k->still_sub, on_still_done, k)) != NATS_OK)
             goto nats_fail;
         if (pthread_create(&k->th_lease, NULL, lease_main, k) != 0) goto nothread;
         k->th_lease_on = 1;
@@ -1490,28 +1531,40 @@ void vg__cluster_stop(vg_server_t *s)
     if (k->th_lease_on) pthread_join(k->th_lease, NULL);
     if (k->th_main_on) pthread_join(k->th_main, NULL);
     if (k->sub) natsSubscription_Destroy(k->sub);
-    if (k->still_sub) {
-        natsSubscription_Unsubscribe(k->still_sub);
-        natsSubscription_Destroy(k->still_sub);
-    }
+    /* The library's threads call back into @k (a still request, a disconnection seen by
+     * Close): it is freed only once their last callbacks have returned. Should they not come
+     * (a library that never calls them), @k is left allocated rather than freed under them. */
+    int safe = 1;
+    if (k->still_sub) natsSubscription_Unsubscribe(k->still_sub); /* (Close ends it otherwise) */
     if (k->kv) kvStore_Destroy(k->kv);
     if (k->fkv) kvStore_Destroy(k->fkv);
     if (k->js) jsCtx_Destroy(k->js);
     if (k->jskv) jsCtx_Destroy(k->jskv);
     if (k->nc) {
         natsConnection_Close(k->nc);
-        natsConnection_Destroy(k->nc);
+        safe &= wait_flag(k, &k->nc_closed, 30);
     }
+    if (k->still_sub) {
+        safe &= wait_flag(k, &k->still_done, 30);
+        natsSubscription_Destroy(k->still_sub);
+    }
+    if (k->nc) natsConnection_Destroy(k->nc);
     if (k->opts) natsOptions_Destroy(k->opts);
     vg_free(k->leases);
     vg_free(k->fix_rev);
     vg_free(k->scene_rev);
     vg_free((void *)k->fix_dirty);
+    s->cluster = NULL;
+    if (!safe) {
+        vg_log(COMP, VG_LOG_WARNING,
+               "the NATS library did not say it was done with this node's "
+               "connection; its state is left in memory");
+        return;
+    }
     pthread_mutex_destroy(&k->lock);
     pthread_mutex_destroy(&k->elock);
     pthread_cond_destroy(&k->cond);
     vg_free(k);
-    s->cluster = NULL;
 }
 
 void vg__cluster_stats(vg_server_t *s, vg_cluster_stats_t *st)

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,7 +163,24 @@ int tu_server_stop(tu_server_t *s, int sig)
     int st = 0;
     if (s->pid <= 0) return -1;
     kill(s->pid, sig);
-    waitpid(s->pid, &st, 0);
+    /* A server that does not stop would hang the test until CTest's timeout, with nothing said:
+     * it is given a generous while (a sanitizer build flushing its store on a loaded machine),
+     * then killed, and the test fails on the exit status with the reason printed. */
+    const double limit = 300, t0 = tu_now();
+    pid_t r;
+    while ((r = waitpid(s->pid, &st, WNOHANG)) == 0 && tu_now() - t0 < limit) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (r == 0) {
+        fprintf(stderr,
+                "vigie serve (pid %d, log %s) did not stop within %.0f s of signal %d: killed\n",
+                (int)s->pid, s->log, limit, sig);
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, &st, 0);
+        s->pid = 0;
+        return -2;
+    }
     s->pid = 0;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

@@ -41,7 +41,8 @@ typedef struct tu_server {
 /** Start `vigie serve --config @config` with its log in @dir/@tag.log; waits (up to 120 s) for
  * its port. 0 or -1. */
 int tu_server_start(tu_server_t *s, const char *dir, const char *config, const char *tag);
-/** Send @sig and wait: the exit status, or 128 + the signal that ended it. */
+/** Send @sig and wait: the exit status, or 128 + the signal that ended it; -2 (said on stderr)
+ * when it has not stopped 300 s later, after which it is killed. */
 int tu_server_stop(tu_server_t *s, int sig);
 
 /** In a cmocka test: wait (polling every 20 ms) until @cond holds, failing with @what after
