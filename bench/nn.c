@@ -23,6 +23,7 @@
  * (--no-tfjs leaves out both JavaScript baselines)
  */
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,43 @@ static int child(const bench_case_t *c, const char *models, const char *shared, 
         printf("nn.%s.vigie: %.1f ms (fastest %.1f)\n", c->name, med, best);
         printf("nn.%s.peak_rss_after_run: %.1f MiB (process; bar for a loaded detector: <= 64)\n",
                c->name, rss_mib());
+        {
+            /* the same in 8-bit integers (detector.precision = int8), where the processor has
+             * AVX-512 VNNI: its time, and how far its outputs are from the float ones */
+            float *ref[8] = {0};
+            size_t cnt[8] = {0};
+            int nout = 0;
+            for (const vg_tensor_t *o; nout < 8 && (o = vg_model_output(r.m, nout)); nout++) {
+                cnt[nout] = o->count;
+                ref[nout] = malloc(o->count * sizeof(float));
+                if (ref[nout]) memcpy(ref[nout], o->data, o->count * sizeof(float));
+            }
+            int nq = vg_model_set_precision(r.m, VG_PRECISION_INT8);
+            if (nq > 0) {
+                double qmed, qbest, worst = 0;
+                run_model(&r);
+                for (int k = 0; k < nout; k++) {
+                    const vg_tensor_t *o = vg_model_output(r.m, k);
+                    double dmax = 0, vmax = 0;
+                    for (size_t i = 0; ref[k] && o && i < cnt[k]; i++) {
+                        double d = fabs((double)((const float *)o->data)[i] - ref[k][i]);
+                        dmax = d > dmax ? d : dmax;
+                        vmax = fabs(ref[k][i]) > vmax ? fabs(ref[k][i]) : vmax;
+                    }
+                    if (vmax > 0 && dmax / vmax > worst) worst = dmax / vmax;
+                }
+                timed(runs, &qmed, &qbest, run_model, &r);
+                printf("nn.%s.vigie_int8: %.1f ms (fastest %.1f; %d convolutions in 8 bits; "
+                       "outputs within %.2f %% of the float ones' range)\n",
+                       c->name, qmed, qbest, nq, 100 * worst);
+                printf("nn.%s.speedup_int8_over_float: %.2f\n", c->name, med / qmed);
+                vg_model_set_precision(r.m, VG_PRECISION_FLOAT);
+            } else {
+                printf("nn.%s.vigie_int8: unavailable (%s)\n", c->name,
+                       nq == VG_ENOSYS ? "no AVX-512 VNNI on this processor" : vg_strerror(nq));
+            }
+            for (int k = 0; k < nout; k++) free(ref[k]);
+        }
         if (c->onnx) { /* the output's sum, to check that ONNX Runtime ran the same graph */
             const vg_tensor_t *o = vg_model_tensor(r.m, "output");
             double sum = 0;

@@ -39,7 +39,8 @@ typedef struct vg_detector_params {
     double score_min; /**< keep detections at least this confident */
     double nms_iou;   /**< suppress same-class boxes overlapping more than this */
     int max_detections;
-    int nice; /**< the inference thread's niceness above the process's (Linux; 0: the same) */
+    int nice;      /**< the inference thread's niceness above the process's (Linux; 0: the same) */
+    int precision; /**< vg_precision_t: the convolutions' arithmetic (float, or int8) */
 } vg_detector_params_t;
 
 extern const vg_option_group_t vg_detector_option_group;

@@ -103,6 +103,21 @@ int vg_model_load_onnx_memory(vg_model_t **out, const void *data, size_t len,
                               size_t errlen) __attribute__((warn_unused_result));
 void vg_model_free(vg_model_t **m);
 
+/** The arithmetic of a model's convolutions. */
+typedef enum vg_precision {
+    VG_PRECISION_FLOAT = 0, /**< 32-bit floats (the default) */
+    VG_PRECISION_INT8 = 1,  /**< 8-bit integers: filters per channel, inputs per tensor at each
+                                 run (src/nn/qgemm.c), AVX-512 VNNI; measured against float on
+                                 the detector's boxes (docs/nn.md) */
+} vg_precision_t;
+
+/**
+ * Set the arithmetic of @m's convolutions (before any run, or between runs on the same thread).
+ * Returns the number of convolutions in 8 bits (0 for float), VG_ENOSYS when int8 is asked of a
+ * processor without AVX-512 VNNI (the model stays float), VG_ENOMEM.
+ */
+int vg_model_set_precision(vg_model_t *m, vg_precision_t precision);
+
 /** Shape of the model's (single) input, from its Placeholder. */
 int vg_model_input_shape(const vg_model_t *m, int *ndim, int64_t shape[VG_TENSOR_MAX_DIMS]);
 

@@ -258,6 +258,7 @@ void vg_model_free(vg_model_t **pm)
         vg_free(m->nodes[i].opname);
         vg_free(m->nodes[i].in_node);
         vg_free(m->nodes[i].in_port);
+        vg__q8_free(&m->nodes[i].q8);
     }
     vg_free(m->nodes);
     vg_free(m->order);

@@ -335,6 +335,9 @@ static int run_conv(vg_model_t *m, node_t *nd, const vg_tensor_t *x, const vg_te
     const float *bias;
     if (conv_bias(nd, b, g.o, &bias) < 0) return VG_EFORMAT;
     vg_act_t act = node_act(nd);
+    if (nd->q8 &&
+        (ret = vg__conv2d_q8(&g, x->data, nd->q8, bias, &act, nd->out[0].data)) != VG_ENOSYS)
+        return ret;
     g.packed = nd->packed;
     return vg__conv2d_gemm(&g, x->data, f->data, bias, &act, nd->out[0].data, m->scratch);
 }

@@ -73,6 +73,7 @@ typedef struct node {
     int pads[4]; /* explicit padding (a convolution's taken over from a Pad, an ONNX convolution's
                   * or pool's): top, bottom, left, right */
     int packed;  /* its filter was packed for the pointwise kernel at load */
+    struct vg_q8conv *q8; /* its filter in 8 bits (vg_model_set_precision), or NULL */
     int explicit_pad;
     int keep_dims; /* Mean */
     int nout;

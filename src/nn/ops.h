@@ -101,4 +101,14 @@ void vg__gemm_pack(int k, int n, const float *b, float *packed);
 void vg__gemm_ref(int m, int n, int k, const float *a, int lda, const float *b, const float *bias,
                   const vg_act_t *act, float *c);
 
+/* 8-bit convolutions (qgemm.c): a filter [k x o] quantised per output channel (NULL: no memory
+ * or an empty filter); the convolution of @g with it, the input quantised per tensor, then bias
+ * and activation. VG_ENOSYS without AVX-512 VNNI (vg__q8_available), VG_ENOMEM. */
+typedef struct vg_q8conv vg_q8conv_t;
+vg_q8conv_t *vg__q8_pack(int k, int o, const float *b);
+void vg__q8_free(vg_q8conv_t **q);
+int vg__q8_available(void);
+int vg__conv2d_q8(const vg_conv_geom_t *g, const float *in, const vg_q8conv_t *q, const float *bias,
+                  const vg_act_t *act, float *out);
+
 #endif

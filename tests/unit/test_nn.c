@@ -180,6 +180,56 @@ static void test_conv_gemm_equals_reference(void **state)
     }
 }
 
+/* 8-bit convolutions (qgemm.c) against the float reference: within the rounding of the inputs
+ * and the weights; pointwise in place (channels a multiple of 4) and through the im2col of bytes,
+ * widths around the 16-channel blocks, bias and activation applied. */
+static void test_conv_q8_close_to_reference(void **state)
+{
+    (void)state;
+    if (!vg__q8_available()) {
+        fprintf(stderr, "no AVX-512 VNNI here: the 8-bit kernel is not checked\n");
+        skip();
+    }
+    unsigned seed = 5;
+    const int cfg[][7] = {
+        {7, 9, 3, 3, 5, 1, 1},      {8, 8, 4, 3, 6, 2, 1},     {5, 6, 8, 1, 7, 1, 0},
+        {9, 7, 2, 5, 3, 2, 2},      {6, 6, 16, 1, 70, 1, 0},   {11, 13, 12, 3, 33, 1, 1},
+        {13, 17, 64, 1, 129, 1, 0}, {10, 10, 20, 3, 64, 2, 1},
+    };
+    for (size_t t = 0; t < sizeof(cfg) / sizeof(cfg[0]); t++) {
+        vg_conv_geom_t g = test_geom(2, cfg[t][0], cfg[t][1], cfg[t][2], cfg[t][3], cfg[t][4],
+                                     cfg[t][5], cfg[t][6]);
+        size_t ni = (size_t)g.n * g.h * g.w * g.c, nf = (size_t)g.kh * g.kw * g.c * g.o;
+        size_t no = (size_t)g.n * g.oh * g.ow * g.o;
+        float *in = malloc(ni * 4), *f = malloc(nf * 4), *a = malloc(no * 4), *b = malloc(no * 4);
+        float *bias = malloc((size_t)g.o * 4);
+        fill_random(in, ni, &seed);
+        fill_random(f, nf, &seed);
+        fill_random(bias, (size_t)g.o, &seed);
+        vg__conv2d_ref(&g, in, f, a);
+        const vg_act_t relu = {VG_ACT_RELU, 0, 0, 0};
+        vg__bias_act(a, no, bias, (size_t)g.o, &relu);
+        int k = g.kh * g.kw * g.c;
+        vg_q8conv_t *q = vg__q8_pack(k, g.o, f);
+        assert_non_null(q);
+        assert_int_equal(vg__conv2d_q8(&g, in, q, bias, &relu, b), 0);
+        /* bound: each of the k products off by |w| s/2 + |x| s_o/2 (inputs and filters in
+         * [-1, 1): s <= 2/255, s_o <= 1/127) */
+        float bound = (float)k * (1.0f / 255 + 0.5f / 127 + 0.01f / 255) + 1e-4f;
+        float worst = 0;
+        for (size_t i = 0; i < no; i++) worst = fmaxf(worst, fabsf(a[i] - b[i]));
+        if (worst > bound) fail_msg("config %zu: off by %g (bound %g)", t, worst, bound);
+        /* and not trivially: the typical error is well under the bound */
+        double mean = 0;
+        for (size_t i = 0; i < no; i++) mean += fabsf(a[i] - b[i]);
+        assert_true(mean / no < bound / 8);
+        vg__q8_free(&q);
+        assert_null(q);
+        free(in), free(f), free(a), free(b), free(bias);
+    }
+    assert_null(vg__q8_pack(0, 3, NULL));
+}
+
 /* The register-blocked pointwise kernel, plain and packed, against the triple loop: row counts
  * around its 6-row blocks, column counts around its 16/8-wide panels, each fused activation. */
 static void test_gemm_pointwise_equals_reference(void **state)
@@ -839,6 +889,68 @@ static void test_yolox_detector_matches_reference(void **state)
     check_detector("yolox-nano", "0.3", 1, "person", 640, 424, 3);
 }
 
+/* detector.precision = int8: NanoDet-g on the vtest picture finds what it finds in floats (its
+ * 7 pedestrians above 0.5; every float box above 0.4 again, same label, IoU >= 0.8, score within
+ * 0.05); where the processor lacks VNNI the option falls back to floats (the same boxes). */
+static void test_detector_int8(void **state)
+{
+    (void)state;
+    const char *md = models_dir(), *sh = tu_shared();
+    char err[1024], path[4096];
+    if (!md || !sh) skip();
+    snprintf(path, sizeof(path), "%s/ref/nn/vtest_t20.rgb", sh);
+    size_t len;
+    uint8_t *rgb = (uint8_t *)tu_read_file(path, &len);
+    assert_non_null(rgb);
+    for (size_t i = 0; i < len; i += 3) {
+        uint8_t t = rgb[i];
+        rgb[i] = rgb[i + 2];
+        rgb[i + 2] = t;
+    }
+    vg_image_t img = {768, 576, 768 * 3, VG_PIX_BGR24, rgb};
+    vg_detection_t det[2][200];
+    int n[2];
+    for (int pass = 0; pass < 2; pass++) {
+        vg_detector_params_t p;
+        vg_detector_t *d;
+        memset(&p, 0, sizeof(p));
+        vg_opt_defaults(&p, vg_detector_option_group.options);
+        vg_opt_set(&p, vg_detector_option_group.options, "models_dir", md, err, sizeof(err));
+        assert_int_equal(vg_opt_set(&p, vg_detector_option_group.options, "precision",
+                                    pass ? "int8" : "float", err, sizeof(err)),
+                         0);
+        if (vg_detector_new(&d, &p, err, sizeof(err)) < 0) fail_msg("%s", err);
+        vg_opt_free(&p, vg_detector_option_group.options);
+        n[pass] = vg_detector_run(d, &img, det[pass], 200);
+        assert_true(n[pass] > 0);
+        vg_detector_free(&d);
+    }
+    int persons = 0, checked = 0;
+    float worst_score = 0, worst_iou = 1;
+    for (int i = 0; i < n[1]; i++) persons += det[1][i].cls == 0 && det[1][i].score > 0.5f;
+    assert_int_equal(persons, 7);
+    for (int i = 0; i < n[0]; i++) {
+        if (det[0][i].score < 0.4f) continue;
+        const float a[4] = {det[0][i].x, det[0][i].y, det[0][i].w, det[0][i].h};
+        float best = 0, ds = 1;
+        for (int j = 0; j < n[1]; j++) {
+            const float b[4] = {det[1][j].x, det[1][j].y, det[1][j].w, det[1][j].h};
+            float v = det[1][j].cls == det[0][i].cls ? vg_boxf_iou(a, b) : 0;
+            if (v > best) best = v, ds = fabsf(det[1][j].score - det[0][i].score);
+        }
+        if (best < 0.8f || ds > 0.05f)
+            fail_msg("float box %d (%s %.3f) not found in int8 (IoU %.2f, score off %.3f)", i,
+                     vg_coco_name(det[0][i].cls), det[0][i].score, best, ds);
+        worst_iou = fminf(worst_iou, best), worst_score = fmaxf(worst_score, ds);
+        checked++;
+    }
+    fprintf(stderr,
+            "int8: %d boxes (float %d); the %d float boxes above 0.4 found, IoU >= %.3f, "
+            "scores within %.3f\n",
+            n[1], n[0], checked, worst_iou, worst_score);
+    free(rgb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -847,6 +959,8 @@ int main(void)
         cmocka_unit_test(test_conv_gemm_equals_reference),
         cmocka_unit_test(test_depthwise_equals_reference),
         cmocka_unit_test(test_gemm_pointwise_equals_reference),
+        cmocka_unit_test(test_conv_q8_close_to_reference),
+        cmocka_unit_test(test_detector_int8),
         cmocka_unit_test(test_transpose_equals_reference),
         cmocka_unit_test(test_plan_and_layout),
         cmocka_unit_test(test_resize_bilinear),
