@@ -86,6 +86,9 @@ vg_frame_t *vg_frame_ref(vg_frame_t *f);
 void vg_frame_unref(vg_frame_t **pf);
 /** 1 when the caller holds the only reference. */
 int vg_frame_is_writable(const vg_frame_t *f);
+/** Copy @src's fields other than its pixels (index, time, input size, discontinuity, arrival)
+ * into @dst. */
+void vg_frame_copy_props(vg_frame_t *dst, const vg_frame_t *src);
 /** Make *pf writable: copies it (and drops the shared reference) if others hold references. */
 int vg_frame_make_writable(vg_frame_t **pf) __attribute__((warn_unused_result));
 

@@ -99,6 +99,16 @@ int vg_frame_is_writable(const vg_frame_t *f)
     return atomic_load_explicit(&((const frame_priv_t *)f)->refs, memory_order_acquire) == 1;
 }
 
+void vg_frame_copy_props(vg_frame_t *dst, const vg_frame_t *src)
+{
+    dst->index = src->index;
+    dst->t = src->t;
+    dst->in_w = src->in_w;
+    dst->in_h = src->in_h;
+    dst->discontinuity = src->discontinuity;
+    dst->arrived = src->arrived;
+}
+
 int vg_frame_make_writable(vg_frame_t **pf)
 {
     vg_frame_t *src = *pf, *dst;
@@ -109,12 +119,7 @@ int vg_frame_make_writable(vg_frame_t **pf)
     vg_image_copy(&dst->image, &src->image);
     if (src->color.data) vg_image_copy(&dst->color, &src->color);
     if (src->cb.data) vg_image_copy(&dst->cb, &src->cb), vg_image_copy(&dst->cr, &src->cr);
-    dst->index = src->index;
-    dst->t = src->t;
-    dst->in_w = src->in_w;
-    dst->in_h = src->in_h;
-    dst->discontinuity = src->discontinuity;
-    dst->arrived = src->arrived;
+    vg_frame_copy_props(dst, src);
     vg_frame_unref(pf);
     *pf = dst;
     return 0;

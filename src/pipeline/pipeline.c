@@ -647,12 +647,7 @@ static int stabilise(vg_pipeline_t *p, vg_frame_t **pf, int *held, vg_pool_t *po
                 freeze_bands(&o->cr, &p->view_last->cr, hl, hr, ht, hb);
             }
         }
-        o->index = f->index;
-        o->t = f->t;
-        o->in_w = f->in_w;
-        o->in_h = f->in_h;
-        o->discontinuity = f->discontinuity;
-        o->arrived = f->arrived;
+        vg_frame_copy_props(o, f);
         vg_frame_unref(pf);
         *pf = f = o;
     }

@@ -309,23 +309,26 @@ static void inside(int64_t f0, int64_t d, int64_t lo, int64_t hi, int n, int *a,
     if (xb < *b) *b = xb;
 }
 
+/* One pixel (@bpp bytes at @o) sampled from @src at (fx, fy), 16.16 fixed point, inside. */
+static inline void sample(uint8_t *o, const vg_image_t *src, int bpp, int64_t fx, int64_t fy)
+{
+    int x0 = (int)(fx >> 16), y0 = (int)(fy >> 16);
+    unsigned wx = (unsigned)(fx >> 8) & 255, wy = (unsigned)(fy >> 8) & 255;
+    const uint8_t *r0 = src->data + y0 * src->stride + x0 * bpp;
+    /* at the last column or row the weight is 0: read the pixel itself */
+    int dx1 = x0 + 1 < src->w ? bpp : 0, dy1 = y0 + 1 < src->h ? (int)src->stride : 0;
+    for (int c = 0; c < bpp; c++) {
+        unsigned a = r0[c] * (256 - wx) + r0[c + dx1] * wx;
+        unsigned b = r0[c + dy1] * (256 - wx) + r0[c + dy1 + dx1] * wx;
+        o[c] = (uint8_t)((a * (256 - wy) + b * wy + 32768) >> 16);
+    }
+}
+
 /* Pixels [xa, xb) of a row, each sampled at its own position (fx, fy stepping by dxx, dyx). */
 static void warp_run(uint8_t *o, const vg_image_t *src, int bpp, int xa, int xb, int64_t fx,
                      int64_t fy, int64_t dxx, int64_t dyx)
 {
-    const ptrdiff_t ss = src->stride;
-    for (int x = xa; x < xb; x++, fx += dxx, fy += dyx) {
-        int x0 = (int)(fx >> 16), y0 = (int)(fy >> 16);
-        unsigned wx = (unsigned)(fx >> 8) & 255, wy = (unsigned)(fy >> 8) & 255;
-        const uint8_t *r0 = src->data + y0 * ss + x0 * bpp;
-        /* at the last column or row the weight is 0: read the pixel itself */
-        int dx1 = x0 + 1 < src->w ? bpp : 0, dy1 = y0 + 1 < src->h ? (int)ss : 0;
-        for (int c = 0; c < bpp; c++) {
-            unsigned a = r0[c] * (256 - wx) + r0[c + dx1] * wx;
-            unsigned b = r0[c + dy1] * (256 - wx) + r0[c + dy1 + dx1] * wx;
-            o[x * bpp + c] = (uint8_t)((a * (256 - wy) + b * wy + 32768) >> 16);
-        }
-    }
+    for (int x = xa; x < xb; x++, fx += dxx, fy += dyx) sample(o + x * bpp, src, bpp, fx, fy);
 }
 
 /* @nb bytes from rows @r0, @r1 shifted by the same fraction (wx, wy in 1/256): a loop the
@@ -398,7 +401,6 @@ int64_t vg_warp_perspective(vg_image_t *dst, const vg_image_t *src, const double
         return VG_EINVAL;
     if (is_affine(h)) return vg_warp_affine(dst, src, h);
     const double mx = src->w - 1, my = src->h - 1;
-    const ptrdiff_t ss = src->stride;
     int64_t written = 0;
     for (int y = 0; y < dst->h; y++) {
         uint8_t *o = vg_image_row(dst, y);
@@ -407,16 +409,7 @@ int64_t vg_warp_perspective(vg_image_t *dst, const vg_image_t *src, const double
             if (nw <= 0) continue;
             double sx = nx / nw, sy = ny / nw;
             if (!(sx >= 0 && sy >= 0 && sx <= mx && sy <= my)) continue;
-            int64_t fx = (int64_t)(sx * 65536 + 0.5), fy = (int64_t)(sy * 65536 + 0.5);
-            int x0 = (int)(fx >> 16), y0 = (int)(fy >> 16);
-            unsigned wx = (unsigned)(fx >> 8) & 255, wy = (unsigned)(fy >> 8) & 255;
-            const uint8_t *r0 = src->data + y0 * ss + x0 * bpp;
-            int dx1 = x0 + 1 < src->w ? bpp : 0, dy1 = y0 + 1 < src->h ? (int)ss : 0;
-            for (int c = 0; c < bpp; c++) {
-                unsigned a = r0[c] * (256 - wx) + r0[c + dx1] * wx;
-                unsigned b = r0[c + dy1] * (256 - wx) + r0[c + dy1 + dx1] * wx;
-                o[x * bpp + c] = (uint8_t)((a * (256 - wy) + b * wy + 32768) >> 16);
-            }
+            sample(o + x * bpp, src, bpp, (int64_t)(sx * 65536 + 0.5), (int64_t)(sy * 65536 + 0.5));
             written++;
         }
     }

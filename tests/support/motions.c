@@ -178,25 +178,8 @@ double mo_ptz_x(const mo_ptz_t *p, double t)
 void mo_resample(uint8_t *dst, int ow, int oh, int bpp, const vg_image_t *src, const double m[6],
                  double ox, double oy)
 {
-    const float mx = src->w - 1.001f, my = src->h - 1.001f;
-    for (int y = 0; y < oh; y++) {
-        uint8_t *o = dst + (size_t)y * ow * bpp;
-        for (int x = 0; x < ow; x++) {
-            float sx = (float)(m[0] * x + m[1] * y + m[2] + ox);
-            float sy = (float)(m[3] * x + m[4] * y + m[5] + oy);
-            sx = sx < 0 ? 0 : sx > mx ? mx : sx;
-            sy = sy < 0 ? 0 : sy > my ? my : sy;
-            int x0 = (int)sx, y0 = (int)sy;
-            float fx = sx - x0, fy = sy - y0;
-            const uint8_t *r0 = vg_image_row(src, y0) + x0 * bpp,
-                          *r1 = vg_image_row(src, y0 + 1) + x0 * bpp;
-            for (int c = 0; c < bpp; c++) {
-                float a = r0[c] + fx * (r0[c + bpp] - r0[c]),
-                      b = r1[c] + fx * (r1[c + bpp] - r1[c]);
-                o[x * bpp + c] = (uint8_t)(a + fy * (b - a) + 0.5f);
-            }
-        }
-    }
+    const double H[9] = {m[0], m[1], m[2] + ox, m[3], m[4], m[5] + oy, 0, 0, 1};
+    mo_resample_h(dst, ow, oh, bpp, src, H);
 }
 
 int mo_write_clip(const char *in, const char *out, const char *motion, const mo_ptz_t *ptz,
