@@ -50,6 +50,8 @@
 #include <vigie/mem.h>
 #include <vigie/source.h>
 
+#include "half.h"
+
 #define COMP "input"
 
 static const char *const scaler_names[] = {"fast_bilinear", "bilinear", "bicubic", "area", NULL};
@@ -133,6 +135,8 @@ struct vg_source {
     struct SwsContext *sws_gray, *sws_color;
     struct SwsContext *sws_chroma; /* one chroma plane to half the analysis size, or to 4:2:0 */
     uint8_t *scratch;              /* the luma of that 4:2:0 pass (RGB and packed inputs) */
+    uint16_t *half_tmp;            /* a row's sums for the 2:1 path (half.c) */
+    size_t half_cap;               /* its size, values */
     int out_w, out_h, geometry_warned;
 
     atomic_int interrupted;
@@ -659,6 +663,7 @@ void vg_source_free(vg_source_t **ps)
     sws_freeContext(s->sws_color);
     sws_freeContext(s->sws_chroma);
     vg_free(s->scratch);
+    vg_free(s->half_tmp);
     vg_opt_free(&s->p, source_options);
     vg_free(s->url);
     vg_free(s);
@@ -687,6 +692,17 @@ const char *vg_source_url(const vg_source_t *s)
 
 static const int sws_flags[] = {SWS_FAST_BILINEAR, SWS_BILINEAR, SWS_BICUBIC, SWS_AREA};
 
+/* half_tmp with room for @n values (the picture's size may change mid-stream). */
+static int half_buf(vg_source_t *s, size_t n)
+{
+    if (s->half_cap >= n) return 0;
+    uint16_t *t = vg_realloc(s->half_tmp, sizeof(uint16_t) * n + 64);
+    if (!t) return VG_ENOMEM;
+    s->half_tmp = t;
+    s->half_cap = n;
+    return 0;
+}
+
 /* The Cb, Cr planes of @f from the decoded picture (see the design note). */
 static int convert_chroma(vg_source_t *s, vg_frame_t *f, const AVPixFmtDescriptor *d, int flags)
 {
@@ -705,6 +721,9 @@ static int convert_chroma(vg_source_t *s, vg_frame_t *f, const AVPixFmtDescripto
     if (planar) {
         int sw = AV_CEIL_RSHIFT(av->width, d->log2_chroma_w);
         int sh = AV_CEIL_RSHIFT(av->height, d->log2_chroma_h);
+        /* exactly halved, bilinear: half.c (as the luma of a 1280x720 camera) */
+        int halve = flags == SWS_BILINEAR && sw == 2 * cw && sh == 2 * ch && cw >= 2 && ch >= 1;
+        if (halve && half_buf(s, 2 * (size_t)sw) < 0) halve = 0;
         if (sw != cw || sh != ch) {
             s->sws_chroma = sws_getCachedContext(s->sws_chroma, sw, sh, AV_PIX_FMT_GRAY8, cw, ch,
                                                  AV_PIX_FMT_GRAY8, flags, NULL, NULL, NULL);
@@ -716,6 +735,8 @@ static int convert_chroma(vg_source_t *s, vg_frame_t *f, const AVPixFmtDescripto
             if (sw == cw && sh == ch) {
                 for (int y = 0; y < ch; y++)
                     memcpy(vg_image_row(pl[k], y), in + (ptrdiff_t)y * ls, (size_t)cw);
+            } else if (halve) {
+                vg__half_plane(in, ls, sw, sh, pl[k]->data, pl[k]->stride, s->half_tmp);
             } else {
                 const uint8_t *const sp[4] = {in};
                 int ss[4] = {ls};
@@ -764,6 +785,13 @@ static int convert(vg_source_t *s, vg_frame_t **out)
                 (d->flags & AV_PIX_FMT_FLAG_PLANAR || d->nb_components == 1) &&
                 d->comp[0].depth == 8 && d->comp[0].plane == 0 && d->comp[0].step == 1 &&
                 d->comp[0].shift == 0;
+    /* 8-bit 4:2:0 halved exactly, bilinear (a 1280x720 camera analysed at 640x360): half.c,
+     * libswscale's filter without its generic machinery */
+    int half = s->p.scaler == VG_SCALER_BILINEAR &&
+               (src == AV_PIX_FMT_YUV420P || src == AV_PIX_FMT_YUVJ420P) &&
+               av->width == 2 * s->out_w && av->height == 2 * s->out_h && s->out_w >= 4 &&
+               s->out_h >= 2;
+    if (half && half_buf(s, 2 * (size_t)av->width) < 0) half = 0;
     if (src == AV_PIX_FMT_PAL8 && av->width == s->out_w && av->height == s->out_h) {
         /* Palette images (ground-truth masks, ROI bitmaps): exact values, the palette entry's
          * full-range luma (a grey palette maps to its own level). */
@@ -779,6 +807,9 @@ static int convert(vg_source_t *s, vg_frame_t **out)
             uint8_t *o = vg_image_row(&f->image, y);
             for (int x = 0; x < s->out_w; x++) o[x] = lut[in[x]];
         }
+    } else if (half) {
+        vg__half_plane(av->data[0], av->linesize[0], av->width, av->height, f->image.data,
+                       f->image.stride, s->half_tmp);
     } else if (luma8 && av->width == s->out_w && av->height == s->out_h) {
         for (int y = 0; y < s->out_h; y++)
             memcpy(vg_image_row(&f->image, y), av->data[0] + (ptrdiff_t)y * av->linesize[0],
@@ -795,7 +826,12 @@ static int convert(vg_source_t *s, vg_frame_t **out)
         sws_scale(s->sws_gray, luma8 ? src_planes : (const uint8_t *const *)av->data,
                   luma8 ? src_stride : av->linesize, 0, av->height, dst, dst_stride);
     }
-    if (s->p.color) {
+    if (s->p.color && half) {
+        const int ls[3] = {av->linesize[0], av->linesize[1], av->linesize[2]};
+        vg__half_bgr((const uint8_t *const *)av->data, ls, av->width, av->height,
+                     src == AV_PIX_FMT_YUVJ420P, f->image.data, f->image.stride, f->color.data,
+                     f->color.stride, s->half_tmp);
+    } else if (s->p.color) {
         s->sws_color = sws_getCachedContext(s->sws_color, av->width, av->height, src, s->out_w,
                                             s->out_h, AV_PIX_FMT_BGR24, flags, NULL, NULL, NULL);
         if (!s->sws_color) goto fail_sws;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
 #include <vigie/vigie.h>
 
 #include "synth.h"
@@ -142,6 +144,106 @@ static void test_scaling_and_color(void **state)
     vg_frame_unref(&f);
     vg_source_free(&s);
     vg_opt_free(&p, vg_source_option_group.options);
+}
+
+/* A 1280x720 4:2:0 picture analysed at 640x360 is halved by half.c, not libswscale: its grey,
+ * BGR and chroma planes against libswscale's bilinear on the same decoded picture (real pixels:
+ * vtest.avi scaled up), limited range (yuv420p, FFV1: lossless) and full range (yuvj420p, MJPEG:
+ * the reference decoded by the ffmpeg command line). */
+static void check_halving(const char *clip, const char *raw, enum AVPixelFormat fmt)
+{
+    const int W = 1280, H = 720, w = 640, h = 360;
+    size_t len;
+    uint8_t *yuv = (uint8_t *)tu_read_file(raw, &len);
+    assert_non_null(yuv);
+    assert_true(len >= (size_t)W * H * 3 / 2);
+    const uint8_t *Y = yuv, *U = yuv + W * H, *V = U + W * H / 4;
+    uint8_t *g = malloc((size_t)w * h), *bgr = malloc((size_t)w * h * 3),
+            *cb = malloc((size_t)w * h / 4);
+    struct SwsContext *sg = sws_getContext(W, H, AV_PIX_FMT_GRAY8, w, h, AV_PIX_FMT_GRAY8,
+                                           SWS_BILINEAR, NULL, NULL, NULL),
+                      *sc = sws_getContext(W, H, fmt, w, h, AV_PIX_FMT_BGR24, SWS_BILINEAR, NULL,
+                                           NULL, NULL),
+                      *su = sws_getContext(W / 2, H / 2, AV_PIX_FMT_GRAY8, w / 2, h / 2,
+                                           AV_PIX_FMT_GRAY8, SWS_BILINEAR, NULL, NULL, NULL);
+    {
+        const uint8_t *sp[4] = {Y}, *spc[4] = {Y, U, V}, *spu[4] = {U};
+        int ss[4] = {W}, ssc[4] = {W, W / 2, W / 2}, ssu[4] = {W / 2};
+        uint8_t *dp[4] = {g}, *dpc[4] = {bgr}, *dpu[4] = {cb};
+        int ds[4] = {w}, dsc[4] = {w * 3}, dsu[4] = {w / 2};
+        sws_scale(sg, sp, ss, 0, H, dp, ds);
+        sws_scale(sc, spc, ssc, 0, H, dpc, dsc);
+        sws_scale(su, spu, ssu, 0, H / 2, dpu, dsu);
+    }
+    sws_freeContext(sg), sws_freeContext(sc), sws_freeContext(su);
+    vg_source_params_t p = params();
+    vg_source_t *s;
+    vg_frame_t *f;
+    p.color = 1;
+    p.chroma = 1;
+    assert_int_equal(vg_source_open(&s, clip, &p, NULL), 0);
+    assert_int_equal(vg_source_read(s, &f), 0);
+    assert_int_equal(f->image.w, w);
+    assert_int_equal(f->image.h, h);
+    int gmax = 0, cmax = 0, umax = 0;
+    long gsame = 0, csum = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int d = abs(vg_image_row(&f->image, y)[x] - g[y * w + x]);
+            gmax = d > gmax ? d : gmax;
+            gsame += d == 0;
+            for (int k = 0; k < 3; k++) {
+                int e = abs(vg_image_row(&f->color, y)[3 * x + k] - bgr[(y * w + x) * 3 + k]);
+                cmax = e > cmax ? e : cmax;
+                csum += e;
+            }
+            if (x < w / 2 && y < h / 2) {
+                int u = abs(vg_image_row(&f->cb, y)[x] - cb[y * (w / 2) + x]);
+                umax = u > umax ? u : umax;
+            }
+        }
+    fprintf(stderr,
+            "%s: grey within %d (%.1f %% equal), BGR within %d (mean %.2f), Cb within %d of "
+            "libswscale's bilinear\n",
+            av_get_pix_fmt_name(fmt), gmax, 100.0 * gsame / (w * h), cmax,
+            (double)csum / (3.0 * w * h), umax);
+    assert_true(gmax <= 1);
+    assert_true(gsame >= 0.8 * w * h);
+    assert_true(cmax <= 6);
+    assert_true(csum <= 2.0 * 3 * w * h);
+    assert_true(umax <= 1);
+    vg_frame_unref(&f);
+    vg_source_free(&s);
+    vg_opt_free(&p, vg_source_option_group.options);
+    free(g), free(bgr), free(cb), free(yuv);
+}
+
+static void test_halving_matches_swscale(void **state)
+{
+    (void)state;
+    const char *vt = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
+    FILE *t = fopen(vt, "rb");
+    if (!t) skip();
+    fclose(t);
+    char clip[700], raw[700], cmd[2400];
+    snprintf(clip, sizeof(clip), "%s/hd.mkv", dir);
+    snprintf(raw, sizeof(raw), "%s/hd.yuv", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -loglevel error -y -ss 3 -i '%s' -frames:v 1 -vf scale=1280:720 "
+             "-pix_fmt yuv420p -c:v ffv1 '%s' && ffmpeg -nostdin -loglevel error -y -i '%s' "
+             "-f rawvideo -pix_fmt yuv420p '%s'",
+             vt, clip, clip, raw);
+    assert_int_equal(tu_run(cmd), 0);
+    check_halving(clip, raw, AV_PIX_FMT_YUV420P);
+    snprintf(clip, sizeof(clip), "%s/hdj.avi", dir);
+    snprintf(raw, sizeof(raw), "%s/hdj.yuv", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -loglevel error -y -ss 3 -i '%s' -frames:v 1 -vf scale=1280:720 "
+             "-pix_fmt yuvj420p -c:v mjpeg -q:v 3 '%s' && ffmpeg -nostdin -loglevel error -y -i "
+             "'%s' -f rawvideo -pix_fmt yuvj420p '%s'",
+             vt, clip, clip, raw);
+    assert_int_equal(tu_run(cmd), 0);
+    check_halving(clip, raw, AV_PIX_FMT_YUVJ420P);
 }
 
 static void test_image_sequence(void **state)
@@ -440,6 +542,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_pixels_and_time),
         cmocka_unit_test(test_scaling_and_color),
+        cmocka_unit_test(test_halving_matches_swscale),
         cmocka_unit_test(test_image_sequence),
         cmocka_unit_test(test_from_to),
         cmocka_unit_test(test_max_rate),
