@@ -633,35 +633,72 @@ static void update_row(const consts_t *c, const uint8_t *in, uint8_t *out, float
  * only if the 5x5 neighbourhood keeps the background's texture: normalised cross-correlation of
  * frame and background >= SHADOW_NCC over a textured background (std-dev >= SHADOW_TEXTURE).
  * A darker object replaces the texture; a shadow only dims it. Candidates on texture-less
- * background cannot be told from a dark object and stay foreground. Only candidate pixels are
- * visited, reading the input frame and the heaviest mode's means.
+ * background cannot be told from a dark object and stay foreground. The window's sums are of
+ * integers (the frame and the heaviest mode's rounded mean; the gain cancels out of the
+ * correlation), so the decision is exact: a candidate's own 25 pixels, or on a row with many
+ * candidates the five-row sums of every column once, then five columns a candidate.
  */
 #define SHADOW_NCC     0.85
 #define SHADOW_TEXTURE 3.0
 
+/* The decision for one candidate from its window's integer sums over @n pixels (frame r, heaviest
+ * mean b): the normalised cross-correlation of the frame divided by the gain and the background
+ * is the same as that of the frame itself (the gain cancels), so the test is exact in integers:
+ * n Srb - Sr Sb >= NCC sqrt((n Srr - Sr^2) (n Sbb - Sb^2)), with a textured background
+ * (n Sbb - Sb^2 >= TEXTURE^2 n^2) and a frame that varies (n Srr - Sr^2 > 0). */
+static inline int shadow_kept(int64_t n, int64_t sr, int64_t sb, int64_t srr, int64_t sbb,
+                              int64_t srb)
+{
+    int64_t vx = n * srr - sr * sr, vb = n * sbb - sb * sb, cov = n * srb - sr * sb;
+    if (vb < (int64_t)(SHADOW_TEXTURE * SHADOW_TEXTURE) * n * n || vx <= 0 || cov <= 0) return 0;
+    return (double)cov >= SHADOW_NCC * sqrt((double)vx * (double)vb);
+}
+
 static void confirm_shadows_row(const vg_bgs_t *b, const vg_image_t *in, vg_image_t *mask, int y,
-                                float ginv)
+                                int32_t *cols)
 {
     uint8_t *m = vg_image_row(mask, y), *end = m + b->w;
+    int y0 = y < 2 ? 0 : y - 2, y1 = y + 2 >= b->h ? b->h - 1 : y + 2, rows = y1 - y0 + 1;
+    int cand = 0;
+    for (uint8_t *hit = memchr(m, VG_MASK_SHADOW, (size_t)b->w); hit;
+         hit = hit + 1 < end ? memchr(hit + 1, VG_MASK_SHADOW, (size_t)(end - hit - 1)) : NULL)
+        cand++;
+    if (!cand) return;
+    if (cols && cand * 8 >= b->w) {
+        /* many candidates: the five sums of each column over the window's rows, then a sliding
+         * window of five columns */
+        int32_t *cr = cols, *cb = cr + b->w, *crr = cb + b->w, *cbb = crr + b->w, *crb = cbb + b->w;
+        memset(cols, 0, sizeof(int32_t) * 5 * (size_t)b->w);
+        for (int yy = y0; yy <= y1; yy++) {
+            const uint8_t *row = vg_image_row(in, yy), *bg = b->bg8 + (size_t)yy * b->bw * 8;
+            for (int x = 0; x < b->w; x++) {
+                int32_t r = row[x], v = bg[x];
+                cr[x] += r, cb[x] += v, crr[x] += r * r, cbb[x] += v * v, crb[x] += r * v;
+            }
+        }
+        for (int x = 0; x < b->w; x++) {
+            if (m[x] != VG_MASK_SHADOW) continue;
+            int x0 = x < 2 ? 0 : x - 2, x1 = x + 2 >= b->w ? b->w - 1 : x + 2;
+            int64_t sr = 0, sb = 0, srr = 0, sbb = 0, srb = 0;
+            for (int xx = x0; xx <= x1; xx++)
+                sr += cr[xx], sb += cb[xx], srr += crr[xx], sbb += cbb[xx], srb += crb[xx];
+            if (!shadow_kept((int64_t)rows * (x1 - x0 + 1), sr, sb, srr, sbb, srb))
+                m[x] = VG_MASK_FG;
+        }
+        return;
+    }
     for (uint8_t *hit = memchr(m, VG_MASK_SHADOW, (size_t)b->w); hit;
          hit = hit + 1 < end ? memchr(hit + 1, VG_MASK_SHADOW, (size_t)(end - hit - 1)) : NULL) {
         int x = (int)(hit - m), x0 = x < 2 ? 0 : x - 2, x1 = x + 2 >= b->w ? b->w - 1 : x + 2;
-        float sx = 0, sb = 0, sxx = 0, sbb = 0, sxb = 0;
-        int n = 0;
-        for (int r = 0; r < 5; r++) {
-            int yy = y + r - 2;
-            if (yy < 0 || yy >= b->h) continue;
+        int32_t sr = 0, sb = 0, srr = 0, sbb = 0, srb = 0;
+        for (int yy = y0; yy <= y1; yy++) {
             const uint8_t *row = vg_image_row(in, yy), *bg = b->bg8 + (size_t)yy * b->bw * 8;
             for (int xx = x0; xx <= x1; xx++) {
-                float fv = row[xx] * ginv, bv = bg[xx];
-                sx += fv, sb += bv, sxx += fv * fv, sbb += bv * bv, sxb += fv * bv;
+                int32_t r = row[xx], v = bg[xx];
+                sr += r, sb += v, srr += r * r, sbb += v * v, srb += r * v;
             }
-            n += x1 - x0 + 1;
         }
-        float vx = sxx - sx * sx / n, vb = sbb - sb * sb / n, cov = sxb - sx * sb / n;
-        int textured = vb >= (float)(SHADOW_TEXTURE * SHADOW_TEXTURE) * n;
-        int kept = textured && vx > 0 && cov >= (float)SHADOW_NCC * sqrtf(vx * vb);
-        if (!kept) *hit = VG_MASK_FG;
+        if (!shadow_kept((int64_t)rows * (x1 - x0 + 1), sr, sb, srr, sbb, srb)) *hit = VG_MASK_FG;
     }
 }
 
@@ -690,7 +727,10 @@ static void shadow_slice(void *arg, int job, int njobs)
     frame_job_t *j = arg;
     vg_bgs_t *b = j->b;
     int y0 = (int)((int64_t)b->h * job / njobs), y1 = (int)((int64_t)b->h * (job + 1) / njobs);
-    for (int y = y0; y < y1; y++) confirm_shadows_row(b, j->in, j->mask, y, j->c.ginv);
+    /* (a few kB; without them each candidate's window is summed on its own) */
+    int32_t *cols = vg_malloc(sizeof(int32_t) * 5 * (size_t)b->w);
+    for (int y = y0; y < y1; y++) confirm_shadows_row(b, j->in, j->mask, y, cols);
+    vg_free(cols);
 }
 
 int vg_bgs_update(vg_bgs_t *b, const vg_image_t *in, double t, vg_image_t *mask, vg_pool_t *pool)
