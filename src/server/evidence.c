@@ -53,18 +53,36 @@ void vg__evidence_pixelate(vg_image_t *img, const float (*boxes)[4], int nb, con
             for (int bx = x0 < 0 ? 0 : x0; bx <= x1 && bx < bw; bx++) mark[by * bw + bx] = 1;
     }
     if (fg && fg->w == img->w && fg->h == img->h) {
+        /* the blocks holding foreground (a block's scan stops at its first pixel), then each
+         * with its 8 neighbours: the same blocks as marking the 3x3 around every pixel's block */
+        uint8_t *has = vg_calloc((size_t)bw * bh, 1);
+        if (!has) {
+            for (int y = 0; y < img->h; y++)
+                memset(vg_image_row(img, y), 128, (size_t)img->w * bpp);
+            vg_free(mark);
+            return;
+        }
         for (int y = 0; y < fg->h; y++) {
             const uint8_t *m = vg_image_row(fg, y);
-            for (int x = 0; x < fg->w; x++)
-                if (m[x]) {
-                    int by = y / bs, bx = x / bs;
-                    for (int dy = -1; dy <= 1; dy++)
-                        for (int dx = -1; dx <= 1; dx++) {
-                            int yy = by + dy, xx = bx + dx;
-                            if (yy >= 0 && yy < bh && xx >= 0 && xx < bw) mark[yy * bw + xx] = 1;
-                        }
-                }
+            uint8_t *h = has + (size_t)(y / bs) * bw;
+            for (int bx = 0; bx < bw; bx++) {
+                if (h[bx]) continue;
+                int x0 = bx * bs, x1 = x0 + bs > fg->w ? fg->w : x0 + bs;
+                for (int x = x0; x < x1; x++)
+                    if (m[x]) {
+                        h[bx] = 1;
+                        break;
+                    }
+            }
         }
+        for (int by = 0; by < bh; by++)
+            for (int bx = 0; bx < bw; bx++) {
+                if (!has[by * bw + bx]) continue;
+                for (int yy = by > 0 ? by - 1 : 0; yy <= by + 1 && yy < bh; yy++)
+                    for (int xx = bx > 0 ? bx - 1 : 0; xx <= bx + 1 && xx < bw; xx++)
+                        mark[yy * bw + xx] = 1;
+            }
+        vg_free(has);
     }
     for (int by = 0; by < bh; by++)
         for (int bx = 0; bx < bw; bx++) {
