@@ -212,6 +212,46 @@ static void grid_at(const level_t *l, double gx, double gy, float *u, float *v)
     *v = top + fy * (bot - top);
 }
 
+/* The patch's corner for centre (@cx, @cy): inside the level. */
+static void patch_origin(const level_t *l, int n, int cx, int cy, int *x0, int *y0)
+{
+    *x0 = cx - n / 2, *y0 = cy - n / 2;
+    if (*x0 < 0) *x0 = 0;
+    if (*y0 < 0) *y0 = 0;
+    if (*x0 > l->w - n) *x0 = l->w - n;
+    if (*y0 > l->h - n) *y0 = l->h - n;
+}
+
+/* The mean-normalised Hessian from the patch's sums (mean normalisation removes the gradient's
+ * mean); its determinant in @det. 0 when the smaller eigenvalue, per pixel, is too small: too
+ * little texture in some direction (a flat patch, a straight edge) cannot fix the motion. */
+static int hessian_ok(double *hxx, double *hxy, double *hyy, double sgx, double sgy, double np,
+                      double *det)
+{
+    *hxx -= sgx * sgx / np;
+    *hxy -= sgx * sgy / np;
+    *hyy -= sgy * sgy / np;
+    *det = *hxx * *hyy - *hxy * *hxy;
+    const double tr2 = 0.5 * (*hxx + *hyy),
+                 lmin = tr2 - sqrt(0.25 * (*hxx - *hyy) * (*hxx - *hyy) + *hxy * *hxy);
+    return *det > 0 && lmin >= MIN_EIG * np;
+}
+
+/* Where a step samples the second picture: the patch at offset (@pu, @pv) kept within the
+ * padding; its integer corner and the bilinear weights (the same for the whole patch). */
+static void step_at(const level_t *l, int n, int x0, int y0, double pu, double pv, int *ix, int *iy,
+                    float wt[4])
+{
+    double bx = x0 + pu, by = y0 + pv;
+    if (bx < -PAD) bx = -PAD;
+    if (by < -PAD) by = -PAD;
+    if (bx > l->w - n - 1 + PAD) bx = l->w - n - 1 + PAD;
+    if (by > l->h - n - 1 + PAD) by = l->h - n - 1 + PAD;
+    *ix = (int)floor(bx), *iy = (int)floor(by);
+    float fx = (float)(bx - *ix), fy = (float)(by - *iy);
+    wt[0] = (1 - fx) * (1 - fy), wt[1] = fx * (1 - fy), wt[2] = (1 - fx) * fy, wt[3] = fx * fy;
+}
+
 /*
  * The same search for the default 8x8 patch, a row of the patch in one 8-float vector (GCC
  * vector extensions: two SSE or one AVX register): the sums are kept per lane in floats and added
@@ -229,13 +269,10 @@ typedef float v8f __attribute__((vector_size(32), aligned(4)));
 static void search8(const level_t *l, const vg_flow_params_t *p, int cx, int cy, float *u, float *v)
 {
     enum { n = 8, half = 4 };
-    const int w = l->w, h = l->h;
+    const int w = l->w;
     v8f t[n], gxs[n], gys[n];
-    int x0 = cx - half, y0 = cy - half;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x0 > w - n) x0 = w - n;
-    if (y0 > h - n) y0 = h - n;
+    int x0, y0;
+    patch_origin(l, n, cx, cy, &x0, &y0);
     v8f axx = {0}, axy = {0}, ayy = {0}, agx = {0}, agy = {0}, at = {0};
     for (int y = 0; y < n; y++) {
         t[y] = ld8(l->a + (size_t)(y0 + y) * w + x0);
@@ -251,23 +288,14 @@ static void search8(const level_t *l, const vg_flow_params_t *p, int cx, int cy,
     double hxx = hsum8(axx), hxy = hsum8(axy), hyy = hsum8(ayy), sgx = hsum8(agx), sgy = hsum8(agy),
            st = hsum8(at);
     const double np = (double)n * n, mt = st / np;
-    hxx -= sgx * sgx / np;
-    hxy -= sgx * sgy / np;
-    hyy -= sgy * sgy / np;
-    const double det = hxx * hyy - hxy * hxy;
-    const double tr2 = 0.5 * (hxx + hyy),
-                 lmin = tr2 - sqrt(0.25 * (hxx - hyy) * (hxx - hyy) + hxy * hxy);
-    if (det <= 0 || lmin < MIN_EIG * np) return;
+    double det;
+    if (!hessian_ok(&hxx, &hxy, &hyy, sgx, sgy, np, &det)) return;
     double pu = *u, pv = *v;
     for (int it = 0; it < p->iterations; it++) {
-        double bx = x0 + pu, by = y0 + pv;
-        if (bx < -PAD) bx = -PAD;
-        if (by < -PAD) by = -PAD;
-        if (bx > w - n - 1 + PAD) bx = w - n - 1 + PAD;
-        if (by > h - n - 1 + PAD) by = h - n - 1 + PAD;
-        int ix = (int)floor(bx), iy = (int)floor(by);
-        float fx = (float)(bx - ix), fy = (float)(by - iy);
-        float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+        int ix, iy;
+        float wt[4];
+        step_at(l, n, x0, y0, pu, pv, &ix, &iy, wt);
+        const float w00 = wt[0], w01 = wt[1], w10 = wt[2], w11 = wt[3];
         v8f sv[n], as = {0};
         const float *r0 = l->b + (ptrdiff_t)iy * l->bs + ix;
         for (int y = 0; y < n; y++, r0 += l->bs) {
@@ -300,13 +328,10 @@ static void search(const level_t *l, const vg_flow_params_t *p, int cx, int cy, 
         search8(l, p, cx, cy, u, v);
         return;
     }
-    const int n = p->patch, half = n / 2, w = l->w, h = l->h;
+    const int n = p->patch, half = n / 2, w = l->w;
     float t[MAX_PATCH * MAX_PATCH], gxs[MAX_PATCH * MAX_PATCH], gys[MAX_PATCH * MAX_PATCH];
-    int x0 = cx - half, y0 = cy - half;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x0 > w - n) x0 = w - n;
-    if (y0 > h - n) y0 = h - n;
+    int x0, y0;
+    patch_origin(l, n, cx, cy, &x0, &y0);
     double hxx = 0, hxy = 0, hyy = 0, sgx = 0, sgy = 0, st = 0;
     for (int y = 0, k = 0; y < n; y++) {
         const float *ra = l->a + (size_t)(y0 + y) * w + x0;
@@ -325,26 +350,14 @@ static void search(const level_t *l, const vg_flow_params_t *p, int cx, int cy, 
         }
     }
     const double np = (double)n * n, mt = st / np;
-    /* mean normalisation removes the gradient's mean from the Hessian */
-    hxx -= sgx * sgx / np;
-    hxy -= sgx * sgy / np;
-    hyy -= sgy * sgy / np;
-    const double det = hxx * hyy - hxy * hxy;
-    /* the smaller eigenvalue, per pixel: too little texture in some direction (a flat patch,
-     * a straight edge) cannot fix the motion: keep the start */
-    const double tr2 = 0.5 * (hxx + hyy),
-                 lmin = tr2 - sqrt(0.25 * (hxx - hyy) * (hxx - hyy) + hxy * hxy);
-    if (det <= 0 || lmin < MIN_EIG * np) return;
+    double det;
+    if (!hessian_ok(&hxx, &hxy, &hyy, sgx, sgy, np, &det)) return; /* keep the start */
     double pu = *u, pv = *v;
     for (int it = 0; it < p->iterations; it++) {
-        double bx = x0 + pu, by = y0 + pv;
-        if (bx < -PAD) bx = -PAD;
-        if (by < -PAD) by = -PAD;
-        if (bx > w - n - 1 + PAD) bx = w - n - 1 + PAD;
-        if (by > h - n - 1 + PAD) by = h - n - 1 + PAD;
-        int ix = (int)floor(bx), iy = (int)floor(by);
-        float fx = (float)(bx - ix), fy = (float)(by - iy);
-        float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+        int ix, iy;
+        float wt[4];
+        step_at(l, n, x0, y0, pu, pv, &ix, &iy, wt);
+        const float w00 = wt[0], w01 = wt[1], w10 = wt[2], w11 = wt[3];
         float s[MAX_PATCH * MAX_PATCH];
         double si = 0;
         for (int y = 0, k = 0; y < n; y++) {

@@ -225,25 +225,24 @@ static void test_halving_matches_swscale(void **state)
     FILE *t = fopen(vt, "rb");
     if (!t) skip();
     fclose(t);
-    char clip[700], raw[700], cmd[2400];
-    snprintf(clip, sizeof(clip), "%s/hd.mkv", dir);
-    snprintf(raw, sizeof(raw), "%s/hd.yuv", dir);
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -loglevel error -y -ss 3 -i '%s' -frames:v 1 -vf scale=1280:720 "
-             "-pix_fmt yuv420p -c:v ffv1 '%s' && ffmpeg -nostdin -loglevel error -y -i '%s' "
-             "-f rawvideo -pix_fmt yuv420p '%s'",
-             vt, clip, clip, raw);
-    assert_int_equal(tu_run(cmd), 0);
-    check_halving(clip, raw, AV_PIX_FMT_YUV420P);
-    snprintf(clip, sizeof(clip), "%s/hdj.avi", dir);
-    snprintf(raw, sizeof(raw), "%s/hdj.yuv", dir);
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -loglevel error -y -ss 3 -i '%s' -frames:v 1 -vf scale=1280:720 "
-             "-pix_fmt yuvj420p -c:v mjpeg -q:v 3 '%s' && ffmpeg -nostdin -loglevel error -y -i "
-             "'%s' -f rawvideo -pix_fmt yuvj420p '%s'",
-             vt, clip, clip, raw);
-    assert_int_equal(tu_run(cmd), 0);
-    check_halving(clip, raw, AV_PIX_FMT_YUVJ420P);
+    /* limited range, lossless; full range, MJPEG (the reference: what FFmpeg decodes) */
+    const struct {
+        const char *name, *pix, *codec;
+        enum AVPixelFormat fmt;
+    } cases[] = {{"hd.mkv", "yuv420p", "ffv1", AV_PIX_FMT_YUV420P},
+                 {"hdj.avi", "yuvj420p", "mjpeg -q:v 3", AV_PIX_FMT_YUVJ420P}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char clip[700], raw[720], cmd[2600];
+        snprintf(clip, sizeof(clip), "%s/%s", dir, cases[k].name);
+        snprintf(raw, sizeof(raw), "%s.yuv", clip);
+        snprintf(cmd, sizeof(cmd),
+                 "ffmpeg -nostdin -loglevel error -y -ss 3 -i '%s' -frames:v 1 -vf scale=1280:720 "
+                 "-pix_fmt %s -c:v %s '%s' && ffmpeg -nostdin -loglevel error -y -i '%s' -f "
+                 "rawvideo -pix_fmt %s '%s'",
+                 vt, cases[k].pix, cases[k].codec, clip, clip, cases[k].pix, raw);
+        assert_int_equal(tu_run(cmd), 0);
+        check_halving(clip, raw, cases[k].fmt);
+    }
 }
 
 static void test_image_sequence(void **state)
