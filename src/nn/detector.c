@@ -154,7 +154,8 @@ static const vg_option_t detector_options[] = {
      .choices = precision_names,
      .help = "the convolutions' arithmetic: float (default), or int8 (8-bit integers on "
              "processors with AVX-512 VNNI, elsewhere float: NanoDet-g 2.1x as fast, its boxes "
-             "near the score threshold may change; measured in docs/nn.md)"},
+             "near the score threshold may change; measured in docs/nn.md; one value per "
+             "process: cameras asking for another are refused)"},
     {.name = NULL},
 };
 #undef OFF

@@ -28,6 +28,7 @@
 #include <vigie/infer.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
+#include <vigie/nn.h>
 #include <vigie/pose.h>
 
 #define COMP      "infer"
@@ -61,7 +62,7 @@ struct vg_infer {
     vg_pose_t *pose; /* loaded on the first VG_INFER_POSE request */
     int pose_failed; /* it could not be: said once */
     char model[64], models_dir[4096];
-    int max_det, nice;
+    int max_det, nice, precision;
     vg_infer_client_t *head, *tail;
     vg_infer_stats_t stats;
 };
@@ -225,6 +226,13 @@ int vg_infer_acquire(vg_infer_t **out, const vg_detector_params_t *p, char *err,
                      "one model per process",
                      p->model, p->models_dir, global->model, global->models_dir);
             ret = VG_EINVAL;
+        } else if (global->precision != p->precision) {
+            snprintf(err, errlen,
+                     "detector.precision %s: the inference thread already runs in %s; one "
+                     "precision per process (set it in the server's settings, not per camera)",
+                     p->precision == VG_PRECISION_INT8 ? "int8" : "float",
+                     global->precision == VG_PRECISION_INT8 ? "int8" : "float");
+            ret = VG_EINVAL;
         } else {
             global->refs++;
             *out = global;
@@ -243,6 +251,7 @@ int vg_infer_acquire(vg_infer_t **out, const vg_detector_params_t *p, char *err,
     snprintf(s->models_dir, sizeof(s->models_dir), "%s", p->models_dir);
     s->max_det = p->max_detections;
     s->nice = p->nice;
+    s->precision = p->precision;
     if ((ret = vg_detector_new(&s->det, p, err, errlen)) < 0) {
         service_free(s);
         goto end;

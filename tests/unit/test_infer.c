@@ -95,6 +95,14 @@ static void test_client_requests(void **state)
     vg_infer_t *s3 = NULL;
     assert_int_equal(vg_infer_acquire(&s3, &other, err, sizeof(err)), VG_EINVAL);
     assert_non_null(strstr(err, "one model per process"));
+    /* the same model in another precision: refused as clearly */
+    vg_detector_params_t q8 = params(md);
+    assert_int_equal(
+        vg_opt_set(&q8, vg_detector_option_group.options, "precision", "int8", errb, sizeof(errb)),
+        0);
+    assert_int_equal(vg_infer_acquire(&s3, &q8, err, sizeof(err)), VG_EINVAL);
+    assert_non_null(strstr(err, "one precision per process"));
+    vg_opt_free(&q8, vg_detector_option_group.options);
     vg_infer_client_t *c;
     assert_int_equal(vg_infer_client_new(s, &c), 0);
     vg_frame_t *f = vtest_frame(sh);
