@@ -212,126 +212,16 @@ static void grid_at(const level_t *l, double gx, double gy, float *u, float *v)
     *v = top + fy * (bot - top);
 }
 
-/* The patch's corner for centre (@cx, @cy): inside the level. */
-static void patch_origin(const level_t *l, int n, int cx, int cy, int *x0, int *y0)
-{
-    *x0 = cx - n / 2, *y0 = cy - n / 2;
-    if (*x0 < 0) *x0 = 0;
-    if (*y0 < 0) *y0 = 0;
-    if (*x0 > l->w - n) *x0 = l->w - n;
-    if (*y0 > l->h - n) *y0 = l->h - n;
-}
-
-/* The mean-normalised Hessian from the patch's sums (mean normalisation removes the gradient's
- * mean); its determinant in @det. 0 when the smaller eigenvalue, per pixel, is too small: too
- * little texture in some direction (a flat patch, a straight edge) cannot fix the motion. */
-static int hessian_ok(double *hxx, double *hxy, double *hyy, double sgx, double sgy, double np,
-                      double *det)
-{
-    *hxx -= sgx * sgx / np;
-    *hxy -= sgx * sgy / np;
-    *hyy -= sgy * sgy / np;
-    *det = *hxx * *hyy - *hxy * *hxy;
-    const double tr2 = 0.5 * (*hxx + *hyy),
-                 lmin = tr2 - sqrt(0.25 * (*hxx - *hyy) * (*hxx - *hyy) + *hxy * *hxy);
-    return *det > 0 && lmin >= MIN_EIG * np;
-}
-
-/* Where a step samples the second picture: the patch at offset (@pu, @pv) kept within the
- * padding; its integer corner and the bilinear weights (the same for the whole patch). */
-static void step_at(const level_t *l, int n, int x0, int y0, double pu, double pv, int *ix, int *iy,
-                    float wt[4])
-{
-    double bx = x0 + pu, by = y0 + pv;
-    if (bx < -PAD) bx = -PAD;
-    if (by < -PAD) by = -PAD;
-    if (bx > l->w - n - 1 + PAD) bx = l->w - n - 1 + PAD;
-    if (by > l->h - n - 1 + PAD) by = l->h - n - 1 + PAD;
-    *ix = (int)floor(bx), *iy = (int)floor(by);
-    float fx = (float)(bx - *ix), fy = (float)(by - *iy);
-    wt[0] = (1 - fx) * (1 - fy), wt[1] = fx * (1 - fy), wt[2] = (1 - fx) * fy, wt[3] = fx * fy;
-}
-
-/*
- * The same search for the default 8x8 patch, a row of the patch in one 8-float vector (GCC
- * vector extensions: two SSE or one AVX register): the sums are kept per lane in floats and added
- * up in doubles at the end (the plain version adds every term in doubles: the flow differs in the
- * last bits, test_vision's accuracy checks hold). Two thirds of the crowd stage's time was here.
- */
-typedef float v8f __attribute__((vector_size(32), aligned(4)));
-
-/* (macros: a 32-byte vector passed by value changes the ABI without AVX) */
-#define ld8(p) (*(const v8f *)(p))
-#define hsum8(v)                                                                                   \
-    ((double)(v)[0] + (double)(v)[1] + (double)(v)[2] + (double)(v)[3] + (double)(v)[4] +          \
-     (double)(v)[5] + (double)(v)[6] + (double)(v)[7])
-
-static void search8(const level_t *l, const vg_flow_params_t *p, int cx, int cy, float *u, float *v)
-{
-    enum { n = 8, half = 4 };
-    const int w = l->w;
-    v8f t[n], gxs[n], gys[n];
-    int x0, y0;
-    patch_origin(l, n, cx, cy, &x0, &y0);
-    v8f axx = {0}, axy = {0}, ayy = {0}, agx = {0}, agy = {0}, at = {0};
-    for (int y = 0; y < n; y++) {
-        t[y] = ld8(l->a + (size_t)(y0 + y) * w + x0);
-        gxs[y] = ld8(l->gx + (size_t)(y0 + y) * w + x0);
-        gys[y] = ld8(l->gy + (size_t)(y0 + y) * w + x0);
-        axx += gxs[y] * gxs[y];
-        axy += gxs[y] * gys[y];
-        ayy += gys[y] * gys[y];
-        agx += gxs[y];
-        agy += gys[y];
-        at += t[y];
-    }
-    double hxx = hsum8(axx), hxy = hsum8(axy), hyy = hsum8(ayy), sgx = hsum8(agx), sgy = hsum8(agy),
-           st = hsum8(at);
-    const double np = (double)n * n, mt = st / np;
-    double det;
-    if (!hessian_ok(&hxx, &hxy, &hyy, sgx, sgy, np, &det)) return;
-    double pu = *u, pv = *v;
-    for (int it = 0; it < p->iterations; it++) {
-        int ix, iy;
-        float wt[4];
-        step_at(l, n, x0, y0, pu, pv, &ix, &iy, wt);
-        const float w00 = wt[0], w01 = wt[1], w10 = wt[2], w11 = wt[3];
-        v8f sv[n], as = {0};
-        const float *r0 = l->b + (ptrdiff_t)iy * l->bs + ix;
-        for (int y = 0; y < n; y++, r0 += l->bs) {
-            const float *r1 = r0 + l->bs;
-            sv[y] = w00 * ld8(r0) + w01 * ld8(r0 + 1) + w10 * ld8(r1) + w11 * ld8(r1 + 1);
-            as += sv[y];
-        }
-        const float off = (float)(hsum8(as) / np - mt);
-        v8f aex = {0}, aey = {0};
-        for (int y = 0; y < n; y++) {
-            v8f e = sv[y] - t[y] - off;
-            aex += gxs[y] * e;
-            aey += gys[y] * e;
-        }
-        double ex = hsum8(aex), ey = hsum8(aey);
-        double du = (hyy * ex - hxy * ey) / det, dv = (hxx * ey - hxy * ex) / det;
-        pu -= du;
-        pv -= dv;
-        if (du * du + dv * dv < 1e-4) break;
-    }
-    if (fabs(pu - *u) > half || fabs(pv - *v) > half) return;
-    *u = (float)pu;
-    *v = (float)pv;
-}
-
 /* One patch: the inverse compositional search from (u, v). */
 static void search(const level_t *l, const vg_flow_params_t *p, int cx, int cy, float *u, float *v)
 {
-    if (p->patch == 8 && l->w >= 8 && l->h >= 8) {
-        search8(l, p, cx, cy, u, v);
-        return;
-    }
-    const int n = p->patch, half = n / 2, w = l->w;
+    const int n = p->patch, half = n / 2, w = l->w, h = l->h;
     float t[MAX_PATCH * MAX_PATCH], gxs[MAX_PATCH * MAX_PATCH], gys[MAX_PATCH * MAX_PATCH];
-    int x0, y0;
-    patch_origin(l, n, cx, cy, &x0, &y0);
+    int x0 = cx - half, y0 = cy - half;
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x0 > w - n) x0 = w - n;
+    if (y0 > h - n) y0 = h - n;
     double hxx = 0, hxy = 0, hyy = 0, sgx = 0, sgy = 0, st = 0;
     for (int y = 0, k = 0; y < n; y++) {
         const float *ra = l->a + (size_t)(y0 + y) * w + x0;
@@ -350,14 +240,26 @@ static void search(const level_t *l, const vg_flow_params_t *p, int cx, int cy, 
         }
     }
     const double np = (double)n * n, mt = st / np;
-    double det;
-    if (!hessian_ok(&hxx, &hxy, &hyy, sgx, sgy, np, &det)) return; /* keep the start */
+    /* mean normalisation removes the gradient's mean from the Hessian */
+    hxx -= sgx * sgx / np;
+    hxy -= sgx * sgy / np;
+    hyy -= sgy * sgy / np;
+    const double det = hxx * hyy - hxy * hxy;
+    /* the smaller eigenvalue, per pixel: too little texture in some direction (a flat patch,
+     * a straight edge) cannot fix the motion: keep the start */
+    const double tr2 = 0.5 * (hxx + hyy),
+                 lmin = tr2 - sqrt(0.25 * (hxx - hyy) * (hxx - hyy) + hxy * hxy);
+    if (det <= 0 || lmin < MIN_EIG * np) return;
     double pu = *u, pv = *v;
     for (int it = 0; it < p->iterations; it++) {
-        int ix, iy;
-        float wt[4];
-        step_at(l, n, x0, y0, pu, pv, &ix, &iy, wt);
-        const float w00 = wt[0], w01 = wt[1], w10 = wt[2], w11 = wt[3];
+        double bx = x0 + pu, by = y0 + pv;
+        if (bx < -PAD) bx = -PAD;
+        if (by < -PAD) by = -PAD;
+        if (bx > w - n - 1 + PAD) bx = w - n - 1 + PAD;
+        if (by > h - n - 1 + PAD) by = h - n - 1 + PAD;
+        int ix = (int)floor(bx), iy = (int)floor(by);
+        float fx = (float)(bx - ix), fy = (float)(by - iy);
+        float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
         float s[MAX_PATCH * MAX_PATCH];
         double si = 0;
         for (int y = 0, k = 0; y < n; y++) {
