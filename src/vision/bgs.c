@@ -636,7 +636,8 @@ static void update_row(const consts_t *c, const uint8_t *in, uint8_t *out, float
  * background cannot be told from a dark object and stay foreground. The window's sums are of
  * integers (the frame and the heaviest mode's rounded mean; the gain cancels out of the
  * correlation), so the decision is exact: a candidate's own 25 pixels, or on a row with many
- * candidates the five-row sums of every column once, then five columns a candidate.
+ * candidates the five-row sums of every column (slid down from the previous dense row's: one row
+ * in, one out), then five columns a candidate.
  */
 #define SHADOW_NCC     0.85
 #define SHADOW_TEXTURE 3.0
@@ -654,8 +655,57 @@ static inline int shadow_kept(int64_t n, int64_t sr, int64_t sb, int64_t srr, in
     return (double)cov >= SHADOW_NCC * sqrt((double)vx * (double)vb);
 }
 
+/* The five column sums of a slice's dense rows (frame, background, their squares and product)
+ * over the window rows [y - 2, y + 2] of row @y (clipped to the frame); y < 0: none held. */
+typedef struct shadow_cols {
+    int32_t *r, *b, *rr, *bb, *rb;
+    int y;
+} shadow_cols_t;
+
+/* Adds (@sign 1) or removes (-1) one row's pixels from the column sums (restrict and one loop a
+ * sign: the compiler vectorises both). */
+static void cols_add(const uint8_t *restrict row, const uint8_t *restrict bg, int32_t *restrict cr,
+                     int32_t *restrict cb, int32_t *restrict crr, int32_t *restrict cbb,
+                     int32_t *restrict crb, int w, int sign)
+{
+    if (sign > 0) {
+        for (int x = 0; x < w; x++) {
+            int32_t r = row[x], v = bg[x];
+            cr[x] += r, cb[x] += v, crr[x] += r * r, cbb[x] += v * v, crb[x] += r * v;
+        }
+    } else {
+        for (int x = 0; x < w; x++) {
+            int32_t r = row[x], v = bg[x];
+            cr[x] -= r, cb[x] -= v, crr[x] -= r * r, cbb[x] -= v * v, crb[x] -= r * v;
+        }
+    }
+}
+
+static void cols_row(const vg_bgs_t *bs, const vg_image_t *in, shadow_cols_t *c, int yy, int sign)
+{
+    cols_add(vg_image_row(in, yy), bs->bg8 + (size_t)yy * bs->bw * 8, c->r, c->b, c->rr, c->bb,
+             c->rb, bs->w, sign);
+}
+
+/* Brings the column sums to row @y's window: from the previous row's window by one row in and
+ * one out when it is that close, else summed afresh; the same integers either way. */
+static void cols_move(const vg_bgs_t *b, const vg_image_t *in, shadow_cols_t *c, int y)
+{
+    if (c->y >= 0 && y - c->y >= 1 && y - c->y <= 2) {
+        for (int yy = c->y; yy < y; yy++) {
+            if (yy - 2 >= 0) cols_row(b, in, c, yy - 2, -1);
+            if (yy + 3 < b->h) cols_row(b, in, c, yy + 3, 1);
+        }
+    } else if (c->y != y) {
+        memset(c->r, 0, sizeof(int32_t) * 5 * (size_t)b->w);
+        int y0 = y < 2 ? 0 : y - 2, y1 = y + 2 >= b->h ? b->h - 1 : y + 2;
+        for (int yy = y0; yy <= y1; yy++) cols_row(b, in, c, yy, 1);
+    }
+    c->y = y;
+}
+
 static void confirm_shadows_row(const vg_bgs_t *b, const vg_image_t *in, vg_image_t *mask, int y,
-                                int32_t *cols)
+                                shadow_cols_t *cols)
 {
     uint8_t *m = vg_image_row(mask, y), *end = m + b->w;
     int y0 = y < 2 ? 0 : y - 2, y1 = y + 2 >= b->h ? b->h - 1 : y + 2, rows = y1 - y0 + 1;
@@ -664,18 +714,13 @@ static void confirm_shadows_row(const vg_bgs_t *b, const vg_image_t *in, vg_imag
          hit = hit + 1 < end ? memchr(hit + 1, VG_MASK_SHADOW, (size_t)(end - hit - 1)) : NULL)
         cand++;
     if (!cand) return;
-    if (cols && cand * 8 >= b->w) {
-        /* many candidates: the five sums of each column over the window's rows, then a sliding
-         * window of five columns */
-        int32_t *cr = cols, *cb = cr + b->w, *crr = cb + b->w, *cbb = crr + b->w, *crb = cbb + b->w;
-        memset(cols, 0, sizeof(int32_t) * 5 * (size_t)b->w);
-        for (int yy = y0; yy <= y1; yy++) {
-            const uint8_t *row = vg_image_row(in, yy), *bg = b->bg8 + (size_t)yy * b->bw * 8;
-            for (int x = 0; x < b->w; x++) {
-                int32_t r = row[x], v = bg[x];
-                cr[x] += r, cb[x] += v, crr[x] += r * r, cbb[x] += v * v, crb[x] += r * v;
-            }
-        }
+    /* a candidate alone sums 25 pixels; the columns cost two rows when slid, five afresh */
+    if (cols && cand * (cols->y >= y - 2 && cols->y < y ? 40 : 16) >= b->w) {
+        /* many candidates: the five sums of each column over the window's rows (slid from the
+         * last dense row's), then a window of five columns a candidate */
+        cols_move(b, in, cols, y);
+        const int32_t *cr = cols->r, *cb = cols->b, *crr = cols->rr, *cbb = cols->bb,
+                      *crb = cols->rb;
         for (int x = 0; x < b->w; x++) {
             if (m[x] != VG_MASK_SHADOW) continue;
             int x0 = x < 2 ? 0 : x - 2, x1 = x + 2 >= b->w ? b->w - 1 : x + 2;
@@ -728,9 +773,13 @@ static void shadow_slice(void *arg, int job, int njobs)
     vg_bgs_t *b = j->b;
     int y0 = (int)((int64_t)b->h * job / njobs), y1 = (int)((int64_t)b->h * (job + 1) / njobs);
     /* (a few kB; without them each candidate's window is summed on its own) */
-    int32_t *cols = vg_malloc(sizeof(int32_t) * 5 * (size_t)b->w);
-    for (int y = y0; y < y1; y++) confirm_shadows_row(b, j->in, j->mask, y, cols);
-    vg_free(cols);
+    shadow_cols_t cols = {.r = vg_malloc(sizeof(int32_t) * 5 * (size_t)b->w), .y = -1};
+    shadow_cols_t *c = cols.r ? &cols : NULL;
+    if (c) {
+        c->b = c->r + b->w, c->rr = c->b + b->w, c->bb = c->rr + b->w, c->rb = c->bb + b->w;
+    }
+    for (int y = y0; y < y1; y++) confirm_shadows_row(b, j->in, j->mask, y, c);
+    vg_free(cols.r);
 }
 
 int vg_bgs_update(vg_bgs_t *b, const vg_image_t *in, double t, vg_image_t *mask, vg_pool_t *pool)

@@ -53,7 +53,7 @@ struct vg_flow {
     int w, h, nl; /* levels 0..nl-1 */
     level_t lv[MAX_LEVELS];
     float *grid; /* the finest level's grid in full-size pixels */
-    float *tmp;  /* a grid's size, for the median */
+    float *tmp;  /* a grid's size and three padded rows, for the median */
 };
 
 void vg_flow_free(vg_flow_t **pf)
@@ -119,7 +119,9 @@ int vg_flow_new(vg_flow_t **out, const vg_flow_params_t *p, int w, int h)
         return VG_EINVAL; /* the picture is too small for that finest level and patch */
     }
     f->grid = vg_calloc((size_t)f->lv[p->finest].gw * f->lv[p->finest].gh * 2, sizeof(float));
-    f->tmp = vg_calloc((size_t)f->lv[p->finest].gw * f->lv[p->finest].gh * 2, sizeof(float));
+    f->tmp = vg_calloc((size_t)f->lv[p->finest].gw * f->lv[p->finest].gh * 2 +
+                           3 * 2 * ((size_t)f->lv[p->finest].gw + 2),
+                       sizeof(float));
     if (!f->grid || !f->tmp) {
         vg_flow_free(&f);
         return VG_ENOMEM;
@@ -288,39 +290,64 @@ static void search(const level_t *l, const vg_flow_params_t *p, int cx, int cy, 
     *v = (float)pv;
 }
 
-static float median9(float *v)
-{
-    /* insertion sort of 9: small and branch-predictable enough here */
-    for (int i = 1; i < 9; i++) {
-        float x = v[i];
-        int j = i - 1;
-        while (j >= 0 && v[j] > x) {
-            v[j + 1] = v[j];
-            j--;
-        }
-        v[j + 1] = x;
-    }
-    return v[4];
-}
-
 /* A 3x3 median of each component over the grid: one wrong patch does not lead the finer
- * levels astray (the role DIS's densification weights play). */
+ * levels astray (the role DIS's densification weights play). Each value is the median of its
+ * nine neighbours (edges replicated) by the 19 exchanges of a median network (Paeth's), written
+ * as branchless minima and maxima over a row so that the compiler vectorises it; an exchange
+ * keeps its two values, so the result is the same as sorting the nine. @tmp holds a copy of the
+ * grid and three padded rows (the grid's size plus 3 rows of gw + 2 cells). */
+#define MN(a, b) ((a) < (b) ? (a) : (b))
+#define MX(a, b) ((a) < (b) ? (b) : (a))
+#define EX(a, b)                                                                                   \
+    do {                                                                                           \
+        float lo_ = MN(a, b), hi_ = MX(a, b);                                                      \
+        a = lo_, b = hi_;                                                                          \
+    } while (0)
+static void median_row(const float *restrict r0, const float *restrict r1, const float *restrict r2,
+                       float *restrict out, int n)
+{
+    /* r0..r2: the rows above, at and below, interleaved (u, v), one cell of padding each side:
+     * the neighbours of value i are at i, i + 2, i + 4 of each */
+    for (int i = 0; i < n; i++) {
+        float p0 = r0[i], p1 = r0[i + 2], p2 = r0[i + 4];
+        float p3 = r1[i], p4 = r1[i + 2], p5 = r1[i + 4];
+        float p6 = r2[i], p7 = r2[i + 2], p8 = r2[i + 4];
+        /* clang-format off */
+        EX(p1, p2); EX(p4, p5); EX(p7, p8);
+        EX(p0, p1); EX(p3, p4); EX(p6, p7);
+        EX(p1, p2); EX(p4, p5); EX(p7, p8);
+        p3 = MX(p0, p3); p5 = MN(p5, p8); EX(p4, p7);
+        p6 = MX(p3, p6); p4 = MX(p1, p4); p2 = MN(p2, p5);
+        p4 = MN(p4, p7); EX(p4, p2);
+        p4 = MX(p6, p4); p4 = MN(p4, p2);
+        /* clang-format on */
+        out[i] = p4;
+    }
+}
+#undef MN
+#undef MX
+#undef EX
+
 static void median_grid(level_t *l, float *tmp)
 {
-    memcpy(tmp, l->flow, sizeof(float) * 2 * (size_t)l->gw * l->gh);
-    for (int y = 0; y < l->gh; y++)
-        for (int x = 0; x < l->gw; x++)
-            for (int c = 0; c < 2; c++) {
-                float v[9];
-                int k = 0;
-                for (int dy = -1; dy <= 1; dy++)
-                    for (int dx = -1; dx <= 1; dx++) {
-                        int yy = y + dy < 0 ? 0 : y + dy >= l->gh ? l->gh - 1 : y + dy;
-                        int xx = x + dx < 0 ? 0 : x + dx >= l->gw ? l->gw - 1 : x + dx;
-                        v[k++] = tmp[2 * ((size_t)yy * l->gw + xx) + c];
-                    }
-                l->flow[2 * ((size_t)y * l->gw + x) + c] = median9(v);
-            }
+    const int gw = l->gw, gh = l->gh, rw = 2 * (gw + 2);
+    float *copy = tmp, *pad = tmp + 2 * (size_t)gw * gh;
+    memcpy(copy, l->flow, sizeof(float) * 2 * (size_t)gw * gh);
+    /* grid row r, padded (edges replicated), goes to slot r % 3: rows y - 1, y and y + 1 are
+     * there when row y is made */
+    for (int y = 0; y < gh; y++) {
+        for (int r = y == 0 ? 0 : y + 1; r <= y + 1 && r < gh; r++) {
+            float *d = pad + (size_t)(r % 3) * rw;
+            const float *s = copy + 2 * (size_t)r * gw;
+            memcpy(d + 2, s, sizeof(float) * 2 * (size_t)gw);
+            d[0] = s[0], d[1] = s[1];
+            d[rw - 2] = s[2 * gw - 2], d[rw - 1] = s[2 * gw - 1];
+        }
+        const float *ra = pad + (size_t)((y == 0 ? 0 : y - 1) % 3) * rw;
+        const float *rb = pad + (size_t)(y % 3) * rw;
+        const float *rc = pad + (size_t)((y + 1 >= gh ? gh - 1 : y + 1) % 3) * rw;
+        median_row(ra, rb, rc, l->flow + 2 * (size_t)y * gw, 2 * gw);
+    }
 }
 
 typedef struct job {
