@@ -246,7 +246,14 @@ int vg__conv2d_q8(const vg_conv_geom_t *g, const float *in, const vg_q8conv_t *q
                 uint8_t *row = col + (size_t)(p - r0) * q->k4;
                 int oy = p / g->ow, ox = p % g->ow;
                 for (int ky = 0; ky < g->kh; ky++) {
-                    int iy = oy * g->sy + ky * g->dy - g->pt;
+                    int iy = oy * g->sy + ky * g->dy - g->pt, ix0 = ox * g->sx - g->pl;
+                    if (g->dx == 1 && iy >= 0 && iy < g->h && ix0 >= 0 && ix0 + g->kw <= g->w) {
+                        /* the row's taps are side by side in the picture: one copy */
+                        size_t len = (size_t)g->kw * g->c;
+                        memcpy(row, img + ((size_t)iy * g->w + ix0) * g->c, len);
+                        row += len;
+                        continue;
+                    }
                     for (int kx = 0; kx < g->kw; kx++, row += g->c) {
                         int ix = ox * g->sx + kx * g->dx - g->pl;
                         if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
