@@ -101,10 +101,12 @@ int vg__q8_available(void)
 }
 
 /* R rows of A (@lda bytes apart, k4 bytes each) by NB blocks of 16 channels from @j: the sums,
- * then (sum - z wsum) s s_o + bias into C (@o floats a row), the last block masked to @o. */
+ * then (sum - z wsum) s s_o + bias into C (@o floats a row), the last block masked to @o; the
+ * activation @ak (VG_ACT_RELU, _RELU6 or _LEAKY with @aa; else none) applied on the way, with
+ * act_inline's comparisons (MAXPS and MINPS are its ternaries exactly). */
 TQ INLINE void tile(const int R, const int NB, const uint8_t *a, size_t lda, int k4,
                     const vg_q8conv_t *q, int j, int32_t z, float sa, const float *bias, float *c,
-                    int o)
+                    int o, int ak, float aa)
 {
     __m512i acc[6][4];
     for (int r = 0; r < R; r++)
@@ -127,9 +129,20 @@ TQ INLINE void tile(const int R, const int NB, const uint8_t *a, size_t lda, int
         __m512 sc = _mm512_mul_ps(_mm512_set1_ps(sa), _mm512_loadu_ps(q->sw + jj));
         __mmask16 mk = o - jj >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (o - jj)) - 1);
         __m512 bv = bias ? _mm512_maskz_loadu_ps(mk, bias + jj) : _mm512_setzero_ps();
+        const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f),
+                     alpha = _mm512_set1_ps(aa);
         for (int r = 0; r < R; r++) {
             __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][b], zw));
-            _mm512_mask_storeu_ps(c + (size_t)r * o + jj, mk, _mm512_fmadd_ps(f, sc, bv));
+            __m512 v = _mm512_fmadd_ps(f, sc, bv);
+            if (ak == VG_ACT_RELU) {
+                v = _mm512_max_ps(v, zero); /* v > 0 ? v : 0 */
+            } else if (ak == VG_ACT_RELU6) {
+                v = _mm512_min_ps(_mm512_max_ps(v, zero), six);
+            } else if (ak == VG_ACT_LEAKY) {
+                __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GE_OQ);
+                v = _mm512_mask_blend_ps(pos, _mm512_mul_ps(alpha, v), v); /* v >= 0 ? v : a v */
+            }
+            _mm512_mask_storeu_ps(c + (size_t)r * o + jj, mk, v);
         }
     }
 }
@@ -137,22 +150,22 @@ TQ INLINE void tile(const int R, const int NB, const uint8_t *a, size_t lda, int
 #define NBCASE(R)                                                                                  \
     switch (nb) {                                                                                  \
     case 4:                                                                                        \
-        tile(R, 4, a, lda, k4, q, j, z, sa, bias, c, o);                                           \
+        tile(R, 4, a, lda, k4, q, j, z, sa, bias, c, o, ak, aa);                                   \
         break;                                                                                     \
     case 3:                                                                                        \
-        tile(R, 3, a, lda, k4, q, j, z, sa, bias, c, o);                                           \
+        tile(R, 3, a, lda, k4, q, j, z, sa, bias, c, o, ak, aa);                                   \
         break;                                                                                     \
     case 2:                                                                                        \
-        tile(R, 2, a, lda, k4, q, j, z, sa, bias, c, o);                                           \
+        tile(R, 2, a, lda, k4, q, j, z, sa, bias, c, o, ak, aa);                                   \
         break;                                                                                     \
     default:                                                                                       \
-        tile(R, 1, a, lda, k4, q, j, z, sa, bias, c, o);                                           \
+        tile(R, 1, a, lda, k4, q, j, z, sa, bias, c, o, ak, aa);                                   \
         break;                                                                                     \
     }
 
 /* C[m][o] from A's @m rows (@lda bytes apart). */
 TQ static void q8_gemm(int m, const uint8_t *a0, size_t lda, const vg_q8conv_t *q, int32_t z,
-                       float sa, const float *bias, float *c0)
+                       float sa, const float *bias, float *c0, int ak, float aa)
 {
     const int o = q->o, k4 = q->k4;
     for (int i = 0; i < m; i += 6) {
@@ -233,11 +246,15 @@ int vg__conv2d_q8(const vg_conv_geom_t *g, const float *in, const vg_q8conv_t *q
     float sa;
     int32_t z;
     quantise(in, nin, qin, &sa, &z);
+    /* the simple activations are applied in the kernel's stores, the others after */
+    const int ak = act ? act->kind : VG_ACT_NONE;
+    const int fused = ak == VG_ACT_RELU || ak == VG_ACT_RELU6 || ak == VG_ACT_LEAKY;
+    const float aa = act ? act->alpha : 0;
     for (int b = 0; b < g->n; b++) {
         const uint8_t *img = qin + (size_t)b * g->h * g->w * g->c;
         float *o = out + (size_t)b * m * g->o;
         if (inplace) {
-            q8_gemm(m, img, (size_t)g->c, q, z, sa, bias, o);
+            q8_gemm(m, img, (size_t)g->c, q, z, sa, bias, o, ak, aa);
             continue;
         }
         for (int r0 = 0; r0 < m; r0 += rows) {
@@ -264,12 +281,12 @@ int vg__conv2d_q8(const vg_conv_geom_t *g, const float *in, const vg_q8conv_t *q
                 }
                 memset(row, z, (size_t)(q->k4 - k)); /* (zero weights there) */
             }
-            q8_gemm(nr, col, (size_t)q->k4, q, z, sa, bias, o + (size_t)r0 * g->o);
+            q8_gemm(nr, col, (size_t)q->k4, q, z, sa, bias, o + (size_t)r0 * g->o, ak, aa);
         }
     }
     vg_free(qin);
     vg_free(col);
-    if (act && act->kind != VG_ACT_NONE) vg__act(out, out, (size_t)g->n * m * g->o, act);
+    if (act && !fused && act->kind != VG_ACT_NONE) vg__act(out, out, (size_t)g->n * m * g->o, act);
     return 0;
 }
 #else
