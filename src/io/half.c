@@ -83,8 +83,11 @@ __attribute__((target("avx2"))) static int half_row_avx2(const uint8_t *const r[
 {
     const __m256i ones = _mm256_set1_epi8(1), three = _mm256_set1_epi16(3),
                   r32 = _mm256_set1_epi16(32);
-    int x = 1;
-    for (; 2 * x + 33 <= w; x += 16) {
+    /* the last 16 start at the last place that fits, over some already made (the same
+     * values): only the edge pixel is left to the caller */
+    int x = 1, last = (w - 33) / 2, stop = 0;
+    for (; !stop && last >= 1 && x <= last + 15; x += 16) {
+        if (x > last) x = last, stop = 1;
         __m256i acc = _mm256_setzero_si256();
         for (int k = 0; k < 4; k++) {
             const uint8_t *p = r[k] + 2 * x;
@@ -124,6 +127,31 @@ void vg__half_plane(const uint8_t *src, ptrdiff_t ls, int w, int h, uint8_t *dst
         half_row(tmp, w, out, w / 2);
     }
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The [1 3 3 1] halving of one row of @w bytes alone (x 8, rounded as half_row: (h + 4) >> 3),
+ * 32 outputs at a time from @x = 1, as half_row_avx2 does with four rows; returns where it
+ * stopped. */
+__attribute__((target("avx2"))) static int hrow_avx2(const uint8_t *p0, int w, uint8_t *out)
+{
+    const __m256i ones = _mm256_set1_epi8(1), r4 = _mm256_set1_epi16(4);
+    /* the last 16 start at the last place that fits, over some already made (the same
+     * values): only the edge pixel is left to the caller */
+    int x = 1, last = (w - 33) / 2, stop = 0;
+    for (; !stop && last >= 1 && x <= last + 15; x += 16) {
+        if (x > last) x = last, stop = 1;
+        const uint8_t *p = p0 + 2 * x;
+        __m256i a = _mm256_maddubs_epi16(_mm256_loadu_si256((const void *)(p - 1)), ones),
+                b = _mm256_maddubs_epi16(_mm256_loadu_si256((const void *)p), ones),
+                c = _mm256_maddubs_epi16(_mm256_loadu_si256((const void *)(p + 1)), ones);
+        __m256i h = _mm256_add_epi16(_mm256_add_epi16(a, c), _mm256_add_epi16(b, b));
+        __m256i v = _mm256_srli_epi16(_mm256_add_epi16(h, r4), 3);
+        __m256i pk = _mm256_permute4x64_epi64(_mm256_packus_epi16(v, v), 0xd8);
+        _mm_storeu_si128((__m128i *)(out + x), _mm256_castsi256_si128(pk));
+    }
+    return x;
+}
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 /* BGR of one row, 8 pixels at a time, in the same integers as the scalar loop (packus clamps to
@@ -192,12 +220,14 @@ void vg__half_bgr(const uint8_t *const planes[3], const int ls[3], int w, int h,
             uint8_t *ch = k ? vh : uh;
 #if defined(__x86_64__) && defined(__GNUC__)
             if (have_avx2() && ow >= 40) {
-                /* the row's [1 3 3 1] as the four rows' with the row four times: (8 h + 32) >> 6,
-                 * the same integers as the scalar path's */
-                const uint8_t *r[4] = {c, c, c, c};
-                int x = half_row_avx2(r, ow, ch);
-                ch[0] = one_px(r, ow, 0);
-                for (; x < cw; x++) ch[x] = one_px(r, ow, x);
+                /* (8 h + 32) >> 6 of half_row is (h + 4) >> 3: the same integers */
+                int x = hrow_avx2(c, ow, ch);
+                ch[0] = (uint8_t)((4 * c[0] + 3 * c[1] + c[2] + 4) >> 3);
+                for (; x < cw; x++) {
+                    int r = 2 * x + 2 < ow ? 2 * x + 2 : ow - 1;
+                    ch[x] =
+                        (uint8_t)((c[2 * x - 1] + 3 * c[2 * x] + 3 * c[2 * x + 1] + c[r] + 4) >> 3);
+                }
                 continue;
             }
 #endif
