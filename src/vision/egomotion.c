@@ -739,6 +739,11 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
     double m[9], mr[9];
     int pts = 0, in = 0, fit = 0;
     double overlap = 0;
+    /* mode auto: the vote of the attempt that explains the most points (one vote a frame: a
+     * retry from the scene's view after a lost lock measures worse and must not reset the
+     * count), and that attempt's homography */
+    int vote_h = -1, best = -1, best_inh = 0, best_pts = 0;
+    double best_mh[9];
     /* from the last trusted motion, then (a pause) from the scene's own view */
     for (int attempt = 0; attempt < 2 && !fit; attempt++) {
         const double *start = attempt ? ident : e->mr;
@@ -748,16 +753,16 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
         pts = measure(e, start, pool);
         if (e->p.mode == VG_CAMERA_AUTO) {
             /* both models; the homography wins when it explains clearly more points for
-             * AUTO_TIME (a camera looking down whose perspective changes), for good */
+             * AUTO_TIME (a camera looking down whose perspective changes), for good (the vote
+             * is counted once the attempts are done) */
             double mh[9];
             int ins = robust_fit(e, 0, pts, mr, e->idx), inh = robust_fit(e, 1, pts, mh, e->idx);
-            int vote_h = inh >= ins * AUTO_GAIN && inh >= ins + AUTO_MORE;
-            if (e->use_h || !vote_h)
-                e->vote_since = -1;
-            else if (e->vote_since < 0)
-                e->vote_since = t;
-            else if (t - e->vote_since >= AUTO_TIME)
-                e->use_h = 1, e->vote_since = -1;
+            int most = inh > ins ? inh : ins;
+            if (most > best) {
+                best = most, best_inh = inh, best_pts = pts;
+                vote_h = inh >= ins * AUTO_GAIN && inh >= ins + AUTO_MORE;
+                memcpy(best_mh, mh, sizeof(mh));
+            }
             in = e->use_h ? inh : ins;
             if (e->use_h) memcpy(mr, mh, sizeof(mh));
         } else {
@@ -765,6 +770,20 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
             in = robust_fit(e, e->use_h, pts, mr, e->idx);
         }
         fit = in >= MIN_POINTS && pts > 0 && (double)in / pts >= e->p.min_inliers;
+    }
+    if (vote_h >= 0) {
+        if (e->use_h || !vote_h) {
+            e->vote_since = -1;
+        } else if (e->vote_since < 0) {
+            e->vote_since = t;
+        } else if (t - e->vote_since >= AUTO_TIME) {
+            /* chosen: this frame already takes the homography where it fits */
+            e->use_h = 1, e->vote_since = -1;
+            int fit_h = best_inh >= MIN_POINTS && best_pts > 0 &&
+                        (double)best_inh / best_pts >= e->p.min_inliers;
+            if (fit_h) memcpy(mr, best_mh, sizeof(best_mh)), in = best_inh, pts = best_pts;
+            fit = fit || fit_h;
+        }
     }
     double dt = t - e->t_prev;
     e->t_prev = t;
