@@ -254,33 +254,46 @@ void vg__maxpool(const float *in, int n, int h, int w, int c, int kh, int kw, in
 void vg__resize_bilinear(const float *in, int n, int h, int w, int c, int oh, int ow,
                          int align_corners, int half_pixel, float *out)
 {
+    enum { CHUNK = 512 };
     float sy = align_corners && oh > 1 ? (float)(h - 1) / (oh - 1) : (float)h / oh;
     float sx = align_corners && ow > 1 ? (float)(w - 1) / (ow - 1) : (float)w / ow;
-    for (int b = 0; b < n; b++)
-        for (int oy = 0; oy < oh; oy++) {
-            float fy = half_pixel ? (oy + 0.5f) * sy - 0.5f : oy * sy;
-            if (fy < 0) fy = 0;
-            int y0 = (int)floorf(fy), y1 = y0 + 1 < h ? y0 + 1 : h - 1;
-            if (y0 > h - 1) y0 = h - 1;
-            float wy = fy - y0;
-            for (int ox = 0; ox < ow; ox++) {
-                float fx = half_pixel ? (ox + 0.5f) * sx - 0.5f : ox * sx;
-                if (fx < 0) fx = 0;
-                int x0 = (int)floorf(fx), x1 = x0 + 1 < w ? x0 + 1 : w - 1;
-                if (x0 > w - 1) x0 = w - 1;
-                float wx = fx - x0;
-                const float *p00 = in + (((size_t)b * h + y0) * w + x0) * c;
-                const float *p01 = in + (((size_t)b * h + y0) * w + x1) * c;
-                const float *p10 = in + (((size_t)b * h + y1) * w + x0) * c;
-                const float *p11 = in + (((size_t)b * h + y1) * w + x1) * c;
-                float *o = out + (((size_t)b * oh + oy) * ow + ox) * c;
-                for (int ch = 0; ch < c; ch++) {
-                    float top = p00[ch] + (p01[ch] - p00[ch]) * wx;
-                    float bot = p10[ch] + (p11[ch] - p10[ch]) * wx;
-                    o[ch] = top + (bot - top) * wy;
+    /* the columns' taps and weights once for every row, CHUNK columns at a time (the same
+     * expressions: the same bits) */
+    int x0s[CHUNK], x1s[CHUNK];
+    float wxs[CHUNK];
+    for (int c0 = 0; c0 < ow; c0 += CHUNK) {
+        int c1 = ow - c0 < CHUNK ? ow : c0 + CHUNK;
+        for (int ox = c0; ox < c1; ox++) {
+            float fx = half_pixel ? (ox + 0.5f) * sx - 0.5f : ox * sx;
+            if (fx < 0) fx = 0;
+            int x0 = (int)floorf(fx), x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+            if (x0 > w - 1) x0 = w - 1;
+            x0s[ox - c0] = x0, x1s[ox - c0] = x1, wxs[ox - c0] = fx - x0;
+        }
+        for (int b = 0; b < n; b++)
+            for (int oy = 0; oy < oh; oy++) {
+                float fy = half_pixel ? (oy + 0.5f) * sy - 0.5f : oy * sy;
+                if (fy < 0) fy = 0;
+                int y0 = (int)floorf(fy), y1 = y0 + 1 < h ? y0 + 1 : h - 1;
+                if (y0 > h - 1) y0 = h - 1;
+                float wy = fy - y0;
+                const float *r0 = in + ((size_t)b * h + y0) * w * c,
+                            *r1 = in + ((size_t)b * h + y1) * w * c;
+                for (int ox = c0; ox < c1; ox++) {
+                    const float wx = wxs[ox - c0];
+                    const float *p00 = r0 + (size_t)x0s[ox - c0] * c,
+                                *p01 = r0 + (size_t)x1s[ox - c0] * c;
+                    const float *p10 = r1 + (size_t)x0s[ox - c0] * c,
+                                *p11 = r1 + (size_t)x1s[ox - c0] * c;
+                    float *o = out + (((size_t)b * oh + oy) * ow + ox) * c;
+                    for (int ch = 0; ch < c; ch++) {
+                        float top = p00[ch] + (p01[ch] - p00[ch]) * wx;
+                        float bot = p10[ch] + (p11[ch] - p10[ch]) * wx;
+                        o[ch] = top + (bot - top) * wy;
+                    }
                 }
             }
-        }
+    }
 }
 
 /* Row-major strides of a shape. */
