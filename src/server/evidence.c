@@ -33,6 +33,34 @@
 
 #define COMP "evidence"
 
+/* One block [x0, x1) x [y0, y1) set to its mean (rounded), @bpp bytes a pixel: inlined with a
+ * constant @bpp so that the channel loops unroll; the block's row of means is made once and
+ * copied to each row. */
+static inline __attribute__((always_inline)) void block_mean(vg_image_t *img, int x0, int y0,
+                                                             int x1, int y1, const int bpp)
+{
+    uint32_t sum[3] = {0, 0, 0}, n = (uint32_t)((x1 - x0) * (y1 - y0));
+    for (int y = y0; y < y1; y++) {
+        const uint8_t *r = vg_image_row(img, y) + (size_t)x0 * bpp;
+        for (int x = 0; x < x1 - x0; x++)
+            for (int c = 0; c < bpp; c++) sum[c] += r[x * bpp + c];
+    }
+    uint8_t row[3 * 64];
+    size_t len = (size_t)(x1 - x0) * bpp;
+    if (len > sizeof(row)) {
+        /* (blocks wider than 64 pixels: the means one by one) */
+        for (int y = y0; y < y1; y++) {
+            uint8_t *r = vg_image_row(img, y) + (size_t)x0 * bpp;
+            for (int x = 0; x < x1 - x0; x++)
+                for (int c = 0; c < bpp; c++) r[x * bpp + c] = (uint8_t)((sum[c] + n / 2) / n);
+        }
+        return;
+    }
+    for (int x = 0; x < x1 - x0; x++)
+        for (int c = 0; c < bpp; c++) row[x * bpp + c] = (uint8_t)((sum[c] + n / 2) / n);
+    for (int y = y0; y < y1; y++) memcpy(vg_image_row(img, y) + (size_t)x0 * bpp, row, len);
+}
+
 void vg__evidence_pixelate(vg_image_t *img, const float (*boxes)[4], int nb, const vg_image_t *fg,
                            int bs)
 {
@@ -89,19 +117,10 @@ void vg__evidence_pixelate(vg_image_t *img, const float (*boxes)[4], int nb, con
             if (!mark[by * bw + bx]) continue;
             int x0 = bx * bs, y0 = by * bs;
             int x1 = x0 + bs > img->w ? img->w : x0 + bs, y1 = y0 + bs > img->h ? img->h : y0 + bs;
-            uint32_t sum[3] = {0, 0, 0}, n = (uint32_t)((x1 - x0) * (y1 - y0));
-            for (int y = y0; y < y1; y++) {
-                const uint8_t *r = vg_image_row(img, y);
-                for (int x = x0; x < x1; x++)
-                    for (int c = 0; c < bpp; c++) sum[c] += r[x * bpp + c];
-            }
-            uint8_t mean[3];
-            for (int c = 0; c < bpp; c++) mean[c] = (uint8_t)((sum[c] + n / 2) / n);
-            for (int y = y0; y < y1; y++) {
-                uint8_t *r = vg_image_row(img, y);
-                for (int x = x0; x < x1; x++)
-                    for (int c = 0; c < bpp; c++) r[x * bpp + c] = mean[c];
-            }
+            if (bpp == 3)
+                block_mean(img, x0, y0, x1, y1, 3);
+            else
+                block_mean(img, x0, y0, x1, y1, 1);
         }
     vg_free(mark);
 }
