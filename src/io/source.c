@@ -74,7 +74,8 @@ static const vg_option_t source_options[] = {
     {O("scaler", VG_OPT_ENUM, scaler), .def.i = VG_SCALER_BILINEAR, .choices = scaler_names,
      .help = "scaling method"},
     {O("threads", VG_OPT_INT, threads), .def.i = 0, .min = 0, .max = 64,
-     .help = "decoder threads (0: one per core, at most 16)"},
+     .help = "decoder threads (0: one per core, at most 16; one per camera in a vigie serve with "
+             "at least as many cameras as cores)"},
     {O("from", VG_OPT_DOUBLE, from), .def.d = 0, .min = 0, .max = 1e9, .unit = "s",
      .help = "skip the input before this time"},
     {O("to", VG_OPT_DOUBLE, to), .def.d = 0, .min = 0, .max = 1e9, .unit = "s",
