@@ -33,6 +33,7 @@
  * disables FP contraction; no fast-math), so masks are bit-identical for any thread count.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,12 @@ struct vg_bgs {
     int bw;       /* 8-pixel blocks per row (the last one padded) */
     float *state; /* bw * h blocks of NF planes of 8 floats (see the layout note) */
     uint8_t *bg8; /* bw * 8 by h: the heaviest mode's mean, rounded; 0 where its weight < 1/2 */
+    /* the long-term means as bytes (vg_bgs_long_term), bw * 8 by h, made row by row by the
+     * update's slice jobs once someone has asked for them (lt_wanted), valid for frame lt_frame;
+     * two stages ask each frame: one conversion, on rows still in cache */
+    uint8_t *lt8;
+    atomic_int lt_wanted;
+    int lt_frame;
     int frames;
     double t0, t_prev, gain;
 };
@@ -173,7 +180,9 @@ int vg_bgs_new(vg_bgs_t **out, int w, int h, const vg_bgs_params_t *p)
     b->bw = (w + 7) / 8;
     b->state = alloc_f((size_t)b->bw * h * BLOCK);
     b->bg8 = vg_calloc((size_t)b->bw * 8, (size_t)h);
-    if (!b->state || !b->bg8) {
+    b->lt8 = vg_malloc((size_t)b->bw * 8 * (size_t)h);
+    b->lt_frame = -1;
+    if (!b->state || !b->bg8 || !b->lt8) {
         vg_bgs_free(&b);
         return VG_ENOMEM;
     }
@@ -188,6 +197,7 @@ void vg_bgs_free(vg_bgs_t **pb)
     if (!b) return;
     vg_free_aligned(b->state);
     vg_free(b->bg8);
+    vg_free(b->lt8);
     vg_free(b);
     *pb = NULL;
 }
@@ -210,28 +220,41 @@ int vg_bgs_background(const vg_bgs_t *b, vg_image_t *out)
     return 0;
 }
 
+/* Row @y's long-term means as bytes into @o (whole blocks: bw * 8 bytes): each block's 8 means
+ * are contiguous, so the loop vectorises; rounding to nearest even as lrintf does (adding 1.5 *
+ * 2^23 leaves the rounded value in the low bits of a float in [0, 255] + 1.5 * 2^23). */
+static void long_term_row(const vg_bgs_t *b, int y, uint8_t *o)
+{
+    for (int bx = 0; bx < b->bw; bx++) {
+        const float *m = b->state + ((size_t)y * b->bw + (size_t)bx) * BLOCK + P_LM * 8;
+        uint8_t *d = o + bx * 8;
+        for (int k = 0; k < 8; k++) {
+            float v = m[k] < 0 ? 0 : m[k] > 255 ? 255 : m[k];
+            float r = v + 12582912.0f;
+            uint32_t bits;
+            memcpy(&bits, &r, sizeof bits);
+            d[k] = (uint8_t)bits;
+        }
+    }
+}
+
 int vg_bgs_long_term(const vg_bgs_t *b, vg_image_t *out)
 {
     if (out->w != b->w || out->h != b->h || out->fmt != VG_PIX_GRAY8) return VG_EINVAL;
-    /* each block's 8 long-term means are contiguous: whole blocks convert in a loop the compiler
-     * vectorises, rounding to nearest even as lrintf does (adding 1.5 * 2^23 leaves the rounded
-     * value in the low bits of a float in [0, 255] + 1.5 * 2^23) */
-    uint8_t tail[8];
-    for (int y = 0; y < b->h; y++) {
-        uint8_t *o = vg_image_row(out, y);
-        for (int bx = 0; bx < b->bw; bx++) {
-            const float *m = b->state + ((size_t)y * b->bw + (size_t)bx) * BLOCK + P_LM * 8;
-            uint8_t *d = (bx + 1) * 8 <= b->w ? o + bx * 8 : tail;
-            for (int k = 0; k < 8; k++) {
-                float v = m[k] < 0 ? 0 : m[k] > 255 ? 255 : m[k];
-                float r = v + 12582912.0f;
-                uint32_t bits;
-                memcpy(&bits, &r, sizeof bits);
-                d[k] = (uint8_t)bits;
-            }
-            if (d == tail) memcpy(o + bx * 8, tail, (size_t)(b->w - bx * 8));
-        }
+    const size_t rs = (size_t)b->bw * 8;
+    if (b->lt_frame == b->frames) {
+        for (int y = 0; y < b->h; y++)
+            memcpy(vg_image_row(out, y), b->lt8 + (size_t)y * rs, (size_t)b->w);
+        return 0;
     }
+    /* not made by this frame's update: here, and by the next updates from now on (the flag is
+     * the model's own bookkeeping, not its state: atomic, so that a const model may set it) */
+    atomic_store(&((vg_bgs_t *)b)->lt_wanted, 1);
+    for (int y = 0; y < b->h; y++) {
+        long_term_row(b, y, b->lt8 + (size_t)y * rs);
+        memcpy(vg_image_row(out, y), b->lt8 + (size_t)y * rs, (size_t)b->w);
+    }
+    ((vg_bgs_t *)b)->lt_frame = b->frames;
     return 0;
 }
 
@@ -752,6 +775,7 @@ typedef struct frame_job {
     const vg_image_t *in;
     vg_image_t *mask;
     consts_t c;
+    int lt; /* make the long-term bytes too */
 } frame_job_t;
 
 static void frame_slice(void *arg, int job, int njobs)
@@ -759,9 +783,11 @@ static void frame_slice(void *arg, int job, int njobs)
     frame_job_t *j = arg;
     vg_bgs_t *b = j->b;
     int y0 = (int)((int64_t)b->h * job / njobs), y1 = (int)((int64_t)b->h * (job + 1) / njobs);
+    const int lt = j->lt;
     for (int y = y0; y < y1; y++) {
         update_row(&j->c, vg_image_row(j->in, y), vg_image_row(j->mask, y),
                    b->state + (size_t)y * b->bw * BLOCK, b->bg8 + (size_t)y * b->bw * 8, b->w);
+        if (lt) long_term_row(b, y, b->lt8 + (size_t)y * b->bw * 8);
     }
     /* shadow candidates are confirmed in a second pass (vg_bgs_update), once every row's
      * background is updated, so the result does not depend on the slicing */
@@ -831,7 +857,9 @@ int vg_bgs_update(vg_bgs_t *b, const vg_image_t *in, double t, vg_image_t *mask,
 #endif
     int njobs = pool ? vg_pool_threads(pool) * 4 : 1;
     if (njobs > b->h) njobs = b->h;
+    j.lt = atomic_load(&b->lt_wanted);
     vg_pool_run(pool, frame_slice, &j, njobs);
+    if (j.lt) b->lt_frame = b->frames;
     if (p->shadows) vg_pool_run(pool, shadow_slice, &j, njobs);
     return 0;
 }
