@@ -708,6 +708,12 @@ void vg_ego_set_foreground(vg_ego_t *e, const vg_image_t *mask)
     e->has_fg = 1;
 }
 
+/* whether @in inliers of @pts measured points make a fit */
+static int fits(const vg_ego_t *e, int in, int pts)
+{
+    return in >= MIN_POINTS && pts > 0 && (double)in / pts >= e->p.min_inliers;
+}
+
 static void set_state(vg_ego_t *e, vg_view_state_t st, double t)
 {
     if (e->last.state != st || !e->started) e->last.since = t;
@@ -769,7 +775,7 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
             e->use_h = e->p.mode == VG_CAMERA_DRONE;
             in = robust_fit(e, e->use_h, pts, mr, e->idx);
         }
-        fit = in >= MIN_POINTS && pts > 0 && (double)in / pts >= e->p.min_inliers;
+        fit = fits(e, in, pts);
     }
     if (vote_h >= 0) {
         if (e->use_h || !vote_h) {
@@ -779,10 +785,10 @@ int vg_ego_estimate(vg_ego_t *e, const vg_image_t *grey, double t, vg_ego_result
         } else if (t - e->vote_since >= AUTO_TIME) {
             /* chosen: this frame already takes the homography where it fits */
             e->use_h = 1, e->vote_since = -1;
-            int fit_h = best_inh >= MIN_POINTS && best_pts > 0 &&
-                        (double)best_inh / best_pts >= e->p.min_inliers;
-            if (fit_h) memcpy(mr, best_mh, sizeof(best_mh)), in = best_inh, pts = best_pts;
-            fit = fit || fit_h;
+            if (fits(e, best_inh, best_pts)) {
+                memcpy(mr, best_mh, sizeof(best_mh)), in = best_inh, pts = best_pts;
+                fit = 1;
+            }
         }
     }
     double dt = t - e->t_prev;
