@@ -48,6 +48,24 @@ void vg_flow_free(vg_flow_t **f);
 int vg_flow_run(vg_flow_t *f, const vg_image_t *a, const vg_image_t *b, vg_pool_t *pool);
 
 /**
+ * For a stream of pictures: the flow from the picture given last (to vg_flow_next, or as
+ * vg_flow_run's @b) to @b, whose pyramid is then kept for the next call, so that each picture's
+ * is made once. Returns 1 with the flow computed, 0 when there was no last picture (the first
+ * call, or the first after vg_flow_reset: @b is kept, nothing computed), or VG_EINVAL.
+ *
+ * @want (may be NULL: every point), gw x gh bytes over the grid of vg_flow_grid: the finest
+ * level is searched only at the points where it is non-zero; the others keep the coarser
+ * level's vector carried down (where their search would start). A point whose eight
+ * neighbours and itself are all wanted gets exactly the vector it would get with @want NULL
+ * (the 3x3 median sees only searched points): a caller that wants the flow where things move
+ * marks those points and the points around them.
+ */
+int vg_flow_next(vg_flow_t *f, const vg_image_t *b, const uint8_t *want, vg_pool_t *pool);
+
+/** Forget the last picture (a cut in the stream): the next vg_flow_next computes nothing. */
+void vg_flow_reset(vg_flow_t *f);
+
+/**
  * The grid of the last run: *gw x *gh vectors (dx, dy), in pixels of the full-size picture, row
  * by row; grid point (i, j) stands at ((i + 0.5) * *step, (j + 0.5) * *step) full-size pixels.
  */

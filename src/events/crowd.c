@@ -135,8 +135,7 @@ struct vg_crowd {
     vg_crowd_params_t p;
     const vg_scene_t *scene;
     char camera[64];
-    vg_flow_t *flow;
-    uint8_t *prev; /* previous analysis picture */
+    vg_flow_t *flow; /* holds the previous analysis picture's pyramid */
     int w, h;
     double prev_t;
     int has_prev;
@@ -153,6 +152,9 @@ struct vg_crowd {
     int disabled;  /* the picture is too small for the flow: said once, nothing done */
     uint8_t *flag; /* per cell: bit 0 fast, bit 1 against the normal direction */
     int *stack;    /* scratch for the components */
+    uint16_t *fgn; /* per cell: its moving-foreground samples, and all its samples */
+    uint16_t *tot;
+    uint8_t *want; /* per cell: the flow is searched there (foreground in or beside the cell) */
 };
 
 static int cmp_float(const void *a, const void *b)
@@ -410,7 +412,6 @@ int vg_crowd_update(vg_crowd_t *c, const vg_crowd_input_t *in, vg_emit_fn emit, 
         if (ret < 0) return ret;
         c->w = f->image.w;
         c->h = f->image.h;
-        c->prev = vg_malloc((size_t)c->w * c->h);
         int gw, gh;
         double step;
         vg_flow_grid(c->flow, &gw, &gh, &step);
@@ -422,33 +423,57 @@ int vg_crowd_update(vg_crowd_t *c, const vg_crowd_input_t *in, vg_emit_fn emit, 
         c->sel = vg_malloc((size_t)gw * gh);
         c->flag = vg_calloc((size_t)gw * gh, 1);
         c->stack = vg_malloc(sizeof(int) * 2 * (size_t)gw * gh);
-        if (!c->prev || !c->vec || !c->moving || !c->bg || !c->spd || !c->sel || !c->flag ||
-            !c->stack)
+        c->fgn = vg_malloc(sizeof(uint16_t) * (size_t)gw * gh);
+        c->tot = vg_malloc(sizeof(uint16_t) * (size_t)gw * gh);
+        c->want = vg_malloc((size_t)gw * gh);
+        if (!c->fgn || !c->tot || !c->want || !c->vec || !c->moving || !c->bg || !c->spd ||
+            !c->sel || !c->flag || !c->stack)
             return VG_ENOMEM;
     }
-    vg_image_t prev = {c->w, c->h, c->w, VG_PIX_GRAY8, c->prev};
     double dt = f->t - c->prev_t;
-    if (c->has_prev && !f->discontinuity && dt > 0 && dt < 2) {
-        if ((ret = vg_flow_run(c->flow, &prev, &f->image, in->pool)) < 0) return ret;
-        int gw, gh;
-        double step;
-        const float *g = vg_flow_grid(c->flow, &gw, &gh, &step);
-        int nbg = 0; /* the grid is in analysis pixels a frame: the flow's own full size */
-        for (int j = 0; j < gh; j++)
-            for (int i = 0; i < gw; i++) {
-                int k = j * gw + i, fg = 0, tot = 0;
-                c->vec[2 * k] = g[2 * k];
-                c->vec[2 * k + 1] = g[2 * k + 1];
-                int x0 = (int)(i * step), y0 = (int)(j * step);
-                for (int y = y0; y < y0 + (int)step && y < c->h; y += 2) {
-                    const uint8_t *m = vg_image_row(mask, y);
-                    for (int x = x0; x < x0 + (int)step && x < c->w; x += 2, tot++)
-                        fg += m[x] == VG_MASK_FG;
-                }
-                double mag = hypot(c->vec[2 * k], c->vec[2 * k + 1]);
-                c->moving[k] = tot && fg * 4 >= tot && mag >= p->moving_px;
-                if (!fg) c->bg[nbg++] = (float)mag;
+    int gw = c->gw, gh = c->gh;
+    const double step = c->step;
+    /* each cell's moving foreground (every other pixel of every other row), and the cells the
+     * flow is searched at: those with foreground in or beside them. A moving cell has all its
+     * neighbours searched, so its vector is exactly the whole grid's (vg_flow_next); the others
+     * only count for the background's median below, where the coarser level's vector serves. */
+    for (int j = 0; j < gh; j++)
+        for (int i = 0; i < gw; i++) {
+            int k = j * gw + i, fg = 0, tot = 0;
+            int x0 = (int)(i * step), y0 = (int)(j * step);
+            for (int y = y0; y < y0 + (int)step && y < c->h; y += 2) {
+                const uint8_t *m = vg_image_row(mask, y);
+                for (int x = x0; x < x0 + (int)step && x < c->w; x += 2, tot++)
+                    fg += m[x] == VG_MASK_FG;
             }
+            c->fgn[k] = (uint16_t)fg;
+            c->tot[k] = (uint16_t)tot;
+        }
+    for (int j = 0; j < gh; j++)
+        for (int i = 0; i < gw; i++) {
+            int any = 0;
+            for (int jj = j > 0 ? j - 1 : 0; jj <= j + 1 && jj < gh && !any; jj++)
+                for (int ii = i > 0 ? i - 1 : 0; ii <= i + 1 && ii < gw; ii++)
+                    if (c->fgn[jj * gw + ii]) {
+                        any = 1;
+                        break;
+                    }
+            c->want[j * gw + i] = (uint8_t)any;
+        }
+    if (!c->has_prev || f->discontinuity || !(dt > 0 && dt < 2)) vg_flow_reset(c->flow);
+    if ((ret = vg_flow_next(c->flow, &f->image, c->want, in->pool)) < 0) return ret;
+    if (ret > 0) {
+        double gstep;
+        const float *g = vg_flow_grid(c->flow, &gw, &gh, &gstep);
+        int nbg = 0; /* the grid is in analysis pixels a frame: the flow's own full size */
+        for (int k = 0; k < gw * gh; k++) {
+            c->vec[2 * k] = g[2 * k];
+            c->vec[2 * k + 1] = g[2 * k + 1];
+            int fg = c->fgn[k], tot = c->tot[k];
+            double mag = hypot(c->vec[2 * k], c->vec[2 * k + 1]);
+            c->moving[k] = tot && fg * 4 >= tot && mag >= p->moving_px;
+            if (!fg) c->bg[nbg++] = (float)mag;
+        }
         /* cells on a vehicle are not the crowd (a box a cell wider, stretched by a fifth of a
          * second of the vehicle's motion) */
         double vb[MAX_VEHICLES][4];
@@ -478,8 +503,6 @@ int vg_crowd_update(vg_crowd_t *c, const vg_crowd_input_t *in, vg_emit_fn emit, 
                 if ((ret = judge(c, in, &c->sub[s], dt, emit, opaque)) < 0) return ret;
         fresh = 1;
     }
-    for (int y = 0; y < c->h; y++)
-        memcpy(c->prev + (size_t)y * c->w, vg_image_row(&f->image, y), (size_t)c->w);
     c->prev_t = f->t;
     c->has_prev = 1;
     return fresh;
@@ -509,7 +532,9 @@ void vg_crowd_free(vg_crowd_t **pc)
     vg_crowd_t *c = *pc;
     if (!c) return;
     vg_flow_free(&c->flow);
-    vg_free(c->prev);
+    vg_free(c->fgn);
+    vg_free(c->tot);
+    vg_free(c->want);
     vg_free(c->vec);
     vg_free(c->moving);
     vg_free(c->bg);

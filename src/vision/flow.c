@@ -41,19 +41,21 @@ const vg_flow_params_t vg_flow_default_params = {2, 8, 4, 5, 16};
 
 typedef struct level {
     int w, h;
-    float *a, *gx, *gy; /* w*h each */
-    float *bbuf, *b;    /* (w + 2 PAD) x (h + 2 PAD); b points at (PAD, PAD) */
-    int bs;             /* b's stride */
-    int gw, gh;         /* grid */
-    float *flow;        /* gw*gh*2, pixels of this level */
+    float *gx, *gy; /* w*h each */
+    float *buf[2];  /* (w + 2 PAD) x (h + 2 PAD) each: the two pictures, in turn */
+    float *a, *b;   /* the first and second pictures, at (PAD, PAD) of one buffer each */
+    int bs;         /* a's and b's stride */
+    int gw, gh;     /* grid */
+    float *flow;    /* gw*gh*2, pixels of this level */
 } level_t;
 
 struct vg_flow {
     vg_flow_params_t p;
     int w, h, nl; /* levels 0..nl-1 */
     level_t lv[MAX_LEVELS];
-    float *grid; /* the finest level's grid in full-size pixels */
-    float *tmp;  /* a grid's size and three padded rows, for the median */
+    float *grid;  /* the finest level's grid in full-size pixels */
+    float *tmp;   /* a grid's size and three padded rows, for the median */
+    int has_last; /* the levels' b hold the last picture given (vg_flow_next) */
 };
 
 void vg_flow_free(vg_flow_t **pf)
@@ -61,8 +63,8 @@ void vg_flow_free(vg_flow_t **pf)
     vg_flow_t *f = *pf;
     if (!f) return;
     for (int k = 0; k < f->nl; k++) {
-        vg_free(f->lv[k].a);
-        vg_free(f->lv[k].bbuf);
+        vg_free(f->lv[k].buf[0]);
+        vg_free(f->lv[k].buf[1]);
         vg_free(f->lv[k].gx);
         vg_free(f->lv[k].gy);
         vg_free(f->lv[k].flow);
@@ -96,12 +98,13 @@ int vg_flow_new(vg_flow_t **out, const vg_flow_params_t *p, int w, int h)
         l->h = lh;
         f->nl = k + 1;
         l->bs = lw + 2 * PAD;
-        if (!(l->a = vg_malloc(n * sizeof(float))) ||
-            !(l->bbuf = vg_malloc((size_t)l->bs * (lh + 2 * PAD) * sizeof(float)))) {
-            vg_flow_free(&f);
-            return VG_ENOMEM;
-        }
-        l->b = l->bbuf + (size_t)PAD * l->bs + PAD;
+        for (int i = 0; i < 2; i++)
+            if (!(l->buf[i] = vg_malloc((size_t)l->bs * (lh + 2 * PAD) * sizeof(float)))) {
+                vg_flow_free(&f);
+                return VG_ENOMEM;
+            }
+        l->a = l->buf[0] + (size_t)PAD * l->bs + PAD;
+        l->b = l->buf[1] + (size_t)PAD * l->bs + PAD;
         if (k >= p->finest) {
             l->gw = lw / p->stride > 0 ? lw / p->stride : 1;
             l->gh = lh / p->stride > 0 ? lh / p->stride : 1;
@@ -181,9 +184,9 @@ static void gradient(level_t *l)
 {
     int w = l->w, h = l->h;
     for (int y = 0; y < h; y++) {
-        const float *r = l->a + (size_t)y * w;
-        const float *up = l->a + (size_t)(y > 0 ? y - 1 : y) * w;
-        const float *dn = l->a + (size_t)(y < h - 1 ? y + 1 : y) * w;
+        const float *r = l->a + (size_t)y * l->bs;
+        const float *up = l->a + (size_t)(y > 0 ? y - 1 : y) * l->bs;
+        const float *dn = l->a + (size_t)(y < h - 1 ? y + 1 : y) * l->bs;
         float *gx = l->gx + (size_t)y * w, *gy = l->gy + (size_t)y * w;
         gx[0] = r[1] - r[0];
         for (int x = 1; x < w - 1; x++) gx[x] = 0.5f * (r[x + 1] - r[x - 1]);
@@ -226,7 +229,7 @@ static void search(const level_t *l, const vg_flow_params_t *p, int cx, int cy, 
     if (y0 > h - n) y0 = h - n;
     double hxx = 0, hxy = 0, hyy = 0, sgx = 0, sgy = 0, st = 0;
     for (int y = 0, k = 0; y < n; y++) {
-        const float *ra = l->a + (size_t)(y0 + y) * w + x0;
+        const float *ra = l->a + (size_t)(y0 + y) * l->bs + x0;
         const float *rx = l->gx + (size_t)(y0 + y) * w + x0;
         const float *ry = l->gy + (size_t)(y0 + y) * w + x0;
         for (int x = 0; x < n; x++, k++) {
@@ -352,7 +355,8 @@ static void median_grid(level_t *l, float *tmp)
 
 typedef struct job {
     vg_flow_t *f;
-    int k; /* level */
+    int k;               /* level */
+    const uint8_t *want; /* the finest level's points to search (NULL: all) */
 } job_t;
 
 static void level_rows(void *arg, int job, int njobs)
@@ -373,35 +377,41 @@ static void level_rows(void *arg, int job, int njobs)
                 u *= 2;
                 v *= 2;
             }
-            search(l, &f->p, (int)cx, (int)cy, &u, &v);
+            if (!j->want || j->want[(size_t)gy * l->gw + gx])
+                search(l, &f->p, (int)cx, (int)cy, &u, &v);
             l->flow[2 * ((size_t)gy * l->gw + gx)] = u;
             l->flow[2 * ((size_t)gy * l->gw + gx) + 1] = v;
         }
 }
 
-int vg_flow_run(vg_flow_t *f, const vg_image_t *a, const vg_image_t *b, vg_pool_t *pool)
+/* The pyramid of @img into the levels' second pictures (b). */
+static void pyramid_b(vg_flow_t *f, const vg_image_t *img)
 {
-    if (a->fmt != VG_PIX_GRAY8 || b->fmt != VG_PIX_GRAY8 || a->w != f->w || a->h != f->h ||
-        b->w != f->w || b->h != f->h)
-        return VG_EINVAL;
-    /* pyramids: level 0 as floats only when it is searched */
-    if (f->p.finest == 0) {
-        to_float(a, f->lv[0].a, f->lv[0].w);
-        to_float(b, f->lv[0].b, f->lv[0].bs);
-    }
-    if (f->nl > 1) {
-        half_u8(a, f->lv[1].a, f->lv[1].w, f->lv[1].w, f->lv[1].h);
-        half_u8(b, f->lv[1].b, f->lv[1].bs, f->lv[1].w, f->lv[1].h);
-    }
+    if (f->p.finest == 0) to_float(img, f->lv[0].b, f->lv[0].bs);
+    if (f->nl > 1) half_u8(img, f->lv[1].b, f->lv[1].bs, f->lv[1].w, f->lv[1].h);
     for (int k = 2; k < f->nl; k++) {
         level_t *l = &f->lv[k], *u = &f->lv[k - 1];
-        half_f(u->a, u->w, l->a, l->w, l->w, l->h);
         half_f(u->b, u->bs, l->b, l->bs, l->w, l->h);
     }
     for (int k = f->p.finest; k < f->nl; k++) pad_b(&f->lv[k]);
+}
+
+/* The second pictures become the first ones (their buffers swapped). */
+static void swap_ab(vg_flow_t *f)
+{
+    for (int k = 0; k < f->nl; k++) {
+        float *t = f->lv[k].a;
+        f->lv[k].a = f->lv[k].b;
+        f->lv[k].b = t;
+    }
+}
+
+/* The search, coarse to fine, from the levels' a to their b. */
+static void search_levels(vg_flow_t *f, const uint8_t *want, vg_pool_t *pool)
+{
     for (int k = f->nl - 1; k >= f->p.finest; k--) {
         level_t *l = &f->lv[k];
-        job_t j = {f, k};
+        job_t j = {f, k, k == f->p.finest ? want : NULL};
         gradient(l);
         int njobs = pool ? vg_pool_threads(pool) * 2 : 1;
         if (njobs > l->gh) njobs = l->gh;
@@ -414,7 +424,41 @@ int vg_flow_run(vg_flow_t *f, const vg_image_t *a, const vg_image_t *b, vg_pool_
     const level_t *fl = &f->lv[f->p.finest];
     const float scale = (float)(1 << f->p.finest);
     for (size_t i = 0; i < (size_t)fl->gw * fl->gh * 2; i++) f->grid[i] = fl->flow[i] * scale;
+}
+
+static int bad_picture(const vg_flow_t *f, const vg_image_t *p)
+{
+    return p->fmt != VG_PIX_GRAY8 || p->w != f->w || p->h != f->h;
+}
+
+int vg_flow_run(vg_flow_t *f, const vg_image_t *a, const vg_image_t *b, vg_pool_t *pool)
+{
+    if (bad_picture(f, a) || bad_picture(f, b)) return VG_EINVAL;
+    /* pyramids: level 0 as floats only when it is searched; a's made as a b, then swapped */
+    pyramid_b(f, a);
+    swap_ab(f);
+    pyramid_b(f, b);
+    search_levels(f, NULL, pool);
+    f->has_last = 1;
     return 0;
+}
+
+int vg_flow_next(vg_flow_t *f, const vg_image_t *b, const uint8_t *want, vg_pool_t *pool)
+{
+    if (bad_picture(f, b)) return VG_EINVAL;
+    /* the last picture's pyramid is this run's first: each picture's is made once */
+    swap_ab(f);
+    pyramid_b(f, b);
+    int had = f->has_last;
+    f->has_last = 1;
+    if (!had) return 0;
+    search_levels(f, want, pool);
+    return 1;
+}
+
+void vg_flow_reset(vg_flow_t *f)
+{
+    f->has_last = 0;
 }
 
 const float *vg_flow_grid(const vg_flow_t *f, int *gw, int *gh, double *step)

@@ -360,13 +360,14 @@ static void test_components_match_plain_flood(void **state)
     unsigned seed = 4242;
     const int sizes[][2] = {{1, 1}, {1, 12}, {12, 1}, {5, 4}, {37, 21}, {160, 90}};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
-        for (int variant = 0; variant < 4; variant++) {
+        for (int variant = 0; variant < 8; variant++) { /* bit 2: runs of 11 pixels or more */
             int w = sizes[k][0], h = sizes[k][1], stride = w + 9, fgp = 3 + 2 * (variant & 1);
             uint8_t *m = calloc((size_t)stride * h, 1), *ig = calloc((size_t)w * h, 1);
+            unsigned r = 0;
             for (int y = 0; y < h; y++)
                 for (int x = 0; x < w; x++) {
                     seed = seed * 1103515245u + 12345u;
-                    unsigned r = (seed >> 16) % 10;
+                    if (!(variant & 4) || x % 11 == 0) r = (seed >> 16) % 10;
                     m[(size_t)y * stride + x] = r < (unsigned)fgp ? (r & 1 ? 255 : 128)
                                                 : r == 9          ? 64
                                                                   : 0;
@@ -618,6 +619,85 @@ static void test_flow_threads(void **state)
     free(b);
 }
 
+/* A stream of pictures through vg_flow_next gives vg_flow_run's bits on each pair; with a @want
+ * mask, every point whose 3x3 neighbourhood is wanted keeps them, and the others take the coarser
+ * level's vector (close to the motion here, a plain shift). A reset computes nothing. */
+static void test_flow_stream(void **state)
+{
+    const int w = 320, h = 240;
+    uint8_t *p[4];
+    for (int i = 0; i < 4; i++) p[i] = malloc((size_t)w * h);
+    /* p0 -> p1 -> p2 -> p3: three pairs of different motions (flow_pair's a is the same
+     * texture each time, so the pictures are its b of three shifts, then of a zoom) */
+    flow_pair(p[0], p[1], w, h, 2.5, -1.25, 0);
+    flow_pair(p[2], p[2], w, h, 0, 0, 0);
+    flow_pair(p[3], p[2], w, h, 6.0, 3.0, 0);
+    flow_pair(p[3], p[3], w, h, 1.0, 2.0, 0.01);
+    vg_image_t im[4];
+    for (int i = 0; i < 4; i++) im[i] = (vg_image_t){w, h, w, VG_PIX_GRAY8, p[i]};
+    vg_flow_t *ref, *st, *part;
+    int gw, gh;
+    double step;
+    (void)state;
+    assert_int_equal(vg_flow_new(&ref, NULL, w, h), 0);
+    assert_int_equal(vg_flow_new(&st, NULL, w, h), 0);
+    assert_int_equal(vg_flow_new(&part, NULL, w, h), 0);
+    vg_flow_grid(ref, &gw, &gh, &step);
+    uint8_t *want = calloc((size_t)gw * gh, 1);
+    for (int j = 2; j < 9; j++) /* a block of wanted points: its inner 5x5 has all neighbours */
+        for (int i = 3; i < 10; i++) want[j * gw + i] = 1;
+    assert_int_equal(vg_flow_next(st, &im[0], NULL, NULL), 0);
+    assert_int_equal(vg_flow_next(part, &im[0], want, NULL), 0);
+    for (int k = 1; k < 4; k++) {
+        assert_int_equal(vg_flow_run(ref, &im[k - 1], &im[k], NULL), 0);
+        assert_int_equal(vg_flow_next(st, &im[k], NULL, NULL), 1);
+        assert_int_equal(vg_flow_next(part, &im[k], want, NULL), 1);
+        const float *gr = vg_flow_grid(ref, &gw, &gh, &step),
+                    *gs = vg_flow_grid(st, &gw, &gh, &step),
+                    *gp = vg_flow_grid(part, &gw, &gh, &step);
+        assert_memory_equal(gr, gs, sizeof(float) * 2 * (size_t)gw * gh);
+        int same = 0, other = 0;
+        double emax = 0;
+        for (int j = 0; j < gh; j++)
+            for (int i = 0; i < gw; i++) {
+                int q = j * gw + i;
+                if (j >= 3 && j < 8 && i >= 4 && i < 9) {
+                    assert_memory_equal(gr + 2 * q, gp + 2 * q, 2 * sizeof(float));
+                    same++;
+                } else if (j > 1 && j < gh - 2 && i > 1 && i < gw - 2) {
+                    /* interior points: the coarser level's vector, within two pixels of the
+                     * searched one */
+                    double e = hypot(gr[2 * q] - gp[2 * q], gr[2 * q + 1] - gp[2 * q + 1]);
+                    if (e > emax) emax = e;
+                    other++;
+                }
+            }
+        print_message("pair %d: off the wanted points, at most %.2f px from the searched vector\n",
+                      k, emax);
+        assert_int_equal(same, 25);
+        assert_true(other > 100 && emax < 2.0);
+    }
+    /* a reset: the next picture is kept, nothing computed; then pairs again */
+    vg_flow_reset(st);
+    assert_int_equal(vg_flow_next(st, &im[1], NULL, NULL), 0);
+    assert_int_equal(vg_flow_next(st, &im[2], NULL, NULL), 1);
+    assert_int_equal(vg_flow_run(ref, &im[1], &im[2], NULL), 0);
+    assert_memory_equal(vg_flow_grid(ref, &gw, &gh, &step), vg_flow_grid(st, &gw, &gh, &step),
+                        sizeof(float) * 2 * (size_t)gw * gh);
+    /* after vg_flow_run, vg_flow_next goes on from its second picture */
+    assert_int_equal(vg_flow_next(ref, &im[3], NULL, NULL), 1);
+    assert_int_equal(vg_flow_next(st, &im[3], NULL, NULL), 1);
+    assert_memory_equal(vg_flow_grid(ref, &gw, &gh, &step), vg_flow_grid(st, &gw, &gh, &step),
+                        sizeof(float) * 2 * (size_t)gw * gh);
+    vg_image_t small = {w - 2, h, w, VG_PIX_GRAY8, p[0]};
+    assert_int_equal(vg_flow_next(st, &small, NULL, NULL), VG_EINVAL);
+    free(want);
+    vg_flow_free(&ref);
+    vg_flow_free(&st);
+    vg_flow_free(&part);
+    for (int i = 0; i < 4; i++) free(p[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_flow_accuracy),
         cmocka_unit_test(test_flow_threads),
+        cmocka_unit_test(test_flow_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
