@@ -75,6 +75,40 @@ static inline int fg_at(const uint8_t *m, const uint8_t *ig, int x)
     return m[x] >= VG_MASK_STATIC && !(ig && ig[x]);
 }
 
+#define TOP8 0x8080808080808080ull
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+/* The 8 pixels of row @m from @x (inside the row) as bit 7 of each byte, pixel x + k in byte k:
+ * set where fg_at would say foreground. */
+static inline uint64_t fg8(const uint8_t *m, const uint8_t *ig, int x)
+{
+    uint64_t v, g;
+    memcpy(&v, m + x, sizeof v);
+    v &= TOP8;
+    if (ig && v) {
+        memcpy(&g, ig + x, sizeof g);
+        /* bit 7 of each byte: the byte is non-zero (ignored) */
+        uint64_t nz = (((g & ~TOP8) + ~TOP8) | g) & TOP8;
+        v &= ~nz;
+    }
+    return v;
+}
+
+/* the first pixel from @x (foreground) that is not, or @w */
+static inline int run_end(const uint8_t *m, const uint8_t *ig, int x, int w)
+{
+    while (x + 8 <= w) {
+        uint64_t f = fg8(m, ig, x);
+        if (f != TOP8) return x + (__builtin_ctzll(~f & TOP8) >> 3);
+        x += 8;
+    }
+    while (x < w && fg_at(m, ig, x)) x++;
+    return x;
+}
+#define WORDS 1
+#else
+#define WORDS 0
+#endif
+
 int vg_components(const vg_image_t *mask, const vg_image_t *ignore, int min_area, vg_objects_t *out)
 {
     int w = mask->w, h = mask->h;
@@ -100,6 +134,23 @@ int vg_components(const vg_image_t *mask, const vg_image_t *ignore, int min_area
         uint32_t p = y ? rs[y - 1] : 0, pend = nr; /* the row above's runs */
         rs[y] = nr;
         for (int x = 0; x < w;) {
+#if WORDS
+            /* eight pixels at once: past background (most of a view), to the next foreground,
+             * along a run */
+            if (x + 8 <= w) {
+                uint64_t f = fg8(m, ig, x);
+                if (!f) {
+                    x += 8;
+                    continue;
+                }
+                x += __builtin_ctzll(f) >> 3;
+            } else if (!fg_at(m, ig, x)) {
+                x++;
+                continue;
+            }
+            int x0 = x;
+            x = run_end(m, ig, x, w);
+#else
             if (bg8(m, x, w)) { /* eight background pixels at once (most of a view) */
                 x += 8;
                 continue;
@@ -110,6 +161,7 @@ int vg_components(const vg_image_t *mask, const vg_image_t *ignore, int min_area
             }
             int x0 = x;
             while (x < w && fg_at(m, ig, x)) x++;
+#endif
             uint32_t r = nr++;
             xs[r] = (uint32_t)x0, xe[r] = (uint32_t)(x - 1), parent[r] = r;
             /* 8-connectivity: the runs above touching [x0 - 1, x]; the pointer only moves on,
