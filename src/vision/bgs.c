@@ -223,8 +223,33 @@ int vg_bgs_background(const vg_bgs_t *b, vg_image_t *out)
 /* Row @y's long-term means as bytes into @o (whole blocks: bw * 8 bytes): each block's 8 means
  * are contiguous, so the loop vectorises; rounding to nearest even as lrintf does (adding 1.5 *
  * 2^23 leaves the rounded value in the low bits of a float in [0, 255] + 1.5 * 2^23). */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+/* long_term_row's bytes with AVX2: the same clamp (MAXPS and MINPS are its ternaries for every
+ * number; the model holds no NaN) and the same rounding (to nearest, ties to even: the
+ * conversion's default, as the magic number's addition); checked by test_kernels_agree */
+__attribute__((target("avx2"))) static void long_term_row_avx2(const vg_bgs_t *b, int y, uint8_t *o)
+{
+    const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(255.0f);
+    const float *m = b->state + (size_t)y * b->bw * BLOCK + P_LM * 8;
+    for (int bx = 0; bx < b->bw; bx++, m += BLOCK) {
+        __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(m), zero), top);
+        __m256i i = _mm256_cvtps_epi32(v);
+        __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+        _mm_storel_epi64((__m128i *)(o + bx * 8), _mm_packus_epi16(p16, p16));
+    }
+}
+#endif
+
 static void long_term_row(const vg_bgs_t *b, int y, uint8_t *o)
 {
+#if defined(__x86_64__) || defined(__i386__)
+    if (b->p.kernel == VG_BGS_KERNEL_AUTO && __builtin_cpu_supports("avx2")) {
+        long_term_row_avx2(b, y, o);
+        return;
+    }
+#endif
     for (int bx = 0; bx < b->bw; bx++) {
         const float *m = b->state + ((size_t)y * b->bw + (size_t)bx) * BLOCK + P_LM * 8;
         uint8_t *d = o + bx * 8;

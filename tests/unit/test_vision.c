@@ -228,6 +228,12 @@ static void test_kernels_agree(void **state)
         run_frame(&a, &s, k, &t, NULL);
         run_frame(&b, &s, k, &t, NULL);
         if (memcmp(a.mask, b.mask, 171 * 95)) fail_msg("frame %d: the kernels disagree", k);
+        /* the long-term background's bytes (made by the update once asked for) */
+        uint8_t la[171 * 95], lb[171 * 95];
+        vg_image_t ia = {171, 95, 171, VG_PIX_GRAY8, la}, ib = {171, 95, 171, VG_PIX_GRAY8, lb};
+        assert_int_equal(vg_bgs_long_term(a.b, &ia), 0);
+        assert_int_equal(vg_bgs_long_term(b.b, &ib), 0);
+        if (memcmp(la, lb, sizeof(la))) fail_msg("frame %d: the long-term bytes disagree", k);
     }
     uint8_t ba[171 * 95], bb[171 * 95];
     vg_image_t va = {171, 95, 171, VG_PIX_GRAY8, ba}, vb = {171, 95, 171, VG_PIX_GRAY8, bb};
