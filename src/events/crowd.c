@@ -40,6 +40,9 @@
  */
 #include <math.h>
 #include <stddef.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -156,6 +159,21 @@ struct vg_crowd {
     uint16_t *tot;
     uint8_t *want; /* per cell: the flow is searched there (foreground in or beside the cell) */
 };
+
+/* The moving-foreground pixels among @m's x0, x0 + 2, ... below x1 (a cell's samples). */
+static inline int fg_samples(const uint8_t *m, int x0, int x1)
+{
+#ifdef __SSE2__
+    if (x1 - x0 == 16) { /* the usual cell: its 16 pixels compared at once, the even ones kept */
+        __m128i v = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(m + x0)),
+                                   _mm_set1_epi8((char)VG_MASK_FG));
+        return __builtin_popcount((unsigned)_mm_movemask_epi8(v) & 0x5555u);
+    }
+#endif
+    int n = 0;
+    for (int x = x0; x < x1; x += 2) n += m[x] == VG_MASK_FG;
+    return n;
+}
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -441,10 +459,10 @@ int vg_crowd_update(vg_crowd_t *c, const vg_crowd_input_t *in, vg_emit_fn emit, 
         for (int i = 0; i < gw; i++) {
             int k = j * gw + i, fg = 0, tot = 0;
             int x0 = (int)(i * step), y0 = (int)(j * step);
+            int x1 = x0 + (int)step < c->w ? x0 + (int)step : c->w;
             for (int y = y0; y < y0 + (int)step && y < c->h; y += 2) {
-                const uint8_t *m = vg_image_row(mask, y);
-                for (int x = x0; x < x0 + (int)step && x < c->w; x += 2, tot++)
-                    fg += m[x] == VG_MASK_FG;
+                fg += fg_samples(vg_image_row(mask, y), x0, x1);
+                tot += (x1 - x0 + 1) / 2;
             }
             c->fgn[k] = (uint16_t)fg;
             c->tot[k] = (uint16_t)tot;
