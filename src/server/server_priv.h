@@ -29,6 +29,9 @@ typedef struct vg_snap {
      * alert is about, for the operator to check (the person round it stays pixelated) */
     float keep[4];
     int has_keep;
+    /* the detector has not looked at this camera yet (its first seconds): nobody is known, so
+     * the whole picture is pixelated */
+    int blind;
 } vg_snap_t;
 
 /* clip.c: a picture of the clip ring (a pixelated JPEG, shared by reference) and a clip being

@@ -1,6 +1,8 @@
 /*
  * What `vigie serve` keeps of a frame for a picture (vg_snap_t): a frame reference, the person
  * boxes and, when the detector had nothing for it, the foreground mask; and its pixelated JPEG.
+ * Before the detector's first answer for the camera the whole picture is pixelated: the
+ * background model has not learnt the scene yet either, so nobody in view can be told apart.
  * A weapon alert's picture keeps the weapon's box as it is (grown by KEEP_GROW each side: the
  * box comes from a look a few frames old): what the operator must check is the object; the
  * person holding it stays pixelated around it.
@@ -61,6 +63,10 @@ int vg__snap_take(vg_snap_t *snap, const vg_analysis_t *a)
     const vg_image_t *fg = a->slot[VG_SLOT_FOREGROUND];
     memset(snap, 0, sizeof(*snap));
     snap->frame = vg_frame_ref(a->frame);
+    /* before the detector's first answer (a camera's first second or so) the background model
+     * has not learnt the scene either: someone in view may be in neither, so everything is
+     * pixelated (a camera without the detector relies on its foreground alone) */
+    snap->blind = d && d->frame_index < 0;
     if (d && d->frame_index >= 0) {
         for (int i = 0; i < d->n && snap->nb < VG_MAX_PERSON_BOXES; i++)
             if (d->det[i].cls == 0) {
@@ -106,7 +112,10 @@ int vg__server_snap_jpeg_q(vg_server_t *s, const vg_snap_t *snap, int pixelate, 
     copy.data = vg_malloc((size_t)copy.stride * copy.h);
     if (!copy.data) return VG_ENOMEM;
     vg_image_copy(&copy, src);
-    if (pixelate)
+    const float all[1][4] = {{0, 0, (float)copy.w, (float)copy.h}};
+    if (pixelate && snap->blind)
+        vg__evidence_pixelate(&copy, all, 1, NULL, s->cfg->pixel_block);
+    else if (pixelate)
         vg__evidence_pixelate(&copy, (const float(*)[4])snap->boxes, snap->nb,
                               snap->fg ? &fg : NULL, s->cfg->pixel_block);
     if (pixelate && snap->has_keep) vg__evidence_restore(&copy, src, snap->keep, KEEP_GROW);

@@ -8,6 +8,8 @@
 //  - a frame of the clip at the event, drawn by Chromium's own decoder into a canvas: the mean
 //    level inside the privacy mask is 0; the blocks inside the event's box (the person) are flat
 //    (pixelated: the spread of their pixels), unlike the picture elsewhere;
+//  - the clip's first picture, when the clip starts with the camera (before the detector's first
+//    answer: nobody can be told apart yet), is pixelated all over;
 //  - the page and its clip in the light and dark themes pass axe-core's WCAG 2.1 A/AA rules.
 //
 // Screenshots go to $SHOTS (default: console-shots/ here). Exit 77 (skipped) when chromium or
@@ -141,6 +143,36 @@ try {
   check(px.nm > 100 && px.mask < 1, `the mean level inside the privacy mask is ${px.mask.toFixed(2)} (${px.nm} px)`);
   check(px.nIn >= 1 && px.inSd < 3.5 && px.inSd < 0.5 * px.outSd,
     `the person is pixelated: spread within the ${px.nIn} blocks of the event's box ${px.inSd.toFixed(2)}, within ${px.nOut} blocks elsewhere ${px.outSd.toFixed(2)}`);
+
+  /* the camera's first pictures, before the detector's first answer: nobody can be told apart
+   * yet, so the whole picture is pixelated (blocks crossed by the drawn box left out) */
+  if (ev.t - ev.clip_at < 0.3) {
+    const first = await page.evaluate(async () => {
+      const vid = document.getElementById('clip');
+      await new Promise((r) => { vid.addEventListener('seeked', r, { once: true }); vid.currentTime = 0; });
+      const w = vid.videoWidth, h = vid.videoHeight, bs = 12;
+      const c = document.createElement('canvas');
+      c.width = w; c.height = h;
+      const g = c.getContext('2d', { willReadFrequently: true });
+      g.drawImage(vid, 0, 0, w, h);
+      const d = g.getImageData(0, 0, w, h).data;
+      let sum = 0, n = 0;
+      for (let y0 = 0; y0 + bs <= h; y0 += bs)
+        for (let x0 = 0; x0 + bs <= w; x0 += bs) {
+          let s1 = 0, s2 = 0, k = 0, amber = false;
+          for (let y = y0; y < y0 + bs; y++) for (let x = x0; x < x0 + bs; x++) {
+            const i = (y * w + x) * 4;
+            if (d[i] > 170 && d[i + 2] < 110 && d[i] - d[i + 2] > 110) amber = true;
+            if (y < y0 + 2 || y >= y0 + bs - 2 || x < x0 + 2 || x >= x0 + bs - 2) continue;
+            const l = (d[i] + d[i + 1] + d[i + 2]) / 3; s1 += l; s2 += l * l; k++;
+          }
+          if (amber) continue;
+          sum += Math.sqrt(Math.max(0, s2 / k - (s1 / k) ** 2)); n++;
+        }
+      return { sd: sum / n, n };
+    });
+    check(first.n > 1000 && first.sd < 3.5, `the clip's first picture, before the detector's first answer, is pixelated all over: spread within its ${first.n} blocks ${first.sd.toFixed(2)}`);
+  }
   await page.evaluate(() => document.getElementById('clip').play());
 
   /* accessibility of the page with its clip, both themes */
