@@ -12,9 +12,14 @@
  *
  * A capture. An event start (cam_flush_pending) opens one on the ring's pictures from
  * t - clip_before; the ring's next pictures are appended until t + clip_after, then the capture
- * goes to the clipper. A camera that stops (end of file, restart, server stop) hands its open
- * captures over as they are: a shorter clip, not none. At most MAX_OPEN captures per camera are
- * open at once (an event storm): the later starts keep their still only, said once in the log. A
+ * goes to the clipper. An event that starts while a capture of its camera is still open shares
+ * it (issue #24: in a storm, one encoding for the events of a few seconds, not one each): the
+ * capture goes on to the new event's t + clip_after, as long as it spans no more than
+ * SHARED_MAX_S seconds (or clip_before + clip_after if longer) and MAX_SHARED events; each event
+ * then has the pictures its own clip would have had and more, and its own `at`. A camera that
+ * stops (end of file, restart, server stop) hands its open captures over as they are: a shorter
+ * clip, not none. At most MAX_OPEN captures per camera are open at once: the later starts keep
+ * their still only, said once in the log. A
  * replay (`footage:`, vigie calibrate) has no pace to keep: it may open MAX_OPEN_REPLAY, and
  * waits for room in the clipper's queue rather than lose a clip.
  *
@@ -23,10 +28,14 @@
  * keeps its still); when the server stops it makes those queued for STOP_GRACE seconds at most
  * (on a busy machine a niced thread could take minutes: a stop must not), the rest keep their
  * stills. For each:
- * decode the JPEGs, draw the event's box, encode VP9 (libvpx through libavcodec: realtime, one
- * thread, constant quality), mux WebM to NAME.tmp in the evidence folder, fsync, rename; then the
- * evidence row (kind "clip", `at` = seconds into the clip where the event starts) once the writer
- * has stored the event, which it normally has long before (the clip waits clip_after seconds).
+ * decode the JPEGs, draw the box of the last event started by each picture (the first event's
+ * before it: one box at a time, each event's from its own start), encode VP9 (libvpx through
+ * libavcodec: realtime, one thread, constant quality), mux WebM to NAME.tmp in
+ * the evidence folder, fsync, rename; each further event sharing it gets a name of its own for
+ * the same file (a hard link; a copy where the file system has none), so that retention, exports
+ * and the evidence rows' unique names work as for any clip; then each event's evidence row (kind
+ * "clip", `at` = seconds into the clip where that event starts) once the writer has stored the
+ * event, which it normally has long before (the clip waits clip_after seconds).
  * Clips are purged with the evidence (retention.c removes every evidence row's file). Only
  * pixelated clips exist: evidence.keep_original keeps original stills, never original clips.
  *
@@ -51,6 +60,7 @@
 #include <libswscale/swscale.h>
 
 #include <vigie/error.h>
+#include <vigie/file.h>
 #include <vigie/log.h>
 #include <vigie/mem.h>
 
@@ -60,6 +70,8 @@
 #define MAX_OPEN        8   /* captures open at once per camera */
 #define MAX_OPEN_REPLAY 256 /* the same for a replay (footage): every alert gets its clip */
 #define MAX_QUEUED      32  /* captures waiting for the clipper */
+#define MAX_SHARED      16  /* events sharing one capture */
+#define SHARED_MAX_S    30  /* a shared capture's longest span (or clip_before + clip_after) */
 #define JPEG_Q          80
 #define STOP_GRACE      10 /* seconds the clipper may go on once the server stops */
 
@@ -70,14 +82,22 @@ struct vg_clip_frame {
     uint8_t jpg[];
 };
 
+/* One event of a capture: its clip's pictures are those of [t - clip_before, t + clip_after]. */
+typedef struct clip_ev {
+    int64_t event_id;
+    double t;
+    float box[4]; /* analysis pixels */
+    int has_box;
+} clip_ev_t;
+
 struct vg_clip_cap {
     struct vg_clip_cap *next;
     vg_server_t *srv;
     char camera[64];
-    int64_t run, event_id;
-    double t_event, t_end;
-    float box[4]; /* analysis pixels */
-    int has_box;
+    int64_t run;
+    double t_event, t_end; /* the first event's time; the end of the last one's clip */
+    clip_ev_t ev[MAX_SHARED];
+    int nev;
     vg_clip_frame_t **f;
     int n, cap;
 };
@@ -129,10 +149,11 @@ static void clipper_push(vg_server_t *s, vg_clip_cap_t *k, int wait)
     if (s->clip_count >= MAX_QUEUED || !s->clip_started) {
         pthread_mutex_unlock(&s->clip_lock);
         vg_log(COMP, VG_LOG_WARNING,
-               "camera '%s': event %lld: %s; the event keeps its still picture", k->camera,
-               (long long)k->event_id,
+               "camera '%s': event %lld%s: %s; the event keeps its still picture", k->camera,
+               (long long)k->ev[0].event_id, k->nev > 1 ? " and the events sharing its clip" : "",
                s->clip_started ? "too many clips waiting to be encoded, this one is dropped"
                                : "no clip encoder running");
+        atomic_fetch_add(&s->clip_failed, k->nev);
         cap_free(k);
         return;
     }
@@ -240,6 +261,26 @@ void vg__clip_event(vg_cam_t *c, const vg_job_t *j, const vg_analysis_t *a)
     const vg_server_config_t *cfg = c->srv->cfg;
     vg_clip_ring_t *r = &c->clips;
     if (cfg->clip_fps <= 0 || cfg->clip_before + cfg->clip_after <= 0 || !a || !a->frame) return;
+    clip_ev_t e = {.event_id = j->ev.event_id, .t = a->frame->t};
+    if (j->ev.has_box && a->frame->in_w > 0 && a->frame->in_h > 0) {
+        float sx = (float)a->frame->image.w / a->frame->in_w,
+              sy = (float)a->frame->image.h / a->frame->in_h;
+        e.box[0] = (float)j->ev.box[0] * sx;
+        e.box[1] = (float)j->ev.box[1] * sy;
+        e.box[2] = (float)j->ev.box[2] * sx;
+        e.box[3] = (float)j->ev.box[3] * sy;
+        e.has_box = 1;
+    }
+    /* an event while a capture is open shares it (a storm: one encoding, not one per event),
+     * the capture going on to this event's clip_after, as long as the whole stays short */
+    double span = fmax(SHARED_MAX_S, cfg->clip_before + cfg->clip_after);
+    for (vg_clip_cap_t *k = r->caps; k; k = k->next)
+        if (k->run == j->run && k->nev < MAX_SHARED && e.t <= k->t_end &&
+            e.t + cfg->clip_after - (k->t_event - cfg->clip_before) <= span) {
+            k->ev[k->nev++] = e;
+            k->t_end = fmax(k->t_end, e.t + cfg->clip_after);
+            return;
+        }
     if (r->nb_caps >= (c->cfg->footage ? MAX_OPEN_REPLAY : MAX_OPEN)) {
         if (!r->warned)
             vg_log(COMP, VG_LOG_WARNING,
@@ -247,6 +288,7 @@ void vg__clip_event(vg_cam_t *c, const vg_job_t *j, const vg_analysis_t *a)
                    "still only until one is done (said once)",
                    c->cfg->name, MAX_OPEN);
         r->warned = 1;
+        atomic_fetch_add(&c->srv->clip_failed, 1);
         return;
     }
     vg_clip_cap_t *k = vg_calloc(1, sizeof(*k));
@@ -254,18 +296,10 @@ void vg__clip_event(vg_cam_t *c, const vg_job_t *j, const vg_analysis_t *a)
     k->srv = c->srv;
     snprintf(k->camera, sizeof(k->camera), "%s", c->cfg->name);
     k->run = j->run;
-    k->event_id = j->ev.event_id;
-    k->t_event = a->frame->t;
-    k->t_end = k->t_event + cfg->clip_after;
-    if (j->ev.has_box && a->frame->in_w > 0 && a->frame->in_h > 0) {
-        float sx = (float)a->frame->image.w / a->frame->in_w,
-              sy = (float)a->frame->image.h / a->frame->in_h;
-        k->box[0] = (float)j->ev.box[0] * sx;
-        k->box[1] = (float)j->ev.box[1] * sy;
-        k->box[2] = (float)j->ev.box[2] * sx;
-        k->box[3] = (float)j->ev.box[3] * sy;
-        k->has_box = 1;
-    }
+    k->ev[0] = e;
+    k->nev = 1;
+    k->t_event = e.t;
+    k->t_end = e.t + cfg->clip_after;
     for (int i = 0; i < r->n; i++)
         if (r->f[i]->t >= k->t_event - cfg->clip_before - 1e-6 && cap_append(k, r->f[i]) < 0) {
             cap_free(k);
@@ -448,7 +482,11 @@ static int encode_clip(vg_clip_cap_t *k, const char *path, double fps, char *err
         if (tjDecompress2(tj, k->f[i]->jpg, (unsigned long)k->f[i]->len, bgr, fw, fw * 3, fh,
                           TJPF_BGR, 0) != 0)
             continue;
-        if (k->has_box) draw_box(bgr, fw, fh, k->box);
+        /* the box of the last event started by this picture (the first event's before it): one
+         * box at a time, each event's on its own start, as in a clip of its own */
+        int v = 0;
+        while (v + 1 < k->nev && k->ev[v + 1].t <= k->f[i]->t + 1e-6) v++;
+        if (k->ev[v].has_box) draw_box(bgr, fw, fh, k->ev[v].box);
         if ((ret = av_frame_make_writable(e.yuv)) < 0) {
             ret = VG_ENOMEM;
             break;
@@ -486,6 +524,47 @@ static int file_sync(const char *path)
     return ok ? 0 : VG_EIO;
 }
 
+/* @path under a second name @to: a hard link (the same file, no copy; each name is removed on
+ * its own by retention), else a copy where the file system has no links. */
+static int file_twin(const char *path, const char *to)
+{
+    if (link(path, to) == 0) return 0;
+    uint8_t *d = NULL;
+    size_t n = 0;
+    int ret = vg_file_read(path, (size_t)1 << 30, &d, &n);
+    if (ret == 0) ret = vg__write_file(to, d, n, 0640);
+    vg_free(d);
+    return ret < 0 ? VG_EIO : 0;
+}
+
+/* Event @v of @k gets clip file @name (in the evidence folder as @path). */
+static void clip_record(vg_server_t *s, vg_clip_cap_t *k, int v, const char *name, const char *path,
+                        int64_t bytes)
+{
+    double at = fmax(0, k->ev[v].t - k->f[0]->t);
+    /* the event is in the store long before (its clip waited clip_after seconds); a store that
+     * is busy or full makes the writer retry: so does this, as long as the server runs */
+    int64_t id = -1;
+    for (int tries = 0;; tries++) {
+        id = vg_store_event_id(s->store, k->run, k->ev[v].event_id);
+        if (id >= 0 || tries >= 120 || (tries >= 2 && atomic_load(&s->stopping))) break;
+        pthread_mutex_lock(&s->clip_lock);
+        struct timespec ts;
+        vg__abs_deadline(&ts, 0.5);
+        if (!s->clip_stop) pthread_cond_timedwait(&s->clip_cond, &s->clip_lock, &ts);
+        pthread_mutex_unlock(&s->clip_lock);
+    }
+    if (id < 0 || vg_store_evidence_add_at(s->store, id, "clip", name, bytes, at) < 0) {
+        vg_log(COMP, VG_LOG_ERROR,
+               "camera '%s': event %lld: its clip could not be recorded in the store (removed)",
+               k->camera, (long long)k->ev[v].event_id);
+        unlink(path);
+        atomic_fetch_add(&s->clip_failed, 1);
+        return;
+    }
+    atomic_fetch_add(&s->clip_made, 1);
+}
+
 static void clip_one(vg_server_t *s, vg_clip_cap_t *k)
 {
     const vg_server_config_t *cfg = s->cfg;
@@ -502,41 +581,47 @@ static void clip_one(vg_server_t *s, vg_clip_cap_t *k)
     }
     if (ret < 0) {
         unlink(tmp);
-        vg_log(COMP, VG_LOG_ERROR,
-               "camera '%s': event %lld: no clip: %s (the event keeps its still)", k->camera,
-               (long long)k->event_id, err);
-        atomic_fetch_add(&s->clip_failed, 1);
+        for (int v = 0; v < k->nev; v++) {
+            vg_log(COMP, VG_LOG_ERROR,
+                   "camera '%s': event %lld: no clip: %s (the event keeps its still)", k->camera,
+                   (long long)k->ev[v].event_id, err);
+            atomic_fetch_add(&s->clip_failed, 1);
+        }
         return;
     }
     double took = vg__now_mono() - t0;
     int64_t bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
-    double at = fmax(0, k->t_event - k->f[0]->t);
-    /* the event is in the store long before (its clip waited clip_after seconds); a store that
-     * is busy or full makes the writer retry: so does this, as long as the server runs */
-    int64_t id = -1;
-    for (int tries = 0;; tries++) {
-        id = vg_store_event_id(s->store, k->run, k->event_id);
-        if (id >= 0 || tries >= 120 || (tries >= 2 && atomic_load(&s->stopping))) break;
-        pthread_mutex_lock(&s->clip_lock);
-        struct timespec ts;
-        vg__abs_deadline(&ts, 0.5);
-        if (!s->clip_stop) pthread_cond_timedwait(&s->clip_cond, &s->clip_lock, &ts);
-        pthread_mutex_unlock(&s->clip_lock);
+    /* the events sharing the clip: each its own name for the same file, made before the first
+     * is recorded (whose failure removes its name) */
+    char(*names)[64] = k->nev > 1 ? vg_calloc((size_t)k->nev, 64) : NULL;
+    for (int v = 1; v < k->nev; v++) {
+        char p2[4200];
+        if (!names) break;
+        vg__evidence_name(names[v], ".webm");
+        snprintf(p2, sizeof(p2), "%s/%s", s->dir_evidence, names[v]);
+        if (file_twin(path, p2) < 0) {
+            vg_log(COMP, VG_LOG_ERROR,
+                   "camera '%s': event %lld: no clip: cannot write %s (the event keeps its still)",
+                   k->camera, (long long)k->ev[v].event_id, p2);
+            atomic_fetch_add(&s->clip_failed, 1);
+            names[v][0] = 0;
+        }
     }
-    if (id < 0 || vg_store_evidence_add_at(s->store, id, "clip", name, bytes, at) < 0) {
-        vg_log(COMP, VG_LOG_ERROR,
-               "camera '%s': event %lld: its clip could not be recorded in the store (removed)",
-               k->camera, (long long)k->event_id);
-        unlink(path);
-        atomic_fetch_add(&s->clip_failed, 1);
-        return;
+    if (k->nev > 1 && !names)
+        for (int v = 1; v < k->nev; v++) atomic_fetch_add(&s->clip_failed, 1);
+    clip_record(s, k, 0, name, path, bytes);
+    for (int v = 1; names && v < k->nev; v++) {
+        if (!names[v][0]) continue;
+        char p2[4200];
+        snprintf(p2, sizeof(p2), "%s/%s", s->dir_evidence, names[v]);
+        clip_record(s, k, v, names[v], p2, bytes);
     }
-    atomic_fetch_add(&s->clip_made, 1);
+    vg_free(names);
     vg_log(COMP, VG_LOG_VERBOSE,
-           "camera '%s': event %lld: clip %s, %d pictures, %.1f s, %lld "
+           "camera '%s': event %lld: clip %s (shared by %d event(s)), %d pictures, %.1f s, %lld "
            "bytes, encoded in %.2f s",
-           k->camera, (long long)k->event_id, name, k->n, k->f[k->n - 1]->t - k->f[0]->t,
-           (long long)bytes, took);
+           k->camera, (long long)k->ev[0].event_id, name, k->nev, k->n,
+           k->f[k->n - 1]->t - k->f[0]->t, (long long)bytes, took);
 }
 
 static void *clipper_main(void *opaque)
@@ -559,11 +644,13 @@ static void *clipper_main(void *opaque)
         s->clip_busy = 1;
         pthread_cond_broadcast(&s->clip_cond); /* room for a replay waiting to hand one over */
         if (s->clip_stop && vg__now_mono() > s->clip_stop_by) { /* a stop does not wait longer */
-            vg_log(COMP, VG_LOG_WARNING,
-                   "camera '%s': event %lld: no clip, the server stopped before it was made (the "
-                   "event keeps its still)",
-                   k->camera, (long long)k->event_id);
-            atomic_fetch_add(&s->clip_failed, 1);
+            for (int v = 0; v < k->nev; v++) {
+                vg_log(COMP, VG_LOG_WARNING,
+                       "camera '%s': event %lld: no clip, the server stopped before it was made "
+                       "(the event keeps its still)",
+                       k->camera, (long long)k->ev[v].event_id);
+                atomic_fetch_add(&s->clip_failed, 1);
+            }
             cap_free(k);
             s->clip_busy = 0;
             continue;
