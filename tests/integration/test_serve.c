@@ -413,8 +413,8 @@ static const char *jstr(json_t *o, const char *k)
 /* Events that share a clip (issue #24: an event while a capture of its camera is open joins it):
  * each has its own name for the same file, and its own `at`, where it starts in it. Every event
  * more than clip_before (5 s) into its clip shares one; the events of that clip are found by
- * their times (t - clip_at is the clip's first picture, the same for all of them), and their
- * files are the same bytes. Prints how many events shared a clip. */
+ * their run and times (t - clip_at is the clip's first picture, the same for all of them), and
+ * their files are the same bytes. Prints how many events shared a clip. */
 static void check_shared_clips(client_t *op)
 {
     json_t *list = get_json(op, "/api/events?camera=hall&limit=500");
@@ -434,7 +434,10 @@ static void check_shared_clips(client_t *op)
             if (p == o || !json_is_string(json_object_get(p, "clip"))) continue;
             double at2 = json_number_value(json_object_get(p, "clip_at")),
                    t2 = json_number_value(json_object_get(p, "t"));
-            if (at2 <= 5.01 && fabs((t - at) - (t2 - at2)) < 0.02) first = p;
+            if (at2 <= 5.01 && fabs((t - at) - (t2 - at2)) < 0.02 &&
+                json_integer_value(json_object_get(p, "run")) ==
+                    json_integer_value(json_object_get(o, "run")))
+                first = p;
         }
         if (!first)
             fail_msg("event %lld, %.2f s into its clip: no event opens that clip",
